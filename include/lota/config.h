@@ -1,0 +1,104 @@
+/*
+ * lota/config.h - one configuration schema, filled from a JSON file and from command-line
+ * flags, with sizes ("64MiB", "1TiB", "4096"), durations ("15s", "250ms", "2m", "1h") and
+ * exact error messages.
+ *
+ * A program describes its keys once in a lota_config_key table (name, type, default,
+ * bounds, help). Every key `foo_bar` is also the flag `--foo-bar VALUE` or
+ * `--foo-bar=VALUE` (booleans: `--foo-bar`, `--no-foo-bar`, `--foo-bar=true|false`).
+ * Precedence: defaults < JSON file < flags. List keys (LOTA_CONFIG_LIST) accumulate
+ * values from repeated flags; flags replace the file's list as a whole. Unknown JSON
+ * keys and unknown flags are errors, never ignored. Every error message names the key
+ * (or flag) and the reason, e.g.
+ *   config key "extent_size": "64XB" is not a size (use a number with B, KiB, MiB, GiB, TiB)
+ */
+#ifndef LOTA_CONFIG_H
+#define LOTA_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <lota/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum lota_config_type {
+	LOTA_CONFIG_BOOL = 0,
+	LOTA_CONFIG_INT = 1,      /* int64, bounds min..max */
+	LOTA_CONFIG_SIZE = 2,     /* bytes as uint64: number with optional unit B/KiB/MiB/GiB/TiB
+				     (also K/M/G/T and KB/MB/GB/TB = powers of 1000) */
+	LOTA_CONFIG_DURATION = 3, /* milliseconds as int64: number with unit ms/s/m/h/d
+				     (a bare number is seconds) */
+	LOTA_CONFIG_STRING = 4,
+	LOTA_CONFIG_LIST = 5,     /* list of strings; JSON array or repeated flag */
+} lota_config_type;
+
+typedef struct lota_config_key {
+	const char *name;        /* snake_case; the flag is --name-with-dashes */
+	lota_config_type type;
+	const char *def;         /* default as text (parsed like a flag value); NULL = none */
+	int64_t min, max;        /* inclusive bounds for INT/SIZE/DURATION; min == max == 0: none */
+	bool required;           /* must have a value after file and flags */
+	bool secret;             /* never printed by lota_config_dump() */
+	char short_flag;         /* optional single-letter flag (-l), 0 = none */
+	const char *metavar;     /* for --help, e.g. "HOST:PORT" */
+	const char *help;        /* one line */
+} lota_config_key;
+
+typedef struct lota_config lota_config;
+
+/* A config for `keys` (n entries; the table must outlive the config), all defaults
+ * applied. Returns NULL only on allocation failure. */
+LOTA_API lota_config *lota_config_new(const lota_config_key *keys, size_t n);
+LOTA_API void lota_config_free(lota_config *cfg);
+
+/* Load a JSON object from a file / from memory. On error, returns a LOTA_E_CONFIG_* code
+ * (or -errno for the file) and lota_config_error() says which key and why. Nothing is
+ * changed in cfg on error (the load is all-or-nothing). */
+LOTA_API int lota_config_load_file(lota_config *cfg, const char *path) LOTA_WUR;
+LOTA_API int lota_config_load_json(lota_config *cfg, const char *json, size_t len) LOTA_WUR;
+
+/*
+ * Apply command-line flags argv[1..argc). `--config FILE` (if `config_key` names a STRING
+ * key, e.g. "config") is loaded first, wherever it appears, then the other flags on top.
+ * `--help`/`-h` sets *help_requested and stops. Arguments that are not flags (and all
+ * after "--") are returned through *positional_start (index of the first one) or are an
+ * error when positional_start is NULL. All-or-nothing like the loaders.
+ */
+LOTA_API int lota_config_parse_args(lota_config *cfg, int argc, char *const argv[],
+				    const char *config_key, bool *help_requested,
+				    int *positional_start) LOTA_WUR;
+
+/* Checks `required` keys. Returns 0 or LOTA_E_CONFIG_MISSING with the message set. */
+LOTA_API int lota_config_validate(lota_config *cfg) LOTA_WUR;
+
+/* The message of the last error ("" when none). Valid until the next call on cfg. */
+LOTA_API const char *lota_config_error(const lota_config *cfg);
+
+/* Getters. The key must exist with that type (an assertion otherwise). Strings are
+ * owned by cfg; NULL when unset. */
+LOTA_API bool lota_config_get_bool(const lota_config *cfg, const char *name);
+LOTA_API int64_t lota_config_get_int(const lota_config *cfg, const char *name);
+LOTA_API uint64_t lota_config_get_size(const lota_config *cfg, const char *name);
+LOTA_API int64_t lota_config_get_duration_ms(const lota_config *cfg, const char *name);
+LOTA_API const char *lota_config_get_string(const lota_config *cfg, const char *name);
+LOTA_API size_t lota_config_get_list(const lota_config *cfg, const char *name,
+				     const char *const **items);
+/* Whether the key was set by the file or a flag (not only its default). */
+LOTA_API bool lota_config_is_set(const lota_config *cfg, const char *name);
+
+/* Write --help text for all keys (flag, metavar, default, help) to `out`. */
+LOTA_API void lota_config_print_help(const lota_config *cfg, FILE *out, const char *usage);
+/* Write the effective config as JSON (secrets shown as "REDACTED"). */
+LOTA_API void lota_config_dump(const lota_config *cfg, FILE *out);
+
+/* The value parsers, also usable alone. Return 0 or LOTA_E_CONFIG_VALUE. */
+LOTA_API int lota_parse_size(const char *s, size_t len, uint64_t *bytes) LOTA_WUR;
+LOTA_API int lota_parse_duration_ms(const char *s, size_t len, int64_t *ms) LOTA_WUR;
+LOTA_API int lota_parse_bool(const char *s, size_t len, bool *out) LOTA_WUR;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,178 @@
+/*
+ * lota/sigv4.h - AWS Signature Version 4: signing (Authorization header and presigned
+ * URL), verification of both forms, and aws-chunked (streaming) chunk signatures.
+ *
+ * Requests are described by lota_sigv4_request: method, the path and query exactly as
+ * they appear on the wire (percent-encoded as the client sent them), and the headers.
+ * The canonical request follows S3's rules by default: the path is decoded once and
+ * re-encoded with S3's URI encoding (unreserved A-Za-z0-9-._~ kept, '/' kept, every other
+ * byte %XX upper-case), with no dot-segment or slash normalization; query parameters are
+ * decoded, re-encoded and sorted by name then value. LOTA_SIGV4_NORMALIZE_PATH and
+ * LOTA_SIGV4_DOUBLE_ENCODE select the generic (non-S3) AWS behaviour used by the public
+ * test suite.
+ *
+ * Secrets: secret keys and derived signing keys live only in caller memory and in the
+ * per-thread key cache (wiped on eviction); they are never logged. Comparisons of
+ * signatures are constant time.
+ */
+#ifndef LOTA_SIGV4_H
+#define LOTA_SIGV4_H
+
+#include <stdbool.h>
+#include <lota/common.h>
+#include <lota/http.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LOTA_SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
+#define LOTA_SIGV4_UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
+#define LOTA_SIGV4_STREAMING_PAYLOAD "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+#define LOTA_SIGV4_STREAMING_PAYLOAD_TRAILER "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+#define LOTA_SIGV4_STREAMING_UNSIGNED_TRAILER "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+#define LOTA_SIGV4_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+#define LOTA_SIGV4_NORMALIZE_PATH 0x1u /* remove dot segments, merge slashes (not S3) */
+#define LOTA_SIGV4_DOUBLE_ENCODE 0x2u  /* encode the path twice (not S3) */
+
+#define LOTA_SIGV4_AMZ_DATE_LEN 16       /* 20150830T123600Z */
+#define LOTA_SIGV4_SIGNATURE_HEX_LEN 64
+#define LOTA_SIGV4_AUTH_MAX 2048         /* room for any Authorization value we produce */
+
+typedef struct lota_sigv4_request {
+	lota_str method;
+	lota_str path;  /* as on the wire, before '?' */
+	lota_str query; /* as on the wire, after '?', without it */
+	const lota_http_header *headers;
+	size_t num_headers;
+	/* The payload hash to sign: hex SHA-256, UNSIGNED-PAYLOAD or a STREAMING-* marker.
+	 * Empty: the x-amz-content-sha256 header if present, else the hash of the empty
+	 * body (header form) or UNSIGNED-PAYLOAD (query form). */
+	lota_str payload_hash;
+} lota_sigv4_request;
+
+typedef struct lota_sigv4_params {
+	lota_str access_key;
+	lota_str secret_key;
+	lota_str session_token; /* optional: signed as x-amz-security-token */
+	lota_str region;        /* e.g. "us-east-1" */
+	lota_str service;       /* "s3" */
+	int64_t time;           /* seconds since the epoch, UTC */
+	unsigned flags;         /* LOTA_SIGV4_* */
+} lota_sigv4_params;
+
+/* Header-form signature of a request. */
+typedef struct lota_sigv4_signature {
+	char amz_date[LOTA_SIGV4_AMZ_DATE_LEN + 1];          /* X-Amz-Date value */
+	char signature[LOTA_SIGV4_SIGNATURE_HEX_LEN + 1];    /* hex */
+	char authorization[LOTA_SIGV4_AUTH_MAX];             /* Authorization value */
+} lota_sigv4_signature;
+
+/*
+ * Sign req in the header form. Every header in req->headers is signed (names lower-cased
+ * and sorted, values trimmed and inner whitespace runs folded); the caller must include
+ * Host and X-Amz-Date (whose value must equal the one for params->time, see
+ * lota_sigv4_format_amz_date) and, for S3, x-amz-content-sha256. Returns 0 or a negative
+ * code (LOTA_E_SIGV4_HEADERS when Host is missing, LOTA_E_TOO_LARGE).
+ */
+LOTA_API int lota_sigv4_sign_header(const lota_sigv4_params *params,
+				    const lota_sigv4_request *req,
+				    lota_sigv4_signature *out) LOTA_WUR;
+
+/*
+ * Presign req (query form) valid for expires_s seconds (1..604800). The headers of req
+ * that are signed must include Host. Writes into out (capacity cap, NUL-terminated) the
+ * complete query string to send: req->query's parameters plus X-Amz-Algorithm,
+ * X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders,
+ * [X-Amz-Security-Token] and X-Amz-Signature. Returns its length or a negative code.
+ */
+LOTA_API int lota_sigv4_presign(const lota_sigv4_params *params, const lota_sigv4_request *req,
+				int64_t expires_s, char *out, size_t cap) LOTA_WUR;
+
+typedef enum lota_sigv4_form {
+	LOTA_SIGV4_FORM_NONE = 0,   /* anonymous: no Authorization, no X-Amz-Signature */
+	LOTA_SIGV4_FORM_HEADER = 1, /* Authorization: AWS4-HMAC-SHA256 ... */
+	LOTA_SIGV4_FORM_QUERY = 2,  /* presigned URL */
+	LOTA_SIGV4_FORM_OTHER = 3,  /* another scheme (SigV2 "AWS ak:sig", SigV4A, ...) */
+} lota_sigv4_form;
+
+/* What a request claims, parsed without any crypto. Views point into the request. */
+typedef struct lota_sigv4_auth {
+	lota_sigv4_form form;
+	lota_str access_key;
+	lota_str scope_date;   /* yyyymmdd of the credential scope */
+	lota_str region;
+	lota_str service;
+	lota_str signed_headers; /* "host;x-amz-date;..." */
+	lota_str signature;      /* hex as sent */
+	lota_str amz_date;       /* X-Amz-Date (or Date) value as sent */
+	int64_t time;            /* amz_date as seconds since the epoch */
+	int64_t expires_s;       /* query form: X-Amz-Expires; header form: 0 */
+	lota_str payload_hash;   /* x-amz-content-sha256 (header form) or UNSIGNED-PAYLOAD */
+	lota_str session_token;  /* X-Amz-Security-Token, if any */
+} lota_sigv4_auth;
+
+/*
+ * Parse the authorization a request claims. Returns 0 (form NONE for anonymous, OTHER for
+ * schemes lota does not verify) or LOTA_E_SIGV4_MALFORMED / LOTA_E_SIGV4_ALGORITHM /
+ * LOTA_E_SIGV4_DATE / LOTA_E_SIGV4_SCOPE (scope date differs from the request date, or
+ * the scope's terminator is not aws4_request) / LOTA_E_SIGV4_HEADERS (host or, in the
+ * header form, x-amz-date not signed; a signed header missing from the request).
+ */
+LOTA_API int lota_sigv4_parse(const lota_sigv4_request *req, lota_sigv4_auth *out) LOTA_WUR;
+
+/*
+ * Verify a parsed request with the secret of auth->access_key. now and max_skew_s check
+ * the request time (header form: |now - time| <= max_skew_s, else LOTA_E_SIGV4_SKEW;
+ * query form: time - max_skew_s <= now <= time + expires_s, else LOTA_E_SIGV4_EXPIRED,
+ * or SKEW for a date in the future). The signature is recomputed over the signed headers
+ * only and compared in constant time: 0 or LOTA_E_SIGV4_MISMATCH.
+ */
+LOTA_API int lota_sigv4_verify(const lota_sigv4_request *req, const lota_sigv4_auth *auth,
+			       lota_str secret_key, int64_t now, int64_t max_skew_s,
+			       unsigned flags) LOTA_WUR;
+
+/* Debug/test helpers: the canonical request and string to sign that verify/sign use
+ * (with the signed-header list given as "a;b;c"). Return the length written (out always
+ * NUL-terminated) or a negative code; LOTA_E_TOO_LARGE when cap is too small. */
+LOTA_API int lota_sigv4_canonical_request(const lota_sigv4_request *req,
+					  lota_str signed_headers, unsigned flags, bool query_form,
+					  char *out, size_t cap) LOTA_WUR;
+LOTA_API int lota_sigv4_string_to_sign(lota_str amz_date, lota_str scope,
+				       const char *canonical_request, size_t len, char *out,
+				       size_t cap) LOTA_WUR;
+
+/* "20150830T123600Z" for a time (out has LOTA_SIGV4_AMZ_DATE_LEN + 1 bytes). */
+LOTA_API void lota_sigv4_format_amz_date(int64_t time, char *out);
+/* Parse "20150830T123600Z" (or an RFC 1123 Date). 0 or LOTA_E_SIGV4_DATE. */
+LOTA_API int lota_sigv4_parse_amz_date(const char *s, size_t len, int64_t *time) LOTA_WUR;
+
+/* The signing key HMAC chain for (secret, yyyymmdd, region, service): 32 bytes. Cached
+ * per thread; the cache holds only derived keys. */
+LOTA_API int lota_sigv4_signing_key(lota_str secret_key, lota_str scope_date, lota_str region,
+				    lota_str service, uint8_t out[32]) LOTA_WUR;
+
+/*
+ * aws-chunked: the signature of one chunk, chained from the previous one (the seed is
+ * the request's own signature):
+ *   string to sign = "AWS4-HMAC-SHA256-PAYLOAD\n" amz_date "\n" scope "\n" prev_sig "\n"
+ *                    hex(sha256("")) "\n" hex(sha256(chunk))
+ * scope is "yyyymmdd/region/service/aws4_request". out gets 64 hex chars + NUL.
+ */
+LOTA_API int lota_sigv4_chunk_signature(const uint8_t signing_key[32], lota_str amz_date,
+					lota_str scope, lota_str prev_signature,
+					const uint8_t chunk_sha256[32], char *out) LOTA_WUR;
+
+/* S3 URI encoding of bytes (encode_slash: '/' becomes %2F). Returns the length written
+ * (NUL-terminated) or LOTA_E_TOO_LARGE. */
+LOTA_API int lota_uri_encode(const char *in, size_t len, bool encode_slash, char *out,
+			     size_t cap) LOTA_WUR;
+/* Percent-decoding ('+' stays '+'). Returns the length or LOTA_E_HTTP_TARGET for a bad
+ * escape. out may equal in. */
+LOTA_API int lota_uri_decode(const char *in, size_t len, char *out, size_t cap) LOTA_WUR;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

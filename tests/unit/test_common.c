@@ -1,0 +1,119 @@
+/*
+ * test_common.c - error codes, lota_strerror() and logging (levels, sinks, one line per
+ * event, secrets redacted).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <lota/common.h>
+#include <lota/log.h>
+
+#include "unit.h"
+
+static void test_strerror_own_codes(void)
+{
+	for (int c = LOTA_E_INCOMPLETE; c > LOTA_E_LAST; c--) {
+		const char *m = lota_strerror(c);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+		CU_ASSERT(strlen(m) > 0);
+	}
+	CU_ASSERT_STRING_EQUAL(lota_strerror(LOTA_E_HTTP_DUP_CL), "more than one Content-Length");
+	CU_ASSERT_STRING_EQUAL(lota_strerror_name(LOTA_E_SIGV4_MISMATCH), "LOTA_E_SIGV4_MISMATCH");
+	CU_ASSERT_STRING_EQUAL(lota_strerror(LOTA_OK), "success");
+}
+
+static void test_strerror_errno(void)
+{
+	CU_ASSERT_STRING_EQUAL(lota_strerror(-ENOMEM), strerror(ENOMEM));
+	CU_ASSERT_STRING_EQUAL(lota_strerror_name(-ENOENT), "ENOENT");
+	/* Unknown codes get a message, never NULL. */
+	CU_ASSERT_STRING_EQUAL(lota_strerror(-5000), "unknown error");
+	CU_ASSERT_STRING_EQUAL(lota_strerror(7), "unknown error");
+	CU_ASSERT_STRING_EQUAL(lota_version(), LOTA_VERSION_STRING);
+}
+
+static char last_line[4096];
+static int lines;
+static lota_log_level last_level;
+
+static void sink(lota_log_level level, const char *line, size_t len, void *ud)
+{
+	(void)ud;
+	CU_ASSERT(len < sizeof(last_line));
+	memcpy(last_line, line, len);
+	last_line[len] = '\0';
+	last_level = level;
+	lines++;
+}
+
+static void test_log_levels_and_sink(void)
+{
+	lota_log_set_sink(sink, NULL);
+	lota_log_set_level(LOTA_LOG_WARN);
+	lines = 0;
+	lota_log_info("dropped %d", 1);
+	lota_log_debug("dropped %d", 2);
+	CU_ASSERT_EQUAL(lines, 0);
+	lota_log_warn("kept %s", "line\nwith newline");
+	CU_ASSERT_EQUAL(lines, 1);
+	CU_ASSERT_EQUAL(last_level, LOTA_LOG_WARN);
+	CU_ASSERT_PTR_NOT_NULL(strstr(last_line, "warn"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(last_line, "kept line with newline"));
+	CU_ASSERT_PTR_NULL(strchr(last_line, '\n'));
+	/* Over-long messages are truncated, not split or overflowed. */
+	char big[8000];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	lota_log_error("%s", big);
+	CU_ASSERT_EQUAL(lines, 2);
+	CU_ASSERT(strlen(last_line) < 4096);
+	lota_log_set_sink(NULL, NULL);
+	lota_log_set_level(LOTA_LOG_INFO);
+}
+
+static void test_log_level_parse(void)
+{
+	lota_log_level l;
+	CU_ASSERT_EQUAL(lota_log_level_parse("debug", 5, &l), 0);
+	CU_ASSERT_EQUAL(l, LOTA_LOG_DEBUG);
+	CU_ASSERT_EQUAL(lota_log_level_parse("WARNING", 7, &l), 0);
+	CU_ASSERT_EQUAL(l, LOTA_LOG_WARN);
+	CU_ASSERT_EQUAL(lota_log_level_parse("verbose", 7, &l), LOTA_E_CONFIG_VALUE);
+	CU_ASSERT_EQUAL(lota_log_level_parse("info", 3, &l), LOTA_E_CONFIG_VALUE);
+}
+
+static void test_redact(void)
+{
+	char out[512];
+	const char *u = "/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F2015"
+			"&X-Amz-Signature=deadbeef&x-amz-security-token=tok&partNumber=1";
+	size_t n = lota_log_redact_uri(u, strlen(u), out, sizeof(out));
+	CU_ASSERT_EQUAL(n, strlen(out));
+	CU_ASSERT_PTR_NULL(strstr(out, "deadbeef"));
+	CU_ASSERT_PTR_NULL(strstr(out, "tok&"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "X-Amz-Signature=REDACTED"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "AKID%2F2015"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "partNumber=1"));
+	/* Truncation keeps the buffer terminated. */
+	n = lota_log_redact_uri(u, strlen(u), out, 8);
+	CU_ASSERT_EQUAL(n, 7);
+	CU_ASSERT_EQUAL(out[7], '\0');
+	n = lota_log_redact_uri("/plain", 6, out, sizeof(out));
+	CU_ASSERT_STRING_EQUAL(out, "/plain");
+	CU_ASSERT(lota_log_header_is_secret("AUTHORIZATION", 13));
+	CU_ASSERT(lota_log_header_is_secret("X-Amz-Security-Token", 20));
+	CU_ASSERT(!lota_log_header_is_secret("X-Amz-Date", 10));
+}
+
+int main(void)
+{
+	CU_TestInfo tests[] = {
+		{"strerror of lota codes", test_strerror_own_codes},
+		{"strerror of errno codes", test_strerror_errno},
+		{"log levels and sink", test_log_levels_and_sink},
+		{"log level parse", test_log_level_parse},
+		{"redaction of secrets", test_redact},
+		CU_TEST_INFO_NULL,
+	};
+	return lota_unit_run("common", tests);
+}
