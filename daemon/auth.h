@@ -38,7 +38,7 @@ size_t lotad_creds_count(const lotad_creds *c);
 /* The secret of an access key (a view into the snapshot, valid while it is referenced);
  * false when unknown. */
 bool lotad_creds_lookup(const lotad_creds *c, lota_str access_key, lota_str *secret,
-			lota_str *session_token);
+                        lota_str *session_token);
 
 /* The process-wide current snapshot: get returns a new reference (unref when done). */
 lotad_creds *lotad_creds_current(void);
@@ -54,22 +54,22 @@ typedef enum lotad_auth_mode {
 typedef struct lotad_auth_config {
 	const char *const *endpoint_names; /* lotad's own names (virtual-host suffixes) */
 	size_t num_endpoint_names;
-	const char *upstream_host;         /* host[:port] of the upstream as in its URL */
-	const char *region;                /* region to sign for the upstream ("us-east-1") */
-	int64_t max_skew_s;                /* default 900 */
+	const char *upstream_host; /* host[:port] of the upstream as in its URL */
+	const char *region;        /* region to sign for the upstream ("us-east-1") */
+	int64_t max_skew_s;        /* default 900 */
 } lotad_auth_config;
 
 typedef struct lotad_auth_result {
 	lotad_auth_mode mode;
 	/* REFUSED: the S3 error to send */
-	int http_status;          /* 400, 403 */
-	const char *s3_code;      /* "SignatureDoesNotMatch", "InvalidAccessKeyId", ... */
-	const char *message;      /* S3's message text */
+	int http_status;     /* 400, 403 */
+	const char *s3_code; /* "SignatureDoesNotMatch", "InvalidAccessKeyId", ... */
+	const char *message; /* S3's message text */
 	/* parsed claim (views into the request) */
 	lota_sigv4_auth claim;
 	/* RESIGN: the key to sign with (views into creds, which this result references) */
 	lota_str access_key, secret_key, session_token;
-	lotad_creds *creds;       /* reference held for RESIGN; release with _cleanup */
+	lotad_creds *creds; /* reference held for RESIGN; release with _cleanup */
 } lotad_auth_result;
 
 /*
@@ -79,7 +79,7 @@ typedef struct lotad_auth_result {
  * failures (out->mode is then REFUSED with a 500 InternalError).
  */
 int lotad_auth_check(const lotad_auth_config *cfg, const lota_http_request *req, int64_t now,
-		     lotad_auth_result *out);
+                     lotad_auth_result *out);
 void lotad_auth_result_cleanup(lotad_auth_result *r);
 
 /*
@@ -93,10 +93,10 @@ void lotad_auth_result_cleanup(lotad_auth_result *r);
  * Writes Host, X-Amz-Date, X-Amz-Content-Sha256, [X-Amz-Security-Token], Authorization
  * lines ("Name: value\r\n" each) into out. Returns the length or a negative code.
  */
-int lotad_auth_resign(const lotad_auth_result *r, const lotad_auth_config *cfg,
-		      lota_str method, lota_str path, lota_str query,
-		      const lota_http_header *headers, size_t num_headers, lota_str payload_hash,
-		      int64_t now, char *out, size_t cap);
+int lotad_auth_resign(const lotad_auth_result *r, const lotad_auth_config *cfg, lota_str method,
+                      lota_str path, lota_str query, const lota_http_header *headers,
+                      size_t num_headers, lota_str payload_hash, int64_t now, char *out,
+                      size_t cap);
 
 /* The query string with the client's presign parameters (X-Amz-Algorithm, -Credential,
  * -Date, -Expires, -SignedHeaders, -Signature, -Security-Token) removed. Returns length. */

@@ -20,9 +20,9 @@ typedef enum lotad_op {
 	LOTAD_OP_COPY_OBJECT,
 	LOTAD_OP_LIST_OBJECTS,
 	LOTAD_OP_LIST_BUCKETS,
-	LOTAD_OP_MULTIPART,      /* create, upload part, complete, abort, list parts/uploads */
-	LOTAD_OP_BUCKET,         /* create/delete/head bucket, bucket subresources */
-	LOTAD_OP_SUBRESOURCE,    /* object ?acl, ?tagging, ... */
+	LOTAD_OP_MULTIPART,   /* create, upload part, complete, abort, list parts/uploads */
+	LOTAD_OP_BUCKET,      /* create/delete/head bucket, bucket subresources */
+	LOTAD_OP_SUBRESOURCE, /* object ?acl, ?tagging, ... */
 	LOTAD_OP_OTHER,
 	LOTAD_OP__COUNT
 } lotad_op;
@@ -31,11 +31,12 @@ const char *lotad_op_name(lotad_op op); /* "get_object", ... */
 
 /* Status classes are kept per exact code for the common ones, else by class. */
 void lotad_metrics_request(lotad_op op, int http_status, uint64_t latency_us);
-void lotad_metrics_bytes_in(uint64_t n);   /* from clients (request bodies) */
-void lotad_metrics_bytes_out(uint64_t n);  /* to clients (response bodies) */
-void lotad_metrics_upstream_error(const char *kind); /* "connect", "timeout", "reset", "tls", "other" */
+void lotad_metrics_bytes_in(uint64_t n);  /* from clients (request bodies) */
+void lotad_metrics_bytes_out(uint64_t n); /* to clients (response bodies) */
+void lotad_metrics_upstream_error(
+    const char *kind); /* "connect", "timeout", "reset", "tls", "other" */
 void lotad_metrics_upstream_latency(uint64_t first_byte_us);
-void lotad_metrics_conn_open(int delta);   /* +1 on accept, -1 on close */
+void lotad_metrics_conn_open(int delta); /* +1 on accept, -1 on close */
 void lotad_metrics_auth_refused(const char *s3_code);
 
 /* Extra gauge/counter providers (the cache adds its own lines later). */

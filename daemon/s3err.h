@@ -14,13 +14,12 @@
  *   <Resource>..</Resource><RequestId>..</RequestId></Error>
  * with every field XML-escaped. Returns the length (out NUL-terminated, truncated to fit). */
 size_t lotad_s3err_body(const char *code, const char *message, lota_str resource,
-			const char *request_id, char *out, size_t cap);
+                        const char *request_id, char *out, size_t cap);
 
 /* A whole response (status line, Content-Type: application/xml, Content-Length,
  * x-amz-request-id, Connection: close when close != 0, then the body). Returns length. */
-size_t lotad_s3err_response(int status, const char *code, const char *message,
-			    lota_str resource, const char *request_id, int close, char *out,
-			    size_t cap);
+size_t lotad_s3err_response(int status, const char *code, const char *message, lota_str resource,
+                            const char *request_id, int close, char *out, size_t cap);
 
 /* Standard reason phrase for a status code ("Forbidden"). */
 const char *lotad_http_reason(int status);

@@ -90,8 +90,8 @@ void lota_logv(lota_log_level level, const char *fmt, va_list ap)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, ts.tv_nsec / 1000000, lota_log_level_name(level));
+	                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	                 tm.tm_sec, ts.tv_nsec / 1000000, lota_log_level_name(level));
 	if (n < 0)
 		return;
 	int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
@@ -124,10 +124,15 @@ static int name_is(const char *p, size_t len, const char *name)
 int lota_log_header_is_secret(const char *name, size_t len)
 {
 	static const char *const secret[] = {
-		"authorization", "proxy-authorization", "x-amz-security-token", "cookie",
-		"set-cookie", "x-lota-peer-auth", "x-lota-fill-ticket",
-		"x-amz-server-side-encryption-customer-key",
-		"x-amz-copy-source-server-side-encryption-customer-key",
+	    "authorization",
+	    "proxy-authorization",
+	    "x-amz-security-token",
+	    "cookie",
+	    "set-cookie",
+	    "x-lota-peer-auth",
+	    "x-lota-fill-ticket",
+	    "x-amz-server-side-encryption-customer-key",
+	    "x-amz-copy-source-server-side-encryption-customer-key",
 	};
 	for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++)
 		if (name_is(name, len, secret[i]))
@@ -147,10 +152,10 @@ size_t lota_log_redact_uri(const char *uri, size_t len, char *out, size_t out_ca
 	if (out_cap == 0)
 		return 0;
 	size_t o = 0;
-#define PUT(c)                                                                           \
-	do {                                                                             \
-		if (o + 1 < out_cap)                                                     \
-			out[o++] = (c);                                                  \
+#define PUT(c)                          \
+	do {                            \
+		if (o + 1 < out_cap)    \
+			out[o++] = (c); \
 	} while (0)
 	const char *q = memchr(uri, '?', len);
 	size_t head = q ? (size_t)(q - uri) + 1 : len;

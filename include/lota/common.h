@@ -18,8 +18,8 @@ extern "C" {
 #endif
 
 #if defined(__GNUC__)
-#define LOTA_API __attribute__((visibility("default")))
-#define LOTA_WUR __attribute__((warn_unused_result))
+#define LOTA_API               __attribute__((visibility("default")))
+#define LOTA_WUR               __attribute__((warn_unused_result))
 #define LOTA_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #else
 #define LOTA_API
@@ -27,9 +27,9 @@ extern "C" {
 #define LOTA_PRINTF(fmt, args)
 #endif
 
-#define LOTA_VERSION_MAJOR 0
-#define LOTA_VERSION_MINOR 1
-#define LOTA_VERSION_PATCH 0
+#define LOTA_VERSION_MAJOR  0
+#define LOTA_VERSION_MINOR  1
+#define LOTA_VERSION_PATCH  0
 #define LOTA_VERSION_STRING "0.1.0"
 
 /* A read-only view of bytes owned by someone else. Never NUL-terminated by contract. */
@@ -44,19 +44,19 @@ typedef struct lota_str {
 enum lota_error {
 	LOTA_OK = 0,
 	LOTA_E_BASE = -1000,
-	LOTA_E_INCOMPLETE = -1001,     /* need more input */
-	LOTA_E_INTERNAL = -1002,       /* a broken invariant or library failure */
-	LOTA_E_TOO_LARGE = -1003,      /* input or result exceeds a configured cap */
-	LOTA_E_OVERFLOW = -1004,       /* a number does not fit */
+	LOTA_E_INCOMPLETE = -1001, /* need more input */
+	LOTA_E_INTERNAL = -1002,   /* a broken invariant or library failure */
+	LOTA_E_TOO_LARGE = -1003,  /* input or result exceeds a configured cap */
+	LOTA_E_OVERFLOW = -1004,   /* a number does not fit */
 	/* HTTP/1.1 parsing */
-	LOTA_E_HTTP_METHOD = -1010,    /* bad or missing method token */
-	LOTA_E_HTTP_TARGET = -1011,    /* bad request target */
-	LOTA_E_HTTP_VERSION = -1012,   /* not HTTP/1.0 or HTTP/1.1 */
-	LOTA_E_HTTP_STATUS = -1013,    /* bad status line */
+	LOTA_E_HTTP_METHOD = -1010,  /* bad or missing method token */
+	LOTA_E_HTTP_TARGET = -1011,  /* bad request target */
+	LOTA_E_HTTP_VERSION = -1012, /* not HTTP/1.0 or HTTP/1.1 */
+	LOTA_E_HTTP_STATUS = -1013,  /* bad status line */
 	LOTA_E_HTTP_HEADER_NAME = -1014,
 	LOTA_E_HTTP_HEADER_VALUE = -1015,
-	LOTA_E_HTTP_BARE_CR = -1016,   /* CR not followed by LF */
-	LOTA_E_HTTP_OBS_FOLD = -1017,  /* obsolete line folding */
+	LOTA_E_HTTP_BARE_CR = -1016,  /* CR not followed by LF */
+	LOTA_E_HTTP_OBS_FOLD = -1017, /* obsolete line folding */
 	LOTA_E_HTTP_HEAD_TOO_LONG = -1018,
 	LOTA_E_HTTP_TOO_MANY_HEADERS = -1019,
 	LOTA_E_HTTP_CL_AND_TE = -1020, /* both Content-Length and Transfer-Encoding */
@@ -64,35 +64,35 @@ enum lota_error {
 	LOTA_E_HTTP_BAD_CL = -1022,    /* Content-Length not a decimal number */
 	LOTA_E_HTTP_BAD_TE = -1023,    /* Transfer-Encoding other than a final chunked */
 	LOTA_E_HTTP_CHUNK_SIZE = -1024,
-	LOTA_E_HTTP_CHUNK = -1025,     /* bad chunk framing (missing CRLF, bad trailer) */
-	LOTA_E_HTTP_HOST = -1026,      /* missing, duplicate or invalid Host */
+	LOTA_E_HTTP_CHUNK = -1025, /* bad chunk framing (missing CRLF, bad trailer) */
+	LOTA_E_HTTP_HOST = -1026,  /* missing, duplicate or invalid Host */
 	/* Range header */
 	LOTA_E_RANGE_MALFORMED = -1030,     /* not a valid single byte range: serve 200 */
 	LOTA_E_RANGE_UNSATISFIABLE = -1031, /* valid but outside the object: 416 */
 	/* SigV4 */
-	LOTA_E_SIGV4_MALFORMED = -1040,  /* Authorization / X-Amz-* unparsable or incomplete */
-	LOTA_E_SIGV4_ALGORITHM = -1041,  /* not AWS4-HMAC-SHA256 */
-	LOTA_E_SIGV4_MISMATCH = -1042,   /* signature does not match */
-	LOTA_E_SIGV4_SKEW = -1043,       /* request time too far from now */
-	LOTA_E_SIGV4_EXPIRED = -1044,    /* presigned URL expired */
-	LOTA_E_SIGV4_UNKNOWN_KEY = -1045,/* access key not known */
-	LOTA_E_SIGV4_DATE = -1046,       /* bad or missing X-Amz-Date / Date */
-	LOTA_E_SIGV4_SCOPE = -1047,      /* credential scope does not match date/service */
-	LOTA_E_SIGV4_HEADERS = -1048,    /* a required header is not signed or is missing */
+	LOTA_E_SIGV4_MALFORMED = -1040,   /* Authorization / X-Amz-* unparsable or incomplete */
+	LOTA_E_SIGV4_ALGORITHM = -1041,   /* not AWS4-HMAC-SHA256 */
+	LOTA_E_SIGV4_MISMATCH = -1042,    /* signature does not match */
+	LOTA_E_SIGV4_SKEW = -1043,        /* request time too far from now */
+	LOTA_E_SIGV4_EXPIRED = -1044,     /* presigned URL expired */
+	LOTA_E_SIGV4_UNKNOWN_KEY = -1045, /* access key not known */
+	LOTA_E_SIGV4_DATE = -1046,        /* bad or missing X-Amz-Date / Date */
+	LOTA_E_SIGV4_SCOPE = -1047,       /* credential scope does not match date/service */
+	LOTA_E_SIGV4_HEADERS = -1048,     /* a required header is not signed or is missing */
 	/* configuration */
-	LOTA_E_CONFIG_SYNTAX = -1060,    /* the JSON does not parse */
+	LOTA_E_CONFIG_SYNTAX = -1060, /* the JSON does not parse */
 	LOTA_E_CONFIG_UNKNOWN_KEY = -1061,
-	LOTA_E_CONFIG_TYPE = -1062,      /* the value has the wrong type */
-	LOTA_E_CONFIG_VALUE = -1063,     /* the value is out of range or malformed */
-	LOTA_E_CONFIG_MISSING = -1064,   /* a required key has no value */
-	LOTA_E_CONFIG_FLAG = -1065,      /* a bad command-line flag */
+	LOTA_E_CONFIG_TYPE = -1062,    /* the value has the wrong type */
+	LOTA_E_CONFIG_VALUE = -1063,   /* the value is out of range or malformed */
+	LOTA_E_CONFIG_MISSING = -1064, /* a required key has no value */
+	LOTA_E_CONFIG_FLAG = -1065,    /* a bad command-line flag */
 	/* placement */
 	LOTA_E_PLACEMENT_NO_NODES = -1080,
 	LOTA_E_PLACEMENT_DUP_NODE = -1081,
 	/* crypto */
-	LOTA_E_CRYPTO = -1090,           /* OpenSSL failed */
-	LOTA_E_AUTH_TAG = -1091,         /* an authentication tag did not verify */
-	LOTA_E_LAST = -1092 /* keep last; grows as codes are appended */
+	LOTA_E_CRYPTO = -1090,   /* OpenSSL failed */
+	LOTA_E_AUTH_TAG = -1091, /* an authentication tag did not verify */
+	LOTA_E_LAST = -1092      /* keep last; grows as codes are appended */
 };
 
 /* A static, human-readable message for any code (lota's own or -errno). Never NULL. */

@@ -56,12 +56,12 @@ LOTA_API size_t lota_log_redact_uri(const char *uri, size_t len, char *out, size
 LOTA_API int lota_log_header_is_secret(const char *name, size_t len);
 
 #define lota_log_error(...) lota_log(LOTA_LOG_ERROR, __VA_ARGS__)
-#define lota_log_warn(...) lota_log(LOTA_LOG_WARN, __VA_ARGS__)
-#define lota_log_info(...) lota_log(LOTA_LOG_INFO, __VA_ARGS__)
-#define lota_log_debug(...)                                                              \
-	do {                                                                             \
-		if (lota_log_get_level() >= LOTA_LOG_DEBUG)                              \
-			lota_log(LOTA_LOG_DEBUG, __VA_ARGS__);                           \
+#define lota_log_warn(...)  lota_log(LOTA_LOG_WARN, __VA_ARGS__)
+#define lota_log_info(...)  lota_log(LOTA_LOG_INFO, __VA_ARGS__)
+#define lota_log_debug(...)                                    \
+	do {                                                   \
+		if (lota_log_get_level() >= LOTA_LOG_DEBUG)    \
+			lota_log(LOTA_LOG_DEBUG, __VA_ARGS__); \
 	} while (0)
 
 #ifdef __cplusplus

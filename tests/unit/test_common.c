@@ -86,7 +86,7 @@ static void test_redact(void)
 {
 	char out[512];
 	const char *u = "/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F2015"
-			"&X-Amz-Signature=deadbeef&x-amz-security-token=tok&partNumber=1";
+	                "&X-Amz-Signature=deadbeef&x-amz-security-token=tok&partNumber=1";
 	size_t n = lota_log_redact_uri(u, strlen(u), out, sizeof(out));
 	CU_ASSERT_EQUAL(n, strlen(out));
 	CU_ASSERT_PTR_NULL(strstr(out, "deadbeef"));
@@ -108,12 +108,12 @@ static void test_redact(void)
 int main(void)
 {
 	CU_TestInfo tests[] = {
-		{"strerror of lota codes", test_strerror_own_codes},
-		{"strerror of errno codes", test_strerror_errno},
-		{"log levels and sink", test_log_levels_and_sink},
-		{"log level parse", test_log_level_parse},
-		{"redaction of secrets", test_redact},
-		CU_TEST_INFO_NULL,
+	    {"strerror of lota codes", test_strerror_own_codes},
+	    {"strerror of errno codes", test_strerror_errno},
+	    {"log levels and sink", test_log_levels_and_sink},
+	    {"log level parse", test_log_level_parse},
+	    {"redaction of secrets", test_redact},
+	    CU_TEST_INFO_NULL,
 	};
 	return lota_unit_run("common", tests);
 }

@@ -12,8 +12,8 @@ int lota_unit_run(const char *suite_name, CU_TestInfo *tests)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	CU_SuiteInfo suites[] = {
-		{(char *)suite_name, NULL, NULL, NULL, NULL, tests},
-		CU_SUITE_INFO_NULL,
+	    {(char *)suite_name, NULL, NULL, NULL, NULL, tests},
+	    CU_SUITE_INFO_NULL,
 	};
 	if (CU_register_suites(suites) != CUE_SUCCESS) {
 		fprintf(stderr, "cannot register suite %s: %s\n", suite_name, CU_get_error_msg());

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The test command: installs what is needed, then builds lota twice and runs every test
+# under CTest in both builds:
+#   build/       gcc, optimized (unit, fuzz-corpus replay, integration, install tests)
+#   build-asan/  clang, ASan+UBSan, libFuzzer harnesses run for LOTA_FUZZ_SECONDS each
+# Exits non-zero when anything fails. Usage: scripts/test.sh [--quick] (quick: one build,
+# no integration tests; for a fast edit-test loop).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+quick=0
+[ "${1:-}" = --quick ] && quick=1
+
+bash scripts/deps.sh
+bash scripts/check-format.sh
+
+jobs=$(nproc)
+fuzz_seconds=${LOTA_FUZZ_SECONDS:-10}
+status=0
+
+run_build() { # name, ctest label exclusion, cmake args...
+	local dir=$1 exclude=$2
+	shift 2
+	echo "=== configure $dir: $*"
+	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir.configure.log" 2>&1 || {
+		cat "$dir.configure.log"
+		return 1
+	}
+	echo "=== build $dir"
+	cmake --build "$dir" -j "$jobs" >"$dir.build.log" 2>&1 || {
+		grep -E 'error|Error' "$dir.build.log" | head -40
+		return 1
+	}
+	echo "=== test $dir"
+	local args=(--output-on-failure --timeout 900 -j "$jobs")
+	[ -n "$exclude" ] && args+=(-LE "$exclude")
+	(cd "$dir" && ctest "${args[@]}")
+}
+
+mkdir -p build build-asan
+if [ $quick = 1 ]; then
+	run_build build integration || status=1
+	exit $status
+fi
+run_build build "" || status=1
+run_build build-asan "" -DCMAKE_C_COMPILER=clang -DLOTA_SANITIZE=ON -DLOTA_FUZZ=ON \
+	-DLOTA_FUZZ_SECONDS="$fuzz_seconds" || status=1
+if [ $status = 0 ]; then echo "=== all tests passed in both builds"; else echo "=== FAILED"; fi
+exit $status
