@@ -16,6 +16,27 @@
  *                                              for the upstream host with the same key;
  *                                              unknown key: refused InvalidAccessKeyId
  *   - any local verification failure        -> refused with the S3 error (no upstream I/O)
+ *
+ * "Signed for the upstream" means Host equals cfg->upstream_host (host case-insensitive,
+ * a missing port read as upstream_default_port) or is <bucket>.<upstream host>; any other
+ * Host (lotad's names, an IP, localhost) is lotad's. A claim lota_sigv4_parse rejects,
+ * or another scheme (SigV2, SigV4A), is forwarded when signed for the upstream (it gives
+ * its own verdict) and refused otherwise. The S3 errors (code, status, message as S3
+ * sends them):
+ *   unknown key                 403 InvalidAccessKeyId
+ *   wrong signature             403 SignatureDoesNotMatch
+ *   header time off by > skew   403 RequestTimeTooSkewed
+ *   presigned URL expired       403 AccessDenied "Request has expired"
+ *   presigned URL in the future 403 AccessDenied "Request is not yet valid"
+ *   bad Authorization header    400 AuthorizationHeaderMalformed (bad scope or service
+ *                               too); 403 AccessDenied without a usable X-Amz-Date;
+ *                               400 InvalidArgument for an AWS4-* algorithm not supported
+ *   bad presign parameters      400 AuthorizationQueryParametersError
+ *   SigV2 / other scheme        400 InvalidRequest "The authorization mechanism you have
+ *                               provided is not supported. Please use AWS4-HMAC-SHA256."
+ *   no x-amz-content-sha256     400 InvalidRequest (header form); a bad value 400
+ *                               InvalidArgument
+ *   token differs from the one stored with the key   403 InvalidToken
  */
 #ifndef LOTAD_AUTH_H
 #define LOTAD_AUTH_H
@@ -27,6 +48,11 @@
 #include <lota/sigv4.h>
 
 typedef struct lotad_creds lotad_creds;
+
+/* Parse credentials from memory (buf[0..len), no NUL needed); name is used in messages
+ * ("name:line: reason"). Same rules and messages as lotad_creds_load. */
+lotad_creds *lotad_creds_parse(const char *buf, size_t len, const char *name, char *err,
+                               size_t err_cap);
 
 /* Load a credentials file. NULL on error with a precise message in err (path, line and
  * reason: duplicate key id, missing secret, unknown key, ...). An empty path gives an
@@ -57,6 +83,9 @@ typedef struct lotad_auth_config {
 	const char *upstream_host; /* host[:port] of the upstream as in its URL */
 	const char *region;        /* region to sign for the upstream ("us-east-1") */
 	int64_t max_skew_s;        /* default 900 */
+	/* Port implied by a Host without one (the upstream URL's scheme default): 0 = 443.
+	 * With 443, upstream_host "s3.example:443" matches a client's "s3.example". */
+	int upstream_default_port;
 } lotad_auth_config;
 
 typedef struct lotad_auth_result {
@@ -67,7 +96,8 @@ typedef struct lotad_auth_result {
 	const char *message; /* S3's message text */
 	/* parsed claim (views into the request) */
 	lota_sigv4_auth claim;
-	/* RESIGN: the key to sign with (views into creds, which this result references) */
+	/* RESIGN, and FORWARD when the key is known and the signature verified: the key
+	 * (views into creds, which this result references) */
 	lota_str access_key, secret_key, session_token;
 	lotad_creds *creds; /* reference held for RESIGN; release with _cleanup */
 } lotad_auth_result;
@@ -91,15 +121,83 @@ void lotad_auth_result_cleanup(lotad_auth_result *r);
  * UNSIGNED-PAYLOAD (a presigned GET has no body). payload_hash: the client's
  * x-amz-content-sha256 (kept: the upstream checks the body against it).
  * Writes Host, X-Amz-Date, X-Amz-Content-Sha256, [X-Amz-Security-Token], Authorization
- * lines ("Name: value\r\n" each) into out. Returns the length or a negative code.
+ * lines ("Name: value\r\n" each) into out. Returns the length or a negative code
+ * (LOTA_E_TOO_LARGE when out is too small or there are more than 128 headers; -EINVAL
+ * when r holds no key).
+ * Signed: every header given except hop-by-hop ones and ones proxies rewrite
+ * (Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade,
+ * Expect, User-Agent, X-Amzn-Trace-Id); given Host, Authorization, X-Amz-Date,
+ * X-Amz-Security-Token and X-Amz-Content-Sha256 are ignored (this writes its own), so
+ * the caller must not send them. A STREAMING-* payload_hash makes the body's chunk
+ * signatures invalid: re-sign them with lotad_auth_chunk_resigner (below).
  */
 int lotad_auth_resign(const lotad_auth_result *r, const lotad_auth_config *cfg, lota_str method,
                       lota_str path, lota_str query, const lota_http_header *headers,
                       size_t num_headers, lota_str payload_hash, int64_t now, char *out,
                       size_t cap);
 
+/* lotad_auth_resign, also copying the new request's hex signature (65 bytes with the NUL)
+ * into signature_out when not NULL: the seed of a re-signed aws-chunked body. */
+int lotad_auth_resign_sig(const lotad_auth_result *r, const lotad_auth_config *cfg, lota_str method,
+                          lota_str path, lota_str query, const lota_http_header *headers,
+                          size_t num_headers, lota_str payload_hash, int64_t now, char *out,
+                          size_t cap, char *signature_out);
+
+/* Internal, exposed for tests: whether a Host value names the upstream (host:port
+ * compared case-insensitively, a missing port being upstream_default_port, or
+ * <bucket>.<upstream host>). */
+bool lotad_auth__host_is_upstream(const lotad_auth_config *cfg, lota_str host);
+
 /* The query string with the client's presign parameters (X-Amz-Algorithm, -Credential,
- * -Date, -Expires, -SignedHeaders, -Signature, -Security-Token) removed. Returns length. */
+ * -Date, -Expires, -SignedHeaders, -Signature, -Security-Token; names compared
+ * case-insensitively) removed, and empty parameters dropped. Returns the length of the
+ * whole result, snprintf style: a value >= cap means out (always NUL-terminated when
+ * cap > 0) was truncated. */
 size_t lotad_auth_strip_presign(lota_str query, char *out, size_t cap);
+
+/*
+ * aws-chunked re-signing (STREAMING-AWS4-HMAC-SHA256-PAYLOAD bodies). When lotad
+ * re-signs a streaming upload, the upstream chains every chunk signature from lotad's
+ * new seed signature, so each chunk must be re-signed. The re-signer takes the client's
+ * aws-chunked bytes, verifies each chunk signature (chained from the client's seed) and
+ * produces the same bytes with each chunk-signature replaced by the upstream chain's.
+ * Chunk boundaries and size texts are kept, so the body length does not change. One
+ * chunk is held at a time (max_chunk_bytes, 0 = 1 MiB). The trailer variants
+ * (STREAMING-*-TRAILER) are not supported.
+ */
+typedef struct lotad_chunk_side {
+	lota_str secret_key;
+	lota_str amz_date;   /* the request's X-Amz-Date, 16 chars */
+	lota_str scope_date; /* yyyymmdd; empty = the date of amz_date */
+	lota_str region;
+	lota_str seed_signature; /* the request's own signature, 64 hex */
+} lotad_chunk_side;
+
+typedef struct lotad_chunk_resigner lotad_chunk_resigner;
+
+/* NULL on a bad argument or allocation failure. Everything is copied. */
+lotad_chunk_resigner *lotad_chunk_resigner_new(const lotad_chunk_side *client,
+                                               const lotad_chunk_side *upstream,
+                                               size_t max_chunk_bytes);
+/* The re-signer for a RESIGN result: client side from r->claim and r->secret_key,
+ * upstream side from cfg->region, the time given to lotad_auth_resign_sig and the
+ * signature it returned. */
+lotad_chunk_resigner *lotad_auth_chunk_resigner(const lotad_auth_result *r,
+                                                const lotad_auth_config *cfg, int64_t resign_time,
+                                                const char *upstream_seed_signature,
+                                                size_t max_chunk_bytes);
+/*
+ * Feed in[0..in_len), write into out[0..out_cap). *consumed / *produced get the bytes
+ * used / written. Returns 1 when the final (zero-size) chunk has been written out
+ * entirely (bytes after it are not consumed), 0 when it needs more input or more output
+ * room (it stops consuming while a re-signed chunk is still pending output), or a
+ * negative code, after which the stream is dead: LOTA_E_SIGV4_MISMATCH (a client chunk
+ * signature is wrong: answer 403 SignatureDoesNotMatch), LOTA_E_SIGV4_MALFORMED /
+ * LOTA_E_HTTP_CHUNK / LOTA_E_HTTP_CHUNK_SIZE / LOTA_E_HTTP_BARE_CR (bad framing),
+ * LOTA_E_TOO_LARGE (a chunk above max_chunk_bytes), -ENOMEM.
+ */
+int lotad_chunk_resigner_feed(lotad_chunk_resigner *r, const char *in, size_t in_len,
+                              size_t *consumed, char *out, size_t out_cap, size_t *produced);
+void lotad_chunk_resigner_free(lotad_chunk_resigner *r); /* wipes keys; NULL ok */
 
 #endif

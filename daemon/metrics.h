@@ -39,9 +39,16 @@ void lotad_metrics_upstream_latency(uint64_t first_byte_us);
 void lotad_metrics_conn_open(int delta); /* +1 on accept, -1 on close */
 void lotad_metrics_auth_refused(const char *s3_code);
 
-/* Extra gauge/counter providers (the cache adds its own lines later). */
+/* Extra gauge/counter providers (the cache adds its own lines later). A provider writes
+ * complete lines (with their # HELP / # TYPE) into out (capacity cap, including a NUL)
+ * and returns the length of its text; a return >= cap means it did not fit, and it is
+ * called once more with cap = that length + 1 (so it must be deterministic between the
+ * two calls, snprintf style). At most 16 providers; register them at start. */
 typedef size_t (*lotad_metrics_provider)(char *out, size_t cap, void *ud);
 void lotad_metrics_add_provider(lotad_metrics_provider fn, void *ud);
+
+/* Tests only: zero every series and drop the providers. Not thread-safe. */
+void lotad_metrics__reset(void);
 
 /* Render everything in Prometheus text exposition format 0.0.4 into a malloc'd buffer.
  * Returns NULL on allocation failure; *len gets the length. */

@@ -1,0 +1,1291 @@
+/*
+ * auth.c - lotad's credentials store and the authentication decision for client
+ * requests (DESIGN §2.1), plus the upstream request's own signature (§2.3).
+ *
+ * Credentials store: an immutable snapshot parsed from an AWS shared-credentials file,
+ * entries sorted by access key id (binary search), each string in its own allocation so
+ * every secret can be wiped on the last unref. The process-wide current snapshot is a
+ * pointer guarded by a mutex: taking a reference and swapping are both done under it, so
+ * a reader can never reference a snapshot whose count already reached zero (a bare
+ * atomic pointer load followed by an increment would race with the final unref).
+ *
+ * Decision: the Host the client signed tells whom it signed for. Signed for the
+ * upstream (exact host:port, or a virtual-hosted bucket.<upstream>) -> the bytes are
+ * forwarded as they are, after a local verification when the key is known. Signed for
+ * anything else (lotad's own names, an IP, localhost) -> the signature can only be
+ * checked here, so an unknown key is refused, a known key is verified and the request
+ * re-signed for the upstream with the same key. Every refusal carries the S3 error
+ * code, status and message S3 itself would send.
+ *
+ * Secrets never reach a log line; comparisons of secrets (session tokens, chunk
+ * signatures) are constant time.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lota/log.h>
+
+#include "crypto-internal.h"
+#include "auth.h"
+
+#define CREDS_MAX_FILE_BYTES (16u << 20)
+#define CREDS_MAX_ENTRIES    100000
+#define AK_MAX               128
+#define SECRET_MAX           256
+#define TOKEN_MAX            8192
+
+typedef struct cred {
+	char *section; /* for messages only */
+	size_t line;   /* line of the [section] header */
+	char *ak, *sk, *tok;
+	size_t ak_len, sk_len, tok_len;
+} cred;
+
+struct lotad_creds {
+	atomic_int refs;
+	size_t n;
+	cred *v; /* sorted by access key id */
+};
+
+/* ---------------------------------------------------------------- store */
+
+static void cred_wipe(cred *c)
+{
+	if (c->sk) {
+		lota__wipe(c->sk, c->sk_len);
+		free(c->sk);
+	}
+	if (c->tok) {
+		lota__wipe(c->tok, c->tok_len);
+		free(c->tok);
+	}
+	free(c->ak);
+	free(c->section);
+	memset(c, 0, sizeof(*c));
+}
+
+static void creds_free(lotad_creds *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		cred_wipe(&c->v[i]);
+	free(c->v);
+	free(c);
+}
+
+void lotad_creds_ref(lotad_creds *c)
+{
+	if (c)
+		atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+void lotad_creds_unref(lotad_creds *c)
+{
+	if (c && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+		creds_free(c);
+}
+
+size_t lotad_creds_count(const lotad_creds *c)
+{
+	return c ? c->n : 0;
+}
+
+static int keycmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	int r = memcmp(a, b, n);
+	if (r != 0)
+		return r;
+	return alen < blen ? -1 : alen > blen ? 1 : 0;
+}
+
+bool lotad_creds_lookup(const lotad_creds *c, lota_str access_key, lota_str *secret,
+                        lota_str *session_token)
+{
+	if (!c || access_key.len == 0)
+		return false;
+	size_t lo = 0, hi = c->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const cred *e = &c->v[mid];
+		int r = keycmp(access_key.ptr, access_key.len, e->ak, e->ak_len);
+		if (r == 0) {
+			if (secret)
+				*secret = (lota_str){e->sk, e->sk_len};
+			if (session_token)
+				*session_token = (lota_str){e->tok, e->tok_len};
+			return true;
+		}
+		if (r < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return false;
+}
+
+static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
+static lotad_creds *current;
+
+lotad_creds *lotad_creds_current(void)
+{
+	pthread_mutex_lock(&current_lock);
+	lotad_creds *c = current;
+	lotad_creds_ref(c);
+	pthread_mutex_unlock(&current_lock);
+	return c;
+}
+
+void lotad_creds_set_current(lotad_creds *c)
+{
+	lotad_creds_ref(c);
+	pthread_mutex_lock(&current_lock);
+	lotad_creds *old = current;
+	current = c;
+	pthread_mutex_unlock(&current_lock);
+	lotad_creds_unref(old);
+}
+
+/* ---------------------------------------------------------------- parser */
+
+typedef struct parser {
+	const char *name;
+	char *err;
+	size_t cap;
+	cred *v;
+	size_t n, alloc;
+	/* the open section (views into the input) */
+	bool in_section;
+	lota_str sec;
+	size_t sec_line;
+	lota_str ak, sk, tok;
+	size_t ak_line, sk_line, tok_line;
+} parser;
+
+LOTA_PRINTF(3, 4)
+static int perr(parser *p, size_t line, const char *fmt, ...)
+{
+	if (p->err && p->cap > 0) {
+		char msg[256];
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		if (line)
+			snprintf(p->err, p->cap, "%s:%zu: %s", p->name, line, msg);
+		else
+			snprintf(p->err, p->cap, "%s: %s", p->name, msg);
+	}
+	return LOTA_E_CONFIG_VALUE;
+}
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static lota_str trim(const char *s, size_t n)
+{
+	while (n > 0 && is_ws(s[0])) {
+		s++;
+		n--;
+	}
+	while (n > 0 && is_ws(s[n - 1]))
+		n--;
+	return (lota_str){s, n};
+}
+
+static bool str_is(lota_str s, const char *lit)
+{
+	size_t n = strlen(lit);
+	return s.len == n && strncasecmp(s.ptr, lit, n) == 0;
+}
+
+static char *dup_str(lota_str s)
+{
+	char *d = malloc(s.len + 1);
+	if (d) {
+		memcpy(d, s.ptr, s.len);
+		d[s.len] = '\0';
+	}
+	return d;
+}
+
+/* Visible ASCII only (no space, no control, no 8-bit), optionally without '/'. */
+static bool token_ok(lota_str s, bool no_slash)
+{
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.ptr[i];
+		if (c <= 0x20 || c >= 0x7f || (no_slash && c == '/'))
+			return false;
+	}
+	return true;
+}
+
+static int close_section(parser *p)
+{
+	if (!p->in_section)
+		return 0;
+	p->in_section = false;
+	int sl = (int)(p->sec.len > 64 ? 64 : p->sec.len);
+	if (p->ak.len == 0)
+		return perr(p, p->sec_line, "section [%.*s] has no aws_access_key_id", sl,
+		            p->sec.ptr);
+	if (p->sk.len == 0)
+		return perr(p, p->sec_line, "section [%.*s] has no aws_secret_access_key", sl,
+		            p->sec.ptr);
+	if (p->n == CREDS_MAX_ENTRIES)
+		return perr(p, p->sec_line, "more than %d sections", CREDS_MAX_ENTRIES);
+	if (p->n == p->alloc) {
+		size_t na = p->alloc ? p->alloc * 2 : 8;
+		cred *nv = realloc(p->v, na * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		p->v = nv;
+		p->alloc = na;
+	}
+	cred *c = &p->v[p->n];
+	memset(c, 0, sizeof(*c));
+	c->line = p->sec_line;
+	c->section = dup_str(p->sec);
+	c->ak = dup_str(p->ak);
+	c->sk = dup_str(p->sk);
+	c->ak_len = p->ak.len;
+	c->sk_len = p->sk.len;
+	if (p->tok.len) {
+		c->tok = dup_str(p->tok);
+		c->tok_len = p->tok.len;
+	}
+	p->n++; /* counted even when an allocation failed, so the cleanup frees it */
+	if (!c->section || !c->ak || !c->sk || (p->tok.len && !c->tok))
+		return -ENOMEM;
+	return 0;
+}
+
+static int set_value(parser *p, size_t line, lota_str key, lota_str val, lota_str *slot,
+                     size_t *slot_line, size_t max, bool no_slash)
+{
+	int kl = (int)key.len;
+	if (slot->ptr)
+		return perr(p, line, "duplicate %.*s in section [%.*s] (first at line %zu)", kl,
+		            key.ptr, (int)(p->sec.len > 64 ? 64 : p->sec.len), p->sec.ptr,
+		            *slot_line);
+	if (val.len == 0)
+		return perr(p, line, "empty %.*s", kl, key.ptr);
+	if (val.len > max)
+		return perr(p, line, "%.*s longer than %zu bytes", kl, key.ptr, max);
+	if (!token_ok(val, no_slash))
+		return perr(p, line,
+		            "%.*s contains a space, a control byte or a character "
+		            "that is not allowed",
+		            kl, key.ptr);
+	*slot = val;
+	*slot_line = line;
+	return 0;
+}
+
+static int parse_line(parser *p, size_t line, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return perr(p, line, "control byte 0x%02x", c);
+	}
+	lota_str t = trim(s, n);
+	if (t.len == 0 || t.ptr[0] == '#' || t.ptr[0] == ';')
+		return 0;
+	if (t.ptr[0] == '[') {
+		if (t.ptr[t.len - 1] != ']')
+			return perr(p, line, "section header without a closing ']'");
+		lota_str name = trim(t.ptr + 1, t.len - 2);
+		if (name.len == 0)
+			return perr(p, line, "empty section name");
+		if (memchr(name.ptr, '[', name.len) || memchr(name.ptr, ']', name.len))
+			return perr(p, line, "'[' or ']' inside a section name");
+		int rc = close_section(p);
+		if (rc < 0)
+			return rc;
+		p->in_section = true;
+		p->sec = name;
+		p->sec_line = line;
+		p->ak = p->sk = p->tok = (lota_str){NULL, 0};
+		p->ak_line = p->sk_line = p->tok_line = 0;
+		return 0;
+	}
+	const char *eq = memchr(t.ptr, '=', t.len);
+	if (!eq)
+		return perr(p, line, "expected '[section]' or 'key = value'");
+	if (!p->in_section)
+		return perr(p, line, "key outside of any [section]");
+	lota_str key = trim(t.ptr, (size_t)(eq - t.ptr));
+	lota_str val = trim(eq + 1, t.len - (size_t)(eq - t.ptr) - 1);
+	if (key.len == 0)
+		return perr(p, line, "empty key before '='");
+	if (str_is(key, "aws_access_key_id"))
+		return set_value(p, line, key, val, &p->ak, &p->ak_line, AK_MAX, true);
+	if (str_is(key, "aws_secret_access_key"))
+		return set_value(p, line, key, val, &p->sk, &p->sk_line, SECRET_MAX, false);
+	if (str_is(key, "aws_session_token") || str_is(key, "aws_security_token"))
+		return set_value(p, line, key, val, &p->tok, &p->tok_line, TOKEN_MAX, false);
+	return 0; /* other keys (region, output, ...) are allowed and ignored */
+}
+
+static int cmp_ak(const void *a, const void *b)
+{
+	const cred *x = a, *y = b;
+	int r = keycmp(x->ak, x->ak_len, y->ak, y->ak_len);
+	if (r)
+		return r;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static int cmp_section(const void *a, const void *b)
+{
+	const cred *x = a, *y = b;
+	int r = strcmp(x->section, y->section);
+	if (r)
+		return r;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+lotad_creds *lotad_creds_parse(const char *buf, size_t len, const char *name, char *err,
+                               size_t err_cap)
+{
+	parser p = {.name = name ? name : "credentials", .err = err, .cap = err_cap};
+	lotad_creds *out = NULL;
+	int rc = 0;
+	if (err && err_cap)
+		err[0] = '\0';
+	if (len > CREDS_MAX_FILE_BYTES) {
+		rc = perr(&p, 0, "larger than %u bytes", CREDS_MAX_FILE_BYTES);
+		goto out;
+	}
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+		buf += 3;
+		len -= 3;
+	}
+	size_t line = 0;
+	const char *s = buf, *end = buf + len;
+	while (s < end) {
+		line++;
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		const char *eol = nl ? nl : end;
+		size_t n = (size_t)(eol - s);
+		if (n > 0 && s[n - 1] == '\r')
+			n--;
+		rc = parse_line(&p, line, s, n);
+		if (rc < 0)
+			goto out;
+		s = nl ? nl + 1 : end;
+	}
+	rc = close_section(&p);
+	if (rc < 0)
+		goto out;
+
+	if (p.n > 1) {
+		qsort(p.v, p.n, sizeof(*p.v), cmp_section);
+		for (size_t i = 1; i < p.n; i++) {
+			if (strcmp(p.v[i].section, p.v[i - 1].section) == 0) {
+				rc = perr(&p, p.v[i].line,
+				          "duplicate section [%.64s] (first at line %zu)",
+				          p.v[i].section, p.v[i - 1].line);
+				goto out;
+			}
+		}
+		qsort(p.v, p.n, sizeof(*p.v), cmp_ak);
+		for (size_t i = 1; i < p.n; i++) {
+			if (keycmp(p.v[i].ak, p.v[i].ak_len, p.v[i - 1].ak, p.v[i - 1].ak_len) ==
+			    0) {
+				rc =
+				    perr(&p, p.v[i].line,
+				         "section [%.64s] repeats the aws_access_key_id of section "
+				         "[%.64s] (line %zu)",
+				         p.v[i].section, p.v[i - 1].section, p.v[i - 1].line);
+				goto out;
+			}
+		}
+	}
+	out = calloc(1, sizeof(*out));
+	if (!out) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	atomic_init(&out->refs, 1);
+	out->n = p.n;
+	out->v = p.v;
+	p.v = NULL;
+	p.n = 0;
+	rc = 0;
+out:
+	if (rc == -ENOMEM)
+		perr(&p, 0, "out of memory");
+	for (size_t i = 0; i < p.n; i++)
+		cred_wipe(&p.v[i]);
+	free(p.v);
+	return out;
+}
+
+lotad_creds *lotad_creds_load(const char *path, char *err, size_t err_cap)
+{
+	if (err && err_cap)
+		err[0] = '\0';
+	if (!path || !path[0])
+		return lotad_creds_parse("", 0, "credentials", err, err_cap);
+	lotad_creds *c = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, err_cap, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, err_cap, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, err_cap, "%s: not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > CREDS_MAX_FILE_BYTES) {
+		snprintf(err, err_cap, "%s: larger than %u bytes", path, CREDS_MAX_FILE_BYTES);
+		goto out;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		lota_log_warn("credentials file %s is accessible by group or others (mode %04o); "
+		              "chmod 600 it",
+		              path, (unsigned)(st.st_mode & 07777));
+	size_t cap = (size_t)st.st_size;
+	buf = malloc(cap + 1);
+	if (!buf) {
+		snprintf(err, err_cap, "%s: out of memory", path);
+		goto out;
+	}
+	while (len < cap) {
+		ssize_t r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, err_cap, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	c = lotad_creds_parse(buf, len, path, err, err_cap);
+out:
+	if (buf) {
+		lota__wipe(buf, len);
+		free(buf);
+	}
+	close(fd);
+	return c;
+}
+
+/* ---------------------------------------------------------------- decision */
+
+/* S3's own wording for each refusal. */
+#define MSG_SIG_MISMATCH                                                                  \
+	"The request signature we calculated does not match the signature you provided. " \
+	"Check your key and signing method."
+#define MSG_UNKNOWN_KEY   "The AWS Access Key Id you provided does not exist in our records."
+#define MSG_SKEW          "The difference between the request time and the current time is too large."
+#define MSG_EXPIRED       "Request has expired"
+#define MSG_NOT_YET       "Request is not yet valid"
+#define MSG_HDR_MALFORMED "The authorization header that you provided is not valid."
+#define MSG_HDR_CREDENTIAL                                                                \
+	"The authorization header is malformed; the Credential is mal-formed; expecting " \
+	"\"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\"."
+#define MSG_HDR_SERVICE                                                                    \
+	"The authorization header is malformed; incorrect service. This endpoint belongs " \
+	"to \"s3\"."
+#define MSG_HDR_DATE "AWS authentication requires a valid Date or x-amz-date header"
+#define MSG_HDR_TYPE "Unsupported Authorization Type"
+#define MSG_QRY_MISSING                                                            \
+	"Query-string authentication version 4 requires the X-Amz-Algorithm, "     \
+	"X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and " \
+	"X-Amz-Expires parameters."
+#define MSG_QRY_ALGORITHM "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\""
+#define MSG_QRY_DATE      "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\""
+#define MSG_QRY_CREDENTIAL                                                             \
+	"Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; " \
+	"expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\"."
+#define MSG_QRY_SERVICE                                                                   \
+	"Error parsing the X-Amz-Credential parameter; incorrect service. This endpoint " \
+	"belongs to \"s3\"."
+#define MSG_QRY_EXPIRES_MAX                                                       \
+	"X-Amz-Expires must be less than a week (in seconds) that is, the given " \
+	"X-Amz-Expires must be less than 604800 seconds"
+#define MSG_QRY_EXPIRES_NEG "X-Amz-Expires must be non-negative"
+#define MSG_V2                                                                        \
+	"The authorization mechanism you have provided is not supported. Please use " \
+	"AWS4-HMAC-SHA256."
+#define MSG_NO_SHA256 "Missing required header for this request: x-amz-content-sha256"
+#define MSG_BAD_SHA256                                                                        \
+	"x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, " \
+	"or a valid sha256 value."
+#define MSG_TOKEN    "The provided token is malformed or otherwise invalid."
+#define MSG_INTERNAL "We encountered an internal error. Please try again."
+
+static void refuse(lotad_auth_result *r, int status, const char *code, const char *msg)
+{
+	r->mode = LOTAD_AUTH_REFUSED;
+	r->http_status = status;
+	r->s3_code = code;
+	r->message = msg;
+}
+
+/* The refusal for a malformed claim or a failed verification (code from lota_sigv4_*). */
+static void refuse_code(lotad_auth_result *r, int rc, bool query_form)
+{
+	switch (rc) {
+	case LOTA_E_SIGV4_MISMATCH:
+		refuse(r, 403, "SignatureDoesNotMatch", MSG_SIG_MISMATCH);
+		return;
+	case LOTA_E_SIGV4_SKEW:
+		if (query_form)
+			refuse(r, 403, "AccessDenied", MSG_NOT_YET);
+		else
+			refuse(r, 403, "RequestTimeTooSkewed", MSG_SKEW);
+		return;
+	case LOTA_E_SIGV4_EXPIRED:
+		refuse(r, 403, "AccessDenied", MSG_EXPIRED);
+		return;
+	case LOTA_E_SIGV4_UNKNOWN_KEY:
+		refuse(r, 403, "InvalidAccessKeyId", MSG_UNKNOWN_KEY);
+		return;
+	default:
+		break;
+	}
+	if (query_form) {
+		const char *m = MSG_QRY_MISSING;
+		if (rc == LOTA_E_SIGV4_ALGORITHM)
+			m = MSG_QRY_ALGORITHM;
+		else if (rc == LOTA_E_SIGV4_DATE)
+			m = MSG_QRY_DATE;
+		else if (rc == LOTA_E_SIGV4_SCOPE)
+			m = MSG_QRY_CREDENTIAL;
+		else if (rc != LOTA_E_SIGV4_MALFORMED && rc != LOTA_E_SIGV4_HEADERS)
+			goto internal;
+		refuse(r, 400, "AuthorizationQueryParametersError", m);
+		return;
+	}
+	switch (rc) {
+	case LOTA_E_SIGV4_ALGORITHM:
+		refuse(r, 400, "InvalidArgument", MSG_HDR_TYPE);
+		return;
+	case LOTA_E_SIGV4_DATE:
+		refuse(r, 403, "AccessDenied", MSG_HDR_DATE);
+		return;
+	case LOTA_E_SIGV4_SCOPE:
+		refuse(r, 400, "AuthorizationHeaderMalformed", MSG_HDR_CREDENTIAL);
+		return;
+	case LOTA_E_SIGV4_MALFORMED:
+	case LOTA_E_SIGV4_HEADERS:
+		refuse(r, 400, "AuthorizationHeaderMalformed", MSG_HDR_MALFORMED);
+		return;
+	default:
+		break;
+	}
+internal:
+	refuse(r, 500, "InternalError", MSG_INTERNAL);
+}
+
+static bool eq_nocase(const char *a, size_t alen, const char *b, size_t blen)
+{
+	return alen == blen && strncasecmp(a, b, alen) == 0;
+}
+
+static const lota_http_header *find_hdr(const lota_http_header *h, size_t n, const char *name)
+{
+	size_t nl = strlen(name);
+	for (size_t i = 0; i < n; i++) {
+		if (eq_nocase(h[i].name.ptr, h[i].name.len, name, nl))
+			return &h[i];
+	}
+	return NULL;
+}
+
+/* Split "host", "host:port", "[v6]" or "[v6]:port". port = -1 when absent or invalid. */
+static lota_str split_host(lota_str hp, long *port)
+{
+	*port = -1;
+	const char *p = hp.ptr;
+	size_t n = hp.len;
+	size_t hlen = n;
+	if (n > 0 && p[0] == '[') {
+		const char *rb = memchr(p, ']', n);
+		if (!rb)
+			return hp;
+		hlen = (size_t)(rb - p) + 1;
+	} else {
+		const char *colon = memchr(p, ':', n);
+		if (colon)
+			hlen = (size_t)(colon - p);
+	}
+	if (hlen < n) {
+		if (p[hlen] != ':' || hlen + 1 == n || n - hlen - 1 > 5) {
+			*port = -2; /* garbage after the host: matches nothing */
+		} else {
+			long v = 0;
+			for (size_t i = hlen + 1; i < n; i++) {
+				if (p[i] < '0' || p[i] > '9') {
+					v = -2;
+					break;
+				}
+				v = v * 10 + (p[i] - '0');
+			}
+			*port = v;
+		}
+	}
+	/* a trailing dot names the same host */
+	if (hlen > 1 && p[hlen - 1] == '.')
+		hlen--;
+	return (lota_str){p, hlen};
+}
+
+bool lotad_auth__host_is_upstream(const lotad_auth_config *cfg, lota_str host)
+{
+	if (!cfg->upstream_host || host.len == 0)
+		return false;
+	long dport = cfg->upstream_default_port > 0 ? cfg->upstream_default_port : 443;
+	long up_port, cl_port;
+	lota_str up =
+	    split_host((lota_str){cfg->upstream_host, strlen(cfg->upstream_host)}, &up_port);
+	lota_str cl = split_host(host, &cl_port);
+	if (up_port == -2 || cl_port == -2)
+		return false;
+	if ((up_port < 0 ? dport : up_port) != (cl_port < 0 ? dport : cl_port))
+		return false;
+	if (eq_nocase(up.ptr, up.len, cl.ptr, cl.len))
+		return true;
+	/* virtual-hosted: <bucket>.<upstream host>, bucket not empty */
+	if (up.len == 0 || up.ptr[0] == '[' || cl.len < up.len + 2)
+		return false;
+	size_t off = cl.len - up.len;
+	return cl.ptr[off - 1] == '.' && eq_nocase(cl.ptr + off, up.len, up.ptr, up.len);
+}
+
+static bool is_hex64(lota_str s)
+{
+	if (s.len != 64)
+		return false;
+	for (size_t i = 0; i < 64; i++) {
+		char c = s.ptr[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+			return false;
+	}
+	return true;
+}
+
+static bool lstr_is(lota_str s, const char *lit)
+{
+	size_t n = strlen(lit);
+	return s.len == n && memcmp(s.ptr, lit, n) == 0;
+}
+
+/* Checks S3 makes before the signature, then the signature itself. 0 or refused. */
+static int verify_local(const lotad_auth_config *cfg, const lota_sigv4_request *sr,
+                        lotad_auth_result *r, lota_str secret, lota_str stored_token, int64_t now)
+{
+	const lota_sigv4_auth *a = &r->claim;
+	bool q = a->form == LOTA_SIGV4_FORM_QUERY;
+	if (!lstr_is(a->service, "s3")) {
+		if (q)
+			refuse(r, 400, "AuthorizationQueryParametersError", MSG_QRY_SERVICE);
+		else
+			refuse(r, 400, "AuthorizationHeaderMalformed", MSG_HDR_SERVICE);
+		return -1;
+	}
+	if (q) {
+		if (a->expires_s < 0) {
+			refuse(r, 400, "AuthorizationQueryParametersError", MSG_QRY_EXPIRES_NEG);
+			return -1;
+		}
+		if (a->expires_s > 604800) {
+			refuse(r, 400, "AuthorizationQueryParametersError", MSG_QRY_EXPIRES_MAX);
+			return -1;
+		}
+	} else {
+		lota_str ph = a->payload_hash;
+		if (ph.len == 0) {
+			const lota_http_header *h =
+			    find_hdr(sr->headers, sr->num_headers, "x-amz-content-sha256");
+			if (h)
+				ph = h->value;
+		}
+		if (ph.len == 0) {
+			refuse(r, 400, "InvalidRequest", MSG_NO_SHA256);
+			return -1;
+		}
+		if (!is_hex64(ph) && !lstr_is(ph, LOTA_SIGV4_UNSIGNED_PAYLOAD) &&
+		    !lstr_is(ph, LOTA_SIGV4_STREAMING_PAYLOAD) &&
+		    !lstr_is(ph, LOTA_SIGV4_STREAMING_PAYLOAD_TRAILER) &&
+		    !lstr_is(ph, LOTA_SIGV4_STREAMING_UNSIGNED_TRAILER)) {
+			refuse(r, 400, "InvalidArgument", MSG_BAD_SHA256);
+			return -1;
+		}
+	}
+	/* A key stored with a session token is a temporary credential: the request must
+	 * carry that very token (it is also covered by the signature). */
+	if (stored_token.len > 0) {
+		/* the query form carries it percent-encoded */
+		char tok[TOKEN_MAX];
+		lota_str sent = a->session_token;
+		if (q && sent.len <= 3 * TOKEN_MAX) {
+			int dl = lota_uri_decode(sent.ptr, sent.len, tok, sizeof(tok));
+			sent = dl < 0 ? (lota_str){NULL, 0} : (lota_str){tok, (size_t)dl};
+		}
+		bool same = sent.len == stored_token.len &&
+		            lota__ct_equal(sent.ptr, stored_token.ptr, stored_token.len);
+		lota__wipe(tok, sizeof(tok));
+		if (!same) {
+			refuse(r, 403, "InvalidToken", MSG_TOKEN);
+			return -1;
+		}
+	}
+	int64_t skew = cfg->max_skew_s > 0 ? cfg->max_skew_s : 900;
+	int rc = lota_sigv4_verify(sr, a, secret, now, skew, 0);
+	if (rc < 0) {
+		refuse_code(r, rc, q);
+		return -1;
+	}
+	return 0;
+}
+
+int lotad_auth_check(const lotad_auth_config *cfg, const lota_http_request *req, int64_t now,
+                     lotad_auth_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	lota_sigv4_request sr = {
+	    .method = req->method,
+	    .path = req->path,
+	    .query = req->query,
+	    .headers = req->headers,
+	    .num_headers = req->num_headers,
+	};
+	bool to_upstream = lotad_auth__host_is_upstream(cfg, req->host);
+	int rc = lota_sigv4_parse(&sr, &out->claim);
+	if (rc < 0) {
+		if (to_upstream) {
+			/* the upstream gives its own verdict on what it was sent */
+			memset(&out->claim, 0, sizeof(out->claim));
+			out->mode = LOTAD_AUTH_FORWARD;
+			return 0;
+		}
+		bool header_form = find_hdr(req->headers, req->num_headers, "authorization");
+		if (rc <= LOTA_E_SIGV4_MALFORMED && rc >= LOTA_E_SIGV4_HEADERS) {
+			refuse_code(out, rc, !header_form);
+			return 0;
+		}
+		refuse(out, 500, "InternalError", MSG_INTERNAL);
+		return rc;
+	}
+	switch (out->claim.form) {
+	case LOTA_SIGV4_FORM_NONE:
+		out->mode = LOTAD_AUTH_ANONYMOUS;
+		return 0;
+	case LOTA_SIGV4_FORM_OTHER:
+		if (to_upstream)
+			out->mode = LOTAD_AUTH_FORWARD;
+		else
+			refuse(out, 400, "InvalidRequest", MSG_V2);
+		return 0;
+	case LOTA_SIGV4_FORM_HEADER:
+	case LOTA_SIGV4_FORM_QUERY:
+		break;
+	default:
+		refuse(out, 500, "InternalError", MSG_INTERNAL);
+		return LOTA_E_INTERNAL;
+	}
+	lotad_creds *creds = lotad_creds_current();
+	lota_str secret, token;
+	if (!lotad_creds_lookup(creds, out->claim.access_key, &secret, &token)) {
+		lotad_creds_unref(creds);
+		if (to_upstream)
+			out->mode = LOTAD_AUTH_FORWARD;
+		else
+			refuse(out, 403, "InvalidAccessKeyId", MSG_UNKNOWN_KEY);
+		return 0;
+	}
+	if (verify_local(cfg, &sr, out, secret, token, now) < 0) {
+		lotad_creds_unref(creds);
+		return out->http_status >= 500 ? LOTA_E_INTERNAL : 0;
+	}
+	out->mode = to_upstream ? LOTAD_AUTH_FORWARD : LOTAD_AUTH_RESIGN;
+	out->access_key = out->claim.access_key;
+	out->secret_key = secret;
+	out->session_token = token;
+	out->creds = creds; /* the reference taken above */
+	return 0;
+}
+
+void lotad_auth_result_cleanup(lotad_auth_result *r)
+{
+	if (!r)
+		return;
+	lotad_creds_unref(r->creds);
+	r->creds = NULL;
+	r->secret_key = r->session_token = (lota_str){NULL, 0};
+}
+
+/* ---------------------------------------------------------------- upstream signature */
+
+/* Headers lotad never signs: hop-by-hop ones (they may legitimately change per hop)
+ * and the ones this module writes itself. */
+static bool skip_header(lota_str name)
+{
+	static const char *const skip[] = {
+	    "host",
+	    "authorization",
+	    "x-amz-date",
+	    "x-amz-security-token",
+	    "x-amz-content-sha256",
+	    "connection",
+	    "keep-alive",
+	    "proxy-connection",
+	    "te",
+	    "trailer",
+	    "transfer-encoding",
+	    "upgrade",
+	    "expect",
+	    "user-agent",
+	    "x-amzn-trace-id",
+	};
+	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++) {
+		if (eq_nocase(name.ptr, name.len, skip[i], strlen(skip[i])))
+			return true;
+	}
+	return false;
+}
+
+#define RESIGN_MAX_HEADERS 128
+
+int lotad_auth_resign_sig(const lotad_auth_result *r, const lotad_auth_config *cfg, lota_str method,
+                          lota_str path, lota_str query, const lota_http_header *headers,
+                          size_t num_headers, lota_str payload_hash, int64_t now, char *out,
+                          size_t cap, char *signature_out)
+{
+	if (!r || r->secret_key.len == 0 || r->access_key.len == 0 || !cfg->upstream_host)
+		return -EINVAL;
+	bool presigned = r->claim.form == LOTA_SIGV4_FORM_QUERY;
+	if (presigned || payload_hash.len == 0)
+		payload_hash = presigned ? LOTA_STR_LIT(LOTA_SIGV4_UNSIGNED_PAYLOAD)
+		                         : LOTA_STR_LIT(LOTA_SIGV4_EMPTY_SHA256);
+	char amz_date[LOTA_SIGV4_AMZ_DATE_LEN + 1];
+	lota_sigv4_format_amz_date(now, amz_date);
+
+	lota_http_header hs[RESIGN_MAX_HEADERS];
+	size_t n = 0;
+	hs[n++] = (lota_http_header){{"Host", 4}, {cfg->upstream_host, strlen(cfg->upstream_host)}};
+	hs[n++] = (lota_http_header){{"X-Amz-Date", 10}, {amz_date, LOTA_SIGV4_AMZ_DATE_LEN}};
+	hs[n++] = (lota_http_header){{"X-Amz-Content-Sha256", 20}, payload_hash};
+	if (r->session_token.len)
+		hs[n++] = (lota_http_header){{"X-Amz-Security-Token", 20}, r->session_token};
+	for (size_t i = 0; i < num_headers; i++) {
+		if (skip_header(headers[i].name))
+			continue;
+		if (n == RESIGN_MAX_HEADERS)
+			return LOTA_E_TOO_LARGE;
+		hs[n++] = headers[i];
+	}
+	const char *region = cfg->region && cfg->region[0] ? cfg->region : "us-east-1";
+	lota_sigv4_params params = {
+	    .access_key = r->access_key,
+	    .secret_key = r->secret_key,
+	    .session_token = r->session_token,
+	    .region = {region, strlen(region)},
+	    .service = LOTA_STR_LIT("s3"),
+	    .time = now,
+	};
+	lota_sigv4_request sr = {
+	    .method = method,
+	    .path = path,
+	    .query = query,
+	    .headers = hs,
+	    .num_headers = n,
+	    .payload_hash = payload_hash,
+	};
+	lota_sigv4_signature sig;
+	int rc = lota_sigv4_sign_header(&params, &sr, &sig);
+	if (rc < 0)
+		return rc;
+	int len =
+	    snprintf(out, cap,
+	             "Host: %s\r\nX-Amz-Date: %s\r\nX-Amz-Content-Sha256: %.*s\r\n%s%.*s%s"
+	             "Authorization: %s\r\n",
+	             cfg->upstream_host, amz_date, (int)payload_hash.len, payload_hash.ptr,
+	             r->session_token.len ? "X-Amz-Security-Token: " : "",
+	             (int)r->session_token.len, r->session_token.ptr ? r->session_token.ptr : "",
+	             r->session_token.len ? "\r\n" : "", sig.authorization);
+	if (signature_out)
+		memcpy(signature_out, sig.signature, sizeof(sig.signature));
+	lota__wipe(&sig, sizeof(sig));
+	if (len < 0)
+		return LOTA_E_INTERNAL;
+	if ((size_t)len >= cap)
+		return LOTA_E_TOO_LARGE;
+	return len;
+}
+
+int lotad_auth_resign(const lotad_auth_result *r, const lotad_auth_config *cfg, lota_str method,
+                      lota_str path, lota_str query, const lota_http_header *headers,
+                      size_t num_headers, lota_str payload_hash, int64_t now, char *out, size_t cap)
+{
+	return lotad_auth_resign_sig(r, cfg, method, path, query, headers, num_headers,
+	                             payload_hash, now, out, cap, NULL);
+}
+
+static bool is_presign_param(const char *p, size_t n)
+{
+	static const char *const names[] = {
+	    "X-Amz-Algorithm",     "X-Amz-Credential", "X-Amz-Date",           "X-Amz-Expires",
+	    "X-Amz-SignedHeaders", "X-Amz-Signature",  "X-Amz-Security-Token",
+	};
+	const char *eq = memchr(p, '=', n);
+	size_t nl = eq ? (size_t)(eq - p) : n;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (eq_nocase(p, nl, names[i], strlen(names[i])))
+			return true;
+	}
+	return false;
+}
+
+size_t lotad_auth_strip_presign(lota_str query, char *out, size_t cap)
+{
+	size_t len = 0; /* length of the full result, even past cap */
+	const char *s = query.ptr, *end = query.ptr + query.len;
+	while (query.len && s <= end) {
+		const char *amp = memchr(s, '&', (size_t)(end - s));
+		const char *e = amp ? amp : end;
+		size_t n = (size_t)(e - s);
+		if (n > 0 && !is_presign_param(s, n)) {
+			if (len > 0) {
+				if (len + 1 < cap)
+					out[len] = '&';
+				len++;
+			}
+			for (size_t i = 0; i < n; i++, len++) {
+				if (len + 1 < cap)
+					out[len] = s[i];
+			}
+		}
+		if (!amp)
+			break;
+		s = amp + 1;
+	}
+	if (cap > 0)
+		out[len < cap ? len : cap - 1] = '\0';
+	return len;
+}
+
+/* ---------------------------------------------------------------- aws-chunked */
+
+/*
+ * The re-signer keeps exactly the client's chunk boundaries and size texts, so the
+ * re-signed body has the same length as the original (the signed Content-Length stays
+ * true); only the 64 hex digits of each chunk-signature change. A chunk's new signature
+ * depends on its whole payload, and its header comes first, so one chunk is held at a
+ * time (capped by max_chunk_bytes; SDKs use 8-128 KiB).
+ */
+#define CHUNK_HDR_MAX 128
+#define CHUNK_SIG_KEY ";chunk-signature="
+
+enum { CK_HEADER, CK_DATA, CK_CR, CK_LF, CK_EMIT, CK_DONE, CK_FAILED };
+
+typedef struct chunk_side {
+	uint8_t key[32];
+	char amz_date[LOTA_SIGV4_AMZ_DATE_LEN + 1];
+	char scope[128];
+	char prev[LOTA_SIGV4_SIGNATURE_HEX_LEN + 1];
+} chunk_side;
+
+struct lotad_chunk_resigner {
+	chunk_side in, out;
+	int state;
+	size_t max_chunk;
+	char hdr[CHUNK_HDR_MAX];
+	size_t hdr_len;
+	size_t size_len; /* hex digits of the size, as the client wrote them */
+	char sent_sig[LOTA_SIGV4_SIGNATURE_HEX_LEN];
+	uint64_t size, have;
+	char *data;
+	size_t data_cap;
+	char ohdr[CHUNK_HDR_MAX];
+	size_t ohdr_len, emitted;
+};
+
+static int side_init(chunk_side *s, const lotad_chunk_side *d)
+{
+	if (d->amz_date.len != LOTA_SIGV4_AMZ_DATE_LEN || d->seed_signature.len != 64 ||
+	    d->secret_key.len == 0 || d->region.len == 0 || d->region.len > 64)
+		return -EINVAL;
+	lota_str sd = d->scope_date.len ? d->scope_date : (lota_str){d->amz_date.ptr, 8};
+	if (sd.len != 8)
+		return -EINVAL;
+	memcpy(s->amz_date, d->amz_date.ptr, LOTA_SIGV4_AMZ_DATE_LEN);
+	s->amz_date[LOTA_SIGV4_AMZ_DATE_LEN] = '\0';
+	memcpy(s->prev, d->seed_signature.ptr, 64);
+	s->prev[64] = '\0';
+	snprintf(s->scope, sizeof(s->scope), "%.8s/%.*s/s3/aws4_request", sd.ptr,
+	         (int)d->region.len, d->region.ptr);
+	return lota_sigv4_signing_key(d->secret_key, sd, d->region, LOTA_STR_LIT("s3"), s->key);
+}
+
+lotad_chunk_resigner *lotad_chunk_resigner_new(const lotad_chunk_side *client,
+                                               const lotad_chunk_side *upstream,
+                                               size_t max_chunk_bytes)
+{
+	lotad_chunk_resigner *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	if (side_init(&r->in, client) < 0 || side_init(&r->out, upstream) < 0) {
+		lotad_chunk_resigner_free(r);
+		return NULL;
+	}
+	r->max_chunk = max_chunk_bytes ? max_chunk_bytes : (1u << 20);
+	r->state = CK_HEADER;
+	return r;
+}
+
+lotad_chunk_resigner *lotad_auth_chunk_resigner(const lotad_auth_result *r,
+                                                const lotad_auth_config *cfg, int64_t resign_time,
+                                                const char *upstream_seed_signature,
+                                                size_t max_chunk_bytes)
+{
+	if (!r || !cfg || !upstream_seed_signature || r->secret_key.len == 0)
+		return NULL;
+	char date[LOTA_SIGV4_AMZ_DATE_LEN + 1];
+	lota_sigv4_format_amz_date(resign_time, date);
+	const char *region = cfg->region && cfg->region[0] ? cfg->region : "us-east-1";
+	lotad_chunk_side client = {
+	    .secret_key = r->secret_key,
+	    .amz_date = r->claim.amz_date,
+	    .scope_date = r->claim.scope_date,
+	    .region = r->claim.region,
+	    .seed_signature = r->claim.signature,
+	};
+	lotad_chunk_side up = {
+	    .secret_key = r->secret_key,
+	    .amz_date = {date, LOTA_SIGV4_AMZ_DATE_LEN},
+	    .region = {region, strlen(region)},
+	    .seed_signature = {upstream_seed_signature, strlen(upstream_seed_signature)},
+	};
+	return lotad_chunk_resigner_new(&client, &up, max_chunk_bytes);
+}
+
+void lotad_chunk_resigner_free(lotad_chunk_resigner *r)
+{
+	if (!r)
+		return;
+	if (r->data) {
+		lota__wipe(r->data, r->data_cap);
+		free(r->data);
+	}
+	lota__wipe(r, sizeof(*r));
+	free(r);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* "<hex>;chunk-signature=<64 hex>" (without the CRLF). */
+static int parse_chunk_header(lotad_chunk_resigner *r)
+{
+	size_t i = 0;
+	uint64_t v = 0;
+	while (i < r->hdr_len && hexval(r->hdr[i]) >= 0) {
+		if (i == 16)
+			return LOTA_E_HTTP_CHUNK_SIZE;
+		v = v * 16 + (uint64_t)hexval(r->hdr[i]);
+		i++;
+	}
+	if (i == 0)
+		return LOTA_E_HTTP_CHUNK_SIZE;
+	size_t kl = strlen(CHUNK_SIG_KEY);
+	if (r->hdr_len != i + kl + 64 || memcmp(r->hdr + i, CHUNK_SIG_KEY, kl) != 0)
+		return LOTA_E_SIGV4_MALFORMED;
+	for (size_t k = 0; k < 64; k++) {
+		char c = r->hdr[i + kl + k];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return LOTA_E_SIGV4_MALFORMED;
+	}
+	if (v > r->max_chunk)
+		return LOTA_E_TOO_LARGE;
+	r->size_len = i;
+	r->size = v;
+	r->have = 0;
+	memcpy(r->sent_sig, r->hdr + i + kl, 64);
+	if (v > r->data_cap) {
+		char *nd = malloc((size_t)v);
+		if (!nd)
+			return -ENOMEM;
+		if (r->data) {
+			lota__wipe(r->data, r->data_cap);
+			free(r->data);
+		}
+		r->data = nd;
+		r->data_cap = (size_t)v;
+	}
+	return 0;
+}
+
+/* The whole chunk is in: check the client's signature, compute the upstream's. */
+static int finish_chunk(lotad_chunk_resigner *r)
+{
+	uint8_t h[32];
+	char want[65], mine[65];
+	int rc = lota__sha256(r->data, (size_t)r->size, h);
+	if (rc)
+		return rc;
+	rc = lota_sigv4_chunk_signature(r->in.key, (lota_str){r->in.amz_date, 16},
+	                                (lota_str){r->in.scope, strlen(r->in.scope)},
+	                                (lota_str){r->in.prev, 64}, h, want);
+	if (rc)
+		return rc;
+	if (!lota__ct_equal(want, r->sent_sig, 64))
+		return LOTA_E_SIGV4_MISMATCH;
+	rc = lota_sigv4_chunk_signature(r->out.key, (lota_str){r->out.amz_date, 16},
+	                                (lota_str){r->out.scope, strlen(r->out.scope)},
+	                                (lota_str){r->out.prev, 64}, h, mine);
+	if (rc)
+		return rc;
+	memcpy(r->in.prev, want, 64);
+	memcpy(r->out.prev, mine, 64);
+	memcpy(r->ohdr, r->hdr, r->size_len);
+	size_t n = r->size_len;
+	memcpy(r->ohdr + n, CHUNK_SIG_KEY, strlen(CHUNK_SIG_KEY));
+	n += strlen(CHUNK_SIG_KEY);
+	memcpy(r->ohdr + n, mine, 64);
+	n += 64;
+	memcpy(r->ohdr + n, "\r\n", 2);
+	r->ohdr_len = n + 2;
+	r->emitted = 0;
+	return 0;
+}
+
+int lotad_chunk_resigner_feed(lotad_chunk_resigner *r, const char *in, size_t in_len,
+                              size_t *consumed, char *out, size_t out_cap, size_t *produced)
+{
+	size_t ci = 0, po = 0;
+	int rc = 0;
+	if (r->state == CK_FAILED) {
+		rc = LOTA_E_HTTP_CHUNK;
+		goto out;
+	}
+	while (r->state != CK_DONE) {
+		if (r->state == CK_EMIT) {
+			/* virtual output: ohdr, data, CRLF */
+			size_t total = r->ohdr_len + (size_t)r->size + 2;
+			while (r->emitted < total && po < out_cap) {
+				size_t e = r->emitted, n;
+				const char *src;
+				if (e < r->ohdr_len) {
+					src = r->ohdr + e;
+					n = r->ohdr_len - e;
+				} else if (e < r->ohdr_len + r->size) {
+					src = r->data + (e - r->ohdr_len);
+					n = (size_t)(r->ohdr_len + r->size - e);
+				} else {
+					src = &"\r\n"[e - r->ohdr_len - (size_t)r->size];
+					n = total - e;
+				}
+				if (n > out_cap - po)
+					n = out_cap - po;
+				memcpy(out + po, src, n);
+				po += n;
+				r->emitted += n;
+			}
+			if (r->emitted < total)
+				break; /* output full: backpressure */
+			r->state = r->size == 0 ? CK_DONE : CK_HEADER;
+			r->hdr_len = 0;
+			continue;
+		}
+		if (ci == in_len)
+			break;
+		char c = in[ci];
+		switch (r->state) {
+		case CK_HEADER:
+			if (c == '\n') {
+				if (r->hdr_len == 0 || r->hdr[r->hdr_len - 1] != '\r') {
+					rc = LOTA_E_HTTP_BARE_CR;
+					goto fail;
+				}
+				r->hdr_len--;
+				ci++;
+				if ((rc = parse_chunk_header(r)) < 0)
+					goto fail;
+				r->state = r->size ? CK_DATA : CK_CR;
+				break;
+			}
+			if (r->hdr_len == CHUNK_HDR_MAX) {
+				rc = LOTA_E_TOO_LARGE;
+				goto fail;
+			}
+			r->hdr[r->hdr_len++] = c;
+			ci++;
+			break;
+		case CK_DATA: {
+			size_t n = in_len - ci;
+			if (n > r->size - r->have)
+				n = (size_t)(r->size - r->have);
+			memcpy(r->data + r->have, in + ci, n);
+			r->have += n;
+			ci += n;
+			if (r->have == r->size)
+				r->state = CK_CR;
+			break;
+		}
+		case CK_CR:
+			if (c != '\r') {
+				rc = LOTA_E_HTTP_CHUNK;
+				goto fail;
+			}
+			ci++;
+			r->state = CK_LF;
+			break;
+		case CK_LF:
+			if (c != '\n') {
+				rc = LOTA_E_HTTP_CHUNK;
+				goto fail;
+			}
+			ci++;
+			if ((rc = finish_chunk(r)) < 0)
+				goto fail;
+			r->state = CK_EMIT;
+			break;
+		default:
+			rc = LOTA_E_INTERNAL;
+			goto fail;
+		}
+	}
+	rc = r->state == CK_DONE ? 1 : 0;
+	goto out;
+fail:
+	r->state = CK_FAILED;
+out:
+	if (consumed)
+		*consumed = ci;
+	if (produced)
+		*produced = po;
+	return rc;
+}
