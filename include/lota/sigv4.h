@@ -26,19 +26,22 @@
 extern "C" {
 #endif
 
-#define LOTA_SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
-#define LOTA_SIGV4_UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
-#define LOTA_SIGV4_STREAMING_PAYLOAD "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
-#define LOTA_SIGV4_STREAMING_PAYLOAD_TRAILER "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+#define LOTA_SIGV4_ALGORITHM                  "AWS4-HMAC-SHA256"
+#define LOTA_SIGV4_UNSIGNED_PAYLOAD           "UNSIGNED-PAYLOAD"
+#define LOTA_SIGV4_STREAMING_PAYLOAD          "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+#define LOTA_SIGV4_STREAMING_PAYLOAD_TRAILER  "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
 #define LOTA_SIGV4_STREAMING_UNSIGNED_TRAILER "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
-#define LOTA_SIGV4_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define LOTA_SIGV4_EMPTY_SHA256               "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 #define LOTA_SIGV4_NORMALIZE_PATH 0x1u /* remove dot segments, merge slashes (not S3) */
-#define LOTA_SIGV4_DOUBLE_ENCODE 0x2u  /* encode the path twice (not S3) */
+#define LOTA_SIGV4_DOUBLE_ENCODE  0x2u /* encode the path twice (not S3) */
+/* Query form: X-Amz-Security-Token was appended after signing and is not part of the
+ * canonical query (some non-S3 services; S3 signs it). */
+#define LOTA_SIGV4_UNSIGNED_TOKEN 0x4u
 
-#define LOTA_SIGV4_AMZ_DATE_LEN 16       /* 20150830T123600Z */
+#define LOTA_SIGV4_AMZ_DATE_LEN      16 /* 20150830T123600Z */
 #define LOTA_SIGV4_SIGNATURE_HEX_LEN 64
-#define LOTA_SIGV4_AUTH_MAX 2048         /* room for any Authorization value we produce */
+#define LOTA_SIGV4_AUTH_MAX          2048 /* room for any Authorization value we produce */
 
 typedef struct lota_sigv4_request {
 	lota_str method;
@@ -64,21 +67,22 @@ typedef struct lota_sigv4_params {
 
 /* Header-form signature of a request. */
 typedef struct lota_sigv4_signature {
-	char amz_date[LOTA_SIGV4_AMZ_DATE_LEN + 1];          /* X-Amz-Date value */
-	char signature[LOTA_SIGV4_SIGNATURE_HEX_LEN + 1];    /* hex */
-	char authorization[LOTA_SIGV4_AUTH_MAX];             /* Authorization value */
+	char amz_date[LOTA_SIGV4_AMZ_DATE_LEN + 1];       /* X-Amz-Date value */
+	char signature[LOTA_SIGV4_SIGNATURE_HEX_LEN + 1]; /* hex */
+	char authorization[LOTA_SIGV4_AUTH_MAX];          /* Authorization value */
 } lota_sigv4_signature;
 
 /*
  * Sign req in the header form. Every header in req->headers is signed (names lower-cased
  * and sorted, values trimmed and inner whitespace runs folded); the caller must include
  * Host and X-Amz-Date (whose value must equal the one for params->time, see
- * lota_sigv4_format_amz_date) and, for S3, x-amz-content-sha256. Returns 0 or a negative
+ * lota_sigv4_format_amz_date) and, for S3, x-amz-content-sha256. With
+ * params->session_token, the request must carry it as an X-Amz-Security-Token header
+ * (else LOTA_E_SIGV4_HEADERS). An Authorization header in req is never signed. Returns 0 or a negative
  * code (LOTA_E_SIGV4_HEADERS when Host is missing, LOTA_E_TOO_LARGE).
  */
-LOTA_API int lota_sigv4_sign_header(const lota_sigv4_params *params,
-				    const lota_sigv4_request *req,
-				    lota_sigv4_signature *out) LOTA_WUR;
+LOTA_API int lota_sigv4_sign_header(const lota_sigv4_params *params, const lota_sigv4_request *req,
+                                    lota_sigv4_signature *out) LOTA_WUR;
 
 /*
  * Presign req (query form) valid for expires_s seconds (1..604800). The headers of req
@@ -88,7 +92,7 @@ LOTA_API int lota_sigv4_sign_header(const lota_sigv4_params *params,
  * [X-Amz-Security-Token] and X-Amz-Signature. Returns its length or a negative code.
  */
 LOTA_API int lota_sigv4_presign(const lota_sigv4_params *params, const lota_sigv4_request *req,
-				int64_t expires_s, char *out, size_t cap) LOTA_WUR;
+                                int64_t expires_s, char *out, size_t cap) LOTA_WUR;
 
 typedef enum lota_sigv4_form {
 	LOTA_SIGV4_FORM_NONE = 0,   /* anonymous: no Authorization, no X-Amz-Signature */
@@ -97,11 +101,14 @@ typedef enum lota_sigv4_form {
 	LOTA_SIGV4_FORM_OTHER = 3,  /* another scheme (SigV2 "AWS ak:sig", SigV4A, ...) */
 } lota_sigv4_form;
 
-/* What a request claims, parsed without any crypto. Views point into the request. */
+/* What a request claims, parsed without any crypto. Views point into the request (never
+ * into this struct, so it may be copied). In the query form they are the raw, still
+ * percent-encoded bytes: signed_headers may use %3B as the separator and session_token
+ * is encoded; access_key, region and service never contain '%' (refused otherwise). */
 typedef struct lota_sigv4_auth {
 	lota_sigv4_form form;
 	lota_str access_key;
-	lota_str scope_date;   /* yyyymmdd of the credential scope */
+	lota_str scope_date; /* yyyymmdd of the credential scope */
 	lota_str region;
 	lota_str service;
 	lota_str signed_headers; /* "host;x-amz-date;..." */
@@ -130,18 +137,18 @@ LOTA_API int lota_sigv4_parse(const lota_sigv4_request *req, lota_sigv4_auth *ou
  * only and compared in constant time: 0 or LOTA_E_SIGV4_MISMATCH.
  */
 LOTA_API int lota_sigv4_verify(const lota_sigv4_request *req, const lota_sigv4_auth *auth,
-			       lota_str secret_key, int64_t now, int64_t max_skew_s,
-			       unsigned flags) LOTA_WUR;
+                               lota_str secret_key, int64_t now, int64_t max_skew_s,
+                               unsigned flags) LOTA_WUR;
 
 /* Debug/test helpers: the canonical request and string to sign that verify/sign use
  * (with the signed-header list given as "a;b;c"). Return the length written (out always
  * NUL-terminated) or a negative code; LOTA_E_TOO_LARGE when cap is too small. */
-LOTA_API int lota_sigv4_canonical_request(const lota_sigv4_request *req,
-					  lota_str signed_headers, unsigned flags, bool query_form,
-					  char *out, size_t cap) LOTA_WUR;
+LOTA_API int lota_sigv4_canonical_request(const lota_sigv4_request *req, lota_str signed_headers,
+                                          unsigned flags, bool query_form, char *out,
+                                          size_t cap) LOTA_WUR;
 LOTA_API int lota_sigv4_string_to_sign(lota_str amz_date, lota_str scope,
-				       const char *canonical_request, size_t len, char *out,
-				       size_t cap) LOTA_WUR;
+                                       const char *canonical_request, size_t len, char *out,
+                                       size_t cap) LOTA_WUR;
 
 /* "20150830T123600Z" for a time (out has LOTA_SIGV4_AMZ_DATE_LEN + 1 bytes). */
 LOTA_API void lota_sigv4_format_amz_date(int64_t time, char *out);
@@ -151,7 +158,7 @@ LOTA_API int lota_sigv4_parse_amz_date(const char *s, size_t len, int64_t *time)
 /* The signing key HMAC chain for (secret, yyyymmdd, region, service): 32 bytes. Cached
  * per thread; the cache holds only derived keys. */
 LOTA_API int lota_sigv4_signing_key(lota_str secret_key, lota_str scope_date, lota_str region,
-				    lota_str service, uint8_t out[32]) LOTA_WUR;
+                                    lota_str service, uint8_t out[32]) LOTA_WUR;
 
 /*
  * aws-chunked: the signature of one chunk, chained from the previous one (the seed is
@@ -161,13 +168,13 @@ LOTA_API int lota_sigv4_signing_key(lota_str secret_key, lota_str scope_date, lo
  * scope is "yyyymmdd/region/service/aws4_request". out gets 64 hex chars + NUL.
  */
 LOTA_API int lota_sigv4_chunk_signature(const uint8_t signing_key[32], lota_str amz_date,
-					lota_str scope, lota_str prev_signature,
-					const uint8_t chunk_sha256[32], char *out) LOTA_WUR;
+                                        lota_str scope, lota_str prev_signature,
+                                        const uint8_t chunk_sha256[32], char *out) LOTA_WUR;
 
 /* S3 URI encoding of bytes (encode_slash: '/' becomes %2F). Returns the length written
  * (NUL-terminated) or LOTA_E_TOO_LARGE. */
 LOTA_API int lota_uri_encode(const char *in, size_t len, bool encode_slash, char *out,
-			     size_t cap) LOTA_WUR;
+                             size_t cap) LOTA_WUR;
 /* Percent-decoding ('+' stays '+'). Returns the length or LOTA_E_HTTP_TARGET for a bad
  * escape. out may equal in. */
 LOTA_API int lota_uri_decode(const char *in, size_t len, char *out, size_t cap) LOTA_WUR;
