@@ -1,0 +1,271 @@
+/*
+ * lota.c - the `lota` command-line tool, built only on the public liblota API.
+ *
+ *   lota version
+ *   lota presign  --endpoint URL --bucket B --key K [--expires 1h] [--method GET]
+ *   lota owner    --node ID[=WEIGHT]... --bucket B --key K --etag E --size N
+ *                 [--version-id V] [--extent-size 64MiB] [--offset N]
+ *
+ * presign takes credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+ * AWS_SESSION_TOKEN and the region from AWS_REGION (default us-east-1), like the AWS CLI.
+ * owner prints the extent's cache name and the nodes in placement order (the first is
+ * the owner), as lotad computes them; a data loader can use it to read from the node
+ * that holds an extent. Flags are parsed by lota_config, so every subcommand has --help
+ * and precise errors. Exit status: 0 ok, 1 failure, 2 usage.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lota/config.h>
+#include <lota/placement.h>
+#include <lota/sigv4.h>
+
+static lota_str view(const char *s)
+{
+	return (lota_str){s, s ? strlen(s) : 0};
+}
+
+/* Parse argv with a key table; returns NULL after printing help or an error. */
+static lota_config *parse(const lota_config_key *keys, size_t n, int argc, char **argv,
+                          const char *usage, int *status)
+{
+	lota_config *cfg = lota_config_new(keys, n);
+	bool help = false;
+	if (!cfg) {
+		*status = 1;
+		return NULL;
+	}
+	int rc = lota_config_parse_args(cfg, argc, argv, NULL, &help, NULL);
+	if (rc == 0 && help) {
+		lota_config_print_help(cfg, stdout, usage);
+		*status = 0;
+		goto out;
+	}
+	if (rc == 0)
+		rc = lota_config_validate(cfg);
+	if (rc != 0) {
+		fprintf(stderr, "lota: %s\n", lota_config_error(cfg));
+		*status = 2;
+		goto out;
+	}
+	return cfg;
+out:
+	lota_config_free(cfg);
+	return NULL;
+}
+
+static int cmd_presign(int argc, char **argv)
+{
+	static const lota_config_key keys[] = {
+	    {.name = "endpoint",
+	     .type = LOTA_CONFIG_STRING,
+	     .required = true,
+	     .metavar = "URL",
+	     .help = "S3 endpoint, http[s]://host[:port]"},
+	    {.name = "bucket", .type = LOTA_CONFIG_STRING, .required = true, .help = "bucket"},
+	    {.name = "key", .type = LOTA_CONFIG_STRING, .required = true, .help = "object key"},
+	    {.name = "method",
+	     .type = LOTA_CONFIG_STRING,
+	     .def = "GET",
+	     .help = "HTTP method the URL is for"},
+	    {.name = "expires",
+	     .type = LOTA_CONFIG_DURATION,
+	     .def = "1h",
+	     .min = 1000,
+	     .max = 604800000,
+	     .help = "validity (at most 7d)"},
+	};
+	int status = 1;
+	lota_config *cfg = parse(keys, sizeof(keys) / sizeof(keys[0]), argc, argv,
+	                         "lota presign --endpoint URL --bucket B --key K", &status);
+	if (!cfg)
+		return status;
+	const char *endpoint = lota_config_get_string(cfg, "endpoint");
+	const char *bucket = lota_config_get_string(cfg, "bucket");
+	const char *key = lota_config_get_string(cfg, "key");
+	const char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
+	const char *region = getenv("AWS_REGION");
+	const char *host = strstr(endpoint, "://");
+	char path[8192], query[8192];
+	int n, len;
+
+	status = 2;
+	if (!ak || !sk) {
+		fprintf(stderr, "lota presign: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n");
+		goto out;
+	}
+	if (!host || strncmp(endpoint, "http", 4) != 0 || host[3] == '\0' ||
+	    strchr(host + 3, '/')) {
+		fprintf(stderr, "lota presign: --endpoint \"%s\" is not http[s]://host[:port]\n",
+		        endpoint);
+		goto out;
+	}
+	host += 3;
+	len = snprintf(path, sizeof(path), "/");
+	n = lota_uri_encode(bucket, strlen(bucket), true, path + len, sizeof(path) - (size_t)len);
+	if (n < 0)
+		goto toolong;
+	len += n;
+	path[len++] = '/';
+	n = lota_uri_encode(key, strlen(key), false, path + len, sizeof(path) - (size_t)len);
+	if (n < 0)
+		goto toolong;
+
+	lota_http_header hdr = {LOTA_STR_LIT("Host"), view(host)};
+	lota_sigv4_request req = {.method = view(lota_config_get_string(cfg, "method")),
+	                          .path = view(path),
+	                          .headers = &hdr,
+	                          .num_headers = 1};
+	lota_sigv4_params p = {.access_key = view(ak),
+	                       .secret_key = view(sk),
+	                       .session_token = view(getenv("AWS_SESSION_TOKEN")),
+	                       .region = view(region ? region : "us-east-1"),
+	                       .service = LOTA_STR_LIT("s3"),
+	                       .time = (int64_t)time(NULL)};
+	int64_t expires_s = lota_config_get_duration_ms(cfg, "expires") / 1000;
+	n = lota_sigv4_presign(&p, &req, expires_s, query, sizeof(query));
+	if (n < 0) {
+		fprintf(stderr, "lota presign: %s\n", lota_strerror(n));
+		status = 1;
+		goto out;
+	}
+	printf("%.*s%s?%s\n", (int)(host - endpoint) + (int)strlen(host), endpoint, path, query);
+	status = 0;
+	goto out;
+toolong:
+	fprintf(stderr, "lota presign: bucket or key too long\n");
+out:
+	lota_config_free(cfg);
+	return status;
+}
+
+static int cmd_owner(int argc, char **argv)
+{
+	static const lota_config_key keys[] = {
+	    {.name = "node",
+	     .type = LOTA_CONFIG_LIST,
+	     .required = true,
+	     .metavar = "ID[=WEIGHT]",
+	     .help = "a cluster node (repeat for each node; weight defaults to 1)"},
+	    {.name = "bucket", .type = LOTA_CONFIG_STRING, .required = true, .help = "bucket"},
+	    {.name = "key", .type = LOTA_CONFIG_STRING, .required = true, .help = "object key"},
+	    {.name = "etag",
+	     .type = LOTA_CONFIG_STRING,
+	     .required = true,
+	     .help = "the object's ETag, quotes included"},
+	    {.name = "size",
+	     .type = LOTA_CONFIG_SIZE,
+	     .required = true,
+	     .help = "the object's size"},
+	    {.name = "version_id", .type = LOTA_CONFIG_STRING, .help = "version id, if any"},
+	    {.name = "extent_size",
+	     .type = LOTA_CONFIG_SIZE,
+	     .def = "64MiB",
+	     .min = 1,
+	     .max = -1,
+	     .help = "extent size of the cluster"},
+	    {.name = "offset",
+	     .type = LOTA_CONFIG_SIZE,
+	     .def = "0",
+	     .help = "byte offset whose extent to place"},
+	};
+	int status = 1;
+	lota_config *cfg =
+	    parse(keys, sizeof(keys) / sizeof(keys[0]), argc, argv,
+	          "lota owner --node ID[=W]... --bucket B --key K --etag E --size N", &status);
+	if (!cfg)
+		return status;
+	lota_placement *pl = lota_placement_new();
+	const char *const *nodes;
+	size_t nn = lota_config_get_list(cfg, "node", &nodes);
+	uint64_t size = lota_config_get_size(cfg, "size");
+	uint64_t extent = lota_config_get_size(cfg, "extent_size");
+	uint64_t offset = lota_config_get_size(cfg, "offset");
+	size_t *rank = calloc(nn ? nn : 1, sizeof(*rank));
+	status = 2;
+	if (!pl || !rank) {
+		status = 1;
+		goto out;
+	}
+	for (size_t i = 0; i < nn; i++) {
+		const char *eq = strchr(nodes[i], '=');
+		size_t idlen = eq ? (size_t)(eq - nodes[i]) : strlen(nodes[i]);
+		double w = 1.0;
+		if (eq) {
+			char *end;
+			errno = 0;
+			w = strtod(eq + 1, &end);
+			if (errno || *end || end == eq + 1) {
+				fprintf(stderr, "lota owner: --node %s: weight is not a number\n",
+				        nodes[i]);
+				goto out;
+			}
+		}
+		int rc = lota_placement_add_node(pl, nodes[i], idlen, w);
+		if (rc < 0) {
+			fprintf(stderr, "lota owner: --node %s: %s\n", nodes[i], lota_strerror(rc));
+			goto out;
+		}
+	}
+	if (size > 0 && offset >= size) {
+		fprintf(stderr, "lota owner: --offset %llu is beyond the object (%llu bytes)\n",
+		        (unsigned long long)offset, (unsigned long long)size);
+		goto out;
+	}
+	/* Objects up to one extent are one extent; larger ones are fixed-size chunks. */
+	uint64_t index = size <= extent ? 0 : offset / extent;
+	lota_cache_key k = {.bucket = view(lota_config_get_string(cfg, "bucket")),
+	                    .key = view(lota_config_get_string(cfg, "key")),
+	                    .etag = view(lota_config_get_string(cfg, "etag")),
+	                    .version_id = view(lota_config_get_string(cfg, "version_id")),
+	                    .size_bytes = size,
+	                    .extent_index = index};
+	lota_hash128 h;
+	int rc = lota_cache_key_hash(&k, &h);
+	if (rc == 0)
+		rc = lota_placement_rank(pl, h, rank, nn);
+	if (rc < 0) {
+		fprintf(stderr, "lota owner: %s\n", lota_strerror(rc));
+		status = 1;
+		goto out;
+	}
+	char hex[LOTA_HASH128_HEX_LEN + 1];
+	lota_hash128_format(h, hex);
+	printf("extent %llu name %s\n", (unsigned long long)index, hex);
+	for (int i = 0; i < rc; i++) {
+		lota_str id = lota_placement_node_id(pl, rank[i]);
+		printf("%d %.*s\n", i + 1, (int)id.len, id.ptr);
+	}
+	status = 0;
+out:
+	free(rank);
+	lota_placement_free(pl);
+	lota_config_free(cfg);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	const char *usage = "usage: lota version | presign ... | owner ...  (lota CMD --help)\n";
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("lota %s\n", lota_version());
+		return 0;
+	}
+	if (strcmp(argv[1], "presign") == 0)
+		return cmd_presign(argc - 1, argv + 1);
+	if (strcmp(argv[1], "owner") == 0)
+		return cmd_owner(argc - 1, argv + 1);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	fprintf(stderr, "lota: unknown command \"%s\"\n%s", argv[1], usage);
+	return 2;
+}
