@@ -26,19 +26,26 @@ others=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBR]$/ {print $3}' | grep -v
 	|| bad "symbols other than lota_* exported: $(echo $others | head -c 300)"
 internal=$(nm -D --defined-only "$so" | grep -c ' lota__' || true)
 [ "$internal" = 0 ] && ok "no internal lota__ symbol exported" || bad "$internal lota__ symbols exported"
-for h in common.h log.h http.h sigv4.h config.h; do
+for h in common.h log.h http.h sigv4.h config.h placement.h; do
 	[ -f "$tmp/prefix/include/lota/$h" ] && ok "header lota/$h installed" || bad "header lota/$h"
 done
 cfg=$(find "$tmp/prefix" -name lotaConfig.cmake | head -n1)
 [ -n "$cfg" ] && ok "CMake package config installed" || bad "lotaConfig.cmake installed"
 
 # The public headers must stand alone and compile as C++ as well (extern "C").
+nh=0 hbad=0
 for h in "$tmp"/prefix/include/lota/*.h; do
+	nh=$((nh + 1))
 	echo "#include <lota/$(basename "$h")>" >"$tmp/h.c"
-	cc -std=c11 -Wall -Wextra -Werror -c "$tmp/h.c" -o /dev/null $(pkg-config --cflags liblota) \
-		|| bad "lota/$(basename "$h") is not self-contained"
+	"${LOTA_CC:-cc}" -std=c11 -Wall -Wextra -Werror -c "$tmp/h.c" -o /dev/null \
+		$(pkg-config --cflags liblota) || { hbad=1; bad "lota/$(basename "$h") is not self-contained"; }
+	if command -v g++ >/dev/null; then
+		cp "$tmp/h.c" "$tmp/h.cc"
+		g++ -Wall -Wextra -Werror -c "$tmp/h.cc" -o /dev/null $(pkg-config --cflags liblota) \
+			|| { hbad=1; bad "lota/$(basename "$h") does not compile as C++"; }
+	fi
 done
-ok "public headers are self-contained"
+[ $hbad = 0 ] && ok "all $nh public headers are self-contained (C and C++)"
 
 extra=()
 [ "${LOTA_SANITIZE:-0}" = 1 ] && extra=(-fsanitize=address,undefined)
@@ -57,6 +64,26 @@ esac
 # The example must be using the installed library, not the build tree.
 lib=$(LD_LIBRARY_PATH=$(dirname "$so") ldd "$tmp/presign" | awk '/liblota/ {print $3}')
 case "$lib" in "$tmp"/*) ok "runs against the installed liblota" ;; *) bad "uses $lib" ;; esac
+
+# A CMake project finds the installed package and links lota::lota.
+mkdir -p "$tmp/consumer"
+cp "$src/examples/presign.c" "$tmp/consumer/"
+cat >"$tmp/consumer/CMakeLists.txt" <<'CMK'
+cmake_minimum_required(VERSION 3.20)
+project(consumer C)
+find_package(lota 0.1 REQUIRED)
+add_executable(presign presign.c)
+target_link_libraries(presign PRIVATE lota::lota)
+CMK
+cflags=""
+[ "${LOTA_SANITIZE:-0}" = 1 ] && cflags="-fsanitize=address,undefined"
+if cmake -S "$tmp/consumer" -B "$tmp/consumer/build" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+	-DCMAKE_C_COMPILER="${LOTA_CC:-cc}" -DCMAKE_C_FLAGS="$cflags" >"$tmp/cm.log" 2>&1 &&
+	cmake --build "$tmp/consumer/build" >>"$tmp/cm.log" 2>&1; then
+	ok "a CMake project links lota::lota through find_package(lota)"
+else
+	tail -20 "$tmp/cm.log"; bad "find_package(lota) consumer"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
