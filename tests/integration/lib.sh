@@ -1,0 +1,463 @@
+# shellcheck shell=bash
+# lib.sh - shared harness of the integration tests (sourced, never executed).
+#
+# A test script does:
+#   . "$(dirname "$0")/lib.sh"
+#   it_require_rgw; it_require_cmd /usr/bin/aws
+#   it_setup                 # radosgw (+ lotad unless LOTA_TEST_DIRECT=1), client configs
+#   check "description" command args...     # prints "ok - ..." or "not ok - ..."
+#   it_finish                # prints "N passed, M failed"; exit 1 if any failed
+#
+# Invariants:
+#   - Everything a test creates lives in one temp dir ($IT_DIR); the EXIT trap stops what
+#     the test started (lotad, then the radosgw cluster, each by PID) and removes it.
+#   - A missing prerequisite exits 77 (CTest's SKIP code) with a loud "SKIP:" line; a
+#     missing lotad binary is a FAILURE (exit 1) unless LOTA_TEST_DIRECT=1, because then
+#     the thing under test is absent, not the environment.
+#   - Clients are always the Debian ones by full path (/usr/bin/aws, /usr/bin/python3);
+#     the caller's AWS_* environment never leaks into them: every client gets generated
+#     config files.
+#   - Traffic goes to 127.0.0.1 only. "bucket.localhost" names (virtual-hosted style) do
+#     not resolve on this kind of machine, so Python clients get a sitecustomize
+#     (clients/site) mapping *.localhost to 127.0.0.1 and curl gets --connect-to.
+#
+# Endpoint variables after it_setup:
+#   S3_HOST_PORT     127.0.0.1:PORT of the endpoint under test (lotad, or radosgw direct)
+#   S3_ENDPOINT      http://127.0.0.1:PORT (path-style)
+#   S3_PORT          PORT
+#   S3_VHOST_DOMAIN  localhost (virtual-hosted style: http://BUCKET.localhost:PORT)
+#   RGW_ENDPOINT     radosgw itself (for out-of-band setup and comparisons only)
+
+IT_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+IT_CLIENTS_DIR=$IT_LIB_DIR/clients
+IT_AWS=/usr/bin/aws
+IT_PY=/usr/bin/python3
+IT_NAME=$(basename "$0")
+IT_PASSED=0
+IT_FAILED=0
+IT_LOTAD_PID=
+IT_RGW_DIR=
+IT_T0=$(date +%s%N)
+
+# shellcheck source=rgw.sh
+. "$IT_LIB_DIR/rgw.sh"
+
+# Never let the caller's AWS settings change what the clients do.
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
+	AWS_DEFAULT_PROFILE AWS_ENDPOINT_URL AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE \
+	AWS_DEFAULT_REGION AWS_REGION AWS_CA_BUNDLE
+
+it_log() { echo "# $*"; }
+
+# ---------------------------------------------------------------- skip / require
+it_skip() {
+	echo "SKIP: $IT_NAME: $*"
+	exit 77
+}
+
+it_require_root() {
+	[ "$(id -u)" -eq 0 ] || it_skip "needs root"
+}
+
+# Each argument is a command name or a full path.
+it_require_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || it_skip "missing $c"
+	done
+}
+
+it_require_rgw() {
+	it_require_cmd ceph-mon ceph-osd radosgw radosgw-admin monmaptool ceph-authtool ceph \
+		uuidgen curl sha256sum "$IT_PY"
+}
+
+it_require_boto3() {
+	it_require_cmd "$IT_PY"
+	"$IT_PY" -c 'import boto3' 2>/dev/null || it_skip "$IT_PY has no boto3 (python3-boto3)"
+}
+
+# ---------------------------------------------------------------- temp dir + cleanup
+IT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/lota-it.XXXXXX") || {
+	echo "not ok - cannot create a temp dir"
+	exit 1
+}
+
+it__cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	lotad_stop
+	if [ -n "$IT_RGW_DIR" ]; then
+		if [ -n "${LOTA_TEST_KEEP:-}" ]; then
+			it_log "LOTA_TEST_KEEP set: cluster left running in $IT_RGW_DIR"
+		else
+			rgw_stop "$IT_RGW_DIR"
+		fi
+	fi
+	[ -n "${LOTA_TEST_KEEP:-}" ] || rm -rf "$IT_DIR"
+	exit "$rc"
+}
+trap it__cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- checks
+it_pass() {
+	IT_PASSED=$((IT_PASSED + 1))
+	echo "ok - $*"
+}
+
+it_fail() {
+	IT_FAILED=$((IT_FAILED + 1))
+	echo "not ok - $*"
+}
+
+# check DESC CMD... : ok when CMD exits 0. On failure the command's output is shown.
+check() {
+	local desc=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		it_pass "$desc"
+	else
+		it_fail "$desc"
+		printf '%s\n' "$out" | tail -n 15 | sed 's/^/#   /'
+	fi
+}
+
+# check_eq DESC EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" = "$3" ]; then
+		it_pass "$1"
+	else
+		it_fail "$1"
+		echo "#   expected: $2"
+		echo "#   actual:   $3"
+	fi
+}
+
+# check_contains DESC NEEDLE HAYSTACK
+check_contains() {
+	case "$3" in
+	*"$2"*) it_pass "$1" ;;
+	*)
+		it_fail "$1"
+		echo "#   expected to contain: $2"
+		printf '%s\n' "$3" | tail -n 10 | sed 's/^/#   actual: /'
+		;;
+	esac
+}
+
+# A fatal setup error: counts as a failure and ends the script.
+it_die() {
+	it_fail "$*"
+	it_finish
+}
+
+it_finish() {
+	local ms=$((($(date +%s%N) - IT_T0) / 1000000))
+	it_log "$IT_NAME took $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s"
+	echo "$IT_PASSED passed, $IT_FAILED failed"
+	[ "$IT_FAILED" -eq 0 ] && [ "$IT_PASSED" -gt 0 ]
+	exit $?
+}
+
+# it_run_checks DESC CMD... : run a helper that prints "ok - ..." / "not ok - ..." lines
+# and fold its results into ours. A helper that exits non-zero without reporting a
+# failure (a crash) still counts as one.
+it_run_checks() {
+	local desc=$1 out rc line nfail=0 nok=0
+	shift
+	out=$(mktemp "$IT_DIR/checks.XXXXXX")
+	"$@" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	while IFS= read -r line; do
+		case "$line" in
+		"ok - "*) nok=$((nok + 1)) ;;
+		"not ok - "*) nfail=$((nfail + 1)) ;;
+		esac
+	done <"$out"
+	IT_PASSED=$((IT_PASSED + nok))
+	IT_FAILED=$((IT_FAILED + nfail))
+	if [ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ]; then
+		it_fail "$desc: helper exited with status $rc"
+	elif [ "$nok" -eq 0 ] && [ "$nfail" -eq 0 ]; then
+		it_fail "$desc: helper reported no checks"
+	fi
+}
+
+# ---------------------------------------------------------------- small utilities
+it_sha256() { sha256sum "$1" | cut -d' ' -f1; }
+
+# it_random_file PATH BYTES
+it_random_file() {
+	head -c "$2" /dev/urandom >"$1"
+}
+
+# Three free TCP ports on 127.0.0.1, space separated (rgw.sh helper).
+it_free_ports() { rgw__free_ports; }
+
+# Poll CMD... for up to SECS seconds.
+it_wait_for() { rgw__wait_for "$@"; }
+
+# ---------------------------------------------------------------- radosgw
+it_rgw_start() {
+	IT_RGW_DIR=$IT_DIR/rgw
+	if ! rgw_start "$IT_RGW_DIR"; then
+		IT_RGW_DIR=
+		it_die "radosgw test cluster did not start (see the log tail above)"
+	fi
+	# shellcheck disable=SC1091
+	. "$IT_RGW_DIR/rgw.env"
+	it_log "radosgw on $RGW_ENDPOINT, started in $((RGW_START_MS / 1000)).$(printf '%03d' $((RGW_START_MS % 1000))) s"
+}
+
+# ---------------------------------------------------------------- lotad
+# The daemon under test. It is started with the same credentials file the clients use
+# (alice and bob), so it can verify their signatures locally.
+it_lotad_bin() { echo "${LOTA_BUILD_DIR:-$IT_LIB_DIR/../../build}/daemon/lotad"; }
+
+it_lotad_healthy() {
+	curl -sf -m 2 -o /dev/null "http://127.0.0.1:$IT_LOTAD_ADMIN_PORT/healthz"
+}
+
+# lotad_start UPSTREAM_PORT CREDENTIALS_FILE: start lotad in the background, wait for
+# /healthz. Sets IT_LOTAD_PORT / IT_LOTAD_ADMIN_PORT / IT_LOTAD_PID.
+lotad_start() {
+	local upstream_port=$1 creds=$2 bin ports
+	bin=$(it_lotad_bin)
+	if [ ! -x "$bin" ]; then
+		it_die "lotad is not built ($bin missing); build it, or set LOTA_TEST_DIRECT=1 to run the tests against radosgw directly"
+	fi
+	ports=$(it_free_ports) || it_die "cannot pick free ports for lotad"
+	read -r IT_LOTAD_PORT IT_LOTAD_ADMIN_PORT _ <<<"$ports"
+	"$bin" --listen "127.0.0.1:$IT_LOTAD_PORT" \
+		--upstream "http://127.0.0.1:$upstream_port" \
+		--credentials "$creds" \
+		--admin-listen "127.0.0.1:$IT_LOTAD_ADMIN_PORT" \
+		--endpoint-name localhost \
+		${LOTA_TEST_LOTAD_ARGS:-} \
+		>"$IT_DIR/lotad.log" 2>&1 </dev/null &
+	IT_LOTAD_PID=$!
+	local deadline=$((SECONDS + 20))
+	until it_lotad_healthy; do
+		if ! kill -0 "$IT_LOTAD_PID" 2>/dev/null; then
+			wait "$IT_LOTAD_PID" 2>/dev/null
+			local rc=$?
+			IT_LOTAD_PID=
+			echo "# ---- lotad exited with status $rc; last lines of its log:"
+			tail -n 25 "$IT_DIR/lotad.log" | sed 's/^/#   /'
+			it_die "lotad did not start"
+		fi
+		if [ $SECONDS -ge $deadline ]; then
+			echo "# ---- lotad /healthz silent for 20 s; last lines of its log:"
+			tail -n 25 "$IT_DIR/lotad.log" | sed 's/^/#   /'
+			it_die "lotad did not become healthy"
+		fi
+		sleep 0.1
+	done
+	it_log "lotad (pid $IT_LOTAD_PID) on 127.0.0.1:$IT_LOTAD_PORT, admin :$IT_LOTAD_ADMIN_PORT"
+}
+
+# Stop lotad by PID: SIGTERM, wait up to 10 s, then SIGKILL (reported as a failure:
+# a daemon that ignores SIGTERM is a bug).
+lotad_stop() {
+	[ -n "$IT_LOTAD_PID" ] || return 0
+	local pid=$IT_LOTAD_PID i
+	IT_LOTAD_PID=
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid" 2>/dev/null
+		it_fail "lotad exits within 10 s of SIGTERM"
+	fi
+	wait "$pid" 2>/dev/null
+	local rc=$?
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 143 ]; then
+		it_fail "lotad exit status after SIGTERM is 0 (got $rc)"
+		tail -n 15 "$IT_DIR/lotad.log" | sed 's/^/#   /'
+	fi
+	return 0
+}
+
+# ---------------------------------------------------------------- client configs
+# Profiles: alice, bob (real users), alice-vhost / bob-vhost (virtual-hosted style),
+# wrongsecret (alice's key with a wrong secret), unknown (a key nobody has).
+IT_WRONG_SECRET=wrongsecret000000000000000000000000000000
+IT_UNKNOWN_ACCESS=AKIANOBODY0000000000
+IT_UNKNOWN_SECRET=nobodysecret00000000000000000000000000000
+
+# Key pair of a profile: sets IT_AK / IT_SK.
+it_keys() {
+	case "$1" in
+	alice | alice-vhost) IT_AK=$RGW_ALICE_ACCESS IT_SK=$RGW_ALICE_SECRET ;;
+	bob | bob-vhost) IT_AK=$RGW_BOB_ACCESS IT_SK=$RGW_BOB_SECRET ;;
+	wrongsecret) IT_AK=$RGW_ALICE_ACCESS IT_SK=$IT_WRONG_SECRET ;;
+	unknown) IT_AK=$IT_UNKNOWN_ACCESS IT_SK=$IT_UNKNOWN_SECRET ;;
+	*)
+		echo "it_keys: unknown profile $1" >&2
+		return 1
+		;;
+	esac
+}
+
+IT_PROFILES="alice bob alice-vhost bob-vhost wrongsecret unknown"
+
+it_write_client_configs() {
+	local p d=$IT_DIR/clients
+	mkdir -p "$d"
+	# The credentials lotad knows: the two real users only.
+	cat >"$d/lotad-credentials" <<EOF
+[alice]
+aws_access_key_id = $RGW_ALICE_ACCESS
+aws_secret_access_key = $RGW_ALICE_SECRET
+
+[bob]
+aws_access_key_id = $RGW_BOB_ACCESS
+aws_secret_access_key = $RGW_BOB_SECRET
+EOF
+	: >"$d/aws-credentials"
+	: >"$d/aws-config"
+	: >"$d/rclone.conf"
+	for p in $IT_PROFILES; do
+		it_keys "$p"
+		cat >>"$d/aws-credentials" <<EOF
+[$p]
+aws_access_key_id = $IT_AK
+aws_secret_access_key = $IT_SK
+
+EOF
+		{
+			echo "[profile $p]"
+			echo "region = $RGW_REGION"
+			echo "output = json"
+			case $p in
+			*-vhost) printf 's3 =\n    addressing_style = virtual\n' ;;
+			*) printf 's3 =\n    addressing_style = path\n' ;;
+			esac
+			echo
+		} >>"$d/aws-config"
+		local hb=$S3_HOST_PORT hbase=$S3_HOST_PORT
+		case $p in *-vhost)
+			hb="%(bucket)s.$S3_VHOST_DOMAIN:$S3_PORT"
+			hbase=$S3_VHOST_DOMAIN:$S3_PORT
+			;;
+		esac
+		cat >"$d/s3cmd-$p.cfg" <<EOF
+[default]
+access_key = $IT_AK
+secret_key = $IT_SK
+host_base = $hbase
+host_bucket = $hb
+bucket_location = $RGW_REGION
+use_https = False
+signature_v2 = False
+check_ssl_certificate = False
+guess_mime_type = False
+progress_meter = False
+EOF
+		# rclone (Go) resolves names itself and would ask a DNS server for
+		# "bucket.localhost": it gets path-style remotes only.
+		case $p in *-vhost) continue ;; esac
+		cat >>"$d/rclone.conf" <<EOF
+[$p]
+type = s3
+provider = Ceph
+access_key_id = $IT_AK
+secret_access_key = $IT_SK
+endpoint = $S3_ENDPOINT
+region = $RGW_REGION
+force_path_style = true
+
+EOF
+	done
+	IT_CREDENTIALS=$d/lotad-credentials
+}
+
+# ---------------------------------------------------------------- setup
+# it_setup: radosgw, then lotad in front of it (or nothing with LOTA_TEST_DIRECT=1),
+# then the client configs for the endpoint under test.
+it_setup() {
+	it_rgw_start
+	IT_CREDENTIALS=$IT_DIR/clients/lotad-credentials
+	S3_VHOST_DOMAIN=localhost
+	if [ "${LOTA_TEST_DIRECT:-}" = 1 ]; then
+		S3_PORT=$RGW_PORT
+		it_log "LOTA_TEST_DIRECT=1: clients talk to radosgw directly"
+	else
+		# lotad needs the credentials file before the client configs exist.
+		S3_HOST_PORT=127.0.0.1:$RGW_PORT S3_ENDPOINT=$RGW_ENDPOINT S3_PORT=$RGW_PORT
+		it_write_client_configs
+		lotad_start "$RGW_PORT" "$IT_CREDENTIALS"
+		S3_PORT=$IT_LOTAD_PORT
+	fi
+	S3_HOST_PORT=127.0.0.1:$S3_PORT
+	S3_ENDPOINT=http://$S3_HOST_PORT
+	export S3_ENDPOINT S3_PORT S3_HOST_PORT S3_VHOST_DOMAIN RGW_ENDPOINT RGW_REGION \
+		RGW_ALICE_ACCESS RGW_ALICE_SECRET RGW_BOB_ACCESS RGW_BOB_SECRET \
+		IT_WRONG_SECRET IT_UNKNOWN_ACCESS IT_UNKNOWN_SECRET
+	it_write_client_configs
+}
+
+# ---------------------------------------------------------------- clients
+# Environment for the Python-based clients: generated config files, and *.localhost
+# resolution for virtual-hosted style.
+it__pyenv() {
+	env -u PYTHONHOME \
+		PYTHONPATH="$IT_CLIENTS_DIR/site" PYTHONDONTWRITEBYTECODE=1 \
+		AWS_SHARED_CREDENTIALS_FILE="$IT_DIR/clients/aws-credentials" \
+		AWS_CONFIG_FILE="$IT_DIR/clients/aws-config" \
+		AWS_EC2_METADATA_DISABLED=true \
+		"$@"
+}
+
+# it_aws PROFILE ARGS... : /usr/bin/aws against the endpoint under test.
+it_aws() {
+	local p=$1 ep=$S3_ENDPOINT
+	shift
+	# Virtual-hosted style needs a name in the endpoint (botocore will not put a bucket
+	# in front of an IP address): http://localhost:PORT -> http://BUCKET.localhost:PORT.
+	case $p in *-vhost) ep=http://$S3_VHOST_DOMAIN:$S3_PORT ;; esac
+	it__pyenv AWS_PROFILE="$p" timeout 300 "$IT_AWS" --endpoint-url "$ep" \
+		--no-cli-pager "$@"
+}
+
+# it_python SCRIPT ARGS... : Debian's python3 (boto3) with the test environment.
+it_python() {
+	it__pyenv PYTHONPATH="$IT_CLIENTS_DIR/site:$IT_CLIENTS_DIR" timeout 300 "$IT_PY" "$@"
+}
+
+# it_s3cmd PROFILE ARGS...
+it_s3cmd() {
+	local p=$1
+	shift
+	it__pyenv timeout 300 s3cmd -c "$IT_DIR/clients/s3cmd-$p.cfg" "$@"
+}
+
+# it_rclone ARGS... (remotes are the profile names: alice:bucket/key)
+it_rclone() {
+	timeout 300 rclone --config "$IT_DIR/clients/rclone.conf" --retries 1 \
+		--low-level-retries 1 "$@"
+}
+
+# it_curl PROFILE [--vhost BUCKET] ARGS... : curl --aws-sigv4 signed as PROFILE.
+# With --vhost, "http://BUCKET.localhost:PORT" is connected to 127.0.0.1:PORT.
+# curl (7.88) signs an empty payload hash unless told otherwise, which S3 rejects for a
+# body; UNSIGNED-PAYLOAD is what S3 clients send for streamed bodies.
+it_curl() {
+	local p=$1
+	shift
+	it_keys "$p" || return 1
+	local extra=()
+	if [ "${1:-}" = --vhost ]; then
+		extra=(--connect-to "$2.$S3_VHOST_DOMAIN:$S3_PORT:127.0.0.1:$S3_PORT")
+		shift 2
+	fi
+	timeout 300 curl -sS --aws-sigv4 "aws:amz:$RGW_REGION:s3" --user "$IT_AK:$IT_SK" \
+		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "${extra[@]}" "$@"
+}
+
+# S3 error code in an XML body on stdin ("" when none).
+it_s3_code() { sed -n 's:.*<Code>\([^<]*\)</Code>.*:\1:p' | head -n 1; }
