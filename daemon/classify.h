@@ -1,0 +1,34 @@
+/*
+ * classify.h - what an S3 request is: bucket and key (path-style or virtual-hosted),
+ * the operation (for metrics), and whether it is a plain GET/HEAD of an object, the
+ * only kind the cache will ever serve (DESIGN §2.2).
+ *
+ * Pure functions over views into the request; nothing is allocated.
+ */
+#ifndef LOTAD_CLASSIFY_H
+#define LOTAD_CLASSIFY_H
+
+#include <stdbool.h>
+
+#include <lota/http.h>
+
+#include "metrics.h"
+
+typedef struct lotad_s3req {
+	lotad_op op;
+	lota_str bucket;  /* empty for ListBuckets */
+	lota_str key;     /* percent-encoded as sent, without the leading '/' */
+	bool vhost;       /* the bucket came from the Host header */
+	bool object_read; /* GET/HEAD of an object without a subresource */
+} lotad_s3req;
+
+/* host: the Host header value (port allowed); names: lotad's endpoint names plus the
+ * upstream's host name (for redirected virtual-hosted requests). */
+void lotad_classify(const lota_http_request *req, const char *const *names, size_t num_names,
+                    lotad_s3req *out);
+
+/* The bucket of a virtual-hosted Host ("b.name[:port]" for one of names), or an empty
+ * view when the Host is one of the names itself or no name matches. */
+lota_str lotad_vhost_bucket(lota_str host, const char *const *names, size_t num_names);
+
+#endif

@@ -1,0 +1,638 @@
+/*
+ * proxy.c - streaming S3 proxy (see proxy.h).
+ *
+ * One proxy object per request: a curl easy handle on the worker's multi, the upstream
+ * header list, and the response head being collected. Data flow and backpressure:
+ *   client body -> curl: CURLOPT_READFUNCTION copies decoded body bytes out of the
+ *     connection's input buffer; with none buffered it pauses the upload
+ *     (CURL_READFUNC_PAUSE), and on_body resumes it.
+ *   upstream -> client: CURLOPT_HEADERFUNCTION builds the response head (hop-by-hop
+ *     headers dropped, the rest byte for byte); the blank line commits it with a framing
+ *     chosen here (Content-Length when the upstream gave one, else chunked).
+ *     CURLOPT_WRITEFUNCTION copies body bytes into the output buffer, or pauses the
+ *     download when it is full; on_drain resumes it.
+ * Nothing reaches the client before the upstream head is complete, so an upstream
+ * failure before that is answered with an S3 error (or retried for idempotent requests
+ * without a body); after that it closes the connection.
+ */
+#include "proxy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <lota/log.h>
+
+#include "metrics.h"
+#include "s3err.h"
+#include "upstream.h"
+
+#define RHEAD_CAP (32 * 1024)
+#define URL_CAP   (LOTAD_MAX_HEAD_BYTES + 1024)
+
+typedef struct proxy {
+	lotad_handler h; /* first: the server hands us back this pointer */
+	lotad_xfer x;
+	lotad_conn *c;
+	lotad_worker *w;
+	const lotad_settings *s;
+	lotad_auth_result auth;
+	lotad_s3req sr;
+	struct curl_slist *hdrs;
+	bool is_head, has_body, retryable_method;
+	bool send_paused, recv_paused;
+	bool head_done, in_1xx, any_byte, have_cl;
+	int status;
+	int local_status; /* a failure of ours while relaying the head */
+	int attempts;
+	uint64_t t0_us;
+	lotad_timer retry;
+	size_t rhead_len;
+	char rhead[RHEAD_CAP];
+	char errbuf[CURL_ERROR_SIZE];
+} proxy;
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static bool name_is(lota_str n, const char *s)
+{
+	return lota_str_eq_nocase(n, s, strlen(s));
+}
+
+/* Hop-by-hop headers are never relayed, in either direction. */
+static bool hop_by_hop(lota_str n)
+{
+	return name_is(n, "connection") || name_is(n, "keep-alive") || name_is(n, "te") ||
+	       name_is(n, "trailer") || name_is(n, "transfer-encoding") || name_is(n, "upgrade") ||
+	       (n.len >= 6 && strncasecmp(n.ptr, "proxy-", 6) == 0);
+}
+
+/* ------------------------------------------------------------ lifecycle --- */
+
+static void proxy_free(proxy *p)
+{
+	if (!p)
+		return;
+	lotad_timer_stop(lotad_worker_loop(p->w), &p->retry);
+	if (p->x.easy) {
+		lotad_upstream_remove(lotad_worker_upstream(p->w), &p->x);
+		curl_easy_cleanup(p->x.easy);
+	}
+	curl_slist_free_all(p->hdrs);
+	lotad_auth_result_cleanup(&p->auth);
+	free(p);
+}
+
+static void proxy_abort(lotad_handler *h)
+{
+	proxy *p = (proxy *)h;
+	p->c = NULL;
+	proxy_free(p);
+}
+
+static void proxy_on_body(lotad_handler *h)
+{
+	proxy *p = (proxy *)h;
+	if (!p->send_paused || !p->x.easy)
+		return;
+	p->send_paused = false;
+	curl_easy_pause(p->x.easy, p->recv_paused ? CURLPAUSE_RECV : CURLPAUSE_CONT);
+}
+
+static void proxy_on_drain(lotad_handler *h)
+{
+	proxy *p = (proxy *)h;
+	if (!p->recv_paused || !p->x.easy)
+		return;
+	p->recv_paused = false;
+	curl_easy_pause(p->x.easy, p->send_paused ? CURLPAUSE_SEND : CURLPAUSE_CONT);
+}
+
+static const lotad_handler_ops proxy_ops = {
+    .on_body = proxy_on_body,
+    .on_drain = proxy_on_drain,
+    .abort = proxy_abort,
+};
+
+/* ------------------------------------------------------- curl callbacks --- */
+
+static size_t read_cb(char *buf, size_t size, size_t nitems, void *ud)
+{
+	proxy *p = ud;
+	bool eof = false;
+	if (!p->c)
+		return CURL_READFUNC_ABORT;
+	size_t n = lotad_conn_body_read(p->c, buf, size * nitems, &eof);
+	if (n || eof)
+		return n;
+	p->send_paused = true;
+	return CURL_READFUNC_PAUSE;
+}
+
+static void rhead_add(proxy *p, const char *s, size_t n)
+{
+	if (p->rhead_len + n > sizeof(p->rhead)) {
+		p->local_status = 502;
+		return;
+	}
+	memcpy(p->rhead + p->rhead_len, s, n);
+	p->rhead_len += n;
+}
+
+static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
+{
+	proxy *p = ud;
+	size_t n = size * nitems;
+	if (!p->c)
+		return 0;
+	if (!p->any_byte) {
+		p->any_byte = true;
+		lotad_metrics_upstream_latency(mono_us() - p->t0_us);
+	}
+	if (p->head_done)
+		return n; /* trailers of a chunked upstream body: not relayed */
+	size_t len = n;
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
+		/* A status line: keep code and reason exactly, speak HTTP/1.1. */
+		const char *sp = memchr(buf, ' ', len);
+		if (!sp || (size_t)(buf + len - sp) < 4)
+			return 0;
+		p->status = atoi(sp + 1);
+		p->in_1xx = p->status >= 100 && p->status < 200;
+		p->rhead_len = 0;
+		p->have_cl = false;
+		rhead_add(p, "HTTP/1.1", 8);
+		rhead_add(p, sp, (size_t)(buf + len - sp));
+		rhead_add(p, "\r\n", 2);
+		return n;
+	}
+	if (len == 0) {
+		if (p->in_1xx) {
+			p->in_1xx = false;
+			p->rhead_len = 0;
+			return n;
+		}
+		if (p->local_status || !p->status)
+			return 0;
+		lotad_resp_framing fr;
+		if (p->is_head || p->status == 204 || p->status == 304)
+			fr = LOTAD_RESP_NONE;
+		else if (p->have_cl)
+			fr = LOTAD_RESP_LENGTH;
+		else
+			fr = LOTAD_RESP_CHUNKED;
+		if (lotad_conn_resp_head(p->c, p->status, p->rhead, p->rhead_len, fr) < 0) {
+			p->local_status = 502;
+			return 0;
+		}
+		p->head_done = true;
+		return n;
+	}
+	if (p->in_1xx)
+		return n;
+	const char *colon = memchr(buf, ':', len);
+	if (!colon)
+		return n; /* not a header line: curl would have failed; skip */
+	lota_str name = {buf, (size_t)(colon - buf)};
+	if (hop_by_hop(name))
+		return n;
+	if (name_is(name, "content-length"))
+		p->have_cl = true;
+	if (name_is(name, "x-amz-request-id")) {
+		const char *v = colon + 1;
+		while (v < buf + len && (*v == ' ' || *v == '\t'))
+			v++;
+		lotad_conn_set_request_id(p->c, v, (size_t)(buf + len - v));
+	}
+	rhead_add(p, buf, len);
+	rhead_add(p, "\r\n", 2);
+	return n;
+}
+
+static size_t write_cb(char *buf, size_t size, size_t nmemb, void *ud)
+{
+	proxy *p = ud;
+	size_t n = size * nmemb;
+	if (!p->c || !p->head_done)
+		return 0;
+	if (lotad_conn_out_room(p->c) < n) {
+		p->recv_paused = true;
+		lotad_conn_want_drain(p->c);
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	if (lotad_conn_resp_body(p->c, buf, n) < 0)
+		return 0; /* the client is gone: abort the transfer */
+	return n;
+}
+
+/* ------------------------------------------------------------ completion --- */
+
+static const char *error_kind(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+		return "connect";
+	case CURLE_OPERATION_TIMEDOUT:
+		return "timeout";
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+		return "reset";
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+		return "tls";
+	default:
+		return "other";
+	}
+}
+
+static bool retryable(const proxy *p, CURLcode rc)
+{
+	if (p->any_byte || p->has_body || lotad_conn_resp_started(p->c))
+		return false;
+	if (p->attempts >= p->s->upstream_retries)
+		return false;
+	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST)
+		return true;
+	return p->retryable_method &&
+	       (rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING);
+}
+
+static int proxy_launch(proxy *p);
+
+static void retry_cb(lotad_timer *t)
+{
+	proxy *p = t->ud;
+	if (proxy_launch(p) < 0) {
+		lotad_conn *c = p->c;
+		p->c = NULL;
+		lotad_conn_send_error(c, 500, "InternalError", "Cannot start the upstream request.",
+		                      !lotad_conn_body_done(c));
+		proxy_free(p);
+	}
+}
+
+static void proxy_done(lotad_xfer *x, CURLcode rc)
+{
+	proxy *p = (proxy *)((char *)x - offsetof(proxy, x));
+	lotad_conn *c = p->c;
+	lotad_upstream_remove(lotad_worker_upstream(p->w), &p->x);
+	if (!c) {
+		proxy_free(p);
+		return;
+	}
+	if (rc == CURLE_OK && p->head_done) {
+		p->c = NULL;
+		lotad_conn_resp_end(c, true);
+		proxy_free(p);
+		return;
+	}
+	bool client_side =
+	    rc == CURLE_WRITE_ERROR || rc == CURLE_READ_ERROR || rc == CURLE_ABORTED_BY_CALLBACK;
+	if (!client_side || p->local_status) {
+		const char *kind = p->local_status ? "other" : error_kind(rc);
+		lotad_metrics_upstream_error(kind);
+		lota_log_warn(
+		    "upstream: %.*s %.*s: %s (%s)%s", (int)lotad_conn_request(c)->method.len,
+		    lotad_conn_request(c)->method.ptr, (int)p->sr.bucket.len, p->sr.bucket.ptr,
+		    p->local_status ? "bad response head" : curl_easy_strerror(rc), kind,
+		    p->head_done ? " after the response started" : "");
+	}
+	if (!p->head_done && !lotad_conn_resp_started(c) && !client_side && !p->local_status &&
+	    retryable(p, rc)) {
+		p->attempts++;
+		uint64_t delay = 50u << (p->attempts > 6 ? 6 : p->attempts);
+		delay += (uint64_t)(rand() % 50);
+		p->rhead_len = 0;
+		p->status = 0;
+		p->in_1xx = false;
+		lotad_timer_start(lotad_worker_loop(p->w), &p->retry, delay);
+		return;
+	}
+	p->c = NULL;
+	if (lotad_conn_resp_started(c) || (client_side && !p->local_status)) {
+		lotad_conn_resp_end(c, false);
+	} else {
+		int st = 502;
+		const char *code = "InternalError";
+		const char *msg = "The upstream object store failed to answer.";
+		if (p->local_status) {
+			msg = "The upstream object store sent a response lotad cannot relay.";
+		} else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
+			st = 503;
+			code = "ServiceUnavailable";
+			msg = "The upstream object store is not reachable.";
+		} else if (rc == CURLE_OPERATION_TIMEDOUT) {
+			st = 504;
+			code = "ServiceUnavailable";
+			msg = "The upstream object store did not answer in time.";
+		}
+		lotad_conn_send_error(c, st, code, msg, !lotad_conn_body_done(c));
+	}
+	proxy_free(p);
+}
+
+/* ------------------------------------------------------------ set-up --- */
+
+static int add_header(struct curl_slist **l, lota_str name, lota_str value)
+{
+	char line[LOTAD_MAX_HEAD_BYTES];
+	int n;
+	if (value.len)
+		n = snprintf(line, sizeof(line), "%.*s: %.*s", (int)name.len, name.ptr,
+		             (int)value.len, value.ptr);
+	else /* curl's syntax for a header with an empty value */
+		n = snprintf(line, sizeof(line), "%.*s;", (int)name.len, name.ptr);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return -E2BIG;
+	struct curl_slist *nl = curl_slist_append(*l, line);
+	if (!nl)
+		return -ENOMEM;
+	*l = nl;
+	return 0;
+}
+
+static int add_raw(struct curl_slist **l, const char *line)
+{
+	struct curl_slist *nl = curl_slist_append(*l, line);
+	if (!nl)
+		return -ENOMEM;
+	*l = nl;
+	return 0;
+}
+
+/* Build the URL, the header list and the method. Returns 0 or a negative code. */
+static int proxy_setup(proxy *p)
+{
+	const lota_http_request *req = lotad_conn_request(p->c);
+	const lotad_settings *s = p->s;
+	bool resign = p->auth.mode == LOTAD_AUTH_RESIGN;
+	bool forward = p->auth.mode == LOTAD_AUTH_FORWARD;
+	char *u = malloc(URL_CAP), *qbuf = NULL, *abuf = NULL;
+	lota_http_header *fwd = NULL;
+	size_t nfwd = 0;
+	int rc = -ENOMEM;
+	if (!u)
+		goto out;
+
+	/* Path: path-style on the upstream; a redirected (FORWARD) request is sent as
+	 * signed, byte for byte. */
+	char pathbuf[LOTAD_MAX_HEAD_BYTES + 256];
+	lota_str path = req->path;
+	if (!forward && p->sr.vhost) {
+		int n = snprintf(pathbuf, sizeof(pathbuf), "/%.*s%.*s", (int)p->sr.bucket.len,
+		                 p->sr.bucket.ptr, (int)req->path.len, req->path.ptr);
+		if (n < 0 || (size_t)n >= sizeof(pathbuf)) {
+			rc = -E2BIG;
+			goto out;
+		}
+		path = (lota_str){pathbuf, (size_t)n};
+	}
+	lota_str query = req->query;
+	if (resign && p->auth.claim.form == LOTA_SIGV4_FORM_QUERY) {
+		qbuf = malloc(req->query.len + 1);
+		if (!qbuf)
+			goto out;
+		size_t ql = lotad_auth_strip_presign(req->query, qbuf, req->query.len + 1);
+		query = (lota_str){qbuf, ql};
+	}
+	int n = snprintf(u, URL_CAP, "%s%.*s%s%.*s", s->upstream_url, (int)path.len, path.ptr,
+	                 query.len ? "?" : "", (int)query.len, query.ptr);
+	if (n < 0 || n >= URL_CAP) {
+		rc = -E2BIG;
+		goto out;
+	}
+
+	/* Headers: the client's, minus hop-by-hop and what curl or the signature set. */
+	fwd = calloc(LOTAD_MAX_HEADERS, sizeof(*fwd));
+	if (!fwd)
+		goto out;
+	bool has_accept = false;
+	for (size_t i = 0; i < req->num_headers; i++) {
+		lota_str nm = req->headers[i].name;
+		if (hop_by_hop(nm) || name_is(nm, "host") || name_is(nm, "content-length") ||
+		    name_is(nm, "expect"))
+			continue;
+		if (resign &&
+		    (name_is(nm, "authorization") || name_is(nm, "x-amz-date") ||
+		     name_is(nm, "x-amz-security-token") || name_is(nm, "x-amz-content-sha256")))
+			continue;
+		if (name_is(nm, "accept"))
+			has_accept = true;
+		fwd[nfwd++] = req->headers[i];
+	}
+	for (size_t i = 0; i < nfwd; i++)
+		if ((rc = add_header(&p->hdrs, fwd[i].name, fwd[i].value)) < 0)
+			goto out;
+	if (resign) {
+		abuf = malloc(8192);
+		if (!abuf)
+			goto out;
+		int al =
+		    lotad_auth_resign(&p->auth, &s->auth, req->method, path, query, fwd, nfwd,
+		                      p->auth.claim.payload_hash, (int64_t)time(NULL), abuf, 8192);
+		if (al < 0) {
+			rc = al;
+			goto out;
+		}
+		/* "Name: value\r\n" lines */
+		char *line = abuf, *end = abuf + al;
+		while (line < end) {
+			char *eol = memmem(line, (size_t)(end - line), "\r\n", 2);
+			if (!eol)
+				eol = end;
+			*eol = 0;
+			if (eol > line && (rc = add_raw(&p->hdrs, line)) < 0)
+				goto out;
+			line = eol + 2;
+		}
+	} else {
+		lota_str host =
+		    forward ? req->host
+		            : (lota_str){s->upstream_hostport, strlen(s->upstream_hostport)};
+		if ((rc = add_header(&p->hdrs, LOTA_STR_LIT("Host"), host)) < 0)
+			goto out;
+	}
+	/* Nothing of curl's own: no Expect (lotad answers 100-continue itself), no
+	 * default Accept. */
+	rc = -ENOMEM;
+	if (add_raw(&p->hdrs, "Expect:") < 0)
+		goto out;
+	if (!has_accept && add_raw(&p->hdrs, "Accept:") < 0)
+		goto out;
+
+	CURL *e = curl_easy_init();
+	if (!e)
+		goto out;
+	p->x.easy = e;
+	p->x.done = proxy_done;
+	curl_easy_setopt(e, CURLOPT_URL, u);
+	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, p->hdrs);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, p);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, p);
+	curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, p->errbuf);
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 128L * 1024);
+	curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 128L * 1024);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)s->upstream_connect_timeout_ms);
+	if (s->upstream_timeout_ms) {
+		/* No byte for this long (a paused transfer is not measured by curl). */
+		long secs = (long)((s->upstream_timeout_ms + 999) / 1000);
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, secs);
+	}
+	if (s->request_timeout_ms)
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)s->request_timeout_ms);
+	if (s->upstream_ca_file && s->upstream_ca_file[0])
+		curl_easy_setopt(e, CURLOPT_CAINFO, s->upstream_ca_file);
+
+	lota_str m = req->method;
+	char method[32];
+	snprintf(method, sizeof(method), "%.*s", (int)(m.len < 31 ? m.len : 31), m.ptr);
+	if (p->is_head) {
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	} else if (p->has_body) {
+		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
+		curl_easy_setopt(e, CURLOPT_READDATA, p);
+		curl_off_t size = req->body == LOTA_HTTP_BODY_LENGTH
+		                      ? (curl_off_t)req->content_length
+		                      : (curl_off_t)-1;
+		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, size);
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	} else if (strcmp(method, "GET") != 0) {
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	}
+	rc = 0;
+out:
+	/* curl copies the URL and the method string; the header list stays with us. */
+	free(u);
+	free(qbuf);
+	free(abuf);
+	free(fwd);
+	return rc;
+}
+
+static int proxy_launch(proxy *p)
+{
+	p->t0_us = mono_us();
+	p->any_byte = false;
+	p->head_done = false;
+	p->send_paused = p->recv_paused = false;
+	return lotad_upstream_add(lotad_worker_upstream(p->w), &p->x);
+}
+
+void lotad_proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth)
+{
+	const lota_http_request *req = lotad_conn_request(c);
+	proxy *p = calloc(1, sizeof(*p));
+	if (!p) {
+		lotad_auth_result_cleanup(auth);
+		lotad_conn_send_error(c, 503, "SlowDown", "Out of memory.", true);
+		return;
+	}
+	p->h.ops = &proxy_ops;
+	p->c = c;
+	p->w = lotad_conn_worker(c);
+	p->s = lotad_worker_settings(p->w);
+	p->auth = *auth;
+	memset(auth, 0, sizeof(*auth)); /* taken over */
+	p->sr = *sr;
+	lotad_timer_init(&p->retry, retry_cb, p);
+	p->is_head = lota_str_eq_nocase(req->method, "HEAD", 4);
+	bool get = lota_str_eq_nocase(req->method, "GET", 3);
+	p->retryable_method = p->is_head || get;
+	p->has_body = !p->is_head &&
+	              (req->body == LOTA_HTTP_BODY_CHUNKED ||
+	               (req->body == LOTA_HTTP_BODY_LENGTH && (req->content_length > 0 || !get)));
+	int rc = proxy_setup(p);
+	if (rc == 0)
+		rc = proxy_launch(p);
+	if (rc < 0) {
+		lota_log_error("proxy: cannot set up the upstream request: %s", lota_strerror(rc));
+		p->c = NULL;
+		lotad_conn_send_error(c, rc == -E2BIG ? 400 : 500,
+		                      rc == -E2BIG ? "InvalidRequest" : "InternalError",
+		                      rc == -E2BIG ? "The request is too large to forward."
+		                                   : "lotad could not start the upstream request.",
+		                      !lotad_conn_body_done(c));
+		proxy_free(p);
+		return;
+	}
+	lotad_conn_attach(c, &p->h);
+	if (p->has_body)
+		lotad_conn_send_continue(c);
+}
+
+/* --------------------------------------------------------- request start --- */
+
+void lotad_request_start(lotad_conn *c)
+{
+	const lota_http_request *req = lotad_conn_request(c);
+	const lotad_settings *s = lotad_worker_settings(lotad_conn_worker(c));
+	lotad_s3req sr;
+	const char *names[LOTAD_MAX_NAMES + 1];
+	size_t nn = 0;
+	char uphost[300];
+
+	if (!req->path.len || req->path.ptr[0] != '/') {
+		lotad_conn_set_op(c, LOTAD_OP_OTHER);
+		lotad_conn_send_error(c, 400, "InvalidURI", "Couldn't parse the specified URI.",
+		                      true);
+		return;
+	}
+	for (size_t i = 0; i < s->num_endpoint_names && nn < LOTAD_MAX_NAMES; i++)
+		names[nn++] = s->endpoint_names[i];
+	/* the upstream's own host name (without port): redirected virtual-hosted requests */
+	snprintf(uphost, sizeof(uphost), "%s", s->upstream_hostport);
+	char *colon = strrchr(uphost, ':');
+	if (colon && uphost[0] != '[')
+		*colon = 0;
+	names[nn++] = uphost;
+	lotad_classify(req, names, nn, &sr);
+	lotad_conn_set_op(c, sr.op);
+
+	lotad_auth_result ar;
+	memset(&ar, 0, sizeof(ar));
+	int rc = lotad_auth_check(&s->auth, req, (int64_t)time(NULL), &ar);
+	if (rc < 0 && ar.mode != LOTAD_AUTH_REFUSED) {
+		ar.mode = LOTAD_AUTH_REFUSED;
+		ar.http_status = 500;
+		ar.s3_code = "InternalError";
+		ar.message = "We encountered an internal error. Please try again.";
+	}
+	if (ar.mode == LOTAD_AUTH_REFUSED) {
+		lotad_metrics_auth_refused(ar.s3_code ? ar.s3_code : "AccessDenied");
+		lota_log_info("auth: refused %.*s: %s", (int)req->method.len, req->method.ptr,
+		              ar.s3_code ? ar.s3_code : "?");
+		lotad_conn_send_error(c, ar.http_status ? ar.http_status : 403,
+		                      ar.s3_code ? ar.s3_code : "AccessDenied",
+		                      ar.message ? ar.message : "Access Denied",
+		                      !lotad_conn_body_done(c));
+		lotad_auth_result_cleanup(&ar);
+		return;
+	}
+	/* The cache takes GET/HEAD of objects here (sr.object_read); until it exists
+	 * they are proxied like everything else. */
+	lotad_proxy_start(c, &sr, &ar);
+}

@@ -1,0 +1,982 @@
+/*
+ * server.c - workers, listeners and HTTP/1.1 client connections (see server.h).
+ *
+ * Connection life: HEAD (waiting for a request head; idle or partial) -> ACTIVE (a
+ * handler owns the request; the body, if any, is decoded into the front of the input
+ * buffer) -> FLUSH (the response is complete in the output buffer) -> HEAD again once
+ * everything is written, or closed. Input buffer layout while a body is read:
+ *   in[in_start .. in_start+body_avail)  decoded body bytes ready for the handler
+ *   in[in_start+body_avail .. in_end)    raw bytes (the rest of the body's framing or
+ *                                        the next pipelined request)
+ * A connection is never freed from inside a callback that may still use it: failures
+ * mark it dead and queue it; the loop's after-hook closes queued connections (aborting
+ * their handler), and the memory goes through the loop's deferred-free list.
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lota/log.h>
+
+#include "metrics.h"
+#include "proxy.h"
+#include "s3err.h"
+#include "upstream.h"
+
+enum conn_state { C_HEAD = 0, C_ACTIVE, C_FLUSH };
+
+struct lotad_conn {
+	lotad_worker *w;
+	lotad_io io;
+	lotad_conn *prev, *next;
+	lotad_conn *close_next, *run_next;
+	bool run_queued;
+	bool dead, queued, peer_eof, close_after;
+	enum conn_state state;
+	char *in, *out, *head;
+	size_t cap, in_start, in_end, out_start, out_end;
+	uint64_t last_progress_ms, head_start_ms;
+	/* the current request */
+	lota_http_header hdrs[LOTAD_MAX_HEADERS];
+	lota_http_request req;
+	lota_http_body body_kind;
+	uint64_t body_left;
+	size_t body_avail;
+	bool body_eof, continue_sent, want_body, want_drain;
+	lota_http_chunked dec;
+	lotad_handler *h;
+	/* the current response */
+	bool resp_started, resp_ended;
+	lotad_resp_framing framing;
+	int status;
+	lotad_op op;
+	uint64_t t_start_us, bytes_in, bytes_out;
+	char reqid[64];
+	char peer[64];
+};
+
+struct lotad_worker {
+	int id;
+	const lotad_settings *s;
+	lotad_loop *loop;
+	lotad_upstream *up;
+	pthread_t thr;
+	bool started;
+	int listen_fd;
+	lotad_io listen_io;
+	lotad_timer sweep;
+	lotad_conn *conns;
+	lotad_conn *close_list;
+	lotad_conn *run_list; /* connections to process after this iteration */
+	size_t nconns;
+	atomic_int shutdown_req; /* 0 none, 1 drain, 2 force */
+	int shutdown_done;
+	atomic_int idle;
+	uint64_t seq;
+};
+
+static atomic_llong g_open_conns;
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+lotad_loop *lotad_worker_loop(lotad_worker *w)
+{
+	return w->loop;
+}
+
+struct lotad_upstream *lotad_worker_upstream(lotad_worker *w)
+{
+	return w->up;
+}
+
+const lotad_settings *lotad_worker_settings(lotad_worker *w)
+{
+	return w->s;
+}
+
+/* ---------------------------------------------------------------- listeners --- */
+
+int lotad_server_listen(const lotad_settings *s, int *fd_out)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	char port[16];
+	int fd = -1, rc, one = 1;
+	snprintf(port, sizeof(port), "%d", s->listen_port);
+	rc = getaddrinfo(s->listen_host[0] ? s->listen_host : NULL, port, &hints, &res);
+	if (rc != 0) {
+		lota_log_error("listen: cannot resolve \"%s\": %s", s->listen_host,
+		               gai_strerror(rc));
+		return -EINVAL;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+		rc = -errno;
+		lota_log_error("listen: %s:%d: %s", s->listen_host, s->listen_port,
+		               strerror(errno));
+		close(fd);
+		goto out;
+	}
+	*fd_out = fd;
+	rc = 0;
+out:
+	freeaddrinfo(res);
+	return rc;
+}
+
+/* ------------------------------------------------------------- connections --- */
+
+static void conn_update_io(lotad_conn *c);
+static void conn_process(lotad_conn *c);
+
+static void conn_kill(lotad_conn *c)
+{
+	if (c->queued)
+		return;
+	c->dead = true;
+	c->queued = true;
+	c->close_next = c->w->close_list;
+	c->w->close_list = c;
+}
+
+static void access_log(lotad_conn *c, uint64_t dur_us);
+
+/* Run conn_process(c) from the loop's after-hook (outside any curl callback). */
+static void conn_schedule(lotad_conn *c)
+{
+	if (c->run_queued || c->dead)
+		return;
+	c->run_queued = true;
+	c->run_next = c->w->run_list;
+	c->w->run_list = c;
+}
+
+static void conn_close_now(lotad_conn *c)
+{
+	lotad_worker *w = c->w;
+	if (c->h) {
+		lotad_handler *h = c->h;
+		c->h = NULL;
+		h->ops->abort(h);
+		/* 499: the client went away before the response was complete. */
+		uint64_t dur = now_us() - c->t_start_us;
+		lotad_metrics_request(c->op, 499, dur);
+		c->status = 499;
+		access_log(c, dur);
+	}
+	lotad_io_stop(w->loop, &c->io);
+	if (c->in_end > c->in_start)
+		(void)shutdown(c->io.fd, SHUT_WR);
+	close(c->io.fd);
+	c->io.fd = -1;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	w->nconns--;
+	atomic_fetch_sub(&g_open_conns, 1);
+	lotad_metrics_conn_open(-1);
+	lotad_loop_defer_free(w->loop, c->in);
+	lotad_loop_defer_free(w->loop, c);
+}
+
+/* Write what is buffered. Returns false when the connection failed. */
+static bool conn_flush(lotad_conn *c)
+{
+	while (c->out_end > c->out_start) {
+		ssize_t n =
+		    send(c->io.fd, c->out + c->out_start, c->out_end - c->out_start, MSG_NOSIGNAL);
+		if (n > 0) {
+			c->out_start += (size_t)n;
+			c->last_progress_ms = lotad_loop_now_ms(c->w->loop);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		conn_kill(c);
+		return false;
+	}
+	if (c->out_start == c->out_end)
+		c->out_start = c->out_end = 0;
+	conn_update_io(c); /* EPOLLOUT exactly while something is left to write */
+	return true;
+}
+
+static size_t out_free(const lotad_conn *c)
+{
+	return c->cap - c->out_end + c->out_start;
+}
+
+static int out_append(lotad_conn *c, const char *p, size_t n)
+{
+	if (n > out_free(c))
+		return -ENOSPC;
+	if (c->cap - c->out_end < n) {
+		memmove(c->out, c->out + c->out_start, c->out_end - c->out_start);
+		c->out_end -= c->out_start;
+		c->out_start = 0;
+	}
+	memcpy(c->out + c->out_end, p, n);
+	c->out_end += n;
+	return 0;
+}
+
+static void conn_reset_request(lotad_conn *c)
+{
+	c->state = C_HEAD;
+	c->body_kind = LOTA_HTTP_BODY_NONE;
+	c->body_left = 0;
+	c->body_avail = 0;
+	c->body_eof = true;
+	c->continue_sent = false;
+	c->want_body = c->want_drain = false;
+	c->h = NULL;
+	c->resp_started = c->resp_ended = false;
+	c->framing = LOTAD_RESP_NONE;
+	c->status = 0;
+	c->op = LOTAD_OP_OTHER;
+	c->bytes_in = c->bytes_out = 0;
+	c->reqid[0] = 0;
+	c->head_start_ms = 0;
+}
+
+/* Decode newly arrived raw bytes of a chunked body. */
+static bool conn_decode_chunked(lotad_conn *c)
+{
+	if (c->body_kind != LOTA_HTTP_BODY_CHUNKED || c->body_eof)
+		return true;
+	size_t raw_start = c->in_start + c->body_avail;
+	size_t len = c->in_end - raw_start;
+	if (!len)
+		return true;
+	int rc = lota_http_chunked_decode(&c->dec, c->in + raw_start, &len);
+	if (rc == LOTA_E_INCOMPLETE) {
+		c->body_avail += len;
+		c->in_end = raw_start + len;
+		return true;
+	}
+	if (rc < 0)
+		return false;
+	c->body_avail += len;
+	c->in_end = raw_start + len + (size_t)rc;
+	c->body_eof = true;
+	return true;
+}
+
+static void conn_body_update(lotad_conn *c)
+{
+	if (c->body_kind == LOTA_HTTP_BODY_LENGTH) {
+		uint64_t have = c->in_end - c->in_start;
+		c->body_avail = (size_t)(have < c->body_left ? have : c->body_left);
+	}
+}
+
+static void conn_on_read(lotad_conn *c)
+{
+	for (;;) {
+		if (c->in_start == c->in_end)
+			c->in_start = c->in_end = 0;
+		if (c->in_end == c->cap && c->in_start > 0) {
+			memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
+			c->in_end -= c->in_start;
+			c->in_start = 0;
+		}
+		if (c->in_end == c->cap)
+			break;
+		ssize_t n = recv(c->io.fd, c->in + c->in_end, c->cap - c->in_end, 0);
+		if (n > 0) {
+			if (c->state == C_HEAD && c->in_end == c->in_start)
+				c->head_start_ms = lotad_loop_now_ms(c->w->loop);
+			c->in_end += (size_t)n;
+			c->last_progress_ms = lotad_loop_now_ms(c->w->loop);
+			if (c->state == C_ACTIVE && !c->body_eof) {
+				if (!conn_decode_chunked(c)) {
+					/* A broken upload: the handler aborts the upstream. */
+					conn_kill(c);
+					return;
+				}
+			}
+			if ((size_t)n < 4096)
+				break;
+			continue;
+		}
+		if (n == 0) {
+			c->peer_eof = true;
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			break;
+		conn_kill(c);
+		return;
+	}
+}
+
+static void conn_io(lotad_io *io, uint32_t events)
+{
+	lotad_conn *c = io->ud;
+	if (c->dead)
+		return;
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		/* Reset by the peer: nothing can be delivered any more. */
+		conn_kill(c);
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP)) {
+		conn_on_read(c);
+		if (c->dead)
+			return;
+	}
+	if (events & EPOLLOUT) {
+		if (!conn_flush(c))
+			return;
+	}
+	conn_process(c);
+}
+
+static void conn_update_io(lotad_conn *c)
+{
+	if (c->dead)
+		return;
+	uint32_t ev = 0;
+	bool room = c->in_end < c->cap || c->in_start > 0;
+	if (room && !c->peer_eof)
+		ev |= EPOLLIN | EPOLLRDHUP;
+	if (c->out_end > c->out_start)
+		ev |= EPOLLOUT;
+	if (!ev)
+		ev = EPOLLERR; /* always reported anyway; keeps the fd registered */
+	if (lotad_io_set(c->w->loop, &c->io, ev) < 0)
+		conn_kill(c);
+}
+
+static void conn_send_error_raw(lotad_conn *c, int status, const char *code, const char *msg)
+{
+	char buf[2048];
+	lota_str res = c->state == C_ACTIVE ? c->req.path : (lota_str){"", 0};
+	size_t n = lotad_s3err_response(status, code, msg, res, c->reqid, 1, buf, sizeof(buf));
+	c->out_start = c->out_end = 0;
+	(void)out_append(c, buf, n);
+	c->close_after = true;
+	c->status = status;
+}
+
+static int parse_error_status(int rc, const char **code, const char **msg)
+{
+	switch (rc) {
+	case LOTA_E_HTTP_HEAD_TOO_LONG:
+	case LOTA_E_HTTP_TOO_MANY_HEADERS:
+		*code = "RequestHeaderSectionTooLarge";
+		*msg = "Your request header section exceeds the maximum allowed size.";
+		return 400;
+	case LOTA_E_HTTP_VERSION:
+		*code = "HttpVersionNotSupported";
+		*msg = "The HTTP version specified is not supported.";
+		return 505;
+	case LOTA_E_HTTP_BAD_TE:
+		*code = "NotImplemented";
+		*msg = "A header you provided implies functionality that is not implemented.";
+		return 501;
+	default:
+		*code = "BadRequest";
+		*msg = "An error occurred when parsing the HTTP request.";
+		return 400;
+	}
+}
+
+static void make_reqid(lotad_conn *c)
+{
+	lotad_worker *w = c->w;
+	snprintf(c->reqid, sizeof(c->reqid), "lota-%x-%llx-%llx", w->id,
+	         (unsigned long long)time(NULL), (unsigned long long)++w->seq);
+}
+
+/* Try to start the next request from the input buffer. */
+static void conn_try_head(lotad_conn *c)
+{
+	size_t avail = c->in_end - c->in_start;
+	if (!avail)
+		return;
+	lota_http_limits lim = {.max_head_bytes = LOTAD_MAX_HEAD_BYTES,
+	                        .max_headers = LOTAD_MAX_HEADERS};
+	int rc = lota_http_parse_request(c->in + c->in_start, avail, &c->req, c->hdrs,
+	                                 LOTAD_MAX_HEADERS, &lim);
+	if (rc == LOTA_E_INCOMPLETE) {
+		if (avail >= LOTAD_MAX_HEAD_BYTES)
+			rc = LOTA_E_HTTP_HEAD_TOO_LONG;
+		else
+			return;
+	}
+	c->t_start_us = now_us();
+	make_reqid(c);
+	if (rc < 0) {
+		const char *code, *msg;
+		int st = parse_error_status(rc, &code, &msg);
+		lota_log_info("client %s: malformed request: %s", c->peer, lota_strerror(rc));
+		c->in_start = c->in_end = 0;
+		conn_send_error_raw(c, st, code, msg);
+		c->state = C_FLUSH;
+		c->resp_ended = true;
+		lotad_metrics_request(LOTAD_OP_OTHER, st, now_us() - c->t_start_us);
+		return;
+	}
+	/* Keep the head for the whole request: handlers hold views into it. */
+	memcpy(c->head, c->in + c->in_start, (size_t)rc);
+	c->in_start += (size_t)rc;
+	int rc2 =
+	    lota_http_parse_request(c->head, (size_t)rc, &c->req, c->hdrs, LOTAD_MAX_HEADERS, &lim);
+	if (rc2 != rc) {
+		conn_kill(c);
+		return;
+	}
+	c->state = C_ACTIVE;
+	c->body_kind = c->req.body;
+	c->body_eof = true;
+	c->body_avail = 0;
+	if (c->body_kind == LOTA_HTTP_BODY_LENGTH && c->req.content_length > 0) {
+		c->body_left = c->req.content_length;
+		c->body_eof = false;
+		conn_body_update(c);
+	} else if (c->body_kind == LOTA_HTTP_BODY_CHUNKED) {
+		lota_http_chunked_init(&c->dec);
+		c->body_eof = false;
+		if (!conn_decode_chunked(c)) {
+			conn_send_error_raw(c, 400, "IncompleteBody", "Bad chunked encoding.");
+			c->state = C_FLUSH;
+			c->resp_ended = true;
+			return;
+		}
+	}
+	if (!c->req.keep_alive)
+		c->close_after = true;
+	lotad_request_start(c);
+}
+
+static void conn_process(lotad_conn *c)
+{
+	for (int guard = 0; guard < 64 && !c->dead; guard++) {
+		if (c->state == C_HEAD) {
+			if (atomic_load(&c->w->shutdown_req) && c->in_end == c->in_start) {
+				conn_kill(c);
+				return;
+			}
+			conn_try_head(c);
+			if (c->state == C_HEAD) {
+				if (c->peer_eof) {
+					conn_kill(c); /* a head that can never complete */
+					return;
+				}
+				break;
+			}
+			continue;
+		}
+		if (c->state == C_ACTIVE) {
+			conn_body_update(c);
+			if (c->peer_eof && !c->body_eof &&
+			    (c->body_kind == LOTA_HTTP_BODY_CHUNKED ||
+			     c->in_end - c->in_start < c->body_left)) {
+				conn_kill(c); /* upload cut short: the handler aborts */
+				return;
+			}
+			if (c->h && c->want_body && (c->body_avail || c->body_eof)) {
+				c->want_body = false;
+				c->h->ops->on_body(c->h);
+				continue;
+			}
+			if (c->h && c->want_drain && out_free(c) >= c->cap / 2) {
+				c->want_drain = false;
+				c->h->ops->on_drain(c->h);
+				continue;
+			}
+			break;
+		}
+		/* C_FLUSH */
+		if (!conn_flush(c))
+			return;
+		if (c->out_end > c->out_start)
+			break;
+		if (c->close_after || c->peer_eof || !c->body_eof ||
+		    atomic_load(&c->w->shutdown_req)) {
+			conn_kill(c);
+			return;
+		}
+		conn_reset_request(c);
+	}
+	conn_update_io(c);
+}
+
+static void listen_io(lotad_io *io, uint32_t events)
+{
+	lotad_worker *w = io->ud;
+	(void)events;
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(w->listen_fd, (struct sockaddr *)&ss, &sl,
+		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				lota_log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		if (w->s->max_connections > 0 &&
+		    atomic_load(&g_open_conns) >= w->s->max_connections) {
+			close(fd);
+			lota_log_warn("accept: max_connections (%lld) reached, refusing",
+			              (long long)w->s->max_connections);
+			continue;
+		}
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (w->s->tcp_congestion && w->s->tcp_congestion[0])
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, w->s->tcp_congestion,
+			                 (socklen_t)strlen(w->s->tcp_congestion));
+		size_t cap = w->s->client_buffer;
+		lotad_conn *c = calloc(1, sizeof(*c));
+		char *bufs = malloc(2 * cap + LOTAD_MAX_HEAD_BYTES);
+		if (!c || !bufs) {
+			free(c);
+			free(bufs);
+			close(fd);
+			continue;
+		}
+		c->w = w;
+		c->in = bufs;
+		c->out = bufs + cap;
+		c->head = bufs + 2 * cap;
+		c->cap = cap;
+		c->io = (lotad_io){.fd = fd, .fn = conn_io, .ud = c};
+		c->last_progress_ms = lotad_loop_now_ms(w->loop);
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+			char ip[INET_ADDRSTRLEN];
+			inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+			snprintf(c->peer, sizeof(c->peer), "%s:%u", ip, ntohs(a->sin_port));
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+			char ip[INET6_ADDRSTRLEN];
+			inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+			snprintf(c->peer, sizeof(c->peer), "[%s]:%u", ip, ntohs(a->sin6_port));
+		}
+		conn_reset_request(c);
+		c->next = w->conns;
+		if (w->conns)
+			w->conns->prev = c;
+		w->conns = c;
+		w->nconns++;
+		atomic_fetch_add(&g_open_conns, 1);
+		lotad_metrics_conn_open(1);
+		conn_update_io(c);
+	}
+}
+
+/* ---------------------------------------------------------- handler API --- */
+
+const lota_http_request *lotad_conn_request(lotad_conn *c)
+{
+	return &c->req;
+}
+
+lotad_worker *lotad_conn_worker(lotad_conn *c)
+{
+	return c->w;
+}
+
+size_t lotad_conn_body_read(lotad_conn *c, char *dst, size_t cap, bool *eof)
+{
+	conn_body_update(c);
+	size_t n = c->body_avail < cap ? c->body_avail : cap;
+	if (n) {
+		memcpy(dst, c->in + c->in_start, n);
+		c->in_start += n;
+		c->body_avail -= n;
+		c->bytes_in += n;
+		lotad_metrics_bytes_in(n);
+		if (c->body_kind == LOTA_HTTP_BODY_LENGTH) {
+			c->body_left -= n;
+			if (!c->body_left)
+				c->body_eof = true;
+		}
+		if (!c->dead)
+			conn_update_io(c); /* there is room to read again */
+	}
+	*eof = c->body_eof && c->body_avail == 0;
+	if (!n && !*eof)
+		c->want_body = true;
+	return n;
+}
+
+bool lotad_conn_body_done(const lotad_conn *c)
+{
+	return c->body_eof && c->body_avail == 0;
+}
+
+void lotad_conn_send_continue(lotad_conn *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	if (c->dead || c->continue_sent || !c->req.expect_continue || c->body_eof)
+		return;
+	c->continue_sent = true;
+	if (out_append(c, cont, sizeof(cont) - 1) == 0)
+		(void)conn_flush(c);
+}
+
+size_t lotad_conn_out_room(const lotad_conn *c)
+{
+	size_t f = out_free(c);
+	size_t overhead = c->framing == LOTAD_RESP_CHUNKED ? 32 : 0;
+	return f > overhead ? f - overhead : 0;
+}
+
+void lotad_conn_want_drain(lotad_conn *c)
+{
+	c->want_drain = true;
+}
+
+bool lotad_conn_resp_started(const lotad_conn *c)
+{
+	return c->resp_started;
+}
+
+void lotad_conn_set_request_id(lotad_conn *c, const char *id, size_t len)
+{
+	if (len >= sizeof(c->reqid))
+		len = sizeof(c->reqid) - 1;
+	memcpy(c->reqid, id, len);
+	c->reqid[len] = 0;
+}
+
+void lotad_conn_set_op(lotad_conn *c, lotad_op op)
+{
+	c->op = op;
+}
+
+int lotad_conn_resp_head(lotad_conn *c, int status, const char *head, size_t len,
+                         lotad_resp_framing framing)
+{
+	char tail[128];
+	size_t tl = 0;
+	if (c->dead)
+		return -EPIPE;
+	if (framing == LOTAD_RESP_CHUNKED && c->req.minor_version == 0) {
+		/* HTTP/1.0 has no chunked coding: delimit by closing. */
+		c->close_after = true;
+		framing = LOTAD_RESP_NONE;
+		c->framing = LOTAD_RESP_LENGTH; /* body bytes pass through unframed */
+	} else {
+		c->framing = framing;
+	}
+	if (framing == LOTAD_RESP_CHUNKED)
+		tl += (size_t)snprintf(tail + tl, sizeof(tail) - tl,
+		                       "Transfer-Encoding: chunked\r\n");
+	if (c->close_after || atomic_load(&c->w->shutdown_req))
+		tl += (size_t)snprintf(tail + tl, sizeof(tail) - tl, "Connection: close\r\n");
+	else if (c->req.minor_version == 0)
+		tl += (size_t)snprintf(tail + tl, sizeof(tail) - tl, "Connection: keep-alive\r\n");
+	tl += (size_t)snprintf(tail + tl, sizeof(tail) - tl, "\r\n");
+	if (len + tl > out_free(c))
+		return -ENOSPC;
+	(void)out_append(c, head, len);
+	(void)out_append(c, tail, tl);
+	c->resp_started = true;
+	c->status = status;
+	(void)conn_flush(c);
+	return 0;
+}
+
+int lotad_conn_resp_body(lotad_conn *c, const char *data, size_t len)
+{
+	if (c->dead)
+		return -EPIPE;
+	if (!len)
+		return 0;
+	if (c->framing == LOTAD_RESP_CHUNKED) {
+		char pre[24];
+		int pl = snprintf(pre, sizeof(pre), "%zx\r\n", len);
+		if (len + (size_t)pl + 2 > out_free(c))
+			return -ENOSPC;
+		(void)out_append(c, pre, (size_t)pl);
+		(void)out_append(c, data, len);
+		(void)out_append(c, "\r\n", 2);
+	} else {
+		if (out_append(c, data, len) < 0)
+			return -ENOSPC;
+	}
+	c->bytes_out += len;
+	lotad_metrics_bytes_out(len);
+	if (!conn_flush(c))
+		return -EPIPE;
+	return 0;
+}
+
+static void access_log(lotad_conn *c, uint64_t dur_us)
+{
+	char target[1024];
+	if (!c->w->s->access_log)
+		return;
+	if (c->state != C_ACTIVE) {
+		lota_log_info("access client=%s status=%d", c->peer, c->status);
+		return;
+	}
+	lota_log_redact_uri(c->req.target.ptr, c->req.target.len, target, sizeof(target));
+	lota_log_info("access client=%s method=%.*s target=%s status=%d op=%s in=%llu out=%llu "
+	              "us=%llu req_id=%s",
+	              c->peer, (int)c->req.method.len, c->req.method.ptr, target, c->status,
+	              lotad_op_name(c->op), (unsigned long long)c->bytes_in,
+	              (unsigned long long)c->bytes_out, (unsigned long long)dur_us, c->reqid);
+}
+
+void lotad_conn_resp_end(lotad_conn *c, bool ok)
+{
+	uint64_t dur = now_us() - c->t_start_us;
+	c->h = NULL;
+	c->want_body = c->want_drain = false;
+	if (c->dead)
+		return;
+	if (!ok) {
+		c->close_after = true;
+	} else if (c->framing == LOTAD_RESP_CHUNKED) {
+		if (out_append(c, "0\r\n\r\n", 5) < 0)
+			c->close_after = true; /* cannot happen: room is checked per chunk */
+	}
+	if (!c->resp_started && !c->status)
+		c->status = 500;
+	lotad_metrics_request(c->op, c->status, dur);
+	access_log(c, dur);
+	c->resp_ended = true;
+	c->state = C_FLUSH;
+	if (!ok) {
+		/* Whatever was buffered is discarded: a truncated body must not look
+		 * complete to the client, so close right away. */
+		conn_kill(c);
+		return;
+	}
+	if (conn_flush(c))
+		conn_schedule(c); /* on to the next pipelined request */
+}
+
+void lotad_conn_send_error(lotad_conn *c, int status, const char *code, const char *msg, bool close)
+{
+	char buf[2048];
+	if (c->dead) {
+		lotad_conn_resp_end(c, false);
+		return;
+	}
+	size_t n = lotad_s3err_response(status, code, msg, c->req.path, c->reqid, close ? 1 : 0,
+	                                buf, sizeof(buf));
+	c->out_start = c->out_end = 0;
+	(void)out_append(c, buf, n);
+	c->resp_started = true;
+	c->status = status;
+	c->framing = LOTAD_RESP_NONE;
+	if (close)
+		c->close_after = true;
+	lotad_conn_resp_end(c, true);
+}
+
+void lotad_conn_attach(lotad_conn *c, lotad_handler *h)
+{
+	c->h = h;
+}
+
+/* --------------------------------------------------------------- workers --- */
+
+static void close_queued(lotad_worker *w)
+{
+	while (w->close_list) {
+		lotad_conn *c = w->close_list;
+		w->close_list = c->close_next;
+		conn_close_now(c);
+	}
+}
+
+static void run_queued(lotad_worker *w)
+{
+	while (w->run_list) { /* drained fully: entries must not outlive this iteration */
+		lotad_conn *list = w->run_list;
+		w->run_list = NULL;
+		while (list) {
+			lotad_conn *c = list;
+			list = c->run_next;
+			c->run_queued = false;
+			if (!c->dead)
+				conn_process(c);
+		}
+	}
+}
+
+static void after_iter(lotad_loop *loop, void *ud)
+{
+	lotad_worker *w = ud;
+	run_queued(w);
+	close_queued(w);
+	if (w->shutdown_done && w->nconns == 0) {
+		atomic_store(&w->idle, 1);
+		lotad_loop_stop(loop);
+	}
+}
+
+static void sweep_cb(lotad_timer *t)
+{
+	lotad_worker *w = t->ud;
+	const lotad_settings *s = w->s;
+	uint64_t now = lotad_loop_update_now(w->loop);
+	for (lotad_conn *c = w->conns; c; c = c->next) {
+		if (c->dead)
+			continue;
+		uint64_t quiet = now - c->last_progress_ms;
+		if (c->state == C_HEAD) {
+			if (c->in_end > c->in_start) {
+				if (now - c->head_start_ms >= s->header_timeout_ms) {
+					c->t_start_us = now_us();
+					conn_send_error_raw(c, 400, "RequestTimeout",
+					                    "Your socket connection to the server "
+					                    "was not read from or written to "
+					                    "within the timeout period.");
+					c->in_start = c->in_end = 0;
+					c->state = C_FLUSH;
+					c->resp_ended = true;
+					conn_process(c);
+				}
+			} else if (quiet >= s->idle_timeout_ms) {
+				conn_kill(c);
+			}
+			continue;
+		}
+		bool waiting_client = c->out_end > c->out_start ||
+		                      (c->state == C_ACTIVE && !c->body_eof && c->want_body);
+		if (waiting_client && quiet >= s->idle_timeout_ms) {
+			lota_log_info("client %s: no progress for %llu ms, closing", c->peer,
+			              (unsigned long long)quiet);
+			conn_kill(c);
+		}
+	}
+	close_queued(w);
+	lotad_timer_start(w->loop, &w->sweep, 1000);
+}
+
+static void wake_fn(lotad_loop *loop, void *ud)
+{
+	lotad_worker *w = ud;
+	int req = atomic_load(&w->shutdown_req);
+	(void)loop;
+	if (!req)
+		return;
+	if (w->listen_fd >= 0) {
+		lotad_io_stop(w->loop, &w->listen_io);
+		close(w->listen_fd);
+		w->listen_fd = -1;
+	}
+	w->shutdown_done = 1;
+	for (lotad_conn *c = w->conns; c; c = c->next) {
+		if (req == 2 || (c->state == C_HEAD && c->in_end == c->in_start))
+			conn_kill(c);
+		else
+			c->close_after = true;
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	lotad_worker *w = arg;
+	lotad_loop_run(w->loop);
+	/* Anything left (forced stop): abort handlers before the upstream goes away. */
+	for (lotad_conn *c = w->conns; c; c = c->next)
+		conn_kill(c);
+	close_queued(w);
+	return NULL;
+}
+
+lotad_worker *lotad_worker_new(int id, const lotad_settings *s, int listen_fd)
+{
+	lotad_worker *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->id = id;
+	w->s = s;
+	w->listen_fd = listen_fd;
+	w->loop = lotad_loop_new();
+	if (!w->loop)
+		goto fail;
+	w->up = lotad_upstream_new(w->loop);
+	if (!w->up)
+		goto fail;
+	w->listen_io = (lotad_io){.fd = listen_fd, .fn = listen_io, .ud = w};
+	if (lotad_io_set(w->loop, &w->listen_io, EPOLLIN) < 0)
+		goto fail;
+	lotad_timer_init(&w->sweep, sweep_cb, w);
+	lotad_timer_start(w->loop, &w->sweep, 1000);
+	lotad_loop_set_after(w->loop, after_iter, w);
+	lotad_loop_set_wake(w->loop, wake_fn, w);
+	return w;
+fail:
+	lotad_upstream_free(w->up);
+	lotad_loop_free(w->loop);
+	free(w);
+	return NULL;
+}
+
+int lotad_worker_start(lotad_worker *w)
+{
+	int rc = pthread_create(&w->thr, NULL, worker_main, w);
+	if (rc)
+		return -rc;
+	w->started = true;
+	return 0;
+}
+
+void lotad_worker_shutdown(lotad_worker *w, bool force)
+{
+	atomic_store(&w->shutdown_req, force ? 2 : 1);
+	lotad_loop_wake(w->loop);
+}
+
+bool lotad_worker_idle(lotad_worker *w)
+{
+	return atomic_load(&w->idle) != 0;
+}
+
+void lotad_worker_join_free(lotad_worker *w)
+{
+	if (!w)
+		return;
+	if (w->started)
+		pthread_join(w->thr, NULL);
+	if (w->listen_fd >= 0)
+		close(w->listen_fd);
+	lotad_upstream_free(w->up);
+	lotad_loop_free(w->loop);
+	free(w);
+}

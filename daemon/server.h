@@ -1,0 +1,130 @@
+/*
+ * server.h - lotad's S3 front end: listeners, workers and client connections speaking
+ * HTTP/1.1, and the interface between a connection and the handler that answers the
+ * request on it (today the proxy; later the cache serves GET/HEAD through the same
+ * interface).
+ *
+ * A worker is one thread with its own loop, listening socket (SO_REUSEPORT) and
+ * upstream client. A connection answers one request at a time: the next pipelined
+ * request is parsed only once the current response has been flushed, so responses go
+ * out in order. Buffers have fixed caps (client_buffer): when the input buffer is full
+ * the socket is not read; when the output buffer is full the handler is told to stop
+ * (and is called back through on_drain when there is room again).
+ */
+#ifndef LOTAD_SERVER_H
+#define LOTAD_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <lota/http.h>
+
+#include "auth.h"
+#include "loop.h"
+#include "metrics.h"
+
+#define LOTAD_MAX_HEADERS    128
+#define LOTAD_MAX_HEAD_BYTES (16 * 1024)
+#define LOTAD_MAX_NAMES      16
+
+/* Process-wide settings (read-only once the workers run). */
+typedef struct lotad_settings {
+	char listen_host[256];
+	int listen_port;
+	char upstream_url[1024];     /* scheme://host[:port] without a trailing slash */
+	char upstream_hostport[300]; /* host[:port] as written in the URL */
+	const char *upstream_ca_file;
+	const char *endpoint_names[LOTAD_MAX_NAMES];
+	size_t num_endpoint_names;
+	const char *region;
+	int64_t max_skew_s;
+	int workers;
+	uint64_t idle_timeout_ms, header_timeout_ms, request_timeout_ms;
+	uint64_t upstream_connect_timeout_ms, upstream_timeout_ms;
+	uint64_t shutdown_timeout_ms;
+	int upstream_retries;
+	int64_t max_connections;
+	size_t client_buffer;
+	bool access_log;
+	const char *tcp_congestion; /* NULL or "" = system default */
+	lotad_auth_config auth;
+} lotad_settings;
+
+typedef struct lotad_worker lotad_worker;
+typedef struct lotad_conn lotad_conn;
+typedef struct lotad_handler lotad_handler;
+
+/* A request handler. The server calls these; the handler calls the lotad_conn_* API. */
+typedef struct lotad_handler_ops {
+	/* Decoded request body bytes are available (or the body ended). */
+	void (*on_body)(lotad_handler *h);
+	/* The output buffer has room again. */
+	void (*on_drain)(lotad_handler *h);
+	/* The client is gone (or the server is shutting down hard): stop all work and
+	 * free the handler now. The handler must not call lotad_conn_* afterwards. */
+	void (*abort)(lotad_handler *h);
+} lotad_handler_ops;
+
+struct lotad_handler {
+	const lotad_handler_ops *ops;
+};
+
+/* --- workers --- */
+int lotad_server_listen(const lotad_settings *s, int *fd_out); /* one SO_REUSEPORT socket */
+lotad_worker *lotad_worker_new(int id, const lotad_settings *s, int listen_fd);
+int lotad_worker_start(lotad_worker *w);
+/* From any thread: drain (stop accepting, finish in-flight requests). force: abort
+ * everything still open. */
+void lotad_worker_shutdown(lotad_worker *w, bool force);
+bool lotad_worker_idle(lotad_worker *w); /* no connection left */
+void lotad_worker_join_free(lotad_worker *w);
+
+lotad_loop *lotad_worker_loop(lotad_worker *w);
+struct lotad_upstream *lotad_worker_upstream(lotad_worker *w);
+const lotad_settings *lotad_worker_settings(lotad_worker *w);
+
+/* --- the connection API for handlers --- */
+const lota_http_request *lotad_conn_request(lotad_conn *c);
+lotad_worker *lotad_conn_worker(lotad_conn *c);
+/* Copy up to cap decoded body bytes. Returns the count; 0 with *eof false means "none
+ * buffered now" (on_body follows when more arrive). */
+size_t lotad_conn_body_read(lotad_conn *c, char *dst, size_t cap, bool *eof);
+bool lotad_conn_body_done(const lotad_conn *c);
+/* Send "100 Continue" if the client asked for it and it was not sent yet. */
+void lotad_conn_send_continue(lotad_conn *c);
+
+/* Response: the head (status line + headers, without the final CRLF; lotad adds
+ * framing and Connection headers), then body bytes, then end. */
+typedef enum lotad_resp_framing {
+	LOTAD_RESP_NONE = 0,    /* no body (HEAD, 204, 304) */
+	LOTAD_RESP_LENGTH = 1,  /* the head carries Content-Length */
+	LOTAD_RESP_CHUNKED = 2, /* lotad frames chunks (HTTP/1.1 clients) */
+} lotad_resp_framing;
+/* Room for head bytes / body bytes in the output buffer right now. */
+size_t lotad_conn_out_room(const lotad_conn *c);
+/* Commit a response head; head[0..len) is "HTTP/1.1 ...\r\n" + header lines. The
+ * framing decides Transfer-Encoding; with LENGTH the head must carry Content-Length.
+ * Returns 0 or -ENOSPC. */
+int lotad_conn_resp_head(lotad_conn *c, int status, const char *head, size_t len,
+                         lotad_resp_framing framing);
+/* Body bytes; len must be <= lotad_conn_out_room(). Returns 0 or -ENOSPC. */
+int lotad_conn_resp_body(lotad_conn *c, const char *data, size_t len);
+/* The handler is done. ok = the response is complete (else the connection is closed
+ * after what was buffered, so the client sees a truncated transfer, never a silently
+ * short one). The handler must not touch c afterwards. Metrics info for the log. */
+void lotad_conn_resp_end(lotad_conn *c, bool ok);
+/* Whether any response byte was committed. */
+bool lotad_conn_resp_started(const lotad_conn *c);
+/* Send a complete lotad-generated S3 error and finish (closes when close). */
+void lotad_conn_send_error(lotad_conn *c, int status, const char *code, const char *msg,
+                           bool close);
+/* The handler that answers the current request (set by lotad_request_start). */
+void lotad_conn_attach(lotad_conn *c, lotad_handler *h);
+/* Ask for on_drain once the output buffer is at least half empty. */
+void lotad_conn_want_drain(lotad_conn *c);
+/* The operation, for metrics and the access log. */
+void lotad_conn_set_op(lotad_conn *c, lotad_op op);
+/* Information the access log prints. */
+void lotad_conn_set_request_id(lotad_conn *c, const char *id, size_t len);
+
+#endif
