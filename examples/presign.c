@@ -54,18 +54,18 @@ int main(int argc, char **argv)
 
 	lota_http_header hdr = {LOTA_STR_LIT("Host"), view(host)};
 	lota_sigv4_request req = {
-		.method = LOTA_STR_LIT("GET"),
-		.path = view(path),
-		.headers = &hdr,
-		.num_headers = 1,
+	    .method = LOTA_STR_LIT("GET"),
+	    .path = view(path),
+	    .headers = &hdr,
+	    .num_headers = 1,
 	};
 	lota_sigv4_params p = {
-		.access_key = view(ak),
-		.secret_key = view(sk),
-		.session_token = view(getenv("AWS_SESSION_TOKEN")),
-		.region = view(region ? region : "us-east-1"),
-		.service = LOTA_STR_LIT("s3"),
-		.time = (int64_t)time(NULL),
+	    .access_key = view(ak),
+	    .secret_key = view(sk),
+	    .session_token = view(getenv("AWS_SESSION_TOKEN")),
+	    .region = view(region ? region : "us-east-1"),
+	    .service = LOTA_STR_LIT("s3"),
+	    .time = (int64_t)time(NULL),
 	};
 	char query[4096];
 	int rc = lota_sigv4_presign(&p, &req, expires, query, sizeof(query));

@@ -20,7 +20,6 @@
 
 #include "unit.h"
 
-
 #define AK1 "AKIDLOTATEST1"
 #define SK1 "secret/one+KEY0123456789abcdefghijklmn"
 #define AKT "ASIATEMPKEY"

@@ -15,7 +15,6 @@
 
 #include "unit.h"
 
-
 /* ------------------------------------------------------------ exposition parsing */
 
 /* Value of the series line exactly named `series` (name plus labels), or -1. */
