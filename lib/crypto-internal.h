@@ -73,4 +73,10 @@ bool lota__ct_equal(const void *a, const void *b, size_t len);
 /* Overwrite a secret so that the compiler cannot drop the store. NULL is fine. */
 void lota__wipe(void *p, size_t len);
 
+/* HKDF-SHA256 (RFC 5869, extract then expand): derive out_len bytes (1..8160) from the
+ * input keying material ikm with an optional salt and context info (both may be NULL/0).
+ * Used to turn one node secret into independent keys per purpose. */
+int lota__hkdf_sha256(const void *ikm, size_t ikm_len, const void *salt, size_t salt_len,
+                      const void *info, size_t info_len, void *out, size_t out_len) LOTA_WUR;
+
 #endif

@@ -337,3 +337,50 @@ void lota__wipe(void *p, size_t len)
 	if (p && len)
 		OPENSSL_cleanse(p, len);
 }
+
+/* ---- HKDF-SHA256 ---- */
+
+/* Built on the HMAC helper (RFC 5869 directly): no extra OpenSSL algorithm to fetch, and
+ * the intermediate PRK and T(i) blocks are wiped before returning. */
+int lota__hkdf_sha256(const void *ikm, size_t ikm_len, const void *salt, size_t salt_len,
+                      const void *info, size_t info_len, void *out, size_t out_len)
+{
+	static const uint8_t zero_salt[LOTA__HMAC_LEN];
+	uint8_t prk[LOTA__HMAC_LEN], t[LOTA__HMAC_LEN];
+	lota__hmac_ctx *c = NULL;
+	int rc = -EINVAL;
+	if (!out || out_len == 0 || out_len > 255u * LOTA__HMAC_LEN || (!ikm && ikm_len) ||
+	    (!salt && salt_len) || (!info && info_len))
+		return rc;
+	if (!salt || salt_len == 0) {
+		salt = zero_salt;
+		salt_len = sizeof(zero_salt);
+	}
+	rc = lota__hmac_sha256(salt, salt_len, ikm, ikm_len, prk);
+	if (rc)
+		goto out;
+	rc = -ENOMEM;
+	if (!(c = lota__hmac_new()))
+		goto out;
+	uint8_t *o = out;
+	size_t done = 0, tlen = 0;
+	for (uint8_t i = 1; done < out_len; i++) {
+		size_t n = out_len - done < sizeof(t) ? out_len - done : sizeof(t);
+		if ((rc = lota__hmac_init(c, prk, sizeof(prk))) ||
+		    (rc = lota__hmac_update(c, t, tlen)) ||
+		    (rc = lota__hmac_update(c, info, info_len)) ||
+		    (rc = lota__hmac_update(c, &i, 1)) || (rc = lota__hmac_final(c, t)))
+			goto out;
+		tlen = sizeof(t);
+		memcpy(o + done, t, n);
+		done += n;
+	}
+	rc = 0;
+out:
+	if (rc)
+		lota__wipe(out, out_len);
+	lota__hmac_free(c);
+	lota__wipe(prk, sizeof(prk));
+	lota__wipe(t, sizeof(t));
+	return rc;
+}

@@ -3,4 +3,6 @@
 set(LOTAD_UNIT_SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/../../daemon/auth.c
     ${CMAKE_CURRENT_LIST_DIR}/../../daemon/metrics.c
-    ${CMAKE_CURRENT_LIST_DIR}/../../daemon/s3err.c)
+    ${CMAKE_CURRENT_LIST_DIR}/../../daemon/s3err.c
+    ${CMAKE_CURRENT_LIST_DIR}/../../daemon/store.c
+    ${CMAKE_CURRENT_LIST_DIR}/../../daemon/nodesecret.c)
