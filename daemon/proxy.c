@@ -11,6 +11,11 @@
  *     chosen here (Content-Length when the upstream gave one, else chunked).
  *     CURLOPT_WRITEFUNCTION copies body bytes into the output buffer, or pauses the
  *     download when it is full; on_drain resumes it.
+ * aws-chunked uploads (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) that lotad re-signs pass
+ * through a chunk re-signer between the client's body and curl: each chunk signature is
+ * verified against the client's chain and replaced by the upstream chain's (same length,
+ * so Content-Length holds). A bad client chunk aborts the upload (the upstream never
+ * stores a partial object) and the client gets 403 SignatureDoesNotMatch.
  * Nothing reaches the client before the upstream head is complete, so an upstream
  * failure before that is answered with an S3 error (or retried for idempotent requests
  * without a body); after that it closes the connection.
@@ -31,6 +36,7 @@
 #include "upstream.h"
 
 #define RHEAD_CAP (32 * 1024)
+#define STAGE_CAP (64 * 1024) /* client aws-chunked bytes waiting for the re-signer */
 #define URL_CAP   (LOTAD_MAX_HEAD_BYTES + 1024)
 
 typedef struct proxy {
@@ -50,6 +56,11 @@ typedef struct proxy {
 	int attempts;
 	uint64_t t0_us;
 	lotad_timer retry;
+	lotad_chunk_resigner *resigner; /* re-signed aws-chunked upload, else NULL */
+	char *stage;
+	size_t stage_len;
+	bool stage_eof;
+	int chunk_err; /* the re-signer's failure: the upload was aborted for it */
 	size_t rhead_len;
 	char rhead[RHEAD_CAP];
 	char errbuf[CURL_ERROR_SIZE];
@@ -88,6 +99,8 @@ static void proxy_free(proxy *p)
 	}
 	curl_slist_free_all(p->hdrs);
 	lotad_auth_result_cleanup(&p->auth);
+	lotad_chunk_resigner_free(p->resigner);
+	free(p->stage);
 	free(p);
 }
 
@@ -124,12 +137,51 @@ static const lotad_handler_ops proxy_ops = {
 
 /* ------------------------------------------------------- curl callbacks --- */
 
+/* The body of a re-signed aws-chunked upload: client bytes -> stage -> re-signer -> curl. */
+static size_t read_resigned(proxy *p, char *buf, size_t cap)
+{
+	/* The re-signer holds a whole chunk before it emits it, so it may consume input
+	 * without producing output: keep feeding it what the connection has buffered until
+	 * it produces something or nothing more can move. */
+	for (;;) {
+		size_t got = 0;
+		if (!p->stage_eof && p->stage_len < STAGE_CAP) {
+			got = lotad_conn_body_read(p->c, p->stage + p->stage_len,
+			                           STAGE_CAP - p->stage_len, &p->stage_eof);
+			p->stage_len += got;
+		}
+		size_t used = 0, made = 0;
+		int rc = lotad_chunk_resigner_feed(p->resigner, p->stage, p->stage_len, &used, buf,
+		                                   cap, &made);
+		memmove(p->stage, p->stage + used, p->stage_len - used);
+		p->stage_len -= used;
+		if (rc < 0) {
+			p->chunk_err = rc;
+			return CURL_READFUNC_ABORT;
+		}
+		if (made)
+			return made;
+		if (rc == 1)
+			return 0; /* the final chunk is out: end of the upload */
+		if (used || got)
+			continue;
+		if (p->stage_eof) {
+			p->chunk_err = LOTA_E_HTTP_CHUNK; /* the body ended inside the stream */
+			return CURL_READFUNC_ABORT;
+		}
+		p->send_paused = true;
+		return CURL_READFUNC_PAUSE;
+	}
+}
+
 static size_t read_cb(char *buf, size_t size, size_t nitems, void *ud)
 {
 	proxy *p = ud;
 	bool eof = false;
 	if (!p->c)
 		return CURL_READFUNC_ABORT;
+	if (p->resigner)
+		return read_resigned(p, buf, size * nitems);
 	size_t n = lotad_conn_body_read(p->c, buf, size * nitems, &eof);
 	if (n || eof)
 		return n;
@@ -324,7 +376,17 @@ static void proxy_done(lotad_xfer *x, CURLcode rc)
 		return;
 	}
 	p->c = NULL;
-	if (lotad_conn_resp_started(c) || (client_side && !p->local_status)) {
+	if (p->chunk_err && !lotad_conn_resp_started(c)) {
+		bool sig = p->chunk_err == LOTA_E_SIGV4_MISMATCH;
+		lota_log_info("aws-chunked upload refused: %s", lota_strerror(p->chunk_err));
+		lotad_metrics_auth_refused(sig ? "SignatureDoesNotMatch" : "IncompleteBody");
+		lotad_conn_send_error(
+		    c, sig ? 403 : 400, sig ? "SignatureDoesNotMatch" : "IncompleteBody",
+		    sig ? "The request signature we calculated does not match the signature you "
+		          "provided. Check your key and signing method."
+		        : "The aws-chunked request body is malformed or incomplete.",
+		    true);
+	} else if (lotad_conn_resp_started(c) || (client_side && !p->local_status)) {
 		lotad_conn_resp_end(c, false);
 	} else {
 		int st = 502;
@@ -439,15 +501,30 @@ static int proxy_setup(proxy *p)
 		if ((rc = add_header(&p->hdrs, fwd[i].name, fwd[i].value)) < 0)
 			goto out;
 	if (resign) {
+		lota_str ph = p->auth.claim.payload_hash;
+		bool streaming = lota_str_eq_nocase(ph, LOTA_SIGV4_STREAMING_PAYLOAD,
+		                                    strlen(LOTA_SIGV4_STREAMING_PAYLOAD));
+		if (lota_str_eq_nocase(ph, LOTA_SIGV4_STREAMING_PAYLOAD_TRAILER,
+		                       strlen(LOTA_SIGV4_STREAMING_PAYLOAD_TRAILER))) {
+			rc = -ENOTSUP; /* signed trailers cannot be re-signed */
+			goto out;
+		}
+		int64_t now = (int64_t)time(NULL);
+		char seed[LOTA_SIGV4_SIGNATURE_HEX_LEN + 1];
 		abuf = malloc(8192);
 		if (!abuf)
 			goto out;
-		int al =
-		    lotad_auth_resign(&p->auth, &s->auth, req->method, path, query, fwd, nfwd,
-		                      p->auth.claim.payload_hash, (int64_t)time(NULL), abuf, 8192);
+		int al = lotad_auth_resign_sig(&p->auth, &s->auth, req->method, path, query, fwd,
+		                               nfwd, ph, now, abuf, 8192, seed);
 		if (al < 0) {
 			rc = al;
 			goto out;
+		}
+		if (streaming && p->has_body) {
+			p->stage = malloc(STAGE_CAP);
+			p->resigner = lotad_auth_chunk_resigner(&p->auth, &s->auth, now, seed, 0);
+			if (!p->stage || !p->resigner)
+				goto out;
 		}
 		/* "Name: value\r\n" lines */
 		char *line = abuf, *end = abuf + al;
@@ -569,13 +646,23 @@ void lotad_proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *
 	if (rc == 0)
 		rc = proxy_launch(p);
 	if (rc < 0) {
-		lota_log_error("proxy: cannot set up the upstream request: %s", lota_strerror(rc));
 		p->c = NULL;
-		lotad_conn_send_error(c, rc == -E2BIG ? 400 : 500,
-		                      rc == -E2BIG ? "InvalidRequest" : "InternalError",
-		                      rc == -E2BIG ? "The request is too large to forward."
-		                                   : "lotad could not start the upstream request.",
-		                      !lotad_conn_body_done(c));
+		if (rc == -ENOTSUP) {
+			lotad_conn_send_error(c, 501, "NotImplemented",
+			                      "lotad cannot re-sign uploads with signed trailers "
+			                      "(STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER); sign "
+			                      "the request for the upstream's host name instead.",
+			                      !lotad_conn_body_done(c));
+		} else {
+			lota_log_error("proxy: cannot set up the upstream request: %s",
+			               lota_strerror(rc));
+			lotad_conn_send_error(c, rc == -E2BIG ? 400 : 500,
+			                      rc == -E2BIG ? "InvalidRequest" : "InternalError",
+			                      rc == -E2BIG
+			                          ? "The request is too large to forward."
+			                          : "lotad could not start the upstream request.",
+			                      !lotad_conn_body_done(c));
+		}
 		proxy_free(p);
 		return;
 	}
