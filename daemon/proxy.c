@@ -569,7 +569,11 @@ static int proxy_setup(proxy *p)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, p);
 	curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, p->errbuf);
-	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 128L * 1024);
+	/* curl hands over at most this much per write callback; it must fit the client's
+	 * output buffer whole (a paused write is re-delivered whole). */
+	curl_easy_setopt(
+	    e, CURLOPT_BUFFERSIZE,
+	    (long)(s->client_buffer < CURL_MAX_READ_SIZE ? s->client_buffer : CURL_MAX_READ_SIZE));
 	curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 128L * 1024);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)s->upstream_connect_timeout_ms);
 	if (s->upstream_timeout_ms) {
