@@ -206,8 +206,25 @@ const char *lotad_http_reason(int status)
 		return "Service Unavailable";
 	case 504:
 		return "Gateway Timeout";
+	case 505:
+		return "HTTP Version Not Supported";
+	case 429:
+		return "Too Many Requests";
 	default:
-		return "Unknown";
+		break;
+	}
+	/* Any other code gets its class name (RFC 9110 15), never an empty phrase. */
+	switch (status / 100) {
+	case 1:
+		return "Informational";
+	case 2:
+		return "Success";
+	case 3:
+		return "Redirection";
+	case 4:
+		return "Client Error";
+	default:
+		return "Server Error";
 	}
 }
 

@@ -389,7 +389,10 @@ static void test_s3err_response(void)
 	CU_ASSERT_EQUAL(n, 0);
 	CU_ASSERT_EQUAL(out[0], '\0');
 	CU_ASSERT_STRING_EQUAL(lotad_http_reason(503), "Service Unavailable");
-	CU_ASSERT_STRING_EQUAL(lotad_http_reason(299), "Unknown");
+	CU_ASSERT_STRING_EQUAL(lotad_http_reason(299), "Success");
+	CU_ASSERT_STRING_EQUAL(lotad_http_reason(505), "HTTP Version Not Supported");
+	CU_ASSERT_STRING_EQUAL(lotad_http_reason(599), "Server Error");
+	CU_ASSERT_STRING_EQUAL(lotad_http_reason(451), "Client Error");
 }
 
 int main(void)
