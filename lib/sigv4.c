@@ -738,6 +738,11 @@ static bool list_has(lota_str list, const char *name)
 	return false;
 }
 
+static int query_param(lota_str query, const char *name, lota_str *out);
+
+/* The payload hash a request signs when the caller gives none. The same rule as
+ * lota_sigv4_parse() uses to verify: the x-amz-content-sha256 header, else (query form)
+ * an X-Amz-Content-Sha256 query parameter, else the form's default. */
 static lota_str default_payload(const lota_sigv4_request *req, bool query_form)
 {
 	if (req->payload_hash.len)
@@ -745,6 +750,9 @@ static lota_str default_payload(const lota_sigv4_request *req, bool query_form)
 	const lota_http_header *h = find_header(req, "x-amz-content-sha256");
 	if (h)
 		return h->value;
+	lota_str ph;
+	if (query_form && query_param(req->query, "X-Amz-Content-Sha256", &ph) > 0 && ph.len)
+		return ph;
 	return query_form ? LOTA_STR_LIT(LOTA_SIGV4_UNSIGNED_PAYLOAD)
 	                  : LOTA_STR_LIT(LOTA_SIGV4_EMPTY_SHA256);
 }
