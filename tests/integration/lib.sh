@@ -231,7 +231,7 @@ lotad_start() {
 	ports=$(it_free_ports) || it_die "cannot pick free ports for lotad"
 	read -r IT_LOTAD_PORT IT_LOTAD_ADMIN_PORT _ <<<"$ports"
 	"$bin" --listen "127.0.0.1:$IT_LOTAD_PORT" \
-		--upstream "http://127.0.0.1:$upstream_port" \
+		--upstream "${IT_UPSTREAM_URL:-http://127.0.0.1:$upstream_port}" \
 		--credentials "$creds" \
 		--admin-listen "127.0.0.1:$IT_LOTAD_ADMIN_PORT" \
 		--endpoint-name localhost \

@@ -147,6 +147,29 @@ rgw_start() {
 	fsid=$(uuidgen)
 	osduuid=$(uuidgen)
 
+	# RGW_TLS=1: radosgw also serves HTTPS, with a certificate for localhost/127.0.0.1
+	# issued by a CA made here (DIR/tls/ca.pem; the CA key is thrown away).
+	local tls_frontend="" tlsp=""
+	if [ "${RGW_TLS:-0}" = 1 ]; then
+		read -r tlsp _ <<<"$(rgw__free_ports)"
+		mkdir -p "$dir/tls"
+		(
+			cd "$dir/tls" &&
+				openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=lota test CA" \
+					-keyout ca.key -out ca.pem &&
+				openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+					-keyout key.pem -out req.pem &&
+				printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >ext.cnf &&
+				openssl x509 -req -in req.pem -CA ca.pem -CAkey ca.key -CAcreateserial \
+					-days 2 -extfile ext.cnf -out cert.pem &&
+				rm -f ca.key req.pem
+		) >"$dir/log/tls.out" 2>&1 || {
+			rgw__fail "$dir" "cannot make the TLS certificate" tls.out
+			return 1
+		}
+		tls_frontend=" ssl_endpoint=127.0.0.1:$tlsp ssl_certificate=$dir/tls/cert.pem ssl_private_key=$dir/tls/key.pem"
+	fi
+
 	# $name, $cluster and $id are expanded by Ceph itself, hence the escapes.
 	cat >"$dir/ceph.conf" <<EOF
 [global]
@@ -198,7 +221,7 @@ debug_ms = 0
 [mon.a]
 [osd.0]
 [client.rgw.a]
-rgw_frontends = beast endpoint=127.0.0.1:$rgwp
+rgw_frontends = beast endpoint=127.0.0.1:$rgwp$tls_frontend
 rgw_dns_name = localhost
 rgw_data = $dir/rgw
 rgw_enable_usage_log = false
@@ -208,6 +231,8 @@ EOF
 	cat >"$dir/rgw.env" <<EOF
 RGW_DIR=$dir
 RGW_PORT=$rgwp
+RGW_TLS_PORT=$tlsp
+RGW_TLS_CA=${tlsp:+$dir/tls/ca.pem}
 RGW_ENDPOINT=http://127.0.0.1:$rgwp
 RGW_MON_PORTS=$mon2,$mon1
 RGW_REGION=$RGW_REGION
