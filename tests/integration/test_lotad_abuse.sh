@@ -27,6 +27,25 @@ check "PUT 24 MiB" it_curl alice -f -o /dev/null -T "$W/big" "$S3_ENDPOINT/$B/bi
 for _ in 1 2 3 4; do it_curl alice -s -o /dev/null "$S3_ENDPOINT/$B/big"; done
 fd0=$(fds)
 
+# Backpressure: a client reading 24 MiB at 1 MiB/s must pause the upstream, not make
+# lotad hold the object (its memory may grow by its fixed buffers, not by the object).
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$IT_LOTAD_PID/status"; }
+rss0=$(rss)
+it_curl alice -s -o /dev/null -w '%{size_download}' --limit-rate 1M --max-time 5 \
+	"$S3_ENDPOINT/$B/big" >"$W/slow.size" &
+slow=$!
+peak=$rss0
+for _ in $(seq 40); do
+	r=$(rss)
+	[ "$r" -gt "$peak" ] && peak=$r
+	sleep 0.1
+done
+wait $slow 2>/dev/null
+grow=$(((peak - rss0) / 1024))
+got=$(cat "$W/slow.size")
+check "the slow reader was really reading (${got:-0} bytes in 5 s)" test "${got:-0}" -gt 2000000
+check "a slow reader does not make lotad buffer the object (RSS +${grow} MiB)" test "$grow" -lt 12
+
 cat >"$W/abuse.py" <<'PY'
 import socket, sys, time
 port, get_url_path = int(sys.argv[1]), sys.argv[2]
