@@ -1096,26 +1096,15 @@ void lotad_chunk_resigner_free(lotad_chunk_resigner *r)
 	free(r);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "<hex>;chunk-signature=<64 hex>" (without the CRLF). */
 static int parse_chunk_header(lotad_chunk_resigner *r)
 {
 	size_t i = 0;
 	uint64_t v = 0;
-	while (i < r->hdr_len && hexval(r->hdr[i]) >= 0) {
+	while (i < r->hdr_len && lota__hex_value((unsigned char)r->hdr[i]) >= 0) {
 		if (i == 16)
 			return LOTA_E_HTTP_CHUNK_SIZE;
-		v = v * 16 + (uint64_t)hexval(r->hdr[i]);
+		v = v * 16 + (uint64_t)lota__hex_value((unsigned char)r->hdr[i]);
 		i++;
 	}
 	if (i == 0)

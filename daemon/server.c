@@ -208,14 +208,15 @@ static void conn_close_now(lotad_conn *c)
 }
 
 /* Write what is buffered. Returns false when the connection failed. */
-static bool conn_flush(lotad_conn *c)
+/* Send as much of data[0..len) as the socket takes now. Returns the bytes sent, or -1
+ * when the connection failed (it is then killed). */
+static ssize_t send_some(lotad_conn *c, const char *data, size_t len)
 {
-	while (c->out_end > c->out_start) {
-		ssize_t n =
-		    send(c->io.fd, c->out + c->out_start, c->out_end - c->out_start, MSG_NOSIGNAL);
+	size_t off = 0;
+	while (off < len) {
+		ssize_t n = send(c->io.fd, data + off, len - off, MSG_NOSIGNAL);
 		if (n > 0) {
-			c->out_start += (size_t)n;
-			c->last_progress_ms = lotad_loop_now_ms(c->w->loop);
+			off += (size_t)n;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -223,7 +224,20 @@ static bool conn_flush(lotad_conn *c)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		conn_kill(c);
-		return false;
+		return -1;
+	}
+	if (off)
+		c->last_progress_ms = lotad_loop_now_ms(c->w->loop);
+	return (ssize_t)off;
+}
+
+static bool conn_flush(lotad_conn *c)
+{
+	if (c->out_end > c->out_start) {
+		ssize_t n = send_some(c, c->out + c->out_start, c->out_end - c->out_start);
+		if (n < 0)
+			return false;
+		c->out_start += (size_t)n;
 	}
 	if (c->out_start == c->out_end)
 		c->out_start = c->out_end = 0;
@@ -733,22 +747,10 @@ int lotad_conn_resp_body(lotad_conn *c, const char *data, size_t len)
 	} else if (c->out_end == c->out_start) {
 		/* Nothing queued: send straight from the caller's buffer and keep only what
 		 * the socket did not take (saves a copy and a loop turn per block). */
-		size_t off = 0;
-		while (off < len) {
-			ssize_t n = send(c->io.fd, data + off, len - off, MSG_NOSIGNAL);
-			if (n > 0) {
-				off += (size_t)n;
-				continue;
-			}
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-				break;
-			conn_kill(c);
+		ssize_t sent = send_some(c, data, len);
+		if (sent < 0)
 			return -EPIPE;
-		}
-		if (off)
-			c->last_progress_ms = lotad_loop_now_ms(c->w->loop);
+		size_t off = (size_t)sent;
 		if (off < len && out_append(c, data + off, len - off) < 0)
 			return -ENOSPC; /* cannot happen: the caller checked the room */
 	} else {

@@ -64,6 +64,18 @@ int lota__aead_open(const uint8_t key[LOTA__GCM_KEY_LEN], const uint8_t nonce[LO
 /* Cryptographically secure random bytes. */
 int lota__random_bytes(void *buf, size_t len) LOTA_WUR;
 
+/* The value of one hex digit (either case), or -1. */
+static inline int lota__hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* Lower-case hex of in[0..len) into out (2 * len chars plus a NUL). */
 void lota__hex_encode(const uint8_t *in, size_t len, char *out);
 

@@ -30,6 +30,8 @@
 
 #include <lota/http.h>
 
+#include "crypto-internal.h"
+
 #define DEFAULT_MAX_HEAD       16384
 #define DEFAULT_MAX_CHUNK_LINE 4096
 #define MAX_LENGTH_VALUE       ((uint64_t)INT64_MAX) /* Content-Length and chunk-size cap */
@@ -595,16 +597,6 @@ void lota_http_chunked_init(lota_http_chunked *dec)
 	dec->state = CH_SIZE;
 }
 
-static inline int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* An error is sticky: the decoder keeps answering it (state holds the negative code). */
 static int chunk_fail(lota_http_chunked *dec, int err)
 {
@@ -651,7 +643,7 @@ int lota_http_chunked_decode(lota_http_chunked *dec, char *buf, size_t *len)
 		}
 		switch (dec->state) {
 		case CH_SIZE: {
-			int h = hexval(c);
+			int h = lota__hex_value((unsigned char)c);
 			if (h >= 0) {
 				if (dec->remaining > (MAX_LENGTH_VALUE - (uint64_t)h) / 16) {
 					err = LOTA_E_HTTP_CHUNK_SIZE;

@@ -21,6 +21,8 @@
 
 #include <lota/placement.h>
 
+#include "crypto-internal.h"
+
 static const char key_tag[8] = {'L', 'O', 'T', 'A', 'C', 'K', '1', '\n'};
 
 struct node {
@@ -142,24 +144,13 @@ void lota_hash128_format(lota_hash128 h, char out[LOTA_HASH128_HEX_LEN + 1])
 	out[LOTA_HASH128_HEX_LEN] = '\0';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int lota_hash128_parse(const char *s, size_t len, lota_hash128 *out)
 {
 	uint64_t v[2] = {0, 0};
 	if (!s || !out || len != LOTA_HASH128_HEX_LEN)
 		return -EINVAL;
 	for (size_t i = 0; i < len; i++) {
-		int d = hexval(s[i]);
+		int d = lota__hex_value((unsigned char)s[i]);
 		if (d < 0)
 			return -EINVAL;
 		v[i / 16] = (v[i / 16] << 4) | (uint64_t)d;

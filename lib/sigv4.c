@@ -104,17 +104,6 @@ static bool is_unreserved(unsigned char c)
 	       c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static unsigned char lower(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
@@ -249,8 +238,8 @@ static void put_reencoded(struct sink *s, const char *p, size_t n, bool encode_s
 		put_encoded(s, p + i, j - i, encode_slash);
 		if (j >= n)
 			break;
-		int hi = j + 2 < n ? hexval((unsigned char)p[j + 1]) : -1;
-		int lo = j + 2 < n ? hexval((unsigned char)p[j + 2]) : -1;
+		int hi = j + 2 < n ? lota__hex_value((unsigned char)p[j + 1]) : -1;
+		int lo = j + 2 < n ? lota__hex_value((unsigned char)p[j + 2]) : -1;
 		if (hi >= 0 && lo >= 0) {
 			char c = (char)(hi << 4 | lo);
 			put_encoded(s, &c, 1, encode_slash);
@@ -286,8 +275,8 @@ int lota_uri_decode(const char *in, size_t len, char *out, size_t cap)
 	for (size_t i = 0; i < len; i++) {
 		char c = in[i];
 		if (c == '%') {
-			int hi = i + 2 < len ? hexval((unsigned char)in[i + 1]) : -1;
-			int lo = i + 2 < len ? hexval((unsigned char)in[i + 2]) : -1;
+			int hi = i + 2 < len ? lota__hex_value((unsigned char)in[i + 1]) : -1;
+			int lo = i + 2 < len ? lota__hex_value((unsigned char)in[i + 2]) : -1;
 			if (hi < 0 || lo < 0)
 				return LOTA_E_HTTP_TARGET;
 			c = (char)(hi << 4 | lo);
