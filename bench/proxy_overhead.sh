@@ -33,7 +33,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-rgw_start "$work/rgw" >/dev/null
+# A large RAM-backed store: the PUT runs overwrite gigabytes.
+RGW_MEMSTORE_BYTES=$((8 << 30)) rgw_start "$work/rgw" >/dev/null
 . "$work/rgw/rgw.env"
 export AWS_ACCESS_KEY_ID=$RGW_ALICE_ACCESS AWS_SECRET_ACCESS_KEY=$RGW_ALICE_SECRET AWS_REGION=us-east-1
 cat >"$work/credentials" <<EOC

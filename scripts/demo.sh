@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The demo: installs what is needed, builds lota, starts a local S3 upstream (a
 # single-node Ceph radosgw on 127.0.0.1) and lotad in front of it, then uses real S3
-# clients through lotad: awscli uploads a large object (multipart), reads it twice
-# (a cold and a warm read, with their throughput), boto3 does a range read, and every
-# byte is checked with sha256. Everything runs in a temp dir and is removed at the end.
+# clients through lotad: awscli uploads a large object (multipart), reads it straight
+# from radosgw and then twice through lotad (a cold and a warm read, with their
+# throughput), boto3 does a range read, and every byte is checked with sha256. Everything runs in a temp dir and is removed at the end.
 #
 #   scripts/demo.sh [SIZE_MIB]        (default 256)
 set -euo pipefail
@@ -55,6 +55,13 @@ t0=$(now_ms)
 aws s3 cp --only-show-errors "$work/object" s3://demo/weights.bin
 t1=$(now_ms)
 echo "== upload  ${size_mib} MiB through lotad (awscli, multipart): $(rate $((size_mib << 20)) $((t1 - t0)))"
+rm -f "$work/back"
+t0=$(now_ms)
+/usr/bin/aws --endpoint-url "$RGW_ENDPOINT" s3 cp --only-show-errors s3://demo/weights.bin "$work/back"
+t1=$(now_ms)
+echo "== direct read ${size_mib} MiB from radosgw, for comparison: $(rate $((size_mib << 20)) $((t1 - t0)))"
+# lotad is a proxy so far: every read is authorized by and streamed from the upstream.
+# With the node cache (lotad part 2) the warm read is served from the local disk.
 for read in cold warm; do
 	rm -f "$work/back"
 	t0=$(now_ms)

@@ -8,6 +8,9 @@
 #   rgw.sh stop DIR     stop the daemons by PID, wait for them, remove DIR
 #   rgw.sh env DIR      print DIR/rgw.env
 #
+# Environment: RGW_TLS=1 adds an HTTPS endpoint (RGW_TLS_PORT, CA in RGW_TLS_CA);
+# RGW_MEMSTORE_BYTES sizes the RAM-backed OSD (default 3 GiB).
+#
 # The file can also be sourced: it then only defines rgw_start DIR / rgw_stop DIR and the
 # RGW_* user constants.
 #
@@ -208,7 +211,7 @@ keyring = $dir/keyring
 mon_data = $dir/mon/\$cluster-\$id
 osd_data = $dir/osd/\$cluster-\$id
 osd_objectstore = memstore
-memstore_device_bytes = 3221225472
+memstore_device_bytes = ${RGW_MEMSTORE_BYTES:-3221225472}
 osd_max_object_size = 134217728
 osd_crush_chooseleaf_type = 0
 osd_crush_update_on_start = true
@@ -225,6 +228,11 @@ rgw_frontends = beast endpoint=127.0.0.1:$rgwp$tls_frontend
 rgw_dns_name = localhost
 rgw_data = $dir/rgw
 rgw_enable_usage_log = false
+# Overwritten and deleted objects free their RAM-backed space within seconds (the
+# default waits two hours), so long benchmarks do not fill the OSD.
+rgw_gc_obj_min_wait = 1
+rgw_gc_processor_period = 2
+rgw_gc_processor_max_time = 2
 debug_rgw = 1
 EOF
 
