@@ -22,13 +22,14 @@ run_build() { # name, ctest label exclusion, cmake args...
 	local dir=$1 exclude=$2
 	shift 2
 	echo "=== configure $dir: $*"
-	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir.configure.log" 2>&1 || {
-		cat "$dir.configure.log"
+	mkdir -p "$dir"
+	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir/configure.log" 2>&1 || {
+		cat "$dir/configure.log"
 		return 1
 	}
 	echo "=== build $dir"
-	cmake --build "$dir" -j "$jobs" >"$dir.build.log" 2>&1 || {
-		grep -E 'error|Error' "$dir.build.log" | head -40
+	cmake --build "$dir" -j "$jobs" >"$dir/build.log" 2>&1 || {
+		grep -E 'error|Error' "$dir/build.log" | head -40
 		return 1
 	}
 	echo "=== test $dir"
@@ -37,7 +38,6 @@ run_build() { # name, ctest label exclusion, cmake args...
 	(cd "$dir" && ctest "${args[@]}")
 }
 
-mkdir -p build build-asan
 if [ $quick = 1 ]; then
 	run_build build integration || status=1
 	exit $status
