@@ -147,6 +147,18 @@ check_contains() {
 	esac
 }
 
+# check_fails_with DESC NEEDLE COMMAND...: the command must fail, and its output (stdout
+# and stderr) must contain NEEDLE (an S3 error code, a status).
+check_fails_with() {
+	local desc=$1 needle=$2 out
+	shift 2
+	if out=$("$@" 2>&1); then
+		it_fail "$desc (command succeeded)"
+	else
+		check_contains "$desc" "$needle" "$out"
+	fi
+}
+
 # A fatal setup error: counts as a failure and ends the script.
 it_die() {
 	it_fail "$*"

@@ -17,15 +17,6 @@ it_random_file "$W/up/sub dir/ünï/日本🙂" 1
 : >"$W/up/empty"
 MP=(--s3-upload-cutoff 5M --s3-chunk-size 5M)
 
-expect_err() {
-	local desc=$1 needle=$2 out
-	shift 2
-	if out=$("$@" 2>&1); then
-		it_fail "$desc (command succeeded)"
-	else
-		check_contains "$desc" "$needle" "$out"
-	fi
-}
 
 check "mkdir alice:$B" it_rclone mkdir "alice:$B"
 check "copy the tree up (27 MiB multipart)" it_rclone copy "${MP[@]}" "$W/up" "alice:$B/tree"
@@ -48,10 +39,10 @@ check_eq "cat --tail bytes" "$(tail -c 77 "$W/up/big.bin" | sha256sum | cut -d' 
 check "copyto single file down" it_rclone copyto "alice:$B/tree/sub dir/with space+plus%pct.txt" "$W/one"
 check_eq "copyto bytes" "$(it_sha256 "$W/up/sub dir/with space+plus%pct.txt")" "$(it_sha256 "$W/one" 2>/dev/null)"
 
-expect_err "wrong secret -> SignatureDoesNotMatch" SignatureDoesNotMatch it_rclone lsf "wrongsecret:$B"
-expect_err "unknown access key -> InvalidAccessKeyId" InvalidAccessKeyId it_rclone lsf "unknown:$B"
-expect_err "bob lists alice's bucket -> AccessDenied" AccessDenied it_rclone lsf "bob:$B"
-expect_err "bob copies alice's object -> 403" 403 it_rclone copyto "bob:$B/tree/big.bin" "$W/bob"
+check_fails_with "wrong secret -> SignatureDoesNotMatch" SignatureDoesNotMatch it_rclone lsf "wrongsecret:$B"
+check_fails_with "unknown access key -> InvalidAccessKeyId" InvalidAccessKeyId it_rclone lsf "unknown:$B"
+check_fails_with "bob lists alice's bucket -> AccessDenied" AccessDenied it_rclone lsf "bob:$B"
+check_fails_with "bob copies alice's object -> 403" 403 it_rclone copyto "bob:$B/tree/big.bin" "$W/bob"
 [ -e "$W/bob" ] && it_fail "bob's failed copy left a file" || it_pass "bob's failed copy left no file"
 
 check "delete the tree" it_rclone delete "alice:$B/tree"
