@@ -384,6 +384,32 @@ static char *file_at(const char *dir, const char *file)
 	return read_expect(rel);
 }
 
+/* The canonical request and string to sign of one form ("header" or "query") of a
+ * vector, each compared with the suite's <form>-canonical-request.txt and
+ * <form>-string-to-sign.txt. */
+static void check_creq_sts(const char *name, const char *dir, const char *form,
+                           const lota_sigv4_request *q, unsigned flags)
+{
+	char creq[8192], sts[1024], file[64], what[32];
+	bool query_form = strcmp(form, "query") == 0;
+	int n = lota_sigv4_canonical_request(q, (lota_str){NULL, 0}, flags, query_form, creq,
+	                                     sizeof(creq));
+	CU_ASSERT_FATAL(n > 0);
+	snprintf(file, sizeof(file), "%s-canonical-request.txt", form);
+	snprintf(what, sizeof(what), "%s creq", form);
+	char *want = file_at(dir, file);
+	check_eq(what, name, creq, want);
+	free(want);
+	CU_ASSERT(lota_sigv4_string_to_sign(LOTA_STR_LIT("20150830T123600Z"),
+	                                    LOTA_STR_LIT("20150830/us-east-1/service/aws4_request"),
+	                                    creq, (size_t)n, sts, sizeof(sts)) > 0);
+	snprintf(file, sizeof(file), "%s-string-to-sign.txt", form);
+	snprintf(what, sizeof(what), "%s sts", form);
+	want = file_at(dir, file);
+	check_eq(what, name, sts, want);
+	free(want);
+}
+
 /* The Authorization value from a signed-request file. */
 static void authz_of(const char *text, char *out, size_t cap)
 {
@@ -450,17 +476,7 @@ static void run_v4_case(const char *name)
 	if (token[0] && !omit_token)
 		add_header(&r, "X-Amz-Security-Token", token);
 	lota_sigv4_request q = as_req(&r, payload);
-	char creq[8192], sts[1024];
-	int n =
-	    lota_sigv4_canonical_request(&q, (lota_str){NULL, 0}, flags, false, creq, sizeof(creq));
-	CU_ASSERT_FATAL(n > 0);
-	check_eq("header creq", name, creq, s = file_at(dir, "header-canonical-request.txt"));
-	free(s);
-	CU_ASSERT(lota_sigv4_string_to_sign(LOTA_STR_LIT("20150830T123600Z"),
-	                                    LOTA_STR_LIT("20150830/us-east-1/service/aws4_request"),
-	                                    creq, (size_t)n, sts, sizeof(sts)) > 0);
-	check_eq("header sts", name, sts, s = file_at(dir, "header-string-to-sign.txt"));
-	free(s);
+	check_creq_sts(name, dir, "header", &q, flags);
 	lota_sigv4_signature sig;
 	CU_ASSERT_EQUAL_FATAL(lota_sigv4_sign_header(&prm, &q, &sig), 0);
 	check_eq("header signature", name, sig.signature, s = file_at(dir, "header-signature.txt"));
@@ -480,15 +496,7 @@ static void run_v4_case(const char *name)
 	CU_ASSERT_FATAL(qn > 0);
 	lota_sigv4_request q2 = q;
 	q2.query = (lota_str){qs, (size_t)qn};
-	n = lota_sigv4_canonical_request(&q2, (lota_str){NULL, 0}, flags, true, creq, sizeof(creq));
-	CU_ASSERT_FATAL(n > 0);
-	check_eq("query creq", name, creq, s = file_at(dir, "query-canonical-request.txt"));
-	free(s);
-	CU_ASSERT(lota_sigv4_string_to_sign(LOTA_STR_LIT("20150830T123600Z"),
-	                                    LOTA_STR_LIT("20150830/us-east-1/service/aws4_request"),
-	                                    creq, (size_t)n, sts, sizeof(sts)) > 0);
-	check_eq("query sts", name, sts, s = file_at(dir, "query-string-to-sign.txt"));
-	free(s);
+	check_creq_sts(name, dir, "query", &q2, flags);
 	const char *qsig = strstr(qs, "X-Amz-Signature=");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(qsig);
 	check_eq("query signature", name, qsig + 16, s = file_at(dir, "query-signature.txt"));
