@@ -23,32 +23,11 @@ lotad=$build/daemon/lotad
 for b in "$lota" "$lotad"; do [ -x "$b" ] || { echo "build first: $b missing" >&2; exit 1; }; done
 command -v wrk >/dev/null || { echo "wrk missing: run scripts/deps.sh" >&2; exit 1; }
 
-. "$src/tests/integration/rgw.sh"
-work=$(mktemp -d /tmp/lota-bench.XXXXXX)
-lotad_pid=
-cleanup() {
-	[ -n "$lotad_pid" ] && kill "$lotad_pid" 2>/dev/null && wait "$lotad_pid" 2>/dev/null
-	rgw_stop "$work/rgw" >/dev/null 2>&1 || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
+. "$src/scripts/stack.sh"
 # A large RAM-backed store: the PUT runs overwrite gigabytes.
-RGW_MEMSTORE_BYTES=$((8 << 30)) rgw_start "$work/rgw" >/dev/null
-. "$work/rgw/rgw.env"
+RGW_MEMSTORE_BYTES=$((8 << 30)) stack_start "$lotad" --log-level warn ${LOTA_BENCH_LOTAD_ARGS:-}
 export AWS_ACCESS_KEY_ID=$RGW_ALICE_ACCESS AWS_SECRET_ACCESS_KEY=$RGW_ALICE_SECRET AWS_REGION=us-east-1
-cat >"$work/credentials" <<EOC
-[alice]
-aws_access_key_id = $RGW_ALICE_ACCESS
-aws_secret_access_key = $RGW_ALICE_SECRET
-EOC
-chmod 600 "$work/credentials"
-read -r lport aport _ <<<"$(rgw__free_ports)"
-"$lotad" --listen "127.0.0.1:$lport" --admin-listen "127.0.0.1:$aport" \
-	--upstream "$RGW_ENDPOINT" --credentials "$work/credentials" --log-level warn \
-	${LOTA_BENCH_LOTAD_ARGS:-} >"$work/lotad.log" 2>&1 &
-lotad_pid=$!
-for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$aport/healthz" && break; sleep 0.1; done
+lport=$LOTAD_PORT aport=$LOTAD_ADMIN_PORT work=$STACK_DIR
 
 direct=${RGW_ENDPOINT#http://}
 put() { # host bucket key file

@@ -15,32 +15,11 @@ echo "== building (build/)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
 
-. tests/integration/rgw.sh
-work=$(mktemp -d /tmp/lota-demo.XXXXXX)
-lotad_pid=
-cleanup() {
-	[ -n "$lotad_pid" ] && kill "$lotad_pid" 2>/dev/null && wait "$lotad_pid" 2>/dev/null
-	rgw_stop "$work/rgw" >/dev/null 2>&1 || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-echo "== starting radosgw (the upstream object store)"
-rgw_start "$work/rgw" >/dev/null
-. "$work/rgw/rgw.env"
-cat >"$work/credentials" <<EOC
-[alice]
-aws_access_key_id = $RGW_ALICE_ACCESS
-aws_secret_access_key = $RGW_ALICE_SECRET
-EOC
-chmod 600 "$work/credentials"
-read -r lport aport _ <<<"$(rgw__free_ports)"
-echo "== starting lotad on 127.0.0.1:$lport in front of $RGW_ENDPOINT"
-build/daemon/lotad --listen "127.0.0.1:$lport" --admin-listen "127.0.0.1:$aport" \
-	--upstream "$RGW_ENDPOINT" --credentials "$work/credentials" --endpoint-name localhost \
-	--log-level warn >"$work/lotad.log" 2>&1 &
-lotad_pid=$!
-for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$aport/healthz" && break; sleep 0.1; done
+. scripts/stack.sh
+echo "== starting radosgw (the upstream object store) and lotad in front of it"
+stack_start build/daemon/lotad --endpoint-name localhost --log-level warn
+lport=$LOTAD_PORT aport=$LOTAD_ADMIN_PORT work=$STACK_DIR
+echo "== lotad on 127.0.0.1:$lport in front of $RGW_ENDPOINT"
 
 export AWS_ACCESS_KEY_ID=$RGW_ALICE_ACCESS AWS_SECRET_ACCESS_KEY=$RGW_ALICE_SECRET
 export AWS_DEFAULT_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
