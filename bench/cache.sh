@@ -1,0 +1,663 @@
+#!/usr/bin/env bash
+# usage: bench/cache.sh hit [SECONDS [ROUNDS]] | cold [N] | ttfb [OBJECTS] | conns [SECONDS] | all
+#
+# cache.sh - benchmarks of lotad's node cache, each compared with its reference in one run
+# (absolute figures drift on a shared VM; the ratios of one run are what to compare):
+#
+#   hit [SECONDS [ROUNDS]]
+#                    hit throughput of 64 MiB objects at c=1, 8, 64 and 4 MiB objects at
+#                    c=64: lotad with encryption at rest on and off, Varnish (malloc
+#                    storage) and nginx proxy_cache, all serving the same objects from their
+#                    warm caches; wrk runs SECONDS (default 5) per server, ROUNDS times
+#                    (default 2) interleaved, per cell. Targets: on 64 MiB, lotad (off)
+#                    >= 1.0x Varnish; lotad (on) >= 0.8x lotad (off).
+#   cold [N]         N fresh 64 MiB objects per side (default 12), each read once: through
+#                    lotad (cold miss, the extent is filled) vs other fresh objects read
+#                    straight from radosgw; lotad without a cache dir (pure proxy), nginx
+#                    and Varnish cold misses for reference. Target: lotad >= 0.95x direct.
+#   ttfb [OBJECTS]   time to first byte of 100-byte ranges of cold 1 GiB objects (default 3
+#                    objects, 4 ranges in distinct extents each) through lotad vs the same
+#                    ranged GET straight at radosgw. Target: median <= 2x direct.
+#   conns [SECONDS]  300 connections (wrk -c 300 -t 2, default 20 s) on one cached 64 MiB
+#                    object: wrk's errors (non-2xx included) must be 0, lotad's peak RSS
+#                    (VmHWM) <= 256 MiB.
+#   all              the four in turn, each in its own stack.
+#
+# Every run starts its own radosgw (scripts/stack.sh, RAM-backed), lotad instances with
+# their cache dirs inside the stack's temp dir, and for `hit` and `cold` Varnish and nginx
+# configured from bench/conf/; an EXIT trap stops all of them by PID and removes the dir.
+# lotad authorizes every request with radosgw (an upstream HEAD per hit, by design);
+# Varnish and nginx serve anonymous GETs of public-read objects without asking anyone.
+# Clients reach lotad with presigned URLs made by `lota presign` (alice's key), radosgw
+# with presigned URLs too, Varnish and nginx with plain URLs.
+#
+# Prints what it measured, the ratios and the targets. Exits non-zero only on a
+# malfunction (a server that does not start, an error status, wrong bytes, a lotad that
+# dies or does not serve from its cache), never on a missed target.
+# Needs a built tree in build/ (or LOTA_BUILD_DIR) and the packages of scripts/deps.sh.
+# LOTA_BENCH_LOTAD_ARGS adds flags to every caching lotad (e.g. --tcp-congestion reno).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/.." && pwd)
+build=${LOTA_BUILD_DIR:-$src/build}
+lota=$build/tools/lota
+lotad=$build/daemon/lotad
+MiB=$((1 << 20))
+GiB=$((1 << 30))
+
+usage() {
+	sed -n '2p' "$0" | sed 's/^# //' >&2
+	exit 2
+}
+die() {
+	echo "cache.sh: $*" >&2
+	exit 1
+}
+
+# ---------------------------------------------------------------- stack and servers
+
+EXTRA_PIDS=()  # lotad instances, varnishd, nginx: stopped before the stack
+declare -A LPORT LADMIN LPID
+
+cleanup() {
+	local p
+	for p in "${EXTRA_PIDS[@]}"; do
+		kill "$p" 2>/dev/null || continue
+		wait "$p" 2>/dev/null || true
+	done
+	stack__cleanup || true
+}
+
+# start_stack MEMSTORE_BYTES: radosgw and the stack's own lotad (no cache dir: a pure
+# proxy, used as the no-cache reference), bucket "bench", alice's key in the environment.
+start_stack() {
+	# shellcheck disable=SC1091
+	. "$src/scripts/stack.sh"
+	RGW_MEMSTORE_BYTES=$1 stack_start "$lotad" --log-level warn
+	trap cleanup EXIT
+	work=$STACK_DIR
+	export AWS_ACCESS_KEY_ID=$RGW_ALICE_ACCESS AWS_SECRET_ACCESS_KEY=$RGW_ALICE_SECRET
+	export AWS_REGION=us-east-1
+	LPORT[proxy]=$LOTAD_PORT LADMIN[proxy]=$LOTAD_ADMIN_PORT LPID[proxy]=$LOTAD_PID
+	s3py create_bucket
+	cat >"$work/summary.lua" <<'EOL'
+-- One machine-readable line at the end of a wrk run: exact bytes and duration.
+done = function(summary, latency, requests)
+	local e = summary.errors
+	io.write(string.format("BENCH %d %d %d %d %d %d %d %d\n", summary.bytes,
+		summary.duration, summary.requests, e.connect, e.read, e.write, e.timeout,
+		e.status))
+end
+EOL
+}
+
+# s3py create_bucket | public KEY...: bucket and ACL calls straight at radosgw (boto3).
+s3py() {
+	/usr/bin/python3 - "$RGW_ENDPOINT" "$@" <<'PY'
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1")
+if sys.argv[2] == "create_bucket":
+    try:
+        s3.create_bucket(Bucket="bench")
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+else:
+    for key in sys.argv[3:]:
+        s3.put_object_acl(Bucket="bench", Key=key, ACL="public-read")
+PY
+}
+
+# lotad_start NAME ARGS...: one more lotad in front of the stack's radosgw, with alice's key.
+lotad_start() {
+	local name=$1 port admin i
+	shift
+	read -r port admin _ <<<"$(rgw__free_ports)"
+	# shellcheck disable=SC2086
+	"$lotad" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
+		--upstream "$RGW_ENDPOINT" --credentials "$work/credentials" --log-level warn \
+		"$@" ${LOTA_BENCH_LOTAD_ARGS:-} >"$work/lotad-$name.log" 2>&1 </dev/null &
+	LPID[$name]=$!
+	EXTRA_PIDS+=("$!")
+	LPORT[$name]=$port LADMIN[$name]=$admin
+	for i in $(seq 100); do
+		curl -sf -o /dev/null "http://127.0.0.1:$admin/healthz" && return 0
+		kill -0 "${LPID[$name]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -n 20 "$work/lotad-$name.log" >&2
+	die "lotad ($name: $*) did not become healthy"
+}
+
+# lotad_alive NAME: die with its log when that lotad is gone.
+lotad_alive() {
+	kill -0 "${LPID[$1]}" 2>/dev/null && return 0
+	local st=0
+	wait "${LPID[$1]}" || st=$?
+	echo "---- last lines of lotad ($1)'s log" >&2
+	tail -n 30 "$work/lotad-$1.log" >&2
+	die "lotad ($1) died (exit status $st)"
+}
+
+# A lotad caching in its own dir inside the stack: encryption at rest on (the default).
+lotad_start_cached() { # NAME SIZE [ARGS...]
+	local name=$1 size=$2
+	shift 2
+	lotad_start "$name" --cache-dir "$work/cache-$name:$size" "$@"
+}
+
+# varnish_start: varnishd in the foreground (-F, PID is ours), malloc storage, no jail
+# (runs as the caller; every file is in the stack dir), VCL from bench/conf.
+VARNISH_PORT=
+varnish_start() {
+	local i
+	read -r VARNISH_PORT _ <<<"$(rgw__free_ports)"
+	mkdir -p "$work/varnish"
+	sed "s/@RGW_PORT@/$RGW_PORT/g" "$here/conf/varnish.vcl.in" >"$work/varnish/bench.vcl"
+	varnishd -F -j none -a "127.0.0.1:$VARNISH_PORT" -T none -n "$work/varnish/work" \
+		-f "$work/varnish/bench.vcl" -s "malloc,$1" >"$work/varnish/out.log" 2>&1 </dev/null &
+	EXTRA_PIDS+=("$!")
+	for i in $(seq 100); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$VARNISH_PORT/")" != 000 ] &&
+			return 0
+		sleep 0.1
+	done
+	cat "$work/varnish/out.log" >&2
+	die "varnishd did not start"
+}
+
+# nginx_start: nginx (master in the foreground, daemon off) with proxy_cache in the stack.
+NGINX_PORT=
+nginx_start() {
+	local i d=$work/nginx
+	read -r NGINX_PORT _ <<<"$(rgw__free_ports)"
+	mkdir -p "$d"
+	sed -e "s#@DIR@#$d#g" -e "s/@PORT@/$NGINX_PORT/g" -e "s/@RGW_PORT@/$RGW_PORT/g" \
+		"$here/conf/nginx.conf.in" >"$d/nginx.conf"
+	nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" >"$d/out.log" 2>&1 </dev/null &
+	EXTRA_PIDS+=("$!")
+	for i in $(seq 100); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NGINX_PORT/")" != 000 ] &&
+			return 0
+		sleep 0.1
+	done
+	cat "$d/out.log" "$d/error.log" >&2
+	die "nginx did not start"
+}
+
+# ---------------------------------------------------------------- objects and requests
+
+# make_base FILE BYTES: random bytes; objects are this file with a distinct 16-byte head.
+make_base() {
+	head -c "$2" /dev/urandom >"$1"
+}
+stamp() { # FILE KEY: write the object's distinct head (the key, padded) into FILE
+	printf '%-16.16s' "$2" | dd of="$1" bs=16 count=1 conv=notrunc status=none
+}
+# upload KEY FILE: presigned PUT straight at radosgw; FILE's head is stamped with KEY first.
+upload() {
+	stamp "$2" "$1"
+	curl -sf -o /dev/null -X PUT -T "$2" "$(presign "$RGW_ENDPOINT" "$1" PUT)" ||
+		die "upload of $1 to radosgw failed"
+}
+presign() { # ENDPOINT_URL KEY [METHOD]
+	"$lota" presign --endpoint "$1" --method "${3:-GET}" --bucket bench --key "$2" --expires 2h
+}
+lotad_url() { # NAME KEY
+	presign "http://127.0.0.1:${LPORT[$1]}" "$2"
+}
+
+# metric NAME_PORT METRIC: sum of the samples of METRIC on that lotad's /metrics (0 if none).
+metric() {
+	curl -sf "http://127.0.0.1:${LADMIN[$1]}/metrics" |
+		awk -v n="$2" '$1 == n || index($1, n "{") == 1 {s += $2} END {printf "%.0f", s}'
+}
+# answers NAME: "OTHER GONE" from that lotad's lota_requests_total: OTHER = answers with a
+# status other than 2xx and other than the "4xx" class, GONE = the "4xx" class, where
+# lotad counts 499 (a client that went away mid-response, as each of wrk's connections
+# does at the end of a run) together with the 4xx codes it has no label of its own for.
+answers() {
+	curl -sf "http://127.0.0.1:${LADMIN[$1]}/metrics" | awk '/^lota_requests_total\{/ {
+		if (match($1, /status="[^"]*"/)) {
+			st = substr($1, RSTART + 8, RLENGTH - 9)
+			if (st == "4xx") g += $2
+			else if (st !~ /^2/) o += $2
+		} } END {printf "%.0f %.0f", o, g}'
+}
+# show_metrics NAME...: the cache counters of those lotads, indented.
+show_metrics() {
+	local n
+	for n in "$@"; do
+		echo "lotad ($n) counters after the run:"
+		curl -sf "http://127.0.0.1:${LADMIN[$n]}/metrics" |
+			grep -E '^lota_(cache_(hits|misses|bypass|fills|direct_reads)|fill_bytes|bytes_served|upstream_errors)' |
+			grep -v ' 0$' | sed 's/^/  /' || true
+	done
+}
+# wait_fills NAME...: until no fill is in progress on those lotads (at most 120 s).
+wait_fills() {
+	local n i
+	for n in "$@"; do
+		for i in $(seq 1200); do
+			[ "$(metric "$n" lota_cache_fills_in_progress)" = 0 ] && break
+			sleep 0.1
+		done
+		[ "$i" -lt 1200 ] || die "lotad ($n): a fill still in progress after 120 s"
+		lotad_alive "$n"
+	done
+}
+# hdr FILE NAME: value of header NAME in a curl -D dump (last response), lower case.
+hdr() {
+	tr -d '\r' <"$1" | awk -v n="$(echo "$2" | tr '[:upper:]' '[:lower:]')" -F': ' \
+		'tolower($1) == n {v = tolower($2)} END {print v}'
+}
+
+# get_check WHAT URL FILE WANT_CACHE_HEADER CACHE_VALUE: one full GET into
+# $work/got, which must be a 200 with FILE's exact bytes, and (unless CACHE_HEADER is
+# empty) carry CACHE_HEADER: CACHE_VALUE.
+get_check() {
+	local what=$1 url=$2 file=$3 hname=$4 want=$5 code got
+	code=$(curl -s -D "$work/got.h" -o "$work/got" -w '%{http_code}' "$url") || code=000
+	[ "$code" = 200 ] || {
+		cat "$work/got.h" >&2
+		die "$what: GET answered $code, want 200"
+	}
+	cmp -s "$work/got" "$file" || die "$what: the body differs from the object's bytes"
+	if [ -n "$hname" ]; then
+		got=$(hdr "$work/got.h" "$hname")
+		[ "$got" = "$want" ] || {
+			cat "$work/got.h" >&2
+			die "$what: $hname is '$got', want '$want'"
+		}
+	fi
+}
+
+# wrk_run URL CONNS SECONDS: sets W_MIBS, W_REQS (completed), W_BYTES, W_US (duration)
+# and W_ERRORS; wrk's output in
+# $work/wrk.out. Bytes are counted as they arrive (responses cut by the end of the run
+# included). W_ERRORS = connect + read + write + timeout + status (non-2xx/3xx).
+# W_HARD = the same without timeouts (a response slower than W_TIMEOUT, default 60 s).
+W_MIBS='' W_REQS='' W_ERRORS='' W_HARD='' W_BYTES='' W_US=''
+W_TIMEOUT=60s
+wrk_run() {
+	local t=$(($2 < 2 ? 1 : 2))
+	wrk -t "$t" -c "$2" -d "${3}s" --timeout "$W_TIMEOUT" -s "$work/summary.lua" "$1" \
+		>"$work/wrk.out" 2>&1 || {
+		cat "$work/wrk.out" >&2
+		die "wrk failed on $1"
+	}
+	grep -q '^BENCH ' "$work/wrk.out" || {
+		cat "$work/wrk.out" >&2
+		die "wrk printed no summary"
+	}
+	read -r W_MIBS W_REQS W_ERRORS W_HARD W_BYTES W_US <<<"$(awk '/^BENCH / {us = $3 / 1e6;
+		printf "%.0f %d %d %d %d %d", $2 / 1048576 / us, $4, $5 + $6 + $7 + $8 + $9,
+		$5 + $6 + $7 + $9, $2, $3}' "$work/wrk.out")"
+}
+wrk_errors() { # breakdown of the last run's errors
+	awk '/^BENCH / {printf "connect %d, read %d, write %d, timeout %d, non-2xx %d",
+		$5, $6, $7, $8, $9}' "$work/wrk.out"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
+# verdict RATIO OP TARGET: "met" / "MISSED"
+verdict() {
+	awk -v r="$1" -v op="$2" -v t="$3" 'BEGIN {
+		ok = (op == ">=") ? (r + 0 >= t) : (r + 0 <= t)
+		print (r == "-") ? "-" : (ok ? "met" : "MISSED") }'
+}
+median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "-";
+	else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+machine_facts() {
+	local rev
+	rev=$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)
+	echo "# commit $rev, nproc $(nproc), RAM $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
+}
+
+# ---------------------------------------------------------------- 1. hit throughput
+
+bench_hit() {
+	local secs=${1:-5} rounds=${2:-2}
+	start_stack $((3 * GiB))
+	lotad_start_cached on 2GiB
+	lotad_start_cached off 2GiB --no-encrypt
+	varnish_start 1G
+	nginx_start
+	machine_facts
+	echo "# hit throughput: per cell $rounds interleaved rounds of ${secs} s per server;" \
+		"lotad authorizes each hit with a HEAD at radosgw"
+
+	make_base "$work/o64" $((64 * MiB))
+	make_base "$work/o4" $((4 * MiB))
+	upload obj-64m "$work/o64"
+	upload obj-4m "$work/o4"
+	s3py public obj-64m obj-4m
+
+	# Warm every cache: first GET (miss, fills), then a GET that must be a hit; both must
+	# return the object's bytes.
+	local key file s u
+	declare -A url
+	for key in obj-64m obj-4m; do
+		file=$work/o64
+		[ "$key" = obj-4m ] && file=$work/o4
+		url[varnish.$key]="http://127.0.0.1:$VARNISH_PORT/bench/$key"
+		url[nginx.$key]="http://127.0.0.1:$NGINX_PORT/bench/$key"
+		get_check "varnish $key miss" "${url[varnish.$key]}" "$file" "" ""
+		get_check "varnish $key hit" "${url[varnish.$key]}" "$file" x-cache hit
+		get_check "nginx $key miss" "${url[nginx.$key]}" "$file" "" ""
+		get_check "nginx $key hit" "${url[nginx.$key]}" "$file" x-cache hit
+		for s in off on; do
+			u=$(lotad_url "$s" "$key")
+			url[$s.$key]=$u
+			get_check "lotad ($s) $key first GET" "$u" "$file" x-lota-cache miss
+			wait_fills "$s"
+			get_check "lotad ($s) $key second GET" "$u" "$file" x-lota-cache hit
+		done
+	done
+
+	local spec conc label e fail=0 misses0 misses1 up0 up1 round j
+	local servers=(varnish nginx off on)
+	declare -A mib bytes us
+	printf '%-14s %9s %9s %11s %10s %10s %10s %8s\n' case varnish nginx lotad-off \
+		lotad-on off/varn off/nginx on/off
+	for spec in "obj-64m 1 64MiB" "obj-64m 8 64MiB" "obj-64m 64 64MiB" "obj-4m 64 4MiB"; do
+		read -r key conc label <<<"$spec"
+		for s in "${servers[@]}"; do bytes[$s]=0 us[$s]=0; done
+		# Rounds in a rotated order: the load of a shared machine drifts, and each server
+		# gets its share of every phase of it.
+		for round in $(seq "$rounds"); do for j in 0 1 2 3; do
+			s=${servers[$(((round + j) % 4))]}
+			case $s in on | off)
+				misses0=$(metric "$s" lota_cache_misses_total)
+				up0=$(metric "$s" 'lota_bytes_served_total{source="upstream"}')
+				;;
+			esac
+			wrk_run "${url[$s.$key]}" "$conc" "$secs"
+			bytes[$s]=$((bytes[$s] + W_BYTES)) us[$s]=$((us[$s] + W_US)) e=$W_ERRORS
+			if [ "$e" != 0 ]; then
+				echo "# $s $label c=$conc: $e errors ($(wrk_errors))" >&2
+				case $s in on | off) [ "$W_HARD" = 0 ] || fail=1 ;; esac
+			fi
+			case $s in on | off)
+				lotad_alive "$s"
+				misses1=$(metric "$s" lota_cache_misses_total)
+				up1=$(metric "$s" 'lota_bytes_served_total{source="upstream"}')
+				[ "$misses1" = "$misses0" ] && [ "$up1" = "$up0" ] ||
+					echo "# lotad ($s) $label c=$conc: $((misses1 - misses0)) misses," \
+						"$((up1 - up0)) bytes from the upstream during the run" >&2
+				;;
+			esac
+		done; done
+		for s in "${servers[@]}"; do
+			mib[$s]=$(awk -v b="${bytes[$s]}" -v u="${us[$s]}" 'BEGIN {printf "%.0f", b / 1048576 / (u / 1e6)}')
+		done
+		printf '%-14s %9s %9s %11s %10s %10s %10s %8s\n' "$label c=$conc" "${mib[varnish]}" \
+			"${mib[nginx]}" "${mib[off]}" "${mib[on]}" "$(ratio "${mib[off]}" "${mib[varnish]}")x" \
+			"$(ratio "${mib[off]}" "${mib[nginx]}")x" "$(ratio "${mib[on]}" "${mib[off]}")x" |
+			tee -a "$work/table"
+	done
+	echo "(MiB/s served; lotad-off = --no-encrypt, lotad-on = AES-256-GCM at rest)"
+	echo "targets (64 MiB rows): lotad-off/varnish >= 1.0x, lotad-on/lotad-off >= 0.8x"
+	awk '$2 ~ /^c=/ && $1 == "64MiB" {print}' "$work/table" | while read -r l c _ _ _ _ ov _ oo; do
+		echo "  $l $c: off/varnish ${ov} $(verdict "${ov%x}" ">=" 1.0), on/off ${oo} $(verdict "${oo%x}" ">=" 0.8)"
+	done
+	show_metrics off on
+	[ "$fail" = 0 ] || die "lotad answered with errors (see above)"
+}
+
+# ---------------------------------------------------------------- 2. cold misses
+
+bench_cold() {
+	local n=${1:-12}
+	# 6 sides x N x 64 MiB, plus room.
+	start_stack $((6 * n * 64 * MiB + 2 * GiB))
+	lotad_start_cached on $((n * 64 + 512))MiB
+	lotad_start_cached off $((n * 64 + 512))MiB --no-encrypt
+	varnish_start $((n * 64 + 512))M
+	nginx_start
+	machine_facts
+	echo "# cold GETs of fresh 64 MiB objects, $n per side, each read once (curl, sequential)"
+
+	make_base "$work/o64" $((64 * MiB))
+	local i s
+	local sides=(direct proxy on off nginx varnish)
+	for i in $(seq "$n"); do
+		for s in "${sides[@]}"; do upload "cold-$s-$i" "$work/o64"; done
+	done
+	# shellcheck disable=SC2046
+	s3py public $(for i in $(seq "$n"); do echo "cold-nginx-$i cold-varnish-$i"; done)
+	upload cold-check-on "$work/o64"
+	upload cold-check-off "$work/o64"
+
+	local j k u out code size t c
+	declare -A bytes took
+	: >"$work/cold.times"
+	for s in "${sides[@]}"; do bytes[$s]=0 took[$s]=0; done
+	for i in $(seq "$n"); do
+		# Rotate the order every round so no side always goes first.
+		for j in 0 1 2 3 4 5; do
+			s=${sides[$(((i + j) % 6))]}
+			case $s in
+			direct) u=$(presign "$RGW_ENDPOINT" "cold-$s-$i") ;;
+			nginx) u="http://127.0.0.1:$NGINX_PORT/bench/cold-$s-$i" ;;
+			varnish) u="http://127.0.0.1:$VARNISH_PORT/bench/cold-$s-$i" ;;
+			*) u=$(lotad_url "$s" "cold-$s-$i") ;;
+			esac
+			out=$(curl -s -D "$work/cold.h" -o /dev/null -w '%{http_code} %{size_download} %{time_total}' "$u") || true
+			read -r code size t <<<"$out"
+			if [ "$code" != 200 ] || [ "$size" != $((64 * MiB)) ]; then
+				cat "$work/cold.h" >&2
+				die "$s cold-$s-$i: status $code, $size bytes"
+			fi
+			case $s in
+			on | off)
+				c=$(hdr "$work/cold.h" x-lota-cache)
+				[ "$c" = miss ] || die "lotad ($s) cold-$s-$i: x-lota-cache '$c', want miss"
+				wait_fills "$s"
+				;;
+			proxy) lotad_alive proxy ;;
+			nginx | varnish)
+				c=$(hdr "$work/cold.h" x-cache)
+				[ "$c" = miss ] || die "$s cold-$s-$i: X-Cache '$c', want miss"
+				sleep 0.3 # the cache file or object is completed after the response
+				;;
+			esac
+			bytes[$s]=$((bytes[$s] + size))
+			took[$s]=$(awk -v a="${took[$s]}" -v b="$t" 'BEGIN {printf "%.6f", a + b}')
+			echo "$s $t" >>"$work/cold.times"
+		done
+	done
+	# The bytes of a cold miss and of the hit after it are the object's.
+	stamp "$work/o64" cold-check-on
+	get_check "lotad (on) cold miss bytes" "$(lotad_url on cold-check-on)" "$work/o64" x-lota-cache miss
+	wait_fills on
+	get_check "lotad (on) hit bytes" "$(lotad_url on cold-check-on)" "$work/o64" x-lota-cache hit
+	stamp "$work/o64" cold-check-off
+	get_check "lotad (off) cold miss bytes" "$(lotad_url off cold-check-off)" "$work/o64" x-lota-cache miss
+	wait_fills off
+	get_check "lotad (off) hit bytes" "$(lotad_url off cold-check-off)" "$work/o64" x-lota-cache hit
+
+	local m d
+	declare -A rate
+	printf '%-34s %9s %12s %10s %8s\n' side MiB/s median_s ratio target
+	for s in direct on off proxy nginx varnish; do
+		rate[$s]=$(awk -v b="${bytes[$s]}" -v t="${took[$s]}" 'BEGIN {printf "%.0f", b / 1048576 / t}')
+		m=$(awk -v s="$s" '$1 == s {print $2}' "$work/cold.times" | median)
+		case $s in
+		direct) d="radosgw direct" ;;
+		proxy) d="lotad, no cache (pure proxy)" ;;
+		on) d="lotad cold miss, encryption on" ;;
+		off) d="lotad cold miss, encryption off" ;;
+		nginx) d="nginx proxy_cache cold miss" ;;
+		varnish) d="Varnish cold miss" ;;
+		esac
+		case $s in
+		direct) printf '%-34s %9s %12s %10s %8s\n' "$d" "${rate[$s]}" "$m" - - ;;
+		proxy | nginx | varnish) printf '%-34s %9s %12s %10s %8s\n' "$d" "${rate[$s]}" "$m" \
+			"$(ratio "${rate[$s]}" "${rate[direct]}")x" "(info)" ;;
+		*) printf '%-34s %9s %12s %10s %8s\n' "$d" "${rate[$s]}" "$m" \
+			"$(ratio "${rate[$s]}" "${rate[direct]}")x" \
+			"$(verdict "$(ratio "${rate[$s]}" "${rate[direct]}")" ">=" 0.95)" ;;
+		esac
+	done
+	echo "(MiB/s = bytes / summed GET times; target: lotad cold >= 0.95x direct; nginx and"
+	echo " Varnish (anonymous GETs of public-read objects) show what a cache that stores a"
+	echo " miss while serving it gets on this machine)"
+	show_metrics on off
+}
+
+# ---------------------------------------------------------------- 3. first byte of a range
+
+bench_ttfb() {
+	local k=${1:-3}
+	start_stack $(((k + 2) * GiB))
+	lotad_start_cached on $((k + 1))GiB
+	lotad_start_cached off $((k + 1))GiB --no-encrypt
+	machine_facts
+	echo "# time to first byte of 100-byte ranges of cold 1 GiB objects ($k objects)"
+
+	make_base "$work/o1g" "$GiB"
+	local j
+	for j in $(seq "$k"); do upload "ttfb-$j" "$work/o1g"; done
+
+	# Each offset lies in its own 64 MiB extent (every lotad read is cold): two at the
+	# start of an extent (512 MiB is the middle of the object), two inside one.
+	local offs="536870912:start 134217728:start 310378503:inside 839861224:inside"
+	local o kind s u out code t want c
+	: >"$work/ttfb.times"
+	for j in $(seq "$k"); do
+		stamp "$work/o1g" "ttfb-$j"
+		for o in $offs; do
+			kind=${o#*:} o=${o%:*}
+			want=$(dd if="$work/o1g" bs=4096 iflag=skip_bytes,count_bytes skip="$o" count=100 \
+				status=none | od -An -tx1 | tr -d ' \n')
+			for s in direct on off; do
+				case $s in
+				direct) u=$(presign "$RGW_ENDPOINT" "ttfb-$j") ;;
+				*) u=$(lotad_url "$s" "ttfb-$j") ;;
+				esac
+				out=$(curl -s -D "$work/ttfb.h" -o "$work/ttfb.body" -r "$o-$((o + 99))" \
+					-w '%{http_code} %{time_starttransfer}' "$u") || true
+				read -r code t <<<"$out"
+				[ "$code" = 206 ] || {
+					cat "$work/ttfb.h" >&2
+					die "$s ttfb-$j bytes=$o-$((o + 99)): status $code, want 206"
+				}
+				[ "$(od -An -tx1 "$work/ttfb.body" | tr -d ' \n')" = "$want" ] ||
+					die "$s ttfb-$j bytes=$o-$((o + 99)): wrong bytes"
+				if [ "$s" != direct ]; then
+					c=$(hdr "$work/ttfb.h" x-lota-cache)
+					[ "$c" = miss ] || die "lotad ($s) ttfb-$j bytes=$o-: x-lota-cache '$c', want miss"
+					wait_fills "$s"
+				fi
+				echo "$s $kind $o $t" >>"$work/ttfb.times"
+			done
+		done
+	done
+
+	local d m r kind
+	printf '%-40s %9s %12s %10s %8s\n' "range" side "median_ms" ratio target
+	for kind in start inside; do
+		d=$(awk -v k="$kind" '$1 == "direct" && $2 == k {print $4}' "$work/ttfb.times" | median)
+		for s in direct on off; do
+			m=$(awk -v s="$s" -v k="$kind" '$1 == s && $2 == k {print $4}' "$work/ttfb.times" | median)
+			r=$(ratio "$m" "$d")
+			case $kind in
+			start) o="extent start (at 512 MiB, 128 MiB)" ;;
+			inside) o="inside an extent (296 MiB+, 800 MiB+)" ;;
+			esac
+			printf '%-40s %9s %12s %10s %8s\n' "$o" "$s" \
+				"$(awk -v m="$m" 'BEGIN {printf "%.2f", m * 1000}')" \
+				"$(if [ "$s" = direct ]; then echo -; else echo "${r}x"; fi)" \
+				"$(if [ "$s" = direct ]; then echo -; else verdict "$r" "<=" 2.0; fi)"
+		done
+	done
+	echo "(curl time_starttransfer, new connection each; $k objects; lotad off = --no-encrypt;"
+	echo " every lotad read is cold: it fetches the whole 64 MiB extent; target <= 2x direct)"
+	echo "all samples (side kind offset seconds):"
+	sed 's/^/  /' "$work/ttfb.times"
+	show_metrics on off
+}
+
+# ---------------------------------------------------------------- 4. many connections
+
+bench_conns() {
+	local secs=${1:-20} s u m q e rss hwm fail=0 hits0 hits bad0 bad gone0 gone up0 up
+	start_stack $((3 * GiB))
+	lotad_start_cached on 1GiB
+	lotad_start_cached off 1GiB --no-encrypt
+	machine_facts
+	echo "# 300 connections (wrk -t 2 -c 300, ${secs} s) on one cached 64 MiB object"
+	make_base "$work/o64" $((64 * MiB))
+	upload obj-64m "$work/o64"
+	printf '%-18s %8s %9s %7s %15s %13s %8s\n' lotad MiB/s responses errors "RSS_before_MiB" \
+		"peak_RSS_MiB" target
+	for s in on off; do
+		u=$(lotad_url "$s" obj-64m)
+		get_check "lotad ($s) first GET" "$u" "$work/o64" x-lota-cache miss
+		wait_fills "$s"
+		get_check "lotad ($s) second GET" "$u" "$work/o64" x-lota-cache hit
+		rss=$(awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/${LPID[$s]}/status")
+		hits0=$(metric "$s" lota_cache_hits_total)
+		read -r bad0 gone0 <<<"$(answers "$s")"
+		up0=$(metric "$s" 'lota_bytes_served_total{source="upstream"}')
+		# A round of 300 x 64 MiB takes ~20 GiB / throughput: time out only real stalls.
+		W_TIMEOUT=120s wrk_run "$u" 300 "$secs"
+		m=$W_MIBS q=$W_REQS e=$W_ERRORS
+		lotad_alive "$s"
+		hwm=$(awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/${LPID[$s]}/status")
+		sleep 1 # lotad notices the connections wrk dropped at the end
+		hits=$(($(metric "$s" lota_cache_hits_total) - hits0))
+		read -r bad gone <<<"$(answers "$s")"
+		bad=$((bad - bad0)) gone=$((gone - gone0))
+		up=$(($(metric "$s" 'lota_bytes_served_total{source="upstream"}') - up0))
+		# wrk sees a status only when a response completes; lotad's own counters see every
+		# answer it started, so they back the error count up: every non-2xx answer, and
+		# any "4xx" beyond the responses cut by the end of the run (hits - completed).
+		[ "$gone" -le $((hits - q)) ] || bad=$((bad + gone - (hits - q)))
+		[ "$bad" = 0 ] || e=$((e + bad))
+		printf '%-18s %8s %9s %7s %15s %13s %8s\n' "encryption $s" "$m" "$q" "$e" "$rss" \
+			"$hwm" "$(if [ "$e" = 0 ]; then verdict "$hwm" "<=" 256; else echo MISSED; fi)"
+		if [ "$e" != 0 ]; then
+			echo "# lotad ($s): $(wrk_errors)" >&2
+			sed 's/^/#   /' "$work/wrk.out" >&2
+			[ "$W_HARD" = 0 ] && [ "$bad" = 0 ] || fail=1
+		fi
+		echo "  lotad ($s): $hits hits started, $q completed, $gone cut by the end of the run" \
+			"(499), $bad other non-2xx answers, $up bytes from the upstream"
+		get_check "lotad ($s) GET after the run" "$u" "$work/o64" x-lota-cache hit
+	done
+	echo "(responses = completed 200s; errors = connect+read+write+timeout+non-2xx, target 0;"
+	echo " peak RSS = VmHWM of the lotad process over its life, target <= 256 MiB)"
+	[ "$fail" = 0 ] || die "lotad answered with errors under 300 connections"
+}
+
+# ---------------------------------------------------------------- main
+
+[ $# -ge 1 ] || usage
+cmd=$1
+shift
+case $cmd in
+hit | cold | ttfb | conns)
+	for b in "$lota" "$lotad"; do [ -x "$b" ] || die "build first: $b missing"; done
+	for c in wrk curl /usr/bin/python3; do
+		command -v "$c" >/dev/null || die "$c missing: run scripts/deps.sh"
+	done
+	if [ "$cmd" = hit ] || [ "$cmd" = cold ]; then
+		for c in varnishd nginx; do
+			command -v "$c" >/dev/null || die "$c missing: run scripts/deps.sh"
+		done
+	fi
+	"bench_$cmd" "$@"
+	;;
+all)
+	st=0
+	for c in hit cold ttfb conns; do
+		echo "== bench/cache.sh $c"
+		"$0" "$c" || st=1
+		echo
+	done
+	exit "$st"
+	;;
+*) usage ;;
+esac
