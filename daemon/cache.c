@@ -778,10 +778,16 @@ void lotad_cache_worker_stop(lotad_worker *w)
 	}
 }
 
+static void grants_free(void);
+
 void lotad_cache_shutdown(void)
 {
 	for (int i = 0; i < 6000 && atomic_load(&G.commits_running) > 0; i++)
 		usleep(5000);
+	G.store = NULL;
+	free(G.otab);
+	G.otab = NULL;
+	grants_free();
 }
 
 /* ------------------------------------------------------- client requests --- */
@@ -1250,6 +1256,99 @@ static int send_head(creq *q, const char *label, lotad_resp_framing fr)
 	return rc;
 }
 
+static void authorized(creq *q);
+
+/* --- metadata_ttl: the upstream's last 200 per (access key, object) --- */
+
+#define GRANT_SLOTS 1024
+
+struct grant {
+	lota_hash128 name;
+	int64_t until_ms;
+	uint64_t size;
+	size_t head_len, etag_off, etag_len, vid_off, vid_len;
+	char *head; /* the relayed headers (malloc'd) */
+};
+
+static struct grant *g_grants;
+
+static lota_hash128 grant_name(const creq *q)
+{
+	lota_str ak = q->auth.access_key;
+	char buf[256];
+	int n = snprintf(buf, sizeof(buf), "%zu:%.*s", ak.len, (int)(ak.len < 200 ? ak.len : 200),
+	                 ak.ptr);
+	lota_hash128 o = obj_name(q->sr.bucket, q->sr.key, q->vquery);
+	memcpy(buf + n, &o, sizeof(o));
+	return lotad_store_hash_key((const uint8_t *)buf, (size_t)n + sizeof(o));
+}
+
+static void grant_note(creq *q)
+{
+	if (!g_grants || !q->etag.len)
+		return;
+	char *head = malloc(q->rhead_len ? q->rhead_len : 1);
+	if (!head)
+		return;
+	memcpy(head, q->rhead, q->rhead_len);
+	lota_hash128 h = grant_name(q);
+	pthread_mutex_lock(&G.mu);
+	struct grant *g = &g_grants[h.lo % GRANT_SLOTS];
+	free(g->head);
+	*g = (struct grant){
+	    .name = h,
+	    .until_ms = now_ms() + (int64_t)G.cfg.metadata_ttl_ms,
+	    .size = q->cl,
+	    .head_len = q->rhead_len,
+	    .etag_off = (size_t)(q->etag.ptr - q->rhead),
+	    .etag_len = q->etag.len,
+	    .vid_off = q->vid.len ? (size_t)(q->vid.ptr - q->rhead) : 0,
+	    .vid_len = q->vid.len,
+	    .head = head,
+	};
+	pthread_mutex_unlock(&G.mu);
+}
+
+/* A grant younger than metadata_ttl for this key and object: fill q as the HEAD would
+ * have. Requests with conditionals always ask the upstream. */
+static bool grant_use(creq *q)
+{
+	const lota_http_request *req = lotad_conn_request(q->c);
+	if (!g_grants)
+		return false;
+	for (size_t i = 0; i < req->num_headers; i++)
+		if (req->headers[i].name.len > 3 &&
+		    strncasecmp(req->headers[i].name.ptr, "if-", 3) == 0)
+			return false;
+	lota_hash128 h = grant_name(q);
+	bool ok = false;
+	pthread_mutex_lock(&G.mu);
+	struct grant *g = &g_grants[h.lo % GRANT_SLOTS];
+	if (g->head && g->name.hi == h.hi && g->name.lo == h.lo && now_ms() < g->until_ms &&
+	    g->head_len <= sizeof(q->rhead)) {
+		memcpy(q->rhead, g->head, g->head_len);
+		q->rhead_len = g->head_len;
+		q->cl = g->size;
+		q->have_cl = true;
+		q->status = 200;
+		q->etag = (lota_str){q->rhead + g->etag_off, g->etag_len};
+		q->vid = (lota_str){g->vid_len ? q->rhead + g->vid_off : NULL, g->vid_len};
+		ok = true;
+	}
+	pthread_mutex_unlock(&G.mu);
+	return ok;
+}
+
+static void grants_free(void)
+{
+	if (!g_grants)
+		return;
+	for (size_t i = 0; i < GRANT_SLOTS; i++)
+		free(g_grants[i].head);
+	free(g_grants);
+	g_grants = NULL;
+}
+
 static void auth_done(lotad_xfer *x, CURLcode rc)
 {
 	creq *q = (creq *)((char *)x - offsetof(creq, x));
@@ -1270,6 +1369,15 @@ static void auth_done(lotad_xfer *x, CURLcode rc)
 		return;
 	}
 	objtab_note(q->sr.bucket, q->sr.key, q->vquery, q->cl, q->etag, q->vid);
+	if (G.cfg.metadata_ttl_ms)
+		grant_note(q);
+	authorized(q);
+}
+
+/* The upstream said 200 to this client for this object (now or within metadata_ttl):
+ * decide and answer. */
+static void authorized(creq *q)
+{
 	bool small = q->cl < G.cfg.min_object_size || q->cl == 0;
 	if (small && !q->is_head) {
 		creq_to_proxy(q, "bypass");
@@ -1460,6 +1568,10 @@ void lotad_cache_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *
 	q->efd = -1;
 	lotad_timer_init(&q->yield, yield_cb, q);
 	lotad_conn_attach(c, &q->h);
+	if (G.cfg.metadata_ttl_ms && grant_use(q)) {
+		authorized(q);
+		return;
+	}
 	if (start_auth(q) < 0) {
 		lota_log_warn("cache: cannot start the authorizing request; proxying");
 		creq_to_proxy(q, "bypass");
@@ -1562,7 +1674,13 @@ void lotad_cache_setup(lotad_store *store, const lotad_cache_config *cfg)
 		G.cfg.extent_size = 64ull << 20;
 	if (store && !G.otab)
 		G.otab = calloc(OBJ_SLOTS, sizeof(*G.otab));
-	lotad_metrics_add_provider(cache_metrics, NULL);
-	if (store)
-		lotad_metrics_add_provider(lotad_store_metrics, store);
+	if (store && G.cfg.metadata_ttl_ms && !g_grants)
+		g_grants = calloc(GRANT_SLOTS, sizeof(*g_grants));
+	static bool registered;
+	if (!registered) {
+		registered = true;
+		lotad_metrics_add_provider(cache_metrics, NULL);
+		if (store)
+			lotad_metrics_add_provider(lotad_store_metrics, store);
+	}
 }

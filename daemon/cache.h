@@ -70,7 +70,8 @@ void lotad_cache_object_written(lota_str bucket, lota_str key);
 
 /* Stop and abort the background fills of a worker (before its upstream is freed). */
 void lotad_cache_worker_stop(lotad_worker *w);
-/* Wait for the fills being published by background threads (before the store is freed). */
+/* After the workers are gone: wait for the fills being published by background threads,
+ * then forget the store (free it afterwards). */
 void lotad_cache_shutdown(void);
 
 /* Counters (the proxy reports the bytes it relays for object reads). */

@@ -494,6 +494,15 @@ int main(int argc, char **argv)
 	lotad_creds_set_current(creds);
 	lotad_creds_unref(creds);
 
+	/* Signals go to the signalfd only: block them before any thread (the store's
+	 * eviction thread, the workers) is started, so every thread inherits the mask. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (setup_cache(cfg, &store) < 0)
 		goto usage_error;
 
@@ -522,13 +531,6 @@ int main(int argc, char **argv)
 		}
 	}
 
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	sigdelset(&set, SIGPIPE);
 	sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sfd < 0)
@@ -562,7 +564,6 @@ out:
 	for (int i = 0; i < m.nworkers; i++)
 		lotad_worker_join_free(m.workers[i]);
 	lotad_cache_shutdown();
-	lotad_cache_setup(NULL, &(lotad_cache_config){0});
 	lotad_store_free(store);
 	for (int i = m.nworkers; i < nfds; i++)
 		if (listen_fds[i] >= 0)
