@@ -67,6 +67,7 @@ struct objent {
 };
 
 typedef struct fjob fjob;
+typedef struct creq creq;
 
 static struct {
 	lotad_store *store;
@@ -537,11 +538,16 @@ struct fjob {
 	objinfo *o;
 	uint64_t k, last, stride;
 	lotad_fill *f;
+	lota_hash128 h; /* of the extent being filled */
 	uint64_t start, len;
 	int status;
 	bool in_1xx, range_ok, etag_ok, head_ok;
+	creq *att; /* requests of this worker fed straight from this fill (the fork) */
 	char errbuf[CURL_ERROR_SIZE];
 };
+
+static void fork_feed_all(fjob *j, uint64_t pos, const char *buf, size_t n);
+static void fork_release(fjob *j);
 
 static void fjob_unlist(fjob *j)
 {
@@ -571,6 +577,7 @@ static void fjob_stop_xfer(fjob *j)
 
 static void fjob_free(fjob *j)
 {
+	fork_release(j);
 	fjob_unlist(j);
 	fjob_stop_xfer(j);
 	lotad_fill_abort(j->f);
@@ -626,6 +633,7 @@ static size_t fjob_write(char *buf, size_t size, size_t nmemb, void *ud)
 	size_t n = size * nmemb;
 	if (!j->head_ok || !j->f)
 		return 0;
+	uint64_t pos = j->start + lotad_fill_written_bytes(j->f);
 	int rc = lotad_fill_write(j->f, buf, n);
 	if (rc < 0) {
 		lota_log_warn("fill: extent %" PRIu64 ": %s; nothing is published", j->k,
@@ -633,6 +641,7 @@ static size_t fjob_write(char *buf, size_t size, size_t nmemb, void *ud)
 		return 0;
 	}
 	count(&G.fill_bytes, n);
+	fork_feed_all(j, pos, buf, n);
 	return n;
 }
 
@@ -703,6 +712,7 @@ static bool fjob_advance(fjob *j)
 			return false;
 		}
 		count(&G.fills_started, 1);
+		j->h = lotad_fill_hash(j->f);
 		if (fjob_launch(j) == 0)
 			return true;
 		lotad_fill_abort(j->f);
@@ -718,6 +728,7 @@ static void fjob_done(lotad_xfer *x, CURLcode rc)
 	lotad_fill *f = j->f;
 	j->f = NULL;
 	fjob_stop_xfer(j);
+	fork_release(j); /* they go on reading the extent from the store */
 	bool ok = rc == CURLE_OK && j->head_ok && lotad_fill_written_bytes(f) == j->len;
 	if (ok) {
 		publish(f);
@@ -794,7 +805,7 @@ void lotad_cache_shutdown(void)
 
 enum { X_NONE = 0, X_AUTH, X_DIRECT };
 
-typedef struct creq {
+struct creq {
 	lotad_handler h; /* first */
 	lotad_conn *c;
 	lotad_worker *w;
@@ -823,13 +834,96 @@ typedef struct creq {
 	int efd;
 	lotad_io eio;
 	lotad_timer yield;
+	fjob *att; /* the fill feeding us directly, if any */
+	creq *att_next, *att_prev;
 	size_t rhead_len;
 	char rhead[HEAD_CAP];
 	char errbuf[CURL_ERROR_SIZE];
-} creq;
+};
+
+/* --- the fork: a fill on our worker sends its bytes to the requests at its position ---
+ *
+ * A request reading an extent that a fill of its own worker is writing is attached to
+ * that fill: each block the upstream sends goes to the store and, when the request's
+ * next byte is inside it and its output buffer has room, to the client as well (no
+ * read-back, no decryption). A client that is slower falls behind the fill and reads the
+ * rest from the store at its own pace; one that catches up is fed again. */
+
+static void fork_detach(creq *q)
+{
+	fjob *j = q->att;
+	if (!j)
+		return;
+	if (q->att_prev)
+		q->att_prev->att_next = q->att_next;
+	else
+		j->att = q->att_next;
+	if (q->att_next)
+		q->att_next->att_prev = q->att_prev;
+	q->att = NULL;
+	q->att_next = q->att_prev = NULL;
+}
+
+/* Attach q to the fill of extent h on its worker, if there is one. */
+static void fork_attach(creq *q, lota_hash128 h)
+{
+	fjob *j;
+	pthread_mutex_lock(&G.mu);
+	for (j = G.jobs; j; j = j->next)
+		if (j->w == q->w && j->f && j->h.hi == h.hi && j->h.lo == h.lo)
+			break;
+	pthread_mutex_unlock(&G.mu);
+	if (!j)
+		return;
+	q->att = j;
+	q->att_prev = NULL;
+	q->att_next = j->att;
+	if (j->att)
+		j->att->att_prev = q;
+	j->att = q;
+}
+
+static void fork_release(fjob *j)
+{
+	while (j->att) {
+		creq *q = j->att;
+		fork_detach(q);
+		if (q->c)
+			lotad_timer_start(q->loop, &q->yield, 0);
+	}
+}
+
+static void fork_feed(creq *q, uint64_t pos, const char *buf, size_t n);
+
+static void fork_feed_all(fjob *j, uint64_t pos, const char *buf, size_t n)
+{
+	for (creq *q = j->att, *next; q; q = next) {
+		next = q->att_next;
+		fork_feed(q, pos, buf, n);
+	}
+}
+
+static void fork_feed(creq *q, uint64_t pos, const char *buf, size_t n)
+{
+	if (!q->c || q->xkind != X_NONE || q->a < pos || q->a >= pos + n || q->a > q->b)
+		return;
+	size_t off = (size_t)(q->a - pos), len = n - off;
+	if (len > q->b - q->a + 1)
+		len = (size_t)(q->b - q->a + 1);
+	size_t room = lotad_conn_out_room(q->c);
+	if (len > room)
+		len = room; /* the rest comes from the store */
+	if (!len || lotad_conn_resp_body(q->c, buf + off, len) < 0)
+		return;
+	q->a += len;
+	count(&G.served_upstream, len);
+	if (q->a > q->b)
+		lotad_timer_start(q->loop, &q->yield, 0); /* finish outside curl's callback */
+}
 
 static void creq_close_reader(creq *q)
 {
+	fork_detach(q);
 	if (!q->r)
 		return;
 	if (q->watching)
@@ -1072,6 +1166,8 @@ static int open_extent(creq *q, uint64_t k)
 		return start_direct(q, last) < 0 ? -1 : 1;
 	}
 	q->r_k = k;
+	if (lotad_reader_readable(q->r) < (int64_t)lotad_reader_length(q->r))
+		fork_attach(q, h);
 	return 0;
 }
 
