@@ -255,9 +255,11 @@ static void objtab_note(lota_str bucket, lota_str rkey, lota_str vquery, uint64_
 	e->size = size;
 	e->seen_ms = now_ms();
 	e->etag_len = (uint16_t)etag.len;
-	memcpy(e->etag, etag.ptr, etag.len);
+	if (etag.len)
+		memcpy(e->etag, etag.ptr, etag.len);
 	e->vid_len = (uint16_t)vid.len;
-	memcpy(e->vid, vid.ptr, vid.len);
+	if (vid.len)
+		memcpy(e->vid, vid.ptr, vid.len);
 	pthread_mutex_unlock(&G.mu);
 }
 
