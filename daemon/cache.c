@@ -147,8 +147,30 @@ static bool parse_u64(lota_str s, uint64_t *out)
 	return true;
 }
 
+int lotad_cache__directives(lota_str name, lota_str value)
+{
+	bool pragma = name_is(name, "pragma");
+	if (!pragma && !name_is(name, "cache-control"))
+		return 0;
+	int d = 0;
+	size_t j = 0;
+	while (j < value.len) {
+		const char *p = value.ptr + j;
+		const char *comma = memchr(p, ',', value.len - j);
+		size_t len = comma ? (size_t)(comma - p) : value.len - j;
+		j += len + 1;
+		lota_str tok = trim(p, len);
+		if (lota_str_eq_nocase(tok, "no-store", 8) ||
+		    (pragma && lota_str_eq_nocase(tok, "no-cache", 8)))
+			d |= LOTAD_CACHE_NO_STORE;
+		else if (lota_str_eq_nocase(tok, "no-cache", 8))
+			d |= LOTAD_CACHE_NO_CACHE;
+	}
+	return d;
+}
+
 /* "bytes FIRST-LAST/TOTAL" equal to the given numbers. */
-static bool content_range_is(lota_str v, uint64_t first, uint64_t last, uint64_t total)
+bool lotad_cache__content_range_is(lota_str v, uint64_t first, uint64_t last, uint64_t total)
 {
 	char want[96];
 	int n = snprintf(want, sizeof(want), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last,
@@ -623,7 +645,8 @@ static size_t fjob_header(char *buf, size_t size, size_t nitems, void *ud)
 	lota_str name = {l.ptr, (size_t)(colon - l.ptr)};
 	lota_str v = trim(colon + 1, (size_t)(l.ptr + l.len - colon - 1));
 	if (name_is(name, "content-range"))
-		j->range_ok = content_range_is(v, j->start, j->start + j->len - 1, j->o->size);
+		j->range_ok =
+		    lotad_cache__content_range_is(v, j->start, j->start + j->len - 1, j->o->size);
 	else if (name_is(name, "etag"))
 		j->etag_ok = v.len == j->o->etag.len && memcmp(v.ptr, j->o->etag.ptr, v.len) == 0;
 	return n;
@@ -1078,7 +1101,7 @@ static size_t direct_header(char *buf, size_t size, size_t nitems, void *ud)
 	lota_str name = {l.ptr, (size_t)(colon - l.ptr)};
 	lota_str v = trim(colon + 1, (size_t)(l.ptr + l.len - colon - 1));
 	if (name_is(name, "content-range"))
-		q->range_ok = content_range_is(v, q->a, q->direct_end, q->o->size);
+		q->range_ok = lotad_cache__content_range_is(v, q->a, q->direct_end, q->o->size);
 	else if (name_is(name, "etag"))
 		q->etag_ok = v.len == q->o->etag.len && memcmp(v.ptr, q->o->etag.ptr, v.len) == 0;
 	return n;
@@ -1608,22 +1631,14 @@ static const char *not_cacheable(const lota_http_request *req, const lotad_s3req
 		return "a query parameter";
 	for (size_t i = 0; i < req->num_headers; i++) {
 		lota_str nm = req->headers[i].name, v = req->headers[i].value;
-		if (name_is(nm, "cache-control") || name_is(nm, "pragma")) {
-			bool pragma = name_is(nm, "pragma");
-			size_t j = 0;
-			while (j < v.len) {
-				const char *p = v.ptr + j;
-				const char *comma = memchr(p, ',', v.len - j);
-				size_t len = comma ? (size_t)(comma - p) : v.len - j;
-				j += len + 1;
-				lota_str tok = trim(p, len);
-				if (lota_str_eq_nocase(tok, "no-store", 8) ||
-				    (pragma && lota_str_eq_nocase(tok, "no-cache", 8)))
-					return "no-store";
-				if (lota_str_eq_nocase(tok, "no-cache", 8))
-					*no_fill = true;
-			}
-		} else if (name_is(nm, "if-range")) {
+		int d = lotad_cache__directives(nm, v);
+		if (d & LOTAD_CACHE_NO_STORE)
+			return "no-store";
+		if (d & LOTAD_CACHE_NO_CACHE)
+			*no_fill = true;
+		if (d)
+			continue;
+		if (name_is(nm, "if-range")) {
 			return "If-Range";
 		} else if (nm.len > 37 &&
 		           strncasecmp(nm.ptr, "x-amz-server-side-encryption-customer-", 38) == 0) {

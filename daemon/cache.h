@@ -84,4 +84,14 @@ int lotad_cache__pct_decode(lota_str src, char *out, size_t cap);
  * false when the query has anything else (the request is then not cacheable). */
 bool lotad_cache__query_ok(lota_str query, lota_str *version_id);
 
+/* The request directives of a Cache-Control or Pragma header (0 for other headers):
+ * LOTAD_CACHE_NO_STORE for Cache-Control: no-store and Pragma: no-cache (proxy, no
+ * lookup, nothing stored), LOTAD_CACHE_NO_CACHE for Cache-Control: no-cache (a hit is
+ * served, a miss is not stored). Tokens are comma-separated, case-insensitive. */
+#define LOTAD_CACHE_NO_STORE 1
+#define LOTAD_CACHE_NO_CACHE 2
+int lotad_cache__directives(lota_str name, lota_str value);
+/* Whether a Content-Range value is exactly "bytes FIRST-LAST/TOTAL". */
+bool lotad_cache__content_range_is(lota_str value, uint64_t first, uint64_t last, uint64_t total);
+
 #endif
