@@ -88,6 +88,7 @@ void lotad_cache_config_init(lotad_cache_config *c)
 	c->min_object_size = 4ull << 20;
 	c->prestage_on_head = true;
 	c->fill_streams = 2;
+	c->plain_sendfile = false;
 }
 
 bool lotad_cache_enabled(void)
@@ -1263,19 +1264,41 @@ static void pump(creq *q)
 			lotad_timer_start(q->loop, &q->yield, 0);
 			return;
 		}
+		uint64_t want = (uint64_t)rd - off;
+		if (want > q->b - q->a + 1)
+			want = q->b - q->a + 1;
+		if (want > budget)
+			want = budget;
+		int pfd;
+		uint64_t doff;
+		if (G.cfg.plain_sendfile && lotad_reader_plain_fd(q->r, &pfd, &doff) == 0) {
+			ssize_t n = lotad_conn_resp_sendfile(q->c, pfd, doff + off, (size_t)want);
+			if (n == 0) {
+				lotad_conn_want_drain(q->c);
+				return;
+			}
+			if (n > 0) {
+				q->a += (uint64_t)n;
+				budget -= (size_t)n < budget ? (size_t)n : budget;
+				count(&G.served_cache, (uint64_t)n);
+				continue;
+			}
+			if (n == -EPIPE)
+				return; /* the connection is failing: abort follows */
+			if (n == -EIO) {
+				reader_failed(q, -EIO);
+				return;
+			}
+			/* -EAGAIN: bytes are buffered; this round goes through the buffer */
+		}
 		size_t room;
 		char *dst = lotad_conn_resp_reserve(q->c, &room);
 		if (!dst || !room) {
 			lotad_conn_want_drain(q->c);
 			return;
 		}
-		uint64_t want = (uint64_t)rd - off;
-		if (want > q->b - q->a + 1)
-			want = q->b - q->a + 1;
 		if (want > room)
 			want = room;
-		if (want > budget)
-			want = budget;
 		ssize_t n = lotad_reader_read(q->r, off, dst, (size_t)want);
 		if (n == -EAGAIN)
 			continue;

@@ -52,6 +52,8 @@ typedef struct lotad_cache_config {
 	bool prestage_on_head;    /* a plain HEAD pre-stages (default true) */
 	uint64_t metadata_ttl_ms; /* 0 = authorize every request (default) */
 	unsigned fill_streams;    /* fills of one request running at once (default 2) */
+	bool plain_sendfile;      /* unencrypted hits with sendfile(2), else pread + send (default:
+	                             pread measured faster here) */
 } lotad_cache_config;
 
 void lotad_cache_config_init(lotad_cache_config *c);
