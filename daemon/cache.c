@@ -1538,13 +1538,8 @@ static void authorized(creq *q)
 		if (!small)
 			count(&G.range_reqs, 1);
 		if (lota_range_resolve(&rg, q->cl, &q->a, &q->b) < 0) {
-			lotad_conn *c = q->c;
-			q->c = NULL;
-			if (small)
-				count(&G.bypasses, 1);
-			lotad_conn_send_error(c, 416, "InvalidRange",
-			                      "The requested range is not satisfiable", false);
-			creq_free(q);
+			/* 416: the upstream's own answer (its body and headers) */
+			creq_to_proxy(q, "bypass");
 			return;
 		}
 		q->ranged = true;
