@@ -8,12 +8,14 @@
  * Usage errors exit 2, start-up failures (bind, ...) exit 1.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,8 +26,11 @@
 
 #include "admin.h"
 #include "auth.h"
+#include "cache.h"
 #include "loop.h"
+#include "nodesecret.h"
 #include "server.h"
+#include "store.h"
 
 #define MAX_WORKERS 256
 
@@ -74,6 +79,30 @@ static const lota_config_key lotad_keys[] = {
      "log one line per request"},
     {"tcp_congestion", LOTA_CONFIG_STRING, "", 0, 0, false, false, 0, "NAME",
      "TCP congestion control for client sockets, e.g. reno (empty = system default)"},
+    {"cache_dir", LOTA_CONFIG_LIST, NULL, 0, 0, false, false, 0, "DIR:SIZE",
+     "a cache directory on a local disk and the bytes it may hold, e.g. /nvme0/lota:500GiB "
+     "(repeat for several disks; none = no cache, lotad only proxies)"},
+    {"encrypt", LOTA_CONFIG_BOOL, "true", 0, 0, false, false, 0, NULL,
+     "seal cached data with AES-256-GCM under a key derived from the node secret"},
+    {"node_secret_file", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "FILE",
+     "32-byte node secret, created 0600 when missing (default: node.secret in the first "
+     "cache dir)"},
+    {"extent_size", LOTA_CONFIG_SIZE, "64MiB", 1 << 20, 5LL << 30, false, false, 0, "SIZE",
+     "objects larger than this are cached as chunks of this size"},
+    {"min_object_size", LOTA_CONFIG_SIZE, "4MiB", 1, 5LL << 40, false, false, 0, "SIZE",
+     "smaller objects are proxied, not cached"},
+    {"prestage_on_head", LOTA_CONFIG_BOOL, "true", 0, 0, false, false, 0, NULL,
+     "a HEAD of an object not cached starts filling it (a HEAD with Range: bytes=0-0 "
+     "always does)"},
+    {"metadata_ttl", LOTA_CONFIG_DURATION, "0", 0, 24 * 3600 * 1000LL, false, false, 0, "DURATION",
+     "reuse the upstream's authorization of a key for an object this long (0 = ask on every "
+     "request; > 0 relaxes freshness and authorization)"},
+    {"cache_high_watermark", LOTA_CONFIG_INT, "95", 2, 100, false, false, 0, "PCT",
+     "eviction starts when a cache dir is fuller than this"},
+    {"cache_low_watermark", LOTA_CONFIG_INT, "90", 1, 99, false, false, 0, "PCT",
+     "and stops when it is at most this full"},
+    {"fill_streams", LOTA_CONFIG_INT, "2", 1, 16, false, false, 0, "N",
+     "extents of one object filled at once"},
 };
 
 static const char usage[] =
@@ -219,10 +248,132 @@ static void sig_cb(lotad_io *io, uint32_t events)
 	}
 }
 
+static int mkdir_parents(const char *path)
+{
+	char p[LOTAD_STORE_DIR_PATH_MAX];
+	snprintf(p, sizeof(p), "%s", path);
+	for (char *q = p + 1; *q; q++) {
+		if (*q != '/')
+			continue;
+		*q = 0;
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*q = '/';
+	}
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The store and the cache settings from the configuration; a precise message and -1 on
+ * a bad key. */
+static int setup_cache(lota_config *cfg, lotad_store **out)
+{
+	static lotad_store_dir_spec dirs[LOTAD_STORE_MAX_DIRS];
+	const char *const *specs = NULL;
+	size_t nd = lota_config_get_list(cfg, "cache_dir", &specs);
+	lotad_cache_config cc;
+	lotad_cache_config_init(&cc);
+	cc.extent_size = lota_config_get_size(cfg, "extent_size");
+	cc.min_object_size = lota_config_get_size(cfg, "min_object_size");
+	cc.prestage_on_head = lota_config_get_bool(cfg, "prestage_on_head");
+	cc.metadata_ttl_ms = (uint64_t)lota_config_get_duration_ms(cfg, "metadata_ttl");
+	cc.fill_streams = (unsigned)lota_config_get_int(cfg, "fill_streams");
+	*out = NULL;
+	if (nd == 0) {
+		lotad_cache_setup(NULL, &cc);
+		return 0;
+	}
+	if (nd > LOTAD_STORE_MAX_DIRS) {
+		fprintf(stderr, "lotad: config key \"cache_dir\": at most %d dirs\n",
+		        LOTAD_STORE_MAX_DIRS);
+		return -1;
+	}
+	for (size_t i = 0; i < nd; i++) {
+		if (lotad_store_parse_dir_spec(specs[i], strlen(specs[i]), &dirs[i]) < 0) {
+			fprintf(stderr,
+			        "lotad: config key \"cache_dir\": \"%s\" is not DIR:SIZE (an "
+			        "absolute or relative directory and a size above 0, e.g. "
+			        "/nvme0/lota:500GiB)\n",
+			        specs[i]);
+			return -1;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(dirs[i].path, dirs[j].path) == 0) {
+				fprintf(stderr,
+				        "lotad: config key \"cache_dir\": \"%s\" is given twice\n",
+				        dirs[i].path);
+				return -1;
+			}
+	}
+	unsigned hi = (unsigned)lota_config_get_int(cfg, "cache_high_watermark");
+	unsigned lo = (unsigned)lota_config_get_int(cfg, "cache_low_watermark");
+	if (lo >= hi) {
+		fprintf(stderr,
+		        "lotad: config key \"cache_low_watermark\": %u must be below "
+		        "cache_high_watermark (%u)\n",
+		        lo, hi);
+		return -1;
+	}
+	char secret_path[LOTAD_STORE_DIR_PATH_MAX + 16];
+	const char *sp = lota_config_get_string(cfg, "node_secret_file");
+	if (sp && sp[0]) {
+		snprintf(secret_path, sizeof(secret_path), "%s", sp);
+	} else {
+		int rc = mkdir_parents(dirs[0].path);
+		if (rc < 0) {
+			fprintf(stderr, "lotad: config key \"cache_dir\": cannot create %s: %s\n",
+			        dirs[0].path, strerror(-rc));
+			return -1;
+		}
+		snprintf(secret_path, sizeof(secret_path), "%s/node.secret", dirs[0].path);
+	}
+	uint8_t secret[LOTAD_NODESECRET_LEN];
+	int rc = lotad_nodesecret_load_or_create(secret_path, secret);
+	if (rc < 0) {
+		fprintf(stderr, "lotad: config key \"node_secret_file\": %s: %s\n", secret_path,
+		        rc == -EACCES
+		            ? "readable by others or owned by another user (chmod 600 it, or "
+		              "remove it to make a new one: the cache is then refilled)"
+		        : rc == -EINVAL ? "not a regular file of exactly 32 bytes"
+		                        : lota_strerror(rc));
+		return -1;
+	}
+	lotad_store_config sc;
+	lotad_store_config_init(&sc);
+	sc.dirs = dirs;
+	sc.num_dirs = nd;
+	sc.node_secret = secret;
+	sc.encrypt = lota_config_get_bool(cfg, "encrypt");
+	sc.high_watermark_pct = hi;
+	sc.low_watermark_pct = lo;
+	for (size_t i = 0; i < nd && rc == 0; i++)
+		rc = mkdir_parents(dirs[i].path);
+	if (rc == 0)
+		rc = lotad_store_new(&sc, out);
+	explicit_bzero(secret, sizeof(secret));
+	if (rc < 0) {
+		fprintf(stderr, "lotad: config key \"cache_dir\": cannot open the cache: %s\n",
+		        lota_strerror(rc));
+		return -1;
+	}
+	lotad_store_stats st;
+	lotad_store_get_stats(*out, &st);
+	char cap[32];
+	lota_format_size(st.capacity_bytes, cap, sizeof(cap));
+	lota_log_info("cache: %zu dir(s), %s, %" PRIu64 " extents found, encryption %s, extents "
+	              "of %" PRIu64 " MiB, objects from %" PRIu64 " bytes",
+	              nd, cap, st.extents, sc.encrypt ? "on" : "OFF", cc.extent_size >> 20,
+	              cc.min_object_size);
+	lotad_cache_setup(*out, &cc);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static lotad_settings s;
 	static main_state m;
+	lotad_store *store = NULL;
 	lota_config *cfg = NULL;
 	bool help = false;
 	int rc, exit_code = 1, sfd = -1;
@@ -343,6 +494,9 @@ int main(int argc, char **argv)
 	lotad_creds_set_current(creds);
 	lotad_creds_unref(creds);
 
+	if (setup_cache(cfg, &store) < 0)
+		goto usage_error;
+
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "lotad: curl_global_init failed\n");
 		goto out;
@@ -407,6 +561,9 @@ out:
 	}
 	for (int i = 0; i < m.nworkers; i++)
 		lotad_worker_join_free(m.workers[i]);
+	lotad_cache_shutdown();
+	lotad_cache_setup(NULL, &(lotad_cache_config){0});
+	lotad_store_free(store);
 	for (int i = m.nworkers; i < nfds; i++)
 		if (listen_fds[i] >= 0)
 			close(listen_fds[i]);
@@ -420,6 +577,7 @@ out:
 	return exit_code;
 usage_error:
 	fprintf(stderr, "Try 'lotad --help'.\n");
+	lotad_store_free(store);
 	lota_config_free(cfg);
 	return 2;
 }

@@ -31,6 +31,7 @@
 
 #include <lota/log.h>
 
+#include "cache.h"
 #include "metrics.h"
 #include "s3err.h"
 #include "upstream.h"
@@ -47,6 +48,7 @@ typedef struct proxy {
 	const lotad_settings *s;
 	lotad_auth_result auth;
 	lotad_s3req sr;
+	const char *cache_label; /* x-lota-cache of an object read, else NULL */
 	struct curl_slist *hdrs;
 	bool is_head, has_body, retryable_method;
 	bool send_paused, recv_paused;
@@ -236,6 +238,14 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
 		}
 		if (p->local_status || !p->status)
 			return 0;
+		if (p->cache_label) {
+			char line[64];
+			int ll =
+			    snprintf(line, sizeof(line), "x-lota-cache: %s\r\n", p->cache_label);
+			rhead_add(p, line, (size_t)ll);
+			if (p->local_status)
+				return 0;
+		}
 		lotad_resp_framing fr;
 		if (p->is_head || p->status == 204 || p->status == 304)
 			fr = LOTAD_RESP_NONE;
@@ -284,6 +294,8 @@ static size_t write_cb(char *buf, size_t size, size_t nmemb, void *ud)
 	}
 	if (lotad_conn_resp_body(p->c, buf, n) < 0)
 		return 0; /* the client is gone: abort the transfer */
+	if (p->cache_label && p->status >= 200 && p->status < 300)
+		lotad_cache_count_upstream_bytes(n);
 	return n;
 }
 
@@ -326,6 +338,25 @@ static bool retryable(const proxy *p, CURLcode rc)
 
 static int proxy_launch(proxy *p);
 
+/* A request whose success replaces or removes the object at sr's key. */
+static bool is_object_write(lotad_conn *c, const lotad_s3req *sr)
+{
+	const lota_http_request *req = lotad_conn_request(c);
+	if (!sr->key.len)
+		return false;
+	switch (sr->op) {
+	case LOTAD_OP_PUT_OBJECT:
+	case LOTAD_OP_COPY_OBJECT:
+	case LOTAD_OP_DELETE_OBJECT:
+		return true;
+	case LOTAD_OP_MULTIPART: /* CompleteMultipartUpload: POST ?uploadId=... */
+		return lota_str_eq_nocase(req->method, "POST", 4) &&
+		       memmem(req->query.ptr, req->query.len, "uploadId=", 9) != NULL;
+	default:
+		return false;
+	}
+}
+
 static void retry_cb(lotad_timer *t)
 {
 	proxy *p = t->ud;
@@ -348,6 +379,8 @@ static void proxy_done(lotad_xfer *x, CURLcode rc)
 		return;
 	}
 	if (rc == CURLE_OK && p->head_done) {
+		if (p->status >= 200 && p->status < 300 && is_object_write(c, &p->sr))
+			lotad_cache_object_written(p->sr.bucket, p->sr.key);
 		p->c = NULL;
 		lotad_conn_resp_end(c, true);
 		proxy_free(p);
@@ -623,7 +656,8 @@ static int proxy_launch(proxy *p)
 	return lotad_upstream_add(lotad_worker_upstream(p->w), &p->x);
 }
 
-void lotad_proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth)
+void lotad_proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
+                       const char *cache_label)
 {
 	const lota_http_request *req = lotad_conn_request(c);
 	proxy *p = calloc(1, sizeof(*p));
@@ -639,6 +673,7 @@ void lotad_proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *
 	p->auth = *auth;
 	memset(auth, 0, sizeof(*auth)); /* taken over */
 	p->sr = *sr;
+	p->cache_label = cache_label;
 	lotad_timer_init(&p->retry, retry_cb, p);
 	p->is_head = lota_str_eq_nocase(req->method, "HEAD", 4);
 	bool get = lota_str_eq_nocase(req->method, "GET", 3);
@@ -723,7 +758,8 @@ void lotad_request_start(lotad_conn *c)
 		lotad_auth_result_cleanup(&ar);
 		return;
 	}
-	/* The cache takes GET/HEAD of objects here (sr.object_read); until it exists
-	 * they are proxied like everything else. */
-	lotad_proxy_start(c, &sr, &ar);
+	if (sr.object_read)
+		lotad_cache_start(c, &sr, &ar);
+	else
+		lotad_proxy_start(c, &sr, &ar, NULL);
 }

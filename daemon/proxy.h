@@ -1,8 +1,7 @@
 /*
  * proxy.h - the request path after the HTTP front end: classify, authenticate, then
- * hand the request to a handler. Today every request is proxied to the upstream;
- * lotad_request_start is the single point where GET/HEAD of an object
- * (lotad_s3req.object_read) will be handed to the cache instead.
+ * hand the request to a handler: GET/HEAD of an object (lotad_s3req.object_read) goes to
+ * the cache (cache.h) when there is one, everything else to the upstream.
  */
 #ifndef LOTAD_PROXY_H
 #define LOTAD_PROXY_H
@@ -16,8 +15,10 @@
 void lotad_request_start(lotad_conn *c);
 
 /* Proxy the request on c to the upstream, streaming both ways. Takes over *auth (its
- * reference is released when the request ends). Used for every request today and by
- * the cache for misses and bypasses later. */
-void lotad_proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth);
+ * reference is released when the request ends). cache_label: the x-lota-cache value
+ * added to the response ("bypass", "miss"; NULL for requests that are not object
+ * reads). */
+void lotad_proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
+                       const char *cache_label);
 
 #endif

@@ -14,6 +14,8 @@
  */
 #include "server.h"
 
+#include "cache.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -764,6 +766,36 @@ int lotad_conn_resp_body(lotad_conn *c, const char *data, size_t len)
 	return 0;
 }
 
+char *lotad_conn_resp_reserve(lotad_conn *c, size_t *len)
+{
+	*len = 0;
+	if (c->dead || c->framing == LOTAD_RESP_CHUNKED)
+		return NULL;
+	if (c->out_start == c->out_end) {
+		c->out_start = c->out_end = 0;
+	} else if (c->out_start && c->cap - c->out_end < out_free(c) / 2) {
+		memmove(c->out, c->out + c->out_start, c->out_end - c->out_start);
+		c->out_end -= c->out_start;
+		c->out_start = 0;
+	}
+	*len = c->cap - c->out_end;
+	return c->out + c->out_end;
+}
+
+int lotad_conn_resp_commit(lotad_conn *c, size_t n)
+{
+	if (c->dead)
+		return -EPIPE;
+	if (n > c->cap - c->out_end)
+		return -EINVAL;
+	c->out_end += n;
+	c->bytes_out += n;
+	lotad_metrics_bytes_out(n);
+	if (!conn_flush(c))
+		return -EPIPE;
+	return 0;
+}
+
 static void access_log(lotad_conn *c, uint64_t dur_us)
 {
 	char target[1024];
@@ -997,6 +1029,7 @@ void lotad_worker_join_free(lotad_worker *w)
 		return;
 	if (w->started)
 		pthread_join(w->thr, NULL);
+	lotad_cache_worker_stop(w); /* its background fills use its upstream */
 	if (w->listen_fd >= 0)
 		close(w->listen_fd);
 	lotad_upstream_free(w->up);

@@ -109,6 +109,12 @@ int lotad_conn_resp_head(lotad_conn *c, int status, const char *head, size_t len
                          lotad_resp_framing framing);
 /* Body bytes; len must be <= lotad_conn_out_room(). Returns 0 or -ENOSPC. */
 int lotad_conn_resp_body(lotad_conn *c, const char *data, size_t len);
+/* Body bytes produced in place (Content-Length framing only): a pointer to *len free
+ * contiguous bytes at the end of the output buffer (NULL, *len = 0 when there is none or
+ * the response is chunked). Write up to *len bytes there, then lotad_conn_resp_commit(n)
+ * queues and sends them. Saves the copy of lotad_conn_resp_body for data read from disk. */
+char *lotad_conn_resp_reserve(lotad_conn *c, size_t *len);
+int lotad_conn_resp_commit(lotad_conn *c, size_t n);
 /* The handler is done. ok = the response is complete (else the connection is closed
  * after what was buffered, so the client sees a truncated transfer, never a silently
  * short one). The handler must not touch c afterwards. Metrics info for the log. */

@@ -1582,6 +1582,19 @@ fail:
 
 /* ------------------------------------------------------------------ maintenance */
 
+int lotad_store_lookup(lotad_store *s, lota_hash128 h)
+{
+	pthread_mutex_lock(&s->lock);
+	struct ext *e = idx_find(s, h);
+	int rc = -ENOENT;
+	if (e) {
+		int st = atomic_load(&e->state);
+		rc = st == EXT_READY ? 1 : st == EXT_FILLING ? 0 : -ENOENT;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 int lotad_store_drop(lotad_store *s, lota_hash128 h)
 {
 	pthread_mutex_lock(&s->lock);

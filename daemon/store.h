@@ -229,6 +229,11 @@ void lotad_fill_abort(lotad_fill *f);
 
 /* ---- maintenance and observability ---- */
 
+/* Whether the index holds the extent named h: 1 published, 0 being filled, -ENOENT not at
+ * all. A cheap probe (no file is opened, the key is not checked): answers "is this a hit"
+ * before the extent is opened. */
+int lotad_store_lookup(lotad_store *s, lota_hash128 h);
+
 /* Remove an extent (e.g. after a PUT/DELETE of its object through lotad): it leaves the
  * index at once, its file is unlinked; open readers keep reading. -ENOENT if absent,
  * -EBUSY while it is being filled. */

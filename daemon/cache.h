@@ -1,0 +1,86 @@
+/*
+ * cache.h - the node cache on the request path (DESIGN §2.3-2.7): GET and HEAD of objects
+ * answered from the local extent store (store.h), every one authorized by the upstream.
+ *
+ * For a cacheable request (a GET/HEAD of an object, signed with a key lotad knows, without
+ * Cache-Control: no-store / Pragma: no-cache, SSE-C, If-Range or a query other than
+ * versionId):
+ *   1. authorize: a HEAD of the object re-signed with the client's own key and carrying the
+ *      client's headers (conditionals included) goes to the upstream. Anything but a 200
+ *      (403, 404, 304, 412, ...) hands the client's request to the proxy, so the client
+ *      gets exactly the upstream's answer. The 200 gives size, ETag, version id and the
+ *      headers relayed to the client.
+ *   2. decide: objects below min_object_size are proxied (x-lota-cache: bypass); a Range
+ *      is resolved against the size (416 when unsatisfiable).
+ *   3. serve: the object is cut into extents of extent_size bytes, each keyed by (bucket,
+ *      key, ETag, size, version id, index) (lota/placement.h). A cached extent is read from
+ *      the store; a missing one is filled whole from the upstream by a ranged GET pinned
+ *      with If-Match: <ETag> and signed with the client's key, and the client reads the
+ *      growing file (store readers follow a fill block by block). One fill per extent
+ *      (single-flight across workers); the fill runs on its own, so a slow client never
+ *      slows it and a fast fill never piles up in memory for a slow client. A reader
+ *      that the fill cannot serve (the fill failed, the disk failed, the range is far
+ *      ahead of the fill) gets those bytes by a direct ranged GET pinned with If-Match;
+ *      a response that cannot be completed with the right bytes is cut short (the client
+ *      sees a truncated transfer and retries), never completed with wrong ones.
+ *   4. HEAD answers from the upstream's HEAD and, for an object not cached, pre-stages it:
+ *      a background fill of all its extents (Range: bytes=0-0 always does; a plain HEAD
+ *      unless prestage_on_head is off).
+ * Every GET/HEAD of an object gets x-lota-cache: hit (all bytes from the store), miss
+ * (filled now or fetched) or bypass (proxied). A successful PUT, DELETE, CopyObject or
+ * CompleteMultipartUpload through lotad drops the extents of the key's last known version
+ * (space only: correctness rests on step 1).
+ *
+ * metadata_ttl > 0 relaxes step 1: the upstream's 200 for (access key, object) is reused
+ * for that long without asking again. That is a relaxation of freshness (an overwrite is
+ * seen up to metadata_ttl late) and of authorization (a revoked permission too).
+ */
+#ifndef LOTAD_CACHE_H
+#define LOTAD_CACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "classify.h"
+#include "server.h"
+#include "store.h"
+
+typedef struct lotad_cache_config {
+	uint64_t extent_size;     /* bytes per extent (default 64 MiB) */
+	uint64_t min_object_size; /* smaller objects are proxied (default 4 MiB) */
+	bool prestage_on_head;    /* a plain HEAD pre-stages (default true) */
+	uint64_t metadata_ttl_ms; /* 0 = authorize every request (default) */
+	unsigned fill_streams;    /* fills of one request running at once (default 2) */
+} lotad_cache_config;
+
+void lotad_cache_config_init(lotad_cache_config *c);
+
+/* Install the store (owned by the caller, NULL = no cache) and the settings. Call once
+ * before the workers start; registers the cache metrics. */
+void lotad_cache_setup(lotad_store *store, const lotad_cache_config *cfg);
+bool lotad_cache_enabled(void);
+
+/* Answer a GET/HEAD of an object (sr->object_read). Takes over *auth. */
+void lotad_cache_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth);
+
+/* A write of bucket/key (percent-encoded as sent) succeeded through lotad: drop the
+ * extents of its last known version. */
+void lotad_cache_object_written(lota_str bucket, lota_str key);
+
+/* Stop and abort the background fills of a worker (before its upstream is freed). */
+void lotad_cache_worker_stop(lotad_worker *w);
+/* Wait for the fills being published by background threads (before the store is freed). */
+void lotad_cache_shutdown(void);
+
+/* Counters (the proxy reports the bytes it relays for object reads). */
+void lotad_cache_count_upstream_bytes(uint64_t n);
+
+/* Internal, exposed for tests: percent-decode src into out (cap bytes). Returns the length
+ * or -EINVAL for a bad escape / -E2BIG. */
+int lotad_cache__pct_decode(lota_str src, char *out, size_t cap);
+/* The versionId of a query ("" when absent) if every other parameter is a presign one;
+ * false when the query has anything else (the request is then not cacheable). */
+bool lotad_cache__query_ok(lota_str query, lota_str *version_id);
+
+#endif
