@@ -67,6 +67,7 @@ struct objent {
 };
 
 typedef struct fjob fjob;
+typedef struct creq creq;
 
 static struct {
 	lotad_store *store;
@@ -87,6 +88,7 @@ void lotad_cache_config_init(lotad_cache_config *c)
 	c->min_object_size = 4ull << 20;
 	c->prestage_on_head = true;
 	c->fill_streams = 2;
+	c->plain_sendfile = false;
 }
 
 bool lotad_cache_enabled(void)
@@ -146,8 +148,30 @@ static bool parse_u64(lota_str s, uint64_t *out)
 	return true;
 }
 
+int lotad_cache__directives(lota_str name, lota_str value)
+{
+	bool pragma = name_is(name, "pragma");
+	if (!pragma && !name_is(name, "cache-control"))
+		return 0;
+	int d = 0;
+	size_t j = 0;
+	while (j < value.len) {
+		const char *p = value.ptr + j;
+		const char *comma = memchr(p, ',', value.len - j);
+		size_t len = comma ? (size_t)(comma - p) : value.len - j;
+		j += len + 1;
+		lota_str tok = trim(p, len);
+		if (lota_str_eq_nocase(tok, "no-store", 8) ||
+		    (pragma && lota_str_eq_nocase(tok, "no-cache", 8)))
+			d |= LOTAD_CACHE_NO_STORE;
+		else if (lota_str_eq_nocase(tok, "no-cache", 8))
+			d |= LOTAD_CACHE_NO_CACHE;
+	}
+	return d;
+}
+
 /* "bytes FIRST-LAST/TOTAL" equal to the given numbers. */
-static bool content_range_is(lota_str v, uint64_t first, uint64_t last, uint64_t total)
+bool lotad_cache__content_range_is(lota_str v, uint64_t first, uint64_t last, uint64_t total)
 {
 	char want[96];
 	int n = snprintf(want, sizeof(want), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last,
@@ -254,9 +278,11 @@ static void objtab_note(lota_str bucket, lota_str rkey, lota_str vquery, uint64_
 	e->size = size;
 	e->seen_ms = now_ms();
 	e->etag_len = (uint16_t)etag.len;
-	memcpy(e->etag, etag.ptr, etag.len);
+	if (etag.len)
+		memcpy(e->etag, etag.ptr, etag.len);
 	e->vid_len = (uint16_t)vid.len;
-	memcpy(e->vid, vid.ptr, vid.len);
+	if (vid.len)
+		memcpy(e->vid, vid.ptr, vid.len);
 	pthread_mutex_unlock(&G.mu);
 }
 
@@ -537,11 +563,16 @@ struct fjob {
 	objinfo *o;
 	uint64_t k, last, stride;
 	lotad_fill *f;
+	lota_hash128 h; /* of the extent being filled */
 	uint64_t start, len;
 	int status;
 	bool in_1xx, range_ok, etag_ok, head_ok;
+	creq *att; /* requests of this worker fed straight from this fill (the fork) */
 	char errbuf[CURL_ERROR_SIZE];
 };
+
+static void fork_feed_all(fjob *j, uint64_t pos, const char *buf, size_t n);
+static void fork_release(fjob *j);
 
 static void fjob_unlist(fjob *j)
 {
@@ -571,6 +602,7 @@ static void fjob_stop_xfer(fjob *j)
 
 static void fjob_free(fjob *j)
 {
+	fork_release(j);
 	fjob_unlist(j);
 	fjob_stop_xfer(j);
 	lotad_fill_abort(j->f);
@@ -614,7 +646,8 @@ static size_t fjob_header(char *buf, size_t size, size_t nitems, void *ud)
 	lota_str name = {l.ptr, (size_t)(colon - l.ptr)};
 	lota_str v = trim(colon + 1, (size_t)(l.ptr + l.len - colon - 1));
 	if (name_is(name, "content-range"))
-		j->range_ok = content_range_is(v, j->start, j->start + j->len - 1, j->o->size);
+		j->range_ok =
+		    lotad_cache__content_range_is(v, j->start, j->start + j->len - 1, j->o->size);
 	else if (name_is(name, "etag"))
 		j->etag_ok = v.len == j->o->etag.len && memcmp(v.ptr, j->o->etag.ptr, v.len) == 0;
 	return n;
@@ -626,6 +659,7 @@ static size_t fjob_write(char *buf, size_t size, size_t nmemb, void *ud)
 	size_t n = size * nmemb;
 	if (!j->head_ok || !j->f)
 		return 0;
+	uint64_t pos = j->start + lotad_fill_written_bytes(j->f);
 	int rc = lotad_fill_write(j->f, buf, n);
 	if (rc < 0) {
 		lota_log_warn("fill: extent %" PRIu64 ": %s; nothing is published", j->k,
@@ -633,6 +667,7 @@ static size_t fjob_write(char *buf, size_t size, size_t nmemb, void *ud)
 		return 0;
 	}
 	count(&G.fill_bytes, n);
+	fork_feed_all(j, pos, buf, n);
 	return n;
 }
 
@@ -703,6 +738,7 @@ static bool fjob_advance(fjob *j)
 			return false;
 		}
 		count(&G.fills_started, 1);
+		j->h = lotad_fill_hash(j->f);
 		if (fjob_launch(j) == 0)
 			return true;
 		lotad_fill_abort(j->f);
@@ -718,6 +754,7 @@ static void fjob_done(lotad_xfer *x, CURLcode rc)
 	lotad_fill *f = j->f;
 	j->f = NULL;
 	fjob_stop_xfer(j);
+	fork_release(j); /* they go on reading the extent from the store */
 	bool ok = rc == CURLE_OK && j->head_ok && lotad_fill_written_bytes(f) == j->len;
 	if (ok) {
 		publish(f);
@@ -778,17 +815,23 @@ void lotad_cache_worker_stop(lotad_worker *w)
 	}
 }
 
+static void grants_free(void);
+
 void lotad_cache_shutdown(void)
 {
 	for (int i = 0; i < 6000 && atomic_load(&G.commits_running) > 0; i++)
 		usleep(5000);
+	G.store = NULL;
+	free(G.otab);
+	G.otab = NULL;
+	grants_free();
 }
 
 /* ------------------------------------------------------- client requests --- */
 
 enum { X_NONE = 0, X_AUTH, X_DIRECT };
 
-typedef struct creq {
+struct creq {
 	lotad_handler h; /* first */
 	lotad_conn *c;
 	lotad_worker *w;
@@ -817,13 +860,96 @@ typedef struct creq {
 	int efd;
 	lotad_io eio;
 	lotad_timer yield;
+	fjob *att; /* the fill feeding us directly, if any */
+	creq *att_next, *att_prev;
 	size_t rhead_len;
 	char rhead[HEAD_CAP];
 	char errbuf[CURL_ERROR_SIZE];
-} creq;
+};
+
+/* --- the fork: a fill on our worker sends its bytes to the requests at its position ---
+ *
+ * A request reading an extent that a fill of its own worker is writing is attached to
+ * that fill: each block the upstream sends goes to the store and, when the request's
+ * next byte is inside it and its output buffer has room, to the client as well (no
+ * read-back, no decryption). A client that is slower falls behind the fill and reads the
+ * rest from the store at its own pace; one that catches up is fed again. */
+
+static void fork_detach(creq *q)
+{
+	fjob *j = q->att;
+	if (!j)
+		return;
+	if (q->att_prev)
+		q->att_prev->att_next = q->att_next;
+	else
+		j->att = q->att_next;
+	if (q->att_next)
+		q->att_next->att_prev = q->att_prev;
+	q->att = NULL;
+	q->att_next = q->att_prev = NULL;
+}
+
+/* Attach q to the fill of extent h on its worker, if there is one. */
+static void fork_attach(creq *q, lota_hash128 h)
+{
+	fjob *j;
+	pthread_mutex_lock(&G.mu);
+	for (j = G.jobs; j; j = j->next)
+		if (j->w == q->w && j->f && j->h.hi == h.hi && j->h.lo == h.lo)
+			break;
+	pthread_mutex_unlock(&G.mu);
+	if (!j)
+		return;
+	q->att = j;
+	q->att_prev = NULL;
+	q->att_next = j->att;
+	if (j->att)
+		j->att->att_prev = q;
+	j->att = q;
+}
+
+static void fork_release(fjob *j)
+{
+	while (j->att) {
+		creq *q = j->att;
+		fork_detach(q);
+		if (q->c)
+			lotad_timer_start(q->loop, &q->yield, 0);
+	}
+}
+
+static void fork_feed(creq *q, uint64_t pos, const char *buf, size_t n);
+
+static void fork_feed_all(fjob *j, uint64_t pos, const char *buf, size_t n)
+{
+	for (creq *q = j->att, *next; q; q = next) {
+		next = q->att_next;
+		fork_feed(q, pos, buf, n);
+	}
+}
+
+static void fork_feed(creq *q, uint64_t pos, const char *buf, size_t n)
+{
+	if (!q->c || q->xkind != X_NONE || q->a < pos || q->a >= pos + n || q->a > q->b)
+		return;
+	size_t off = (size_t)(q->a - pos), len = n - off;
+	if (len > q->b - q->a + 1)
+		len = (size_t)(q->b - q->a + 1);
+	size_t room = lotad_conn_out_room(q->c);
+	if (len > room)
+		len = room; /* the rest comes from the store */
+	if (!len || lotad_conn_resp_body(q->c, buf + off, len) < 0)
+		return;
+	q->a += len;
+	count(&G.served_upstream, len);
+	if (q->a > q->b)
+		lotad_timer_start(q->loop, &q->yield, 0); /* finish outside curl's callback */
+}
 
 static void creq_close_reader(creq *q)
 {
+	fork_detach(q);
 	if (!q->r)
 		return;
 	if (q->watching)
@@ -976,7 +1102,7 @@ static size_t direct_header(char *buf, size_t size, size_t nitems, void *ud)
 	lota_str name = {l.ptr, (size_t)(colon - l.ptr)};
 	lota_str v = trim(colon + 1, (size_t)(l.ptr + l.len - colon - 1));
 	if (name_is(name, "content-range"))
-		q->range_ok = content_range_is(v, q->a, q->direct_end, q->o->size);
+		q->range_ok = lotad_cache__content_range_is(v, q->a, q->direct_end, q->o->size);
 	else if (name_is(name, "etag"))
 		q->etag_ok = v.len == q->o->etag.len && memcmp(v.ptr, q->o->etag.ptr, v.len) == 0;
 	return n;
@@ -1066,6 +1192,8 @@ static int open_extent(creq *q, uint64_t k)
 		return start_direct(q, last) < 0 ? -1 : 1;
 	}
 	q->r_k = k;
+	if (lotad_reader_readable(q->r) < (int64_t)lotad_reader_length(q->r))
+		fork_attach(q, h);
 	return 0;
 }
 
@@ -1136,19 +1264,41 @@ static void pump(creq *q)
 			lotad_timer_start(q->loop, &q->yield, 0);
 			return;
 		}
+		uint64_t want = (uint64_t)rd - off;
+		if (want > q->b - q->a + 1)
+			want = q->b - q->a + 1;
+		if (want > budget)
+			want = budget;
+		int pfd;
+		uint64_t doff;
+		if (G.cfg.plain_sendfile && lotad_reader_plain_fd(q->r, &pfd, &doff) == 0) {
+			ssize_t n = lotad_conn_resp_sendfile(q->c, pfd, doff + off, (size_t)want);
+			if (n == 0) {
+				lotad_conn_want_drain(q->c);
+				return;
+			}
+			if (n > 0) {
+				q->a += (uint64_t)n;
+				budget -= (size_t)n < budget ? (size_t)n : budget;
+				count(&G.served_cache, (uint64_t)n);
+				continue;
+			}
+			if (n == -EPIPE)
+				return; /* the connection is failing: abort follows */
+			if (n == -EIO) {
+				reader_failed(q, -EIO);
+				return;
+			}
+			/* -EAGAIN: bytes are buffered; this round goes through the buffer */
+		}
 		size_t room;
 		char *dst = lotad_conn_resp_reserve(q->c, &room);
 		if (!dst || !room) {
 			lotad_conn_want_drain(q->c);
 			return;
 		}
-		uint64_t want = (uint64_t)rd - off;
-		if (want > q->b - q->a + 1)
-			want = q->b - q->a + 1;
 		if (want > room)
 			want = room;
-		if (want > budget)
-			want = budget;
 		ssize_t n = lotad_reader_read(q->r, off, dst, (size_t)want);
 		if (n == -EAGAIN)
 			continue;
@@ -1250,6 +1400,99 @@ static int send_head(creq *q, const char *label, lotad_resp_framing fr)
 	return rc;
 }
 
+static void authorized(creq *q);
+
+/* --- metadata_ttl: the upstream's last 200 per (access key, object) --- */
+
+#define GRANT_SLOTS 1024
+
+struct grant {
+	lota_hash128 name;
+	int64_t until_ms;
+	uint64_t size;
+	size_t head_len, etag_off, etag_len, vid_off, vid_len;
+	char *head; /* the relayed headers (malloc'd) */
+};
+
+static struct grant *g_grants;
+
+static lota_hash128 grant_name(const creq *q)
+{
+	lota_str ak = q->auth.access_key;
+	char buf[256];
+	int n = snprintf(buf, sizeof(buf), "%zu:%.*s", ak.len, (int)(ak.len < 200 ? ak.len : 200),
+	                 ak.ptr);
+	lota_hash128 o = obj_name(q->sr.bucket, q->sr.key, q->vquery);
+	memcpy(buf + n, &o, sizeof(o));
+	return lotad_store_hash_key((const uint8_t *)buf, (size_t)n + sizeof(o));
+}
+
+static void grant_note(creq *q)
+{
+	if (!g_grants || !q->etag.len)
+		return;
+	char *head = malloc(q->rhead_len ? q->rhead_len : 1);
+	if (!head)
+		return;
+	memcpy(head, q->rhead, q->rhead_len);
+	lota_hash128 h = grant_name(q);
+	pthread_mutex_lock(&G.mu);
+	struct grant *g = &g_grants[h.lo % GRANT_SLOTS];
+	free(g->head);
+	*g = (struct grant){
+	    .name = h,
+	    .until_ms = now_ms() + (int64_t)G.cfg.metadata_ttl_ms,
+	    .size = q->cl,
+	    .head_len = q->rhead_len,
+	    .etag_off = (size_t)(q->etag.ptr - q->rhead),
+	    .etag_len = q->etag.len,
+	    .vid_off = q->vid.len ? (size_t)(q->vid.ptr - q->rhead) : 0,
+	    .vid_len = q->vid.len,
+	    .head = head,
+	};
+	pthread_mutex_unlock(&G.mu);
+}
+
+/* A grant younger than metadata_ttl for this key and object: fill q as the HEAD would
+ * have. Requests with conditionals always ask the upstream. */
+static bool grant_use(creq *q)
+{
+	const lota_http_request *req = lotad_conn_request(q->c);
+	if (!g_grants)
+		return false;
+	for (size_t i = 0; i < req->num_headers; i++)
+		if (req->headers[i].name.len > 3 &&
+		    strncasecmp(req->headers[i].name.ptr, "if-", 3) == 0)
+			return false;
+	lota_hash128 h = grant_name(q);
+	bool ok = false;
+	pthread_mutex_lock(&G.mu);
+	struct grant *g = &g_grants[h.lo % GRANT_SLOTS];
+	if (g->head && g->name.hi == h.hi && g->name.lo == h.lo && now_ms() < g->until_ms &&
+	    g->head_len <= sizeof(q->rhead)) {
+		memcpy(q->rhead, g->head, g->head_len);
+		q->rhead_len = g->head_len;
+		q->cl = g->size;
+		q->have_cl = true;
+		q->status = 200;
+		q->etag = (lota_str){q->rhead + g->etag_off, g->etag_len};
+		q->vid = (lota_str){g->vid_len ? q->rhead + g->vid_off : NULL, g->vid_len};
+		ok = true;
+	}
+	pthread_mutex_unlock(&G.mu);
+	return ok;
+}
+
+static void grants_free(void)
+{
+	if (!g_grants)
+		return;
+	for (size_t i = 0; i < GRANT_SLOTS; i++)
+		free(g_grants[i].head);
+	free(g_grants);
+	g_grants = NULL;
+}
+
 static void auth_done(lotad_xfer *x, CURLcode rc)
 {
 	creq *q = (creq *)((char *)x - offsetof(creq, x));
@@ -1270,6 +1513,15 @@ static void auth_done(lotad_xfer *x, CURLcode rc)
 		return;
 	}
 	objtab_note(q->sr.bucket, q->sr.key, q->vquery, q->cl, q->etag, q->vid);
+	if (G.cfg.metadata_ttl_ms)
+		grant_note(q);
+	authorized(q);
+}
+
+/* The upstream said 200 to this client for this object (now or within metadata_ttl):
+ * decide and answer. */
+static void authorized(creq *q)
+{
 	bool small = q->cl < G.cfg.min_object_size || q->cl == 0;
 	if (small && !q->is_head) {
 		creq_to_proxy(q, "bypass");
@@ -1402,22 +1654,14 @@ static const char *not_cacheable(const lota_http_request *req, const lotad_s3req
 		return "a query parameter";
 	for (size_t i = 0; i < req->num_headers; i++) {
 		lota_str nm = req->headers[i].name, v = req->headers[i].value;
-		if (name_is(nm, "cache-control") || name_is(nm, "pragma")) {
-			bool pragma = name_is(nm, "pragma");
-			size_t j = 0;
-			while (j < v.len) {
-				const char *p = v.ptr + j;
-				const char *comma = memchr(p, ',', v.len - j);
-				size_t len = comma ? (size_t)(comma - p) : v.len - j;
-				j += len + 1;
-				lota_str tok = trim(p, len);
-				if (lota_str_eq_nocase(tok, "no-store", 8) ||
-				    (pragma && lota_str_eq_nocase(tok, "no-cache", 8)))
-					return "no-store";
-				if (lota_str_eq_nocase(tok, "no-cache", 8))
-					*no_fill = true;
-			}
-		} else if (name_is(nm, "if-range")) {
+		int d = lotad_cache__directives(nm, v);
+		if (d & LOTAD_CACHE_NO_STORE)
+			return "no-store";
+		if (d & LOTAD_CACHE_NO_CACHE)
+			*no_fill = true;
+		if (d)
+			continue;
+		if (name_is(nm, "if-range")) {
 			return "If-Range";
 		} else if (nm.len > 37 &&
 		           strncasecmp(nm.ptr, "x-amz-server-side-encryption-customer-", 38) == 0) {
@@ -1460,6 +1704,10 @@ void lotad_cache_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *
 	q->efd = -1;
 	lotad_timer_init(&q->yield, yield_cb, q);
 	lotad_conn_attach(c, &q->h);
+	if (G.cfg.metadata_ttl_ms && grant_use(q)) {
+		authorized(q);
+		return;
+	}
 	if (start_auth(q) < 0) {
 		lota_log_warn("cache: cannot start the authorizing request; proxying");
 		creq_to_proxy(q, "bypass");
@@ -1562,7 +1810,13 @@ void lotad_cache_setup(lotad_store *store, const lotad_cache_config *cfg)
 		G.cfg.extent_size = 64ull << 20;
 	if (store && !G.otab)
 		G.otab = calloc(OBJ_SLOTS, sizeof(*G.otab));
-	lotad_metrics_add_provider(cache_metrics, NULL);
-	if (store)
-		lotad_metrics_add_provider(lotad_store_metrics, store);
+	if (store && G.cfg.metadata_ttl_ms && !g_grants)
+		g_grants = calloc(GRANT_SLOTS, sizeof(*g_grants));
+	static bool registered;
+	if (!registered) {
+		registered = true;
+		lotad_metrics_add_provider(cache_metrics, NULL);
+		if (store)
+			lotad_metrics_add_provider(lotad_store_metrics, store);
+	}
 }

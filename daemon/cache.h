@@ -52,6 +52,8 @@ typedef struct lotad_cache_config {
 	bool prestage_on_head;    /* a plain HEAD pre-stages (default true) */
 	uint64_t metadata_ttl_ms; /* 0 = authorize every request (default) */
 	unsigned fill_streams;    /* fills of one request running at once (default 2) */
+	bool plain_sendfile;      /* unencrypted hits with sendfile(2), else pread + send (default:
+	                             pread measured faster here) */
 } lotad_cache_config;
 
 void lotad_cache_config_init(lotad_cache_config *c);
@@ -70,7 +72,8 @@ void lotad_cache_object_written(lota_str bucket, lota_str key);
 
 /* Stop and abort the background fills of a worker (before its upstream is freed). */
 void lotad_cache_worker_stop(lotad_worker *w);
-/* Wait for the fills being published by background threads (before the store is freed). */
+/* After the workers are gone: wait for the fills being published by background threads,
+ * then forget the store (free it afterwards). */
 void lotad_cache_shutdown(void);
 
 /* Counters (the proxy reports the bytes it relays for object reads). */
@@ -82,5 +85,15 @@ int lotad_cache__pct_decode(lota_str src, char *out, size_t cap);
 /* The versionId of a query ("" when absent) if every other parameter is a presign one;
  * false when the query has anything else (the request is then not cacheable). */
 bool lotad_cache__query_ok(lota_str query, lota_str *version_id);
+
+/* The request directives of a Cache-Control or Pragma header (0 for other headers):
+ * LOTAD_CACHE_NO_STORE for Cache-Control: no-store and Pragma: no-cache (proxy, no
+ * lookup, nothing stored), LOTAD_CACHE_NO_CACHE for Cache-Control: no-cache (a hit is
+ * served, a miss is not stored). Tokens are comma-separated, case-insensitive. */
+#define LOTAD_CACHE_NO_STORE 1
+#define LOTAD_CACHE_NO_CACHE 2
+int lotad_cache__directives(lota_str name, lota_str value);
+/* Whether a Content-Range value is exactly "bytes FIRST-LAST/TOTAL". */
+bool lotad_cache__content_range_is(lota_str value, uint64_t first, uint64_t last, uint64_t total);
 
 #endif

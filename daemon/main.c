@@ -103,6 +103,8 @@ static const lota_config_key lotad_keys[] = {
      "and stops when it is at most this full"},
     {"fill_streams", LOTA_CONFIG_INT, "2", 1, 16, false, false, 0, "N",
      "extents of one object filled at once"},
+    {"plain_hit_io", LOTA_CONFIG_STRING, "pread", 0, 0, false, false, 0, "HOW",
+     "how unencrypted hits reach the socket: sendfile, or pread (read + send)"},
 };
 
 static const char usage[] =
@@ -279,6 +281,14 @@ static int setup_cache(lota_config *cfg, lotad_store **out)
 	cc.prestage_on_head = lota_config_get_bool(cfg, "prestage_on_head");
 	cc.metadata_ttl_ms = (uint64_t)lota_config_get_duration_ms(cfg, "metadata_ttl");
 	cc.fill_streams = (unsigned)lota_config_get_int(cfg, "fill_streams");
+	const char *hio = lota_config_get_string(cfg, "plain_hit_io");
+	if (strcmp(hio, "sendfile") != 0 && strcmp(hio, "pread") != 0) {
+		fprintf(stderr,
+		        "lotad: config key \"plain_hit_io\": \"%s\" is not sendfile or pread\n",
+		        hio);
+		return -1;
+	}
+	cc.plain_sendfile = strcmp(hio, "sendfile") == 0;
 	*out = NULL;
 	if (nd == 0) {
 		lotad_cache_setup(NULL, &cc);
@@ -494,6 +504,15 @@ int main(int argc, char **argv)
 	lotad_creds_set_current(creds);
 	lotad_creds_unref(creds);
 
+	/* Signals go to the signalfd only: block them before any thread (the store's
+	 * eviction thread, the workers) is started, so every thread inherits the mask. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (setup_cache(cfg, &store) < 0)
 		goto usage_error;
 
@@ -522,13 +541,6 @@ int main(int argc, char **argv)
 		}
 	}
 
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	sigdelset(&set, SIGPIPE);
 	sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sfd < 0)
@@ -562,7 +574,6 @@ out:
 	for (int i = 0; i < m.nworkers; i++)
 		lotad_worker_join_free(m.workers[i]);
 	lotad_cache_shutdown();
-	lotad_cache_setup(NULL, &(lotad_cache_config){0});
 	lotad_store_free(store);
 	for (int i = m.nworkers; i < nfds; i++)
 		if (listen_fds[i] >= 0)
