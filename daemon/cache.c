@@ -48,6 +48,7 @@
 #define FAR_AHEAD    (16u << 20) /* a reader this far beyond a fill's prefix reads directly */
 #define PUMP_BUDGET  (2u << 20)  /* bytes sent per turn before yielding to the loop */
 #define SMALL_TTL_MS 30000       /* how long "this object is below the threshold" is trusted */
+#define DIRECT_FIRST (1u << 20)  /* cold ranges up to this long are read straight, filled after */
 #define OBJ_SLOTS    4096        /* objects remembered (direct-mapped) */
 #define FIELD_MAX    256         /* bytes of an ETag / version id remembered */
 #define SIGN_CAP     8192
@@ -146,6 +147,22 @@ static bool parse_u64(lota_str s, uint64_t *out)
 	}
 	*out = v;
 	return true;
+}
+
+bool lotad_cache__parse_content_range(lota_str v, uint64_t *first, uint64_t *last, uint64_t *total)
+{
+	if (v.len < 6 || memcmp(v.ptr, "bytes ", 6) != 0)
+		return false;
+	const char *p = v.ptr + 6, *end = v.ptr + v.len;
+	const char *dash = memchr(p, '-', (size_t)(end - p));
+	const char *slash = dash ? memchr(dash, '/', (size_t)(end - dash)) : NULL;
+	if (!dash || !slash)
+		return false;
+	if (!parse_u64((lota_str){p, (size_t)(dash - p)}, first) ||
+	    !parse_u64((lota_str){dash + 1, (size_t)(slash - dash - 1)}, last) ||
+	    !parse_u64((lota_str){slash + 1, (size_t)(end - slash - 1)}, total))
+		return false;
+	return *first <= *last && *last < *total;
 }
 
 int lotad_cache__directives(lota_str name, lota_str value)
@@ -302,6 +319,39 @@ static bool objtab_small(lota_str bucket, lota_str rkey, lota_str vquery)
 	return small;
 }
 
+static int ext_hash_of(lota_str bucket, lota_str rkey, lota_str etag, lota_str vid, uint64_t size,
+                       uint64_t k, lota_hash128 *h);
+
+/* Whether the last version of the object seen here has the extent holding byte `off` in
+ * the store (published or being filled). */
+static bool objtab_cached(lota_str bucket, lota_str rkey, lota_str vquery, uint64_t off)
+{
+	if (!G.otab)
+		return false;
+	lota_hash128 h = obj_name(bucket, rkey, vquery);
+	char etag[FIELD_MAX], vid[FIELD_MAX];
+	size_t el = 0, vl = 0;
+	uint64_t size = 0;
+	bool found = false;
+	pthread_mutex_lock(&G.mu);
+	struct objent *e = obj_slot(h);
+	if (e->used && e->name.hi == h.hi && e->name.lo == h.lo) {
+		found = true;
+		el = e->etag_len;
+		vl = e->vid_len;
+		memcpy(etag, e->etag, el);
+		memcpy(vid, e->vid, vl);
+		size = e->size;
+	}
+	pthread_mutex_unlock(&G.mu);
+	lota_hash128 eh;
+	if (!found || off >= size ||
+	    ext_hash_of(bucket, rkey, (lota_str){etag, el}, (lota_str){vid, vl}, size,
+	                off / G.cfg.extent_size, &eh) < 0)
+		return false;
+	return lotad_store_lookup(G.store, eh) >= 0;
+}
+
 /* ------------------------------------------------------------- objinfo --- */
 
 typedef struct objinfo {
@@ -409,6 +459,24 @@ static int ext_key(const objinfo *o, uint64_t k, uint8_t **key, size_t *klen, lo
 	*klen = (size_t)rc;
 	*h = lotad_store_hash_key(buf, (size_t)rc);
 	return 0;
+}
+
+static int ext_hash_of(lota_str bucket, lota_str rkey, lota_str etag, lota_str vid, uint64_t size,
+                       uint64_t k, lota_hash128 *h)
+{
+	char dk[4096];
+	int dl = lotad_cache__pct_decode(rkey, dk, sizeof(dk));
+	if (dl < 0)
+		return dl;
+	lota_cache_key ck = {
+	    .bucket = bucket,
+	    .key = {dk, (size_t)dl},
+	    .etag = etag,
+	    .version_id = vid,
+	    .size_bytes = size,
+	    .extent_index = k,
+	};
+	return lota_cache_key_hash(&ck, h);
 }
 
 /* ------------------------------------------------------ upstream requests --- */
@@ -1679,6 +1747,24 @@ void lotad_cache_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *
 		lotad_proxy_start(c, sr, auth, "bypass");
 		return;
 	}
+	/* A short range far into an extent that is not here (a fill would take a while to
+	 * reach it): the client's own GET goes to the upstream at once (it authorizes and
+	 * carries the bytes, no HEAD first, so the first byte comes as fast as without
+	 * lotad) and its answer starts the fill of the extent. Ranges near the start of an
+	 * extent are read from the fill as it arrives (the authorizing HEAD, then the fork). */
+	const lota_http_header *rh =
+	    lota_http_find_header(req->headers, req->num_headers, "range", 5);
+	lota_range rg;
+	if (rh && !no_fill && !lota_str_eq_nocase(req->method, "HEAD", 4) &&
+	    lota_range_parse(rh->value.ptr, rh->value.len, &rg) == 0 &&
+	    rg.kind == LOTA_RANGE_FROM_TO && rg.last - rg.first < DIRECT_FIRST &&
+	    rg.first % G.cfg.extent_size >= FAR_AHEAD &&
+	    !objtab_cached(sr->bucket, sr->key, vq, rg.first)) {
+		count(&G.misses, 1);
+		count(&G.range_reqs, 1);
+		lotad_proxy_start_filling(c, sr, auth);
+		return;
+	}
 	creq *q = calloc(1, sizeof(*q));
 	if (!q) {
 		lotad_auth_result_cleanup(auth);
@@ -1707,6 +1793,35 @@ void lotad_cache_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *
 		lota_log_warn("cache: cannot start the authorizing request; proxying");
 		creq_to_proxy(q, "bypass");
 	}
+}
+
+void lotad_cache_fill_from_response(lotad_worker *w, const lotad_s3req *sr,
+                                    const lotad_auth_result *auth, lota_str query, lota_str etag,
+                                    lota_str version_id, lota_str content_length,
+                                    lota_str content_range)
+{
+	uint64_t first, last, size;
+	lota_str vq;
+	if (!G.store || !etag.len || !lotad_cache__query_ok(query, &vq))
+		return;
+	if (content_range.len) {
+		if (!lotad_cache__parse_content_range(content_range, &first, &last, &size))
+			return;
+	} else if (parse_u64(content_length, &size) && size) {
+		first = 0;
+		last = size - 1;
+	} else {
+		return;
+	}
+	objtab_note(sr->bucket, sr->key, vq, size, etag, version_id);
+	if (size < G.cfg.min_object_size)
+		return;
+	objinfo *o =
+	    obj_new(sr->bucket, sr->key, etag, version_id, vq, auth, (lota_str){"", 0}, size);
+	if (!o)
+		return;
+	start_fills(w, o, first / ext_size(), last / ext_size());
+	obj_unref(o);
 }
 
 /* ------------------------------------------------------------- writes --- */

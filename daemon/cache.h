@@ -66,6 +66,17 @@ bool lotad_cache_enabled(void);
 /* Answer a GET/HEAD of an object (sr->object_read). Takes over *auth. */
 void lotad_cache_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth);
 
+/* A cold read proxied by lotad_proxy_start_filling() got this 200/206 (header values as
+ * received; query: the request's): fill the extents of the bytes it covered, signed with
+ * auth's key. Called on the worker's loop, outside curl callbacks. */
+void lotad_cache_fill_from_response(lotad_worker *w, const lotad_s3req *sr,
+                                    const lotad_auth_result *auth, lota_str query, lota_str etag,
+                                    lota_str version_id, lota_str content_length,
+                                    lota_str content_range);
+
+/* Parse "bytes FIRST-LAST/TOTAL" (decimal, FIRST <= LAST < TOTAL). */
+bool lotad_cache__parse_content_range(lota_str v, uint64_t *first, uint64_t *last, uint64_t *total);
+
 /* A write of bucket/key (percent-encoded as sent) succeeded through lotad: drop the
  * extents of its last known version. */
 void lotad_cache_object_written(lota_str bucket, lota_str key);

@@ -66,5 +66,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (wl < 0 || b.len != (size_t)wl || memcmp(b.ptr, want, b.len) != 0)
 			abort();
 	}
+	uint64_t f, l, t;
+	if (lotad_cache__parse_content_range(b, &f, &l, &t)) {
+		if (f > l || l >= t || !lotad_cache__content_range_is(b, f, l, t)) {
+			/* accepted: canonical text unless it has leading zeros */
+			char want[96];
+			snprintf(want, sizeof(want), "bytes %llu-%llu/%llu", (unsigned long long)f,
+			         (unsigned long long)l, (unsigned long long)t);
+			if (f > l || l >= t || (b.len == strlen(want)))
+				abort();
+		}
+	}
 	return 0;
 }

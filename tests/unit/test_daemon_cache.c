@@ -100,6 +100,28 @@ static void test_content_range(void)
 	CU_ASSERT(!lotad_cache__content_range_is(S(""), 0, 99, 1000));
 }
 
+static void test_parse_content_range(void)
+{
+	uint64_t f, l, t;
+	CU_ASSERT(lotad_cache__parse_content_range(S("bytes 0-99/1000"), &f, &l, &t));
+	CU_ASSERT(f == 0 && l == 99 && t == 1000);
+	CU_ASSERT(lotad_cache__parse_content_range(S("bytes 999-999/1000"), &f, &l, &t));
+	CU_ASSERT(f == 999 && l == 999 && t == 1000);
+	CU_ASSERT(lotad_cache__parse_content_range(S("bytes 5-5368709119/5368709120"), &f, &l, &t));
+	CU_ASSERT(l == 5368709119ull);
+	CU_ASSERT(!lotad_cache__parse_content_range(S("bytes 0-1000/1000"), &f, &l, &t));
+	CU_ASSERT(!lotad_cache__parse_content_range(S("bytes 10-9/1000"), &f, &l, &t));
+	CU_ASSERT(!lotad_cache__parse_content_range(S("bytes */1000"), &f, &l, &t));
+	CU_ASSERT(!lotad_cache__parse_content_range(S("bytes 0-9/*"), &f, &l, &t));
+	CU_ASSERT(!lotad_cache__parse_content_range(S("bytes -9/100"), &f, &l, &t));
+	CU_ASSERT(!lotad_cache__parse_content_range(S("bytes 0-9/"), &f, &l, &t));
+	CU_ASSERT(!lotad_cache__parse_content_range(S("items 0-9/100"), &f, &l, &t));
+	CU_ASSERT(!lotad_cache__parse_content_range(S("bytes 0 -9/100"), &f, &l, &t));
+	CU_ASSERT(
+	    !lotad_cache__parse_content_range(S("bytes 99999999999999999999-1/2"), &f, &l, &t));
+	CU_ASSERT(!lotad_cache__parse_content_range(S(""), &f, &l, &t));
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -107,6 +129,7 @@ int main(void)
 	    {"queries a cached GET may carry", test_query},
 	    {"Cache-Control and Pragma directives", test_directives},
 	    {"exact Content-Range of fills", test_content_range},
+	    {"Content-Range parsing", test_parse_content_range},
 	    CU_TEST_INFO_NULL,
 	};
 	return lota_unit_run("daemon_cache", tests);
