@@ -48,6 +48,7 @@
 #define FAR_AHEAD    (16u << 20) /* a reader this far beyond a fill's prefix reads directly */
 #define PUMP_BUDGET  (2u << 20)  /* bytes sent per turn before yielding to the loop */
 #define SMALL_TTL_MS 30000       /* how long "this object is below the threshold" is trusted */
+#define DIRECT_FIRST (1u << 20)  /* cold ranges up to this long are read straight, filled after */
 #define OBJ_SLOTS    4096        /* objects remembered (direct-mapped) */
 #define FIELD_MAX    256         /* bytes of an ETag / version id remembered */
 #define SIGN_CAP     8192
@@ -67,6 +68,7 @@ struct objent {
 };
 
 typedef struct fjob fjob;
+typedef struct creq creq;
 
 static struct {
 	lotad_store *store;
@@ -87,6 +89,7 @@ void lotad_cache_config_init(lotad_cache_config *c)
 	c->min_object_size = 4ull << 20;
 	c->prestage_on_head = true;
 	c->fill_streams = 2;
+	c->plain_sendfile = false;
 }
 
 bool lotad_cache_enabled(void)
@@ -146,8 +149,46 @@ static bool parse_u64(lota_str s, uint64_t *out)
 	return true;
 }
 
+bool lotad_cache__parse_content_range(lota_str v, uint64_t *first, uint64_t *last, uint64_t *total)
+{
+	if (v.len < 6 || memcmp(v.ptr, "bytes ", 6) != 0)
+		return false;
+	const char *p = v.ptr + 6, *end = v.ptr + v.len;
+	const char *dash = memchr(p, '-', (size_t)(end - p));
+	const char *slash = dash ? memchr(dash, '/', (size_t)(end - dash)) : NULL;
+	if (!dash || !slash)
+		return false;
+	if (!parse_u64((lota_str){p, (size_t)(dash - p)}, first) ||
+	    !parse_u64((lota_str){dash + 1, (size_t)(slash - dash - 1)}, last) ||
+	    !parse_u64((lota_str){slash + 1, (size_t)(end - slash - 1)}, total))
+		return false;
+	return *first <= *last && *last < *total;
+}
+
+int lotad_cache__directives(lota_str name, lota_str value)
+{
+	bool pragma = name_is(name, "pragma");
+	if (!pragma && !name_is(name, "cache-control"))
+		return 0;
+	int d = 0;
+	size_t j = 0;
+	while (j < value.len) {
+		const char *p = value.ptr + j;
+		const char *comma = memchr(p, ',', value.len - j);
+		size_t len = comma ? (size_t)(comma - p) : value.len - j;
+		j += len + 1;
+		lota_str tok = trim(p, len);
+		if (lota_str_eq_nocase(tok, "no-store", 8) ||
+		    (pragma && lota_str_eq_nocase(tok, "no-cache", 8)))
+			d |= LOTAD_CACHE_NO_STORE;
+		else if (lota_str_eq_nocase(tok, "no-cache", 8))
+			d |= LOTAD_CACHE_NO_CACHE;
+	}
+	return d;
+}
+
 /* "bytes FIRST-LAST/TOTAL" equal to the given numbers. */
-static bool content_range_is(lota_str v, uint64_t first, uint64_t last, uint64_t total)
+bool lotad_cache__content_range_is(lota_str v, uint64_t first, uint64_t last, uint64_t total)
 {
 	char want[96];
 	int n = snprintf(want, sizeof(want), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first, last,
@@ -254,9 +295,11 @@ static void objtab_note(lota_str bucket, lota_str rkey, lota_str vquery, uint64_
 	e->size = size;
 	e->seen_ms = now_ms();
 	e->etag_len = (uint16_t)etag.len;
-	memcpy(e->etag, etag.ptr, etag.len);
+	if (etag.len)
+		memcpy(e->etag, etag.ptr, etag.len);
 	e->vid_len = (uint16_t)vid.len;
-	memcpy(e->vid, vid.ptr, vid.len);
+	if (vid.len)
+		memcpy(e->vid, vid.ptr, vid.len);
 	pthread_mutex_unlock(&G.mu);
 }
 
@@ -274,6 +317,39 @@ static bool objtab_small(lota_str bucket, lota_str rkey, lota_str vquery)
 		small = true;
 	pthread_mutex_unlock(&G.mu);
 	return small;
+}
+
+static int ext_hash_of(lota_str bucket, lota_str rkey, lota_str etag, lota_str vid, uint64_t size,
+                       uint64_t k, lota_hash128 *h);
+
+/* Whether the last version of the object seen here has the extent holding byte `off` in
+ * the store (published or being filled). */
+static bool objtab_cached(lota_str bucket, lota_str rkey, lota_str vquery, uint64_t off)
+{
+	if (!G.otab)
+		return false;
+	lota_hash128 h = obj_name(bucket, rkey, vquery);
+	char etag[FIELD_MAX], vid[FIELD_MAX];
+	size_t el = 0, vl = 0;
+	uint64_t size = 0;
+	bool found = false;
+	pthread_mutex_lock(&G.mu);
+	struct objent *e = obj_slot(h);
+	if (e->used && e->name.hi == h.hi && e->name.lo == h.lo) {
+		found = true;
+		el = e->etag_len;
+		vl = e->vid_len;
+		memcpy(etag, e->etag, el);
+		memcpy(vid, e->vid, vl);
+		size = e->size;
+	}
+	pthread_mutex_unlock(&G.mu);
+	lota_hash128 eh;
+	if (!found || off >= size ||
+	    ext_hash_of(bucket, rkey, (lota_str){etag, el}, (lota_str){vid, vl}, size,
+	                off / G.cfg.extent_size, &eh) < 0)
+		return false;
+	return lotad_store_lookup(G.store, eh) >= 0;
 }
 
 /* ------------------------------------------------------------- objinfo --- */
@@ -383,6 +459,24 @@ static int ext_key(const objinfo *o, uint64_t k, uint8_t **key, size_t *klen, lo
 	*klen = (size_t)rc;
 	*h = lotad_store_hash_key(buf, (size_t)rc);
 	return 0;
+}
+
+static int ext_hash_of(lota_str bucket, lota_str rkey, lota_str etag, lota_str vid, uint64_t size,
+                       uint64_t k, lota_hash128 *h)
+{
+	char dk[4096];
+	int dl = lotad_cache__pct_decode(rkey, dk, sizeof(dk));
+	if (dl < 0)
+		return dl;
+	lota_cache_key ck = {
+	    .bucket = bucket,
+	    .key = {dk, (size_t)dl},
+	    .etag = etag,
+	    .version_id = vid,
+	    .size_bytes = size,
+	    .extent_index = k,
+	};
+	return lota_cache_key_hash(&ck, h);
 }
 
 /* ------------------------------------------------------ upstream requests --- */
@@ -537,11 +631,16 @@ struct fjob {
 	objinfo *o;
 	uint64_t k, last, stride;
 	lotad_fill *f;
+	lota_hash128 h; /* of the extent being filled */
 	uint64_t start, len;
 	int status;
 	bool in_1xx, range_ok, etag_ok, head_ok;
+	creq *att; /* requests of this worker fed straight from this fill (the fork) */
 	char errbuf[CURL_ERROR_SIZE];
 };
+
+static void fork_feed_all(fjob *j, uint64_t pos, const char *buf, size_t n);
+static void fork_release(fjob *j);
 
 static void fjob_unlist(fjob *j)
 {
@@ -571,6 +670,7 @@ static void fjob_stop_xfer(fjob *j)
 
 static void fjob_free(fjob *j)
 {
+	fork_release(j);
 	fjob_unlist(j);
 	fjob_stop_xfer(j);
 	lotad_fill_abort(j->f);
@@ -614,7 +714,8 @@ static size_t fjob_header(char *buf, size_t size, size_t nitems, void *ud)
 	lota_str name = {l.ptr, (size_t)(colon - l.ptr)};
 	lota_str v = trim(colon + 1, (size_t)(l.ptr + l.len - colon - 1));
 	if (name_is(name, "content-range"))
-		j->range_ok = content_range_is(v, j->start, j->start + j->len - 1, j->o->size);
+		j->range_ok =
+		    lotad_cache__content_range_is(v, j->start, j->start + j->len - 1, j->o->size);
 	else if (name_is(name, "etag"))
 		j->etag_ok = v.len == j->o->etag.len && memcmp(v.ptr, j->o->etag.ptr, v.len) == 0;
 	return n;
@@ -626,6 +727,7 @@ static size_t fjob_write(char *buf, size_t size, size_t nmemb, void *ud)
 	size_t n = size * nmemb;
 	if (!j->head_ok || !j->f)
 		return 0;
+	uint64_t pos = j->start + lotad_fill_written_bytes(j->f);
 	int rc = lotad_fill_write(j->f, buf, n);
 	if (rc < 0) {
 		lota_log_warn("fill: extent %" PRIu64 ": %s; nothing is published", j->k,
@@ -633,6 +735,7 @@ static size_t fjob_write(char *buf, size_t size, size_t nmemb, void *ud)
 		return 0;
 	}
 	count(&G.fill_bytes, n);
+	fork_feed_all(j, pos, buf, n);
 	return n;
 }
 
@@ -703,6 +806,7 @@ static bool fjob_advance(fjob *j)
 			return false;
 		}
 		count(&G.fills_started, 1);
+		j->h = lotad_fill_hash(j->f);
 		if (fjob_launch(j) == 0)
 			return true;
 		lotad_fill_abort(j->f);
@@ -718,6 +822,7 @@ static void fjob_done(lotad_xfer *x, CURLcode rc)
 	lotad_fill *f = j->f;
 	j->f = NULL;
 	fjob_stop_xfer(j);
+	fork_release(j); /* they go on reading the extent from the store */
 	bool ok = rc == CURLE_OK && j->head_ok && lotad_fill_written_bytes(f) == j->len;
 	if (ok) {
 		publish(f);
@@ -794,7 +899,7 @@ void lotad_cache_shutdown(void)
 
 enum { X_NONE = 0, X_AUTH, X_DIRECT };
 
-typedef struct creq {
+struct creq {
 	lotad_handler h; /* first */
 	lotad_conn *c;
 	lotad_worker *w;
@@ -823,13 +928,96 @@ typedef struct creq {
 	int efd;
 	lotad_io eio;
 	lotad_timer yield;
+	fjob *att; /* the fill feeding us directly, if any */
+	creq *att_next, *att_prev;
 	size_t rhead_len;
 	char rhead[HEAD_CAP];
 	char errbuf[CURL_ERROR_SIZE];
-} creq;
+};
+
+/* --- the fork: a fill on our worker sends its bytes to the requests at its position ---
+ *
+ * A request reading an extent that a fill of its own worker is writing is attached to
+ * that fill: each block the upstream sends goes to the store and, when the request's
+ * next byte is inside it and its output buffer has room, to the client as well (no
+ * read-back, no decryption). A client that is slower falls behind the fill and reads the
+ * rest from the store at its own pace; one that catches up is fed again. */
+
+static void fork_detach(creq *q)
+{
+	fjob *j = q->att;
+	if (!j)
+		return;
+	if (q->att_prev)
+		q->att_prev->att_next = q->att_next;
+	else
+		j->att = q->att_next;
+	if (q->att_next)
+		q->att_next->att_prev = q->att_prev;
+	q->att = NULL;
+	q->att_next = q->att_prev = NULL;
+}
+
+/* Attach q to the fill of extent h on its worker, if there is one. */
+static void fork_attach(creq *q, lota_hash128 h)
+{
+	fjob *j;
+	pthread_mutex_lock(&G.mu);
+	for (j = G.jobs; j; j = j->next)
+		if (j->w == q->w && j->f && j->h.hi == h.hi && j->h.lo == h.lo)
+			break;
+	pthread_mutex_unlock(&G.mu);
+	if (!j)
+		return;
+	q->att = j;
+	q->att_prev = NULL;
+	q->att_next = j->att;
+	if (j->att)
+		j->att->att_prev = q;
+	j->att = q;
+}
+
+static void fork_release(fjob *j)
+{
+	while (j->att) {
+		creq *q = j->att;
+		fork_detach(q);
+		if (q->c)
+			lotad_timer_start(q->loop, &q->yield, 0);
+	}
+}
+
+static void fork_feed(creq *q, uint64_t pos, const char *buf, size_t n);
+
+static void fork_feed_all(fjob *j, uint64_t pos, const char *buf, size_t n)
+{
+	for (creq *q = j->att, *next; q; q = next) {
+		next = q->att_next;
+		fork_feed(q, pos, buf, n);
+	}
+}
+
+static void fork_feed(creq *q, uint64_t pos, const char *buf, size_t n)
+{
+	if (!q->c || q->xkind != X_NONE || q->a < pos || q->a >= pos + n || q->a > q->b)
+		return;
+	size_t off = (size_t)(q->a - pos), len = n - off;
+	if (len > q->b - q->a + 1)
+		len = (size_t)(q->b - q->a + 1);
+	size_t room = lotad_conn_out_room(q->c);
+	if (len > room)
+		len = room; /* the rest comes from the store */
+	if (!len || lotad_conn_resp_body(q->c, buf + off, len) < 0)
+		return;
+	q->a += len;
+	count(&G.served_upstream, len);
+	if (q->a > q->b)
+		lotad_timer_start(q->loop, &q->yield, 0); /* finish outside curl's callback */
+}
 
 static void creq_close_reader(creq *q)
 {
+	fork_detach(q);
 	if (!q->r)
 		return;
 	if (q->watching)
@@ -982,7 +1170,7 @@ static size_t direct_header(char *buf, size_t size, size_t nitems, void *ud)
 	lota_str name = {l.ptr, (size_t)(colon - l.ptr)};
 	lota_str v = trim(colon + 1, (size_t)(l.ptr + l.len - colon - 1));
 	if (name_is(name, "content-range"))
-		q->range_ok = content_range_is(v, q->a, q->direct_end, q->o->size);
+		q->range_ok = lotad_cache__content_range_is(v, q->a, q->direct_end, q->o->size);
 	else if (name_is(name, "etag"))
 		q->etag_ok = v.len == q->o->etag.len && memcmp(v.ptr, q->o->etag.ptr, v.len) == 0;
 	return n;
@@ -1072,6 +1260,8 @@ static int open_extent(creq *q, uint64_t k)
 		return start_direct(q, last) < 0 ? -1 : 1;
 	}
 	q->r_k = k;
+	if (lotad_reader_readable(q->r) < (int64_t)lotad_reader_length(q->r))
+		fork_attach(q, h);
 	return 0;
 }
 
@@ -1142,19 +1332,41 @@ static void pump(creq *q)
 			lotad_timer_start(q->loop, &q->yield, 0);
 			return;
 		}
+		uint64_t want = (uint64_t)rd - off;
+		if (want > q->b - q->a + 1)
+			want = q->b - q->a + 1;
+		if (want > budget)
+			want = budget;
+		int pfd;
+		uint64_t doff;
+		if (G.cfg.plain_sendfile && lotad_reader_plain_fd(q->r, &pfd, &doff) == 0) {
+			ssize_t n = lotad_conn_resp_sendfile(q->c, pfd, doff + off, (size_t)want);
+			if (n == 0) {
+				lotad_conn_want_drain(q->c);
+				return;
+			}
+			if (n > 0) {
+				q->a += (uint64_t)n;
+				budget -= (size_t)n < budget ? (size_t)n : budget;
+				count(&G.served_cache, (uint64_t)n);
+				continue;
+			}
+			if (n == -EPIPE)
+				return; /* the connection is failing: abort follows */
+			if (n == -EIO) {
+				reader_failed(q, -EIO);
+				return;
+			}
+			/* -EAGAIN: bytes are buffered; this round goes through the buffer */
+		}
 		size_t room;
 		char *dst = lotad_conn_resp_reserve(q->c, &room);
 		if (!dst || !room) {
 			lotad_conn_want_drain(q->c);
 			return;
 		}
-		uint64_t want = (uint64_t)rd - off;
-		if (want > q->b - q->a + 1)
-			want = q->b - q->a + 1;
 		if (want > room)
 			want = room;
-		if (want > budget)
-			want = budget;
 		ssize_t n = lotad_reader_read(q->r, off, dst, (size_t)want);
 		if (n == -EAGAIN)
 			continue;
@@ -1394,13 +1606,8 @@ static void authorized(creq *q)
 		if (!small)
 			count(&G.range_reqs, 1);
 		if (lota_range_resolve(&rg, q->cl, &q->a, &q->b) < 0) {
-			lotad_conn *c = q->c;
-			q->c = NULL;
-			if (small)
-				count(&G.bypasses, 1);
-			lotad_conn_send_error(c, 416, "InvalidRange",
-			                      "The requested range is not satisfiable", false);
-			creq_free(q);
+			/* 416: the upstream's own answer (its body and headers) */
+			creq_to_proxy(q, "bypass");
 			return;
 		}
 		q->ranged = true;
@@ -1510,22 +1717,14 @@ static const char *not_cacheable(const lota_http_request *req, const lotad_s3req
 		return "a query parameter";
 	for (size_t i = 0; i < req->num_headers; i++) {
 		lota_str nm = req->headers[i].name, v = req->headers[i].value;
-		if (name_is(nm, "cache-control") || name_is(nm, "pragma")) {
-			bool pragma = name_is(nm, "pragma");
-			size_t j = 0;
-			while (j < v.len) {
-				const char *p = v.ptr + j;
-				const char *comma = memchr(p, ',', v.len - j);
-				size_t len = comma ? (size_t)(comma - p) : v.len - j;
-				j += len + 1;
-				lota_str tok = trim(p, len);
-				if (lota_str_eq_nocase(tok, "no-store", 8) ||
-				    (pragma && lota_str_eq_nocase(tok, "no-cache", 8)))
-					return "no-store";
-				if (lota_str_eq_nocase(tok, "no-cache", 8))
-					*no_fill = true;
-			}
-		} else if (name_is(nm, "if-range")) {
+		int d = lotad_cache__directives(nm, v);
+		if (d & LOTAD_CACHE_NO_STORE)
+			return "no-store";
+		if (d & LOTAD_CACHE_NO_CACHE)
+			*no_fill = true;
+		if (d)
+			continue;
+		if (name_is(nm, "if-range")) {
 			return "If-Range";
 		} else if (nm.len > 37 &&
 		           strncasecmp(nm.ptr, "x-amz-server-side-encryption-customer-", 38) == 0) {
@@ -1546,6 +1745,24 @@ void lotad_cache_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *
 	if (why) {
 		count(&G.bypasses, 1);
 		lotad_proxy_start(c, sr, auth, "bypass");
+		return;
+	}
+	/* A short range far into an extent that is not here (a fill would take a while to
+	 * reach it): the client's own GET goes to the upstream at once (it authorizes and
+	 * carries the bytes, no HEAD first, so the first byte comes as fast as without
+	 * lotad) and its answer starts the fill of the extent. Ranges near the start of an
+	 * extent are read from the fill as it arrives (the authorizing HEAD, then the fork). */
+	const lota_http_header *rh =
+	    lota_http_find_header(req->headers, req->num_headers, "range", 5);
+	lota_range rg;
+	if (rh && !no_fill && !lota_str_eq_nocase(req->method, "HEAD", 4) &&
+	    lota_range_parse(rh->value.ptr, rh->value.len, &rg) == 0 &&
+	    rg.kind == LOTA_RANGE_FROM_TO && rg.last - rg.first < DIRECT_FIRST &&
+	    rg.first % G.cfg.extent_size >= FAR_AHEAD &&
+	    !objtab_cached(sr->bucket, sr->key, vq, rg.first)) {
+		count(&G.misses, 1);
+		count(&G.range_reqs, 1);
+		lotad_proxy_start_filling(c, sr, auth);
 		return;
 	}
 	creq *q = calloc(1, sizeof(*q));
@@ -1576,6 +1793,35 @@ void lotad_cache_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *
 		lota_log_warn("cache: cannot start the authorizing request; proxying");
 		creq_to_proxy(q, "bypass");
 	}
+}
+
+void lotad_cache_fill_from_response(lotad_worker *w, const lotad_s3req *sr,
+                                    const lotad_auth_result *auth, lota_str query, lota_str etag,
+                                    lota_str version_id, lota_str content_length,
+                                    lota_str content_range)
+{
+	uint64_t first, last, size;
+	lota_str vq;
+	if (!G.store || !etag.len || !lotad_cache__query_ok(query, &vq))
+		return;
+	if (content_range.len) {
+		if (!lotad_cache__parse_content_range(content_range, &first, &last, &size))
+			return;
+	} else if (parse_u64(content_length, &size) && size) {
+		first = 0;
+		last = size - 1;
+	} else {
+		return;
+	}
+	objtab_note(sr->bucket, sr->key, vq, size, etag, version_id);
+	if (size < G.cfg.min_object_size)
+		return;
+	objinfo *o =
+	    obj_new(sr->bucket, sr->key, etag, version_id, vq, auth, (lota_str){"", 0}, size);
+	if (!o)
+		return;
+	start_fills(w, o, first / ext_size(), last / ext_size());
+	obj_unref(o);
 }
 
 /* ------------------------------------------------------------- writes --- */

@@ -52,6 +52,8 @@ typedef struct lotad_cache_config {
 	bool prestage_on_head;    /* a plain HEAD pre-stages (default true) */
 	uint64_t metadata_ttl_ms; /* 0 = authorize every request (default) */
 	unsigned fill_streams;    /* fills of one request running at once (default 2) */
+	bool plain_sendfile;      /* unencrypted hits with sendfile(2), else pread + send (default:
+	                             pread measured faster here) */
 } lotad_cache_config;
 
 void lotad_cache_config_init(lotad_cache_config *c);
@@ -63,6 +65,17 @@ bool lotad_cache_enabled(void);
 
 /* Answer a GET/HEAD of an object (sr->object_read). Takes over *auth. */
 void lotad_cache_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth);
+
+/* A cold read proxied by lotad_proxy_start_filling() got this 200/206 (header values as
+ * received; query: the request's): fill the extents of the bytes it covered, signed with
+ * auth's key. Called on the worker's loop, outside curl callbacks. */
+void lotad_cache_fill_from_response(lotad_worker *w, const lotad_s3req *sr,
+                                    const lotad_auth_result *auth, lota_str query, lota_str etag,
+                                    lota_str version_id, lota_str content_length,
+                                    lota_str content_range);
+
+/* Parse "bytes FIRST-LAST/TOTAL" (decimal, FIRST <= LAST < TOTAL). */
+bool lotad_cache__parse_content_range(lota_str v, uint64_t *first, uint64_t *last, uint64_t *total);
 
 /* A write of bucket/key (percent-encoded as sent) succeeded through lotad: drop the
  * extents of its last known version. */
@@ -83,5 +96,15 @@ int lotad_cache__pct_decode(lota_str src, char *out, size_t cap);
 /* The versionId of a query ("" when absent) if every other parameter is a presign one;
  * false when the query has anything else (the request is then not cacheable). */
 bool lotad_cache__query_ok(lota_str query, lota_str *version_id);
+
+/* The request directives of a Cache-Control or Pragma header (0 for other headers):
+ * LOTAD_CACHE_NO_STORE for Cache-Control: no-store and Pragma: no-cache (proxy, no
+ * lookup, nothing stored), LOTAD_CACHE_NO_CACHE for Cache-Control: no-cache (a hit is
+ * served, a miss is not stored). Tokens are comma-separated, case-insensitive. */
+#define LOTAD_CACHE_NO_STORE 1
+#define LOTAD_CACHE_NO_CACHE 2
+int lotad_cache__directives(lota_str name, lota_str value);
+/* Whether a Content-Range value is exactly "bytes FIRST-LAST/TOTAL". */
+bool lotad_cache__content_range_is(lota_str value, uint64_t first, uint64_t last, uint64_t total);
 
 #endif

@@ -103,6 +103,8 @@ static const lota_config_key lotad_keys[] = {
      "and stops when it is at most this full"},
     {"fill_streams", LOTA_CONFIG_INT, "2", 1, 16, false, false, 0, "N",
      "extents of one object filled at once"},
+    {"plain_hit_io", LOTA_CONFIG_STRING, "pread", 0, 0, false, false, 0, "HOW",
+     "how unencrypted hits reach the socket: sendfile, or pread (read + send)"},
 };
 
 static const char usage[] =
@@ -279,6 +281,14 @@ static int setup_cache(lota_config *cfg, lotad_store **out)
 	cc.prestage_on_head = lota_config_get_bool(cfg, "prestage_on_head");
 	cc.metadata_ttl_ms = (uint64_t)lota_config_get_duration_ms(cfg, "metadata_ttl");
 	cc.fill_streams = (unsigned)lota_config_get_int(cfg, "fill_streams");
+	const char *hio = lota_config_get_string(cfg, "plain_hit_io");
+	if (strcmp(hio, "sendfile") != 0 && strcmp(hio, "pread") != 0) {
+		fprintf(stderr,
+		        "lotad: config key \"plain_hit_io\": \"%s\" is not sendfile or pread\n",
+		        hio);
+		return -1;
+	}
+	cc.plain_sendfile = strcmp(hio, "sendfile") == 0;
 	*out = NULL;
 	if (nd == 0) {
 		lotad_cache_setup(NULL, &cc);

@@ -49,6 +49,11 @@ typedef struct proxy {
 	lotad_auth_result auth;
 	lotad_s3req sr;
 	const char *cache_label; /* x-lota-cache of an object read, else NULL */
+	/* a cold ranged read answered by the upstream: what its head says of the object, for
+	 * the fill that follows (lotad_proxy_start_filling) */
+	bool fill_after;
+	size_t seen_len[4]; /* ETag, x-amz-version-id, Content-Length, Content-Range */
+	char seen[4][256];
 	struct curl_slist *hdrs;
 	bool is_head, has_body, retryable_method;
 	bool send_paused, recv_paused;
@@ -270,6 +275,20 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
 		return n;
 	if (name_is(name, "content-length"))
 		p->have_cl = true;
+	if (p->fill_after) {
+		static const char *const keep[4] = {"etag", "x-amz-version-id", "content-length",
+		                                    "content-range"};
+		for (int i = 0; i < 4; i++) {
+			if (!name_is(name, keep[i]))
+				continue;
+			const char *v = colon + 1;
+			while (v < buf + len && (*v == ' ' || *v == '\t'))
+				v++;
+			size_t vl = (size_t)(buf + len - v);
+			p->seen_len[i] = vl <= sizeof(p->seen[i]) ? vl : 0;
+			memcpy(p->seen[i], v, p->seen_len[i]);
+		}
+	}
 	if (name_is(name, "x-amz-request-id")) {
 		const char *v = colon + 1;
 		while (v < buf + len && (*v == ' ' || *v == '\t'))
@@ -381,6 +400,14 @@ static void proxy_done(lotad_xfer *x, CURLcode rc)
 	if (rc == CURLE_OK && p->head_done) {
 		if (p->status >= 200 && p->status < 300 && is_object_write(c, &p->sr))
 			lotad_cache_object_written(p->sr.bucket, p->sr.key);
+		if (p->fill_after && (p->status == 200 || p->status == 206)) {
+			lota_str v[4];
+			for (int i = 0; i < 4; i++)
+				v[i] = (lota_str){p->seen[i], p->seen_len[i]};
+			lotad_cache_fill_from_response(p->w, &p->sr, &p->auth,
+			                               lotad_conn_request(c)->query, v[0], v[1],
+			                               v[2], v[3]);
+		}
 		p->c = NULL;
 		lotad_conn_resp_end(c, true);
 		proxy_free(p);
@@ -656,8 +683,8 @@ static int proxy_launch(proxy *p)
 	return lotad_upstream_add(lotad_worker_upstream(p->w), &p->x);
 }
 
-void lotad_proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
-                       const char *cache_label)
+static void proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
+                        const char *cache_label, bool fill_after)
 {
 	const lota_http_request *req = lotad_conn_request(c);
 	proxy *p = calloc(1, sizeof(*p));
@@ -674,6 +701,7 @@ void lotad_proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *
 	memset(auth, 0, sizeof(*auth)); /* taken over */
 	p->sr = *sr;
 	p->cache_label = cache_label;
+	p->fill_after = fill_after;
 	lotad_timer_init(&p->retry, retry_cb, p);
 	p->is_head = lota_str_eq_nocase(req->method, "HEAD", 4);
 	bool get = lota_str_eq_nocase(req->method, "GET", 3);
@@ -708,6 +736,17 @@ void lotad_proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *
 	lotad_conn_attach(c, &p->h);
 	if (p->has_body)
 		lotad_conn_send_continue(c);
+}
+
+void lotad_proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
+                       const char *cache_label)
+{
+	proxy_start(c, sr, auth, cache_label, false);
+}
+
+void lotad_proxy_start_filling(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth)
+{
+	proxy_start(c, sr, auth, "miss", true);
 }
 
 /* --------------------------------------------------------- request start --- */

@@ -21,4 +21,9 @@ void lotad_request_start(lotad_conn *c);
 void lotad_proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
                        const char *cache_label);
 
+/* The same for a cold read the cache sends straight to the upstream (x-lota-cache:
+ * miss): the upstream's 200/206 authorizes it and carries its bytes; once it is complete,
+ * lotad_cache_fill_from_response() fills the extents it touched. */
+void lotad_proxy_start_filling(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth);
+
 #endif

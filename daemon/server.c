@@ -14,8 +14,6 @@
  */
 #include "server.h"
 
-#include "cache.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -26,12 +24,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <lota/log.h>
 
+#include "cache.h"
 #include "metrics.h"
 #include "proxy.h"
 #include "s3err.h"
@@ -57,6 +57,7 @@ struct lotad_conn {
 	uint64_t body_left;
 	size_t body_avail;
 	bool body_eof, continue_sent, want_body, want_drain;
+	bool want_write; /* EPOLLOUT wanted with an empty buffer (a sendfile that blocked) */
 	lota_http_chunked dec;
 	lotad_handler *h;
 	/* the current response */
@@ -374,6 +375,7 @@ static void conn_io(lotad_io *io, uint32_t events)
 			return;
 	}
 	if (events & EPOLLOUT) {
+		c->want_write = false;
 		if (!conn_flush(c))
 			return;
 	}
@@ -388,7 +390,7 @@ static void conn_update_io(lotad_conn *c)
 	bool room = c->in_end < c->cap || c->in_start > 0;
 	if (room && !c->peer_eof)
 		ev |= EPOLLIN | EPOLLRDHUP;
-	if (c->out_end > c->out_start)
+	if (c->out_end > c->out_start || c->want_write)
 		ev |= EPOLLOUT;
 	if (!ev)
 		ev = EPOLLERR; /* always reported anyway; keeps the fd registered */
@@ -782,6 +784,41 @@ char *lotad_conn_resp_reserve(lotad_conn *c, size_t *len)
 	return c->out + c->out_end;
 }
 
+ssize_t lotad_conn_resp_sendfile(lotad_conn *c, int fd, uint64_t off, size_t len)
+{
+	if (c->dead)
+		return -EPIPE;
+	if (c->framing == LOTAD_RESP_CHUNKED || c->out_end > c->out_start)
+		return -EAGAIN; /* the buffer goes first */
+	off_t o = (off_t)off;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = sendfile(c->io.fd, fd, &o, len - done);
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n == 0)
+			return done ? (ssize_t)done : -EIO; /* the file is shorter than said */
+		conn_kill(c);
+		return -EPIPE;
+	}
+	if (done) {
+		c->last_progress_ms = lotad_loop_now_ms(c->w->loop);
+		c->bytes_out += done;
+		lotad_metrics_bytes_out(done);
+	}
+	if (done < len) {
+		c->want_write = true;
+		conn_update_io(c);
+	}
+	return (ssize_t)done;
+}
+
 int lotad_conn_resp_commit(lotad_conn *c, size_t n)
 {
 	if (c->dead)
@@ -817,7 +854,7 @@ void lotad_conn_resp_end(lotad_conn *c, bool ok)
 {
 	uint64_t dur = now_us() - c->t_start_us;
 	c->h = NULL;
-	c->want_body = c->want_drain = false;
+	c->want_body = c->want_drain = c->want_write = false;
 	if (c->dead)
 		return;
 	if (!ok) {

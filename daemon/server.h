@@ -115,6 +115,11 @@ int lotad_conn_resp_body(lotad_conn *c, const char *data, size_t len);
  * queues and sends them. Saves the copy of lotad_conn_resp_body for data read from disk. */
 char *lotad_conn_resp_reserve(lotad_conn *c, size_t *len);
 int lotad_conn_resp_commit(lotad_conn *c, size_t n);
+/* Body bytes straight from a file (Content-Length framing, nothing buffered): sendfile(2)
+ * of up to len bytes of fd from off. Returns the bytes sent (0 when the socket is full:
+ * ask for on_drain, which comes when it is writable again), -EAGAIN when the buffer is
+ * not empty or the response is chunked (use the buffer), -EPIPE, -EIO for a short file. */
+ssize_t lotad_conn_resp_sendfile(lotad_conn *c, int fd, uint64_t off, size_t len);
 /* The handler is done. ok = the response is complete (else the connection is closed
  * after what was buffered, so the client sees a truncated transfer, never a silently
  * short one). The handler must not touch c afterwards. Metrics info for the log. */

@@ -291,6 +291,13 @@ struct lotad_fill {
 	uint64_t data_len, data_off, written, flushed_blocks;
 	size_t blk_fill;
 	uint8_t *blk;
+	/* Sealed blocks are block_size + 16 bytes long, so most start inside a page; writes
+	 * that start inside a page cost the kernel 2-4x the CPU of page-aligned ones. Blocks
+	 * are sealed into this buffer, which always starts on a page boundary (see
+	 * wb_write). */
+	uint8_t *wb;
+	size_t wb_len;
+	uint64_t wb_off; /* file offset of wb[0] */
 	char tmp_path[PATH_CAP], final_path[PATH_CAP];
 };
 
@@ -1323,7 +1330,9 @@ int lotad_fill_begin(lotad_store *s, const uint8_t *key, size_t key_len, uint64_
 	atomic_init(&e->refs, 2); /* the index and the fill */
 	atomic_init(&e->state, EXT_FILLING);
 	atomic_init(&e->readable, 0);
-	if (!(f->blk = malloc((size_t)f->bs + LOTAD_STORE_TAG_LEN))) {
+	f->wb_off = f->data_off;
+	if (!(f->blk = malloc((size_t)f->bs + LOTAD_STORE_TAG_LEN)) ||
+	    !(f->wb = malloc((size_t)f->bs + LOTAD_STORE_TAG_LEN + 4096))) {
 		rc = -ENOMEM;
 		goto fail_free;
 	}
@@ -1386,38 +1395,56 @@ fail_disk:
 fail_free:
 	free(hb);
 	free(f->blk);
+	free(f->wb);
 	free(f);
 	fillsh_free(fs);
 	free(e);
 	return rc;
 }
 
-/* Seal (when on) and write the block in f->blk (blk_fill bytes). */
+/* Write f->wb (the pending bytes from the page-aligned offset wb_off), then keep only
+ * the last partial page: the next write starts at its page boundary again and rewrites
+ * it whole. Every write thus starts on a page boundary and everything sealed is in the
+ * file (readable) at once. */
+static int wb_write(lotad_fill *f)
+{
+	if (!f->wb_len)
+		return 0;
+	int rc = write_all(f->fd, f->wb, f->wb_len, f->wb_off);
+	if (rc) {
+		dir_failed(f->s, f->e->dir, rc, "write");
+		return rc;
+	}
+	size_t whole = f->wb_len & ~(size_t)4095;
+	memmove(f->wb, f->wb + whole, f->wb_len - whole);
+	f->wb_len -= whole;
+	f->wb_off += whole;
+	return 0;
+}
+
+/* Seal (when on) the block in f->blk (blk_fill bytes) into the write buffer, write what
+ * fills whole pages, and publish the blocks that are now entirely in the file. */
 static int flush_block(lotad_fill *f)
 {
 	lotad_store *s = f->s;
 	uint64_t bi = f->flushed_blocks;
 	size_t n = f->blk_fill;
 	int rc;
-	uint64_t off;
+	uint8_t *out = f->wb + f->wb_len;
 	if (f->sealed) {
 		uint8_t nonce[LOTA__GCM_NONCE_LEN], aad[32];
 		block_nonce(nonce, f->e->fs->h.salt, bi);
 		block_aad(aad, f->e->h, bi, f->data_len);
-		rc = lota__aead_seal(s->data_key, nonce, aad, sizeof(aad), f->blk, n, f->blk,
-		                     f->blk + n);
+		rc = lota__aead_seal(s->data_key, nonce, aad, sizeof(aad), f->blk, n, out, out + n);
 		if (rc)
 			return rc;
 		n += LOTAD_STORE_TAG_LEN;
-		off = f->data_off + bi * ((uint64_t)f->bs + LOTAD_STORE_TAG_LEN);
 	} else {
-		off = f->data_off + bi * f->bs;
+		memcpy(out, f->blk, n);
 	}
-	rc = write_all(f->fd, f->blk, n, off);
-	if (rc) {
-		dir_failed(s, f->e->dir, rc, "write");
+	f->wb_len += n;
+	if ((rc = wb_write(f)))
 		return rc;
-	}
 	f->flushed_blocks++;
 	f->blk_fill = 0;
 	uint64_t readable = f->flushed_blocks * f->bs;
@@ -1524,6 +1551,7 @@ static void fill_finish(lotad_fill *f, int state)
 	if (f->fd >= 0)
 		close(f->fd);
 	free(f->blk);
+	free(f->wb);
 	free(f);
 	evict_kick(s, dir);
 }

@@ -36,6 +36,8 @@ IT_NAME=$(basename "$0")
 IT_PASSED=0
 IT_FAILED=0
 IT_LOTAD_PID=
+IT_LOTAD_ARGS=()
+IT_AT_EXIT=()
 IT_RGW_DIR=
 IT_T0=$(date +%s%N)
 
@@ -87,6 +89,8 @@ it__cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	lotad_stop
+	local f
+	for f in "${IT_AT_EXIT[@]}"; do "$f"; done
 	if [ -n "$IT_RGW_DIR" ]; then
 		if [ -n "${LOTA_TEST_KEEP:-}" ]; then
 			it_log "LOTA_TEST_KEEP set: cluster left running in $IT_RGW_DIR"
@@ -97,6 +101,10 @@ it__cleanup() {
 	[ -n "${LOTA_TEST_KEEP:-}" ] || rm -rf "$IT_DIR"
 	exit "$rc"
 }
+
+# it_at_exit FUNC: run FUNC on exit after lotad has stopped, before radosgw stops and the
+# temp dir goes (e.g. unmount a file system the test mounted inside $IT_DIR).
+it_at_exit() { IT_AT_EXIT+=("$1"); }
 trap it__cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -211,6 +219,25 @@ it_free_ports() { rgw__free_ports; }
 # Poll CMD... for up to SECS seconds.
 it_wait_for() { rgw__wait_for "$@"; }
 
+# it_metric SERIES: the value of one series of lotad's admin /metrics, named exactly as
+# it is printed (`lota_cache_hits_total`, `lota_cache_bytes{dir="0"}`). Prints nothing
+# and fails when lotad does not answer or has no such series.
+it_metric() {
+	local m
+	m=$(curl -sf -m 5 "http://127.0.0.1:$IT_LOTAD_ADMIN_PORT/metrics") || return 1
+	awk -v s="$1" '$1 == s { print $2; found = 1; exit } END { exit !found }' <<<"$m"
+}
+
+# it_wait_metric SECS SERIES VALUE: poll until SERIES equals VALUE (at most SECS seconds).
+it_wait_metric() {
+	local deadline=$((SECONDS + $1))
+	while :; do
+		[ "$(it_metric "$2")" = "$3" ] && return 0
+		[ $SECONDS -ge "$deadline" ] && return 1
+		sleep 0.1
+	done
+}
+
 # ---------------------------------------------------------------- radosgw
 it_rgw_start() {
 	IT_RGW_DIR=$IT_DIR/rgw
@@ -235,20 +262,30 @@ it_lotad_healthy() {
 # lotad_start UPSTREAM_PORT CREDENTIALS_FILE: start lotad in the background, wait for
 # /healthz. Sets IT_LOTAD_PORT / IT_LOTAD_ADMIN_PORT / IT_LOTAD_PID.
 lotad_start() {
-	local upstream_port=$1 creds=$2 bin ports
+	local ports
+	ports=$(it_free_ports) || it_die "cannot pick free ports for lotad"
+	read -r IT_LOTAD_PORT IT_LOTAD_ADMIN_PORT _ <<<"$ports"
+	IT_LOTAD_UPSTREAM_PORT=$1 IT_LOTAD_CREDENTIALS=$2
+	lotad__launch
+}
+
+# Start lotad on IT_LOTAD_PORT / IT_LOTAD_ADMIN_PORT with LOTA_TEST_LOTAD_ARGS (the
+# caller's) and IT_LOTAD_ARGS (the test's), appending to $IT_DIR/lotad.log, and wait for
+# /healthz.
+lotad__launch() {
+	local bin
 	bin=$(it_lotad_bin)
 	if [ ! -x "$bin" ]; then
 		it_die "lotad is not built ($bin missing); build it, or set LOTA_TEST_DIRECT=1 to run the tests against radosgw directly"
 	fi
-	ports=$(it_free_ports) || it_die "cannot pick free ports for lotad"
-	read -r IT_LOTAD_PORT IT_LOTAD_ADMIN_PORT _ <<<"$ports"
+	# shellcheck disable=SC2086 # LOTA_TEST_LOTAD_ARGS is a list of words
 	"$bin" --listen "127.0.0.1:$IT_LOTAD_PORT" \
-		--upstream "${IT_UPSTREAM_URL:-http://127.0.0.1:$upstream_port}" \
-		--credentials "$creds" \
+		--upstream "${IT_UPSTREAM_URL:-http://127.0.0.1:$IT_LOTAD_UPSTREAM_PORT}" \
+		--credentials "$IT_LOTAD_CREDENTIALS" \
 		--admin-listen "127.0.0.1:$IT_LOTAD_ADMIN_PORT" \
 		--endpoint-name localhost \
-		${LOTA_TEST_LOTAD_ARGS:-} \
-		>"$IT_DIR/lotad.log" 2>&1 </dev/null &
+		${LOTA_TEST_LOTAD_ARGS:-} "${IT_LOTAD_ARGS[@]}" \
+		>>"$IT_DIR/lotad.log" 2>&1 </dev/null &
 	IT_LOTAD_PID=$!
 	local deadline=$((SECONDS + 20))
 	until it_lotad_healthy; do
@@ -268,6 +305,25 @@ lotad_start() {
 		sleep 0.1
 	done
 	it_log "lotad (pid $IT_LOTAD_PID) on 127.0.0.1:$IT_LOTAD_PORT, admin :$IT_LOTAD_ADMIN_PORT"
+}
+
+# lotad_restart: stop lotad (SIGTERM, with the checks of lotad_stop; nothing when it is
+# not running, e.g. after lotad_kill) and start it again on the same ports with the
+# current IT_LOTAD_ARGS (a test may change them in between: another cache dir, another
+# node secret). The clients' configs stay valid.
+lotad_restart() {
+	lotad_stop
+	lotad__launch
+}
+
+# lotad_kill: SIGKILL lotad by PID and reap it (a crash; its exit status is not checked).
+lotad_kill() {
+	[ -n "$IT_LOTAD_PID" ] || return 0
+	local pid=$IT_LOTAD_PID
+	IT_LOTAD_PID=
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
 }
 
 # Stop lotad by PID: SIGTERM, wait up to 10 s, then SIGKILL (reported as a failure:

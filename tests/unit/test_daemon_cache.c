@@ -1,0 +1,136 @@
+/*
+ * test_daemon_cache.c - the parsers of lotad's cache path: the object key's percent
+ * decoding (cache keys use the decoded key, so that every client's spelling of one key
+ * finds the same extents), which queries a cached GET may carry, the Cache-Control /
+ * Pragma request directives, and the exact Content-Range check of fills.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "cache.h"
+#include "unit.h"
+
+static lota_str S(const char *s)
+{
+	return (lota_str){s, strlen(s)};
+}
+
+static int decode(const char *in, char *out, size_t cap)
+{
+	return lotad_cache__pct_decode(S(in), out, cap);
+}
+
+static void test_pct_decode(void)
+{
+	char out[64];
+	CU_ASSERT_EQUAL(decode("plain/key.bin", out, sizeof(out)), 13);
+	CU_ASSERT_EQUAL(memcmp(out, "plain/key.bin", 13), 0);
+	CU_ASSERT_EQUAL(decode("a%20b%2Fc%2fd", out, sizeof(out)), 7);
+	CU_ASSERT_EQUAL(memcmp(out, "a b/c/d", 7), 0);
+	CU_ASSERT_EQUAL(decode("%E2%82%AC", out, sizeof(out)), 3);
+	CU_ASSERT_EQUAL(memcmp(out, "\xe2\x82\xac", 3), 0);
+	CU_ASSERT_EQUAL(decode("%00x", out, sizeof(out)), 2);
+	CU_ASSERT_EQUAL(out[0], 0);
+	CU_ASSERT_EQUAL(decode("+", out, sizeof(out)), 1); /* '+' is a plus in a path */
+	CU_ASSERT_EQUAL(out[0], '+');
+	CU_ASSERT_EQUAL(decode("", out, sizeof(out)), 0);
+	/* bad escapes */
+	CU_ASSERT_EQUAL(decode("%", out, sizeof(out)), -EINVAL);
+	CU_ASSERT_EQUAL(decode("ab%2", out, sizeof(out)), -EINVAL);
+	CU_ASSERT_EQUAL(decode("%G0", out, sizeof(out)), -EINVAL);
+	CU_ASSERT_EQUAL(decode("%0g", out, sizeof(out)), -EINVAL);
+	/* the output never overflows */
+	CU_ASSERT_EQUAL(decode("abcd", out, 3), -E2BIG);
+	CU_ASSERT_EQUAL(decode("%41%42%43", out, 3), 3);
+	CU_ASSERT_EQUAL(decode("%41%42%43%44", out, 3), -E2BIG);
+}
+
+static void test_query(void)
+{
+	lota_str v;
+	CU_ASSERT(lotad_cache__query_ok(S(""), &v));
+	CU_ASSERT_EQUAL(v.len, 0);
+	CU_ASSERT(lotad_cache__query_ok(S("versionId=abc"), &v));
+	CU_ASSERT(v.len == 13 && memcmp(v.ptr, "versionId=abc", 13) == 0);
+	/* the client's presign parameters are allowed (lotad verified them) */
+	CU_ASSERT(lotad_cache__query_ok(
+	    S("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=00&versionId=v1&&"), &v));
+	CU_ASSERT(v.len == 12 && memcmp(v.ptr, "versionId=v1", 12) == 0);
+	CU_ASSERT(lotad_cache__query_ok(S("x-amz-expires=60"), &v));
+	/* anything else changes the answer: not cached */
+	CU_ASSERT(!lotad_cache__query_ok(S("partNumber=1"), &v));
+	CU_ASSERT(!lotad_cache__query_ok(S("response-content-type=text/plain"), &v));
+	CU_ASSERT(!lotad_cache__query_ok(S("versionId=a&versionId=b"), &v));
+	CU_ASSERT(!lotad_cache__query_ok(S("versionId"), &v));
+	CU_ASSERT(!lotad_cache__query_ok(S("versionid=a"), &v)); /* names are case-sensitive */
+	CU_ASSERT(!lotad_cache__query_ok(S("x-amz-"), &v));
+	CU_ASSERT(!lotad_cache__query_ok(S("acl"), &v));
+}
+
+static void test_directives(void)
+{
+	lota_str cc = S("Cache-Control"), pragma = S("Pragma"), other = S("Accept");
+	CU_ASSERT_EQUAL(lotad_cache__directives(cc, S("no-store")), LOTAD_CACHE_NO_STORE);
+	CU_ASSERT_EQUAL(lotad_cache__directives(cc, S("max-age=0, No-Store")),
+	                LOTAD_CACHE_NO_STORE);
+	CU_ASSERT_EQUAL(lotad_cache__directives(cc, S("no-cache")), LOTAD_CACHE_NO_CACHE);
+	CU_ASSERT_EQUAL(lotad_cache__directives(cc, S(" no-cache ,max-age=3")),
+	                LOTAD_CACHE_NO_CACHE);
+	CU_ASSERT_EQUAL(lotad_cache__directives(cc, S("no-cache, no-store")),
+	                LOTAD_CACHE_NO_STORE | LOTAD_CACHE_NO_CACHE);
+	CU_ASSERT_EQUAL(lotad_cache__directives(cc, S("max-age=60")), 0);
+	CU_ASSERT_EQUAL(lotad_cache__directives(cc, S("no-stored")), 0);
+	CU_ASSERT_EQUAL(lotad_cache__directives(cc, S("")), 0);
+	CU_ASSERT_EQUAL(lotad_cache__directives(pragma, S("no-cache")), LOTAD_CACHE_NO_STORE);
+	CU_ASSERT_EQUAL(lotad_cache__directives(pragma, S("foo")), 0);
+	CU_ASSERT_EQUAL(lotad_cache__directives(other, S("no-store")), 0);
+}
+
+static void test_content_range(void)
+{
+	CU_ASSERT(lotad_cache__content_range_is(S("bytes 0-99/1000"), 0, 99, 1000));
+	CU_ASSERT(lotad_cache__content_range_is(S("bytes 67108864-134217727/1073741824"), 67108864,
+	                                        134217727, 1073741824));
+	CU_ASSERT(!lotad_cache__content_range_is(S("bytes 0-99/1001"), 0, 99, 1000));
+	CU_ASSERT(!lotad_cache__content_range_is(S("bytes 0-98/1000"), 0, 99, 1000));
+	CU_ASSERT(!lotad_cache__content_range_is(S("bytes 1-99/1000"), 0, 99, 1000));
+	CU_ASSERT(!lotad_cache__content_range_is(S("bytes 0-99/*"), 0, 99, 1000));
+	CU_ASSERT(!lotad_cache__content_range_is(S("bytes 0-99/1000 "), 0, 99, 1000));
+	CU_ASSERT(!lotad_cache__content_range_is(S("bytes 00-99/1000"), 0, 99, 1000));
+	CU_ASSERT(!lotad_cache__content_range_is(S(""), 0, 99, 1000));
+}
+
+static void test_parse_content_range(void)
+{
+	uint64_t f, l, t;
+	CU_ASSERT(lotad_cache__parse_content_range(S("bytes 0-99/1000"), &f, &l, &t));
+	CU_ASSERT(f == 0 && l == 99 && t == 1000);
+	CU_ASSERT(lotad_cache__parse_content_range(S("bytes 999-999/1000"), &f, &l, &t));
+	CU_ASSERT(f == 999 && l == 999 && t == 1000);
+	CU_ASSERT(lotad_cache__parse_content_range(S("bytes 5-5368709119/5368709120"), &f, &l, &t));
+	CU_ASSERT(l == 5368709119ull);
+	CU_ASSERT(!lotad_cache__parse_content_range(S("bytes 0-1000/1000"), &f, &l, &t));
+	CU_ASSERT(!lotad_cache__parse_content_range(S("bytes 10-9/1000"), &f, &l, &t));
+	CU_ASSERT(!lotad_cache__parse_content_range(S("bytes */1000"), &f, &l, &t));
+	CU_ASSERT(!lotad_cache__parse_content_range(S("bytes 0-9/*"), &f, &l, &t));
+	CU_ASSERT(!lotad_cache__parse_content_range(S("bytes -9/100"), &f, &l, &t));
+	CU_ASSERT(!lotad_cache__parse_content_range(S("bytes 0-9/"), &f, &l, &t));
+	CU_ASSERT(!lotad_cache__parse_content_range(S("items 0-9/100"), &f, &l, &t));
+	CU_ASSERT(!lotad_cache__parse_content_range(S("bytes 0 -9/100"), &f, &l, &t));
+	CU_ASSERT(
+	    !lotad_cache__parse_content_range(S("bytes 99999999999999999999-1/2"), &f, &l, &t));
+	CU_ASSERT(!lotad_cache__parse_content_range(S(""), &f, &l, &t));
+}
+
+int main(void)
+{
+	CU_TestInfo tests[] = {
+	    {"percent-decoding of keys", test_pct_decode},
+	    {"queries a cached GET may carry", test_query},
+	    {"Cache-Control and Pragma directives", test_directives},
+	    {"exact Content-Range of fills", test_content_range},
+	    {"Content-Range parsing", test_parse_content_range},
+	    CU_TEST_INFO_NULL,
+	};
+	return lota_unit_run("daemon_cache", tests);
+}
