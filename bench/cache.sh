@@ -290,7 +290,7 @@ wrk_run() {
 		die "wrk printed no summary"
 	}
 	read -r W_MIBS W_REQS W_ERRORS W_HARD W_BYTES W_US <<<"$(awk '/^BENCH / {us = $3 / 1e6;
-		printf "%.0f %d %d %d %d %d", $2 / 1048576 / us, $4, $5 + $6 + $7 + $8 + $9,
+		printf "%.0f %d %d %d %.0f %.0f", $2 / 1048576 / us, $4, $5 + $6 + $7 + $8 + $9,
 		$5 + $6 + $7 + $9, $2, $3}' "$work/wrk.out")"
 }
 wrk_errors() { # breakdown of the last run's errors
@@ -311,7 +311,7 @@ median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "-";
 machine_facts() {
 	local rev
 	rev=$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)
-	echo "# commit $rev, nproc $(nproc), RAM $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
+	echo "# commit $rev, nproc $(nproc), RAM $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ)"
 }
 
 # ---------------------------------------------------------------- 1. hit throughput
