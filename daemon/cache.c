@@ -119,13 +119,6 @@ static bool name_is(lota_str n, const char *s)
 	return lota_str_eq_nocase(n, s, strlen(s));
 }
 
-static bool hop_by_hop(lota_str n)
-{
-	return name_is(n, "connection") || name_is(n, "keep-alive") || name_is(n, "te") ||
-	       name_is(n, "trailer") || name_is(n, "transfer-encoding") || name_is(n, "upgrade") ||
-	       (n.len >= 6 && strncasecmp(n.ptr, "proxy-", 6) == 0);
-}
-
 static lota_str trim(const char *p, size_t n)
 {
 	while (n && (*p == ' ' || *p == '\t'))
@@ -481,29 +474,6 @@ static int ext_hash_of(lota_str bucket, lota_str rkey, lota_str etag, lota_str v
 
 /* ------------------------------------------------------ upstream requests --- */
 
-static int add_line(struct curl_slist **l, const char *line)
-{
-	struct curl_slist *nl = curl_slist_append(*l, line);
-	if (!nl)
-		return -ENOMEM;
-	*l = nl;
-	return 0;
-}
-
-static int add_header(struct curl_slist **l, lota_str name, lota_str value)
-{
-	char line[LOTAD_MAX_HEAD_BYTES];
-	int n;
-	if (value.len)
-		n = snprintf(line, sizeof(line), "%.*s: %.*s", (int)name.len, name.ptr,
-		             (int)value.len, value.ptr);
-	else
-		n = snprintf(line, sizeof(line), "%.*s;", (int)name.len, name.ptr);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return -E2BIG;
-	return add_line(l, line);
-}
-
 /* The header list of a request to the upstream signed with ar's key: the signature's
  * lines, then hs[0..n), then nothing of curl's own (no Expect, no default Accept). */
 static int sign_request(struct curl_slist **l, const lotad_auth_result *ar, const lotad_settings *s,
@@ -524,7 +494,7 @@ static int sign_request(struct curl_slist **l, const lotad_auth_result *ar, cons
 			eol = end;
 		*eol = 0;
 		if (eol > line)
-			rc = add_line(l, line);
+			rc = lotad_curl_line(l, line);
 		line = eol + 2;
 	}
 	explicit_bzero(out, SIGN_CAP);
@@ -532,12 +502,12 @@ static int sign_request(struct curl_slist **l, const lotad_auth_result *ar, cons
 	bool accept = false;
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		accept |= name_is(hs[i].name, "accept");
-		rc = add_header(l, hs[i].name, hs[i].value);
+		rc = lotad_curl_header(l, hs[i].name, hs[i].value);
 	}
 	if (rc == 0)
-		rc = add_line(l, "Expect:");
+		rc = lotad_curl_line(l, "Expect:");
 	if (rc == 0 && !accept)
-		rc = add_line(l, "Accept:");
+		rc = lotad_curl_line(l, "Accept:");
 	return rc;
 }
 
@@ -620,6 +590,55 @@ out:
 	return e;
 }
 
+/* The head of the answer to ranged_get(): it must be a 206 of exactly the bytes asked for
+ * and of the same ETag, else nothing of its body is used. */
+typedef struct pinned_head {
+	int status;
+	bool in_1xx, range_ok, etag_ok;
+} pinned_head;
+
+enum { HEAD_MORE = 0, HEAD_OK = 1, HEAD_BAD = -1 };
+
+/* One header line (status line, header, or the blank line that ends the head) of a ranged
+ * GET of o's bytes [first, last]. Returns HEAD_OK or HEAD_BAD at the end of the head
+ * (of the final response: 1xx heads are skipped), HEAD_MORE before. */
+static int pinned_head_line(pinned_head *ph, const char *buf, size_t n, const objinfo *o,
+                            uint64_t first, uint64_t last)
+{
+	lota_str l = trim(buf, n);
+	if (l.len >= 5 && memcmp(l.ptr, "HTTP/", 5) == 0) {
+		const char *sp = memchr(l.ptr, ' ', l.len);
+		ph->status = sp ? atoi(sp + 1) : 0;
+		ph->in_1xx = ph->status >= 100 && ph->status < 200;
+		ph->range_ok = ph->etag_ok = false;
+		return HEAD_MORE;
+	}
+	if (!l.len) {
+		if (ph->in_1xx) {
+			ph->in_1xx = false;
+			return HEAD_MORE;
+		}
+		return ph->status == 206 && ph->range_ok && ph->etag_ok ? HEAD_OK : HEAD_BAD;
+	}
+	const char *colon = memchr(l.ptr, ':', l.len);
+	if (!colon || ph->in_1xx)
+		return HEAD_MORE;
+	lota_str name = {l.ptr, (size_t)(colon - l.ptr)};
+	lota_str v = trim(colon + 1, (size_t)(l.ptr + l.len - colon - 1));
+	if (name_is(name, "content-range"))
+		ph->range_ok = lotad_cache__content_range_is(v, first, last, o->size);
+	else if (name_is(name, "etag"))
+		ph->etag_ok = v.len == o->etag.len && memcmp(v.ptr, o->etag.ptr, v.len) == 0;
+	return HEAD_MORE;
+}
+
+static const char *pinned_head_why(const pinned_head *ph)
+{
+	if (ph->status != 206)
+		return "";
+	return !ph->range_ok ? " with another range" : " with another ETag";
+}
+
 /* ----------------------------------------------------------- fill jobs --- */
 
 struct fjob {
@@ -633,8 +652,8 @@ struct fjob {
 	lotad_fill *f;
 	lota_hash128 h; /* of the extent being filled */
 	uint64_t start, len;
-	int status;
-	bool in_1xx, range_ok, etag_ok, head_ok;
+	pinned_head ph;
+	bool head_ok;
 	creq *att; /* requests of this worker fed straight from this fill (the fork) */
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -682,42 +701,16 @@ static size_t fjob_header(char *buf, size_t size, size_t nitems, void *ud)
 {
 	fjob *j = ud;
 	size_t n = size * nitems;
-	lota_str l = trim(buf, n);
-	if (l.len >= 5 && memcmp(l.ptr, "HTTP/", 5) == 0) {
-		const char *sp = memchr(l.ptr, ' ', l.len);
-		j->status = sp ? atoi(sp + 1) : 0;
-		j->in_1xx = j->status >= 100 && j->status < 200;
-		j->range_ok = j->etag_ok = false;
-		return n;
+	int rc = pinned_head_line(&j->ph, buf, n, j->o, j->start, j->start + j->len - 1);
+	if (rc == HEAD_BAD) {
+		lota_log_warn("fill: extent %" PRIu64 " of %.*s/%.*s: upstream answered %d%s; "
+		              "nothing is published",
+		              j->k, (int)j->o->bucket.len, j->o->bucket.ptr, (int)j->o->rkey.len,
+		              j->o->rkey.ptr, j->ph.status, pinned_head_why(&j->ph));
+		return 0;
 	}
-	if (!l.len) {
-		if (j->in_1xx) {
-			j->in_1xx = false;
-			return n;
-		}
-		if (j->status != 206 || !j->range_ok || !j->etag_ok) {
-			lota_log_warn("fill: extent %" PRIu64
-			              " of %.*s/%.*s: upstream answered %d%s%s; "
-			              "nothing is published",
-			              j->k, (int)j->o->bucket.len, j->o->bucket.ptr,
-			              (int)j->o->rkey.len, j->o->rkey.ptr, j->status,
-			              j->status == 206 && !j->range_ok ? " with another range" : "",
-			              j->status == 206 && !j->etag_ok ? " with another ETag" : "");
-			return 0;
-		}
+	if (rc == HEAD_OK)
 		j->head_ok = true;
-		return n;
-	}
-	const char *colon = memchr(l.ptr, ':', l.len);
-	if (!colon || j->in_1xx)
-		return n;
-	lota_str name = {l.ptr, (size_t)(colon - l.ptr)};
-	lota_str v = trim(colon + 1, (size_t)(l.ptr + l.len - colon - 1));
-	if (name_is(name, "content-range"))
-		j->range_ok =
-		    lotad_cache__content_range_is(v, j->start, j->start + j->len - 1, j->o->size);
-	else if (name_is(name, "etag"))
-		j->etag_ok = v.len == j->o->etag.len && memcmp(v.ptr, j->o->etag.ptr, v.len) == 0;
 	return n;
 }
 
@@ -767,8 +760,8 @@ static void fjob_done(lotad_xfer *x, CURLcode rc);
 static int fjob_launch(fjob *j)
 {
 	const lotad_settings *s = lotad_worker_settings(j->w);
-	j->status = 0;
-	j->in_1xx = j->range_ok = j->etag_ok = j->head_ok = false;
+	memset(&j->ph, 0, sizeof(j->ph));
+	j->head_ok = false;
 	CURL *e = ranged_get(s, j->o, j->start, j->start + j->len - 1, &j->hdrs, fjob_header,
 	                     fjob_write, j, j->errbuf);
 	if (!e)
@@ -914,8 +907,9 @@ struct creq {
 	lotad_xfer x;
 	struct curl_slist *hdrs;
 	int xkind;
-	int status;
-	bool in_1xx, head_ok, recv_paused, overflow, range_ok, etag_ok;
+	int status; /* of the authorizing HEAD */
+	bool in_1xx, head_ok, recv_paused, overflow;
+	pinned_head ph; /* of a direct read */
 	bool have_cl;
 	uint64_t cl;
 	lota_str etag, vid; /* views into rhead */
@@ -1139,40 +1133,18 @@ static size_t direct_header(char *buf, size_t size, size_t nitems, void *ud)
 {
 	creq *q = ud;
 	size_t n = size * nitems;
-	lota_str l = trim(buf, n);
 	if (!q->c)
 		return 0;
-	if (l.len >= 5 && memcmp(l.ptr, "HTTP/", 5) == 0) {
-		const char *sp = memchr(l.ptr, ' ', l.len);
-		q->status = sp ? atoi(sp + 1) : 0;
-		q->in_1xx = q->status >= 100 && q->status < 200;
-		q->range_ok = q->etag_ok = false;
-		return n;
+	int rc = pinned_head_line(&q->ph, buf, n, q->o, q->a, q->direct_end);
+	if (rc == HEAD_BAD) {
+		lota_log_warn("cache: direct read of %.*s/%.*s: upstream answered %d%s; the "
+		              "response is cut short",
+		              (int)q->o->bucket.len, q->o->bucket.ptr, (int)q->o->rkey.len,
+		              q->o->rkey.ptr, q->ph.status, pinned_head_why(&q->ph));
+		return 0;
 	}
-	if (!l.len) {
-		if (q->in_1xx) {
-			q->in_1xx = false;
-			return n;
-		}
-		if (q->status != 206 || !q->range_ok || !q->etag_ok) {
-			lota_log_warn("cache: direct read of %.*s/%.*s: upstream answered %d; the "
-			              "response is cut short",
-			              (int)q->o->bucket.len, q->o->bucket.ptr, (int)q->o->rkey.len,
-			              q->o->rkey.ptr, q->status);
-			return 0;
-		}
+	if (rc == HEAD_OK)
 		q->head_ok = true;
-		return n;
-	}
-	const char *colon = memchr(l.ptr, ':', l.len);
-	if (!colon || q->in_1xx)
-		return n;
-	lota_str name = {l.ptr, (size_t)(colon - l.ptr)};
-	lota_str v = trim(colon + 1, (size_t)(l.ptr + l.len - colon - 1));
-	if (name_is(name, "content-range"))
-		q->range_ok = lotad_cache__content_range_is(v, q->a, q->direct_end, q->o->size);
-	else if (name_is(name, "etag"))
-		q->etag_ok = v.len == q->o->etag.len && memcmp(v.ptr, q->o->etag.ptr, v.len) == 0;
 	return n;
 }
 
@@ -1216,8 +1188,8 @@ static void direct_done(lotad_xfer *x, CURLcode rc)
 static int start_direct(creq *q, uint64_t last)
 {
 	q->direct_end = last;
-	q->status = 0;
-	q->head_ok = q->in_1xx = false;
+	memset(&q->ph, 0, sizeof(q->ph));
+	q->head_ok = false;
 	count(&G.direct_reads, 1);
 	CURL *e =
 	    ranged_get(q->s, q->o, q->a, last, &q->hdrs, direct_header, direct_write, q, q->errbuf);
@@ -1419,7 +1391,7 @@ static size_t auth_header(char *buf, size_t size, size_t nitems, void *ud)
 		return n;
 	lota_str name = {l.ptr, (size_t)(colon - l.ptr)};
 	lota_str v = trim(colon + 1, (size_t)(l.ptr + l.len - colon - 1));
-	if (hop_by_hop(name))
+	if (lotad_hop_by_hop(name))
 		return n;
 	if (name_is(name, "content-length")) {
 		q->have_cl = parse_u64(v, &q->cl);
@@ -1674,7 +1646,7 @@ static int start_auth(creq *q)
 		goto out;
 	for (size_t i = 0; i < req->num_headers; i++) {
 		lota_str nm = req->headers[i].name;
-		if (hop_by_hop(nm) || name_is(nm, "host") || name_is(nm, "content-length") ||
+		if (lotad_hop_by_hop(nm) || name_is(nm, "host") || name_is(nm, "content-length") ||
 		    name_is(nm, "expect") || name_is(nm, "authorization") ||
 		    name_is(nm, "x-amz-date") || name_is(nm, "x-amz-security-token") ||
 		    name_is(nm, "x-amz-content-sha256") || name_is(nm, "range"))

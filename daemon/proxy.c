@@ -85,8 +85,7 @@ static bool name_is(lota_str n, const char *s)
 	return lota_str_eq_nocase(n, s, strlen(s));
 }
 
-/* Hop-by-hop headers are never relayed, in either direction. */
-static bool hop_by_hop(lota_str n)
+bool lotad_hop_by_hop(lota_str n)
 {
 	return name_is(n, "connection") || name_is(n, "keep-alive") || name_is(n, "te") ||
 	       name_is(n, "trailer") || name_is(n, "transfer-encoding") || name_is(n, "upgrade") ||
@@ -271,7 +270,7 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
 	if (!colon)
 		return n; /* not a header line: curl would have failed; skip */
 	lota_str name = {buf, (size_t)(colon - buf)};
-	if (hop_by_hop(name))
+	if (lotad_hop_by_hop(name))
 		return n;
 	if (name_is(name, "content-length"))
 		p->have_cl = true;
@@ -470,7 +469,7 @@ static void proxy_done(lotad_xfer *x, CURLcode rc)
 
 /* ------------------------------------------------------------ set-up --- */
 
-static int add_header(struct curl_slist **l, lota_str name, lota_str value)
+int lotad_curl_header(struct curl_slist **l, lota_str name, lota_str value)
 {
 	char line[LOTAD_MAX_HEAD_BYTES];
 	int n;
@@ -488,7 +487,7 @@ static int add_header(struct curl_slist **l, lota_str name, lota_str value)
 	return 0;
 }
 
-static int add_raw(struct curl_slist **l, const char *line)
+int lotad_curl_line(struct curl_slist **l, const char *line)
 {
 	struct curl_slist *nl = curl_slist_append(*l, line);
 	if (!nl)
@@ -546,7 +545,7 @@ static int proxy_setup(proxy *p)
 	bool has_accept = false;
 	for (size_t i = 0; i < req->num_headers; i++) {
 		lota_str nm = req->headers[i].name;
-		if (hop_by_hop(nm) || name_is(nm, "host") || name_is(nm, "content-length") ||
+		if (lotad_hop_by_hop(nm) || name_is(nm, "host") || name_is(nm, "content-length") ||
 		    name_is(nm, "expect"))
 			continue;
 		if (resign &&
@@ -558,7 +557,7 @@ static int proxy_setup(proxy *p)
 		fwd[nfwd++] = req->headers[i];
 	}
 	for (size_t i = 0; i < nfwd; i++)
-		if ((rc = add_header(&p->hdrs, fwd[i].name, fwd[i].value)) < 0)
+		if ((rc = lotad_curl_header(&p->hdrs, fwd[i].name, fwd[i].value)) < 0)
 			goto out;
 	if (resign) {
 		lota_str ph = p->auth.claim.payload_hash;
@@ -593,7 +592,7 @@ static int proxy_setup(proxy *p)
 			if (!eol)
 				eol = end;
 			*eol = 0;
-			if (eol > line && (rc = add_raw(&p->hdrs, line)) < 0)
+			if (eol > line && (rc = lotad_curl_line(&p->hdrs, line)) < 0)
 				goto out;
 			line = eol + 2;
 		}
@@ -601,15 +600,15 @@ static int proxy_setup(proxy *p)
 		lota_str host =
 		    forward ? req->host
 		            : (lota_str){s->upstream_hostport, strlen(s->upstream_hostport)};
-		if ((rc = add_header(&p->hdrs, LOTA_STR_LIT("Host"), host)) < 0)
+		if ((rc = lotad_curl_header(&p->hdrs, LOTA_STR_LIT("Host"), host)) < 0)
 			goto out;
 	}
 	/* Nothing of curl's own: no Expect (lotad answers 100-continue itself), no
 	 * default Accept. */
 	rc = -ENOMEM;
-	if (add_raw(&p->hdrs, "Expect:") < 0)
+	if (lotad_curl_line(&p->hdrs, "Expect:") < 0)
 		goto out;
-	if (!has_accept && add_raw(&p->hdrs, "Accept:") < 0)
+	if (!has_accept && lotad_curl_line(&p->hdrs, "Accept:") < 0)
 		goto out;
 
 	CURL *e = curl_easy_init();

@@ -26,4 +26,13 @@ void lotad_proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *
  * lotad_cache_fill_from_response() fills the extents it touched. */
 void lotad_proxy_start_filling(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth);
 
+/* Shared by every request lotad makes upstream. */
+struct curl_slist;
+/* Hop-by-hop headers are never relayed, in either direction. */
+bool lotad_hop_by_hop(lota_str name);
+/* Append "Name: value" (curl's "Name;" for an empty value) / a raw line to a header list.
+ * 0, -E2BIG for a line above LOTAD_MAX_HEAD_BYTES, -ENOMEM. */
+int lotad_curl_header(struct curl_slist **l, lota_str name, lota_str value);
+int lotad_curl_line(struct curl_slist **l, const char *line);
+
 #endif
