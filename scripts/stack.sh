@@ -14,8 +14,9 @@ STACK_DIR=
 LOTAD_PID=
 
 stack__cleanup() {
+	# never stop half-way (set -e in the callers): the cluster must go too
 	if [ -n "$LOTAD_PID" ]; then
-		kill "$LOTAD_PID" 2>/dev/null && wait "$LOTAD_PID" 2>/dev/null
+		kill "$LOTAD_PID" 2>/dev/null && wait "$LOTAD_PID" 2>/dev/null || true
 	fi
 	if [ -n "$STACK_DIR" ]; then
 		rgw_stop "$STACK_DIR/rgw" >/dev/null 2>&1 || true
