@@ -592,19 +592,21 @@ out:
 
 /* The head of the answer to ranged_get(): it must be a 206 of exactly the bytes asked for
  * and of the same ETag, else nothing of its body is used. */
-typedef struct pinned_head {
-	int status;
-	bool in_1xx, range_ok, etag_ok;
-} pinned_head;
+typedef lotad_cache_pinned pinned_head;
 
 enum { HEAD_MORE = 0, HEAD_OK = 1, HEAD_BAD = -1 };
 
-/* One header line (status line, header, or the blank line that ends the head) of a ranged
- * GET of o's bytes [first, last]. Returns HEAD_OK or HEAD_BAD at the end of the head
- * (of the final response: 1xx heads are skipped), HEAD_MORE before. */
 static int pinned_head_line(pinned_head *ph, const char *buf, size_t n, const objinfo *o,
                             uint64_t first, uint64_t last)
 {
+	return lotad_cache__pinned_line(ph, (lota_str){buf, n}, o->etag, o->size, first, last);
+}
+
+int lotad_cache__pinned_line(lotad_cache_pinned *ph, lota_str line, lota_str etag, uint64_t size,
+                             uint64_t first, uint64_t last)
+{
+	const char *buf = line.ptr;
+	size_t n = line.len;
 	lota_str l = trim(buf, n);
 	if (l.len >= 5 && memcmp(l.ptr, "HTTP/", 5) == 0) {
 		const char *sp = memchr(l.ptr, ' ', l.len);
@@ -626,9 +628,9 @@ static int pinned_head_line(pinned_head *ph, const char *buf, size_t n, const ob
 	lota_str name = {l.ptr, (size_t)(colon - l.ptr)};
 	lota_str v = trim(colon + 1, (size_t)(l.ptr + l.len - colon - 1));
 	if (name_is(name, "content-range"))
-		ph->range_ok = lotad_cache__content_range_is(v, first, last, o->size);
+		ph->range_ok = lotad_cache__content_range_is(v, first, last, size);
 	else if (name_is(name, "etag"))
-		ph->etag_ok = v.len == o->etag.len && memcmp(v.ptr, o->etag.ptr, v.len) == 0;
+		ph->etag_ok = v.len == etag.len && memcmp(v.ptr, etag.ptr, v.len) == 0;
 	return HEAD_MORE;
 }
 

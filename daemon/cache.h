@@ -104,6 +104,18 @@ bool lotad_cache__query_ok(lota_str query, lota_str *version_id);
 #define LOTAD_CACHE_NO_STORE 1
 #define LOTAD_CACHE_NO_CACHE 2
 int lotad_cache__directives(lota_str name, lota_str value);
+/* The head of a fill's (or a direct read's) ranged GET of bytes [first, last] of an object
+ * of `size` bytes pinned with If-Match: etag. Fed one header line at a time (status line,
+ * header lines, the blank line; CRLF allowed): returns 0 before the end of the head (1xx
+ * heads are skipped), then 1 when it is a 206 of exactly those bytes with that ETag, -1
+ * for anything else (a 200 for the range, another range, another ETag, an error status):
+ * nothing of that body may be used. */
+typedef struct lotad_cache_pinned {
+	int status;
+	bool in_1xx, range_ok, etag_ok;
+} lotad_cache_pinned;
+int lotad_cache__pinned_line(lotad_cache_pinned *ph, lota_str line, lota_str etag, uint64_t size,
+                             uint64_t first, uint64_t last);
 /* Whether a Content-Range value is exactly "bytes FIRST-LAST/TOTAL". */
 bool lotad_cache__content_range_is(lota_str value, uint64_t first, uint64_t last, uint64_t total);
 

@@ -122,6 +122,56 @@ static void test_parse_content_range(void)
 	CU_ASSERT(!lotad_cache__parse_content_range(S(""), &f, &l, &t));
 }
 
+/* Feed a whole head (lines separated by \n) and return the verdict at its end. */
+static int pinned(const char *head, const char *etag, uint64_t size, uint64_t first, uint64_t last)
+{
+	lotad_cache_pinned ph;
+	memset(&ph, 0, sizeof(ph));
+	const char *p = head;
+	for (;;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		int rc =
+		    lotad_cache__pinned_line(&ph, (lota_str){p, len}, S(etag), size, first, last);
+		if (rc != 0 || !nl || !nl[1])
+			return rc;
+		p = nl + 1;
+	}
+}
+
+static void test_pinned(void)
+{
+	const char *ok = "HTTP/1.1 206 Partial Content\r\nETag: \"e1\"\r\n"
+	                 "Content-Range: bytes 0-99/1000\r\nContent-Length: 100\r\n\r\n";
+	CU_ASSERT_EQUAL(pinned(ok, "\"e1\"", 1000, 0, 99), 1);
+	/* a 1xx head first is skipped */
+	char buf[512];
+	snprintf(buf, sizeof(buf), "HTTP/1.1 100 Continue\r\n\r\n%s", ok);
+	CU_ASSERT_EQUAL(pinned(buf, "\"e1\"", 1000, 0, 99), 1);
+	/* the whole object (200) where a range was asked */
+	CU_ASSERT_EQUAL(pinned("HTTP/1.1 200 OK\r\nETag: \"e1\"\r\nContent-Length: 1000\r\n\r\n",
+	                       "\"e1\"", 1000, 0, 99),
+	                -1);
+	/* another ETag (the object changed: the If-Match was not honoured) */
+	CU_ASSERT_EQUAL(pinned(ok, "\"e2\"", 1000, 0, 99), -1);
+	/* no ETag at all */
+	CU_ASSERT_EQUAL(
+	    pinned("HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-99/1000\r\n\r\n",
+	           "\"e1\"", 1000, 0, 99),
+	    -1);
+	/* another range, another size */
+	CU_ASSERT_EQUAL(pinned(ok, "\"e1\"", 1000, 0, 98), -1);
+	CU_ASSERT_EQUAL(pinned(ok, "\"e1\"", 1001, 0, 99), -1);
+	/* the upstream's refusals */
+	CU_ASSERT_EQUAL(pinned("HTTP/1.1 412 Precondition Failed\r\nETag: \"e1\"\r\n\r\n", "\"e1\"",
+	                       1000, 0, 99),
+	                -1);
+	CU_ASSERT_EQUAL(pinned("HTTP/1.1 403 Forbidden\r\n\r\n", "\"e1\"", 1000, 0, 99), -1);
+	/* nothing decided before the blank line */
+	CU_ASSERT_EQUAL(
+	    pinned("HTTP/1.1 206 Partial Content\r\nETag: \"e1\"\r\n", "\"e1\"", 1000, 0, 99), 0);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -130,6 +180,7 @@ int main(void)
 	    {"Cache-Control and Pragma directives", test_directives},
 	    {"exact Content-Range of fills", test_content_range},
 	    {"Content-Range parsing", test_parse_content_range},
+	    {"pinned answers of fills and direct reads", test_pinned},
 	    CU_TEST_INFO_NULL,
 	};
 	return lota_unit_run("daemon_cache", tests);
