@@ -40,6 +40,7 @@
 
 #include <lota/log.h>
 #include <lota/placement.h>
+#include <lota/sigv4.h>
 
 #include "metrics.h"
 #include "proxy.h"
@@ -189,36 +190,6 @@ bool lotad_cache__content_range_is(lota_str v, uint64_t first, uint64_t last, ui
 	return n > 0 && v.len == (size_t)n && memcmp(v.ptr, want, (size_t)n) == 0;
 }
 
-int lotad_cache__pct_decode(lota_str src, char *out, size_t cap)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < src.len; i++) {
-		char ch = src.ptr[i];
-		if (ch == '%') {
-			int hi, lo;
-			if (i + 2 >= src.len)
-				return -EINVAL;
-			char a = src.ptr[i + 1], b = src.ptr[i + 2];
-			hi = a >= '0' && a <= '9'   ? a - '0'
-			     : a >= 'a' && a <= 'f' ? a - 'a' + 10
-			     : a >= 'A' && a <= 'F' ? a - 'A' + 10
-			                            : -1;
-			lo = b >= '0' && b <= '9'   ? b - '0'
-			     : b >= 'a' && b <= 'f' ? b - 'a' + 10
-			     : b >= 'A' && b <= 'F' ? b - 'A' + 10
-			                            : -1;
-			if (hi < 0 || lo < 0)
-				return -EINVAL;
-			ch = (char)(hi << 4 | lo);
-			i += 2;
-		}
-		if (o == cap)
-			return -E2BIG;
-		out[o++] = ch;
-	}
-	return (int)o;
-}
-
 static bool is_presign_param(lota_str n)
 {
 	return n.len > 6 && strncasecmp(n.ptr, "x-amz-", 6) == 0;
@@ -296,51 +267,67 @@ static void objtab_note(lota_str bucket, lota_str rkey, lota_str vquery, uint64_
 	pthread_mutex_unlock(&G.mu);
 }
 
-/* Whether the object was seen below the threshold a moment ago. */
-static bool objtab_small(lota_str bucket, lota_str rkey, lota_str vquery)
+/* A copy of what the table remembers of the object (false when nothing); forget: drop it
+ * from the table as well. */
+static bool objtab_get(lota_str bucket, lota_str rkey, lota_str vquery, struct objent *out,
+                       bool forget)
 {
 	if (!G.otab)
 		return false;
 	lota_hash128 h = obj_name(bucket, rkey, vquery);
-	bool small = false;
 	pthread_mutex_lock(&G.mu);
 	struct objent *e = obj_slot(h);
-	if (e->used && e->name.hi == h.hi && e->name.lo == h.lo &&
-	    e->size < G.cfg.min_object_size && now_ms() - e->seen_ms < SMALL_TTL_MS)
-		small = true;
+	bool found = e->used && e->name.hi == h.hi && e->name.lo == h.lo;
+	if (found) {
+		*out = *e;
+		e->used = !forget;
+	}
 	pthread_mutex_unlock(&G.mu);
-	return small;
+	return found;
 }
 
-static int ext_hash_of(lota_str bucket, lota_str rkey, lota_str etag, lota_str vid, uint64_t size,
-                       uint64_t k, lota_hash128 *h);
+/* Whether the object was seen below the threshold a moment ago. */
+static bool objtab_small(lota_str bucket, lota_str rkey, lota_str vquery)
+{
+	struct objent e;
+	return objtab_get(bucket, rkey, vquery, &e, false) && e.size < G.cfg.min_object_size &&
+	       now_ms() - e.seen_ms < SMALL_TTL_MS;
+}
+
+/* The decoded object key (cache keys use it, so that every client's spelling of one key
+ * names the same extents). */
+static int decode_key(lota_str rkey, char *out, size_t cap)
+{
+	return lota_uri_decode(rkey.ptr, rkey.len, out, cap);
+}
+
+/* The name of extent k of an object (bucket, decoded key, ETag, version id, size). */
+static int ext_hash(lota_str bucket, lota_str dkey, lota_str etag, lota_str vid, uint64_t size,
+                    uint64_t k, lota_hash128 *h)
+{
+	lota_cache_key ck = {
+	    .bucket = bucket,
+	    .key = dkey,
+	    .etag = etag,
+	    .version_id = vid,
+	    .size_bytes = size,
+	    .extent_index = k,
+	};
+	return lota_cache_key_hash(&ck, h);
+}
 
 /* Whether the last version of the object seen here has the extent holding byte `off` in
  * the store (published or being filled). */
 static bool objtab_cached(lota_str bucket, lota_str rkey, lota_str vquery, uint64_t off)
 {
-	if (!G.otab)
-		return false;
-	lota_hash128 h = obj_name(bucket, rkey, vquery);
-	char etag[FIELD_MAX], vid[FIELD_MAX];
-	size_t el = 0, vl = 0;
-	uint64_t size = 0;
-	bool found = false;
-	pthread_mutex_lock(&G.mu);
-	struct objent *e = obj_slot(h);
-	if (e->used && e->name.hi == h.hi && e->name.lo == h.lo) {
-		found = true;
-		el = e->etag_len;
-		vl = e->vid_len;
-		memcpy(etag, e->etag, el);
-		memcpy(vid, e->vid, vl);
-		size = e->size;
-	}
-	pthread_mutex_unlock(&G.mu);
+	struct objent e;
+	char dk[4096];
+	int dl;
 	lota_hash128 eh;
-	if (!found || off >= size ||
-	    ext_hash_of(bucket, rkey, (lota_str){etag, el}, (lota_str){vid, vl}, size,
-	                off / G.cfg.extent_size, &eh) < 0)
+	if (!objtab_get(bucket, rkey, vquery, &e, false) || off >= e.size ||
+	    (dl = decode_key(rkey, dk, sizeof(dk))) < 0 ||
+	    ext_hash(bucket, (lota_str){dk, (size_t)dl}, (lota_str){e.etag, e.etag_len},
+	             (lota_str){e.vid, e.vid_len}, e.size, off / G.cfg.extent_size, &eh) < 0)
 		return false;
 	return lotad_store_lookup(G.store, eh) >= 0;
 }
@@ -360,7 +347,7 @@ static objinfo *obj_new(lota_str bucket, lota_str rkey, lota_str etag, lota_str 
                         lota_str vquery, const lotad_auth_result *a, lota_str meta, uint64_t size)
 {
 	char dk[4096];
-	int dl = lotad_cache__pct_decode(rkey, dk, sizeof(dk));
+	int dl = decode_key(rkey, dk, sizeof(dk));
 	if (dl < 0)
 		return NULL;
 	if (meta.len > LOTAD_STORE_META_MAX)
@@ -452,24 +439,6 @@ static int ext_key(const objinfo *o, uint64_t k, uint8_t **key, size_t *klen, lo
 	*klen = (size_t)rc;
 	*h = lotad_store_hash_key(buf, (size_t)rc);
 	return 0;
-}
-
-static int ext_hash_of(lota_str bucket, lota_str rkey, lota_str etag, lota_str vid, uint64_t size,
-                       uint64_t k, lota_hash128 *h)
-{
-	char dk[4096];
-	int dl = lotad_cache__pct_decode(rkey, dk, sizeof(dk));
-	if (dl < 0)
-		return dl;
-	lota_cache_key ck = {
-	    .bucket = bucket,
-	    .key = {dk, (size_t)dl},
-	    .etag = etag,
-	    .version_id = vid,
-	    .size_bytes = size,
-	    .extent_index = k,
-	};
-	return lota_cache_key_hash(&ck, h);
 }
 
 /* ------------------------------------------------------ upstream requests --- */
@@ -1600,15 +1569,10 @@ static void authorized(creq *q)
 	uint64_t first = q->a / ext_size(), last = q->b / ext_size();
 	bool cached = true;
 	for (uint64_t k = first; k <= last && cached; k++) {
-		uint8_t *key;
-		size_t klen;
 		lota_hash128 h;
-		if (ext_key(q->o, k, &key, &klen, &h) < 0) {
-			cached = false;
-			break;
-		}
-		free(key);
-		cached = lotad_store_lookup(G.store, h) == 1;
+		cached = ext_hash(q->o->bucket, q->o->dkey, q->o->etag, q->o->vid, q->o->size, k,
+		                  &h) == 0 &&
+		         lotad_store_lookup(G.store, h) == 1;
 	}
 	const char *label = cached ? "hit" : "miss";
 	if (q->is_head) {
@@ -1802,45 +1766,22 @@ void lotad_cache_fill_from_response(lotad_worker *w, const lotad_s3req *sr,
 
 void lotad_cache_object_written(lota_str bucket, lota_str key)
 {
-	if (!G.store || !G.otab)
-		return;
-	lota_hash128 h = obj_name(bucket, key, (lota_str){"", 0});
-	char etag[FIELD_MAX], vid[FIELD_MAX];
-	size_t el = 0, vl = 0;
-	uint64_t size = 0;
-	pthread_mutex_lock(&G.mu);
-	struct objent *e = obj_slot(h);
-	bool found = e->used && e->name.hi == h.hi && e->name.lo == h.lo;
-	if (found) {
-		el = e->etag_len;
-		vl = e->vid_len;
-		memcpy(etag, e->etag, el);
-		memcpy(vid, e->vid, vl);
-		size = e->size;
-		e->used = false;
-	}
-	pthread_mutex_unlock(&G.mu);
-	if (!found || size < G.cfg.min_object_size || !size)
-		return;
-	lotad_auth_result none;
-	memset(&none, 0, sizeof(none));
-	objinfo *o = obj_new(bucket, key, (lota_str){etag, el}, (lota_str){vid, vl},
-	                     (lota_str){"", 0}, &none, (lota_str){"", 0}, size);
-	if (!o)
+	struct objent e;
+	char dk[4096];
+	int dl;
+	if (!G.store || !objtab_get(bucket, key, (lota_str){"", 0}, &e, true) ||
+	    e.size < G.cfg.min_object_size || (dl = decode_key(key, dk, sizeof(dk))) < 0)
 		return;
 	size_t dropped = 0;
-	for (uint64_t k = 0; k < ext_count(o); k++) {
-		uint8_t *ck;
-		size_t klen;
+	for (uint64_t k = 0; k * G.cfg.extent_size < e.size; k++) {
 		lota_hash128 eh;
-		if (ext_key(o, k, &ck, &klen, &eh) < 0)
+		if (ext_hash(bucket, (lota_str){dk, (size_t)dl}, (lota_str){e.etag, e.etag_len},
+		             (lota_str){e.vid, e.vid_len}, e.size, k, &eh) < 0)
 			break;
-		free(ck);
 		dropped += lotad_store_drop(G.store, eh) == 0;
 	}
 	if (dropped)
 		lota_log_debug("cache: %zu extents of a rewritten object dropped", dropped);
-	obj_unref(o);
 }
 
 /* ------------------------------------------------------------ metrics --- */

@@ -90,9 +90,7 @@ void lotad_cache_shutdown(void);
 /* Counters (the proxy reports the bytes it relays for object reads). */
 void lotad_cache_count_upstream_bytes(uint64_t n);
 
-/* Internal, exposed for tests: percent-decode src into out (cap bytes). Returns the length
- * or -EINVAL for a bad escape / -E2BIG. */
-int lotad_cache__pct_decode(lota_str src, char *out, size_t cap);
+/* Internal, exposed for tests and fuzzing. */
 /* The versionId of a query ("" when absent) if every other parameter is a presign one;
  * false when the query has anything else (the request is then not cacheable). */
 bool lotad_cache__query_ok(lota_str query, lota_str *version_id);

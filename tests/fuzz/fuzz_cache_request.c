@@ -1,6 +1,6 @@
 /*
  * fuzz_cache_request.c - the request parsers of lotad's cache path (daemon/cache.c):
- * percent-decoding of keys, the query check, Cache-Control/Pragma directives and the
+ * the decoding of keys (lota_uri_decode), the query check, Cache-Control/Pragma directives and the
  * Content-Range check. The input is split at its first NUL into a query/key part and a
  * header value. Invariants: nothing crashes, views stay inside the input, decoding never
  * grows and is exact for the bytes it returns, and a Content-Range accepted for numbers
@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <lota/sigv4.h>
 
 #include "cache.h"
 
@@ -25,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* percent-decoding */
 	char out[4096];
-	int n = lotad_cache__pct_decode(a, out, sizeof(out));
+	int n = lota_uri_decode(a.ptr, a.len, out, sizeof(out));
 	if (n >= 0) {
 		if ((size_t)n > a.len)
 			abort();
@@ -34,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			pct += a.ptr[i] == '%';
 		if ((size_t)n != a.len - 2 * pct)
 			abort();
-	} else if (n != -EINVAL && n != -E2BIG) {
+	} else if (n != LOTA_E_HTTP_TARGET && n != LOTA_E_TOO_LARGE) {
 		abort();
 	}
 
