@@ -534,8 +534,9 @@ out:
 #define MSG_BAD_SHA256                                                                        \
 	"x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, " \
 	"or a valid sha256 value."
-#define MSG_TOKEN    "The provided token is malformed or otherwise invalid."
-#define MSG_INTERNAL "We encountered an internal error. Please try again."
+#define MSG_TOKEN      "The provided token is malformed or otherwise invalid."
+#define MSG_NOT_SIGNED "There were headers present in the request which were not signed"
+#define MSG_INTERNAL   "We encountered an internal error. Please try again."
 
 static void refuse(lotad_auth_result *r, int status, const char *code, const char *msg)
 {
@@ -760,6 +761,17 @@ static int verify_local(const lotad_auth_config *cfg, const lota_sigv4_request *
 		refuse_code(r, rc, q);
 		return -1;
 	}
+	/* S3 refuses an x-amz-* header the signature does not cover: such a header can
+	 * change what the request does (x-amz-copy-source, x-amz-acl, ...), so a signed
+	 * request, or a presigned URL, must not gain one on the way. */
+	lota_str which;
+	if (lotad_auth__unsigned_amz_header(sr->headers, sr->num_headers, a->signed_headers,
+	                                    &which)) {
+		lota_log_info("auth: refused: header %.*s is present but not signed",
+		              (int)(which.len > 64 ? 64 : which.len), which.ptr);
+		refuse(r, 403, "AccessDenied", MSG_NOT_SIGNED);
+		return -1;
+	}
 	return 0;
 }
 
@@ -871,15 +883,78 @@ static bool skip_header(lota_str name)
 
 #define RESIGN_MAX_HEADERS 128
 
+/* Whether name is listed in a SignedHeaders value: names separated by ';' (the query
+ * form may carry the separator percent-encoded, %3B), compared case-insensitively. */
+static bool signed_list_has(lota_str list, lota_str name)
+{
+	const char *p = list.ptr, *end = list.ptr + list.len;
+	while (p < end) {
+		const char *q = p;
+		size_t sep = 0;
+		while (q < end) {
+			if (*q == ';') {
+				sep = 1;
+				break;
+			}
+			if (*q == '%' && end - q >= 3 && q[1] == '3' &&
+			    (q[2] == 'B' || q[2] == 'b')) {
+				sep = 3;
+				break;
+			}
+			q++;
+		}
+		if (eq_nocase(p, (size_t)(q - p), name.ptr, name.len))
+			return true;
+		p = q + sep;
+		if (sep == 0)
+			break;
+	}
+	return false;
+}
+
+bool lotad_auth_client_signed(const lotad_auth_result *r, lota_str name)
+{
+	return r && name.len > 0 && signed_list_has(r->claim.signed_headers, name);
+}
+
+static bool is_amz_header(lota_str name)
+{
+	return name.len >= 6 && strncasecmp(name.ptr, "x-amz-", 6) == 0;
+}
+
+bool lotad_auth__unsigned_amz_header(const lota_http_header *headers, size_t num_headers,
+                                     lota_str signed_headers, lota_str *which)
+{
+	for (size_t i = 0; i < num_headers; i++) {
+		lota_str nm = headers[i].name;
+		if (!is_amz_header(nm))
+			continue;
+		/* its value is the payload line of the canonical request, so it is covered by
+		 * the signature whether or not it is listed (S3 accepts it unlisted) */
+		if (eq_nocase(nm.ptr, nm.len, "x-amz-content-sha256", 20))
+			continue;
+		if (!signed_list_has(signed_headers, nm)) {
+			if (which)
+				*which = nm;
+			return true;
+		}
+	}
+	return false;
+}
+
 int lotad_auth_resign_sig(const lotad_auth_result *r, const lotad_auth_config *cfg, lota_str method,
                           lota_str path, lota_str query, const lota_http_header *headers,
-                          size_t num_headers, lota_str payload_hash, int64_t now, char *out,
-                          size_t cap, char *signature_out)
+                          size_t num_headers, const lota_http_header *own, size_t num_own,
+                          lota_str payload_hash, int64_t now, char *out, size_t cap,
+                          char *signature_out)
 {
 	if (!r || r->secret_key.len == 0 || r->access_key.len == 0 || !cfg->upstream_host)
 		return -EINVAL;
 	bool presigned = r->claim.form == LOTA_SIGV4_FORM_QUERY;
-	if (presigned || payload_hash.len == 0)
+	/* The payload hash the client signed is kept: a presigned URL pinned to a body
+	 * (X-Amz-Content-Sha256) stays pinned, and the upstream checks the body against it.
+	 * Only an unpinned request gets the form's default. */
+	if (payload_hash.len == 0)
 		payload_hash = presigned ? LOTA_STR_LIT(LOTA_SIGV4_UNSIGNED_PAYLOAD)
 		                         : LOTA_STR_LIT(LOTA_SIGV4_EMPTY_SHA256);
 	char amz_date[LOTA_SIGV4_AMZ_DATE_LEN + 1];
@@ -892,12 +967,21 @@ int lotad_auth_resign_sig(const lotad_auth_result *r, const lotad_auth_config *c
 	hs[n++] = (lota_http_header){{"X-Amz-Content-Sha256", 20}, payload_hash};
 	if (r->session_token.len)
 		hs[n++] = (lota_http_header){{"X-Amz-Security-Token", 20}, r->session_token};
+	/* The client's headers are signed only where the client signed them: lotad never
+	 * vouches, with the client's key, for a header the client did not vouch for. */
 	for (size_t i = 0; i < num_headers; i++) {
-		if (skip_header(headers[i].name))
+		if (skip_header(headers[i].name) || !lotad_auth_client_signed(r, headers[i].name))
 			continue;
 		if (n == RESIGN_MAX_HEADERS)
 			return LOTA_E_TOO_LARGE;
 		hs[n++] = headers[i];
+	}
+	for (size_t i = 0; i < num_own; i++) {
+		if (skip_header(own[i].name))
+			continue;
+		if (n == RESIGN_MAX_HEADERS)
+			return LOTA_E_TOO_LARGE;
+		hs[n++] = own[i];
 	}
 	const char *region = cfg->region && cfg->region[0] ? cfg->region : "us-east-1";
 	lota_sigv4_params params = {
@@ -942,7 +1026,7 @@ int lotad_auth_resign(const lotad_auth_result *r, const lotad_auth_config *cfg, 
                       lota_str path, lota_str query, const lota_http_header *headers,
                       size_t num_headers, lota_str payload_hash, int64_t now, char *out, size_t cap)
 {
-	return lotad_auth_resign_sig(r, cfg, method, path, query, headers, num_headers,
+	return lotad_auth_resign_sig(r, cfg, method, path, query, headers, num_headers, NULL, 0,
 	                             payload_hash, now, out, cap, NULL);
 }
 

@@ -37,6 +37,9 @@
  *   no x-amz-content-sha256     400 InvalidRequest (header form); a bad value 400
  *                               InvalidArgument
  *   token differs from the one stored with the key   403 InvalidToken
+ *   an x-amz-* header present but not signed         403 AccessDenied "There were
+ *                               headers present in the request which were not signed"
+ *                               (x-amz-content-sha256 excepted, as S3 does)
  */
 #ifndef LOTAD_AUTH_H
 #define LOTAD_AUTH_H
@@ -116,32 +119,50 @@ void lotad_auth_result_cleanup(lotad_auth_result *r);
  * For RESIGN: produce the upstream request's authentication. Input: the method, the
  * upstream path and query as they will be sent (path-style, percent-encoded, the
  * client's own X-Amz-* presign parameters already removed), and the headers that will be
- * sent (without Host/Authorization/X-Amz-Date/X-Amz-Security-Token, which this adds).
- * presigned: the client used a presigned URL; lotad then signs the header form with
- * UNSIGNED-PAYLOAD (a presigned GET has no body). payload_hash: the client's
- * x-amz-content-sha256 (kept: the upstream checks the body against it).
+ * sent (without Host/Authorization/X-Amz-Date/X-Amz-Security-Token, which this adds):
+ *   headers: the client's own. Each is signed only when the client signed it (it is in
+ *     r->claim.signed_headers); the others go to the upstream unsigned. lotad never
+ *     signs, with the client's key, a header the client did not sign.
+ *   own: headers lotad adds to a request of its own making (a fill's Range and
+ *     If-Match): always signed.
+ * payload_hash: the payload hash the client signed (header form: its
+ * x-amz-content-sha256; presigned: an X-Amz-Content-Sha256 pin, or UNSIGNED-PAYLOAD). It is
+ * kept, so the upstream checks the body against what the client pinned. Empty: the form's
+ * default (UNSIGNED-PAYLOAD for a presigned client, the empty body's hash otherwise).
  * Writes Host, X-Amz-Date, X-Amz-Content-Sha256, [X-Amz-Security-Token], Authorization
  * lines ("Name: value\r\n" each) into out. Returns the length or a negative code
  * (LOTA_E_TOO_LARGE when out is too small or there are more than 128 headers; -EINVAL
  * when r holds no key).
- * Signed: every header given except hop-by-hop ones and ones proxies rewrite
- * (Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade,
- * Expect, User-Agent, X-Amzn-Trace-Id); given Host, Authorization, X-Amz-Date,
- * X-Amz-Security-Token and X-Amz-Content-Sha256 are ignored (this writes its own), so
- * the caller must not send them. A STREAMING-* payload_hash makes the body's chunk
- * signatures invalid: re-sign them with lotad_auth_chunk_resigner (below).
+ * Never signed: hop-by-hop headers and ones proxies rewrite (Connection, Keep-Alive,
+ * Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, Expect, User-Agent,
+ * X-Amzn-Trace-Id); given Host, Authorization, X-Amz-Date, X-Amz-Security-Token and
+ * X-Amz-Content-Sha256 are ignored (this writes its own), so the caller must not send
+ * them. A STREAMING-* payload_hash makes the body's chunk signatures invalid: re-sign
+ * them with lotad_auth_chunk_resigner (below).
  */
 int lotad_auth_resign(const lotad_auth_result *r, const lotad_auth_config *cfg, lota_str method,
                       lota_str path, lota_str query, const lota_http_header *headers,
                       size_t num_headers, lota_str payload_hash, int64_t now, char *out,
                       size_t cap);
 
-/* lotad_auth_resign, also copying the new request's hex signature (65 bytes with the NUL)
- * into signature_out when not NULL: the seed of a re-signed aws-chunked body. */
+/* lotad_auth_resign with lotad's own headers (own[0..num_own), always signed), also
+ * copying the new request's hex signature (65 bytes with the NUL) into signature_out when
+ * not NULL: the seed of a re-signed aws-chunked body. */
 int lotad_auth_resign_sig(const lotad_auth_result *r, const lotad_auth_config *cfg, lota_str method,
                           lota_str path, lota_str query, const lota_http_header *headers,
-                          size_t num_headers, lota_str payload_hash, int64_t now, char *out,
-                          size_t cap, char *signature_out);
+                          size_t num_headers, const lota_http_header *own, size_t num_own,
+                          lota_str payload_hash, int64_t now, char *out, size_t cap,
+                          char *signature_out);
+
+/* Whether the client signed the header called name (it is in r->claim.signed_headers). */
+bool lotad_auth_client_signed(const lotad_auth_result *r, lota_str name);
+
+/* Internal, exposed for tests: whether headers carry an x-amz-* header that the
+ * SignedHeaders list does not name (x-amz-content-sha256 excepted: its value is the
+ * canonical request's payload line, covered either way). *which gets the first such
+ * name. */
+bool lotad_auth__unsigned_amz_header(const lota_http_header *headers, size_t num_headers,
+                                     lota_str signed_headers, lota_str *which);
 
 /* Internal, exposed for tests: whether a Host value names the upstream (host:port
  * compared case-insensitively, a missing port being upstream_default_port, or

@@ -444,17 +444,20 @@ static int ext_key(const objinfo *o, uint64_t k, uint8_t **key, size_t *klen, lo
 /* ------------------------------------------------------ upstream requests --- */
 
 /* The header list of a request to the upstream signed with ar's key: the signature's
- * lines, then hs[0..n), then nothing of curl's own (no Expect, no default Accept). */
+ * lines, then the client's headers hs[0..n) (signed only where the client signed them),
+ * then lotad's own own[0..nown) (signed), then nothing of curl's own (no Expect, no
+ * default Accept). */
 static int sign_request(struct curl_slist **l, const lotad_auth_result *ar, const lotad_settings *s,
                         const char *method, lota_str path, lota_str query,
-                        const lota_http_header *hs, size_t n)
+                        const lota_http_header *hs, size_t n, const lota_http_header *own,
+                        size_t nown)
 {
 	char *out = malloc(SIGN_CAP);
 	if (!out)
 		return -ENOMEM;
-	int al =
-	    lotad_auth_resign_sig(ar, &s->auth, (lota_str){method, strlen(method)}, path, query, hs,
-	                          n, (lota_str){NULL, 0}, (int64_t)time(NULL), out, SIGN_CAP, NULL);
+	int al = lotad_auth_resign_sig(ar, &s->auth, (lota_str){method, strlen(method)}, path,
+	                               query, hs, n, own, nown, (lota_str){NULL, 0},
+	                               (int64_t)time(NULL), out, SIGN_CAP, NULL);
 	int rc = al < 0 ? al : 0;
 	char *line = out, *end = out + (al > 0 ? al : 0);
 	while (rc == 0 && line < end) {
@@ -472,6 +475,10 @@ static int sign_request(struct curl_slist **l, const lotad_auth_result *ar, cons
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		accept |= name_is(hs[i].name, "accept");
 		rc = lotad_curl_header(l, hs[i].name, hs[i].value);
+	}
+	for (size_t i = 0; rc == 0 && i < nown; i++) {
+		accept |= name_is(own[i].name, "accept");
+		rc = lotad_curl_header(l, own[i].name, own[i].value);
 	}
 	if (rc == 0)
 		rc = lotad_curl_line(l, "Expect:");
@@ -550,7 +557,7 @@ static CURL *ranged_get(const lotad_settings *s, const objinfo *o, uint64_t firs
 	    {LOTA_STR_LIT("If-Match"), o->etag},
 	};
 	lota_str q = o->vquery;
-	if (sign_request(hdrs, &o->cred, s, "GET", pathv, q, hs, 2) < 0)
+	if (sign_request(hdrs, &o->cred, s, "GET", pathv, q, NULL, 0, hs, 2) < 0)
 		goto out;
 	e = easy_new(s, url, *hdrs, false, hcb, wcb, ud, errbuf);
 out:
@@ -1619,7 +1626,7 @@ static int start_auth(creq *q)
 			continue;
 		hs[n++] = req->headers[i];
 	}
-	rc = sign_request(&q->hdrs, &q->auth, q->s, "HEAD", pathv, q->vquery, hs, n);
+	rc = sign_request(&q->hdrs, &q->auth, q->s, "HEAD", pathv, q->vquery, hs, n, NULL, 0);
 	if (rc < 0)
 		goto out;
 	rc = -ENOMEM;

@@ -573,8 +573,16 @@ static int proxy_setup(proxy *p)
 		abuf = malloc(8192);
 		if (!abuf)
 			goto out;
+		/* curl sends the body's Content-Length itself, with the client's value: it is
+		 * signed when the client signed it. */
+		size_t nsig = nfwd;
+		const lota_http_header *cl =
+		    lota_http_find_header(req->headers, req->num_headers, "content-length", 14);
+		if (cl && p->has_body && req->body == LOTA_HTTP_BODY_LENGTH &&
+		    nsig < LOTAD_MAX_HEADERS)
+			fwd[nsig++] = *cl;
 		int al = lotad_auth_resign_sig(&p->auth, &s->auth, req->method, path, query, fwd,
-		                               nfwd, ph, now, abuf, 8192, seed);
+		                               nsig, NULL, 0, ph, now, abuf, 8192, seed);
 		if (al < 0) {
 			rc = al;
 			goto out;

@@ -292,7 +292,12 @@ typedef struct tsign {
 	const char *service;
 	const char *region;
 	bool no_sha256_header;
-	const char *payload; /* x-amz-content-sha256 value (default: the empty body's) */
+	const char *payload;           /* x-amz-content-sha256 value (default: the empty body's) */
+	const char *query_sha256;      /* presigned: an X-Amz-Content-Sha256 parameter (a pin) */
+	const lota_http_header *extra; /* added before signing (signed) */
+	size_t nextra;
+	const lota_http_header *added; /* added after signing (not signed) */
+	size_t nadded;
 } tsign;
 
 static void make_req(treq *t, const tsign *o)
@@ -315,9 +320,15 @@ static void make_req(treq *t, const tsign *o)
 			                               {o->token, strlen(o->token)}};
 	}
 	t->h[n++] = (lota_http_header){LOTA_STR_LIT("Range"), LOTA_STR_LIT("bytes=0-9")};
+	for (size_t i = 0; i < o->nextra; i++)
+		t->h[n++] = o->extra[i];
 	t->r.method = LOTA_STR_LIT("GET");
 	t->r.path = LOTA_STR_LIT("/bucket/dir/my%20key");
-	snprintf(t->query, sizeof(t->query), "versionId=3");
+	if (o->query_sha256)
+		snprintf(t->query, sizeof(t->query), "versionId=3&X-Amz-Content-Sha256=%s",
+		         o->query_sha256);
+	else
+		snprintf(t->query, sizeof(t->query), "versionId=3");
 	t->r.query = (lota_str){t->query, strlen(t->query)};
 	t->r.headers = t->h;
 	t->r.num_headers = n;
@@ -349,6 +360,8 @@ static void make_req(treq *t, const tsign *o)
 		memcpy(t->query, q, (size_t)len + 1);
 		t->r.query = (lota_str){t->query, (size_t)len};
 	}
+	for (size_t i = 0; i < o->nadded; i++)
+		t->h[t->r.num_headers++] = o->added[i];
 }
 
 static void install_creds(void)
@@ -698,7 +711,7 @@ static void test_resign(void)
 	lota_str path = LOTA_STR_LIT("/bucket/dir/my%20key");
 	lota_str query = LOTA_STR_LIT("versionId=3");
 	char sig[65] = "";
-	int len = lotad_auth_resign_sig(&r, &c, LOTA_STR_LIT("GET"), path, query, extra, 3,
+	int len = lotad_auth_resign_sig(&r, &c, LOTA_STR_LIT("GET"), path, query, extra, 3, NULL, 0,
 	                                r.claim.payload_hash, NOW + 5, out, sizeof(out), sig);
 	CU_ASSERT_FATAL(len > 0);
 	CU_ASSERT_EQUAL((size_t)len, strlen(out));
@@ -745,6 +758,217 @@ static void test_resign(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "X-Amz-Security-Token: " TOK "\r\n"));
 	memcpy(copy, out, (size_t)len + 1);
 	verify_upstream(copy, extra, 1, path, (lota_str){stripped, sl}, SKT, 0);
+	lotad_auth_result_cleanup(&r);
+	lotad_creds_set_current(NULL);
+}
+
+/* The SignedHeaders list of an Authorization value lotad wrote ("" when absent). */
+static void signed_list_of(const char *out, char *list, size_t cap)
+{
+	list[0] = '\0';
+	const char *p = strstr(out, "SignedHeaders=");
+	if (!p)
+		return;
+	p += strlen("SignedHeaders=");
+	const char *e = strchr(p, ',');
+	size_t n = e ? (size_t)(e - p) : strlen(p);
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(list, p, n);
+	list[n] = '\0';
+}
+
+/* S3 refuses a request that carries an x-amz-* header its signature does not cover. */
+static void test_unsigned_amz_headers(void)
+{
+	install_creds();
+	const char *msg = "There were headers present in the request which were not signed";
+	lota_http_header copy[] = {
+	    {LOTA_STR_LIT("x-amz-copy-source"), LOTA_STR_LIT("alice-priv/secret.bin")},
+	    {LOTA_STR_LIT("X-Amz-Acl"), LOTA_STR_LIT("public-read")},
+	};
+	int forms[] = {SIGN_HEADER, SIGN_QUERY};
+	const char *hosts[] = {OWN, UP};
+	for (size_t f = 0; f < 2; f++) {
+		for (size_t h = 0; h < 2; h++) {
+			/* one unsigned x-amz-* header, or two */
+			for (size_t k = 1; k <= 2; k++)
+				expect_refused(&(tsign){.host = hosts[h],
+				                        .ak = AK1,
+				                        .sk = SK1,
+				                        .form = forms[f],
+				                        .time = NOW,
+				                        .added = copy + 2 - k,
+				                        .nadded = k},
+				               403, "AccessDenied", msg);
+			/* the same headers signed are the client's own request */
+			lotad_auth_result r = check(&(tsign){.host = hosts[h],
+			                                     .ak = AK1,
+			                                     .sk = SK1,
+			                                     .form = forms[f],
+			                                     .time = NOW,
+			                                     .extra = copy,
+			                                     .nextra = 2});
+			CU_ASSERT_EQUAL(r.mode, h == 0 ? LOTAD_AUTH_RESIGN : LOTAD_AUTH_FORWARD);
+			lotad_auth_result_cleanup(&r);
+		}
+	}
+	/* the exemptions: x-amzn-* is not x-amz-*; unsigned non-amz headers are fine */
+	lota_http_header fine[] = {
+	    {LOTA_STR_LIT("X-Amzn-Trace-Id"), LOTA_STR_LIT("Root=1-abc")},
+	    {LOTA_STR_LIT("Content-Type"), LOTA_STR_LIT("text/plain")},
+	    {LOTA_STR_LIT("X-Amz"), LOTA_STR_LIT("short")},
+	};
+	lotad_auth_result r = check(&(tsign){.host = OWN,
+	                                     .ak = AK1,
+	                                     .sk = SK1,
+	                                     .form = SIGN_QUERY,
+	                                     .time = NOW,
+	                                     .added = fine,
+	                                     .nadded = 3});
+	CU_ASSERT_EQUAL(r.mode, LOTAD_AUTH_RESIGN);
+	lotad_auth_result_cleanup(&r);
+	/* a wrong signature is still reported as such, before the header rule */
+	expect_refused(&(tsign){.host = OWN,
+	                        .ak = AK1,
+	                        .sk = "wrong",
+	                        .form = SIGN_HEADER,
+	                        .time = NOW,
+	                        .added = copy,
+	                        .nadded = 1},
+	               403, "SignatureDoesNotMatch", NULL);
+
+	/* the list helper: ';' or %3B separators, case-insensitive, whole names only */
+	lota_http_header one[] = {{LOTA_STR_LIT("x-amz-meta-a"), LOTA_STR_LIT("1")}};
+	lota_str which = {0};
+	CU_ASSERT_FALSE(
+	    lotad_auth__unsigned_amz_header(one, 1, LOTA_STR_LIT("host;x-amz-meta-a"), &which));
+	CU_ASSERT_FALSE(lotad_auth__unsigned_amz_header(
+	    one, 1, LOTA_STR_LIT("host%3bX-Amz-Meta-A%3Bx-amz-date"), &which));
+	CU_ASSERT_TRUE(
+	    lotad_auth__unsigned_amz_header(one, 1, LOTA_STR_LIT("host;x-amz-meta-ab"), &which));
+	CU_ASSERT(which.len == 12 && memcmp(which.ptr, "x-amz-meta-a", 12) == 0);
+	CU_ASSERT_TRUE(
+	    lotad_auth__unsigned_amz_header(one, 1, LOTA_STR_LIT("host;x-amz-meta-"), NULL));
+	CU_ASSERT_TRUE(lotad_auth__unsigned_amz_header(one, 1, LOTA_STR_LIT(""), NULL));
+	lota_http_header sha[] = {
+	    {LOTA_STR_LIT("X-Amz-Content-Sha256"), LOTA_STR_LIT(LOTA_SIGV4_UNSIGNED_PAYLOAD)}};
+	CU_ASSERT_FALSE(lotad_auth__unsigned_amz_header(sha, 1, LOTA_STR_LIT("host"), NULL));
+	lotad_creds_set_current(NULL);
+}
+
+/* The upstream request signs what the client signed, and nothing else of the client's. */
+static void test_resign_signs_only_signed(void)
+{
+	install_creds();
+	lotad_auth_config c = cfg;
+	c.region = "eu-west-9";
+	lota_http_header meta[] = {{LOTA_STR_LIT("x-amz-meta-color"), LOTA_STR_LIT("blue")},
+	                           {LOTA_STR_LIT("Content-Type"), LOTA_STR_LIT("text/plain")}};
+	treq t;
+	/* presigned with SignedHeaders=host;range: the client vouched for nothing else */
+	make_req(&t, &(tsign){.host = OWN, .ak = AK1, .sk = SK1, .form = SIGN_QUERY, .time = NOW});
+	lotad_auth_result r;
+	CU_ASSERT_EQUAL(lotad_auth_check(&c, &t.r, NOW, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(r.mode, LOTAD_AUTH_RESIGN);
+	lota_http_header sent[] = {
+	    {LOTA_STR_LIT("Range"), LOTA_STR_LIT("bytes=0-9")},
+	    {LOTA_STR_LIT("Content-Type"), LOTA_STR_LIT("text/plain")}, /* not signed */
+	    {LOTA_STR_LIT("If-Match"), LOTA_STR_LIT("\"abc\"")},
+	};
+	char out[4096], list[512];
+	lota_str path = LOTA_STR_LIT("/bucket/dir/my%20key");
+	lota_str query = LOTA_STR_LIT("versionId=3");
+	int len = lotad_auth_resign_sig(&r, &c, LOTA_STR_LIT("GET"), path, query, sent, 3, NULL, 0,
+	                                (lota_str){0}, NOW + 5, out, sizeof(out), NULL);
+	CU_ASSERT_FATAL(len > 0);
+	signed_list_of(out, list, sizeof(list));
+	CU_ASSERT_STRING_EQUAL(list, "host;range;x-amz-content-sha256;x-amz-date");
+	/* lotad's own headers (a fill's range and pin) are signed */
+	lota_http_header own[] = {{LOTA_STR_LIT("Range"), LOTA_STR_LIT("bytes=0-1048575")},
+	                          {LOTA_STR_LIT("If-Match"), LOTA_STR_LIT("\"e\"")}};
+	len = lotad_auth_resign_sig(&r, &c, LOTA_STR_LIT("GET"), path, query, NULL, 0, own, 2,
+	                            (lota_str){0}, NOW + 5, out, sizeof(out), NULL);
+	CU_ASSERT_FATAL(len > 0);
+	signed_list_of(out, list, sizeof(list));
+	CU_ASSERT_STRING_EQUAL(list, "host;if-match;range;x-amz-content-sha256;x-amz-date");
+	lotad_auth_result_cleanup(&r);
+
+	/* header form that signed range, x-amz-meta-color and content-type: exactly those */
+	make_req(&t, &(tsign){.host = OWN,
+	                      .ak = AK1,
+	                      .sk = SK1,
+	                      .form = SIGN_HEADER,
+	                      .time = NOW,
+	                      .extra = meta,
+	                      .nextra = 2});
+	CU_ASSERT_EQUAL(lotad_auth_check(&c, &t.r, NOW, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(r.mode, LOTAD_AUTH_RESIGN);
+	lota_http_header sent2[] = {
+	    {LOTA_STR_LIT("Range"), LOTA_STR_LIT("bytes=0-9")},
+	    meta[0],
+	    meta[1],
+	    {LOTA_STR_LIT("Accept-Encoding"), LOTA_STR_LIT("identity")}, /* not signed */
+	};
+	len = lotad_auth_resign_sig(&r, &c, LOTA_STR_LIT("GET"), path, query, sent2, 4, NULL, 0,
+	                            r.claim.payload_hash, NOW + 5, out, sizeof(out), NULL);
+	CU_ASSERT_FATAL(len > 0);
+	signed_list_of(out, list, sizeof(list));
+	CU_ASSERT_STRING_EQUAL(
+	    list, "content-type;host;range;x-amz-content-sha256;x-amz-date;x-amz-meta-color");
+	/* and the upstream verifies it with the unsigned header present */
+	char copy[4096];
+	memcpy(copy, out, (size_t)len + 1);
+	verify_upstream(copy, sent2, 4, path, query, SK1, 0);
+	lotad_auth_result_cleanup(&r);
+	lotad_creds_set_current(NULL);
+}
+
+/* A payload hash the client pinned stays pinned in the upstream request. */
+static void test_resign_keeps_payload_pin(void)
+{
+	install_creds();
+	lotad_auth_config c = cfg;
+	const char *pin = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+	treq t;
+	char out[4096], want[128];
+	snprintf(want, sizeof(want), "X-Amz-Content-Sha256: %s\r\n", pin);
+	/* presigned with an X-Amz-Content-Sha256 parameter */
+	make_req(&t, &(tsign){.host = OWN,
+	                      .ak = AK1,
+	                      .sk = SK1,
+	                      .form = SIGN_QUERY,
+	                      .time = NOW,
+	                      .query_sha256 = pin});
+	lotad_auth_result r;
+	CU_ASSERT_EQUAL(lotad_auth_check(&c, &t.r, NOW, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(r.mode, LOTAD_AUTH_RESIGN);
+	CU_ASSERT(r.claim.payload_hash.len == 64);
+	int len = lotad_auth_resign(&r, &c, LOTA_STR_LIT("PUT"), t.r.path, LOTA_STR_LIT("a=1"),
+	                            NULL, 0, r.claim.payload_hash, NOW, out, sizeof(out));
+	CU_ASSERT_FATAL(len > 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+	lotad_auth_result_cleanup(&r);
+	/* presigned without a pin: UNSIGNED-PAYLOAD, as before */
+	make_req(&t, &(tsign){.host = OWN, .ak = AK1, .sk = SK1, .form = SIGN_QUERY, .time = NOW});
+	CU_ASSERT_EQUAL(lotad_auth_check(&c, &t.r, NOW, &r), 0);
+	len = lotad_auth_resign(&r, &c, LOTA_STR_LIT("PUT"), t.r.path, LOTA_STR_LIT("a=1"), NULL, 0,
+	                        r.claim.payload_hash, NOW, out, sizeof(out));
+	CU_ASSERT_FATAL(len > 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "X-Amz-Content-Sha256: UNSIGNED-PAYLOAD\r\n"));
+	lotad_auth_result_cleanup(&r);
+	/* header form with a body hash */
+	make_req(&t, &(tsign){.host = OWN,
+	                      .ak = AK1,
+	                      .sk = SK1,
+	                      .form = SIGN_HEADER,
+	                      .time = NOW,
+	                      .payload = pin});
+	CU_ASSERT_EQUAL(lotad_auth_check(&c, &t.r, NOW, &r), 0);
+	len = lotad_auth_resign(&r, &c, LOTA_STR_LIT("PUT"), t.r.path, LOTA_STR_LIT("a=1"), NULL, 0,
+	                        r.claim.payload_hash, NOW, out, sizeof(out));
+	CU_ASSERT_FATAL(len > 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
 	lotad_auth_result_cleanup(&r);
 	lotad_creds_set_current(NULL);
 }
@@ -866,8 +1090,9 @@ static void test_chunk_resigner(void)
 	CU_ASSERT_EQUAL(lotad_auth_check(&c, &t.r, NOW, &r), 0);
 	CU_ASSERT_EQUAL_FATAL(r.mode, LOTAD_AUTH_RESIGN);
 	char hdrs[4096], seed[65];
-	int hl = lotad_auth_resign_sig(&r, &c, LOTA_STR_LIT("PUT"), t.r.path, t.r.query, NULL, 0,
-	                               r.claim.payload_hash, NOW + 7, hdrs, sizeof(hdrs), seed);
+	int hl =
+	    lotad_auth_resign_sig(&r, &c, LOTA_STR_LIT("PUT"), t.r.path, t.r.query, NULL, 0, NULL,
+	                          0, r.claim.payload_hash, NOW + 7, hdrs, sizeof(hdrs), seed);
 	CU_ASSERT_FATAL(hl > 0);
 	CU_ASSERT_PTR_NOT_NULL(
 	    strstr(hdrs, "X-Amz-Content-Sha256: " LOTA_SIGV4_STREAMING_PAYLOAD "\r\n"));
@@ -1002,6 +1227,9 @@ int main(void)
 	    {"S3 error mapping", test_error_mapping},
 	    {"upstream host match", test_host_match},
 	    {"resign for the upstream", test_resign},
+	    {"unsigned x-amz-* headers refused", test_unsigned_amz_headers},
+	    {"resign signs only what the client signed", test_resign_signs_only_signed},
+	    {"resign keeps the payload pin", test_resign_keeps_payload_pin},
 	    {"strip presign parameters", test_strip_presign},
 	    {"aws-chunked re-signing", test_chunk_resigner},
 	    CU_TEST_INFO_NULL,
