@@ -398,11 +398,22 @@ static void conn_update_io(lotad_conn *c)
 		conn_kill(c);
 }
 
+/* The length of an error response to send: a HEAD gets the head alone (its
+ * Content-Length still says what a GET would carry), as HTTP wants. */
+static size_t error_len(const lotad_conn *c, const char *buf, size_t n)
+{
+	if (c->state != C_ACTIVE || !lota_str_eq_nocase(c->req.method, "HEAD", 4))
+		return n;
+	const char *end = memmem(buf, n, "\r\n\r\n", 4);
+	return end ? (size_t)(end - buf) + 4 : n;
+}
+
 static void conn_send_error_raw(lotad_conn *c, int status, const char *code, const char *msg)
 {
 	char buf[2048];
 	lota_str res = c->state == C_ACTIVE ? c->req.path : (lota_str){"", 0};
 	size_t n = lotad_s3err_response(status, code, msg, res, c->reqid, 1, buf, sizeof(buf));
+	n = error_len(c, buf, n);
 	c->out_start = c->out_end = 0;
 	(void)out_append(c, buf, n);
 	c->close_after = true;
@@ -888,6 +899,7 @@ void lotad_conn_send_error(lotad_conn *c, int status, const char *code, const ch
 	}
 	size_t n = lotad_s3err_response(status, code, msg, c->req.path, c->reqid, close ? 1 : 0,
 	                                buf, sizeof(buf));
+	n = error_len(c, buf, n);
 	c->out_start = c->out_end = 0;
 	(void)out_append(c, buf, n);
 	c->resp_started = true;
