@@ -47,6 +47,10 @@ static const lota_config_key lotad_keys[] = {
      "AWS shared-credentials file of the keys lotad verifies and re-signs with"},
     {"endpoint_name", LOTA_CONFIG_LIST, NULL, 0, 0, false, false, 0, "NAME",
      "lotad's own host name; bucket.NAME is virtual-hosted style"},
+    {"upstream_virtual_hosted", LOTA_CONFIG_BOOL, "false", 0, 0, false, false, 0, NULL,
+     "the upstream reads Host: bucket.<its own name> as virtual-hosted style (S3 does; "
+     "radosgw only with rgw_dns_name): lotad then reads such redirected requests the same "
+     "way"},
     {"region", LOTA_CONFIG_STRING, "us-east-1", 0, 0, false, false, 0, "REGION",
      "region to sign upstream requests for"},
     {"max_skew", LOTA_CONFIG_DURATION, "15m", 1000, 7 * 24 * 3600 * 1000LL, false, false, 0,
@@ -477,6 +481,7 @@ int main(int argc, char **argv)
 	s.shutdown_timeout_ms = (uint64_t)lota_config_get_duration_ms(cfg, "shutdown_timeout");
 	g_shutdown_ms = s.shutdown_timeout_ms;
 	s.access_log = lota_config_get_bool(cfg, "access_log");
+	s.upstream_vhost = lota_config_get_bool(cfg, "upstream_virtual_hosted");
 	s.tcp_congestion = lota_config_get_string(cfg, "tcp_congestion");
 	s.auth.endpoint_names = s.endpoint_names;
 	s.auth.num_endpoint_names = s.num_endpoint_names;

@@ -775,12 +775,16 @@ void lotad_request_start(lotad_conn *c)
 	}
 	for (size_t i = 0; i < s->num_endpoint_names && nn < LOTAD_MAX_NAMES; i++)
 		names[nn++] = s->endpoint_names[i];
-	/* the upstream's own host name (without port): redirected virtual-hosted requests */
-	snprintf(uphost, sizeof(uphost), "%s", s->upstream_hostport);
-	char *colon = strrchr(uphost, ':');
-	if (colon && uphost[0] != '[')
-		*colon = 0;
-	names[nn++] = uphost;
+	/* The upstream's own host name (without port), for redirected virtual-hosted
+	 * requests, only where the upstream reads it so: lotad must read a request as the
+	 * upstream does, or a write to one bucket would be taken for a write to another. */
+	if (s->upstream_vhost) {
+		snprintf(uphost, sizeof(uphost), "%s", s->upstream_hostport);
+		char *colon = strrchr(uphost, ':');
+		if (colon && uphost[0] != '[')
+			*colon = 0;
+		names[nn++] = uphost;
+	}
 	lotad_classify(req, names, nn, &sr);
 	lotad_conn_set_op(c, sr.op);
 

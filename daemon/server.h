@@ -46,6 +46,8 @@ typedef struct lotad_settings {
 	int64_t max_connections;
 	size_t client_buffer;
 	bool access_log;
+	/* Host: <bucket>.<upstream host> is virtual-hosted style, as the upstream reads it */
+	bool upstream_vhost;
 	const char *tcp_congestion; /* NULL or "" = system default */
 	lotad_auth_config auth;
 } lotad_settings;
