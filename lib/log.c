@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -140,11 +141,36 @@ int lota_log_header_is_secret(const char *name, size_t len)
 	return 0;
 }
 
-/* Query parameters whose value is a bearer secret in a presigned URL. */
-static int param_is_secret(const char *p, size_t len)
+/* Names whose value is a secret or a credential wherever they stand in a target (query
+ * parameter, or a path segment a client or an attacker made look like one). A name
+ * matches when the token before '=' ends with it: "X-Amz-Signature" and a bare
+ * "Signature" (SigV2) alike. */
+static bool name_is_secret(const char *p, size_t len)
 {
-	return name_is(p, len, "X-Amz-Signature") || name_is(p, len, "X-Amz-Security-Token") ||
-	       name_is(p, len, "Signature") || name_is(p, len, "x-lota-ticket");
+	static const char *const suffix[] = {"Signature", "Security-Token", "Credential",
+	                                     "AWSAccessKeyId", "x-lota-ticket"};
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		size_t n = strlen(suffix[i]);
+		if (len >= n && strncasecmp(p + len - n, suffix[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_';
+}
+
+/* Length of a '=' at uri[i], raw or percent-encoded (%3D), else 0. */
+static size_t equals_at(const char *uri, size_t len, size_t i)
+{
+	if (uri[i] == '=')
+		return 1;
+	if (uri[i] == '%' && i + 2 < len && uri[i + 1] == '3' && (uri[i + 2] | 0x20) == 'd')
+		return 3;
+	return 0;
 }
 
 size_t lota_log_redact_uri(const char *uri, size_t len, char *out, size_t out_cap)
@@ -157,30 +183,30 @@ size_t lota_log_redact_uri(const char *uri, size_t len, char *out, size_t out_ca
 		if (o + 1 < out_cap)    \
 			out[o++] = (c); \
 	} while (0)
-	const char *q = memchr(uri, '?', len);
-	size_t head = q ? (size_t)(q - uri) + 1 : len;
-	for (size_t i = 0; i < head; i++)
-		PUT(uri[i]);
-	size_t i = head;
-	while (q && i < len) {
-		size_t start = i;
-		while (i < len && uri[i] != '&')
+	size_t i = 0, name_start = 0;
+	while (i < len) {
+		size_t eq = equals_at(uri, len, i);
+		if (eq == 0) {
+			if (!name_char(uri[i]))
+				name_start = i + 1;
+			PUT(uri[i]);
 			i++;
-		const char *eq = memchr(uri + start, '=', i - start);
-		size_t nlen = eq ? (size_t)(eq - (uri + start)) : i - start;
-		if (eq && param_is_secret(uri + start, nlen)) {
-			for (size_t k = start; k <= start + nlen; k++)
-				PUT(uri[k]);
-			for (const char *r = "REDACTED"; *r; r++)
-				PUT(*r);
-		} else {
-			for (size_t k = start; k < i; k++)
-				PUT(uri[k]);
+			continue;
 		}
-		if (i < len) {
-			PUT(uri[i]); /* the '&' */
+		for (size_t k = 0; k < eq; k++)
+			PUT(uri[i + k]);
+		bool secret = name_is_secret(uri + name_start, i - name_start);
+		i += eq;
+		name_start = i;
+		if (!secret)
+			continue;
+		/* the value runs to the next parameter or query: '/' stays inside it, so a
+		 * token or path that follows is redacted too rather than shown */
+		while (i < len && uri[i] != '&' && uri[i] != '?' && uri[i] != '#' &&
+		       uri[i] != ';' && uri[i] != ' ')
 			i++;
-		}
+		for (const char *r = "REDACTED"; *r; r++)
+			PUT(*r);
 	}
 #undef PUT
 	out[o] = '\0';

@@ -45,9 +45,11 @@ LOTA_API void lota_logv(lota_log_level level, const char *fmt, va_list ap);
 
 /*
  * Copy `uri` into out (capacity out_cap, always NUL-terminated when out_cap > 0) with the
- * values of the query parameters that carry secrets (X-Amz-Signature,
- * X-Amz-Security-Token, X-Amz-Credential's key part is kept, the signature is not)
- * replaced by "REDACTED". Returns the length written (truncated to fit).
+ * value of every NAME=value whose NAME ends with Signature, Security-Token, Credential,
+ * AWSAccessKeyId or x-lota-ticket (case-insensitive; X-Amz-Signature, X-Amz-Credential,
+ * X-Amz-Security-Token, SigV2's Signature ...) replaced by "REDACTED", wherever it
+ * stands: in the query or in the path, with '=' raw or as %3D. A value runs to the next
+ * '&', '?', '#', ';' or space. Returns the length written (truncated to fit).
  */
 LOTA_API size_t lota_log_redact_uri(const char *uri, size_t len, char *out, size_t out_cap);
 

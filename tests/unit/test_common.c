@@ -3,6 +3,7 @@
  * event, secrets redacted).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <lota/common.h>
@@ -92,8 +93,34 @@ static void test_redact(void)
 	CU_ASSERT_PTR_NULL(strstr(out, "deadbeef"));
 	CU_ASSERT_PTR_NULL(strstr(out, "tok&"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "X-Amz-Signature=REDACTED"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "AKID%2F2015"));
+	CU_ASSERT_PTR_NULL(strstr(out, "AKID"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "X-Amz-Credential=REDACTED&"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "partNumber=1"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "X-Amz-Algorithm=AWS4-HMAC-SHA256&"));
+	/* in the path, raw or %3D, any case, several on one line */
+	struct {
+		const char *in, *want;
+	} cases[] = {
+	    {"/b/X-Amz-Signature=abc123/more?x=1", "/b/X-Amz-Signature=REDACTED?x=1"},
+	    {"/b/k&X-Amz-Signature=abc&y=2", "/b/k&X-Amz-Signature=REDACTED&y=2"},
+	    {"/b/x-amz-signature%3Dabc", "/b/x-amz-signature%3DREDACTED"},
+	    {"/b/X-Amz-Security-Token%3dT0K", "/b/X-Amz-Security-Token%3dREDACTED"},
+	    {"/b/k?Signature=s2&AWSAccessKeyId=AK&Expires=1",
+	     "/b/k?Signature=REDACTED&AWSAccessKeyId=REDACTED&Expires=1"},
+	    {"/b/k?x-lota-ticket=t;a=b", "/b/k?x-lota-ticket=REDACTED;a=b"},
+	    {"/b/k?a=X-Amz-Signature=zz", "/b/k?a=X-Amz-Signature=REDACTED"},
+	    {"/b/k?Signature", "/b/k?Signature"},
+	    {"/b/k?Signaturex=1&keep=Signature", "/b/k?Signaturex=1&keep=Signature"},
+	    {"/b/k?X-Amz-Signature=", "/b/k?X-Amz-Signature=REDACTED"},
+	    {"/b/%3D=1", "/b/%3D=1"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = lota_log_redact_uri(cases[i].in, strlen(cases[i].in), out, sizeof(out));
+		if (strcmp(out, cases[i].want) != 0)
+			fprintf(stderr, "redact %s: got %s\n", cases[i].in, out);
+		CU_ASSERT_STRING_EQUAL(out, cases[i].want);
+		CU_ASSERT_EQUAL(n, strlen(cases[i].want));
+	}
 	/* Truncation keeps the buffer terminated. */
 	n = lota_log_redact_uri(u, strlen(u), out, 8);
 	CU_ASSERT_EQUAL(n, 7);
