@@ -10,6 +10,12 @@
  * first derives the list from the request's headers, verification takes it from the
  * request's claim. Signing keys come from a small per-thread cache.
  *
+ * Signing and verification agree on every limit of sigv4.h because one function decides
+ * each (the "limits" section, put_canonical_query, put_canonical_path, the signing key)
+ * and a signer applies it to the request as it will be sent (Authorization added, or
+ * the presign parameters added). Each signer ends by running lota_sigv4_parse() over that
+ * request, so it never hands out what the parser refuses.
+ *
  * Invariants: every buffer is fixed-size (stack) with an explicit cap and overflow gives
  * LOTA_E_TOO_LARGE, never truncation; no heap allocation per request (the per-thread
  * hash context is made once); secrets and derived keys are wiped after use and the
@@ -25,15 +31,17 @@
 
 #include "crypto-internal.h"
 
-#define MAX_HEADERS     128   /* headers considered in one request */
-#define MAX_PARAMS      128   /* query parameters */
-#define QUERY_SCRATCH   16384 /* encoded query parameters */
-#define MAX_SEGMENTS    512   /* path segments when normalizing */
-#define SECRET_MAX      256
-#define SCOPE_PART_MAX  64 /* region, service */
-#define SCOPE_MAX       (8 + 1 + SCOPE_PART_MAX + 1 + SCOPE_PART_MAX + 1 + 12)
-#define SIGNED_LIST_MAX 2048
+/* "yyyymmdd/region/service/aws4_request" and its NUL */
+#define SCOPE_MAX (8 + 1 + LOTA_SIGV4_SCOPE_PART_MAX + 1 + LOTA_SIGV4_SCOPE_PART_MAX + 13 + 1)
+/* algorithm, date (an RFC 1123 Date is the longest), scope, hash, newlines and NUL */
+#define STS_MAX         (sizeof(LOTA_SIGV4_ALGORITHM) + 29 + 1 + SCOPE_MAX + 64 + 1)
 #define KEY_CACHE_SLOTS 4
+/* A signed-header list being built: one byte over the limit (so that the limit, not the
+ * buffer, decides) and a NUL. */
+#define LIST_BUF (LOTA_SIGV4_SIGNED_HEADERS_MAX + 2)
+/* The first and one past the last second of the years 0000..9999 (X-Amz-Date's form). */
+#define TIME_MIN (-62167219200LL)
+#define TIME_END 253402300800LL
 
 /* ------------------------------------------------------------------ per-thread state */
 
@@ -43,8 +51,8 @@ struct key_slot {
 	uint8_t secret_fp[LOTA__SHA256_LEN]; /* SHA-256 of the secret, never the secret */
 	char date[8];
 	uint8_t region_len, service_len;
-	char region[SCOPE_PART_MAX];
-	char service[SCOPE_PART_MAX];
+	char region[LOTA_SIGV4_SCOPE_PART_MAX];
+	char service[LOTA_SIGV4_SCOPE_PART_MAX];
 	uint8_t key[32];
 };
 
@@ -143,6 +151,67 @@ static const lota_http_header *find_header(const lota_sigv4_request *req, const 
 		if (eq_nocase(req->headers[i].name.ptr, req->headers[i].name.len, name, n))
 			return &req->headers[i];
 	return NULL;
+}
+
+/* ------------------------------------------------------------------ limits */
+
+/*
+ * The limits of sigv4.h, each decided here once: the parser and the verifier apply these
+ * to what they are given, the signers to what they are about to produce. The query's
+ * limits live in put_canonical_query() and the path's in put_canonical_path(), which
+ * signing and verification both run.
+ */
+
+/* Header fields of a request as sent, Authorization included. */
+static bool header_count_ok(size_t n)
+{
+	return n <= LOTA_SIGV4_MAX_HEADERS;
+}
+
+/* A signed-header list of `names` names and `bytes` bytes (one-byte separators). */
+static bool signed_list_fits(size_t names, size_t bytes)
+{
+	return names <= LOTA_SIGV4_MAX_HEADERS && bytes <= LOTA_SIGV4_SIGNED_HEADERS_MAX;
+}
+
+/* A name in a signed-header list as sent. '%' is refused because the query form's list
+ * may use %3B as its separator; ',' and '=' would break the Authorization header. */
+static bool list_name_ok(lota_str name)
+{
+	if (name.len == 0)
+		return false;
+	for (size_t i = 0; i < name.len; i++) {
+		unsigned char c = (unsigned char)name.ptr[i];
+		if (c <= ' ' || c >= 0x7f || c == ':' || c == '%' || c == ',' || c == '=' ||
+		    c == ';')
+			return false;
+	}
+	return true;
+}
+
+/* An access key (max LOTA_SIGV4_ACCESS_KEY_MAX), region or service (max
+ * LOTA_SIGV4_SCOPE_PART_MAX) as it appears in the credential. */
+static bool credential_part_ok(lota_str v, size_t max)
+{
+	if (v.len == 0 || v.len > max)
+		return false;
+	for (size_t i = 0; i < v.len; i++) {
+		unsigned char c = (unsigned char)v.ptr[i];
+		if (c <= ' ' || c >= 0x7f || c == '/' || c == '%')
+			return false;
+	}
+	return true;
+}
+
+static bool expires_ok(int64_t expires_s)
+{
+	return expires_s >= 1 && expires_s <= LOTA_SIGV4_EXPIRES_MAX;
+}
+
+/* A time X-Amz-Date can carry (so that it reads back as the same second). */
+static bool time_ok(int64_t t)
+{
+	return t >= TIME_MIN && t < TIME_END;
 }
 
 /* ------------------------------------------------------------------ the sink */
@@ -493,7 +562,7 @@ static int put_canonical_path(struct sink *s, lota_str path, unsigned flags)
 	struct {
 		const char *p;
 		size_t n;
-	} seg[MAX_SEGMENTS];
+	} seg[LOTA_SIGV4_MAX_PATH_SEGMENTS];
 	size_t nseg = 0;
 	bool trailing = false;
 	while (p <= end) {
@@ -511,7 +580,7 @@ static int put_canonical_path(struct sink *s, lota_str path, unsigned flags)
 				nseg--;
 			trailing = last;
 		} else {
-			if (nseg == MAX_SEGMENTS)
+			if (nseg == LOTA_SIGV4_MAX_PATH_SEGMENTS)
 				return LOTA_E_TOO_LARGE;
 			seg[nseg].p = p;
 			seg[nseg].n = n;
@@ -551,10 +620,47 @@ static int cmp_param(const char *scratch, const struct qparam *a, const struct q
 	return a->val_len == b->val_len ? 0 : (a->val_len < b->val_len ? -1 : 1);
 }
 
+/* Whether raw bytes, percent-decoded as put_reencoded() decodes them, spell lit. */
+static bool decodes_to(const char *p, size_t n, const char *lit)
+{
+	size_t k = 0, m = strlen(lit);
+	for (size_t i = 0; i < n; i++, k++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '%') {
+			int hi = i + 2 < n ? lota__hex_value((unsigned char)p[i + 1]) : -1;
+			int lo = i + 2 < n ? lota__hex_value((unsigned char)p[i + 2]) : -1;
+			if (hi >= 0 && lo >= 0) {
+				c = (unsigned char)(hi << 4 | lo);
+				i += 2;
+			}
+		}
+		if (k == m || (unsigned char)lit[k] != c)
+			return false;
+	}
+	return k == m;
+}
+
+/* A query parameter (raw name) that the signature does not cover. */
+static bool param_unsigned(const char *name, size_t len, bool query_form, unsigned flags)
+{
+	if (!query_form)
+		return false;
+	return decodes_to(name, len, "X-Amz-Signature") ||
+	       ((flags & LOTA_SIGV4_UNSIGNED_TOKEN) &&
+	        decodes_to(name, len, "X-Amz-Security-Token"));
+}
+
+/*
+ * The canonical query, and the one place where the query's limits are decided (see
+ * sigv4.h): at most LOTA_SIGV4_MAX_QUERY_PARAMS signed parameters whose encoded names
+ * and values fit LOTA_SIGV4_QUERY_MAX bytes. A parameter the signature does not cover
+ * is passed over before it takes a slot or a byte, so a presigned query counts the same
+ * when it is signed (without X-Amz-Signature) and when it is verified (with it).
+ */
 static int put_canonical_query(struct sink *s, lota_str query, bool query_form, unsigned flags)
 {
-	char scratch[QUERY_SCRATCH];
-	struct qparam prm[MAX_PARAMS];
+	char scratch[LOTA_SIGV4_QUERY_MAX + 1]; /* the sink keeps a byte for a NUL */
+	struct qparam prm[LOTA_SIGV4_MAX_QUERY_PARAMS];
 	size_t np = 0;
 	struct sink sc = {.buf = scratch, .cap = sizeof(scratch)};
 	const char *p = query.ptr, *end = end_of(query);
@@ -565,9 +671,13 @@ static int put_canonical_query(struct sink *s, lota_str query, bool query_form, 
 		if (amp > p) {
 			const char *eq = memchr(p, '=', (size_t)(amp - p));
 			const char *nend = eq ? eq : amp;
-			if (np == MAX_PARAMS)
+			if (param_unsigned(p, (size_t)(nend - p), query_form, flags)) {
+				p = amp + 1;
+				continue;
+			}
+			if (np == LOTA_SIGV4_MAX_QUERY_PARAMS)
 				return LOTA_E_TOO_LARGE;
-			struct qparam *q = &prm[np];
+			struct qparam *q = &prm[np++];
 			q->name_off = (uint32_t)sc.len;
 			put_reencoded(&sc, p, (size_t)(nend - p), true);
 			q->name_len = (uint32_t)(sc.len - q->name_off);
@@ -577,14 +687,6 @@ static int put_canonical_query(struct sink *s, lota_str query, bool query_form, 
 			q->val_len = (uint32_t)(sc.len - q->val_off);
 			if (sc.err)
 				return sc.err;
-			lota_str nm = {scratch + q->name_off, q->name_len};
-			bool skip = query_form && (str_is(nm, "X-Amz-Signature") ||
-			                           ((flags & LOTA_SIGV4_UNSIGNED_TOKEN) &&
-			                            str_is(nm, "X-Amz-Security-Token")));
-			if (!skip)
-				np++;
-			else
-				sc.len = q->name_off; /* drop its bytes too */
 		}
 		p = amp + 1;
 	}
@@ -666,12 +768,13 @@ static int build_creq(struct sink *s, const lota_sigv4_request *req, lota_str si
 }
 
 /* The list of all headers of req, lower-cased, sorted, unique, ';'-joined (for signing).
- * Authorization is never signed. */
-static int all_headers_list(const lota_sigv4_request *req, char *out, size_t cap, size_t *len)
+ * Authorization is never signed. out has LIST_BUF bytes; a list over the limits is
+ * LOTA_E_TOO_LARGE. */
+static int all_headers_list(const lota_sigv4_request *req, char *out, size_t *len)
 {
-	uint16_t idx[MAX_HEADERS];
-	size_t n = 0;
-	if (req->num_headers > MAX_HEADERS)
+	uint16_t idx[LOTA_SIGV4_MAX_HEADERS];
+	size_t n = 0, names = 0;
+	if (!header_count_ok(req->num_headers))
 		return LOTA_E_TOO_LARGE;
 	for (size_t i = 0; i < req->num_headers; i++) {
 		lota_str nm = req->headers[i].name;
@@ -699,7 +802,7 @@ static int all_headers_list(const lota_sigv4_request *req, char *out, size_t cap
 		}
 		idx[j] = k;
 	}
-	struct sink s = {.buf = out, .cap = cap};
+	struct sink s = {.buf = out, .cap = LIST_BUF};
 	lota_str prev = {NULL, 0};
 	for (size_t i = 0; i < n; i++) {
 		lota_str nm = req->headers[idx[i]].name;
@@ -709,9 +812,10 @@ static int all_headers_list(const lota_sigv4_request *req, char *out, size_t cap
 			put_c(&s, ';');
 		put_lower(&s, nm);
 		prev = nm;
+		names++;
 	}
-	if (s.err)
-		return s.err;
+	if (s.err || !signed_list_fits(names, s.len))
+		return LOTA_E_TOO_LARGE;
 	out[s.len] = '\0';
 	*len = s.len;
 	return 0;
@@ -749,14 +853,14 @@ static lota_str default_payload(const lota_sigv4_request *req, bool query_form)
 int lota_sigv4_canonical_request(const lota_sigv4_request *req, lota_str signed_headers,
                                  unsigned flags, bool query_form, char *out, size_t cap)
 {
-	char list[SIGNED_LIST_MAX];
+	char list[LIST_BUF];
 	int rc;
 	if (!req || !out || cap == 0)
 		return -EINVAL;
 	out[0] = '\0';
 	if (signed_headers.len == 0) {
 		size_t n;
-		if ((rc = all_headers_list(req, list, sizeof(list), &n)))
+		if ((rc = all_headers_list(req, list, &n)))
 			return rc;
 		signed_headers = (lota_str){list, n};
 	}
@@ -809,25 +913,18 @@ int lota_sigv4_string_to_sign(lota_str amz_date, lota_str scope, const char *can
 
 static bool scope_part_ok(lota_str v)
 {
-	if (v.len == 0 || v.len > SCOPE_PART_MAX)
-		return false;
-	for (size_t i = 0; i < v.len; i++) {
-		unsigned char c = (unsigned char)v.ptr[i];
-		if (c <= ' ' || c >= 0x7f || c == '/' || c == '%')
-			return false;
-	}
-	return true;
+	return credential_part_ok(v, LOTA_SIGV4_SCOPE_PART_MAX);
 }
 
 int lota_sigv4_signing_key(lota_str secret_key, lota_str scope_date, lota_str region,
                            lota_str service, uint8_t out[32])
 {
 	uint8_t fp[LOTA__SHA256_LEN], k1[32], k2[32];
-	char kbuf[4 + SECRET_MAX];
+	char kbuf[4 + LOTA_SIGV4_SECRET_MAX];
 	int rc;
 	if (!out || (!secret_key.ptr && secret_key.len))
 		return -EINVAL;
-	if (secret_key.len > SECRET_MAX)
+	if (secret_key.len > LOTA_SIGV4_SECRET_MAX)
 		return LOTA_E_TOO_LARGE;
 	if (scope_date.len != 8 || !scope_part_ok(region) || !scope_part_ok(service))
 		return LOTA_E_SIGV4_SCOPE;
@@ -908,7 +1005,7 @@ static int compute_signature(const lota_sigv4_request *req, lota_str list, unsig
                              lota_str scope_date, lota_str region, lota_str service,
                              lota_str secret, char sig_hex[65])
 {
-	char scope_buf[SCOPE_MAX], sts[256];
+	char scope_buf[SCOPE_MAX], sts[STS_MAX];
 	lota_str scope;
 	uint8_t creq_hash[32], key[32], mac[32];
 	lota__sha256_ctx *sha;
@@ -935,22 +1032,65 @@ static int compute_signature(const lota_sigv4_request *req, lota_str list, unsig
 	return rc;
 }
 
+/* What both signers require of their input before any work. */
 static int check_params(const lota_sigv4_params *params, const lota_sigv4_request *req)
 {
 	if (!params || !req)
 		return -EINVAL;
-	if (!scope_part_ok(params->access_key))
+	if (!credential_part_ok(params->access_key, LOTA_SIGV4_ACCESS_KEY_MAX))
 		return -EINVAL;
+	if (!time_ok(params->time))
+		return LOTA_E_SIGV4_DATE;
 	if (!find_header(req, "host"))
 		return LOTA_E_SIGV4_HEADERS;
 	return 0;
 }
 
+/*
+ * The signed-header list a signer built, as it will reach the verifier: every name must
+ * pass the verifier's list_name_ok(), and in the query form, where the list is sent
+ * percent-encoded, a name must hold no byte that would arrive as a '%' escape.
+ */
+static int check_list_to_send(lota_str list, bool query_form)
+{
+	const char *p = list.ptr, *end = end_of(list);
+	while (p < end) {
+		const char *semi = memchr(p, ';', (size_t)(end - p));
+		if (!semi)
+			semi = end;
+		lota_str name = {p, (size_t)(semi - p)};
+		if (!list_name_ok(name))
+			return LOTA_E_SIGV4_HEADERS;
+		for (size_t i = 0; query_form && i < name.len; i++)
+			if (!is_unreserved((unsigned char)name.ptr[i]))
+				return LOTA_E_SIGV4_HEADERS;
+		p = semi + 1;
+	}
+	return 0;
+}
+
+/*
+ * The last step of both signers: the verifier's own parser over the request as it will
+ * be sent. It refuses what no limit names (a credential with a byte the form cannot carry
+ * as it is, a header name with the list separator in it, a query that already carries
+ * another authentication or a presign parameter twice), so a signer never hands out a
+ * request that lota_sigv4_parse() refuses, and says why with the parser's code.
+ */
+static int parse_produced(const lota_sigv4_request *req, lota_sigv4_form form)
+{
+	lota_sigv4_auth a;
+	int rc = lota_sigv4_parse(req, &a);
+	if (rc)
+		return rc;
+	return a.form == form ? 0 : LOTA_E_INTERNAL;
+}
+
 int lota_sigv4_sign_header(const lota_sigv4_params *params, const lota_sigv4_request *req,
                            lota_sigv4_signature *out)
 {
-	char list[SIGNED_LIST_MAX];
-	size_t list_len;
+	char list[LIST_BUF];
+	lota_http_header sent[LOTA_SIGV4_MAX_HEADERS];
+	size_t list_len, nsent = 0;
 	int rc;
 	if (!out)
 		return -EINVAL;
@@ -959,11 +1099,27 @@ int lota_sigv4_sign_header(const lota_sigv4_params *params, const lota_sigv4_req
 		return rc;
 	if (params->session_token.len && !find_header(req, "x-amz-security-token"))
 		return LOTA_E_SIGV4_HEADERS;
-	if ((rc = all_headers_list(req, list, sizeof(list), &list_len)))
-		return rc;
+	/* The request as sent: req's headers but any Authorization, then the one made here. */
+	for (size_t i = 0; i < req->num_headers; i++) {
+		lota_str nm = req->headers[i].name;
+		if (eq_nocase(nm.ptr, nm.len, "authorization", 13))
+			continue;
+		if (!header_count_ok(nsent + 2))
+			return LOTA_E_TOO_LARGE;
+		sent[nsent++] = req->headers[i];
+	}
 	lota_sigv4_format_amz_date(params->time, out->amz_date);
 	lota_str date = {out->amz_date, LOTA_SIGV4_AMZ_DATE_LEN};
 	lota_str day = {out->amz_date, 8};
+	/* The verifier takes the date from this header: it must be the one signed. */
+	const lota_http_header *xd = find_header(req, "x-amz-date");
+	if (!xd || xd->value.len != date.len || memcmp(xd->value.ptr, date.ptr, date.len) != 0) {
+		rc = LOTA_E_SIGV4_DATE;
+		goto fail;
+	}
+	if ((rc = all_headers_list(req, list, &list_len)) ||
+	    (rc = check_list_to_send((lota_str){list, list_len}, false)))
+		goto fail;
 	rc = compute_signature(req, (lota_str){list, list_len}, params->flags, false,
 	                       default_payload(req, false), date, day, params->region,
 	                       params->service, params->secret_key, out->signature);
@@ -985,16 +1141,23 @@ int lota_sigv4_sign_header(const lota_sigv4_params *params, const lota_sigv4_req
 	if ((rc = s.err))
 		goto fail;
 	out->authorization[s.len] = '\0';
+	sent[nsent++] =
+	    (lota_http_header){LOTA_STR_LIT("Authorization"), {out->authorization, s.len}};
+	lota_sigv4_request r = *req;
+	r.headers = sent;
+	r.num_headers = nsent;
+	if ((rc = parse_produced(&r, LOTA_SIGV4_FORM_HEADER)))
+		goto fail;
 	return 0;
 fail:
-	memset(out, 0, sizeof(*out));
+	lota__wipe(out, sizeof(*out));
 	return rc;
 }
 
 int lota_sigv4_presign(const lota_sigv4_params *params, const lota_sigv4_request *req,
                        int64_t expires_s, char *out, size_t cap)
 {
-	char list[SIGNED_LIST_MAX], amz_date[LOTA_SIGV4_AMZ_DATE_LEN + 1], sig[65];
+	char list[LIST_BUF], amz_date[LOTA_SIGV4_AMZ_DATE_LEN + 1], sig[65];
 	size_t list_len;
 	int rc;
 	if (!out || cap == 0)
@@ -1002,9 +1165,11 @@ int lota_sigv4_presign(const lota_sigv4_params *params, const lota_sigv4_request
 	out[0] = '\0';
 	if ((rc = check_params(params, req)))
 		return rc;
-	if (expires_s < 1 || expires_s > 604800)
+	if (!expires_ok(expires_s))
 		return -EINVAL;
-	if ((rc = all_headers_list(req, list, sizeof(list), &list_len)))
+	/* no header is added: the request is sent with req's headers as they are */
+	if ((rc = all_headers_list(req, list, &list_len)) ||
+	    (rc = check_list_to_send((lota_str){list, list_len}, true)))
 		return rc;
 	lota_sigv4_format_amz_date(params->time, amz_date);
 	lota_str date = {amz_date, LOTA_SIGV4_AMZ_DATE_LEN}, day = {amz_date, 8};
@@ -1036,6 +1201,8 @@ int lota_sigv4_presign(const lota_sigv4_params *params, const lota_sigv4_request
 	}
 	if ((rc = s.err))
 		goto fail;
+	/* Signed without X-Amz-Signature, verified with it: put_canonical_query() counts
+	 * both the same, since the signature parameter costs nothing there. */
 	lota_sigv4_request r = *req;
 	r.query = (lota_str){out, s.len};
 	lota_str payload = default_payload(req, true);
@@ -1048,6 +1215,9 @@ int lota_sigv4_presign(const lota_sigv4_params *params, const lota_sigv4_request
 	if ((rc = s.err))
 		goto fail;
 	out[s.len] = '\0';
+	r.query = (lota_str){out, s.len};
+	if ((rc = parse_produced(&r, LOTA_SIGV4_FORM_QUERY)))
+		goto fail;
 	return (int)s.len;
 fail:
 	out[0] = '\0';
@@ -1097,7 +1267,7 @@ static int parse_credential(lota_str cred, lota_sigv4_auth *out)
 	}
 	if (n != 5)
 		return n < 2 ? LOTA_E_SIGV4_MALFORMED : LOTA_E_SIGV4_SCOPE;
-	if (!scope_part_ok(part[0]) || part[0].len > 128)
+	if (!credential_part_ok(part[0], LOTA_SIGV4_ACCESS_KEY_MAX))
 		return LOTA_E_SIGV4_MALFORMED;
 	unsigned dummy;
 	if (part[1].len != 8 || !digits(part[1].ptr, 8, &dummy) || !scope_part_ok(part[2]) ||
@@ -1110,21 +1280,21 @@ static int parse_credential(lota_str cred, lota_sigv4_auth *out)
 	return 0;
 }
 
+/* The signed-header list a request claims: its names (list_name_ok), its size
+ * (signed_list_fits), host among them, each one present in the request. */
 static int check_signed_list(const lota_sigv4_request *req, lota_str list)
 {
 	struct name_iter it = {list.ptr, end_of(list)};
 	lota_str name;
-	size_t count = 0;
+	size_t count = 0, bytes = 0;
 	if (list.len == 0)
 		return LOTA_E_SIGV4_MALFORMED;
 	while (next_name(&it, &name)) {
-		if (name.len == 0 || ++count > MAX_HEADERS)
+		if (!list_name_ok(name))
 			return LOTA_E_SIGV4_MALFORMED;
-		for (size_t i = 0; i < name.len; i++) {
-			unsigned char c = (unsigned char)name.ptr[i];
-			if (c <= ' ' || c >= 0x7f || c == ':' || c == '%' || c == ',' || c == '=')
-				return LOTA_E_SIGV4_MALFORMED;
-		}
+		bytes += (count ? 1 : 0) + name.len;
+		if (!signed_list_fits(++count, bytes))
+			return LOTA_E_SIGV4_MALFORMED;
 	}
 	if (!list_has(list, "host"))
 		return LOTA_E_SIGV4_HEADERS;
@@ -1276,7 +1446,7 @@ static int parse_query_form(const lota_sigv4_request *req, lota_sigv4_auth *out)
 	if (!is_lower_hex64(sig))
 		return LOTA_E_SIGV4_MALFORMED;
 	unsigned e;
-	if (exp.len == 0 || exp.len > 6 || !digits(exp.ptr, exp.len, &e) || e < 1 || e > 604800)
+	if (exp.len == 0 || exp.len > 6 || !digits(exp.ptr, exp.len, &e) || !expires_ok(e))
 		return LOTA_E_SIGV4_MALFORMED;
 	if ((rc = check_signed_list(req, list)))
 		return rc;
@@ -1312,7 +1482,7 @@ int lota_sigv4_parse(const lota_sigv4_request *req, lota_sigv4_auth *out)
 	if (!req || !out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
-	if (req->num_headers > MAX_HEADERS)
+	if (!header_count_ok(req->num_headers))
 		return LOTA_E_TOO_LARGE;
 	const lota_http_header *authz = find_header(req, "authorization");
 	lota_str dummy;
@@ -1360,7 +1530,7 @@ int lota_sigv4_verify(const lota_sigv4_request *req, const lota_sigv4_auth *auth
 			return LOTA_E_SIGV4_SKEW;
 	} else if (auth->form == LOTA_SIGV4_FORM_QUERY) {
 		query_form = true;
-		if (auth->expires_s < 1 || auth->expires_s > 604800)
+		if (!expires_ok(auth->expires_s))
 			return LOTA_E_SIGV4_MALFORMED;
 		if (now < auth->time - max_skew_s)
 			return LOTA_E_SIGV4_SKEW;

@@ -43,6 +43,48 @@ extern "C" {
 #define LOTA_SIGV4_SIGNATURE_HEX_LEN 64
 #define LOTA_SIGV4_AUTH_MAX          2048 /* room for any Authorization value we produce */
 
+/*
+ * Limits. Each one is decided by a single rule that signing and verification share, so a
+ * request that lota_sigv4_sign_header or lota_sigv4_presign produces is always one that
+ * lota_sigv4_parse and lota_sigv4_verify accept (as sent, at the signing time); a signer
+ * refuses what would exceed a limit (LOTA_E_TOO_LARGE unless said otherwise) instead of
+ * producing a request that the verifier then refuses.
+ *
+ * Headers: a request carries at most LOTA_SIGV4_MAX_HEADERS header fields, Authorization
+ * included. So the header form signs at most LOTA_SIGV4_MAX_HEADERS - 1 (the Authorization
+ * it makes is one more), a presigned request keeps all LOTA_SIGV4_MAX_HEADERS. The
+ * signed-header list has at most LOTA_SIGV4_SIGNED_HEADERS_MAX bytes, counting each
+ * separator as one byte whether it is sent as ';' or %3B (both limits apply: 127 headers
+ * fit when their names average 11 bytes).
+ *
+ * Query: at most LOTA_SIGV4_MAX_QUERY_PARAMS parameters are signed, and their S3-encoded
+ * names and values take at most LOTA_SIGV4_QUERY_MAX bytes ('=' and '&' not counted).
+ * What the signature does not cover counts for nothing: empty parameters ("a&&b") and, in
+ * the query form, X-Amz-Signature (and X-Amz-Security-Token with
+ * LOTA_SIGV4_UNSIGNED_TOKEN). Presigning signs five parameters of its own (X-Amz-Algorithm,
+ * -Credential, -Date, -Expires, -SignedHeaders), six with a session token, so a request
+ * presigns with at most 123 parameters of its own (122 with a signed token), and the URL
+ * then has 129 parameters on the wire with X-Amz-Signature.
+ *
+ * Credential: the access key has 1..LOTA_SIGV4_ACCESS_KEY_MAX bytes (else -EINVAL from a
+ * signer, LOTA_E_SIGV4_MALFORMED from the parser), region and service
+ * 1..LOTA_SIGV4_SCOPE_PART_MAX (else LOTA_E_SIGV4_SCOPE), all printable ASCII without
+ * '/', '%' or space. The secret has at most LOTA_SIGV4_SECRET_MAX bytes.
+ *
+ * Path: with LOTA_SIGV4_NORMALIZE_PATH, at most LOTA_SIGV4_MAX_PATH_SEGMENTS segments
+ * remain after dot-segment removal. Presigned URLs live 1..LOTA_SIGV4_EXPIRES_MAX seconds.
+ * Times are those of the years 0000..9999, which X-Amz-Date can carry.
+ */
+#define LOTA_SIGV4_MAX_HEADERS        128
+#define LOTA_SIGV4_SIGNED_HEADERS_MAX 1536
+#define LOTA_SIGV4_MAX_QUERY_PARAMS   128
+#define LOTA_SIGV4_QUERY_MAX          16384
+#define LOTA_SIGV4_ACCESS_KEY_MAX     128
+#define LOTA_SIGV4_SCOPE_PART_MAX     64
+#define LOTA_SIGV4_SECRET_MAX         256
+#define LOTA_SIGV4_MAX_PATH_SEGMENTS  512
+#define LOTA_SIGV4_EXPIRES_MAX        604800
+
 typedef struct lota_sigv4_request {
 	lota_str method;
 	lota_str path;  /* as on the wire, before '?' */
@@ -78,18 +120,33 @@ typedef struct lota_sigv4_signature {
  * Host and X-Amz-Date (whose value must equal the one for params->time, see
  * lota_sigv4_format_amz_date) and, for S3, x-amz-content-sha256. With
  * params->session_token, the request must carry it as an X-Amz-Security-Token header
- * (else LOTA_E_SIGV4_HEADERS). An Authorization header in req is never signed. Returns 0 or a negative
- * code (LOTA_E_SIGV4_HEADERS when Host is missing, LOTA_E_TOO_LARGE).
+ * (else LOTA_E_SIGV4_HEADERS). An Authorization header in req is never signed: the
+ * request to send is req's other headers plus out->authorization. Returns 0 or a negative
+ * code: LOTA_E_SIGV4_HEADERS (Host missing; a header name the signed-header list cannot
+ * carry: one with '%', ',', '=', ';', ':', a control or non-ASCII byte),
+ * LOTA_E_SIGV4_DATE (X-Amz-Date missing or not params->time, or a time outside the years
+ * 0000..9999), LOTA_E_TOO_LARGE (a limit above), or what lota_sigv4_parse would say of
+ * the request to send (e.g. LOTA_E_SIGV4_MALFORMED for a query that carries
+ * X-Amz-Algorithm, -Credential or -Signature, or a credential with a ','). out is zeroed
+ * on failure.
  */
 LOTA_API int lota_sigv4_sign_header(const lota_sigv4_params *params, const lota_sigv4_request *req,
                                     lota_sigv4_signature *out) LOTA_WUR;
 
 /*
- * Presign req (query form) valid for expires_s seconds (1..604800). The headers of req
- * that are signed must include Host. Writes into out (capacity cap, NUL-terminated) the
- * complete query string to send: req->query's parameters plus X-Amz-Algorithm,
- * X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders,
- * [X-Amz-Security-Token] and X-Amz-Signature. Returns its length or a negative code.
+ * Presign req (query form) valid for expires_s seconds (1..LOTA_SIGV4_EXPIRES_MAX, else
+ * -EINVAL). Every header of req is signed and must be sent as it is; Host is required
+ * and Authorization refused. Writes into out (capacity cap, NUL-terminated) the complete
+ * query string to send: req->query's parameters plus X-Amz-Algorithm, X-Amz-Credential,
+ * X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders, [X-Amz-Security-Token] and
+ * X-Amz-Signature. Returns its length or a negative code: LOTA_E_TOO_LARGE (a limit
+ * above, or cap), LOTA_E_SIGV4_HEADERS (as for lota_sigv4_sign_header, and a header name
+ * with a byte other than A-Za-z0-9-._~, which the query would carry percent-encoded),
+ * LOTA_E_SIGV4_DATE, or what lota_sigv4_parse would say of the request to send:
+ * LOTA_E_SIGV4_MALFORMED when req->query already holds one of the parameters added here
+ * (or X-Amz-Content-Sha256 twice) or req has an Authorization header,
+ * LOTA_E_SIGV4_MALFORMED / LOTA_E_SIGV4_SCOPE for an access key / region or service
+ * with a byte other than A-Za-z0-9-._~ (the parser refuses them percent-encoded).
  */
 LOTA_API int lota_sigv4_presign(const lota_sigv4_params *params, const lota_sigv4_request *req,
                                 int64_t expires_s, char *out, size_t cap) LOTA_WUR;
@@ -125,7 +182,10 @@ typedef struct lota_sigv4_auth {
  * schemes lota does not verify) or LOTA_E_SIGV4_MALFORMED / LOTA_E_SIGV4_ALGORITHM /
  * LOTA_E_SIGV4_DATE / LOTA_E_SIGV4_SCOPE (scope date differs from the request date, or
  * the scope's terminator is not aws4_request) / LOTA_E_SIGV4_HEADERS (host or, in the
- * header form, x-amz-date not signed; a signed header missing from the request).
+ * header form, x-amz-date not signed; a signed header missing from the request). Limits:
+ * LOTA_E_TOO_LARGE for more than LOTA_SIGV4_MAX_HEADERS header fields,
+ * LOTA_E_SIGV4_MALFORMED for a signed-header list or credential over its limit (a region
+ * or service over its limit is LOTA_E_SIGV4_SCOPE).
  */
 LOTA_API int lota_sigv4_parse(const lota_sigv4_request *req, lota_sigv4_auth *out) LOTA_WUR;
 
@@ -134,7 +194,8 @@ LOTA_API int lota_sigv4_parse(const lota_sigv4_request *req, lota_sigv4_auth *ou
  * the request time (header form: |now - time| <= max_skew_s, else LOTA_E_SIGV4_SKEW;
  * query form: time - max_skew_s <= now <= time + expires_s, else LOTA_E_SIGV4_EXPIRED,
  * or SKEW for a date in the future). The signature is recomputed over the signed headers
- * only and compared in constant time: 0 or LOTA_E_SIGV4_MISMATCH.
+ * only and compared in constant time: 0 or LOTA_E_SIGV4_MISMATCH. LOTA_E_TOO_LARGE for a
+ * query, normalized path or secret over its limit.
  */
 LOTA_API int lota_sigv4_verify(const lota_sigv4_request *req, const lota_sigv4_auth *auth,
                                lota_str secret_key, int64_t now, int64_t max_skew_s,

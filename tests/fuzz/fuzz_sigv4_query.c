@@ -1,8 +1,9 @@
 /*
  * fuzz_sigv4_query.c - arbitrary bytes as a request's path and query string (split at the
  * first '\n'; path empty when there is none) through lota_sigv4_parse, lota_sigv4_verify,
- * the canonical request in both forms and presigning on top of the query. Must never
- * crash or leak; a random input must never verify.
+ * the canonical request in both forms, presigning on top of the query and signing it in
+ * the header form. Must never crash or leak; a random input must never verify; whatever
+ * a signer accepts to sign, the parser and the verifier accept as it is sent.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,10 +54,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                       flags};
 	int n = lota_sigv4_presign(&p, &req, 3600, out, sizeof(out));
 	if (n > 0) {
-		/* what we presign, we verify */
-		req.query = (lota_str){out, (size_t)n};
-		if (lota_sigv4_parse(&req, &auth) == 0 && auth.form == LOTA_SIGV4_FORM_QUERY &&
-		    lota_sigv4_verify(&req, &auth, LOTA_STR_LIT("secret"), 1710003942, 900,
+		/* what we presign, we parse and verify */
+		lota_sigv4_request sent = req;
+		sent.query = (lota_str){out, (size_t)n};
+		if (lota_sigv4_parse(&sent, &auth) != 0 || auth.form != LOTA_SIGV4_FORM_QUERY ||
+		    lota_sigv4_verify(&sent, &auth, LOTA_STR_LIT("secret"), 1710003942, 900,
+		                      flags) != 0)
+			abort();
+	}
+	/* the same in the header form: what we sign, we parse and verify */
+	lota_http_header hs[] = {
+	    h[0],
+	    h[1],
+	    {LOTA_STR_LIT("X-Amz-Date"), LOTA_STR_LIT("20240309T170542Z")},
+	    {LOTA_STR_LIT("Authorization"), {NULL, 0}},
+	};
+	lota_sigv4_request hreq = req;
+	hreq.headers = hs;
+	hreq.num_headers = 3;
+	static lota_sigv4_signature sig;
+	if (lota_sigv4_sign_header(&p, &hreq, &sig) == 0) {
+		hs[3].value = (lota_str){sig.authorization, strlen(sig.authorization)};
+		hreq.num_headers = 4;
+		if (lota_sigv4_parse(&hreq, &auth) != 0 || auth.form != LOTA_SIGV4_FORM_HEADER ||
+		    lota_sigv4_verify(&hreq, &auth, LOTA_STR_LIT("secret"), 1710003942, 900,
 		                      flags) != 0)
 			abort();
 	}
