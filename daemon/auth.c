@@ -39,8 +39,8 @@
 
 #define CREDS_MAX_FILE_BYTES (16u << 20)
 #define CREDS_MAX_ENTRIES    100000
-#define AK_MAX               128
-#define SECRET_MAX           256
+#define AK_MAX               LOTA_SIGV4_ACCESS_KEY_MAX
+#define SECRET_MAX           LOTA_SIGV4_SECRET_MAX
 #define TOKEN_MAX            8192
 
 typedef struct cred {
@@ -537,6 +537,9 @@ out:
 #define MSG_TOKEN      "The provided token is malformed or otherwise invalid."
 #define MSG_NOT_SIGNED "There were headers present in the request which were not signed"
 #define MSG_INTERNAL   "We encountered an internal error. Please try again."
+#define MSG_TOO_LARGE                                                                  \
+	"The request has more headers, query parameters or signed bytes than a SigV4 " \
+	"signature covers."
 
 static void refuse(lotad_auth_result *r, int status, const char *code, const char *msg)
 {
@@ -550,6 +553,9 @@ static void refuse(lotad_auth_result *r, int status, const char *code, const cha
 static void refuse_code(lotad_auth_result *r, int rc, bool query_form)
 {
 	switch (rc) {
+	case LOTA_E_TOO_LARGE:
+		refuse(r, 400, "InvalidRequest", MSG_TOO_LARGE);
+		return;
 	case LOTA_E_SIGV4_MISMATCH:
 		refuse(r, 403, "SignatureDoesNotMatch", MSG_SIG_MISMATCH);
 		return;
@@ -796,7 +802,8 @@ int lotad_auth_check(const lotad_auth_config *cfg, const lota_http_request *req,
 			return 0;
 		}
 		bool header_form = find_hdr(req->headers, req->num_headers, "authorization");
-		if (rc <= LOTA_E_SIGV4_MALFORMED && rc >= LOTA_E_SIGV4_HEADERS) {
+		if ((rc <= LOTA_E_SIGV4_MALFORMED && rc >= LOTA_E_SIGV4_HEADERS) ||
+		    rc == LOTA_E_TOO_LARGE) {
 			refuse_code(out, rc, !header_form);
 			return 0;
 		}
@@ -881,7 +888,7 @@ static bool skip_header(lota_str name)
 	return false;
 }
 
-#define RESIGN_MAX_HEADERS 128
+#define RESIGN_MAX_HEADERS (LOTA_SIGV4_MAX_HEADERS - 1) /* and the Authorization it makes */
 
 /* Whether name is listed in a SignedHeaders value: names separated by ';' (the query
  * form may carry the separator percent-encoded, %3B), compared case-insensitively. */

@@ -32,6 +32,8 @@
  *                               too); 403 AccessDenied without a usable X-Amz-Date;
  *                               400 InvalidArgument for an AWS4-* algorithm not supported
  *   bad presign parameters      400 AuthorizationQueryParametersError
+ *   more headers or query parameters than SigV4 signs (lota/sigv4.h limits)
+ *                               400 InvalidRequest
  *   SigV2 / other scheme        400 InvalidRequest "The authorization mechanism you have
  *                               provided is not supported. Please use AWS4-HMAC-SHA256."
  *   no x-amz-content-sha256     400 InvalidRequest (header form); a bad value 400
@@ -131,8 +133,8 @@ void lotad_auth_result_cleanup(lotad_auth_result *r);
  * default (UNSIGNED-PAYLOAD for a presigned client, the empty body's hash otherwise).
  * Writes Host, X-Amz-Date, X-Amz-Content-Sha256, [X-Amz-Security-Token], Authorization
  * lines ("Name: value\r\n" each) into out. Returns the length or a negative code
- * (LOTA_E_TOO_LARGE when out is too small or there are more than 128 headers; -EINVAL
- * when r holds no key).
+ * (LOTA_E_TOO_LARGE when out is too small or there are more than 127 headers to sign;
+ * -EINVAL when r holds no key).
  * Never signed: hop-by-hop headers and ones proxies rewrite (Connection, Keep-Alive,
  * Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, Expect, User-Agent,
  * X-Amzn-Trace-Id); given Host, Authorization, X-Amz-Date, X-Amz-Security-Token and

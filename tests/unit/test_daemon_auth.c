@@ -973,6 +973,32 @@ static void test_resign_keeps_payload_pin(void)
 	lotad_creds_set_current(NULL);
 }
 
+/* More headers than SigV4 signs: S3's 400, not an internal error. */
+static void test_too_many_headers(void)
+{
+	install_creds();
+	treq t;
+	make_req(&t, &(tsign){.host = OWN, .ak = AK1, .sk = SK1, .form = SIGN_HEADER, .time = NOW});
+	lota_http_header *many = calloc(LOTA_SIGV4_MAX_HEADERS + 2, sizeof(*many));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(many);
+	size_t n = 0;
+	for (size_t i = 0; i < t.r.num_headers; i++)
+		many[n++] = t.r.headers[i];
+	while (n < LOTA_SIGV4_MAX_HEADERS + 1)
+		many[n++] = (lota_http_header){LOTA_STR_LIT("X-Pad"), LOTA_STR_LIT("1")};
+	t.r.headers = many;
+	t.r.num_headers = n;
+	lotad_auth_result r;
+	CU_ASSERT_EQUAL(lotad_auth_check(&cfg, &t.r, NOW, &r), 0);
+	CU_ASSERT_EQUAL(r.mode, LOTAD_AUTH_REFUSED);
+	CU_ASSERT_EQUAL(r.http_status, 400);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r.s3_code);
+	CU_ASSERT_STRING_EQUAL(r.s3_code, "InvalidRequest");
+	lotad_auth_result_cleanup(&r);
+	free(many);
+	lotad_creds_set_current(NULL);
+}
+
 static void test_strip_presign(void)
 {
 	char out[256];
@@ -1230,6 +1256,7 @@ int main(void)
 	    {"unsigned x-amz-* headers refused", test_unsigned_amz_headers},
 	    {"resign signs only what the client signed", test_resign_signs_only_signed},
 	    {"resign keeps the payload pin", test_resign_keeps_payload_pin},
+	    {"too many headers to sign: 400", test_too_many_headers},
 	    {"strip presign parameters", test_strip_presign},
 	    {"aws-chunked re-signing", test_chunk_resigner},
 	    CU_TEST_INFO_NULL,
