@@ -102,7 +102,7 @@ static const lota_config_key lotad_keys[] = {
      "reuse the upstream's authorization of a key for an object this long (0 = ask on every "
      "request; > 0 relaxes freshness and authorization)"},
     {"cache_high_watermark", LOTA_CONFIG_INT, "95", 2, 100, false, false, 0, "PCT",
-     "eviction starts when a cache dir is fuller than this"},
+     "background eviction starts when a cache dir is fuller than this"},
     {"cache_low_watermark", LOTA_CONFIG_INT, "90", 1, 99, false, false, 0, "PCT",
      "and stops when it is at most this full"},
     {"fill_streams", LOTA_CONFIG_INT, "2", 1, 16, false, false, 0, "N",

@@ -14,7 +14,9 @@
  *   - fills: the writer seals whole blocks from its own buffer and pwrites them; the
  *     shared part (`struct fillsh`: state, readable prefix, watchers, condvar) lets
  *     readers follow it;
- *   - the eviction thread.
+ *   - eviction, least recently opened first, of extents only the index holds: room made
+ *     for a fill before it starts (choose_dir), and the background thread that keeps a
+ *     dir between its watermarks.
  * Lock order: s->lock, then a fillsh's mu. Watch callbacks run under the fillsh's mu.
  */
 #include <dirent.h>
@@ -261,7 +263,8 @@ struct lotad_store {
 	atomic_uint_fast64_t tmp_seq;
 	/* counters */
 	atomic_uint_fast64_t evictions, fills_in_progress, fills_committed, fills_aborted,
-	    write_errors, read_errors, tag_failures, corrupt_dropped;
+	    fills_refused, fills_refused_degraded, write_errors, read_errors, tag_failures,
+	    corrupt_dropped;
 	/* eviction thread */
 	pthread_t thr;
 	bool thr_started, stopping;
@@ -719,6 +722,59 @@ static int scan_dir(lotad_store *s, unsigned dir)
 
 /* ------------------------------------------------------------------ eviction */
 
+/* Whether eviction may remove e (s->lock held): committed, and held by nobody but the
+ * index. Readers and fills take their references under s->lock, so an extent seen free
+ * here stays free until the lock is released. */
+static bool evictable(struct ext *e)
+{
+	return atomic_load(&e->refs) == 1 && atomic_load(&e->state) == EXT_READY;
+}
+
+/* Evict e (evictable, s->lock held): out of the index, file unlinked, and its bytes given
+ * back at once (the index held the last reference), so the next decision taken under
+ * the lock already sees the room. */
+static void evict_locked(lotad_store *s, struct ext *e)
+{
+	char path[PATH_CAP];
+	ext_path(s, e->dir, e->h, path, sizeof(path));
+	idx_remove(s, e);
+	(void)unlink(path);
+	atomic_fetch_add(&s->evictions, 1);
+	ext_unref(s, e);
+}
+
+/*
+ * Make room for `need` more bytes in dir d (s->lock held). Returns true when used + need
+ * fits the capacity, after evicting as few least-recently-used evictable extents as it
+ * takes; false, having evicted nothing, when even all of them would not make the room
+ * (the rest is pinned by readers and fills, or need is above the capacity). Only `used`
+ * can change under us meanwhile, and only downwards (it grows under s->lock alone).
+ */
+static bool make_room_locked(lotad_store *s, unsigned d, uint64_t need)
+{
+	struct dirstate *ds = &s->dirs[d];
+	if (need > ds->capacity)
+		return false;
+	uint64_t used = atomic_load(&ds->used);
+	if (used + need <= ds->capacity)
+		return true;
+	uint64_t excess = used + need - ds->capacity, found = 0;
+	for (struct ext *e = ds->lru_tail; e && found < excess; e = e->lru_prev)
+		if (evictable(e))
+			found += e->file_bytes;
+	if (found < excess)
+		return false;
+	for (struct ext *e = ds->lru_tail, *prev; e && atomic_load(&ds->used) + need > ds->capacity;
+	     e = prev) {
+		prev = e->lru_prev;
+		if (evictable(e))
+			evict_locked(s, e);
+	}
+	return atomic_load(&ds->used) + need <= ds->capacity;
+}
+
+/* The background pass: above the high watermark, evict down to the low one, in batches
+ * so that s->lock is released now and then. */
 static size_t evict_dir(lotad_store *s, unsigned d)
 {
 	struct dirstate *ds = &s->dirs[d];
@@ -726,29 +782,20 @@ static size_t evict_dir(lotad_store *s, unsigned d)
 	uint64_t low = ds->capacity / 100 * s->low_pct + ds->capacity % 100 * s->low_pct / 100;
 	if (atomic_load(&ds->used) <= high)
 		return 0;
-	struct ext *victims[64];
 	size_t total = 0;
 	for (;;) {
 		size_t nv = 0;
 		pthread_mutex_lock(&s->lock);
-		uint64_t used = atomic_load(&ds->used), freeing = 0;
-		for (struct ext *e = ds->lru_tail, *prev; e && nv < 64 && used - freeing > low;
-		     e = prev) {
+		for (struct ext *e = ds->lru_tail, *prev;
+		     e && nv < 64 && atomic_load(&ds->used) > low; e = prev) {
 			prev = e->lru_prev;
 			/* pinned (a reader or a fill holds it) or not committed: keep */
-			if (atomic_load(&e->refs) != 1 || atomic_load(&e->state) != EXT_READY)
+			if (!evictable(e))
 				continue;
-			char path[PATH_CAP];
-			ext_path(s, d, e->h, path, sizeof(path));
-			idx_remove(s, e);
-			(void)unlink(path);
-			freeing += e->file_bytes;
-			victims[nv++] = e;
+			evict_locked(s, e);
+			nv++;
 		}
 		pthread_mutex_unlock(&s->lock);
-		for (size_t i = 0; i < nv; i++)
-			ext_unref(s, victims[i]);
-		atomic_fetch_add(&s->evictions, nv);
 		total += nv;
 		if (nv < 64 || total >= EVICT_BATCH)
 			break;
@@ -1246,25 +1293,41 @@ static void notify_locked(struct fillsh *fs)
 		w->fn(w->ud);
 }
 
+/*
+ * Pick the dir of a new fill of `need` bytes and make its room (s->lock held): the first
+ * healthy dir in placement order that has the room; else the first one that can make it
+ * by evicting least-recently-used extents nobody holds. Nothing cached is thrown away
+ * while another healthy dir has room, and the bytes are reserved before the fill starts
+ * (by the caller, under the same lock), so a dir never holds more than its capacity,
+ * fills in progress included. Returns 0, or -ENOSPC (counted) when no healthy dir has or
+ * can make the room.
+ */
 static int choose_dir(lotad_store *s, lota_hash128 h, uint64_t need, unsigned *out)
 {
 	size_t order[LOTAD_STORE_MAX_DIRS];
 	int n = lota_placement_rank(s->place, h, order, s->ndirs);
 	if (n < 0)
 		return n;
-	int rc = -ENOSPC;
+	bool healthy = false;
 	for (int i = 0; i < n; i++) {
 		unsigned d = (unsigned)order[i];
 		if (!dir_healthy(s, d))
 			continue;
-		if (atomic_load(&s->dirs[d].used) + need > s->dirs[d].capacity) {
-			evict_kick(s, d);
-			continue;
+		healthy = true;
+		if (atomic_load(&s->dirs[d].used) + need <= s->dirs[d].capacity) {
+			*out = d;
+			return 0;
 		}
-		*out = d;
-		return 0;
 	}
-	return rc;
+	for (int i = 0; healthy && i < n; i++) {
+		unsigned d = (unsigned)order[i];
+		if (dir_healthy(s, d) && make_room_locked(s, d, need)) {
+			*out = d;
+			return 0;
+		}
+	}
+	atomic_fetch_add(healthy ? &s->fills_refused : &s->fills_refused_degraded, 1);
+	return -ENOSPC;
 }
 
 int lotad_fill_begin(lotad_store *s, const uint8_t *key, size_t key_len, uint64_t data_len,
@@ -1353,6 +1416,7 @@ int lotad_fill_begin(lotad_store *s, const uint8_t *key, size_t key_len, uint64_
 	idx_insert(s, e);
 	pthread_mutex_unlock(&s->lock);
 	atomic_fetch_add(&s->fills_in_progress, 1);
+	evict_kick(s, e->dir); /* room made up to the capacity: back to the low watermark */
 
 	char hex[LOTA_HASH128_HEX_LEN + 1];
 	lota_hash128_format(e->h, hex);
@@ -1662,6 +1726,8 @@ void lotad_store_get_stats(lotad_store *s, lotad_store_stats *o)
 	o->fills_in_progress = atomic_load(&s->fills_in_progress);
 	o->fills_committed = atomic_load(&s->fills_committed);
 	o->fills_aborted = atomic_load(&s->fills_aborted);
+	o->fills_refused = atomic_load(&s->fills_refused);
+	o->fills_refused_degraded = atomic_load(&s->fills_refused_degraded);
 	o->write_errors = atomic_load(&s->write_errors);
 	o->read_errors = atomic_load(&s->read_errors);
 	o->tag_failures = atomic_load(&s->tag_failures);
@@ -1713,13 +1779,20 @@ size_t lotad_store_metrics(char *out, size_t cap, void *store)
 	          "# HELP lota_cache_fills_in_progress Fills writing into the cache now.\n"
 	          "# TYPE lota_cache_fills_in_progress gauge\n"
 	          "lota_cache_fills_in_progress %" PRIu64 "\n"
+	          "# HELP lota_cache_fills_refused_total Fills refused: no healthy cache dir had "
+	          "or could make the room (no_room: what eviction may not remove is pinned by "
+	          "readers and fills), or no dir was healthy (degraded).\n"
+	          "# TYPE lota_cache_fills_refused_total counter\n"
+	          "lota_cache_fills_refused_total{reason=\"no_room\"} %" PRIu64 "\n"
+	          "lota_cache_fills_refused_total{reason=\"degraded\"} %" PRIu64 "\n"
 	          "# HELP lota_store_errors_total Cache store errors by kind.\n"
 	          "# TYPE lota_store_errors_total counter\n"
 	          "lota_store_errors_total{kind=\"write\"} %" PRIu64 "\n"
 	          "lota_store_errors_total{kind=\"read\"} %" PRIu64 "\n"
 	          "lota_store_errors_total{kind=\"auth_tag\"} %" PRIu64 "\n"
 	          "lota_store_errors_total{kind=\"corrupt\"} %" PRIu64 "\n",
-	          st.extents, st.evictions, st.fills_in_progress, st.write_errors, st.read_errors,
-	          st.tag_failures, st.corrupt_dropped);
+	          st.extents, st.evictions, st.fills_in_progress, st.fills_refused,
+	          st.fills_refused_degraded, st.write_errors, st.read_errors, st.tag_failures,
+	          st.corrupt_dropped);
 	return b.len;
 }

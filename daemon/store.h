@@ -47,9 +47,15 @@
  * pools) and to watch callbacks (for event loops: the callback typically writes 1 to the
  * loop's own eventfd; see lotad_fill_watch). After an abort the reader gets -ECANCELED.
  *
- * Eviction: a background thread keeps each dir between its low and high watermark (% of
- * capacity) by removing least-recently-opened extents. An extent with a reference (an
- * open reader or its fill) is never removed; its bytes count until the last reference.
+ * Eviction (LRU): a fill that does not fit in any healthy dir evicts, before it starts,
+ * as few least-recently-opened extents of one dir as make its room (the first dir in
+ * placement order that can; no eviction while another healthy dir has room). Its bytes
+ * are reserved under the index lock at once, so a dir never holds more than its
+ * capacity, fills in progress included. A fill is refused (-ENOSPC, counted) only when
+ * no healthy dir can make the room. Besides, a background thread keeps each dir between
+ * its low and high watermark (% of capacity) in the same order. An extent with a
+ * reference (an open reader or its fill) is never removed; its bytes count until the
+ * last reference.
  *
  * Failures: a write error (ENOSPC, EROFS, EIO, ...) fails that fill cleanly and marks the
  * dir degraded for degraded_retry_ms (no new fills go there); then it is tried again. A
@@ -100,7 +106,7 @@ typedef struct lotad_store_config {
 	bool encrypt;                /* seal new extents (default true); existing files keep
 	                               their own mode */
 	uint32_t block_size;         /* power of two, 4 KiB..1 MiB (default 64 KiB) */
-	unsigned high_watermark_pct; /* eviction starts above this (default 95) */
+	unsigned high_watermark_pct; /* background eviction starts above this (default 95) */
 	unsigned low_watermark_pct;  /* and stops at or below this (default 90) */
 	uint32_t evict_interval_ms;  /* background check period (default 1000); 0 = no thread
 	                                (tests then call lotad_store_evict_now) */
@@ -202,7 +208,8 @@ int64_t lotad_reader_wait(lotad_store_reader *r, uint64_t have, int timeout_ms);
 /*
  * Start filling the extent whose canonical key is key[0..key_len), data_len bytes long,
  * with meta[0..meta_len) kept beside it. Returns 0 and *out; -EEXIST when the extent is
- * cached or being filled (open it instead); -ENOSPC when no healthy dir has room;
+ * cached or being filled (open it instead); -ENOSPC when no healthy dir has or can make
+ * the room (evicting least-recently-used extents nobody reads or fills; see Eviction);
  * LOTA_E_TOO_LARGE for meta above LOTAD_STORE_META_MAX, a key above
  * LOTA_CACHE_KEY_MAX_LEN or data above LOTAD_STORE_DATA_MAX; -EINVAL; -errno of the disk
  * (the dir is then degraded).
@@ -254,14 +261,16 @@ typedef struct lotad_store_stats {
 	size_t num_dirs;
 	lotad_store_dir_stats dirs[LOTAD_STORE_MAX_DIRS];
 	uint64_t used_bytes, capacity_bytes, extents;
-	uint64_t evictions; /* extents removed by eviction */
+	uint64_t evictions; /* extents removed by eviction (for a fill or in the background) */
 	uint64_t fills_in_progress;
 	uint64_t fills_committed, fills_aborted;
-	uint64_t write_errors;    /* failed disk writes (fills) */
-	uint64_t read_errors;     /* failed or short disk reads */
-	uint64_t tag_failures;    /* blocks or headers that did not verify */
-	uint64_t corrupt_dropped; /* files deleted as invalid (start-up scan, open) */
-	uint64_t degraded_dirs;   /* dirs currently degraded */
+	uint64_t fills_refused;          /* no healthy dir had or could make the room */
+	uint64_t fills_refused_degraded; /* no healthy dir at all */
+	uint64_t write_errors;           /* failed disk writes (fills) */
+	uint64_t read_errors;            /* failed or short disk reads */
+	uint64_t tag_failures;           /* blocks or headers that did not verify */
+	uint64_t corrupt_dropped;        /* files deleted as invalid (start-up scan, open) */
+	uint64_t degraded_dirs;          /* dirs currently degraded */
 } lotad_store_stats;
 
 void lotad_store_get_stats(lotad_store *s, lotad_store_stats *out);
@@ -269,7 +278,8 @@ void lotad_store_get_stats(lotad_store *s, lotad_store_stats *out);
 /*
  * A lotad_metrics_provider (daemon/metrics.h; ud = the store): lota_cache_bytes{dir},
  * lota_cache_capacity_bytes{dir}, lota_cache_extents, lota_cache_dir_degraded{dir},
- * lota_evictions_total, lota_cache_fills_in_progress and
+ * lota_evictions_total, lota_cache_fills_in_progress,
+ * lota_cache_fills_refused_total{reason="no_room"|"degraded"} and
  * lota_store_errors_total{kind="write"|"read"|"auth_tag"|"corrupt"}. dir is the index of
  * the dir in the configuration (paths are not labels).
  */

@@ -2,7 +2,9 @@
  * test_daemon_store.c - lotad's extent store and node secret: round trips (plain and
  * sealed, edge sizes, arbitrary ranges), readers of a growing fill, tampering (data
  * block, swapped blocks, header, key, renamed file, other node secret), start-up (temp
- * files, rebuilt index, invalid files), LRU eviction with watermarks and pins, capacity,
+ * files, rebuilt index, invalid files), LRU eviction with watermarks and pins, room made
+ * for a fill by evicting (fits exactly, one, several, all pinned -> refused and counted,
+ * fills in progress, unequal dirs, the scan of the LRU issue), capacity,
  * dir failures through the pwrite fault hook, metrics text, the header codec, HKDF, and a
  * printed (not asserted) read throughput of a 256 MiB extent.
  *
@@ -872,10 +874,6 @@ static void test_eviction_lru(void)
 	lotad_store_stats st;
 	lotad_store_get_stats(s, &st);
 	CU_ASSERT_EQUAL(st.used_bytes, 10 * fb);
-	/* full: the next one does not fit until eviction ran */
-	lotad_fill *f = NULL;
-	CU_ASSERT_EQUAL(lotad_fill_begin(s, k[10].b, k[10].len, sizeof(data), NULL, 0, &f),
-	                -ENOSPC);
 	/* k0 used recently, k1 pinned by an open reader */
 	CU_ASSERT_TRUE(present(s, &k[0]));
 	lotad_store_reader *pin = NULL;
@@ -892,22 +890,29 @@ static void test_eviction_lru(void)
 	CU_ASSERT_FALSE(present(s, &k[3]));
 	for (int i = 4; i <= 10; i++)
 		CU_ASSERT_TRUE(present(s, &k[i]));
-	/* everything pinned: nothing is evicted, whatever the fill level */
+	/* everything pinned but k11: the full dir makes room for the next fill with k11, the
+	 * only extent nobody holds */
 	lotad_store_reader *rs[14] = {0};
 	for (int i = 0; i <= 10; i++)
 		if (i != 2 && i != 3 && i != 1)
 			CU_ASSERT_EQUAL(lotad_store_open(s, k[i].h, k[i].b, k[i].len, &rs[i]), 0);
 	CU_ASSERT_EQUAL_FATAL(put(s, &k[11], data, sizeof(data), NULL), 0);
 	lotad_fill *fill = NULL; /* a fill in progress is pinned too */
-	CU_ASSERT_EQUAL(lotad_fill_begin(s, k[12].b, k[12].len, sizeof(data), NULL, 0, &fill),
-	                -ENOSPC);
-	CU_ASSERT_EQUAL(lotad_store_drop(s, k[11].h), 0);
 	CU_ASSERT_EQUAL_FATAL(lotad_fill_begin(s, k[12].b, k[12].len, sizeof(data), NULL, 0, &fill),
 	                      0);
+	CU_ASSERT_EQUAL(lotad_store_drop(s, k[11].h), -ENOENT); /* evicted */
 	CU_ASSERT_EQUAL(lotad_store_drop(s, k[12].h), -EBUSY);
 	lotad_store_get_stats(s, &st);
 	CU_ASSERT_EQUAL(st.used_bytes, 10 * fb);
-	CU_ASSERT_EQUAL(lotad_store_evict_now(s), 0);
+	CU_ASSERT_EQUAL(st.evictions, 3);
+	CU_ASSERT_EQUAL(lotad_store_evict_now(s), 0); /* whatever the fill level */
+	/* now everything is pinned: a fill is refused, and nothing is evicted for it */
+	lotad_fill *f = NULL;
+	CU_ASSERT_EQUAL(lotad_fill_begin(s, k[13].b, k[13].len, sizeof(data), NULL, 0, &f),
+	                -ENOSPC);
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.fills_refused, 1);
+	CU_ASSERT_EQUAL(st.evictions, 3);
 	for (int i = 0; i <= 10; i++)
 		lotad_reader_close(rs[i]);
 	lotad_reader_close(pin);
@@ -917,7 +922,7 @@ static void test_eviction_lru(void)
 	CU_ASSERT_EQUAL(lotad_store_evict_now(s), 1);
 	lotad_store_get_stats(s, &st);
 	CU_ASSERT_EQUAL(st.used_bytes, 9 * fb);
-	CU_ASSERT_EQUAL(st.evictions, 3);
+	CU_ASSERT_EQUAL(st.evictions, 4);
 	CU_ASSERT_TRUE(present(s, &k[12]));
 	CU_ASSERT_TRUE(present(s, &k[0]));
 	lotad_store_free(s);
@@ -1025,6 +1030,404 @@ static void test_multi_dir(void)
 	cleanup_root();
 }
 
+/* ------------------------------------------------------------ room for a fill (LRU) */
+
+/* Whether k is cached with the bytes of pattern(seed) (len bytes); touches it. */
+static bool holds(lotad_store *s, const tkey *k, size_t len, uint64_t seed)
+{
+	lotad_store_reader *r = NULL;
+	if (lotad_store_open(s, k->h, k->b, k->len, &r) != 0)
+		return false;
+	uint8_t *want = malloc(len), *got = malloc(len);
+	bool ok = want && got && lotad_reader_length(r) == len &&
+	          lotad_reader_read(r, 0, got, len) == (ssize_t)len;
+	if (ok) {
+		pattern(want, len, seed);
+		ok = memcmp(want, got, len) == 0;
+	}
+	free(want);
+	free(got);
+	lotad_reader_close(r);
+	return ok;
+}
+
+static int put_seeded(lotad_store *s, const tkey *k, size_t len, uint64_t seed)
+{
+	uint8_t *data = malloc(len ? len : 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	pattern(data, len, seed);
+	int rc = put(s, k, data, len, NULL);
+	free(data);
+	return rc;
+}
+
+/* Bytes of one sealed extent of n blocks of BS (header page + blocks with their tags). */
+static uint64_t sealed_bytes(uint64_t nblocks)
+{
+	return 4096 + nblocks * (BS + 16);
+}
+
+static void test_room_fits_exactly(void)
+{
+	setup_root();
+	const uint64_t fb = sealed_bytes(3);
+	lotad_store *s = open_store((topts){.cap = {3 * fb}});
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	tkey k[4];
+	for (int i = 0; i < 4; i++)
+		k[i] = mkkey(1000 + i, 0);
+	/* the third fill brings the dir exactly to its capacity: nothing is evicted */
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL_FATAL(put_seeded(s, &k[i], 3 * BS, (uint64_t)i), 0);
+	lotad_store_stats st;
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.used_bytes, 3 * fb);
+	CU_ASSERT_EQUAL(st.evictions, 0);
+	CU_ASSERT_EQUAL(st.fills_refused, 0);
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_TRUE(holds(s, &k[i], 3 * BS, (uint64_t)i));
+	/* one byte less of capacity: the third fill needs one eviction (the least recent) */
+	lotad_store_free(s);
+	cleanup_root();
+	setup_root();
+	s = open_store((topts){.cap = {3 * fb - 1}});
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL_FATAL(put_seeded(s, &k[i], 3 * BS, (uint64_t)i), 0);
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.used_bytes, 2 * fb);
+	CU_ASSERT_EQUAL(st.evictions, 1);
+	CU_ASSERT_EQUAL(st.extents, 2);
+	CU_ASSERT_FALSE(holds(s, &k[0], 3 * BS, 0));
+	CU_ASSERT_TRUE(holds(s, &k[1], 3 * BS, 1));
+	CU_ASSERT_TRUE(holds(s, &k[2], 3 * BS, 2));
+	/* an extent larger than the dir is refused (counted) without evicting anything */
+	lotad_fill *f = NULL;
+	CU_ASSERT_EQUAL(lotad_fill_begin(s, k[3].b, k[3].len, 12 * BS, NULL, 0, &f), -ENOSPC);
+	CU_ASSERT_PTR_NULL(f);
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.fills_refused, 1);
+	CU_ASSERT_EQUAL(st.extents, 2);
+	CU_ASSERT_EQUAL(st.evictions, 1);
+	lotad_store_free(s);
+	cleanup_root();
+}
+
+static void test_room_one_eviction(void)
+{
+	setup_root();
+	const uint64_t fb = sealed_bytes(3);
+	lotad_store *s = open_store((topts){.cap = {3 * fb}});
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	tkey k[5];
+	for (int i = 0; i < 5; i++)
+		k[i] = mkkey(1100 + i, 0);
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL_FATAL(put_seeded(s, &k[i], 3 * BS, (uint64_t)i), 0);
+	/* k0 read again: k1 is now the least recently used */
+	CU_ASSERT_TRUE(holds(s, &k[0], 3 * BS, 0));
+	CU_ASSERT_EQUAL_FATAL(put_seeded(s, &k[3], 3 * BS, 3), 0);
+	lotad_store_stats st;
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.evictions, 1);
+	CU_ASSERT_EQUAL(st.used_bytes, 3 * fb);
+	CU_ASSERT_EQUAL(st.fills_refused, 0);
+	CU_ASSERT_FALSE(present(s, &k[1]));
+	char p[400];
+	ext_file(k[1].h, p, sizeof(p));
+	CU_ASSERT_EQUAL(access(p, F_OK), -1); /* its file is gone */
+	CU_ASSERT_TRUE(holds(s, &k[2], 3 * BS, 2));
+	CU_ASSERT_TRUE(holds(s, &k[0], 3 * BS, 0));
+	CU_ASSERT_TRUE(holds(s, &k[3], 3 * BS, 3));
+	/* order now (old -> new) k2, k0, k3: the next fill takes k2's place */
+	CU_ASSERT_EQUAL_FATAL(put_seeded(s, &k[4], 3 * BS, 4), 0);
+	CU_ASSERT_FALSE(present(s, &k[2]));
+	CU_ASSERT_TRUE(holds(s, &k[4], 3 * BS, 4));
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.evictions, 2);
+	CU_ASSERT_EQUAL(st.used_bytes, 3 * fb);
+	CU_ASSERT_EQUAL(count_files(root), 3); /* 3 extents, no temp file */
+	lotad_store_free(s);
+	cleanup_root();
+}
+
+static void test_room_several_evictions(void)
+{
+	setup_root();
+	/* plain: a small extent is 4096 + BS bytes, a big one of 5 BS exactly three of them */
+	const uint64_t fs = 4096 + BS;
+	lotad_store *s = open_store((topts){.plain = true, .cap = {5 * fs}});
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	tkey k[6];
+	for (int i = 0; i < 6; i++)
+		k[i] = mkkey(1200 + i, 0);
+	for (int i = 0; i < 5; i++)
+		CU_ASSERT_EQUAL_FATAL(put_seeded(s, &k[i], BS, (uint64_t)i), 0);
+	CU_ASSERT_TRUE(holds(s, &k[0], BS, 0)); /* LRU order now k1 k2 k3 k4 k0 */
+	lotad_store_reader *pin = NULL;         /* k2 pinned: skipped, k4 goes instead */
+	CU_ASSERT_EQUAL_FATAL(lotad_store_open(s, k[2].h, k[2].b, k[2].len, &pin), 0);
+	CU_ASSERT_EQUAL_FATAL(put_seeded(s, &k[5], 5 * BS, 5), 0);
+	lotad_store_stats st;
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.evictions, 3);
+	CU_ASSERT_EQUAL(st.used_bytes, 5 * fs);
+	CU_ASSERT_EQUAL(st.extents, 3);
+	CU_ASSERT_FALSE(present(s, &k[1]));
+	CU_ASSERT_FALSE(present(s, &k[3]));
+	CU_ASSERT_FALSE(present(s, &k[4]));
+	CU_ASSERT_TRUE(holds(s, &k[0], BS, 0));
+	CU_ASSERT_TRUE(holds(s, &k[2], BS, 2));
+	CU_ASSERT_TRUE(holds(s, &k[5], 5 * BS, 5));
+	lotad_reader_close(pin);
+	lotad_store_free(s);
+	cleanup_root();
+}
+
+static void test_room_all_pinned(void)
+{
+	setup_root();
+	const uint64_t fb = sealed_bytes(3);
+	lotad_store *s = open_store((topts){.cap = {3 * fb}});
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	tkey k[5];
+	for (int i = 0; i < 5; i++)
+		k[i] = mkkey(1300 + i, 0);
+	lotad_store_reader *r[3] = {0};
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT_EQUAL_FATAL(put_seeded(s, &k[i], 3 * BS, (uint64_t)i), 0);
+		CU_ASSERT_EQUAL_FATAL(lotad_store_open(s, k[i].h, k[i].b, k[i].len, &r[i]), 0);
+	}
+	/* every extent read by someone: refused, counted, nothing evicted */
+	lotad_fill *f = NULL;
+	CU_ASSERT_EQUAL(lotad_fill_begin(s, k[3].b, k[3].len, 3 * BS, NULL, 0, &f), -ENOSPC);
+	CU_ASSERT_PTR_NULL(f);
+	CU_ASSERT_EQUAL(lotad_fill_begin(s, k[3].b, k[3].len, 3 * BS, NULL, 0, &f), -ENOSPC);
+	lotad_store_stats st;
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.fills_refused, 2);
+	CU_ASSERT_EQUAL(st.fills_refused_degraded, 0);
+	CU_ASSERT_EQUAL(st.evictions, 0);
+	CU_ASSERT_EQUAL(st.extents, 3);
+	CU_ASSERT_EQUAL(st.fills_in_progress, 0);
+	CU_ASSERT_EQUAL(lotad_store_evict_now(s), 0);
+	char m[4096];
+	CU_ASSERT(lotad_store_metrics(m, sizeof(m), s) < sizeof(m));
+	CU_ASSERT_PTR_NOT_NULL(strstr(m, "lota_cache_fills_refused_total{reason=\"no_room\"} 2\n"));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(m, "lota_cache_fills_refused_total{reason=\"degraded\"} 0\n"));
+	/* the readers keep reading what they opened */
+	for (int i = 0; i < 3; i++) {
+		uint8_t got[3 * BS], want[3 * BS];
+		pattern(want, sizeof(want), (uint64_t)i);
+		CU_ASSERT_EQUAL(lotad_reader_read(r[i], 0, got, sizeof(got)), (ssize_t)sizeof(got));
+		CU_ASSERT_EQUAL(memcmp(got, want, sizeof(got)), 0);
+	}
+	/* one reader gone, a fill needing two extents' room: still refused, and the free
+	 * extent is not thrown away for nothing */
+	lotad_reader_close(r[1]);
+	r[1] = NULL;
+	CU_ASSERT_EQUAL(lotad_fill_begin(s, k[4].b, k[4].len, 7 * BS, NULL, 0, &f), -ENOSPC);
+	CU_ASSERT_TRUE(present(s, &k[1]));
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.fills_refused, 3);
+	CU_ASSERT_EQUAL(st.evictions, 0);
+	/* one extent's room can be made now: the unpinned one goes */
+	CU_ASSERT_EQUAL_FATAL(put_seeded(s, &k[3], 3 * BS, 3), 0);
+	CU_ASSERT_FALSE(present(s, &k[1]));
+	CU_ASSERT_TRUE(holds(s, &k[3], 3 * BS, 3));
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.evictions, 1);
+	CU_ASSERT_EQUAL(st.fills_refused, 3);
+	CU_ASSERT_EQUAL(st.used_bytes, 3 * fb);
+	lotad_reader_close(r[0]);
+	lotad_reader_close(r[2]);
+	lotad_store_free(s);
+	cleanup_root();
+}
+
+static void test_room_fills_in_progress(void)
+{
+	setup_root();
+	const uint64_t fb = sealed_bytes(3);
+	lotad_store *s = open_store((topts){.cap = {3 * fb}});
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	tkey k[6];
+	for (int i = 0; i < 6; i++)
+		k[i] = mkkey(1400 + i, 0);
+	CU_ASSERT_EQUAL_FATAL(put_seeded(s, &k[0], 3 * BS, 0), 0);
+	/* two fills in progress reserve their full size from the start */
+	lotad_fill *f[4] = {0};
+	CU_ASSERT_EQUAL_FATAL(lotad_fill_begin(s, k[1].b, k[1].len, 3 * BS, NULL, 0, &f[1]), 0);
+	CU_ASSERT_EQUAL_FATAL(lotad_fill_begin(s, k[2].b, k[2].len, 3 * BS, NULL, 0, &f[2]), 0);
+	lotad_store_stats st;
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.used_bytes, 3 * fb);
+	CU_ASSERT_EQUAL(st.fills_in_progress, 2);
+	/* a third fill: only the committed k0 may go (the fills are pinned) */
+	CU_ASSERT_EQUAL_FATAL(lotad_fill_begin(s, k[3].b, k[3].len, 3 * BS, NULL, 0, &f[3]), 0);
+	CU_ASSERT_FALSE(present(s, &k[0]));
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.used_bytes, 3 * fb);
+	CU_ASSERT_EQUAL(st.evictions, 1);
+	/* three fills in progress fill the dir: a fourth is refused */
+	lotad_fill *g = NULL;
+	CU_ASSERT_EQUAL(lotad_fill_begin(s, k[4].b, k[4].len, 3 * BS, NULL, 0, &g), -ENOSPC);
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.fills_refused, 1);
+	CU_ASSERT(st.used_bytes <= 3 * fb);
+	/* an aborted fill gives its room back: the next fits without an eviction */
+	lotad_fill_abort(f[2]);
+	CU_ASSERT_EQUAL_FATAL(lotad_fill_begin(s, k[4].b, k[4].len, 3 * BS, NULL, 0, &g), 0);
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.evictions, 1);
+	CU_ASSERT_EQUAL(st.used_bytes, 3 * fb);
+	/* the fills in progress are complete and right when they commit */
+	uint8_t data[3 * BS];
+	lotad_fill *done[3] = {f[1], f[3], g};
+	int which[3] = {1, 3, 4};
+	for (int i = 0; i < 3; i++) {
+		pattern(data, sizeof(data), (uint64_t)which[i]);
+		CU_ASSERT_EQUAL(lotad_fill_write(done[i], data, sizeof(data)), 0);
+		CU_ASSERT_EQUAL(lotad_fill_commit(done[i]), 0);
+		CU_ASSERT_TRUE(holds(s, &k[which[i]], 3 * BS, (uint64_t)which[i]));
+	}
+	/* committed now, so evictable: the next fill makes its room from the oldest (k1) */
+	CU_ASSERT_EQUAL_FATAL(put_seeded(s, &k[5], 3 * BS, 5), 0);
+	CU_ASSERT_FALSE(present(s, &k[1]));
+	CU_ASSERT_TRUE(holds(s, &k[5], 3 * BS, 5));
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.evictions, 2);
+	CU_ASSERT_EQUAL(st.used_bytes, 3 * fb);
+	CU_ASSERT_EQUAL(st.fills_in_progress, 0);
+	lotad_store_free(s);
+	cleanup_root();
+}
+
+/* Of the keys k[0..n), those whose file is in dir d, opened into r[] (pins). */
+static size_t pin_dir(lotad_store *s, const tkey *k, size_t n, int d, lotad_store_reader **r)
+{
+	size_t got = 0;
+	for (size_t i = 0; i < n; i++)
+		if (dir_of(&k[i]) == d &&
+		    lotad_store_open(s, k[i].h, k[i].b, k[i].len, &r[got]) == 0)
+			got++;
+	return got;
+}
+
+static void test_room_multi_dir(void)
+{
+	setup_root();
+	const uint64_t fb = sealed_bytes(2);
+	/* unequal dirs: 2 and 5 extents */
+	lotad_store *s = open_store((topts){.ndirs = 2, .cap = {2 * fb, 5 * fb}});
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	enum { N = 60 };
+	tkey k[N];
+	for (int i = 0; i < N; i++)
+		k[i] = mkkey(1500 + i, 0);
+	/* the first 7 fit: while a dir has room, nothing is evicted anywhere */
+	for (int i = 0; i < 7; i++)
+		CU_ASSERT_EQUAL_FATAL(put_seeded(s, &k[i], 2 * BS, (uint64_t)i), 0);
+	lotad_store_stats st;
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.evictions, 0);
+	CU_ASSERT_EQUAL(st.dirs[0].extents, 2);
+	CU_ASSERT_EQUAL(st.dirs[1].extents, 5);
+	/* from then on each fill evicts one extent of its dir, the least recent there */
+	int landed[2] = {0};
+	for (int i = 7; i < 40; i++) {
+		CU_ASSERT_EQUAL_FATAL(put_seeded(s, &k[i], 2 * BS, (uint64_t)i), 0);
+		int d = dir_of(&k[i]);
+		CU_ASSERT(d == 0 || d == 1);
+		if (d >= 0)
+			landed[d]++;
+		lotad_store_get_stats(s, &st);
+		CU_ASSERT(st.dirs[0].used_bytes <= 2 * fb);
+		CU_ASSERT(st.dirs[1].used_bytes <= 5 * fb);
+		CU_ASSERT_EQUAL(st.extents, 7);
+		CU_ASSERT_EQUAL(st.evictions, (uint64_t)(i - 6));
+		CU_ASSERT_TRUE(holds(s, &k[i], 2 * BS, (uint64_t)i)); /* the newest stays */
+	}
+	CU_ASSERT(landed[0] > 0 && landed[1] > 0);
+	CU_ASSERT_EQUAL(st.fills_refused, 0);
+	/* dir 0 all pinned: fills placed there first make their room in dir 1 instead */
+	lotad_store_reader *r0[8] = {0}, *r1[8] = {0};
+	size_t n0 = pin_dir(s, k, 40, 0, r0);
+	CU_ASSERT_EQUAL(n0, 2);
+	for (int i = 40; i < 50; i++) {
+		CU_ASSERT_EQUAL(put_seeded(s, &k[i], 2 * BS, (uint64_t)i), 0);
+		CU_ASSERT_EQUAL(dir_of(&k[i]), 1);
+	}
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.dirs[0].extents, 2);
+	CU_ASSERT_EQUAL(st.dirs[1].extents, 5);
+	CU_ASSERT_EQUAL(st.fills_refused, 0);
+	/* both dirs all pinned: refused, counted once per fill */
+	size_t n1 = pin_dir(s, k, 50, 1, r1);
+	CU_ASSERT_EQUAL(n1, 5);
+	lotad_fill *f = NULL;
+	CU_ASSERT_EQUAL(lotad_fill_begin(s, k[50].b, k[50].len, 2 * BS, NULL, 0, &f), -ENOSPC);
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.fills_refused, 1);
+	CU_ASSERT_EQUAL(st.extents, 7);
+	for (size_t i = 0; i < n0; i++)
+		lotad_reader_close(r0[i]);
+	for (size_t i = 0; i < n1; i++)
+		lotad_reader_close(r1[i]);
+	CU_ASSERT_EQUAL(put_seeded(s, &k[50], 2 * BS, 50), 0);
+	lotad_store_free(s);
+	cleanup_root();
+}
+
+/* The issue's scan: ten objects read three times in turn, then the last one three times
+ * more, in caches of 2, 5 and 20 extents (plus half an extent, so the old refusal froze
+ * them) with the eviction thread running. Every miss fills, the dir never holds more
+ * than its capacity, the hot object is a hit, and a scan larger than the cache hits
+ * nothing (LRU). */
+static void test_room_scan(void)
+{
+	const uint64_t fb = sealed_bytes(4);
+	const unsigned sizes[] = {2, 5, 20};
+	for (size_t c = 0; c < 3; c++) {
+		setup_root();
+		const uint64_t cap = sizes[c] * fb + fb / 2;
+		/* objects of 1, 2, 3 extents: ten of them are more than the cache */
+		const int per = (int)c + 1, nobj = 10;
+		lotad_store *s = open_store((topts){.cap = {cap}, .evict_ms = 5});
+		CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+		int hits = 0, hot_hits = 0;
+		lotad_store_stats st;
+		for (int pass = 0; pass < 4; pass++) {
+			for (int o = pass == 3 ? nobj - 1 : 0; o < nobj; o++) {
+				for (int rep = 0; rep < (pass == 3 ? 3 : 1); rep++) {
+					bool hit = true;
+					for (int x = 0; x < per; x++) {
+						tkey k = mkkey(1600 + o, (uint64_t)x);
+						uint64_t seed = (uint64_t)(o * 10 + x);
+						if (holds(s, &k, 4 * BS, seed))
+							continue;
+						hit = false;
+						CU_ASSERT_EQUAL(put_seeded(s, &k, 4 * BS, seed), 0);
+					}
+					if (pass == 3)
+						hot_hits += hit;
+					else if (pass > 0)
+						hits += hit;
+					lotad_store_get_stats(s, &st);
+					CU_ASSERT(st.used_bytes <= cap);
+				}
+			}
+		}
+		CU_ASSERT_EQUAL(hot_hits, 3);
+		CU_ASSERT_EQUAL(hits, 0);
+		lotad_store_get_stats(s, &st);
+		CU_ASSERT(st.evictions > 0);
+		CU_ASSERT_EQUAL(st.fills_refused, 0);
+		lotad_store_free(s);
+		cleanup_root();
+	}
+}
+
 static void test_dir_failure(void)
 {
 	setup_root();
@@ -1070,6 +1473,9 @@ static void test_dir_failure(void)
 	/* every dir degraded: no fill at all (the proxy serves uncached) */
 	tkey k3 = mkkey(502, 0);
 	CU_ASSERT_EQUAL(lotad_fill_begin(s, k3.b, k3.len, 10, NULL, 0, &f), -ENOSPC);
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.fills_refused_degraded, 1);
+	CU_ASSERT_EQUAL(st.fills_refused, 0);
 	/* read-only fs on the temp file creation path is just another errno */
 	lotad_store__set_pwrite_hook(NULL);
 	/* recovery after the retry period */
@@ -1143,6 +1549,10 @@ static void test_metrics_text(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "lota_evictions_total 0\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "lota_cache_fills_in_progress 0\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "lota_cache_extents 1\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf,
+	                              "# TYPE lota_cache_fills_refused_total counter\n"
+	                              "lota_cache_fills_refused_total{reason=\"no_room\"} 0\n"
+	                              "lota_cache_fills_refused_total{reason=\"degraded\"} 0\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "lota_store_errors_total{kind=\"auth_tag\"} 0\n"));
 	CU_ASSERT_EQUAL(strlen(buf), need);
 	free(buf);
@@ -1353,6 +1763,13 @@ int main(void)
 	    {"restart", test_restart},
 	    {"eviction_lru", test_eviction_lru},
 	    {"eviction_thread", test_eviction_thread},
+	    {"room_fits_exactly", test_room_fits_exactly},
+	    {"room_one_eviction", test_room_one_eviction},
+	    {"room_several_evictions", test_room_several_evictions},
+	    {"room_all_pinned", test_room_all_pinned},
+	    {"room_fills_in_progress", test_room_fills_in_progress},
+	    {"room_multi_dir", test_room_multi_dir},
+	    {"room_scan", test_room_scan},
 	    {"multi_dir", test_multi_dir},
 	    {"dir_failure", test_dir_failure},
 	    {"store_new_negative", test_store_new_negative},
