@@ -70,7 +70,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 check "lotad refused connections over max_connections" \
 	grep -q "max_connections ($MAXCONN) reached" "$IT_DIR/lotad.log"
-echo done >"$IT_DIR/after"
+echo "after the rounds" >"$IT_DIR/after"
 check_eq "alice can still upload" 200 \
 	"$(it_curl alice -o /dev/null -w '%{http_code}' -T "$IT_DIR/after" "$S3_ENDPOINT/$B/after")"
 
