@@ -680,6 +680,8 @@ static size_t fjob_header(char *buf, size_t size, size_t nitems, void *ud)
 	fjob *j = ud;
 	size_t n = size * nitems;
 	int rc = pinned_head_line(&j->ph, buf, n, j->o, j->start, j->start + j->len - 1);
+	if (rc != HEAD_MORE)
+		lotad_xfer_status(&j->x, j->ph.status);
 	if (rc == HEAD_BAD) {
 		lota_log_warn("fill: extent %" PRIu64 " of %.*s/%.*s: upstream answered %d%s; "
 		              "nothing is published",
@@ -1114,6 +1116,8 @@ static size_t direct_header(char *buf, size_t size, size_t nitems, void *ud)
 	if (!q->c)
 		return 0;
 	int rc = pinned_head_line(&q->ph, buf, n, q->o, q->a, q->direct_end);
+	if (rc != HEAD_MORE)
+		lotad_xfer_status(&q->x, q->ph.status);
 	if (rc == HEAD_BAD) {
 		lota_log_warn("cache: direct read of %.*s/%.*s: upstream answered %d%s; the "
 		              "response is cut short",
@@ -1361,6 +1365,8 @@ static size_t auth_header(char *buf, size_t size, size_t nitems, void *ud)
 		return n;
 	}
 	if (!l.len) {
+		if (!q->in_1xx)
+			lotad_xfer_status(&q->x, q->status);
 		q->in_1xx = false;
 		return n;
 	}

@@ -240,6 +240,7 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
 			p->rhead_len = 0;
 			return n;
 		}
+		lotad_xfer_status(&p->x, p->status);
 		if (p->local_status || !p->status)
 			return 0;
 		if (p->cache_label) {

@@ -11,11 +11,18 @@
  * A connection is never freed from inside a callback that may still use it: failures
  * mark it dead and queue it; the loop's after-hook closes queued connections (aborting
  * their handler), and the memory goes through the loop's deferred-free list.
+ *
+ * Memory: a connection holds at most lotad_conn_memory_cap() bytes and max_connections
+ * caps their number. Its big buffers are mapped and unmapped whole (main.c fixes the
+ * allocator's mmap threshold); the smaller allocations of many connections that closed
+ * leave free memory scattered in the workers' heaps, which goes back to the kernel
+ * (malloc_trim) once the open connections have dropped to half their peak.
  */
 #include "server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -91,6 +98,19 @@ struct lotad_worker {
 };
 
 static atomic_llong g_open_conns;
+static atomic_llong g_conns_peak; /* most connections open at once since the last trim */
+
+/* Per-connection memory besides the connection's own buffers (lotad_conn_memory_cap):
+ * curl's upload buffer (proxy.c, CURLOPT_UPLOAD_BUFFERSIZE), the aws-chunked re-signer's
+ * stage (proxy.c, STAGE_CAP) and largest chunk (auth.c, its default max_chunk), and
+ * the state of curl and of the handler (the easy handle, a response head line of up to
+ * curl's 100 KiB, the handler's copy of the head, the request's URL). */
+#define UPLOAD_BUFFER_BYTES (128 * 1024)
+#define CHUNK_STAGE_BYTES   (64 * 1024)
+#define CHUNK_MAX_BYTES     (1024 * 1024)
+#define XFER_STATE_BYTES    (256 * 1024)
+/* Trim only after a real drop: a trim walks every heap. */
+#define TRIM_MIN_DROP 16
 
 static uint64_t now_us(void)
 {
@@ -112,6 +132,32 @@ struct lotad_upstream *lotad_worker_upstream(lotad_worker *w)
 const lotad_settings *lotad_worker_settings(lotad_worker *w)
 {
 	return w->s;
+}
+
+size_t lotad_conn_memory_cap(const lotad_settings *s)
+{
+	size_t rx = s->client_buffer < CURL_MAX_READ_SIZE ? s->client_buffer : CURL_MAX_READ_SIZE;
+	return sizeof(lotad_conn) + 2 * s->client_buffer + LOTAD_MAX_HEAD_BYTES + rx +
+	       UPLOAD_BUFFER_BYTES + CHUNK_STAGE_BYTES + CHUNK_MAX_BYTES + XFER_STATE_BYTES;
+}
+
+static void conns_opened(void)
+{
+	long long n = atomic_fetch_add(&g_open_conns, 1) + 1;
+	long long peak = atomic_load(&g_conns_peak);
+	while (n > peak && !atomic_compare_exchange_weak(&g_conns_peak, &peak, n))
+		;
+}
+
+/* The load dropped (to half the peak, by TRIM_MIN_DROP connections at least): give the
+ * free memory of the heaps back to the kernel. Any worker may find it; one trims. */
+static void trim_after_load(void)
+{
+	long long open = atomic_load(&g_open_conns), peak = atomic_load(&g_conns_peak);
+	if (peak - open < TRIM_MIN_DROP || open > peak / 2)
+		return;
+	if (atomic_compare_exchange_strong(&g_conns_peak, &peak, open))
+		malloc_trim(0);
 }
 
 /* ---------------------------------------------------------------- listeners --- */
@@ -625,7 +671,7 @@ static void listen_io(lotad_io *io, uint32_t events)
 			w->conns->prev = c;
 		w->conns = c;
 		w->nconns++;
-		atomic_fetch_add(&g_open_conns, 1);
+		conns_opened();
 		lotad_metrics_conn_open(1);
 		conn_update_io(c);
 	}
@@ -988,6 +1034,7 @@ static void sweep_cb(lotad_timer *t)
 		}
 	}
 	close_queued(w);
+	trim_after_load();
 	lotad_timer_start(w->loop, &w->sweep, 1000);
 }
 

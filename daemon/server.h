@@ -71,6 +71,13 @@ struct lotad_handler {
 	const lotad_handler_ops *ops;
 };
 
+/* The most memory one client connection holds at once, whatever its clients and the
+ * upstream send (README "Memory"): its buffers (2 x client_buffer + the head), its
+ * upstream transfer's (curl's receive buffer, an upload's send buffer, a re-signed
+ * aws-chunked upload's stage and chunk) and the bookkeeping of both. max_connections
+ * times this bounds lotad's memory for clients. */
+size_t lotad_conn_memory_cap(const lotad_settings *s);
+
 /* --- workers --- */
 int lotad_server_listen(const lotad_settings *s, int *fd_out); /* one SO_REUSEPORT socket */
 lotad_worker *lotad_worker_new(int id, const lotad_settings *s, int listen_fd);

@@ -5,13 +5,33 @@
  * curl_multi_assign). Records are freed through the loop's deferred-free list, because
  * curl may drop a socket while an event for it is still pending in the current batch.
  * Finished transfers are collected after every curl_multi_socket_action call.
+ *
+ * The reuse rule of upstream.h: CURLOPT_FORBID_REUSE is read by curl when a transfer is
+ * done (multi_done), so setting it from a header callback or before removing an
+ * unfinished transfer closes that transfer's connection. Bytes left on a pooled
+ * connection are found by a pre-request callback (CURLOPT_PREREQFUNCTION), which curl
+ * calls once a connection is picked, before anything is sent on it; curl tells it the
+ * connection's addresses, not its socket, so the sockets of the connections curl kept
+ * (learned when a transfer ends: CURLINFO_ACTIVESOCKET) are listed here with their
+ * addresses, and dropped from the list when curl closes them (CURLOPT_CLOSESOCKETFUNCTION).
  */
 #include "upstream.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <lota/log.h>
+
+/* A plain-http connection that served a transfer, by its addresses. */
+typedef struct pooled {
+	curl_socket_t fd;
+	long local_port, primary_port;
+	char primary_ip[64];
+} pooled;
 
 struct lotad_upstream {
 	lotad_loop *loop;
@@ -19,12 +39,117 @@ struct lotad_upstream {
 	lotad_timer timer;
 	int running;
 	int in_action; /* depth of curl_multi_socket_action calls */
+	pooled *pool;  /* at most one entry per open socket of curl's */
+	size_t npool, pool_cap;
 };
 
 typedef struct sock_rec {
 	lotad_io io;
 	lotad_upstream *u;
 } sock_rec;
+
+/* ------------------------------------------------------ the reuse rule --- */
+
+void lotad_xfer_status(lotad_xfer *x, int status)
+{
+	if (status < 200)
+		return; /* interim: the final answer decides */
+	if (status < 300 || status == 304)
+		return; /* the answers to a HEAD that have no body */
+	char *method = NULL;
+	if (curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_METHOD, &method) != CURLE_OK || !method ||
+	    strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(x->easy, CURLOPT_FORBID_REUSE, 1L);
+}
+
+static size_t pool_find(const lotad_upstream *u, curl_socket_t fd)
+{
+	size_t i = 0;
+	while (i < u->npool && u->pool[i].fd != fd)
+		i++;
+	return i;
+}
+
+static void pool_drop(lotad_upstream *u, size_t i)
+{
+	u->pool[i] = u->pool[--u->npool];
+}
+
+/* A transfer ended: list the connection curl kept for it, if any (plain http only). */
+static void pool_note(lotad_upstream *u, CURL *e)
+{
+	curl_socket_t fd = CURL_SOCKET_BAD;
+	char *scheme = NULL, *ip = NULL;
+	long lport = 0, pport = 0;
+	if (curl_easy_getinfo(e, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD)
+		return; /* closed, not kept */
+	if (curl_easy_getinfo(e, CURLINFO_SCHEME, &scheme) != CURLE_OK || !scheme ||
+	    strcasecmp(scheme, "http") != 0)
+		return;
+	if (curl_easy_getinfo(e, CURLINFO_LOCAL_PORT, &lport) != CURLE_OK ||
+	    curl_easy_getinfo(e, CURLINFO_PRIMARY_PORT, &pport) != CURLE_OK ||
+	    curl_easy_getinfo(e, CURLINFO_PRIMARY_IP, &ip) != CURLE_OK || !ip ||
+	    strlen(ip) >= sizeof(u->pool[0].primary_ip))
+		return;
+	size_t i = pool_find(u, fd);
+	if (i == u->npool) {
+		if (u->npool == u->pool_cap) {
+			size_t ncap = u->pool_cap ? 2 * u->pool_cap : 64;
+			pooled *np = realloc(u->pool, ncap * sizeof(*np));
+			if (!np)
+				return; /* unchecked, as curl alone would leave it */
+			u->pool = np;
+			u->pool_cap = ncap;
+		}
+		u->npool++;
+	}
+	pooled *p = &u->pool[i];
+	p->fd = fd;
+	p->local_port = lport;
+	p->primary_port = pport;
+	strcpy(p->primary_ip, ip);
+}
+
+/* curl picked a connection for x and is about to send the request on it. */
+static int prereq_fn(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+	lotad_xfer *x = ud;
+	lotad_upstream *u = x->u;
+	(void)local_ip;
+	if (!u)
+		return CURL_PREREQFUNC_OK;
+	for (size_t i = 0; i < u->npool; i++) {
+		pooled *p = &u->pool[i];
+		if (p->local_port != local_port || p->primary_port != primary_port ||
+		    strcmp(p->primary_ip, primary_ip) != 0)
+			continue;
+		/* A connection that served an earlier transfer: nothing may be waiting on it
+		 * before this request is even sent. */
+		char b;
+		if (recv(p->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+			lota_log_warn("upstream: %s:%d sent bytes after the end of a response; "
+			              "closing that connection",
+			              primary_ip, primary_port);
+			/* curl's send now fails on a reused connection, so curl closes it and
+			 * sends the request again on a new one. */
+			(void)shutdown(p->fd, SHUT_RDWR);
+			pool_drop(u, i);
+		}
+		break;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
+static int closesocket_fn(void *ud, curl_socket_t fd)
+{
+	lotad_upstream *u = ud;
+	size_t i = pool_find(u, fd);
+	if (i < u->npool)
+		pool_drop(u, i);
+	return close(fd);
+}
+
+/* ------------------------------------------------------------ the glue --- */
 
 static void check_done(lotad_upstream *u)
 {
@@ -36,6 +161,9 @@ static void check_done(lotad_upstream *u)
 		lotad_xfer *x = NULL;
 		CURLcode rc = msg->data.result;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		pool_note(u, msg->easy_handle);
+		if (x)
+			x->u = NULL; /* finished by curl */
 		if (x && x->done)
 			x->done(x, rc);
 	}
@@ -141,15 +269,26 @@ void lotad_upstream_free(lotad_upstream *u)
 	if (!u)
 		return;
 	lotad_timer_stop(u->loop, &u->timer);
-	curl_multi_cleanup(u->multi);
+	curl_multi_cleanup(u->multi); /* closes the pooled connections: u is still valid */
+	free(u->pool);
 	free(u);
 }
 
 int lotad_upstream_add(lotad_upstream *u, lotad_xfer *x)
 {
-	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
-	CURLMcode mc = curl_multi_add_handle(u->multi, x->easy);
+	CURL *e = x->easy;
+	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	/* A handle may be added again (a retry): the rule applies per transfer. */
+	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 0L);
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_fn);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
+	/* A connection keeps the close callback of the transfer that opened it. */
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, closesocket_fn);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, u);
+	x->u = u;
+	CURLMcode mc = curl_multi_add_handle(u->multi, e);
 	if (mc != CURLM_OK) {
+		x->u = NULL;
 		lota_log_error("upstream: curl_multi_add_handle: %s", curl_multi_strerror(mc));
 		return -EIO;
 	}
@@ -158,6 +297,13 @@ int lotad_upstream_add(lotad_upstream *u, lotad_xfer *x)
 
 void lotad_upstream_remove(lotad_upstream *u, lotad_xfer *x)
 {
-	if (x && x->easy)
-		curl_multi_remove_handle(u->multi, x->easy);
+	if (!x || !x->easy)
+		return;
+	if (x->u) {
+		/* Stopped before curl finished it: the connection holds what is left of the
+		 * exchange, so it is closed, never pooled. */
+		curl_easy_setopt(x->easy, CURLOPT_FORBID_REUSE, 1L);
+		x->u = NULL;
+	}
+	curl_multi_remove_handle(u->multi, x->easy);
 }

@@ -7,6 +7,22 @@
  * A transfer is an easy handle whose CURLOPT_PRIVATE points at a lotad_xfer; when curl
  * finishes it, xfer->done runs from the loop (never from inside a curl callback), so the
  * done function may remove and clean up the easy handle.
+ *
+ * The connection pool is shared by every transfer of the worker, whoever the client, so a
+ * connection goes back to it only when the end of its last response is certain. The rule
+ * (here, for every transfer lotad makes):
+ *   - an answer to a HEAD (sent with CURLOPT_NOBODY) other than 2xx or 304 closes the
+ *     connection: such answers may carry a body anyway (radosgw sends one with a 400),
+ *     and curl, reading no body for a HEAD, would leave it for the next request to read
+ *     as its response (lotad_xfer_status, called by every header callback);
+ *   - a transfer stopped before curl finished it closes its connection;
+ *   - bytes waiting on a pooled connection when a request is about to go out on it are
+ *     what an earlier response sent past its framing: the connection is shut down, so
+ *     curl's send fails and curl retries the request on a fresh connection (plain http;
+ *     with TLS such bytes cannot be told from the protocol's own records).
+ * curl (7.88) itself closes a connection when a transfer fails or when excess bytes came
+ * in the same read as the end of a body; it keeps it when they come later, or with a
+ * HEAD or a chunked body.
  */
 #ifndef LOTAD_UPSTREAM_H
 #define LOTAD_UPSTREAM_H
@@ -21,7 +37,12 @@ typedef struct lotad_xfer lotad_xfer;
 struct lotad_xfer {
 	CURL *easy;
 	void (*done)(lotad_xfer *x, CURLcode rc);
+	lotad_upstream *u; /* lotad_upstream's: set while curl runs the transfer */
 };
+
+/* The status of a response head of x, from the header callback at the head's blank line
+ * (1xx heads are ignored): applies the reuse rule above. */
+void lotad_xfer_status(lotad_xfer *x, int status);
 
 lotad_upstream *lotad_upstream_new(lotad_loop *loop);
 void lotad_upstream_free(lotad_upstream *u); /* NULL ok; transfers must be removed */
