@@ -25,7 +25,8 @@ run_build() { # name, ctest label exclusion, cmake args...
 	shift 2
 	echo "=== configure $dir: $*"
 	mkdir -p "$dir"
-	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir/configure.log" 2>&1 || {
+	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOTA_WERROR=ON "$@" \
+		>"$dir/configure.log" 2>&1 || {
 		cat "$dir/configure.log"
 		return 1
 	}

@@ -708,17 +708,31 @@ static void test_required(void)
 	lota_config_free(c);
 }
 
+/* The --help text or the dump as a malloc'd string. Written to a temporary file and read
+ * back, rather than through open_memstream(): that would hand the address of a local
+ * (the buffer pointer) to the stream, and gcc 12 at -O2/-O3 then sees every later use of
+ * the result as a possible use of that local after it went out of scope. */
 static char *capture(lota_config *c, int dump)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	FILE *f = tmpfile();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	if (dump)
 		lota_config_dump(c, f);
 	else
 		lota_config_print_help(c, f, "lotad [OPTIONS]");
+	long len = ftell(f);
+	char *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+	if (buf) {
+		rewind(f);
+		if (fread(buf, 1, (size_t)len, f) == (size_t)len) {
+			buf[len] = '\0';
+		} else {
+			free(buf);
+			buf = NULL;
+		}
+	}
 	fclose(f);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
 	return buf;
 }
 

@@ -382,7 +382,8 @@ static void check_eq(const char *what, const char *name, const char *got, const 
 static char *file_at(const char *dir, const char *file)
 {
 	char rel[512];
-	snprintf(rel, sizeof(rel), "%s/%s", dir, file);
+	int n = snprintf(rel, sizeof(rel), "%s/%s", dir, file);
+	CU_ASSERT_FATAL(n > 0 && (size_t)n < sizeof(rel)); /* a cut path would name another file */
 	return read_expect(rel);
 }
 
