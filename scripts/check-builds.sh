@@ -5,7 +5,7 @@
 # dpkg-buildflags, as a package build would use them. Every build has -DLOTA_WERROR=ON.
 # It configures and builds, in temporary directories, only the library, lotad, the
 # `lota` tool, the examples and the unit suites (no fuzzers, no integration tests), and
-# runs the unit suites in the Debug and the hardened builds (the two whose code differs
+# runs the unit suites and the ABI check in the Debug and the hardened builds (the two whose code differs
 # most from scripts/test.sh's RelWithDebInfo builds). Every build runs; the exit status
 # is non-zero when any failed, with the compiler's errors printed. About a minute on two
 # idle cores. Usage: scripts/check-builds.sh
@@ -41,7 +41,7 @@ build() { # name, run unit tests (0/1), cmake args...
 		return 1
 	fi
 	if [ "$unit" = 1 ] &&
-		! (cd "$dir" && ctest -L unit -j "$jobs" --output-on-failure >"$work/$name.ctest.log" 2>&1); then
+		! (cd "$dir" && ctest -L 'unit|abi' -j "$jobs" --output-on-failure >"$work/$name.ctest.log" 2>&1); then
 		echo "check-builds: $name: unit tests failed" >&2
 		cat "$work/$name.ctest.log" >&2
 		return 1
