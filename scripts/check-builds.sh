@@ -5,10 +5,10 @@
 # dpkg-buildflags, as a package build would use them. Every build has -DLOTA_WERROR=ON.
 # It configures and builds, in temporary directories, only the library, lotad, the
 # `lota` tool, the examples and the unit suites (no fuzzers, no integration tests), and
-# runs the unit suites and the ABI check in the Debug and the hardened builds (the two whose code differs
-# most from scripts/test.sh's RelWithDebInfo builds). Every build runs; the exit status
-# is non-zero when any failed, with the compiler's errors printed. About a minute on two
-# idle cores. Usage: scripts/check-builds.sh
+# runs the unit suites and the ABI check in the Debug and the hardened builds (the two
+# whose code differs most from scripts/test.sh's RelWithDebInfo builds). Every build
+# runs; the exit status is non-zero when any failed, with the compiler's errors printed.
+# About a minute on two idle cores. Usage: scripts/check-builds.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
