@@ -5,7 +5,11 @@
  * Errors: every fallible function returns 0 (or a non-negative count) on success and a
  * negative code on failure. A code is either -errno passed through from the system
  * (-ENOMEM, -EINVAL, -EIO, ...) or one of lota's own codes below, all <= -1000 so the
- * two ranges never meet. The enum is append-only: a code, once released, keeps its value.
+ * two ranges never meet. The enum is append-only and every code has its value written
+ * out: a code, once released, keeps its value and is never removed, and a new one takes
+ * a free value in its group. There is deliberately no "last code" marker: it would move
+ * with every addition and bake one release's count into programs compiled against it.
+ * lota_strerror() of a code this library does not know is "unknown error".
  */
 #ifndef LOTA_COMMON_H
 #define LOTA_COMMON_H
@@ -92,7 +96,6 @@ enum lota_error {
 	/* crypto */
 	LOTA_E_CRYPTO = -1090,   /* OpenSSL failed */
 	LOTA_E_AUTH_TAG = -1091, /* an authentication tag did not verify */
-	LOTA_E_LAST = -1092      /* keep last; grows as codes are appended */
 };
 
 /* A static, human-readable message for any code (lota's own or -errno). Never NULL. */
