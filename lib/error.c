@@ -57,6 +57,7 @@ static const struct errinfo errors[] = {
     E(LOTA_E_CONFIG_VALUE, "invalid configuration value"),
     E(LOTA_E_CONFIG_MISSING, "required configuration key missing"),
     E(LOTA_E_CONFIG_FLAG, "invalid command-line flag"),
+    E(LOTA_E_CONFIG_SCHEMA, "invalid configuration key table"),
     E(LOTA_E_PLACEMENT_NO_NODES, "no nodes to place on"),
     E(LOTA_E_PLACEMENT_DUP_NODE, "duplicate node"),
     E(LOTA_E_CRYPTO, "cryptographic library failure"),

@@ -90,6 +90,7 @@ enum lota_error {
 	LOTA_E_CONFIG_VALUE = -1063,   /* the value is out of range or malformed */
 	LOTA_E_CONFIG_MISSING = -1064, /* a required key has no value */
 	LOTA_E_CONFIG_FLAG = -1065,    /* a bad command-line flag */
+	LOTA_E_CONFIG_SCHEMA = -1066,  /* the program's key table is broken (lota/config.h) */
 	/* placement */
 	LOTA_E_PLACEMENT_NO_NODES = -1080,
 	LOTA_E_PLACEMENT_DUP_NODE = -1081,
