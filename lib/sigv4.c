@@ -65,7 +65,7 @@ static _Thread_local struct sigv4_tls {
 
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 static pthread_key_t tls_key;
-static bool tls_key_ok;
+static int tls_key_rc; /* -errno of pthread_key_create(): -EAGAIN when none is left */
 
 static void tls_release(void *p)
 {
@@ -78,15 +78,17 @@ static void tls_release(void *p)
 
 static void tls_key_init(void)
 {
-	tls_key_ok = pthread_key_create(&tls_key, tls_release) == 0;
+	tls_key_rc = -pthread_key_create(&tls_key, tls_release);
 }
 
 static int tls_get(void)
 {
 	if (tls.registered)
 		return 0;
-	if (pthread_once(&tls_once, tls_key_init) != 0 || !tls_key_ok)
+	if (pthread_once(&tls_once, tls_key_init) != 0)
 		return LOTA_E_INTERNAL;
+	if (tls_key_rc)
+		return tls_key_rc;
 	if (pthread_setspecific(tls_key, &tls) != 0)
 		return -ENOMEM;
 	tls.registered = true;

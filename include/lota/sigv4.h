@@ -14,6 +14,11 @@
  * Secrets: secret keys and derived signing keys live only in caller memory and in the
  * per-thread key cache (wiped on eviction); they are never logged. Comparisons of
  * signatures are constant time.
+ *
+ * Besides the codes each function names, any function here that hashes may return
+ * LOTA_E_CRYPTO (OpenSSL failed), -ENOMEM, or -EAGAIN when the process had no pthread
+ * key left for the per-thread state on the first use (PTHREAD_KEYS_MAX); that last one
+ * is final for the process. The library never aborts.
  */
 #ifndef LOTA_SIGV4_H
 #define LOTA_SIGV4_H
