@@ -23,6 +23,8 @@ static const struct errinfo errors[] = {
     E(LOTA_E_INTERNAL, "internal error"),
     E(LOTA_E_TOO_LARGE, "input exceeds a configured limit"),
     E(LOTA_E_OVERFLOW, "number out of range"),
+    E(LOTA_E_OPTS, "options struct: sz not set to its sizeof, or fields this library does not "
+                   "know are set"),
     E(LOTA_E_HTTP_METHOD, "invalid HTTP method"),
     E(LOTA_E_HTTP_TARGET, "invalid HTTP request target"),
     E(LOTA_E_HTTP_VERSION, "unsupported HTTP version"),

@@ -30,6 +30,7 @@
 #include <lota/sigv4.h>
 
 #include "crypto-internal.h"
+#include "opts-internal.h"
 
 /* "yyyymmdd/region/service/aws4_request" and its NUL */
 #define SCOPE_MAX (8 + 1 + LOTA_SIGV4_SCOPE_PART_MAX + 1 + LOTA_SIGV4_SCOPE_PART_MAX + 13 + 1)
@@ -1034,11 +1035,19 @@ static int compute_signature(const lota_sigv4_request *req, lota_str list, unsig
 	return rc;
 }
 
-/* What both signers require of their input before any work. */
-static int check_params(const lota_sigv4_params *params, const lota_sigv4_request *req)
+/* What both signers require of their input before any work. The caller's params are
+ * read into `own` (this library's layout; the released size of lota_sigv4_params is the
+ * end of flags), which is what the signer then uses. */
+static int check_params(const lota_sigv4_params *caller, const lota_sigv4_request *req,
+                        lota_sigv4_params *own)
 {
-	if (!params || !req)
+	if (!caller || !req)
 		return -EINVAL;
+	int rc =
+	    lota__opts_load(caller, LOTA__OFFSETOFEND(lota_sigv4_params, flags), sizeof(*own), own);
+	if (rc)
+		return rc;
+	const lota_sigv4_params *params = own;
 	if (!credential_part_ok(params->access_key, LOTA_SIGV4_ACCESS_KEY_MAX))
 		return -EINVAL;
 	if (!time_ok(params->time))
@@ -1094,11 +1103,13 @@ int lota_sigv4_sign_header(const lota_sigv4_params *params, const lota_sigv4_req
 	lota_http_header sent[LOTA_SIGV4_MAX_HEADERS];
 	size_t list_len, nsent = 0;
 	int rc;
+	lota_sigv4_params own;
 	if (!out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
-	if ((rc = check_params(params, req)))
+	if ((rc = check_params(params, req, &own)))
 		return rc;
+	params = &own;
 	if (params->session_token.len && !find_header(req, "x-amz-security-token"))
 		return LOTA_E_SIGV4_HEADERS;
 	/* The request as sent: req's headers but any Authorization, then the one made here. */
@@ -1164,9 +1175,11 @@ int lota_sigv4_presign(const lota_sigv4_params *params, const lota_sigv4_request
 	int rc;
 	if (!out || cap == 0)
 		return -EINVAL;
+	lota_sigv4_params own;
 	out[0] = '\0';
-	if ((rc = check_params(params, req)))
+	if ((rc = check_params(params, req, &own)))
 		return rc;
+	params = &own;
 	if (!expires_ok(expires_s))
 		return -EINVAL;
 	/* no header is added: the request is sent with req's headers as they are */

@@ -10,6 +10,24 @@
  * a free value in its group. There is deliberately no "last code" marker: it would move
  * with every addition and bake one release's count into programs compiled against it.
  * lota_strerror() of a code this library does not know is "unknown error".
+ *
+ * Options structs (libbpf's OPTS discipline). A public struct that a caller fills to
+ * pass settings and that may gain fields in later releases (lota_http_limits,
+ * lota_sigv4_params) begins with `size_t sz`, which the caller sets to the sizeof of the
+ * struct as its headers declare it. LOTA_OPTS() does that and zeroes every field not
+ * named, which is every field's default:
+ *     lota_http_limits lim = LOTA_OPTS(lota_http_limits, .max_headers = 64);
+ * Fields are only ever appended. The library reads the first sz bytes and takes any field
+ * beyond them as zero, so a program built against older headers keeps its meaning. An sz
+ * below the struct's first released size (0: not set), above LOTA_OPTS_MAX, or above the
+ * size this library knows with a non-zero byte in the part it does not know (a newer
+ * program asking for something this library cannot do) is LOTA_E_OPTS, and the call does
+ * nothing. Other public structs have no sz: plain values and views (lota_str,
+ * lota_http_header, lota_range, lota_hash128, lota_cache_key), descriptions of a message
+ * (lota_sigv4_request), results the library fills (lota_http_request,
+ * lota_http_response, lota_sigv4_auth, lota_sigv4_signature), caller-owned state
+ * (lota_http_chunked) and key-table entries (lota_config_key). Their layout is fixed for
+ * the SONAME: growing one takes a new function or a new major version.
  */
 #ifndef LOTA_COMMON_H
 #define LOTA_COMMON_H
@@ -44,6 +62,12 @@ typedef struct lota_str {
 
 #define LOTA_STR_LIT(s) ((lota_str){(s), sizeof(s) - 1})
 
+/* An options struct of TYPE (a compound literal, C99 designated initializers for the
+ * fields): sz set, every field not named zero. See "Options structs" above. */
+#define LOTA_OPTS(TYPE, ...) ((TYPE){.sz = sizeof(TYPE), __VA_ARGS__})
+/* No options struct is, or will be, larger: an sz above it is refused unread. */
+#define LOTA_OPTS_MAX 4096u
+
 /* lota's own error codes (append only; never renumber, never remove). */
 enum lota_error {
 	LOTA_OK = 0,
@@ -52,6 +76,7 @@ enum lota_error {
 	LOTA_E_INTERNAL = -1002,   /* a broken invariant or library failure */
 	LOTA_E_TOO_LARGE = -1003,  /* input or result exceeds a configured cap */
 	LOTA_E_OVERFLOW = -1004,   /* a number does not fit */
+	LOTA_E_OPTS = -1005,       /* bad sz in an options struct (see above) */
 	/* HTTP/1.1 parsing */
 	LOTA_E_HTTP_METHOD = -1010,  /* bad or missing method token */
 	LOTA_E_HTTP_TARGET = -1011,  /* bad request target */

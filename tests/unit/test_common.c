@@ -1,6 +1,6 @@
 /*
- * test_common.c - error codes, lota_strerror() and logging (levels, sinks, one line per
- * event, secrets redacted).
+ * test_common.c - error codes, lota_strerror(), reading options structs of any release
+ * (lib/opts.c) and logging (levels, sinks, one line per event, secrets redacted).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include <lota/common.h>
 #include <lota/log.h>
 
+#include "opts-internal.h"
 #include "unit.h"
 
 /*
@@ -71,6 +72,50 @@ static void test_strerror_errno(void)
 	CU_ASSERT_STRING_EQUAL(lota_strerror(-5000), "unknown error");
 	CU_ASSERT_STRING_EQUAL(lota_strerror(7), "unknown error");
 	CU_ASSERT_STRING_EQUAL(lota_version(), LOTA_VERSION_STRING);
+}
+
+/* Release 1 of an options struct, and release 2 with one field appended. */
+struct opts_v1 {
+	size_t sz;
+	uint32_t a;
+	uint32_t b;
+};
+struct opts_v2 {
+	size_t sz;
+	uint32_t a;
+	uint32_t b;
+	uint64_t c; /* appended in release 2; 0 = as in release 1 */
+};
+#define V1_SZ LOTA__OFFSETOFEND(struct opts_v1, b)
+
+static void test_opts_load(void)
+{
+	struct opts_v2 got;
+	/* a release-2 library reading a release-1 caller: the new field is zero */
+	struct opts_v1 old = LOTA_OPTS(struct opts_v1, .a = 1, .b = 2);
+	CU_ASSERT_EQUAL(old.sz, sizeof(struct opts_v1));
+	CU_ASSERT_EQUAL(lota__opts_load(&old, V1_SZ, sizeof(got), &got), 0);
+	CU_ASSERT(got.a == 1 && got.b == 2 && got.c == 0);
+	/* ... and a release-2 caller */
+	struct opts_v2 cur = LOTA_OPTS(struct opts_v2, .b = 5, .c = 6);
+	CU_ASSERT_EQUAL(lota__opts_load(&cur, V1_SZ, sizeof(got), &got), 0);
+	CU_ASSERT(got.sz == sizeof(got) && got.a == 0 && got.b == 5 && got.c == 6);
+	/* a release-1 library reading a release-2 caller: fine while c is zero */
+	struct opts_v1 got1;
+	cur.c = 0;
+	CU_ASSERT_EQUAL(lota__opts_load(&cur, V1_SZ, sizeof(got1), &got1), 0);
+	CU_ASSERT(got1.a == 0 && got1.b == 5);
+	cur.c = 6;
+	memset(&got1, 0x55, sizeof(got1));
+	CU_ASSERT_EQUAL(lota__opts_load(&cur, V1_SZ, sizeof(got1), &got1), LOTA_E_OPTS);
+	CU_ASSERT(got1.sz == 0 && got1.a == 0 && got1.b == 0); /* nothing half read */
+	/* sz unset, shorter than release 1, or absurd: refused (the last one unread) */
+	size_t bad[] = {0, 1, sizeof(size_t), V1_SZ - 1, LOTA_OPTS_MAX + 1, SIZE_MAX};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		old.sz = bad[i];
+		CU_ASSERT_EQUAL(lota__opts_load(&old, V1_SZ, sizeof(got), &got), LOTA_E_OPTS);
+	}
+	CU_ASSERT_STRING_EQUAL(lota_strerror_name(LOTA_E_OPTS), "LOTA_E_OPTS");
 }
 
 static char last_line[4096];
@@ -177,6 +222,7 @@ int main(void)
 	CU_TestInfo tests[] = {
 	    {"strerror of lota codes", test_strerror_own_codes},
 	    {"strerror of errno codes", test_strerror_errno},
+	    {"options structs of any release", test_opts_load},
 	    {"log levels and sink", test_log_levels_and_sink},
 	    {"log level parse", test_log_level_parse},
 	    {"redaction of secrets", test_redact},
