@@ -992,6 +992,7 @@ int lotad_auth_resign_sig(const lotad_auth_result *r, const lotad_auth_config *c
 	}
 	const char *region = cfg->region && cfg->region[0] ? cfg->region : "us-east-1";
 	lota_sigv4_params params = {
+	    .sz = sizeof(params),
 	    .access_key = r->access_key,
 	    .secret_key = r->secret_key,
 	    .session_token = r->session_token,

@@ -502,7 +502,8 @@ static void conn_try_head(lotad_conn *c)
 	size_t avail = c->in_end - c->in_start;
 	if (!avail)
 		return;
-	lota_http_limits lim = {.max_head_bytes = LOTAD_MAX_HEAD_BYTES,
+	lota_http_limits lim = {.sz = sizeof(lim),
+	                        .max_head_bytes = LOTAD_MAX_HEAD_BYTES,
 	                        .max_headers = LOTAD_MAX_HEADERS};
 	int rc = lota_http_parse_request(c->in + c->in_start, avail, &c->req, c->hdrs,
 	                                 LOTAD_MAX_HEADERS, &lim);

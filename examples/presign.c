@@ -59,14 +59,12 @@ int main(int argc, char **argv)
 	    .headers = &hdr,
 	    .num_headers = 1,
 	};
-	lota_sigv4_params p = {
-	    .access_key = view(ak),
-	    .secret_key = view(sk),
-	    .session_token = view(getenv("AWS_SESSION_TOKEN")),
-	    .region = view(region ? region : "us-east-1"),
-	    .service = LOTA_STR_LIT("s3"),
-	    .time = (int64_t)time(NULL),
-	};
+	/* an options struct: LOTA_OPTS sets its sz, every field not named is zero */
+	lota_sigv4_params p =
+	    LOTA_OPTS(lota_sigv4_params, .access_key = view(ak), .secret_key = view(sk),
+	              .session_token = view(getenv("AWS_SESSION_TOKEN")),
+	              .region = view(region ? region : "us-east-1"), .service = LOTA_STR_LIT("s3"),
+	              .time = (int64_t)time(NULL));
 	char query[4096];
 	int rc = lota_sigv4_presign(&p, &req, expires, query, sizeof(query));
 	if (rc < 0) {

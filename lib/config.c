@@ -9,6 +9,10 @@
  * - Error messages name the key ("config key \"x\"", "flag --x") and the reason; user
  *   text in them is quoted, escaped and truncated; secret values never appear in them.
  * - Inputs are capped: JSON at LOTA_CONFIG_MAX_JSON bytes, list items per key.
+ * - Nothing here aborts the program. A broken key table (a programming error of the
+ *   caller) leaves an empty config whose loads, flag parsing and validation all return
+ *   LOTA_E_CONFIG_SCHEMA with the reason; a getter asked for a key that does not exist
+ *   (or has another type) returns the zero value and sets errno.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,14 +47,9 @@ struct lota_config {
 	const lota_config_key *keys;
 	size_t n;
 	struct value *vals;
+	int schema_rc; /* LOTA_E_CONFIG_SCHEMA when the key table is broken (then n == 0) */
 	char err[1536];
 };
-
-static void die(const char *what, const char *name)
-{
-	fprintf(stderr, "lota config: %s \"%s\"\n", what, name ? name : "(null)");
-	abort();
-}
 
 static int seterr(lota_config *cfg, int code, const char *fmt, ...) LOTA_PRINTF(3, 4);
 static int seterr(lota_config *cfg, int code, const char *fmt, ...)
@@ -686,6 +685,24 @@ static bool valid_name(const char *n)
 	return true;
 }
 
+/* The key table is broken: drop the defaults applied so far (keys[0..applied)) and leave
+ * a config without keys whose every load says why (the message is already in cfg->err
+ * or is made here). The caller's table is never read again. */
+static void schema_broken(lota_config *cfg, size_t applied, const char *fmt, ...) LOTA_PRINTF(3, 4);
+static void schema_broken(lota_config *cfg, size_t applied, const char *fmt, ...)
+{
+	char msg[sizeof(cfg->err)];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	for (size_t i = 0; i < applied; i++)
+		clear_value(&cfg->vals[i], &cfg->keys[i]);
+	cfg->n = 0;
+	cfg->schema_rc = LOTA_E_CONFIG_SCHEMA;
+	seterr(cfg, LOTA_E_CONFIG_SCHEMA, "config schema: %s", msg);
+}
+
 lota_config *lota_config_new(const lota_config_key *keys, size_t n)
 {
 	lota_config *cfg = calloc(1, sizeof(*cfg));
@@ -698,20 +715,46 @@ lota_config *lota_config_new(const lota_config_key *keys, size_t n)
 		free(cfg);
 		return NULL;
 	}
+	if (!keys && n) {
+		schema_broken(cfg, 0, "no key table for %zu keys", n);
+		return cfg;
+	}
 	for (size_t i = 0; i < n; i++) {
-		if (!valid_name(keys[i].name) || keys[i].type > LOTA_CONFIG_LIST)
-			die("invalid key in the schema:", keys[i].name);
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(keys[i].name, keys[j].name) == 0 ||
-			    (keys[i].short_flag && keys[i].short_flag == keys[j].short_flag))
-				die("duplicate key or short flag in the schema:", keys[i].name);
+		char q[SHOW_MAX * 4 + 8];
+		const char *name = keys[i].name;
+		if (!valid_name(name)) {
+			schema_broken(cfg, i, "key %zu has an invalid name %s (use a-z, 0-9 and _)",
+			              i, name ? quote(q, sizeof(q), name, strlen(name)) : "(null)");
+			return cfg;
+		}
+		if ((unsigned)keys[i].type > LOTA_CONFIG_LIST) {
+			schema_broken(cfg, i, "key \"%s\" has an unknown type %d", name,
+			              (int)keys[i].type);
+			return cfg;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(name, keys[j].name) == 0) {
+				schema_broken(cfg, i, "key \"%s\" is declared twice", name);
+				return cfg;
+			}
+			if (keys[i].short_flag && keys[i].short_flag == keys[j].short_flag) {
+				schema_broken(cfg, i, "short flag of key \"%s\" is taken by \"%s\"",
+				              name, keys[j].name);
+				return cfg;
+			}
+		}
 		int rc = apply_default(cfg, cfg->vals, i);
 		if (rc == -ENOMEM) {
 			lota_config_free(cfg);
 			return NULL;
 		}
-		if (rc)
-			die(cfg->err, keys[i].name);
+		if (rc) {
+			/* i + 1: keys[i] may hold the items of a list default read so far */
+			char why[sizeof(cfg->err)];
+			snprintf(why, sizeof(why), "%s", cfg->err);
+			schema_broken(cfg, i + 1, "%s", why);
+			return cfg;
+		}
 	}
 	cfg->err[0] = '\0';
 	return cfg;
@@ -730,63 +773,69 @@ const char *lota_config_error(const lota_config *cfg)
 	return cfg ? cfg->err : "";
 }
 
-static const struct value *get(const lota_config *cfg, const char *name, lota_config_type t)
+/* The value of key `name`, or NULL with errno set: EINVAL for a NULL argument or a key
+ * of another type, ENOENT for no such key. Getters run concurrently: errno is the only
+ * thing they may write. */
+static const struct value *get(const lota_config *cfg, const char *name, int t)
 {
-	if (!cfg || !name)
-		die("getter called without a config or name", name);
+	if (!cfg || !name) {
+		errno = EINVAL;
+		return NULL;
+	}
 	int i = find_key(cfg, name, strlen(name));
-	if (i < 0)
-		die("no such key", name);
-	if (cfg->keys[i].type != t)
-		die("getter of the wrong type for key", name);
+	if (i < 0) {
+		errno = ENOENT;
+		return NULL;
+	}
+	if (t >= 0 && cfg->keys[i].type != (lota_config_type)t) {
+		errno = EINVAL;
+		return NULL;
+	}
 	return &cfg->vals[i];
 }
 
 bool lota_config_get_bool(const lota_config *cfg, const char *name)
 {
 	const struct value *v = get(cfg, name, LOTA_CONFIG_BOOL);
-	return v->has && v->n.b;
+	return v && v->has && v->n.b;
 }
 
 int64_t lota_config_get_int(const lota_config *cfg, const char *name)
 {
 	const struct value *v = get(cfg, name, LOTA_CONFIG_INT);
-	return v->has ? v->n.i : 0;
+	return v && v->has ? v->n.i : 0;
 }
 
 uint64_t lota_config_get_size(const lota_config *cfg, const char *name)
 {
 	const struct value *v = get(cfg, name, LOTA_CONFIG_SIZE);
-	return v->has ? v->n.u : 0;
+	return v && v->has ? v->n.u : 0;
 }
 
 int64_t lota_config_get_duration_ms(const lota_config *cfg, const char *name)
 {
 	const struct value *v = get(cfg, name, LOTA_CONFIG_DURATION);
-	return v->has ? v->n.i : 0;
+	return v && v->has ? v->n.i : 0;
 }
 
 const char *lota_config_get_string(const lota_config *cfg, const char *name)
 {
-	return get(cfg, name, LOTA_CONFIG_STRING)->s;
+	const struct value *v = get(cfg, name, LOTA_CONFIG_STRING);
+	return v ? v->s : NULL;
 }
 
 size_t lota_config_get_list(const lota_config *cfg, const char *name, const char *const **items)
 {
 	const struct value *v = get(cfg, name, LOTA_CONFIG_LIST);
 	if (items)
-		*items = (const char *const *)v->items;
-	return v->nitems;
+		*items = v ? (const char *const *)v->items : NULL;
+	return v ? v->nitems : 0;
 }
 
 bool lota_config_is_set(const lota_config *cfg, const char *name)
 {
-	if (!cfg || !name)
-		die("is_set called without a config or name", name);
-	int i = find_key(cfg, name, strlen(name));
-	if (i < 0)
-		die("no such key", name);
-	return cfg->vals[i].set;
+	const struct value *v = get(cfg, name, -1);
+	return v && v->set;
 }
 
 /* ---- JSON --------------------------------------------------------------------------- */
@@ -1023,6 +1072,8 @@ int lota_config_load_json(lota_config *cfg, const char *json, size_t len)
 {
 	if (!cfg)
 		return -EINVAL;
+	if (cfg->schema_rc)
+		return cfg->schema_rc;
 	struct value *vals = clone_values(cfg);
 	if (!vals)
 		return seterr(cfg, -ENOMEM, "config: out of memory");
@@ -1092,6 +1143,8 @@ int lota_config_load_file(lota_config *cfg, const char *path)
 {
 	if (!cfg || !path)
 		return -EINVAL;
+	if (cfg->schema_rc)
+		return cfg->schema_rc;
 	struct value *vals = clone_values(cfg);
 	if (!vals)
 		return seterr(cfg, -ENOMEM, "config: out of memory");
@@ -1223,10 +1276,16 @@ int lota_config_parse_args(lota_config *cfg, int argc, char *const argv[], const
 		*help_requested = false;
 	if (positional_start)
 		*positional_start = argc;
+	if (cfg->schema_rc)
+		return cfg->schema_rc;
 	if (config_key) {
 		ck = find_key(cfg, config_key, strlen(config_key));
-		if (ck < 0 || cfg->keys[ck].type != LOTA_CONFIG_STRING)
-			die("config_key is not a STRING key:", config_key);
+		if (ck < 0 || cfg->keys[ck].type != LOTA_CONFIG_STRING) {
+			char q[SHOW_MAX * 4 + 8];
+			return seterr(cfg, LOTA_E_CONFIG_SCHEMA,
+			              "config schema: the config file key %s is not a STRING key",
+			              quote(q, sizeof(q), config_key, strlen(config_key)));
+		}
 	}
 	acts = calloc(argc > 0 ? (size_t)argc : 1, sizeof(*acts));
 	touched = calloc(cfg->n ? cfg->n : 1, sizeof(bool));
@@ -1298,6 +1357,8 @@ int lota_config_validate(lota_config *cfg)
 {
 	if (!cfg)
 		return -EINVAL;
+	if (cfg->schema_rc)
+		return cfg->schema_rc;
 	for (size_t i = 0; i < cfg->n; i++) {
 		const lota_config_key *k = &cfg->keys[i];
 		const struct value *v = &cfg->vals[i];

@@ -4,7 +4,9 @@
  * encoding, constant-time comparison and secure wiping.
  *
  * Invariants: no OpenSSL type crosses this header (contexts are opaque); every function
- * returns 0 or LOTA_E_CRYPTO / LOTA_E_AUTH_TAG / -ENOMEM. The one-shot helpers reuse
+ * returns 0 or LOTA_E_CRYPTO / LOTA_E_AUTH_TAG / -ENOMEM, or -EAGAIN when the process
+ * has no pthread key left for the per-thread contexts on the first use (then every later
+ * call fails the same way; nothing aborts). The one-shot helpers reuse
  * per-thread OpenSSL contexts (created on first use, freed at thread exit), so the hot
  * paths (SigV4, peer HMAC, store blocks) do not allocate per call.
  */

@@ -30,6 +30,7 @@ struct lota__hmac_ctx {
 };
 
 static pthread_once_t algs_once = PTHREAD_ONCE_INIT;
+static int algs_rc; /* what algs_init() ended with; every later algs() returns it */
 static EVP_MD *alg_sha256;
 static EVP_MAC *alg_hmac;
 static EVP_CIPHER *alg_gcm;
@@ -56,21 +57,32 @@ static void tls_release(void *p)
 	s->registered = false;
 }
 
+/*
+ * Once per process. The thread-local key comes first: without it the per-thread contexts
+ * could not be freed when a thread exits, so crypto is refused (the key's error, -EAGAIN
+ * when the process has used up its PTHREAD_KEYS_MAX keys) rather than the host program
+ * aborted. The failure is final for the process, like a missing algorithm.
+ */
 static void algs_init(void)
 {
+	int rc = pthread_key_create(&tls_key, tls_release);
+	if (rc != 0) {
+		algs_rc = -rc;
+		return;
+	}
 	alg_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	alg_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	alg_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-	if (pthread_key_create(&tls_key, tls_release) != 0)
-		abort(); /* cannot run without it; happens once at start-up */
+	if (!alg_sha256 || !alg_hmac || !alg_gcm)
+		algs_rc = LOTA_E_CRYPTO;
 }
 
 static int algs(void)
 {
 	if (pthread_once(&algs_once, algs_init) != 0)
 		return LOTA_E_CRYPTO;
-	if (!alg_sha256 || !alg_hmac || !alg_gcm)
-		return LOTA_E_CRYPTO;
+	if (algs_rc)
+		return algs_rc;
 	if (!tls.registered) {
 		if (pthread_setspecific(tls_key, &tls) != 0)
 			return -ENOMEM;

@@ -23,6 +23,8 @@ static const struct errinfo errors[] = {
     E(LOTA_E_INTERNAL, "internal error"),
     E(LOTA_E_TOO_LARGE, "input exceeds a configured limit"),
     E(LOTA_E_OVERFLOW, "number out of range"),
+    E(LOTA_E_OPTS, "options struct: sz not set to its sizeof, or fields this library does not "
+                   "know are set"),
     E(LOTA_E_HTTP_METHOD, "invalid HTTP method"),
     E(LOTA_E_HTTP_TARGET, "invalid HTTP request target"),
     E(LOTA_E_HTTP_VERSION, "unsupported HTTP version"),
@@ -57,6 +59,7 @@ static const struct errinfo errors[] = {
     E(LOTA_E_CONFIG_VALUE, "invalid configuration value"),
     E(LOTA_E_CONFIG_MISSING, "required configuration key missing"),
     E(LOTA_E_CONFIG_FLAG, "invalid command-line flag"),
+    E(LOTA_E_CONFIG_SCHEMA, "invalid configuration key table"),
     E(LOTA_E_PLACEMENT_NO_NODES, "no nodes to place on"),
     E(LOTA_E_PLACEMENT_DUP_NODE, "duplicate node"),
     E(LOTA_E_CRYPTO, "cryptographic library failure"),

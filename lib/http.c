@@ -31,6 +31,7 @@
 #include <lota/http.h>
 
 #include "crypto-internal.h"
+#include "opts-internal.h"
 
 #define DEFAULT_MAX_HEAD       16384
 #define DEFAULT_MAX_CHUNK_LINE 4096
@@ -388,10 +389,22 @@ static int parse_headers(cursor *pp, cursor end, int more, lota_http_header *hea
 	}
 }
 
+/* The caller's limits (NULL: defaults) in this library's layout; the released size of
+ * lota_http_limits is the end of max_headers. */
+static int load_limits(const lota_http_limits *limits, lota_http_limits *out)
+{
+	if (!limits) {
+		*out = (lota_http_limits){.sz = sizeof(*out)};
+		return 0;
+	}
+	return lota__opts_load(limits, LOTA__OFFSETOFEND(lota_http_limits, max_headers),
+	                       sizeof(*out), out);
+}
+
 static void window(const char *buf, size_t len, const lota_http_limits *limits, cursor *p,
                    cursor *end, int *more)
 {
-	size_t max = (limits && limits->max_head_bytes) ? limits->max_head_bytes : DEFAULT_MAX_HEAD;
+	size_t max = limits->max_head_bytes ? limits->max_head_bytes : DEFAULT_MAX_HEAD;
 	if (max > INT_MAX)
 		max = INT_MAX; /* the head length is returned as an int */
 	*p = (cursor)buf;
@@ -401,7 +414,7 @@ static void window(const char *buf, size_t len, const lota_http_limits *limits, 
 
 static size_t header_cap(size_t max_headers, const lota_http_limits *limits)
 {
-	if (limits && limits->max_headers && limits->max_headers < max_headers)
+	if (limits->max_headers && limits->max_headers < max_headers)
 		return limits->max_headers;
 	return max_headers;
 }
@@ -410,12 +423,16 @@ int lota_http_parse_request(const char *buf, size_t len, lota_http_request *req,
                             lota_http_header *headers, size_t max_headers,
                             const lota_http_limits *limits)
 {
+	lota_http_limits lim;
 	if (!req || (!buf && len) || (!headers && max_headers))
 		return -EINVAL;
 	memset(req, 0, sizeof(*req));
 	req->headers = headers;
 	cursor p, end, start = (cursor)buf;
 	int more, rc;
+	if ((rc = load_limits(limits, &lim)))
+		return rc;
+	limits = &lim;
 	if (len == 0)
 		return LOTA_E_INCOMPLETE;
 	window(buf, len, limits, &p, &end, &more);
@@ -496,12 +513,16 @@ int lota_http_parse_response(const char *buf, size_t len, lota_http_response *re
                              lota_http_header *headers, size_t max_headers,
                              const lota_http_limits *limits)
 {
+	lota_http_limits lim;
 	if (!resp || (!buf && len) || (!headers && max_headers))
 		return -EINVAL;
 	memset(resp, 0, sizeof(*resp));
 	resp->headers = headers;
 	cursor p, end, start = (cursor)buf;
 	int more, rc;
+	if ((rc = load_limits(limits, &lim)))
+		return rc;
+	limits = &lim;
 	if (len == 0)
 		return LOTA_E_INCOMPLETE;
 	window(buf, len, limits, &p, &end, &more);

@@ -30,6 +30,7 @@
 #include <lota/sigv4.h>
 
 #include "crypto-internal.h"
+#include "opts-internal.h"
 
 /* "yyyymmdd/region/service/aws4_request" and its NUL */
 #define SCOPE_MAX (8 + 1 + LOTA_SIGV4_SCOPE_PART_MAX + 1 + LOTA_SIGV4_SCOPE_PART_MAX + 13 + 1)
@@ -65,7 +66,7 @@ static _Thread_local struct sigv4_tls {
 
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 static pthread_key_t tls_key;
-static bool tls_key_ok;
+static int tls_key_rc; /* -errno of pthread_key_create(): -EAGAIN when none is left */
 
 static void tls_release(void *p)
 {
@@ -78,15 +79,17 @@ static void tls_release(void *p)
 
 static void tls_key_init(void)
 {
-	tls_key_ok = pthread_key_create(&tls_key, tls_release) == 0;
+	tls_key_rc = -pthread_key_create(&tls_key, tls_release);
 }
 
 static int tls_get(void)
 {
 	if (tls.registered)
 		return 0;
-	if (pthread_once(&tls_once, tls_key_init) != 0 || !tls_key_ok)
+	if (pthread_once(&tls_once, tls_key_init) != 0)
 		return LOTA_E_INTERNAL;
+	if (tls_key_rc)
+		return tls_key_rc;
 	if (pthread_setspecific(tls_key, &tls) != 0)
 		return -ENOMEM;
 	tls.registered = true;
@@ -1032,11 +1035,19 @@ static int compute_signature(const lota_sigv4_request *req, lota_str list, unsig
 	return rc;
 }
 
-/* What both signers require of their input before any work. */
-static int check_params(const lota_sigv4_params *params, const lota_sigv4_request *req)
+/* What both signers require of their input before any work. The caller's params are
+ * read into `own` (this library's layout; the released size of lota_sigv4_params is the
+ * end of flags), which is what the signer then uses. */
+static int check_params(const lota_sigv4_params *caller, const lota_sigv4_request *req,
+                        lota_sigv4_params *own)
 {
-	if (!params || !req)
+	if (!caller || !req)
 		return -EINVAL;
+	int rc =
+	    lota__opts_load(caller, LOTA__OFFSETOFEND(lota_sigv4_params, flags), sizeof(*own), own);
+	if (rc)
+		return rc;
+	const lota_sigv4_params *params = own;
 	if (!credential_part_ok(params->access_key, LOTA_SIGV4_ACCESS_KEY_MAX))
 		return -EINVAL;
 	if (!time_ok(params->time))
@@ -1092,11 +1103,13 @@ int lota_sigv4_sign_header(const lota_sigv4_params *params, const lota_sigv4_req
 	lota_http_header sent[LOTA_SIGV4_MAX_HEADERS];
 	size_t list_len, nsent = 0;
 	int rc;
+	lota_sigv4_params own;
 	if (!out)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
-	if ((rc = check_params(params, req)))
+	if ((rc = check_params(params, req, &own)))
 		return rc;
+	params = &own;
 	if (params->session_token.len && !find_header(req, "x-amz-security-token"))
 		return LOTA_E_SIGV4_HEADERS;
 	/* The request as sent: req's headers but any Authorization, then the one made here. */
@@ -1162,9 +1175,11 @@ int lota_sigv4_presign(const lota_sigv4_params *params, const lota_sigv4_request
 	int rc;
 	if (!out || cap == 0)
 		return -EINVAL;
+	lota_sigv4_params own;
 	out[0] = '\0';
-	if ((rc = check_params(params, req)))
+	if ((rc = check_params(params, req, &own)))
 		return rc;
+	params = &own;
 	if (!expires_ok(expires_s))
 		return -EINVAL;
 	/* no header is added: the request is sent with req's headers as they are */

@@ -3,8 +3,9 @@
 # under CTest in both builds:
 #   build/       gcc, optimized (unit, fuzz-corpus replay, integration, install tests)
 #   build-asan/  clang, ASan+UBSan, libFuzzer harnesses run for LOTA_FUZZ_SECONDS each
+# Before them, scripts/check-builds.sh builds lota in the other ways people build it.
 # Exits non-zero when anything fails. Usage: scripts/test.sh [--quick] (quick: one build,
-# no integration tests; for a fast edit-test loop).
+# no integration tests, no check-builds; for a fast edit-test loop).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -13,6 +14,8 @@ quick=0
 
 bash scripts/deps.sh
 bash scripts/check-format.sh
+# gcc/clang x Release/Debug and Debian's hardening flags, warnings as errors (~1 min).
+[ $quick = 1 ] || bash scripts/check-builds.sh
 
 jobs=$(nproc)
 # 30 s per harness from the committed corpus: 10 harnesses, two at a time on two cores,
@@ -25,7 +28,8 @@ run_build() { # name, ctest label exclusion, cmake args...
 	shift 2
 	echo "=== configure $dir: $*"
 	mkdir -p "$dir"
-	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir/configure.log" 2>&1 || {
+	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOTA_WERROR=ON "$@" \
+		>"$dir/configure.log" 2>&1 || {
 		cat "$dir/configure.log"
 		return 1
 	}

@@ -119,12 +119,11 @@ static int cmd_presign(int argc, char **argv)
 	                          .path = view(path),
 	                          .headers = &hdr,
 	                          .num_headers = 1};
-	lota_sigv4_params p = {.access_key = view(ak),
-	                       .secret_key = view(sk),
-	                       .session_token = view(getenv("AWS_SESSION_TOKEN")),
-	                       .region = view(region ? region : "us-east-1"),
-	                       .service = LOTA_STR_LIT("s3"),
-	                       .time = (int64_t)time(NULL)};
+	lota_sigv4_params p =
+	    LOTA_OPTS(lota_sigv4_params, .access_key = view(ak), .secret_key = view(sk),
+	              .session_token = view(getenv("AWS_SESSION_TOKEN")),
+	              .region = view(region ? region : "us-east-1"), .service = LOTA_STR_LIT("s3"),
+	              .time = (int64_t)time(NULL));
 	int64_t expires_s = lota_config_get_duration_ms(cfg, "expires") / 1000;
 	n = lota_sigv4_presign(&p, &req, expires_s, query, sizeof(query));
 	if (n < 0) {

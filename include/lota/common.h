@@ -5,7 +5,29 @@
  * Errors: every fallible function returns 0 (or a non-negative count) on success and a
  * negative code on failure. A code is either -errno passed through from the system
  * (-ENOMEM, -EINVAL, -EIO, ...) or one of lota's own codes below, all <= -1000 so the
- * two ranges never meet. The enum is append-only: a code, once released, keeps its value.
+ * two ranges never meet. The enum is append-only and every code has its value written
+ * out: a code, once released, keeps its value and is never removed, and a new one takes
+ * a free value in its group. There is deliberately no "last code" marker: it would move
+ * with every addition and bake one release's count into programs compiled against it.
+ * lota_strerror() of a code this library does not know is "unknown error".
+ *
+ * Options structs (libbpf's OPTS discipline). A public struct that a caller fills to
+ * pass settings and that may gain fields in later releases (lota_http_limits,
+ * lota_sigv4_params) begins with `size_t sz`, which the caller sets to the sizeof of the
+ * struct as its headers declare it. LOTA_OPTS() does that and zeroes every field not
+ * named, which is every field's default:
+ *     lota_http_limits lim = LOTA_OPTS(lota_http_limits, .max_headers = 64);
+ * Fields are only ever appended. The library reads the first sz bytes and takes any field
+ * beyond them as zero, so a program built against older headers keeps its meaning. An sz
+ * below the struct's first released size (0: not set), above LOTA_OPTS_MAX, or above the
+ * size this library knows with a non-zero byte in the part it does not know (a newer
+ * program asking for something this library cannot do) is LOTA_E_OPTS, and the call does
+ * nothing. Other public structs have no sz: plain values and views (lota_str,
+ * lota_http_header, lota_range, lota_hash128, lota_cache_key), descriptions of a message
+ * (lota_sigv4_request), results the library fills (lota_http_request,
+ * lota_http_response, lota_sigv4_auth, lota_sigv4_signature), caller-owned state
+ * (lota_http_chunked) and key-table entries (lota_config_key). Their layout is fixed for
+ * the SONAME: growing one takes a new function or a new major version.
  */
 #ifndef LOTA_COMMON_H
 #define LOTA_COMMON_H
@@ -40,6 +62,12 @@ typedef struct lota_str {
 
 #define LOTA_STR_LIT(s) ((lota_str){(s), sizeof(s) - 1})
 
+/* An options struct of TYPE (a compound literal, C99 designated initializers for the
+ * fields): sz set, every field not named zero. See "Options structs" above. */
+#define LOTA_OPTS(TYPE, ...) ((TYPE){.sz = sizeof(TYPE), __VA_ARGS__})
+/* No options struct is, or will be, larger: an sz above it is refused unread. */
+#define LOTA_OPTS_MAX 4096u
+
 /* lota's own error codes (append only; never renumber, never remove). */
 enum lota_error {
 	LOTA_OK = 0,
@@ -48,6 +76,7 @@ enum lota_error {
 	LOTA_E_INTERNAL = -1002,   /* a broken invariant or library failure */
 	LOTA_E_TOO_LARGE = -1003,  /* input or result exceeds a configured cap */
 	LOTA_E_OVERFLOW = -1004,   /* a number does not fit */
+	LOTA_E_OPTS = -1005,       /* bad sz in an options struct (see above) */
 	/* HTTP/1.1 parsing */
 	LOTA_E_HTTP_METHOD = -1010,  /* bad or missing method token */
 	LOTA_E_HTTP_TARGET = -1011,  /* bad request target */
@@ -86,13 +115,13 @@ enum lota_error {
 	LOTA_E_CONFIG_VALUE = -1063,   /* the value is out of range or malformed */
 	LOTA_E_CONFIG_MISSING = -1064, /* a required key has no value */
 	LOTA_E_CONFIG_FLAG = -1065,    /* a bad command-line flag */
+	LOTA_E_CONFIG_SCHEMA = -1066,  /* the program's key table is broken (lota/config.h) */
 	/* placement */
 	LOTA_E_PLACEMENT_NO_NODES = -1080,
 	LOTA_E_PLACEMENT_DUP_NODE = -1081,
 	/* crypto */
 	LOTA_E_CRYPTO = -1090,   /* OpenSSL failed */
 	LOTA_E_AUTH_TAG = -1091, /* an authentication tag did not verify */
-	LOTA_E_LAST = -1092      /* keep last; grows as codes are appended */
 };
 
 /* A static, human-readable message for any code (lota's own or -errno). Never NULL. */

@@ -77,9 +77,13 @@ typedef struct lota_config_key {
 typedef struct lota_config lota_config;
 
 /* A config for `keys` (n entries; the table must outlive the config), all defaults
- * applied. Returns NULL only on allocation failure. A broken table (bad or duplicate
- * name, duplicate short flag, a default that does not parse or is out of bounds) is a
- * programming error: it aborts with a message. */
+ * applied. Returns NULL only on allocation failure. A broken table (NULL with n > 0, a
+ * bad or duplicate name, an unknown type, a duplicate short flag, a default that does
+ * not parse or is out of bounds) is a programming error that is reported, not fatal: the
+ * config is returned without any key, and lota_config_load_file(), _load_json(),
+ * _parse_args() and _validate() on it all return LOTA_E_CONFIG_SCHEMA, with
+ * lota_config_error() naming the key and the fault ("config schema: key \"x\" is
+ * declared twice"). */
 LOTA_API lota_config *lota_config_new(const lota_config_key *keys, size_t n);
 LOTA_API void lota_config_free(lota_config *cfg);
 
@@ -92,7 +96,8 @@ LOTA_API int lota_config_load_json(lota_config *cfg, const char *json, size_t le
 
 /*
  * Apply command-line flags argv[1..argc). `--config FILE` (if `config_key` names a STRING
- * key, e.g. "config") is loaded first, wherever it appears, then the other flags on top.
+ * key, e.g. "config"; any other config_key is LOTA_E_CONFIG_SCHEMA) is loaded first,
+ * wherever it appears, then the other flags on top.
  * `--help`/`-h` sets *help_requested and stops. Arguments that are not flags (and all
  * after "--") are returned through *positional_start (index of the first one; argc when
  * there are none) or are an error when positional_start is NULL. All-or-nothing like the
@@ -111,8 +116,11 @@ LOTA_API int lota_config_validate(lota_config *cfg) LOTA_WUR;
 /* The message of the last error ("" when none). Valid until the next call on cfg. */
 LOTA_API const char *lota_config_error(const lota_config *cfg);
 
-/* Getters. The key must exist with that type (an assertion otherwise). Strings are
- * owned by cfg; NULL when unset. */
+/* Getters. Strings are owned by cfg; NULL when unset. A key that does not exist, or has
+ * another type, or a NULL argument, is a programming error: the getter returns the zero
+ * value (false, 0, NULL; a list of 0 items with *items NULL) and sets errno to ENOENT
+ * (no such key) or EINVAL; errno is left alone otherwise. lota_config_is_set() takes a
+ * key of any type. */
 LOTA_API bool lota_config_get_bool(const lota_config *cfg, const char *name);
 LOTA_API int64_t lota_config_get_int(const lota_config *cfg, const char *name);
 LOTA_API uint64_t lota_config_get_size(const lota_config *cfg, const char *name);

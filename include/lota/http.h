@@ -48,7 +48,9 @@ typedef struct lota_http_header {
 	lota_str value; /* leading and trailing whitespace removed */
 } lota_http_header;
 
+/* An options struct (lota/common.h): build it with LOTA_OPTS(lota_http_limits, ...). */
 typedef struct lota_http_limits {
+	size_t sz;             /* sizeof(lota_http_limits) */
 	size_t max_head_bytes; /* request/status line + headers + final CRLF; 0 = 16 KiB */
 	size_t max_headers;    /* 0 = the capacity of the caller's header array */
 } lota_http_limits;
@@ -97,7 +99,8 @@ typedef struct lota_http_response {
  * Parse a request head from buf[0..len). `headers` is caller storage for `max_headers`
  * entries. Returns the number of bytes of the head (> 0, including the final CRLF) on
  * success, LOTA_E_INCOMPLETE when more bytes are needed (and the bytes so far are valid),
- * or another negative LOTA_E_HTTP_* code. limits may be NULL (defaults).
+ * or another negative LOTA_E_HTTP_* code. limits may be NULL (defaults); LOTA_E_OPTS for
+ * limits with a bad sz.
  */
 LOTA_API int lota_http_parse_request(const char *buf, size_t len, lota_http_request *req,
                                      lota_http_header *headers, size_t max_headers,

@@ -14,6 +14,11 @@
  * Secrets: secret keys and derived signing keys live only in caller memory and in the
  * per-thread key cache (wiped on eviction); they are never logged. Comparisons of
  * signatures are constant time.
+ *
+ * Besides the codes each function names, any function here that hashes may return
+ * LOTA_E_CRYPTO (OpenSSL failed), -ENOMEM, or -EAGAIN when the process had no pthread
+ * key left for the per-thread state on the first use (PTHREAD_KEYS_MAX); that last one
+ * is final for the process. The library never aborts.
  */
 #ifndef LOTA_SIGV4_H
 #define LOTA_SIGV4_H
@@ -97,7 +102,9 @@ typedef struct lota_sigv4_request {
 	lota_str payload_hash;
 } lota_sigv4_request;
 
+/* An options struct (lota/common.h): build it with LOTA_OPTS(lota_sigv4_params, ...). */
 typedef struct lota_sigv4_params {
+	size_t sz; /* sizeof(lota_sigv4_params) */
 	lota_str access_key;
 	lota_str secret_key;
 	lota_str session_token; /* optional: signed as x-amz-security-token */
@@ -122,7 +129,8 @@ typedef struct lota_sigv4_signature {
  * params->session_token, the request must carry it as an X-Amz-Security-Token header
  * (else LOTA_E_SIGV4_HEADERS). An Authorization header in req is never signed: the
  * request to send is req's other headers plus out->authorization. Returns 0 or a negative
- * code: LOTA_E_SIGV4_HEADERS (Host missing; a header name the signed-header list cannot
+ * code: LOTA_E_OPTS (params->sz not set, see lota/common.h), LOTA_E_SIGV4_HEADERS (Host
+ * missing; a header name the signed-header list cannot
  * carry: one with '%', ',', '=', ';', ':', a control or non-ASCII byte),
  * LOTA_E_SIGV4_DATE (X-Amz-Date missing or not params->time, or a time outside the years
  * 0000..9999), LOTA_E_TOO_LARGE (a limit above), or what lota_sigv4_parse would say of
@@ -139,8 +147,8 @@ LOTA_API int lota_sigv4_sign_header(const lota_sigv4_params *params, const lota_
  * and Authorization refused. Writes into out (capacity cap, NUL-terminated) the complete
  * query string to send: req->query's parameters plus X-Amz-Algorithm, X-Amz-Credential,
  * X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders, [X-Amz-Security-Token] and
- * X-Amz-Signature. Returns its length or a negative code: LOTA_E_TOO_LARGE (a limit
- * above, or cap), LOTA_E_SIGV4_HEADERS (as for lota_sigv4_sign_header, and a header name
+ * X-Amz-Signature. Returns its length or a negative code: LOTA_E_OPTS (as for
+ * lota_sigv4_sign_header), LOTA_E_TOO_LARGE (a limit above, or cap), LOTA_E_SIGV4_HEADERS (as for lota_sigv4_sign_header, and a header name
  * with a byte other than A-Za-z0-9-._~, which the query would carry percent-encoded),
  * LOTA_E_SIGV4_DATE, or what lota_sigv4_parse would say of the request to send:
  * LOTA_E_SIGV4_MALFORMED when req->query already holds one of the parameters added here

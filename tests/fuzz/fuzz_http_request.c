@@ -90,7 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* a smaller head limit: the same success if it fits, else an error */
 	if (size) {
-		lota_http_limits lim = {.max_head_bytes = 1 + data[size - 1] * 4u};
+		lota_http_limits lim =
+		    LOTA_OPTS(lota_http_limits, .max_head_bytes = 1 + data[size - 1] * 4u);
 		lota_http_request r2;
 		lota_http_header h2[NH];
 		int p = parse(buf, size, &r2, h2, &lim);

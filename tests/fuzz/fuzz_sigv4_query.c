@@ -45,13 +45,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                                      out, sizeof(out));
 	if (c1 >= (int)sizeof(out) || c2 >= (int)sizeof(out))
 		abort();
-	lota_sigv4_params p = {LOTA_STR_LIT("AKID"),
-	                       LOTA_STR_LIT("secret"),
-	                       {NULL, 0},
-	                       LOTA_STR_LIT("us-east-1"),
-	                       LOTA_STR_LIT("s3"),
-	                       1710003942,
-	                       flags};
+	lota_sigv4_params p =
+	    LOTA_OPTS(lota_sigv4_params, .access_key = LOTA_STR_LIT("AKID"),
+	              .secret_key = LOTA_STR_LIT("secret"), .region = LOTA_STR_LIT("us-east-1"),
+	              .service = LOTA_STR_LIT("s3"), .time = 1710003942, .flags = flags);
 	int n = lota_sigv4_presign(&p, &req, 3600, out, sizeof(out));
 	if (n > 0) {
 		/* what we presign, we parse and verify */

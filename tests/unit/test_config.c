@@ -708,17 +708,31 @@ static void test_required(void)
 	lota_config_free(c);
 }
 
+/* The --help text or the dump as a malloc'd string. Written to a temporary file and read
+ * back, rather than through open_memstream(): that would hand the address of a local
+ * (the buffer pointer) to the stream, and gcc 12 at -O2/-O3 then sees every later use of
+ * the result as a possible use of that local after it went out of scope. */
 static char *capture(lota_config *c, int dump)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	FILE *f = tmpfile();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	if (dump)
 		lota_config_dump(c, f);
 	else
 		lota_config_print_help(c, f, "lotad [OPTIONS]");
+	long len = ftell(f);
+	char *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+	if (buf) {
+		rewind(f);
+		if (fread(buf, 1, (size_t)len, f) == (size_t)len) {
+			buf[len] = '\0';
+		} else {
+			free(buf);
+			buf = NULL;
+		}
+	}
 	fclose(f);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
 	return buf;
 }
 
@@ -806,6 +820,159 @@ static void test_dump(void)
 	lota_config_free(c);
 }
 
+/* ---- misuse is an error, never an abort -------------------------------------------- */
+
+/* A broken key table gives an empty config whose every load says why. */
+static void expect_schema_error(const lota_config_key *k, size_t n, const char *msg)
+{
+	lota_config *c = lota_config_new(k, n);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	if (strcmp(lota_config_error(c), msg) != 0)
+		fprintf(stderr, "\n  schema error: got '%s'\n  want '%s'\n", lota_config_error(c),
+		        msg);
+	ERR_IS(c, msg);
+	CU_ASSERT_EQUAL(load(c, "{}"), LOTA_E_CONFIG_SCHEMA);
+	ERR_IS(c, msg);
+	CU_ASSERT_EQUAL(lota_config_load_file(c, "/nonexistent/lota.json"), LOTA_E_CONFIG_SCHEMA);
+	bool help = true;
+	int pos = -1;
+	char *argv[] = {"prog", "--help", NULL};
+	CU_ASSERT_EQUAL(lota_config_parse_args(c, 2, argv, NULL, &help, &pos),
+	                LOTA_E_CONFIG_SCHEMA);
+	CU_ASSERT_FALSE(help);
+	CU_ASSERT_EQUAL(lota_config_validate(c), LOTA_E_CONFIG_SCHEMA);
+	ERR_IS(c, msg);
+	/* no key survives, so nothing half-built can be read */
+	errno = 0;
+	CU_ASSERT_EQUAL(lota_config_get_int(c, "workers"), 0);
+	CU_ASSERT_EQUAL(errno, ENOENT);
+	char *d = capture(c, 1);
+	CU_ASSERT_STRING_EQUAL(d, "{\n}\n");
+	free(d);
+	lota_config_free(c);
+}
+
+static void test_broken_schema(void)
+{
+	static const lota_config_key dup[] = {
+	    {"workers", LOTA_CONFIG_INT, "4", 0, 0, false, false, 0, NULL, "a"},
+	    {"peers", LOTA_CONFIG_LIST, "x,y", 0, 0, false, true, 0, NULL, "b"},
+	    {"workers", LOTA_CONFIG_INT, "5", 0, 0, false, false, 0, NULL, "c"},
+	};
+	expect_schema_error(dup, 3, "config schema: key \"workers\" is declared twice");
+	static const lota_config_key shortdup[] = {
+	    {"workers", LOTA_CONFIG_INT, "4", 0, 0, false, false, 'w', NULL, "a"},
+	    {"weight", LOTA_CONFIG_INT, "4", 0, 0, false, false, 'w', NULL, "b"},
+	};
+	expect_schema_error(shortdup, 2,
+	                    "config schema: short flag of key \"weight\" is taken by \"workers\"");
+	static const lota_config_key badname[] = {
+	    {"workers", LOTA_CONFIG_INT, "4", 0, 0, false, false, 0, NULL, "a"},
+	    {"Bad-Name", LOTA_CONFIG_INT, NULL, 0, 0, false, false, 0, NULL, "b"},
+	};
+	expect_schema_error(badname, 2,
+	                    "config schema: key 1 has an invalid name \"Bad-Name\" (use a-z, 0-9 "
+	                    "and _)");
+	static const lota_config_key noname[] = {
+	    {NULL, LOTA_CONFIG_INT, NULL, 0, 0, false, false, 0, NULL, "a"},
+	};
+	expect_schema_error(noname, 1,
+	                    "config schema: key 0 has an invalid name (null) (use a-z, 0-9 and _)");
+	static const lota_config_key badtype[] = {
+	    {"workers", (lota_config_type)99, NULL, 0, 0, false, false, 0, NULL, "a"},
+	};
+	expect_schema_error(badtype, 1, "config schema: key \"workers\" has an unknown type 99");
+	static const lota_config_key baddef[] = {
+	    {"extent_size", LOTA_CONFIG_SIZE, "64XB", 0, 0, false, false, 0, NULL, "a"},
+	};
+	expect_schema_error(baddef, 1,
+	                    "config schema: default of config key \"extent_size\": \"64XB\" is "
+	                    "not a size (use a number with B, KiB, MiB, GiB or TiB)");
+	static const lota_config_key oob[] = {
+	    {"workers", LOTA_CONFIG_INT, "0", 1, 8, false, false, 0, NULL, "a"},
+	};
+	expect_schema_error(oob, 1,
+	                    "config schema: default of config key \"workers\": 0 is below the "
+	                    "minimum 1");
+	/* a list default that fails half-way (4097 items): the items read so far and the
+	 * earlier keys' values are freed (the ASan build checks) */
+	static char many[4097 * 2];
+	for (size_t i = 0; i < 4097; i++)
+		memcpy(many + 2 * i, "a,", 2);
+	many[sizeof(many) - 1] = '\0';
+	const lota_config_key toomany[] = {
+	    {"tags", LOTA_CONFIG_LIST, "x,y", 0, 0, false, true, 0, NULL, "a"},
+	    {"peers", LOTA_CONFIG_LIST, many, 0, 0, false, false, 0, NULL, "b"},
+	};
+	expect_schema_error(toomany, 2,
+	                    "config schema: default of config key \"peers\": more than 4096 items");
+	expect_schema_error(NULL, 2, "config schema: no key table for 2 keys");
+	/* no keys at all is a valid (empty) table */
+	lota_config *c = lota_config_new(NULL, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL(load(c, "{}"), 0);
+	CU_ASSERT_EQUAL(lota_config_validate(c), 0);
+	lota_config_free(c);
+}
+
+/* config_key that is not a STRING key: the call fails, the config stays usable. */
+static void test_bad_config_key(void)
+{
+	lota_config *c = new_cfg();
+	char *argv[] = {"prog", "--workers", "3", NULL};
+	CU_ASSERT_EQUAL(lota_config_parse_args(c, 3, argv, "workers", NULL, NULL),
+	                LOTA_E_CONFIG_SCHEMA);
+	ERR_IS(c, "config schema: the config file key \"workers\" is not a STRING key");
+	CU_ASSERT_EQUAL(lota_config_parse_args(c, 3, argv, "nope", NULL, NULL),
+	                LOTA_E_CONFIG_SCHEMA);
+	ERR_IS(c, "config schema: the config file key \"nope\" is not a STRING key");
+	CU_ASSERT_EQUAL(lota_config_get_int(c, "workers"), 4); /* nothing applied */
+	CU_ASSERT_EQUAL(lota_config_parse_args(c, 3, argv, "config", NULL, NULL), 0);
+	CU_ASSERT_EQUAL(lota_config_get_int(c, "workers"), 3);
+	lota_config_free(c);
+}
+
+/* Getters asked for what does not exist: the zero value and errno, never an abort. */
+static void test_getter_misuse(void)
+{
+	lota_config *c = new_cfg();
+	errno = 0;
+	CU_ASSERT_EQUAL(lota_config_get_int(c, "wrokers"), 0);
+	CU_ASSERT_EQUAL(errno, ENOENT);
+	errno = 0;
+	CU_ASSERT_EQUAL(lota_config_get_size(c, "workers"), 0); /* an INT key */
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	errno = 0;
+	CU_ASSERT_FALSE(lota_config_get_bool(c, "workers"));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	errno = 0;
+	CU_ASSERT_EQUAL(lota_config_get_duration_ms(c, "extent_size"), 0);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	errno = 0;
+	CU_ASSERT_PTR_NULL(lota_config_get_string(c, "nope"));
+	CU_ASSERT_EQUAL(errno, ENOENT);
+	const char *const *items = (const char *const *)&items;
+	errno = 0;
+	CU_ASSERT_EQUAL(lota_config_get_list(c, "listen", &items), 0);
+	CU_ASSERT_PTR_NULL(items);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	errno = 0;
+	CU_ASSERT_FALSE(lota_config_is_set(c, "nope"));
+	CU_ASSERT_EQUAL(errno, ENOENT);
+	errno = 0;
+	CU_ASSERT_EQUAL(lota_config_get_int(NULL, "workers"), 0);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	errno = 0;
+	CU_ASSERT_EQUAL(lota_config_get_int(c, NULL), 0);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	/* a good call leaves errno alone */
+	errno = 0;
+	CU_ASSERT_EQUAL(lota_config_get_int(c, "workers"), 4);
+	CU_ASSERT_FALSE(lota_config_is_set(c, "workers"));
+	CU_ASSERT_EQUAL(errno, 0);
+	lota_config_free(c);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -824,6 +991,9 @@ int main(void)
 	    {"required keys", test_required},
 	    {"--help text", test_help},
 	    {"dump redacts secrets", test_dump},
+	    {"broken key table: LOTA_E_CONFIG_SCHEMA", test_broken_schema},
+	    {"config_key not a STRING key", test_bad_config_key},
+	    {"getters: unknown key or type", test_getter_misuse},
 	    CU_TEST_INFO_NULL,
 	};
 	int rc = lota_unit_run("config", tests);

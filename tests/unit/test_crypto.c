@@ -4,12 +4,19 @@
  * against the GCM specification's test cases plus tamper detection, random bytes, hex,
  * constant-time comparison and wiping.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <lota/sigv4.h>
 
 #include "crypto-internal.h"
 #include "unit.h"
+
+#define NO_KEYS_ARG "--no-pthread-keys"
 
 static void hex_of(const uint8_t *p, size_t n, char *out)
 {
@@ -207,6 +214,51 @@ static void test_threads(void)
 	}
 }
 
+/*
+ * Runs in a fresh process (test_no_pthread_keys re-executes this binary), so that crypto
+ * has not been set up yet: use up every pthread key, then ask for crypto. Every call must
+ * fail with -EAGAIN, and keep failing, instead of aborting. Exit status 0 when they did,
+ * else the number of the first check that did not hold.
+ */
+static int no_keys_child(void)
+{
+	pthread_key_t k;
+	int rc;
+	for (int i = 0; (rc = pthread_key_create(&k, NULL)) == 0 && i < 1 << 20; i++)
+		;
+	if (rc != EAGAIN)
+		return 10;
+	uint8_t h[32];
+	if (lota__sha256("abc", 3, h) != -EAGAIN)
+		return 11;
+	if (lota__sha256("abc", 3, h) != -EAGAIN) /* final, not retried into a crash */
+		return 12;
+	if (lota__hmac_sha256("k", 1, "d", 1, h) != -EAGAIN)
+		return 13;
+	if (lota__sha256_new() != NULL || lota__hmac_new() != NULL)
+		return 14;
+	if (lota_sigv4_signing_key(LOTA_STR_LIT("secret"), LOTA_STR_LIT("20150830"),
+	                           LOTA_STR_LIT("us-east-1"), LOTA_STR_LIT("s3"), h) != -EAGAIN)
+		return 15;
+	return 0;
+}
+
+static void test_no_pthread_keys(void)
+{
+	pid_t pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		execl("/proc/self/exe", "test_crypto", NO_KEYS_ARG, (char *)NULL);
+		_exit(127);
+	}
+	int st = 0;
+	CU_ASSERT_EQUAL_FATAL(waitpid(pid, &st, 0), pid);
+	CU_ASSERT(WIFEXITED(st)); /* not killed by SIGABRT */
+	if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+		fprintf(stderr, "\n  no-keys child: check %d failed\n", WEXITSTATUS(st));
+	CU_ASSERT_EQUAL(WEXITSTATUS(st), 0);
+}
+
 static CU_TestInfo tests[] = {
     {"SHA-256", test_sha256},
     {"HMAC-SHA256", test_hmac},
@@ -214,10 +266,13 @@ static CU_TestInfo tests[] = {
     {"AES-256-GCM tamper detection", test_gcm_tamper},
     {"random, hex, compare, wipe", test_helpers},
     {"per-thread contexts", test_threads},
+    {"no pthread key left: -EAGAIN, no abort", test_no_pthread_keys},
     CU_TEST_INFO_NULL,
 };
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], NO_KEYS_ARG) == 0)
+		return no_keys_child();
 	return lota_unit_run("crypto", tests);
 }

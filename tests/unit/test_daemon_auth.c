@@ -337,6 +337,7 @@ static void make_req(treq *t, const tsign *o)
 		return;
 	const char *region = o->region ? o->region : "us-east-1";
 	lota_sigv4_params p = {
+	    .sz = sizeof(p),
 	    .access_key = {o->ak, strlen(o->ak)},
 	    .secret_key = {o->sk, strlen(o->sk)},
 	    .session_token = {o->token, o->token ? strlen(o->token) : 0},

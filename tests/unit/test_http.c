@@ -365,6 +365,46 @@ static void test_every_byte_every_offset(void)
 	}
 }
 
+/* lota_http_limits is an options struct: a bad sz is refused before any byte is read,
+ * by both parsers, whatever the input. */
+static void test_limits_sz(void)
+{
+	lota_http_header hs[4];
+	lota_http_request req;
+	lota_http_response resp;
+	const char *in = "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\n\r\n";
+	const char *out = "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\n\r\n";
+	size_t len = strlen(in), olen = strlen(out);
+	lota_http_limits lim = {.max_headers = 1}; /* sz forgotten */
+	CU_ASSERT_EQUAL(lota_http_parse_request(in, len, &req, hs, 4, &lim), LOTA_E_OPTS);
+	CU_ASSERT_EQUAL(lota_http_parse_request(in, 0, &req, hs, 4, &lim), LOTA_E_OPTS);
+	CU_ASSERT_EQUAL(lota_http_parse_response(out, olen, &resp, hs, 4, &lim), LOTA_E_OPTS);
+	size_t bad_sz[] = {1, sizeof(size_t), sizeof(lim) - 1, LOTA_OPTS_MAX + 1, SIZE_MAX};
+	for (size_t i = 0; i < sizeof(bad_sz) / sizeof(bad_sz[0]); i++) {
+		lim.sz = bad_sz[i];
+		CU_ASSERT_EQUAL(lota_http_parse_request(in, len, &req, hs, 4, &lim), LOTA_E_OPTS);
+		CU_ASSERT_EQUAL(lota_http_parse_response(out, olen, &resp, hs, 4, &lim),
+		                LOTA_E_OPTS);
+	}
+	lim = LOTA_OPTS(lota_http_limits, .max_headers = 1);
+	CU_ASSERT_EQUAL(lim.sz, sizeof(lim));
+	CU_ASSERT_EQUAL(lota_http_parse_request(in, len, &req, hs, 4, &lim),
+	                LOTA_E_HTTP_TOO_MANY_HEADERS);
+	CU_ASSERT_EQUAL(lota_http_parse_response(out, olen, &resp, hs, 4, &lim),
+	                LOTA_E_HTTP_TOO_MANY_HEADERS);
+	/* from newer headers: honoured while the unknown tail is zero, refused when not */
+	struct {
+		lota_http_limits l;
+		size_t max_future;
+	} newer = {LOTA_OPTS(lota_http_limits, .max_headers = 2), 0};
+	newer.l.sz = sizeof(newer);
+	CU_ASSERT_EQUAL(lota_http_parse_request(in, len, &req, hs, 4, &newer.l), (int)len);
+	CU_ASSERT_EQUAL(lota_http_parse_response(out, olen, &resp, hs, 4, &newer.l), (int)olen);
+	newer.max_future = 7;
+	CU_ASSERT_EQUAL(lota_http_parse_request(in, len, &req, hs, 4, &newer.l), LOTA_E_OPTS);
+	CU_ASSERT_EQUAL(lota_http_parse_response(out, olen, &resp, hs, 4, &newer.l), LOTA_E_OPTS);
+}
+
 static void test_request_limits(void)
 {
 	lota_http_header hs[4];
@@ -374,7 +414,7 @@ static void test_request_limits(void)
 	CU_ASSERT_EQUAL(lota_http_parse_request(in, len, &req, hs, 4, NULL), (int)len);
 	CU_ASSERT_EQUAL(lota_http_parse_request(in, len, &req, hs, 3, NULL),
 	                LOTA_E_HTTP_TOO_MANY_HEADERS);
-	lota_http_limits lim = {.max_headers = 2};
+	lota_http_limits lim = LOTA_OPTS(lota_http_limits, .max_headers = 2);
 	CU_ASSERT_EQUAL(lota_http_parse_request(in, len, &req, hs, 4, &lim),
 	                LOTA_E_HTTP_TOO_MANY_HEADERS);
 	lim.max_headers = 10; /* larger than the array: the array wins */
@@ -384,7 +424,7 @@ static void test_request_limits(void)
 	                LOTA_E_HTTP_TOO_MANY_HEADERS);
 
 	/* head length: exactly the limit passes, one byte less fails */
-	lim = (lota_http_limits){.max_head_bytes = len};
+	lim = LOTA_OPTS(lota_http_limits, .max_head_bytes = len);
 	CU_ASSERT_EQUAL(lota_http_parse_request(in, len, &req, hs, 4, &lim), (int)len);
 	lim.max_head_bytes = len - 1;
 	CU_ASSERT_EQUAL(lota_http_parse_request(in, len, &req, hs, 4, &lim),
@@ -543,7 +583,7 @@ static void test_response_fields(void)
 	CU_ASSERT_EQUAL(lota_http_response_body(&r, false), LOTA_HTTP_BODY_LENGTH);
 	CU_ASSERT_EQUAL(lota_http_response_body(NULL, false), LOTA_HTTP_BODY_NONE);
 
-	lota_http_limits lim = {.max_head_bytes = 10};
+	lota_http_limits lim = LOTA_OPTS(lota_http_limits, .max_head_bytes = 10);
 	CU_ASSERT_EQUAL(lota_http_parse_response(in, strlen(in), &r, hs, 8, &lim),
 	                LOTA_E_HTTP_HEAD_TOO_LONG);
 	CU_ASSERT_EQUAL(lota_http_parse_response(in, strlen(in), &r, hs, 0, NULL),
@@ -733,6 +773,7 @@ int main(void)
 	    {"request: every prefix agrees", test_request_split_independence},
 	    {"request fields and views", test_request_fields},
 	    {"request limits", test_request_limits},
+	    {"limits: sz of an options struct", test_limits_sz},
 	    {"every byte at every offset", test_every_byte_every_offset},
 	    {"response cases and prefixes", test_response_cases},
 	    {"response fields and body framing", test_response_fields},

@@ -178,13 +178,10 @@ static void sha_hex(const void *p, size_t n, char out[65])
 
 static lota_sigv4_params vec_params(unsigned flags)
 {
-	lota_sigv4_params p = {LOTA_STR_LIT(AK),
-	                       LOTA_STR_LIT(SK),
-	                       {NULL, 0},
-	                       LOTA_STR_LIT("us-east-1"),
-	                       LOTA_STR_LIT("service"),
-	                       T_VEC,
-	                       flags};
+	lota_sigv4_params p =
+	    LOTA_OPTS(lota_sigv4_params, .access_key = LOTA_STR_LIT(AK),
+	              .secret_key = LOTA_STR_LIT(SK), .region = LOTA_STR_LIT("us-east-1"),
+	              .service = LOTA_STR_LIT("service"), .time = T_VEC, .flags = flags);
 	return p;
 }
 
@@ -382,7 +379,8 @@ static void check_eq(const char *what, const char *name, const char *got, const 
 static char *file_at(const char *dir, const char *file)
 {
 	char rel[512];
-	snprintf(rel, sizeof(rel), "%s/%s", dir, file);
+	int n = snprintf(rel, sizeof(rel), "%s/%s", dir, file);
+	CU_ASSERT_FATAL(n > 0 && (size_t)n < sizeof(rel)); /* a cut path would name another file */
 	return read_expect(rel);
 }
 
@@ -693,13 +691,9 @@ static void run_golden(struct golden *g)
 	                        h,
 	                        g->nh,
 	                        {NULL, 0}};
-	lota_sigv4_params p = {LOTA_STR_LIT(S3_AK),
-	                       LOTA_STR_LIT(S3_SK),
-	                       {NULL, 0},
-	                       LOTA_STR_LIT("us-east-1"),
-	                       LOTA_STR_LIT("s3"),
-	                       S3_T,
-	                       0};
+	lota_sigv4_params p = LOTA_OPTS(
+	    lota_sigv4_params, .access_key = LOTA_STR_LIT(S3_AK), .secret_key = LOTA_STR_LIT(S3_SK),
+	    .region = LOTA_STR_LIT("us-east-1"), .service = LOTA_STR_LIT("s3"), .time = S3_T);
 	if (strcmp(g->form, "header") == 0) {
 		if (token)
 			p.session_token = (lota_str){token, strlen(token)};
@@ -867,13 +861,9 @@ static void make_signed(struct nreq *n, int64_t t, char date[17])
 	n->nh = 3;
 	n->q = (lota_sigv4_request){
 	    LOTA_STR_LIT("GET"), LOTA_STR_LIT("/bkt/key"), {NULL, 0}, n->h, 3, {NULL, 0}};
-	lota_sigv4_params p = {LOTA_STR_LIT(S3_AK),
-	                       LOTA_STR_LIT(S3_SK),
-	                       {NULL, 0},
-	                       LOTA_STR_LIT("us-east-1"),
-	                       LOTA_STR_LIT("s3"),
-	                       t,
-	                       0};
+	lota_sigv4_params p = LOTA_OPTS(
+	    lota_sigv4_params, .access_key = LOTA_STR_LIT(S3_AK), .secret_key = LOTA_STR_LIT(S3_SK),
+	    .region = LOTA_STR_LIT("us-east-1"), .service = LOTA_STR_LIT("s3"), .time = t);
 	lota_sigv4_signature sig;
 	CU_ASSERT_EQUAL_FATAL(lota_sigv4_sign_header(&p, &n->q, &sig), 0);
 	snprintf(n->authz, sizeof(n->authz), "%s", sig.authorization);
@@ -1046,13 +1036,9 @@ static void make_presigned(struct nreq *n, int64_t t, int64_t expires, char *qs,
 	                            n->h,
 	                            1,
 	                            {NULL, 0}};
-	lota_sigv4_params p = {LOTA_STR_LIT(S3_AK),
-	                       LOTA_STR_LIT(S3_SK),
-	                       {NULL, 0},
-	                       LOTA_STR_LIT("us-east-1"),
-	                       LOTA_STR_LIT("s3"),
-	                       t,
-	                       0};
+	lota_sigv4_params p = LOTA_OPTS(
+	    lota_sigv4_params, .access_key = LOTA_STR_LIT(S3_AK), .secret_key = LOTA_STR_LIT(S3_SK),
+	    .region = LOTA_STR_LIT("us-east-1"), .service = LOTA_STR_LIT("s3"), .time = t);
 	int len = lota_sigv4_presign(&p, &n->q, expires, qs, cap);
 	CU_ASSERT_FATAL(len > 0);
 	n->q.query = (lota_str){qs, (size_t)len};
@@ -1081,13 +1067,9 @@ static void test_presign_expiry(void)
 	CU_ASSERT_EQUAL(pv(&n, t - 86400), LOTA_E_SIGV4_SKEW);
 	/* presign refuses out-of-range expiries */
 	char out[1024];
-	lota_sigv4_params p = {LOTA_STR_LIT(S3_AK),
-	                       LOTA_STR_LIT(S3_SK),
-	                       {NULL, 0},
-	                       LOTA_STR_LIT("us-east-1"),
-	                       LOTA_STR_LIT("s3"),
-	                       t,
-	                       0};
+	lota_sigv4_params p = LOTA_OPTS(
+	    lota_sigv4_params, .access_key = LOTA_STR_LIT(S3_AK), .secret_key = LOTA_STR_LIT(S3_SK),
+	    .region = LOTA_STR_LIT("us-east-1"), .service = LOTA_STR_LIT("s3"), .time = t);
 	CU_ASSERT(lota_sigv4_presign(&p, &n.q, 604801, out, sizeof(out)) < 0);
 	CU_ASSERT(lota_sigv4_presign(&p, &n.q, 0, out, sizeof(out)) < 0);
 	CU_ASSERT_EQUAL(lota_sigv4_presign(&p, &n.q, 60, out, 40), LOTA_E_TOO_LARGE);
@@ -1109,13 +1091,10 @@ static void test_presign_content_sha256_param(void)
 		                        &h,
 		                        1,
 		                        {NULL, 0}};
-		lota_sigv4_params p = {LOTA_STR_LIT(S3_AK),
-		                       LOTA_STR_LIT(S3_SK),
-		                       {NULL, 0},
-		                       LOTA_STR_LIT("us-east-1"),
-		                       LOTA_STR_LIT("s3"),
-		                       S3_T,
-		                       0};
+		lota_sigv4_params p = LOTA_OPTS(
+		    lota_sigv4_params, .access_key = LOTA_STR_LIT(S3_AK),
+		    .secret_key = LOTA_STR_LIT(S3_SK), .region = LOTA_STR_LIT("us-east-1"),
+		    .service = LOTA_STR_LIT("s3"), .time = S3_T);
 		char out[2048];
 		int n = lota_sigv4_presign(&p, &r, 600, out, sizeof(out));
 		CU_ASSERT_FATAL(n > 0);
@@ -1196,13 +1175,10 @@ static void test_payload_markers(void)
 		/* re-sign with this marker as x-amz-content-sha256 */
 		n.h[2].value = (lota_str){markers[i], strlen(markers[i])};
 		n.q.num_headers = 3;
-		lota_sigv4_params p = {LOTA_STR_LIT(S3_AK),
-		                       LOTA_STR_LIT(S3_SK),
-		                       {NULL, 0},
-		                       LOTA_STR_LIT("us-east-1"),
-		                       LOTA_STR_LIT("s3"),
-		                       S3_T,
-		                       0};
+		lota_sigv4_params p = LOTA_OPTS(
+		    lota_sigv4_params, .access_key = LOTA_STR_LIT(S3_AK),
+		    .secret_key = LOTA_STR_LIT(S3_SK), .region = LOTA_STR_LIT("us-east-1"),
+		    .service = LOTA_STR_LIT("s3"), .time = S3_T);
 		lota_sigv4_signature sig;
 		CU_ASSERT_EQUAL_FATAL(lota_sigv4_sign_header(&p, &n.q, &sig), 0);
 		CU_ASSERT_EQUAL(with_authz(&n, sig.authorization), 0);
@@ -1238,13 +1214,10 @@ static void test_chunk_signatures(void)
 	                        h,
 	                        7,
 	                        {NULL, 0}};
-	lota_sigv4_params p = {LOTA_STR_LIT("AKIAIOSFODNN7EXAMPLE"),
-	                       LOTA_STR_LIT(sk),
-	                       {NULL, 0},
-	                       LOTA_STR_LIT("us-east-1"),
-	                       LOTA_STR_LIT("s3"),
-	                       1369353600,
-	                       0};
+	lota_sigv4_params p =
+	    LOTA_OPTS(lota_sigv4_params, .access_key = LOTA_STR_LIT("AKIAIOSFODNN7EXAMPLE"),
+	              .secret_key = LOTA_STR_LIT(sk), .region = LOTA_STR_LIT("us-east-1"),
+	              .service = LOTA_STR_LIT("s3"), .time = 1369353600);
 	lota_sigv4_signature sig;
 	CU_ASSERT_EQUAL_FATAL(lota_sigv4_sign_header(&p, &q, &sig), 0);
 	CU_ASSERT_STRING_EQUAL(sig.signature,
@@ -1459,13 +1432,9 @@ static void lreq_init(struct lreq *l, size_t extra, const char *query)
 
 static lota_sigv4_params s3_params(void)
 {
-	lota_sigv4_params p = {LOTA_STR_LIT(S3_AK),
-	                       LOTA_STR_LIT(S3_SK),
-	                       {NULL, 0},
-	                       LOTA_STR_LIT("us-east-1"),
-	                       LOTA_STR_LIT("s3"),
-	                       S3_T,
-	                       0};
+	lota_sigv4_params p = LOTA_OPTS(
+	    lota_sigv4_params, .access_key = LOTA_STR_LIT(S3_AK), .secret_key = LOTA_STR_LIT(S3_SK),
+	    .region = LOTA_STR_LIT("us-east-1"), .service = LOTA_STR_LIT("s3"), .time = S3_T);
 	return p;
 }
 
@@ -1958,6 +1927,69 @@ static void test_report(void)
 	CU_ASSERT(mutations_rejected > 1000);
 }
 
+/*
+ * lota_sigv4_params is an options struct: sz not set is LOTA_E_OPTS before any work (out
+ * zeroed / empty); a struct from newer headers works as long as what this library does
+ * not know is zero, and is refused, not half honoured, when it is not.
+ */
+static void test_params_sz(void)
+{
+	struct nreq n;
+	char date[17];
+	make_signed(&n, S3_T, date);
+	n.q.num_headers = 3; /* without the Authorization made above */
+	lota_sigv4_params good = s3_params();
+	lota_sigv4_signature want, sig;
+	CU_ASSERT_EQUAL_FATAL(lota_sigv4_sign_header(&good, &n.q, &want), 0);
+	char qs_want[2048], qs[2048];
+	CU_ASSERT_FATAL(lota_sigv4_presign(&good, &n.q, 60, qs_want, sizeof(qs_want)) > 0);
+
+	lota_sigv4_params p = good;
+	size_t bad_sz[] = {
+	    0, 1, sizeof(size_t), sizeof(p) - sizeof(unsigned) - 1, LOTA_OPTS_MAX + 1, SIZE_MAX};
+	for (size_t i = 0; i < sizeof(bad_sz) / sizeof(bad_sz[0]); i++) {
+		p.sz = bad_sz[i]; /* the too-large ones are refused unread (ASan) */
+		memset(&sig, 'x', sizeof(sig));
+		CU_ASSERT_EQUAL(lota_sigv4_sign_header(&p, &n.q, &sig), LOTA_E_OPTS);
+		CU_ASSERT_EQUAL(sig.authorization[0], '\0');
+		CU_ASSERT_EQUAL(sig.signature[0], '\0');
+		strcpy(qs, "x");
+		CU_ASSERT_EQUAL(lota_sigv4_presign(&p, &n.q, 60, qs, sizeof(qs)), LOTA_E_OPTS);
+		CU_ASSERT_EQUAL(qs[0], '\0');
+	}
+	/* forgetting sz in a designated initializer is the mistake this catches */
+	lota_sigv4_params unset = {.access_key = LOTA_STR_LIT(S3_AK),
+	                           .secret_key = LOTA_STR_LIT(S3_SK),
+	                           .region = LOTA_STR_LIT("us-east-1"),
+	                           .service = LOTA_STR_LIT("s3"),
+	                           .time = S3_T};
+	CU_ASSERT_EQUAL(lota_sigv4_sign_header(&unset, &n.q, &sig), LOTA_E_OPTS);
+	CU_ASSERT_STRING_EQUAL(lota_strerror(LOTA_E_OPTS),
+	                       "options struct: sz not set to its sizeof, or fields this library "
+	                       "does not know are set");
+
+	/* a newer caller: two more fields this library does not know */
+	struct {
+		lota_sigv4_params p;
+		uint64_t future_a, future_b;
+	} newer;
+	memset(&newer, 0, sizeof(newer));
+	newer.p = good;
+	newer.p.sz = sizeof(newer);
+	CU_ASSERT_EQUAL(lota_sigv4_sign_header(&newer.p, &n.q, &sig), 0);
+	CU_ASSERT_STRING_EQUAL(sig.authorization, want.authorization);
+	CU_ASSERT(lota_sigv4_presign(&newer.p, &n.q, 60, qs, sizeof(qs)) > 0);
+	CU_ASSERT_STRING_EQUAL(qs, qs_want);
+	newer.future_b = 1;
+	CU_ASSERT_EQUAL(lota_sigv4_sign_header(&newer.p, &n.q, &sig), LOTA_E_OPTS);
+	CU_ASSERT_EQUAL(lota_sigv4_presign(&newer.p, &n.q, 60, qs, sizeof(qs)), LOTA_E_OPTS);
+	newer.future_b = 0;
+	newer.p.sz = sizeof(newer) - sizeof(uint64_t); /* future_b is outside sz now */
+	newer.future_b = 1;
+	CU_ASSERT_EQUAL(lota_sigv4_sign_header(&newer.p, &n.q, &sig), 0);
+	CU_ASSERT_STRING_EQUAL(sig.authorization, want.authorization);
+}
+
 static CU_TestInfo tests[] = {
     {"signing-suite-v4 (header and query forms)", test_signing_suite_v4},
     {"signing-suite-v4 unnormalized = S3 flags", test_v4_unnormalized_is_s3},
@@ -1983,6 +2015,7 @@ static CU_TestInfo tests[] = {
     {"limit: Date header with the longest scope", test_limit_date_header_scope},
     {"limit: expiry, path segments, time", test_limit_expires_path_time},
     {"signers refuse what the verifier refuses", test_signer_refuses},
+    {"params: sz of an options struct", test_params_sz},
     {"report", test_report},
     CU_TEST_INFO_NULL,
 };
