@@ -336,7 +336,13 @@ rgw__term_wait() {
 			for pid in "${left[@]}"; do
 				kill -KILL "$pid" 2>/dev/null
 			done
-			sleep 0.5
+			# until they are gone (SIGKILL cannot be ignored; a few seconds at most)
+			local gone=$((SECONDS + 5))
+			for pid in "${left[@]}"; do
+				while rgw__is_ours "$pid" "$dir" && [ $SECONDS -lt $gone ]; do
+					sleep 0.1
+				done
+			done
 			return 0
 		fi
 		sleep 0.1
