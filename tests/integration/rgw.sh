@@ -71,7 +71,8 @@ rgw__ceph() {
 rgw__is_ours() {
 	local pid=$1 dir=$2
 	[ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir/ceph.conf"
+	# (stderr first: the process may exit between the test above and the read)
+	tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$dir/ceph.conf"
 }
 
 # Start one daemon in the foreground mode, in the background of this shell; record the
