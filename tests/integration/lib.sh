@@ -238,6 +238,40 @@ it_wait_metric() {
 	done
 }
 
+# it_metric0 SERIES: as it_metric, but a series lotad does not print counts as 0 (a
+# labelled counter such as lota_requests_total{op=..,status=..} appears at its first
+# increment). Fails only when lotad does not answer.
+it_metric0() {
+	local m
+	m=$(curl -sf -m 5 "http://127.0.0.1:$IT_LOTAD_ADMIN_PORT/metrics") || return 1
+	awk -v s="$1" '$1 == s { v = $2 } END { print (v == "" ? 0 : v) }' <<<"$m"
+}
+
+# it_wait_metric_ge SECS SERIES MIN: poll until the counter SERIES (0 while not printed)
+# is at least MIN (at most SECS seconds): the event it counts has happened.
+it_wait_metric_ge() {
+	local deadline=$((SECONDS + $1)) v
+	while :; do
+		v=$(it_metric0 "$2") && [ "$v" -ge "$3" ] 2>/dev/null && return 0
+		[ $SECONDS -ge "$deadline" ] && return 1
+		sleep 0.1
+	done
+}
+
+# it_requests_done OP: how many requests of operation OP (get_object, head_object,
+# put_object, ... as in lota_requests_total) lotad has answered, whatever their status.
+# lotad counts a request when it ends it, after every decision it took for it (a fill
+# started, an upload aborted): waiting for this count is how a test knows a request was
+# processed before it asserts that something did not happen. Not for requests whose
+# client went away: lotad does not count one when it found the connection dead before
+# the request's handler ended it (wait for lota_connections_open instead).
+it_requests_done() { it_metric0 "lota_request_duration_seconds_count{op=\"$1\"}"; }
+
+# it_wait_requests_done SECS OP N: poll until it_requests_done OP >= N.
+it_wait_requests_done() {
+	it_wait_metric_ge "$1" "lota_request_duration_seconds_count{op=\"$2\"}" "$3"
+}
+
 # ---------------------------------------------------------------- radosgw
 it_rgw_start() {
 	IT_RGW_DIR=$IT_DIR/rgw

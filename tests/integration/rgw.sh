@@ -71,7 +71,8 @@ rgw__ceph() {
 rgw__is_ours() {
 	local pid=$1 dir=$2
 	[ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir/ceph.conf"
+	# (stderr first: the process may exit between the test above and the read)
+	tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$dir/ceph.conf"
 }
 
 # Start one daemon in the foreground mode, in the background of this shell; record the
@@ -336,7 +337,13 @@ rgw__term_wait() {
 			for pid in "${left[@]}"; do
 				kill -KILL "$pid" 2>/dev/null
 			done
-			sleep 0.5
+			# until they are gone (SIGKILL cannot be ignored; a few seconds at most)
+			local gone=$((SECONDS + 5))
+			for pid in "${left[@]}"; do
+				while rgw__is_ours "$pid" "$dir" && [ $SECONDS -lt $gone ]; do
+					sleep 0.1
+				done
+			done
 			return 0
 		fi
 		sleep 0.1

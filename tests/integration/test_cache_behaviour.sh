@@ -82,6 +82,7 @@ mdiff() {
 }
 FILL=lota_fill_bytes_total
 INPROG=lota_cache_fills_in_progress
+STARTED='lota_cache_fills_total{result="started"}'
 SERVED_CACHE='lota_bytes_served_total{source="cache"}'
 SERVED_UP='lota_bytes_served_total{source="upstream"}'
 
@@ -437,12 +438,15 @@ check_eq "single-flight (3 extents): lota_fill_bytes_total grew by exactly the o
 	"$M" "$(mdiff "$f0" "$(mval "$FILL")")"
 
 # --- --no-prestage-on-head: a plain HEAD fills nothing; Range: bytes=0-0 still pre-stages
+# lotad decides on a pre-stage (and counts a started fill) before it counts the HEAD as
+# done: once the HEAD is counted, a wrong fill would show.
 wait_idle
-f0=$(mval "$FILL")
+f0=$(mval "$FILL") s0=$(mval "$STARTED") n0=$(it_requests_done head_object)
 req alice HEAD "$E/$B/head-b0"
 check_eq "no-prestage: plain HEAD status" 200 "$ST"
-sleep 2 # room for a wrong background fill to start; nothing must
+check "no-prestage: lotad is done with the HEAD" it_wait_requests_done 30 head_object $((n0 + 1))
 wait_idle
+check_eq "no-prestage: a plain HEAD starts no fill" 0 "$(mdiff "$s0" "$(mval "$STARTED")")"
 check_eq "no-prestage: a plain HEAD fills nothing" 0 "$(mdiff "$f0" "$(mval "$FILL")")"
 get_check "no-prestage: GET after the plain HEAD is a miss" head-b0 miss
 wait_idle

@@ -109,7 +109,7 @@ for ((cy = 1; cy <= CYCLES; cy++)); do
 		rand 1200
 		d=$RND
 		(
-			sleep "0.$(printf '%03d' "$d")"
+			sleep "$((d / 1000)).$(printf '%03d' $((d % 1000)))" # input: the start moment
 			it_curl alice -s -o /dev/null "${lim[@]}" "$E/$B/${KEYS[$n]}" &
 			it_curl alice -s -o /dev/null -H "Range: bytes=$off-$((off + 999))" "$E/$B/${KEYS[$n]}" &
 			it_curl alice -s -o /dev/null -I "$E/$B/${KEYS[$n]}" &
@@ -125,6 +125,8 @@ for ((cy = 1; cy <= CYCLES; cy++)); do
 	fi
 	rand 1501
 	ms=$RND
+	# The moment of the kill is the test's input (random, reproducible from the seed), not
+	# a wait for an event: nothing is asserted about what happened before it.
 	sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
 	lotad_kill
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
