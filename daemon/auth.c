@@ -498,42 +498,13 @@ out:
 #define MSG_SIG_MISMATCH                                                                  \
 	"The request signature we calculated does not match the signature you provided. " \
 	"Check your key and signing method."
-#define MSG_UNKNOWN_KEY   "The AWS Access Key Id you provided does not exist in our records."
-#define MSG_SKEW          "The difference between the request time and the current time is too large."
-#define MSG_EXPIRED       "Request has expired"
-#define MSG_NOT_YET       "Request is not yet valid"
-#define MSG_HDR_MALFORMED "The authorization header that you provided is not valid."
-#define MSG_HDR_CREDENTIAL                                                                \
-	"The authorization header is malformed; the Credential is mal-formed; expecting " \
-	"\"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\"."
-#define MSG_HDR_SERVICE                                                                    \
-	"The authorization header is malformed; incorrect service. This endpoint belongs " \
-	"to \"s3\"."
-#define MSG_HDR_DATE "AWS authentication requires a valid Date or x-amz-date header"
-#define MSG_HDR_TYPE "Unsupported Authorization Type"
-#define MSG_QRY_MISSING                                                            \
-	"Query-string authentication version 4 requires the X-Amz-Algorithm, "     \
-	"X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and " \
-	"X-Amz-Expires parameters."
-#define MSG_QRY_ALGORITHM "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\""
-#define MSG_QRY_DATE      "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\""
-#define MSG_QRY_CREDENTIAL                                                             \
-	"Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; " \
-	"expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\"."
-#define MSG_QRY_SERVICE                                                                   \
-	"Error parsing the X-Amz-Credential parameter; incorrect service. This endpoint " \
-	"belongs to \"s3\"."
-#define MSG_QRY_EXPIRES_MAX                                                       \
-	"X-Amz-Expires must be less than a week (in seconds) that is, the given " \
-	"X-Amz-Expires must be less than 604800 seconds"
-#define MSG_QRY_EXPIRES_NEG "X-Amz-Expires must be non-negative"
+#define MSG_UNKNOWN_KEY "The AWS Access Key Id you provided does not exist in our records."
+#define MSG_SKEW        "The difference between the request time and the current time is too large."
+#define MSG_EXPIRED     "Request has expired"
+#define MSG_NOT_YET     "Request is not yet valid"
 #define MSG_V2                                                                        \
 	"The authorization mechanism you have provided is not supported. Please use " \
 	"AWS4-HMAC-SHA256."
-#define MSG_NO_SHA256 "Missing required header for this request: x-amz-content-sha256"
-#define MSG_BAD_SHA256                                                                        \
-	"x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, " \
-	"or a valid sha256 value."
 #define MSG_TOKEN      "The provided token is malformed or otherwise invalid."
 #define MSG_NOT_SIGNED "There were headers present in the request which were not signed"
 #define MSG_INTERNAL   "We encountered an internal error. Please try again."
@@ -549,63 +520,35 @@ static void refuse(lotad_auth_result *r, int status, const char *code, const cha
 	r->message = msg;
 }
 
-/* The refusal for a malformed claim or a failed verification (code from lota_sigv4_*). */
-static void refuse_code(lotad_auth_result *r, int rc, bool query_form)
+/* The refusal for a failed verification (code from lota_sigv4_verify); 1 when the code
+ * is not one (the claim is relayed for the upstream's verdict instead). */
+static int refuse_code(lotad_auth_result *r, int rc, bool query_form)
 {
 	switch (rc) {
 	case LOTA_E_TOO_LARGE:
 		refuse(r, 400, "InvalidRequest", MSG_TOO_LARGE);
-		return;
+		return 0;
 	case LOTA_E_SIGV4_MISMATCH:
 		refuse(r, 403, "SignatureDoesNotMatch", MSG_SIG_MISMATCH);
-		return;
+		return 0;
 	case LOTA_E_SIGV4_SKEW:
 		if (query_form)
 			refuse(r, 403, "AccessDenied", MSG_NOT_YET);
 		else
 			refuse(r, 403, "RequestTimeTooSkewed", MSG_SKEW);
-		return;
+		return 0;
 	case LOTA_E_SIGV4_EXPIRED:
 		refuse(r, 403, "AccessDenied", MSG_EXPIRED);
-		return;
+		return 0;
 	case LOTA_E_SIGV4_UNKNOWN_KEY:
 		refuse(r, 403, "InvalidAccessKeyId", MSG_UNKNOWN_KEY);
-		return;
+		return 0;
 	default:
-		break;
+		if (rc <= LOTA_E_SIGV4_MALFORMED && rc >= LOTA_E_SIGV4_HEADERS)
+			return 1;
+		refuse(r, 500, "InternalError", MSG_INTERNAL);
+		return 0;
 	}
-	if (query_form) {
-		const char *m = MSG_QRY_MISSING;
-		if (rc == LOTA_E_SIGV4_ALGORITHM)
-			m = MSG_QRY_ALGORITHM;
-		else if (rc == LOTA_E_SIGV4_DATE)
-			m = MSG_QRY_DATE;
-		else if (rc == LOTA_E_SIGV4_SCOPE)
-			m = MSG_QRY_CREDENTIAL;
-		else if (rc != LOTA_E_SIGV4_MALFORMED && rc != LOTA_E_SIGV4_HEADERS)
-			goto internal;
-		refuse(r, 400, "AuthorizationQueryParametersError", m);
-		return;
-	}
-	switch (rc) {
-	case LOTA_E_SIGV4_ALGORITHM:
-		refuse(r, 400, "InvalidArgument", MSG_HDR_TYPE);
-		return;
-	case LOTA_E_SIGV4_DATE:
-		refuse(r, 403, "AccessDenied", MSG_HDR_DATE);
-		return;
-	case LOTA_E_SIGV4_SCOPE:
-		refuse(r, 400, "AuthorizationHeaderMalformed", MSG_HDR_CREDENTIAL);
-		return;
-	case LOTA_E_SIGV4_MALFORMED:
-	case LOTA_E_SIGV4_HEADERS:
-		refuse(r, 400, "AuthorizationHeaderMalformed", MSG_HDR_MALFORMED);
-		return;
-	default:
-		break;
-	}
-internal:
-	refuse(r, 500, "InternalError", MSG_INTERNAL);
 }
 
 static bool eq_nocase(const char *a, size_t alen, const char *b, size_t blen)
@@ -701,28 +644,20 @@ static bool lstr_is(lota_str s, const char *lit)
 	return s.len == n && memcmp(s.ptr, lit, n) == 0;
 }
 
-/* Checks S3 makes before the signature, then the signature itself. 0 or refused. */
+/* Checks S3 makes before the signature, then the signature itself. 0 verified, -1
+ * refused (r says why), 1 a claim lotad cannot judge: relayed for the upstream's verdict
+ * (a service other than s3, presign parameters out of range, a missing or malformed
+ * payload hash: the upstream answers those itself). */
 static int verify_local(const lotad_auth_config *cfg, const lota_sigv4_request *sr,
                         lotad_auth_result *r, lota_str secret, lota_str stored_token, int64_t now)
 {
 	const lota_sigv4_auth *a = &r->claim;
 	bool q = a->form == LOTA_SIGV4_FORM_QUERY;
-	if (!lstr_is(a->service, "s3")) {
-		if (q)
-			refuse(r, 400, "AuthorizationQueryParametersError", MSG_QRY_SERVICE);
-		else
-			refuse(r, 400, "AuthorizationHeaderMalformed", MSG_HDR_SERVICE);
-		return -1;
-	}
+	if (!lstr_is(a->service, "s3"))
+		return 1;
 	if (q) {
-		if (a->expires_s < 0) {
-			refuse(r, 400, "AuthorizationQueryParametersError", MSG_QRY_EXPIRES_NEG);
-			return -1;
-		}
-		if (a->expires_s > 604800) {
-			refuse(r, 400, "AuthorizationQueryParametersError", MSG_QRY_EXPIRES_MAX);
-			return -1;
-		}
+		if (a->expires_s < 0 || a->expires_s > 604800)
+			return 1;
 	} else {
 		lota_str ph = a->payload_hash;
 		if (ph.len == 0) {
@@ -731,17 +666,13 @@ static int verify_local(const lotad_auth_config *cfg, const lota_sigv4_request *
 			if (h)
 				ph = h->value;
 		}
-		if (ph.len == 0) {
-			refuse(r, 400, "InvalidRequest", MSG_NO_SHA256);
-			return -1;
-		}
+		if (ph.len == 0)
+			return 1;
 		if (!is_hex64(ph) && !lstr_is(ph, LOTA_SIGV4_UNSIGNED_PAYLOAD) &&
 		    !lstr_is(ph, LOTA_SIGV4_STREAMING_PAYLOAD) &&
 		    !lstr_is(ph, LOTA_SIGV4_STREAMING_PAYLOAD_TRAILER) &&
-		    !lstr_is(ph, LOTA_SIGV4_STREAMING_UNSIGNED_TRAILER)) {
-			refuse(r, 400, "InvalidArgument", MSG_BAD_SHA256);
-			return -1;
-		}
+		    !lstr_is(ph, LOTA_SIGV4_STREAMING_UNSIGNED_TRAILER))
+			return 1;
 	}
 	/* A key stored with a session token is a temporary credential: the request must
 	 * carry that very token (it is also covered by the signature). */
@@ -763,10 +694,8 @@ static int verify_local(const lotad_auth_config *cfg, const lota_sigv4_request *
 	}
 	int64_t skew = cfg->max_skew_s > 0 ? cfg->max_skew_s : 900;
 	int rc = lota_sigv4_verify(sr, a, secret, now, skew, 0);
-	if (rc < 0) {
-		refuse_code(r, rc, q);
-		return -1;
-	}
+	if (rc < 0)
+		return refuse_code(r, rc, q) ? 1 : -1;
 	/* S3 refuses an x-amz-* header the signature does not cover: such a header can
 	 * change what the request does (x-amz-copy-source, x-amz-acl, ...), so a signed
 	 * request, or a presigned URL, must not gain one on the way. */
@@ -793,22 +722,18 @@ int lotad_auth_check(const lotad_auth_config *cfg, const lota_http_request *req,
 	    .num_headers = req->num_headers,
 	};
 	bool to_upstream = lotad_auth__host_is_upstream(cfg, req->host);
+	/* A CORS preflight is not a signed request, whatever its URL carries: the upstream
+	 * answers it. */
+	if (eq_nocase(req->method.ptr, req->method.len, "OPTIONS", 7)) {
+		out->mode = to_upstream ? LOTAD_AUTH_FORWARD : LOTAD_AUTH_RELAY;
+		return 0;
+	}
 	int rc = lota_sigv4_parse(&sr, &out->claim);
 	if (rc < 0) {
-		if (to_upstream) {
-			/* the upstream gives its own verdict on what it was sent */
-			memset(&out->claim, 0, sizeof(out->claim));
-			out->mode = LOTAD_AUTH_FORWARD;
-			return 0;
-		}
-		bool header_form = find_hdr(req->headers, req->num_headers, "authorization");
-		if ((rc <= LOTA_E_SIGV4_MALFORMED && rc >= LOTA_E_SIGV4_HEADERS) ||
-		    rc == LOTA_E_TOO_LARGE) {
-			refuse_code(out, rc, !header_form);
-			return 0;
-		}
-		refuse(out, 500, "InternalError", MSG_INTERNAL);
-		return rc;
+		/* a claim lotad cannot parse: the upstream gives its own verdict on it */
+		memset(&out->claim, 0, sizeof(out->claim));
+		out->mode = to_upstream ? LOTAD_AUTH_FORWARD : LOTAD_AUTH_RELAY;
+		return 0;
 	}
 	switch (out->claim.form) {
 	case LOTA_SIGV4_FORM_NONE:
@@ -837,8 +762,13 @@ int lotad_auth_check(const lotad_auth_config *cfg, const lota_http_request *req,
 			refuse(out, 403, "InvalidAccessKeyId", MSG_UNKNOWN_KEY);
 		return 0;
 	}
-	if (verify_local(cfg, &sr, out, secret, token, now) < 0) {
+	int v = verify_local(cfg, &sr, out, secret, token, now);
+	if (v != 0) {
 		lotad_creds_unref(creds);
+		if (v > 0) {
+			out->mode = to_upstream ? LOTAD_AUTH_FORWARD : LOTAD_AUTH_RELAY;
+			return 0;
+		}
 		return out->http_status >= 500 ? LOTA_E_INTERNAL : 0;
 	}
 	out->mode = to_upstream ? LOTAD_AUTH_FORWARD : LOTAD_AUTH_RESIGN;

@@ -15,29 +15,30 @@
  *   - signed for one of lotad's own names   -> known key: verified locally, then RESIGN
  *                                              for the upstream host with the same key;
  *                                              unknown key: refused InvalidAccessKeyId
- *   - any local verification failure        -> refused with the S3 error (no upstream I/O)
+ *   - a signature that fails verification   -> refused with the S3 error (no upstream I/O)
+ *     (mismatch, skew, expiry, token, unsigned x-amz-* headers)
+ *   - a claim lotad cannot judge (malformed -> RELAY: the upstream's own answer is the
+ *     or unsupported SigV4 claim, presign      client's (lotad refuses locally only a
+ *     parameters out of range, service not     signature that fails verification)
+ *     s3, bad payload hash) and OPTIONS
+ *     (CORS preflights are not signed)
  *
  * "Signed for the upstream" means Host equals cfg->upstream_host (host case-insensitive,
  * a missing port read as upstream_default_port) or is <bucket>.<upstream host>; any other
- * Host (lotad's names, an IP, localhost) is lotad's. A claim lota_sigv4_parse rejects,
- * or another scheme (SigV2, SigV4A), is forwarded when signed for the upstream (it gives
- * its own verdict) and refused otherwise. The S3 errors (code, status, message as S3
- * sends them):
+ * Host (lotad's names, an IP, localhost) is lotad's. A claim lota_sigv4_parse rejects is
+ * forwarded when signed for the upstream and relayed otherwise (either way the upstream
+ * gives its own verdict); another scheme (SigV2, SigV4A) is forwarded when signed for
+ * the upstream and refused otherwise. The S3 errors lotad sends itself (code, status,
+ * message as S3 sends them):
  *   unknown key                 403 InvalidAccessKeyId
  *   wrong signature             403 SignatureDoesNotMatch
  *   header time off by > skew   403 RequestTimeTooSkewed
  *   presigned URL expired       403 AccessDenied "Request has expired"
  *   presigned URL in the future 403 AccessDenied "Request is not yet valid"
- *   bad Authorization header    400 AuthorizationHeaderMalformed (bad scope or service
- *                               too); 403 AccessDenied without a usable X-Amz-Date;
- *                               400 InvalidArgument for an AWS4-* algorithm not supported
- *   bad presign parameters      400 AuthorizationQueryParametersError
- *   more headers or query parameters than SigV4 signs (lota/sigv4.h limits)
+ *   more query bytes or parameters than SigV4 signs (lota/sigv4.h limits)
  *                               400 InvalidRequest
  *   SigV2 / other scheme        400 InvalidRequest "The authorization mechanism you have
  *                               provided is not supported. Please use AWS4-HMAC-SHA256."
- *   no x-amz-content-sha256     400 InvalidRequest (header form); a bad value 400
- *                               InvalidArgument
  *   token differs from the one stored with the key   403 InvalidToken
  *   an x-amz-* header present but not signed         403 AccessDenied "There were
  *                               headers present in the request which were not signed"
@@ -80,6 +81,12 @@ typedef enum lotad_auth_mode {
 	LOTAD_AUTH_FORWARD = 1, /* send the client's request head as is (Host included) */
 	LOTAD_AUTH_RESIGN = 2,  /* replace auth headers/params with lotad's own signature */
 	LOTAD_AUTH_REFUSED = 3, /* answer the client with the error below */
+	/* A claim lotad cannot verify for a reason other than a failed signature (a
+	 * malformed or unsupported SigV4 claim, presign parameters out of lotad's range, a
+	 * CORS preflight): sent to the upstream as the client sent it, like FORWARD (nothing
+	 * re-signed, the client's own Host), so the client gets the upstream's own verdict
+	 * on exactly what it signed. Never cached. */
+	LOTAD_AUTH_RELAY = 4,
 } lotad_auth_mode;
 
 typedef struct lotad_auth_config {

@@ -503,7 +503,9 @@ static int proxy_setup(proxy *p)
 	const lota_http_request *req = lotad_conn_request(p->c);
 	const lotad_settings *s = p->s;
 	bool resign = p->auth.mode == LOTAD_AUTH_RESIGN;
-	bool forward = p->auth.mode == LOTAD_AUTH_FORWARD;
+	/* A relayed claim goes as the client sent it, like a redirected one: the upstream
+	 * judges exactly what the client signed. */
+	bool forward = p->auth.mode == LOTAD_AUTH_FORWARD || p->auth.mode == LOTAD_AUTH_RELAY;
 	char *u = malloc(URL_CAP), *qbuf = NULL, *abuf = NULL;
 	lota_http_header *fwd = NULL;
 	size_t nfwd = 0;

@@ -8,6 +8,9 @@
     not read it as <bucket> + key either: bob's write to his own bucket, sent with such a
     Host, must not be taken for a write to alice's bucket (which would drop alice's cached
     extents: her next read would be a miss instead of a hit).
+  - What lotad cannot judge (a CORS preflight, presign parameters out of its range, a
+    claim for another service) is relayed as sent: the client gets radosgw's own answer
+    to the same bytes, compared with radosgw asked directly.
 """
 
 import os
@@ -15,7 +18,7 @@ import socket
 import urllib.request
 
 from s3common import Checks
-from sigv4raw import LOTAD, RGW, UNSIGNED, code, rgw, send, sign_headers
+from sigv4raw import LOTAD, RGW, UNSIGNED, code, presign, rgw, send, sign_headers
 
 ADMIN = int(os.environ["IT_LOTAD_ADMIN_PORT"])
 
@@ -127,6 +130,36 @@ def main():
     t.eq("alice's next GET is still a hit (lotad did not take bob's write for hers)",
          (200, "hit"), (st, hd.get("x-lota-cache")))
     t.ok(body == data, "... every byte right")
+    # --- what lotad cannot judge, the upstream answers: the same bytes sent to radosgw
+    # directly and through lotad get the same answer
+    lotad_host = "%s:%s" % LOTAD
+    st, _, _ = rgw("PUT", "/relay-%s" % tag, "alice")
+    t.eq("alice creates a bucket for the relay cases (radosgw)", 200, st)
+    rpath = "/relay-%s/obj" % tag
+    t.eq("alice stores an object (radosgw)", 200, rgw("PUT", rpath, "alice", b"relay bytes")[0])
+    cases = [
+        ("OPTIONS (a CORS preflight) on a presigned URL", "OPTIONS",
+         presign("alice", "GET", rpath),
+         {"origin": "http://app.example", "access-control-request-method": "GET"}),
+        ("a presigned GET with X-Amz-Expires above a week", "GET",
+         presign("alice", "GET", rpath, expires=700000), {}),
+        ("a header-signed GET for another service", "GET", None, "iam"),
+    ]
+    for desc, method, q, extra in cases:
+        if q is None:
+            h = sign_headers("alice", method, rpath, {}, UNSIGNED)
+            h["authorization"] = h["authorization"].replace("/s3/", "/%s/" % extra)
+            target = rpath
+        else:
+            h = dict(extra, host=lotad_host)
+            target = "%s?%s" % (rpath, q)
+        h["host"] = lotad_host
+        d_st, d_body, _ = send(method, target, h, to=(RGW.hostname, RGW.port))
+        l_st, l_body, l_hd = send(method, target, h)
+        t.eq("%s: lotad's answer is radosgw's own (%s %s)" % (desc, d_st, code(d_body)),
+             (d_st, code(d_body)), (l_st, code(l_body)))
+        t.ok("x-lota-cache" not in l_hd or l_hd["x-lota-cache"] == "bypass",
+             "%s: nothing was served from the cache" % desc, l_hd.get("x-lota-cache"))
     t.exit()
 
 

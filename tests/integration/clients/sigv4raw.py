@@ -49,7 +49,8 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
-def presign(user, method, path, signed_headers=None, query=None, payload=UNSIGNED, host=None):
+def presign(user, method, path, signed_headers=None, query=None, payload=UNSIGNED, host=None,
+            expires=600):
     """The query string of a presigned URL for path on lotad; signed_headers: lower-case
     name -> value, signed besides host; query: extra (name, value) pairs, signed."""
     ak, sk = KEYS[user]
@@ -61,7 +62,7 @@ def presign(user, method, path, signed_headers=None, query=None, payload=UNSIGNE
         ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
         ("X-Amz-Credential", "%s/%s/%s/s3/aws4_request" % (ak, amz[:8], REGION)),
         ("X-Amz-Date", amz),
-        ("X-Amz-Expires", "600"),
+        ("X-Amz-Expires", str(expires)),
         ("X-Amz-SignedHeaders", ";".join(signed)),
     ]
     sig, _ = _sig(sk, amz, _canonical(method, path, q, hdrs, signed, payload))
