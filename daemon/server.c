@@ -913,8 +913,14 @@ void lotad_conn_resp_end(lotad_conn *c, bool ok)
 	uint64_t dur = now_us() - c->t_start_us;
 	c->h = NULL;
 	c->want_body = c->want_drain = c->want_write = false;
-	if (c->dead)
+	if (c->dead) {
+		/* The client went away before the handler finished: counted here, as 499
+		 * (conn_close_now counts only a request whose handler is still attached). */
+		lotad_metrics_request(c->op, 499, dur);
+		c->status = 499;
+		access_log(c, dur);
 		return;
+	}
 	if (!ok) {
 		c->close_after = true;
 	} else if (c->framing == LOTAD_RESP_CHUNKED) {

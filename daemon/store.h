@@ -14,7 +14,7 @@
  *    16  u64 data_len           8   plaintext length of the extent
  *    24  u32 key_len            4   1..LOTA_CACHE_KEY_MAX_LEN
  *    28  u32 meta_len           4   0..LOTAD_STORE_META_MAX
- *    32  u32 data_off           4   round_up(64 + key_len + meta_len + 32, 4096)
+ *    32  u32 data_off           4   round_up(64 + key_len + meta_len + 16, 4096)
  *    36  u32 reserved           4   zero
  *    40  salt                   8   random per file (nonce prefix of the sealed blocks)
  *    48  hash                  16   XXH3-128 of the key (hi then lo)

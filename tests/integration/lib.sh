@@ -262,9 +262,8 @@ it_wait_metric_ge() {
 # put_object, ... as in lota_requests_total) lotad has answered, whatever their status.
 # lotad counts a request when it ends it, after every decision it took for it (a fill
 # started, an upload aborted): waiting for this count is how a test knows a request was
-# processed before it asserts that something did not happen. Not for requests whose
-# client went away: lotad does not count one when it found the connection dead before
-# the request's handler ended it (wait for lota_connections_open instead).
+# processed before it asserts that something did not happen. A request whose client
+# went away is counted too (status 499), when lotad has ended it.
 it_requests_done() { it_metric0 "lota_request_duration_seconds_count{op=\"$1\"}"; }
 
 # it_wait_requests_done SECS OP N: poll until it_requests_done OP >= N.

@@ -196,15 +196,19 @@ for i in 0 1 2 3 4; do
 	p=$(presign PUT "partial$i")
 	put_paths+=("/${p#http://*/}")
 done
+gets0=$(it_requests_done get_object)
 it_run_checks "abuse" it_python "$W/abuse.py" "$S3_PORT" "$get_path" "${put_paths[@]}"
 
 # Before "stored nothing": lotad is done with every connection of the abuse. Each was
 # accepted (a download read 1 MiB from lotad; an upload's 8 MiB is more than the socket
 # buffers hold unread), and lotad ends a connection's upstream transfer before it closes
 # it, so no transfer is left that could still complete an upload. (The request counters
-# are no proof here: lotad does not count a request whose client it found gone first.)
+# would do too, see below.)
 check "lotad has closed every connection of the abuse" \
 	it_wait_metric 30 lota_connections_open 0
+# Every request whose client went away is counted, whichever side noticed first.
+check "the 10 abandoned downloads are counted" \
+	it_wait_requests_done 30 get_object $((gets0 + 10))
 for i in 0 1 2 3 4; do
 	code=$(it_curl alice -s -o /dev/null -w '%{http_code}' -I "$S3_ENDPOINT/$B/partial$i")
 	check_eq "abandoned upload $i stored nothing" 404 "$code"
