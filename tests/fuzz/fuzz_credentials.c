@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../daemon/auth.c"
+#include "../../daemon/s3/auth.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

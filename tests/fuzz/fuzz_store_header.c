@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../daemon/store.c"
+#include "../../daemon/store/store.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
