@@ -26,12 +26,12 @@
 #include <lota/log.h>
 
 #include "admin.h"
-#include "auth.h"
-#include "cache.h"
-#include "loop.h"
-#include "nodesecret.h"
-#include "server.h"
-#include "store.h"
+#include "cache/cache.h"
+#include "net/loop.h"
+#include "net/server.h"
+#include "s3/auth.h"
+#include "store/nodesecret.h"
+#include "store/store.h"
 
 #define MAX_WORKERS 256
 

@@ -22,7 +22,7 @@
  * exact Content-Range and the same ETag) or stops, so a response is complete and right
  * or visibly cut short.
  */
-#include "cache.h"
+#include "cache/cache.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -43,8 +43,8 @@
 #include <lota/sigv4.h>
 
 #include "metrics.h"
-#include "proxy.h"
-#include "upstream.h"
+#include "net/upstream.h"
+#include "s3/proxy.h"
 
 #define FAR_AHEAD    (16u << 20) /* a reader this far beyond a fill's prefix reads directly */
 #define PUMP_BUDGET  (2u << 20)  /* bytes sent per turn before yielding to the loop */

@@ -41,10 +41,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "auth.h"
-#include "classify.h"
-#include "server.h"
-#include "store.h"
+#include "net/server.h"
+#include "s3/auth.h"
+#include "s3/classify.h"
+#include "store/store.h"
 
 typedef struct lotad_cache_config {
 	uint64_t extent_size;     /* bytes per extent (default 64 MiB) */

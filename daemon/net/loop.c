@@ -6,7 +6,7 @@
  * timers, call the after-hook, then free the deferred objects. Timers are a binary
  * min-heap of pointers; each timer knows its slot, so stop is O(log n).
  */
-#include "loop.h"
+#include "net/loop.h"
 
 #include <errno.h>
 #include <stdlib.h>

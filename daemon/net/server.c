@@ -18,7 +18,7 @@
  * leave free memory scattered in the workers' heaps, which goes back to the kernel
  * (malloc_trim) once the open connections have dropped to half their peak.
  */
-#include "server.h"
+#include "net/server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,11 +38,11 @@
 
 #include <lota/log.h>
 
-#include "cache.h"
+#include "cache/cache.h"
 #include "metrics.h"
-#include "proxy.h"
-#include "s3err.h"
-#include "upstream.h"
+#include "net/upstream.h"
+#include "s3/proxy.h"
+#include "s3/s3err.h"
 
 enum conn_state { C_HEAD = 0, C_ACTIVE, C_FLUSH };
 

@@ -19,38 +19,12 @@
 
 #include <lota/http.h>
 
-#include "auth.h"
-#include "loop.h"
 #include "metrics.h"
+#include "net/loop.h"
+#include "settings.h"
 
 #define LOTAD_MAX_HEADERS    128
 #define LOTAD_MAX_HEAD_BYTES (16 * 1024)
-#define LOTAD_MAX_NAMES      16
-
-/* Process-wide settings (read-only once the workers run). */
-typedef struct lotad_settings {
-	char listen_host[256];
-	int listen_port;
-	char upstream_url[1024];     /* scheme://host[:port] without a trailing slash */
-	char upstream_hostport[300]; /* host[:port] as written in the URL */
-	const char *upstream_ca_file;
-	const char *endpoint_names[LOTAD_MAX_NAMES];
-	size_t num_endpoint_names;
-	const char *region;
-	int64_t max_skew_s;
-	int workers;
-	uint64_t idle_timeout_ms, header_timeout_ms, request_timeout_ms;
-	uint64_t upstream_connect_timeout_ms, upstream_timeout_ms;
-	uint64_t shutdown_timeout_ms;
-	int upstream_retries;
-	int64_t max_connections;
-	size_t client_buffer;
-	bool access_log;
-	/* Host: <bucket>.<upstream host> is virtual-hosted style, as the upstream reads it */
-	bool upstream_vhost;
-	const char *tcp_congestion; /* NULL or "" = system default */
-	lotad_auth_config auth;
-} lotad_settings;
 
 typedef struct lotad_worker lotad_worker;
 typedef struct lotad_conn lotad_conn;

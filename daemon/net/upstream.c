@@ -15,7 +15,7 @@
  * (learned when a transfer ends: CURLINFO_ACTIVESOCKET) are listed here with their
  * addresses, and dropped from the list when curl closes them (CURLOPT_CLOSESOCKETFUNCTION).
  */
-#include "upstream.h"
+#include "net/upstream.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -29,7 +29,7 @@
 
 #include <curl/curl.h>
 
-#include "loop.h"
+#include "net/loop.h"
 
 typedef struct lotad_upstream lotad_upstream;
 typedef struct lotad_xfer lotad_xfer;

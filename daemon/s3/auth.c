@@ -35,7 +35,7 @@
 #include <lota/log.h>
 
 #include "crypto-internal.h"
-#include "auth.h"
+#include "s3/auth.h"
 
 #define CREDS_MAX_FILE_BYTES (16u << 20)
 #define CREDS_MAX_ENTRIES    100000

@@ -52,6 +52,8 @@
 #include <lota/http.h>
 #include <lota/sigv4.h>
 
+#include "settings.h"
+
 typedef struct lotad_creds lotad_creds;
 
 /* Parse credentials from memory (buf[0..len), no NUL needed); name is used in messages
@@ -81,17 +83,6 @@ typedef enum lotad_auth_mode {
 	LOTAD_AUTH_RESIGN = 2,  /* replace auth headers/params with lotad's own signature */
 	LOTAD_AUTH_REFUSED = 3, /* answer the client with the error below */
 } lotad_auth_mode;
-
-typedef struct lotad_auth_config {
-	const char *const *endpoint_names; /* lotad's own names (virtual-host suffixes) */
-	size_t num_endpoint_names;
-	const char *upstream_host; /* host[:port] of the upstream as in its URL */
-	const char *region;        /* region to sign for the upstream ("us-east-1") */
-	int64_t max_skew_s;        /* default 900 */
-	/* Port implied by a Host without one (the upstream URL's scheme default): 0 = 443.
-	 * With 443, upstream_host "s3.example:443" matches a client's "s3.example". */
-	int upstream_default_port;
-} lotad_auth_config;
 
 typedef struct lotad_auth_result {
 	lotad_auth_mode mode;

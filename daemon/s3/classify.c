@@ -5,7 +5,7 @@
  * "object read" only with parameters that select or decorate the object itself
  * (versionId, response-*, presign X-Amz-*, x-id); anything else is proxied as is.
  */
-#include "classify.h"
+#include "s3/classify.h"
 
 #include <string.h>
 #include <strings.h>

@@ -20,7 +20,7 @@
  * failure before that is answered with an S3 error (or retried for idempotent requests
  * without a body); after that it closes the connection.
  */
-#include "proxy.h"
+#include "s3/proxy.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -31,10 +31,10 @@
 
 #include <lota/log.h>
 
-#include "cache.h"
+#include "cache/cache.h"
 #include "metrics.h"
-#include "s3err.h"
-#include "upstream.h"
+#include "net/upstream.h"
+#include "s3/s3err.h"
 
 #define RHEAD_CAP (32 * 1024)
 #define STAGE_CAP (64 * 1024) /* client aws-chunked bytes waiting for the re-signer */

@@ -6,9 +6,9 @@
 #ifndef LOTAD_PROXY_H
 #define LOTAD_PROXY_H
 
-#include "auth.h"
-#include "classify.h"
-#include "server.h"
+#include "net/server.h"
+#include "s3/auth.h"
+#include "s3/classify.h"
 
 /* Called by the server once a request head is parsed. Attaches a handler to c or
  * answers right away (authentication failure, bad request). */

@@ -42,7 +42,7 @@
 #include <lota/placement.h>
 
 #include "crypto-internal.h"
-#include "store.h"
+#include "store/store.h"
 
 #define HDR_FIXED   64u
 #define HDR_ALIGN   4096u

@@ -14,7 +14,7 @@
 
 #include <lota/sigv4.h>
 
-#include "cache.h"
+#include "cache/cache.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

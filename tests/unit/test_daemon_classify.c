@@ -7,7 +7,7 @@
 
 #include <lota/http.h>
 
-#include "classify.h"
+#include "s3/classify.h"
 #include "unit.h"
 
 static const char *const names[] = {"localhost", "cwlota.com", "s3.example.net"};

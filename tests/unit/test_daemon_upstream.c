@@ -29,8 +29,8 @@
 
 #include <lota/log.h>
 
-#include "loop.h"
-#include "upstream.h"
+#include "net/loop.h"
+#include "net/upstream.h"
 
 #include "unit.h"
 
