@@ -30,6 +30,8 @@
 #include "net/loop.h"
 #include "net/server.h"
 #include "s3/auth.h"
+#include "s3/router.h"
+#include "s3/s3err.h"
 #include "store/nodesecret.h"
 #include "store/store.h"
 
@@ -388,6 +390,8 @@ int main(int argc, char **argv)
 {
 	static lotad_settings s;
 	static main_state m;
+	static lotad_router router;
+	static lotad_server_hooks hooks;
 	lotad_store *store = NULL;
 	lota_config *cfg = NULL;
 	bool help = false;
@@ -565,8 +569,15 @@ int main(int argc, char **argv)
 	lotad_timer_init(&m.poll, poll_cb, &m);
 	lotad_timer_init(&m.deadline, deadline_cb, &m);
 
+	lotad_router_init(&router);
+	hooks = (lotad_server_hooks){
+	    .request = lotad_router_request,
+	    .worker_stop = lotad_router_worker_stop,
+	    .error_response = lotad_s3err_response,
+	    .ud = &router,
+	};
 	for (int i = 0; i < s.workers; i++) {
-		m.workers[i] = lotad_worker_new(i, &s, listen_fds[i]);
+		m.workers[i] = lotad_worker_new(i, &s, &hooks, listen_fds[i]);
 		if (!m.workers[i])
 			goto out;
 		listen_fds[i] = -1;

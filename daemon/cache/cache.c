@@ -44,7 +44,7 @@
 
 #include "metrics.h"
 #include "net/upstream.h"
-#include "s3/proxy.h"
+#include "s3/proxy.h" /* lotad_hop_by_hop */
 
 #define FAR_AHEAD    (16u << 20) /* a reader this far beyond a fill's prefix reads directly */
 #define PUMP_BUDGET  (2u << 20)  /* bytes sent per turn before yielding to the loop */
@@ -81,7 +81,15 @@ static struct {
 	pthread_mutex_t mu; /* the job list and the object table */
 	fjob *jobs;
 	struct objent *otab;
+	lotad_cache_proxy_fn proxy; /* how a request goes to the proxy */
+	void *proxy_ud;
 } G = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+void lotad_cache_set_proxy(lotad_cache_proxy_fn fn, void *ud)
+{
+	G.proxy = fn;
+	G.proxy_ud = ud;
+}
 
 void lotad_cache_config_init(lotad_cache_config *c)
 {
@@ -1047,7 +1055,7 @@ static void creq_to_proxy(creq *q, const char *label)
 		count(&G.bypasses, 1);
 	else
 		count(&G.misses, 1);
-	lotad_proxy_start(c, &q->sr, &q->auth, label);
+	G.proxy(G.proxy_ud, c, &q->sr, &q->auth, label, false);
 	creq_free(q);
 }
 
@@ -1695,7 +1703,7 @@ void lotad_cache_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *
 		why = "small object";
 	if (why) {
 		count(&G.bypasses, 1);
-		lotad_proxy_start(c, sr, auth, "bypass");
+		G.proxy(G.proxy_ud, c, sr, auth, "bypass", false);
 		return;
 	}
 	/* A short range far into an extent that is not here (a fill would take a while to
@@ -1713,7 +1721,7 @@ void lotad_cache_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *
 	    !objtab_cached(sr->bucket, sr->key, vq, rg.first)) {
 		count(&G.misses, 1);
 		count(&G.range_reqs, 1);
-		lotad_proxy_start_filling(c, sr, auth);
+		G.proxy(G.proxy_ud, c, sr, auth, "miss", true);
 		return;
 	}
 	creq *q = calloc(1, sizeof(*q));

@@ -63,10 +63,19 @@ void lotad_cache_config_init(lotad_cache_config *c);
 void lotad_cache_setup(lotad_store *store, const lotad_cache_config *cfg);
 bool lotad_cache_enabled(void);
 
+/* How the cache hands a request to the proxy (the client then gets exactly the upstream's
+ * answer): given by the router, which owns both. Takes over *auth; cache_label is the
+ * x-lota-cache value; fill_after: a cold read whose complete 200/206 fills the extents it
+ * covers (lotad_cache_fill_from_response). */
+typedef void (*lotad_cache_proxy_fn)(void *ud, lotad_conn *c, const lotad_s3req *sr,
+                                     lotad_auth_result *auth, const char *cache_label,
+                                     bool fill_after);
+void lotad_cache_set_proxy(lotad_cache_proxy_fn fn, void *ud);
+
 /* Answer a GET/HEAD of an object (sr->object_read). Takes over *auth. */
 void lotad_cache_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth);
 
-/* A cold read proxied by lotad_proxy_start_filling() got this 200/206 (header values as
+/* A cold read handed to the proxy with fill_after got this 200/206 (header values as
  * received; query: the request's): fill the extents of the bytes it covered, signed with
  * auth's key. Called on the worker's loop, outside curl callbacks. */
 void lotad_cache_fill_from_response(lotad_worker *w, const lotad_s3req *sr,

@@ -38,11 +38,8 @@
 
 #include <lota/log.h>
 
-#include "cache/cache.h"
 #include "metrics.h"
 #include "net/upstream.h"
-#include "s3/proxy.h"
-#include "s3/s3err.h"
 
 enum conn_state { C_HEAD = 0, C_ACTIVE, C_FLUSH };
 
@@ -80,6 +77,7 @@ struct lotad_conn {
 struct lotad_worker {
 	int id;
 	const lotad_settings *s;
+	const lotad_server_hooks *hooks;
 	lotad_loop *loop;
 	lotad_upstream *up;
 	pthread_t thr;
@@ -458,7 +456,8 @@ static void conn_send_error_raw(lotad_conn *c, int status, const char *code, con
 {
 	char buf[2048];
 	lota_str res = c->state == C_ACTIVE ? c->req.path : (lota_str){"", 0};
-	size_t n = lotad_s3err_response(status, code, msg, res, c->reqid, 1, buf, sizeof(buf));
+	size_t n =
+	    c->w->hooks->error_response(status, code, msg, res, c->reqid, 1, buf, sizeof(buf));
 	n = error_len(c, buf, n);
 	c->out_start = c->out_end = 0;
 	(void)out_append(c, buf, n);
@@ -554,7 +553,7 @@ static void conn_try_head(lotad_conn *c)
 	}
 	if (!c->req.keep_alive)
 		c->close_after = true;
-	lotad_request_start(c);
+	c->w->hooks->request(c, c->w->hooks->ud);
 }
 
 static void conn_process(lotad_conn *c)
@@ -943,8 +942,8 @@ void lotad_conn_send_error(lotad_conn *c, int status, const char *code, const ch
 		lotad_conn_resp_end(c, false);
 		return;
 	}
-	size_t n = lotad_s3err_response(status, code, msg, c->req.path, c->reqid, close ? 1 : 0,
-	                                buf, sizeof(buf));
+	size_t n = c->w->hooks->error_response(status, code, msg, c->req.path, c->reqid,
+	                                       close ? 1 : 0, buf, sizeof(buf));
 	n = error_len(c, buf, n);
 	c->out_start = c->out_end = 0;
 	(void)out_append(c, buf, n);
@@ -1070,13 +1069,15 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-lotad_worker *lotad_worker_new(int id, const lotad_settings *s, int listen_fd)
+lotad_worker *lotad_worker_new(int id, const lotad_settings *s, const lotad_server_hooks *hooks,
+                               int listen_fd)
 {
 	lotad_worker *w = calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
 	w->id = id;
 	w->s = s;
+	w->hooks = hooks;
 	w->listen_fd = listen_fd;
 	w->loop = lotad_loop_new();
 	if (!w->loop)
@@ -1125,7 +1126,8 @@ void lotad_worker_join_free(lotad_worker *w)
 		return;
 	if (w->started)
 		pthread_join(w->thr, NULL);
-	lotad_cache_worker_stop(w); /* its background fills use its upstream */
+	if (w->hooks->worker_stop) /* e.g. background fills: they use its upstream */
+		w->hooks->worker_stop(w, w->hooks->ud);
 	if (w->listen_fd >= 0)
 		close(w->listen_fd);
 	lotad_upstream_free(w->up);
