@@ -27,6 +27,7 @@
 
 #include "admin.h"
 #include "cache/cache.h"
+#include "metrics.h"
 #include "net/loop.h"
 #include "net/server.h"
 #include "s3/auth.h"
@@ -274,9 +275,9 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
-/* The store and the cache settings from the configuration; a precise message and -1 on
- * a bad key. */
-static int setup_cache(lota_config *cfg, lotad_store **out)
+/* The store and the cache from the configuration; a precise message and -1 on a bad key.
+ */
+static int setup_cache(lota_config *cfg, lotad_store **out, lotad_cache **cache_out)
 {
 	static lotad_store_dir_spec dirs[LOTAD_STORE_MAX_DIRS];
 	const char *const *specs = NULL;
@@ -298,8 +299,8 @@ static int setup_cache(lota_config *cfg, lotad_store **out)
 	cc.plain_sendfile = strcmp(hio, "sendfile") == 0;
 	*out = NULL;
 	if (nd == 0) {
-		lotad_cache_setup(NULL, &cc);
-		return 0;
+		*cache_out = lotad_cache_new(NULL, &cc);
+		return *cache_out ? 0 : -1;
 	}
 	if (nd > LOTAD_STORE_MAX_DIRS) {
 		fprintf(stderr, "lotad: config key \"cache_dir\": at most %d dirs\n",
@@ -382,7 +383,11 @@ static int setup_cache(lota_config *cfg, lotad_store **out)
 	              "of %" PRIu64 " MiB, objects from %" PRIu64 " bytes",
 	              nd, cap, st.extents, sc.encrypt ? "on" : "OFF", cc.extent_size >> 20,
 	              cc.min_object_size);
-	lotad_cache_setup(*out, &cc);
+	*cache_out = lotad_cache_new(*out, &cc);
+	if (!*cache_out) {
+		fprintf(stderr, "lotad: out of memory\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -393,6 +398,7 @@ int main(int argc, char **argv)
 	static lotad_router router;
 	static lotad_server_hooks hooks;
 	lotad_store *store = NULL;
+	lotad_cache *cache = NULL;
 	lota_config *cfg = NULL;
 	bool help = false;
 	int rc, exit_code = 1, sfd = -1;
@@ -531,8 +537,11 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (setup_cache(cfg, &store) < 0)
+	if (setup_cache(cfg, &store, &cache) < 0)
 		goto usage_error;
+	lotad_metrics_add_provider(lotad_cache_metrics, cache);
+	if (store)
+		lotad_metrics_add_provider(lotad_store_metrics, store);
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "lotad: curl_global_init failed\n");
@@ -569,7 +578,7 @@ int main(int argc, char **argv)
 	lotad_timer_init(&m.poll, poll_cb, &m);
 	lotad_timer_init(&m.deadline, deadline_cb, &m);
 
-	lotad_router_init(&router);
+	lotad_router_init(&router, cache);
 	hooks = (lotad_server_hooks){
 	    .request = lotad_router_request,
 	    .worker_stop = lotad_router_worker_stop,
@@ -603,7 +612,7 @@ out:
 	}
 	for (int i = 0; i < m.nworkers; i++)
 		lotad_worker_join_free(m.workers[i]);
-	lotad_cache_shutdown();
+	lotad_cache_free(cache);
 	lotad_store_free(store);
 	for (int i = m.nworkers; i < nfds; i++)
 		if (listen_fds[i] >= 0)
@@ -618,6 +627,7 @@ out:
 	return exit_code;
 usage_error:
 	fprintf(stderr, "Try 'lotad --help'.\n");
+	lotad_cache_free(cache);
 	lotad_store_free(store);
 	lota_config_free(cfg);
 	return 2;

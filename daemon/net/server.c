@@ -99,8 +99,9 @@ static atomic_llong g_open_conns;
 static atomic_llong g_conns_peak; /* most connections open at once since the last trim */
 
 /* Per-connection memory besides the connection's own buffers (lotad_conn_memory_cap):
- * curl's upload buffer (proxy.c, CURLOPT_UPLOAD_BUFFERSIZE), the aws-chunked re-signer's
- * stage (proxy.c, STAGE_CAP) and largest chunk (auth.c, its default max_chunk), and
+ * curl's upload buffer (s3/proxy.c, CURLOPT_UPLOAD_BUFFERSIZE), the aws-chunked
+ * re-signer's stage (s3/proxy.c, STAGE_CAP) and largest chunk (s3/auth.c, its default
+ * max_chunk), and
  * the state of curl and of the handler (the easy handle, a response head line of up to
  * curl's 100 KiB, the handler's copy of the head, the request's URL). */
 #define UPLOAD_BUFFER_BYTES (128 * 1024)

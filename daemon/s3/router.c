@@ -18,8 +18,8 @@
 
 static void hook_object_written(void *ud, lota_str bucket, lota_str key)
 {
-	(void)ud;
-	lotad_cache_object_written(bucket, key);
+	lotad_router *r = ud;
+	lotad_cache_object_written(r->cache, bucket, key);
 }
 
 static void hook_filled_response(void *ud, lotad_worker *w, const lotad_s3req *sr,
@@ -27,15 +27,15 @@ static void hook_filled_response(void *ud, lotad_worker *w, const lotad_s3req *s
                                  lota_str version_id, lota_str content_length,
                                  lota_str content_range)
 {
-	(void)ud;
-	lotad_cache_fill_from_response(w, sr, auth, query, etag, version_id, content_length,
-	                               content_range);
+	lotad_router *r = ud;
+	lotad_cache_fill_from_response(r->cache, w, sr, auth, query, etag, version_id,
+	                               content_length, content_range);
 }
 
 static void hook_upstream_bytes(void *ud, uint64_t n)
 {
-	(void)ud;
-	lotad_cache_count_upstream_bytes(n);
+	lotad_router *r = ud;
+	lotad_cache_count_upstream_bytes(r->cache, n);
 }
 
 /* The cache hands a request to the proxy. */
@@ -49,22 +49,23 @@ static void cache_to_proxy(void *ud, lotad_conn *c, const lotad_s3req *sr, lotad
 		lotad_proxy_start(c, sr, auth, cache_label, &r->proxy_hooks);
 }
 
-void lotad_router_init(lotad_router *r)
+void lotad_router_init(lotad_router *r, lotad_cache *cache)
 {
 	memset(r, 0, sizeof(*r));
+	r->cache = cache;
 	r->proxy_hooks = (lotad_proxy_hooks){
 	    .object_written = hook_object_written,
 	    .filled_response = hook_filled_response,
 	    .upstream_bytes = hook_upstream_bytes,
 	    .ud = r,
 	};
-	lotad_cache_set_proxy(cache_to_proxy, r);
+	lotad_cache_set_proxy(cache, cache_to_proxy, r);
 }
 
 void lotad_router_worker_stop(lotad_worker *w, void *router)
 {
-	(void)router;
-	lotad_cache_worker_stop(w);
+	lotad_router *r = router;
+	lotad_cache_worker_stop(r->cache, w);
 }
 
 /* ------------------------------------------------------- request start --- */
@@ -121,7 +122,7 @@ void lotad_router_request(lotad_conn *c, void *router)
 		return;
 	}
 	if (sr.object_read)
-		lotad_cache_start(c, &sr, &ar);
+		lotad_cache_start(r->cache, c, &sr, &ar);
 	else
 		lotad_proxy_start(c, &sr, &ar, NULL, &r->proxy_hooks);
 }

@@ -11,16 +11,18 @@
 #ifndef LOTAD_ROUTER_H
 #define LOTAD_ROUTER_H
 
+#include "cache/cache.h"
 #include "net/server.h"
 #include "s3/proxy.h"
 
 typedef struct lotad_router {
+	lotad_cache *cache;            /* object reads go there */
 	lotad_proxy_hooks proxy_hooks; /* the proxy's reports, to the cache */
 } lotad_router;
 
-/* Set up r (storage owned by the caller; it must outlive the workers) and give the cache
- * the way to start a proxy. */
-void lotad_router_init(lotad_router *r);
+/* Set up r (storage owned by the caller; it and the cache must outlive the workers) and
+ * give the cache the way to start a proxy. */
+void lotad_router_init(lotad_router *r, lotad_cache *cache);
 
 /* lotad_server_hooks.request (ud: the router): attaches a handler to c or answers right
  * away (authentication failure, bad request). */
