@@ -35,6 +35,7 @@
 #include "s3/s3err.h"
 #include "store/nodesecret.h"
 #include "store/store.h"
+#include "util/hostport.h"
 
 #define MAX_WORKERS 256
 
@@ -121,34 +122,18 @@ static const char usage[] =
     "             [--workers N] [options]\n"
     "lotad is the LOTA node daemon: an S3 endpoint in front of the object store.\n";
 
-/* HOST:PORT, [V6]:PORT or :PORT. */
+/* HOST:PORT, [V6]:PORT or :PORT (the port is required). */
 static int parse_hostport(const char *s, char *host, size_t host_cap, int *port)
 {
-	const char *colon;
-	size_t hl;
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-		if (!rb || rb[1] != ':')
-			return -1;
-		hl = (size_t)(rb - s - 1);
-		if (hl >= host_cap)
-			return -1;
-		memcpy(host, s + 1, hl);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -1;
-		hl = (size_t)(colon - s);
-		if (hl >= host_cap || memchr(s, ':', hl))
-			return -1;
-		memcpy(host, s, hl);
-	}
-	host[hl] = 0;
-	char *end;
-	long p = strtol(colon + 1, &end, 10);
-	if (!colon[1] || *end || p < 0 || p > 65535)
+	lota_str h;
+	long p;
+	if (lotad_hostport_split((lota_str){s, strlen(s)}, &h, &p) < 0 || p < 0)
 		return -1;
+	h = lotad_host_unbracket(h);
+	if (h.len >= host_cap)
+		return -1;
+	memcpy(host, h.ptr, h.len);
+	host[h.len] = 0;
 	*port = (int)p;
 	return 0;
 }

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "s3/proxy.h" /* lotad_hop_by_hop */
+#include "util/names.h"
 
 static void rhead_add(creq *q, const char *s, size_t n)
 {
@@ -116,7 +116,7 @@ static void grant_note(creq *q)
 	free(g->head);
 	*g = (struct grant){
 	    .name = h,
-	    .until_ms = now_ms() + (int64_t)ca->cfg.metadata_ttl_ms,
+	    .until_ms = (int64_t)lotad_mono_ms() + (int64_t)ca->cfg.metadata_ttl_ms,
 	    .size = q->cl,
 	    .head_len = q->rhead_len,
 	    .etag_off = (size_t)(q->etag.ptr - q->rhead),
@@ -144,8 +144,8 @@ bool cache_grant_use(creq *q)
 	bool ok = false;
 	pthread_mutex_lock(&ca->mu);
 	struct grant *g = &ca->grants[h.lo % GRANT_SLOTS];
-	if (g->head && g->name.hi == h.hi && g->name.lo == h.lo && now_ms() < g->until_ms &&
-	    g->head_len <= sizeof(q->rhead)) {
+	if (g->head && g->name.hi == h.hi && g->name.lo == h.lo &&
+	    (int64_t)lotad_mono_ms() < g->until_ms && g->head_len <= sizeof(q->rhead)) {
 		memcpy(q->rhead, g->head, g->head_len);
 		q->rhead_len = g->head_len;
 		q->cl = g->size;

@@ -37,6 +37,8 @@
 
 #include "cache/cache.h"
 #include "net/upstream.h"
+#include "util/clock.h"
+#include "util/list.h"
 
 #define FAR_AHEAD    (16u << 20) /* a reader this far beyond a fill's prefix reads directly */
 #define PUMP_BUDGET  (2u << 20)  /* bytes sent per turn before yielding to the loop */
@@ -72,7 +74,7 @@ struct lotad_cache {
 	atomic_uint_fast64_t fills_started, fills_failed, direct_reads;
 	atomic_int commits_running;
 	pthread_mutex_t mu; /* the job list, the object table and the grants */
-	fjob *jobs;
+	lotad_list jobs;    /* every fjob running, of every worker */
 	struct objent *otab;
 	struct grant *grants;       /* metadata_ttl > 0 only */
 	lotad_cache_proxy_fn proxy; /* how a request goes to the proxy */
@@ -103,8 +105,7 @@ struct fjob {
 	lotad_cache *ca;
 	struct curl_slist *hdrs;
 	lotad_worker *w;
-	fjob *next, *prev;
-	bool listed;
+	lotad_list node; /* in ca->jobs */
 	objinfo *o;
 	uint64_t k, last, stride;
 	lotad_fill *f;
@@ -112,7 +113,7 @@ struct fjob {
 	uint64_t start, len;
 	pinned_head ph;
 	bool head_ok;
-	creq *att; /* requests of this worker fed straight from this fill (the fork) */
+	lotad_list att; /* requests of this worker fed straight from this fill (the fork) */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -151,8 +152,8 @@ struct creq {
 	int efd;
 	lotad_io eio;
 	lotad_timer yield;
-	fjob *att; /* the fill feeding us directly, if any */
-	creq *att_next, *att_prev;
+	fjob *att;           /* the fill feeding us directly, if any */
+	lotad_list att_node; /* in att->att */
 	size_t rhead_len;
 	char rhead[HEAD_CAP];
 	char errbuf[CURL_ERROR_SIZE];
@@ -163,13 +164,6 @@ struct creq {
 static inline void count(atomic_uint_fast64_t *v, uint64_t n)
 {
 	atomic_fetch_add_explicit(v, n, memory_order_relaxed);
-}
-
-static inline int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static inline bool name_is(lota_str n, const char *s)

@@ -71,6 +71,7 @@ lotad_cache *lotad_cache_new(lotad_store *store, const lotad_cache_config *cfg)
 	if (!ca)
 		return NULL;
 	pthread_mutex_init(&ca->mu, NULL);
+	lotad_list_init(&ca->jobs);
 	ca->store = store;
 	ca->cfg = *cfg;
 	if (!ca->cfg.extent_size)

@@ -22,15 +22,7 @@ static void fjob_unlist(fjob *j)
 {
 	lotad_cache *ca = j->ca;
 	pthread_mutex_lock(&ca->mu);
-	if (j->listed) {
-		if (j->prev)
-			j->prev->next = j->next;
-		else
-			ca->jobs = j->next;
-		if (j->next)
-			j->next->prev = j->prev;
-		j->listed = false;
-	}
+	lotad_list_remove(&j->node);
 	pthread_mutex_unlock(&ca->mu);
 }
 
@@ -219,6 +211,7 @@ void cache_start_fills(lotad_cache *ca, lotad_worker *w, objinfo *o, uint64_t fi
 		if (!j)
 			return;
 		j->ca = ca;
+		lotad_list_init(&j->att);
 		j->w = w;
 		j->o = cache_obj_ref(o);
 		j->k = first + i;
@@ -229,11 +222,7 @@ void cache_start_fills(lotad_cache *ca, lotad_worker *w, objinfo *o, uint64_t fi
 			continue;
 		}
 		pthread_mutex_lock(&ca->mu);
-		j->next = ca->jobs;
-		if (ca->jobs)
-			ca->jobs->prev = j;
-		ca->jobs = j;
-		j->listed = true;
+		lotad_list_insert_head(&ca->jobs, &j->node);
 		pthread_mutex_unlock(&ca->mu);
 	}
 }
@@ -241,10 +230,13 @@ void cache_start_fills(lotad_cache *ca, lotad_worker *w, objinfo *o, uint64_t fi
 void lotad_cache_worker_stop(lotad_cache *ca, lotad_worker *w)
 {
 	for (;;) {
-		fjob *j;
+		fjob *j = NULL;
 		pthread_mutex_lock(&ca->mu);
-		for (j = ca->jobs; j && j->w != w; j = j->next)
-			;
+		for (lotad_list *it = ca->jobs.next; it != &ca->jobs && !j; it = it->next) {
+			fjob *x = lotad_list_entry(it, fjob, node);
+			if (x->w == w)
+				j = x;
+		}
 		pthread_mutex_unlock(&ca->mu);
 		if (!j)
 			return;
@@ -262,43 +254,34 @@ void lotad_cache_worker_stop(lotad_cache *ca, lotad_worker *w)
 
 void cache_fork_detach(creq *q)
 {
-	fjob *j = q->att;
-	if (!j)
+	if (!q->att)
 		return;
-	if (q->att_prev)
-		q->att_prev->att_next = q->att_next;
-	else
-		j->att = q->att_next;
-	if (q->att_next)
-		q->att_next->att_prev = q->att_prev;
+	lotad_list_remove(&q->att_node);
 	q->att = NULL;
-	q->att_next = q->att_prev = NULL;
 }
 
 /* Attach q to the fill of extent h on its worker, if there is one. */
 void cache_fork_attach(creq *q, lota_hash128 h)
 {
 	lotad_cache *ca = q->ca;
-	fjob *j;
+	fjob *j = NULL;
 	pthread_mutex_lock(&ca->mu);
-	for (j = ca->jobs; j; j = j->next)
-		if (j->w == q->w && j->f && j->h.hi == h.hi && j->h.lo == h.lo)
-			break;
+	for (lotad_list *it = ca->jobs.next; it != &ca->jobs && !j; it = it->next) {
+		fjob *x = lotad_list_entry(it, fjob, node);
+		if (x->w == q->w && x->f && x->h.hi == h.hi && x->h.lo == h.lo)
+			j = x;
+	}
 	pthread_mutex_unlock(&ca->mu);
 	if (!j)
 		return;
 	q->att = j;
-	q->att_prev = NULL;
-	q->att_next = j->att;
-	if (j->att)
-		j->att->att_prev = q;
-	j->att = q;
+	lotad_list_insert_head(&j->att, &q->att_node);
 }
 
 static void fork_release(fjob *j)
 {
-	while (j->att) {
-		creq *q = j->att;
+	while (!lotad_list_empty(&j->att)) {
+		creq *q = lotad_list_entry(j->att.next, creq, att_node);
 		cache_fork_detach(q);
 		if (q->c)
 			lotad_timer_start(q->loop, &q->yield, 0);
@@ -309,9 +292,9 @@ static void fork_feed(creq *q, uint64_t pos, const char *buf, size_t n);
 
 static void fork_feed_all(fjob *j, uint64_t pos, const char *buf, size_t n)
 {
-	for (creq *q = j->att, *next; q; q = next) {
-		next = q->att_next;
-		fork_feed(q, pos, buf, n);
+	for (lotad_list *it = j->att.next, *next; it != &j->att; it = next) {
+		next = it->next;
+		fork_feed(lotad_list_entry(it, creq, att_node), pos, buf, n);
 	}
 }
 

@@ -49,7 +49,7 @@ void cache_objtab_note(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str
 	e->name = h;
 	e->used = true;
 	e->size = size;
-	e->seen_ms = now_ms();
+	e->seen_ms = (int64_t)lotad_mono_ms();
 	e->etag_len = (uint16_t)etag.len;
 	if (etag.len)
 		memcpy(e->etag, etag.ptr, etag.len);
@@ -83,7 +83,8 @@ bool cache_objtab_small(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_st
 {
 	struct objent e;
 	return cache_objtab_get(ca, bucket, rkey, vquery, &e, false) &&
-	       e.size < ca->cfg.min_object_size && now_ms() - e.seen_ms < SMALL_TTL_MS;
+	       e.size < ca->cfg.min_object_size &&
+	       (int64_t)lotad_mono_ms() - e.seen_ms < SMALL_TTL_MS;
 }
 
 /* The decoded object key (cache keys use it, so that every client's spelling of one key

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/names.h"
+
 void lotad_cache_config_init(lotad_cache_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -67,11 +69,6 @@ bool lotad_cache__content_range_is(lota_str v, uint64_t first, uint64_t last, ui
 	return n > 0 && v.len == (size_t)n && memcmp(v.ptr, want, (size_t)n) == 0;
 }
 
-static bool is_presign_param(lota_str n)
-{
-	return n.len > 6 && strncasecmp(n.ptr, "x-amz-", 6) == 0;
-}
-
 bool lotad_cache__query_ok(lota_str query, lota_str *version_id)
 {
 	*version_id = (lota_str){"", 0};
@@ -91,7 +88,7 @@ bool lotad_cache__query_ok(lota_str query, lota_str *version_id)
 			*version_id = (lota_str){p, len}; /* the whole "versionId=..." */
 			continue;
 		}
-		if (!is_presign_param(name))
+		if (!lotad_presign_param(name))
 			return false;
 	}
 	return true;

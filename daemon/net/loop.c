@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
+
 #define LOOP_MAX_EVENTS 256
 
 struct lotad_loop {
@@ -30,13 +32,6 @@ struct lotad_loop {
 	lotad_loop_fn after_fn, wake_fn;
 	void *after_ud, *wake_ud;
 };
-
-uint64_t lotad_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 uint64_t lotad_loop_now_ms(const lotad_loop *loop)
 {

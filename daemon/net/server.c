@@ -40,13 +40,15 @@
 
 #include "metrics.h"
 #include "net/upstream.h"
+#include "util/clock.h"
+#include "util/list.h"
 
 enum conn_state { C_HEAD = 0, C_ACTIVE, C_FLUSH };
 
 struct lotad_conn {
 	lotad_worker *w;
 	lotad_io io;
-	lotad_conn *prev, *next;
+	lotad_list node; /* in the worker's conns */
 	lotad_conn *close_next, *run_next;
 	bool run_queued;
 	bool dead, queued, peer_eof, close_after;
@@ -85,7 +87,7 @@ struct lotad_worker {
 	int listen_fd;
 	lotad_io listen_io;
 	lotad_timer sweep;
-	lotad_conn *conns;
+	lotad_list conns;
 	lotad_conn *close_list;
 	lotad_conn *run_list; /* connections to process after this iteration */
 	size_t nconns;
@@ -110,13 +112,6 @@ static atomic_llong g_conns_peak; /* most connections open at once since the las
 #define XFER_STATE_BYTES    (256 * 1024)
 /* Trim only after a real drop: a trim walks every heap. */
 #define TRIM_MIN_DROP 16
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 lotad_loop *lotad_worker_loop(lotad_worker *w)
 {
@@ -232,7 +227,7 @@ static void conn_close_now(lotad_conn *c)
 		c->h = NULL;
 		h->ops->abort(h);
 		/* 499: the client went away before the response was complete. */
-		uint64_t dur = now_us() - c->t_start_us;
+		uint64_t dur = lotad_mono_us() - c->t_start_us;
 		lotad_metrics_request(c->op, 499, dur);
 		c->status = 499;
 		access_log(c, dur);
@@ -242,12 +237,7 @@ static void conn_close_now(lotad_conn *c)
 		(void)shutdown(c->io.fd, SHUT_WR);
 	close(c->io.fd);
 	c->io.fd = -1;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	lotad_list_remove(&c->node);
 	w->nconns--;
 	atomic_fetch_sub(&g_open_conns, 1);
 	lotad_metrics_conn_open(-1);
@@ -512,7 +502,7 @@ static void conn_try_head(lotad_conn *c)
 		else
 			return;
 	}
-	c->t_start_us = now_us();
+	c->t_start_us = lotad_mono_us();
 	make_reqid(c);
 	if (rc < 0) {
 		const char *code, *msg;
@@ -522,7 +512,7 @@ static void conn_try_head(lotad_conn *c)
 		conn_send_error_raw(c, st, code, msg);
 		c->state = C_FLUSH;
 		c->resp_ended = true;
-		lotad_metrics_request(LOTAD_OP_OTHER, st, now_us() - c->t_start_us);
+		lotad_metrics_request(LOTAD_OP_OTHER, st, lotad_mono_us() - c->t_start_us);
 		return;
 	}
 	/* Keep the head for the whole request: handlers hold views into it. */
@@ -666,10 +656,7 @@ static void listen_io(lotad_io *io, uint32_t events)
 			snprintf(c->peer, sizeof(c->peer), "[%s]:%u", ip, ntohs(a->sin6_port));
 		}
 		conn_reset_request(c);
-		c->next = w->conns;
-		if (w->conns)
-			w->conns->prev = c;
-		w->conns = c;
+		lotad_list_insert_head(&w->conns, &c->node);
 		w->nconns++;
 		conns_opened();
 		lotad_metrics_conn_open(1);
@@ -909,7 +896,7 @@ static void access_log(lotad_conn *c, uint64_t dur_us)
 
 void lotad_conn_resp_end(lotad_conn *c, bool ok)
 {
-	uint64_t dur = now_us() - c->t_start_us;
+	uint64_t dur = lotad_mono_us() - c->t_start_us;
 	c->h = NULL;
 	c->want_body = c->want_drain = c->want_write = false;
 	if (c->dead)
@@ -1003,14 +990,15 @@ static void sweep_cb(lotad_timer *t)
 	lotad_worker *w = t->ud;
 	const lotad_settings *s = w->s;
 	uint64_t now = lotad_loop_update_now(w->loop);
-	for (lotad_conn *c = w->conns; c; c = c->next) {
+	for (lotad_list *it = w->conns.next; it != &w->conns; it = it->next) {
+		lotad_conn *c = lotad_list_entry(it, lotad_conn, node);
 		if (c->dead)
 			continue;
 		uint64_t quiet = now - c->last_progress_ms;
 		if (c->state == C_HEAD) {
 			if (c->in_end > c->in_start) {
 				if (now - c->head_start_ms >= s->header_timeout_ms) {
-					c->t_start_us = now_us();
+					c->t_start_us = lotad_mono_us();
 					conn_send_error_raw(c, 400, "RequestTimeout",
 					                    "Your socket connection to the server "
 					                    "was not read from or written to "
@@ -1051,7 +1039,8 @@ static void wake_fn(lotad_loop *loop, void *ud)
 		w->listen_fd = -1;
 	}
 	w->shutdown_done = 1;
-	for (lotad_conn *c = w->conns; c; c = c->next) {
+	for (lotad_list *it = w->conns.next; it != &w->conns; it = it->next) {
+		lotad_conn *c = lotad_list_entry(it, lotad_conn, node);
 		if (req == 2 || (c->state == C_HEAD && c->in_end == c->in_start))
 			conn_kill(c);
 		else
@@ -1064,8 +1053,10 @@ static void *worker_main(void *arg)
 	lotad_worker *w = arg;
 	lotad_loop_run(w->loop);
 	/* Anything left (forced stop): abort handlers before the upstream goes away. */
-	for (lotad_conn *c = w->conns; c; c = c->next)
+	for (lotad_list *it = w->conns.next; it != &w->conns; it = it->next) {
+		lotad_conn *c = lotad_list_entry(it, lotad_conn, node);
 		conn_kill(c);
+	}
 	close_queued(w);
 	return NULL;
 }
@@ -1078,6 +1069,7 @@ lotad_worker *lotad_worker_new(int id, const lotad_settings *s, const lotad_serv
 		return NULL;
 	w->id = id;
 	w->s = s;
+	lotad_list_init(&w->conns);
 	w->hooks = hooks;
 	w->listen_fd = listen_fd;
 	w->loop = lotad_loop_new();

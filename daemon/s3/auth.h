@@ -127,7 +127,7 @@ void lotad_auth_result_cleanup(lotad_auth_result *r);
  * (LOTA_E_TOO_LARGE when out is too small or there are more than 127 headers to sign;
  * -EINVAL when r holds no key).
  * Never signed: hop-by-hop headers and ones proxies rewrite (Connection, Keep-Alive,
- * Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, Expect, User-Agent,
+ * Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade, Expect, User-Agent,
  * X-Amzn-Trace-Id); given Host, Authorization, X-Amz-Date, X-Amz-Security-Token and
  * X-Amz-Content-Sha256 are ignored (this writes its own), so the caller must not send
  * them. A STREAMING-* payload_hash makes the body's chunk signatures invalid: re-sign

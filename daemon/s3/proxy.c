@@ -34,6 +34,8 @@
 #include "metrics.h"
 #include "net/upstream.h"
 #include "s3/s3err.h"
+#include "util/clock.h"
+#include "util/names.h"
 
 #define RHEAD_CAP (32 * 1024)
 #define STAGE_CAP (64 * 1024) /* client aws-chunked bytes waiting for the re-signer */
@@ -73,23 +75,9 @@ typedef struct proxy {
 	char errbuf[CURL_ERROR_SIZE];
 } proxy;
 
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static bool name_is(lota_str n, const char *s)
 {
 	return lota_str_eq_nocase(n, s, strlen(s));
-}
-
-bool lotad_hop_by_hop(lota_str n)
-{
-	return name_is(n, "connection") || name_is(n, "keep-alive") || name_is(n, "te") ||
-	       name_is(n, "trailer") || name_is(n, "transfer-encoding") || name_is(n, "upgrade") ||
-	       (n.len >= 6 && strncasecmp(n.ptr, "proxy-", 6) == 0);
 }
 
 /* ------------------------------------------------------------ lifecycle --- */
@@ -213,7 +201,7 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
 		return 0;
 	if (!p->any_byte) {
 		p->any_byte = true;
-		lotad_metrics_upstream_latency(mono_us() - p->t0_us);
+		lotad_metrics_upstream_latency(lotad_mono_us() - p->t0_us);
 	}
 	if (p->head_done)
 		return n; /* trailers of a chunked upstream body: not relayed */
@@ -660,7 +648,7 @@ out:
 
 static int proxy_launch(proxy *p)
 {
-	p->t0_us = mono_us();
+	p->t0_us = lotad_mono_us();
 	p->any_byte = false;
 	p->head_done = false;
 	p->send_paused = p->recv_paused = false;

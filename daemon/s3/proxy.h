@@ -48,7 +48,4 @@ void lotad_proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *
 void lotad_proxy_start_filling(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
                                const lotad_proxy_hooks *hooks);
 
-/* Hop-by-hop headers are never relayed, in either direction. */
-bool lotad_hop_by_hop(lota_str name);
-
 #endif

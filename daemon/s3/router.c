@@ -13,6 +13,7 @@
 
 #include "cache/cache.h"
 #include "metrics.h"
+#include "util/hostport.h"
 
 /* ------------------------------------------------------------ glue --- */
 
@@ -92,10 +93,10 @@ void lotad_router_request(lotad_conn *c, void *router)
 	 * requests, only where the upstream reads it so: lotad must read a request as the
 	 * upstream does, or a write to one bucket would be taken for a write to another. */
 	if (s->upstream_vhost) {
-		snprintf(uphost, sizeof(uphost), "%s", s->upstream_hostport);
-		char *colon = strrchr(uphost, ':');
-		if (colon && uphost[0] != '[')
-			*colon = 0;
+		lota_str up = {s->upstream_hostport, strlen(s->upstream_hostport)}, h;
+		long port;
+		(void)lotad_hostport_split(up, &h, &port);
+		snprintf(uphost, sizeof(uphost), "%.*s", (int)h.len, h.ptr);
 		names[nn++] = uphost;
 	}
 	lotad_classify(req, names, nn, &sr);

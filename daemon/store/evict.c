@@ -46,14 +46,17 @@ bool store_make_room_locked(lotad_store *s, unsigned d, uint64_t need)
 	if (used + need <= ds->capacity)
 		return true;
 	uint64_t excess = used + need - ds->capacity, found = 0;
-	for (struct ext *e = ds->lru_tail; e && found < excess; e = e->lru_prev)
+	for (lotad_list *it = ds->lru.prev; it != &ds->lru && found < excess; it = it->prev) {
+		struct ext *e = lotad_list_entry(it, struct ext, lru_node);
 		if (evictable(e))
 			found += e->file_bytes;
+	}
 	if (found < excess)
 		return false;
-	for (struct ext *e = ds->lru_tail, *prev; e && atomic_load(&ds->used) + need > ds->capacity;
-	     e = prev) {
-		prev = e->lru_prev;
+	for (lotad_list *it = ds->lru.prev, *prev;
+	     it != &ds->lru && atomic_load(&ds->used) + need > ds->capacity; it = prev) {
+		struct ext *e = lotad_list_entry(it, struct ext, lru_node);
+		prev = it->prev;
 		if (evictable(e))
 			evict_locked(s, e);
 	}
@@ -73,9 +76,10 @@ static size_t evict_dir(lotad_store *s, unsigned d)
 	for (;;) {
 		size_t nv = 0;
 		pthread_mutex_lock(&s->lock);
-		for (struct ext *e = ds->lru_tail, *prev;
-		     e && nv < 64 && atomic_load(&ds->used) > low; e = prev) {
-			prev = e->lru_prev;
+		for (lotad_list *it = ds->lru.prev, *prev;
+		     it != &ds->lru && nv < 64 && atomic_load(&ds->used) > low; it = prev) {
+			struct ext *e = lotad_list_entry(it, struct ext, lru_node);
+			prev = it->prev;
 			/* pinned (a reader or a fill holds it) or not committed: keep */
 			if (!evictable(e))
 				continue;

@@ -19,8 +19,10 @@
 static void notify_locked(struct fillsh *fs)
 {
 	pthread_cond_broadcast(&fs->cv);
-	for (lotad_fill_watch *w = fs->watchers; w; w = w->next)
+	for (lotad_list *it = fs->watchers.next; it != &fs->watchers; it = it->next) {
+		lotad_fill_watch *w = lotad_list_entry(it, lotad_fill_watch, node);
 		w->fn(w->ud);
+	}
 }
 
 /*
@@ -84,6 +86,7 @@ int lotad_fill_begin(lotad_store *s, const uint8_t *key, size_t key_len, uint64_
 		return rc;
 	}
 	pthread_mutex_init(&fs->mu, NULL);
+	lotad_list_init(&fs->watchers);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -321,7 +324,7 @@ static void fill_finish(lotad_fill *f, int state)
 		atomic_store(&e->readable, f->data_len);
 	atomic_store(&e->state, state);
 	notify_locked(fs);
-	fs->watchers = NULL;
+	lotad_list_init(&fs->watchers); /* forgotten: unwatch finds them gone */
 	if (fs->fd >= 0)
 		close(fs->fd);
 	fs->fd = -1;
@@ -329,8 +332,8 @@ static void fill_finish(lotad_fill *f, int state)
 	if (state == EXT_READY) {
 		pthread_mutex_lock(&s->lock);
 		if (e->indexed) {
-			store_lru_unlink(&s->dirs[e->dir], e);
-			store_lru_push_head(&s->dirs[e->dir], e);
+			lotad_list_remove(&e->lru_node);
+			lotad_list_insert_head(&s->dirs[e->dir].lru, &e->lru_node);
 		}
 		pthread_mutex_unlock(&s->lock);
 		atomic_fetch_add(&s->fills_committed, 1);

@@ -64,30 +64,6 @@ static void idx_grow(lotad_store *s)
 	free(ob);
 }
 
-void store_lru_unlink(struct dirstate *d, struct ext *e)
-{
-	if (e->lru_prev)
-		e->lru_prev->lru_next = e->lru_next;
-	else
-		d->lru_head = e->lru_next;
-	if (e->lru_next)
-		e->lru_next->lru_prev = e->lru_prev;
-	else
-		d->lru_tail = e->lru_prev;
-	e->lru_prev = e->lru_next = NULL;
-}
-
-void store_lru_push_head(struct dirstate *d, struct ext *e)
-{
-	e->lru_prev = NULL;
-	e->lru_next = d->lru_head;
-	if (d->lru_head)
-		d->lru_head->lru_prev = e;
-	else
-		d->lru_tail = e;
-	d->lru_head = e;
-}
-
 void store_idx_insert(lotad_store *s, struct ext *e)
 {
 	if (s->count >= s->nbuckets)
@@ -98,7 +74,7 @@ void store_idx_insert(lotad_store *s, struct ext *e)
 	e->indexed = true;
 	s->count++;
 	atomic_fetch_add(&s->dirs[e->dir].extents, 1);
-	store_lru_push_head(&s->dirs[e->dir], e);
+	lotad_list_insert_head(&s->dirs[e->dir].lru, &e->lru_node);
 }
 
 /* Remove from the index; the caller then drops the index reference (ext_unref). */
@@ -113,7 +89,7 @@ void store_idx_remove(lotad_store *s, struct ext *e)
 	e->indexed = false;
 	s->count--;
 	atomic_fetch_sub(&s->dirs[e->dir].extents, 1);
-	store_lru_unlink(&s->dirs[e->dir], e);
+	lotad_list_remove(&e->lru_node);
 }
 
 /* Drop a committed extent found bad (or asked for): out of the index, file unlinked. */

@@ -112,8 +112,8 @@ int lotad_store_open(lotad_store *s, lota_hash128 h, const uint8_t *key, size_t 
 	struct ext *e = store_idx_find(s, h);
 	if (e) {
 		atomic_fetch_add(&e->refs, 1);
-		store_lru_unlink(&s->dirs[e->dir], e);
-		store_lru_push_head(&s->dirs[e->dir], e);
+		lotad_list_remove(&e->lru_node);
+		lotad_list_insert_head(&s->dirs[e->dir].lru, &e->lru_node);
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (!e)
@@ -275,11 +275,7 @@ int lotad_reader_watch(lotad_store_reader *r, lotad_fill_watch *w, lotad_fill_no
 	} else {
 		w->fn = fn;
 		w->ud = ud;
-		w->prev = NULL;
-		w->next = fs->watchers;
-		if (fs->watchers)
-			fs->watchers->prev = w;
-		fs->watchers = w;
+		lotad_list_insert_head(&fs->watchers, &w->node);
 	}
 	pthread_mutex_unlock(&fs->mu);
 	return rc;
@@ -292,18 +288,13 @@ void lotad_reader_unwatch(lotad_store_reader *r, lotad_fill_watch *w)
 	struct fillsh *fs = r->e->fs;
 	pthread_mutex_lock(&fs->mu);
 	/* only if still registered (commit/abort clear the list) */
-	for (lotad_fill_watch *x = fs->watchers; x; x = x->next) {
-		if (x != w)
-			continue;
-		if (w->prev)
-			w->prev->next = w->next;
-		else
-			fs->watchers = w->next;
-		if (w->next)
-			w->next->prev = w->prev;
-		break;
+	for (lotad_list *it = fs->watchers.next; it != &fs->watchers; it = it->next) {
+		if (it == &w->node) {
+			lotad_list_remove(it);
+			break;
+		}
 	}
-	w->next = w->prev = NULL;
+	w->node.next = w->node.prev = NULL;
 	pthread_mutex_unlock(&fs->mu);
 }
 

@@ -35,6 +35,7 @@
 
 #include "crypto-internal.h"
 #include "store/store.h"
+#include "util/clock.h"
 
 #define HDR_FIXED   64u
 #define HDR_ALIGN   4096u
@@ -50,7 +51,7 @@ enum { EXT_FILLING = 0, EXT_READY = 1, EXT_FAILED = 2 };
 struct fillsh {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	lotad_fill_watch *watchers;
+	lotad_list watchers;  /* lotad_fill_watch.node */
 	int fd;               /* the temp file (the writer's); -1 after commit/abort */
 	uint8_t *plain;       /* key | meta in clear (h.key and h.meta point into it) */
 	lotad_store_header h; /* parsed form of hdr */
@@ -58,8 +59,8 @@ struct fillsh {
 
 struct ext {
 	lota_hash128 h;
-	struct ext *hnext;               /* hash chain */
-	struct ext *lru_prev, *lru_next; /* dir LRU, MRU at the head */
+	struct ext *hnext;   /* hash chain */
+	lotad_list lru_node; /* in its dir's lru */
 	unsigned dir;
 	bool indexed;
 	uint64_t file_bytes;
@@ -76,7 +77,7 @@ struct dirstate {
 	atomic_uint_fast64_t used;
 	atomic_uint_fast64_t extents;
 	atomic_int_fast64_t degraded_until_ms;
-	struct ext *lru_head, *lru_tail;
+	lotad_list lru; /* struct ext.lru_node, most recently opened first */
 };
 
 struct lotad_store {
@@ -155,13 +156,6 @@ static inline uint64_t round_up(uint64_t v, uint64_t a)
 	return (v + a - 1) / a * a;
 }
 
-static inline int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static inline bool hash_eq(lota_hash128 a, lota_hash128 b)
 {
 	return a.hi == b.hi && a.lo == b.lo;
@@ -190,8 +184,6 @@ void store_ext_unref(lotad_store *s, struct ext *e);
 struct ext *store_idx_find(lotad_store *s, lota_hash128 h);
 void store_idx_insert(lotad_store *s, struct ext *e);
 void store_idx_remove(lotad_store *s, struct ext *e);
-void store_lru_unlink(struct dirstate *d, struct ext *e);
-void store_lru_push_head(struct dirstate *d, struct ext *e);
 void store_drop_ext(lotad_store *s, struct ext *e, bool corrupt);
 
 /* --- evict.c --- */

@@ -33,12 +33,13 @@ void store_ext_path(const lotad_store *s, unsigned dir, lota_hash128 h, char *ou
 
 bool store_dir_healthy(lotad_store *s, unsigned d)
 {
-	return now_ms() >= atomic_load(&s->dirs[d].degraded_until_ms);
+	return (int64_t)lotad_mono_ms() >= atomic_load(&s->dirs[d].degraded_until_ms);
 }
 
 void store_dir_failed(lotad_store *s, unsigned d, int err, const char *what)
 {
-	atomic_store(&s->dirs[d].degraded_until_ms, now_ms() + (int64_t)s->degraded_retry_ms);
+	atomic_store(&s->dirs[d].degraded_until_ms,
+	             (int64_t)lotad_mono_ms() + (int64_t)s->degraded_retry_ms);
 	atomic_fetch_add(&s->write_errors, 1);
 	lota_log_warn("store: %s in cache dir %u failed: %s; no fills there for %ums", what, d,
 	              lota_strerror(err), (unsigned)s->degraded_retry_ms);
@@ -204,6 +205,7 @@ int lotad_store_new(const lotad_store_config *cfg, lotad_store **out)
 		goto fail;
 	for (size_t i = 0; i < cfg->num_dirs; i++) {
 		struct dirstate *d = &s->dirs[i];
+		lotad_list_init(&d->lru);
 		size_t n = strnlen(cfg->dirs[i].path, sizeof(d->path));
 		rc = -EINVAL;
 		if (n == 0 || n == sizeof(d->path) || cfg->dirs[i].capacity_bytes == 0)

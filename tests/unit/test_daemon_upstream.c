@@ -31,6 +31,7 @@
 
 #include "net/loop.h"
 #include "net/upstream.h"
+#include "util/clock.h"
 
 #include "unit.h"
 
