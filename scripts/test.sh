@@ -13,6 +13,7 @@ quick=0
 
 bash scripts/deps.sh
 bash scripts/check-format.sh
+bash scripts/check-layers.sh
 
 jobs=$(nproc)
 # 30 s per harness from the committed corpus: 10 harnesses, two at a time on two cores,
