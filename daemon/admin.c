@@ -20,6 +20,7 @@
 #include <lota/log.h>
 
 #include "metrics.h"
+#include "util/list.h"
 
 #define ADMIN_BUF       8192
 #define ADMIN_MAX_CONNS 64
@@ -27,7 +28,7 @@
 typedef struct admin_conn {
 	lotad_io io;
 	struct lotad_admin *a;
-	struct admin_conn *next, *prev;
+	lotad_list node; /* in the listener's conns */
 	char *resp;
 	size_t resp_len, resp_off;
 	size_t in_len;
@@ -37,7 +38,7 @@ typedef struct admin_conn {
 struct lotad_admin {
 	lotad_loop *loop;
 	lotad_io lio;
-	admin_conn *conns;
+	lotad_list conns;
 	int nconns;
 	bool draining;
 };
@@ -47,12 +48,7 @@ static void aconn_close(admin_conn *ac)
 	lotad_admin *a = ac->a;
 	lotad_io_stop(a->loop, &ac->io);
 	close(ac->io.fd);
-	if (ac->prev)
-		ac->prev->next = ac->next;
-	else
-		a->conns = ac->next;
-	if (ac->next)
-		ac->next->prev = ac->prev;
+	lotad_list_remove(&ac->node);
 	a->nconns--;
 	free(ac->resp);
 	ac->resp = NULL;
@@ -169,10 +165,7 @@ static void listen_cb(lotad_io *io, uint32_t events)
 		}
 		ac->a = a;
 		ac->io = (lotad_io){.fd = fd, .fn = aconn_io, .ud = ac};
-		ac->next = a->conns;
-		if (a->conns)
-			a->conns->prev = ac;
-		a->conns = ac;
+		lotad_list_insert_head(&a->conns, &ac->node);
 		a->nconns++;
 		if (lotad_io_set(a->loop, &ac->io, EPOLLIN) < 0)
 			aconn_close(ac);
@@ -209,6 +202,7 @@ lotad_admin *lotad_admin_new(lotad_loop *loop, const char *host, int port)
 		return NULL;
 	}
 	a->loop = loop;
+	lotad_list_init(&a->conns);
 	a->lio = (lotad_io){.fd = fd, .fn = listen_cb, .ud = a};
 	if (lotad_io_set(loop, &a->lio, EPOLLIN) < 0) {
 		close(fd);
@@ -228,8 +222,8 @@ void lotad_admin_free(lotad_admin *a)
 {
 	if (!a)
 		return;
-	while (a->conns)
-		aconn_close(a->conns);
+	while (!lotad_list_empty(&a->conns))
+		aconn_close(lotad_list_entry(a->conns.next, admin_conn, node));
 	lotad_io_stop(a->loop, &a->lio);
 	close(a->lio.fd);
 	free(a);

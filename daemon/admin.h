@@ -5,7 +5,7 @@
 #ifndef LOTAD_ADMIN_H
 #define LOTAD_ADMIN_H
 
-#include "loop.h"
+#include "net/loop.h"
 
 typedef struct lotad_admin lotad_admin;
 

@@ -26,12 +26,16 @@
 #include <lota/log.h>
 
 #include "admin.h"
-#include "auth.h"
-#include "cache.h"
-#include "loop.h"
-#include "nodesecret.h"
-#include "server.h"
-#include "store.h"
+#include "cache/cache.h"
+#include "metrics.h"
+#include "net/loop.h"
+#include "net/server.h"
+#include "s3/auth.h"
+#include "s3/router.h"
+#include "s3/s3err.h"
+#include "store/nodesecret.h"
+#include "store/store.h"
+#include "util/hostport.h"
 
 #define MAX_WORKERS 256
 
@@ -118,34 +122,18 @@ static const char usage[] =
     "             [--workers N] [options]\n"
     "lotad is the LOTA node daemon: an S3 endpoint in front of the object store.\n";
 
-/* HOST:PORT, [V6]:PORT or :PORT. */
+/* HOST:PORT, [V6]:PORT or :PORT (the port is required). */
 static int parse_hostport(const char *s, char *host, size_t host_cap, int *port)
 {
-	const char *colon;
-	size_t hl;
-	if (s[0] == '[') {
-		const char *rb = strchr(s, ']');
-		if (!rb || rb[1] != ':')
-			return -1;
-		hl = (size_t)(rb - s - 1);
-		if (hl >= host_cap)
-			return -1;
-		memcpy(host, s + 1, hl);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -1;
-		hl = (size_t)(colon - s);
-		if (hl >= host_cap || memchr(s, ':', hl))
-			return -1;
-		memcpy(host, s, hl);
-	}
-	host[hl] = 0;
-	char *end;
-	long p = strtol(colon + 1, &end, 10);
-	if (!colon[1] || *end || p < 0 || p > 65535)
+	lota_str h;
+	long p;
+	if (lotad_hostport_split((lota_str){s, strlen(s)}, &h, &p) < 0 || p < 0)
 		return -1;
+	h = lotad_host_unbracket(h);
+	if (h.len >= host_cap)
+		return -1;
+	memcpy(host, h.ptr, h.len);
+	host[h.len] = 0;
 	*port = (int)p;
 	return 0;
 }
@@ -272,9 +260,9 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
-/* The store and the cache settings from the configuration; a precise message and -1 on
- * a bad key. */
-static int setup_cache(lota_config *cfg, lotad_store **out)
+/* The store and the cache from the configuration; a precise message and -1 on a bad key.
+ */
+static int setup_cache(lota_config *cfg, lotad_store **out, lotad_cache **cache_out)
 {
 	static lotad_store_dir_spec dirs[LOTAD_STORE_MAX_DIRS];
 	const char *const *specs = NULL;
@@ -296,8 +284,8 @@ static int setup_cache(lota_config *cfg, lotad_store **out)
 	cc.plain_sendfile = strcmp(hio, "sendfile") == 0;
 	*out = NULL;
 	if (nd == 0) {
-		lotad_cache_setup(NULL, &cc);
-		return 0;
+		*cache_out = lotad_cache_new(NULL, &cc);
+		return *cache_out ? 0 : -1;
 	}
 	if (nd > LOTAD_STORE_MAX_DIRS) {
 		fprintf(stderr, "lotad: config key \"cache_dir\": at most %d dirs\n",
@@ -380,7 +368,11 @@ static int setup_cache(lota_config *cfg, lotad_store **out)
 	              "of %" PRIu64 " MiB, objects from %" PRIu64 " bytes",
 	              nd, cap, st.extents, sc.encrypt ? "on" : "OFF", cc.extent_size >> 20,
 	              cc.min_object_size);
-	lotad_cache_setup(*out, &cc);
+	*cache_out = lotad_cache_new(*out, &cc);
+	if (!*cache_out) {
+		fprintf(stderr, "lotad: out of memory\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -388,7 +380,10 @@ int main(int argc, char **argv)
 {
 	static lotad_settings s;
 	static main_state m;
+	static lotad_router router;
+	static lotad_server_hooks hooks;
 	lotad_store *store = NULL;
+	lotad_cache *cache = NULL;
 	lota_config *cfg = NULL;
 	bool help = false;
 	int rc, exit_code = 1, sfd = -1;
@@ -527,8 +522,11 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (setup_cache(cfg, &store) < 0)
+	if (setup_cache(cfg, &store, &cache) < 0)
 		goto usage_error;
+	lotad_metrics_add_provider(lotad_cache_metrics, cache);
+	if (store)
+		lotad_metrics_add_provider(lotad_store_metrics, store);
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "lotad: curl_global_init failed\n");
@@ -565,8 +563,15 @@ int main(int argc, char **argv)
 	lotad_timer_init(&m.poll, poll_cb, &m);
 	lotad_timer_init(&m.deadline, deadline_cb, &m);
 
+	lotad_router_init(&router, cache);
+	hooks = (lotad_server_hooks){
+	    .request = lotad_router_request,
+	    .worker_stop = lotad_router_worker_stop,
+	    .error_response = lotad_s3err_response,
+	    .ud = &router,
+	};
 	for (int i = 0; i < s.workers; i++) {
-		m.workers[i] = lotad_worker_new(i, &s, listen_fds[i]);
+		m.workers[i] = lotad_worker_new(i, &s, &hooks, listen_fds[i]);
 		if (!m.workers[i])
 			goto out;
 		listen_fds[i] = -1;
@@ -592,7 +597,7 @@ out:
 	}
 	for (int i = 0; i < m.nworkers; i++)
 		lotad_worker_join_free(m.workers[i]);
-	lotad_cache_shutdown();
+	lotad_cache_free(cache);
 	lotad_store_free(store);
 	for (int i = m.nworkers; i < nfds; i++)
 		if (listen_fds[i] >= 0)
@@ -607,6 +612,7 @@ out:
 	return exit_code;
 usage_error:
 	fprintf(stderr, "Try 'lotad --help'.\n");
+	lotad_cache_free(cache);
 	lotad_store_free(store);
 	lota_config_free(cfg);
 	return 2;

@@ -14,6 +14,7 @@ quick=0
 
 bash scripts/deps.sh
 bash scripts/check-format.sh
+bash scripts/check-layers.sh
 # gcc/clang x Release/Debug and Debian's hardening flags, warnings as errors (~1 min).
 [ $quick = 1 ] || bash scripts/check-builds.sh
 

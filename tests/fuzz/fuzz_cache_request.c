@@ -1,7 +1,7 @@
 /*
- * fuzz_cache_request.c - the request parsers of lotad's cache path (daemon/cache.c):
- * the decoding of keys (lota_uri_decode), the query check, Cache-Control/Pragma directives and the
- * Content-Range check. The input is split at its first NUL into a query/key part and a
+ * fuzz_cache_request.c - the request parsers of lotad's cache path (daemon/cache/policy.c
+ * and request.c): the decoding of keys (lota_uri_decode), the query check,
+ * Cache-Control/Pragma directives and the Content-Range check. The input is split at its first NUL into a query/key part and a
  * header value. Invariants: nothing crashes, views stay inside the input, decoding never
  * grows and is exact for the bytes it returns, and a Content-Range accepted for numbers
  * is the canonical text of those numbers.
@@ -14,7 +14,7 @@
 
 #include <lota/sigv4.h>
 
-#include "cache.h"
+#include "cache/cache.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

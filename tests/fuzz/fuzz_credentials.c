@@ -1,17 +1,19 @@
 /*
  * fuzz_credentials.c - the credentials-file parser of lotad (lotad_creds_parse).
  *
- * The daemon's auth.c is compiled into the harness itself (it is not part of liblota,
- * which is all the fuzz targets link), which also lets the harness check the parsed
- * snapshot's invariants: entries sorted by access key id with no duplicates, every key
- * found again by lotad_creds_lookup with its own secret, and on failure a terminated
- * message that starts with the name given.
+ * The daemon's auth.c (with the helpers of util/ it calls) is compiled into the harness
+ * itself (it is not part of liblota, which is all the fuzz targets link), which also
+ * lets the harness check the parsed snapshot's invariants: entries sorted by access key
+ * id with no duplicates, every key found again by lotad_creds_lookup with its own secret,
+ * and on failure a terminated message that starts with the name given.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../daemon/auth.c"
+#include "../../daemon/s3/auth.c"
+#include "../../daemon/util/hostport.c"
+#include "../../daemon/util/names.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -2,7 +2,7 @@
  * fuzz_store_header.c - the extent-file header codec of lotad's store
  * (lotad_store__header_parse / _encode).
  *
- * The daemon's store.c is compiled into the harness itself. Each input is used twice:
+ * The daemon's store/format.c is compiled into the harness itself. Each input is used twice:
  *   1. as a header on its own: parsing must never crash, and anything accepted must be
  *      self-consistent (sizes within the input, the hash that of the key, aligned data);
  *   2. as a mutation (XOR mask) of one fixed valid header: the result may be accepted
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../daemon/store.c"
+#include "../../daemon/store/format.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

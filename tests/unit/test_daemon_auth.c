@@ -15,8 +15,8 @@
 #include <lota/log.h>
 #include <lota/sigv4.h>
 
-#include "auth.h"
 #include "crypto-internal.h"
+#include "s3/auth.h"
 
 #include "unit.h"
 

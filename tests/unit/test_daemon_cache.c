@@ -8,7 +8,7 @@
 
 #include <lota/sigv4.h>
 
-#include "cache.h"
+#include "cache/cache.h"
 #include "unit.h"
 
 static lota_str S(const char *s)

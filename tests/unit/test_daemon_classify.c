@@ -7,7 +7,7 @@
 
 #include <lota/http.h>
 
-#include "classify.h"
+#include "s3/classify.h"
 #include "unit.h"
 
 static const char *const names[] = {"localhost", "cwlota.com", "s3.example.net"};
@@ -107,6 +107,9 @@ static void test_operations(void)
 	    {REQ("PUT", "/b/k?tagging", "h"), LOTAD_OP_SUBRESOURCE, 0},
 	    {REQ("GET", "/b/k?versionId=3", "h"), LOTAD_OP_GET_OBJECT, 1},
 	    {REQ("GET", "/b/k?response-content-type=x", "h"), LOTAD_OP_GET_OBJECT, 1},
+	    /* presign parameters (util/names.h) keep it an object read; other X-Amz-* do not */
+	    {REQ("GET", "/b/k?X-Amz-Expires=60&x-amz-signature=0", "h"), LOTAD_OP_GET_OBJECT, 1},
+	    {REQ("GET", "/b/k?X-Amz-Foo=1", "h"), LOTAD_OP_SUBRESOURCE, 0},
 	    {REQ("OPTIONS", "/b/k", "h"), LOTAD_OP_OTHER, 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

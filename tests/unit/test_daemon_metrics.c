@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "metrics.h"
-#include "s3err.h"
+#include "s3/s3err.h"
 
 #include "unit.h"
 

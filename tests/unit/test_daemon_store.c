@@ -26,8 +26,8 @@
 #include <lota/placement.h>
 
 #include "crypto-internal.h"
-#include "nodesecret.h"
-#include "store.h"
+#include "store/nodesecret.h"
+#include "store/store.h"
 
 #include "unit.h"
 

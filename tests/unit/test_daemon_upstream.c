@@ -1,5 +1,5 @@
 /*
- * test_daemon_upstream.c - the upstream connection pool's reuse rule (daemon/upstream.h),
+ * test_daemon_upstream.c - the upstream connection pool's reuse rule (daemon/net/upstream.h),
  * with lotad's loop, multi handle and curl against a small HTTP/1.1 server on 127.0.0.1
  * that misbehaves on purpose: it sends the bytes that must never be read as the next
  * request's answer only once the transfer before is over, so that they wait on the
@@ -29,8 +29,9 @@
 
 #include <lota/log.h>
 
-#include "loop.h"
-#include "upstream.h"
+#include "net/loop.h"
+#include "net/upstream.h"
+#include "util/clock.h"
 
 #include "unit.h"
 

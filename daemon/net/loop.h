@@ -49,7 +49,6 @@ void lotad_loop_stop(lotad_loop *loop);
 /* Monotonic milliseconds, refreshed once per loop iteration (and by _update_now). */
 uint64_t lotad_loop_now_ms(const lotad_loop *loop);
 uint64_t lotad_loop_update_now(lotad_loop *loop);
-uint64_t lotad_mono_ms(void);
 
 /* Register io->fd (or change its interest set). events = 0 removes it from epoll. */
 int lotad_io_set(lotad_loop *loop, lotad_io *io, uint32_t events);

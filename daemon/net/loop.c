@@ -6,7 +6,7 @@
  * timers, call the after-hook, then free the deferred objects. Timers are a binary
  * min-heap of pointers; each timer knows its slot, so stop is O(log n).
  */
-#include "loop.h"
+#include "net/loop.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -14,6 +14,8 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "util/clock.h"
 
 #define LOOP_MAX_EVENTS 256
 
@@ -30,13 +32,6 @@ struct lotad_loop {
 	lotad_loop_fn after_fn, wake_fn;
 	void *after_ud, *wake_ud;
 };
-
-uint64_t lotad_mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 uint64_t lotad_loop_now_ms(const lotad_loop *loop)
 {

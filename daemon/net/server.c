@@ -18,7 +18,7 @@
  * leave free memory scattered in the workers' heaps, which goes back to the kernel
  * (malloc_trim) once the open connections have dropped to half their peak.
  */
-#include "server.h"
+#include "net/server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,18 +38,17 @@
 
 #include <lota/log.h>
 
-#include "cache.h"
 #include "metrics.h"
-#include "proxy.h"
-#include "s3err.h"
-#include "upstream.h"
+#include "net/upstream.h"
+#include "util/clock.h"
+#include "util/list.h"
 
 enum conn_state { C_HEAD = 0, C_ACTIVE, C_FLUSH };
 
 struct lotad_conn {
 	lotad_worker *w;
 	lotad_io io;
-	lotad_conn *prev, *next;
+	lotad_list node; /* in the worker's conns */
 	lotad_conn *close_next, *run_next;
 	bool run_queued;
 	bool dead, queued, peer_eof, close_after;
@@ -80,6 +79,7 @@ struct lotad_conn {
 struct lotad_worker {
 	int id;
 	const lotad_settings *s;
+	const lotad_server_hooks *hooks;
 	lotad_loop *loop;
 	lotad_upstream *up;
 	pthread_t thr;
@@ -87,7 +87,7 @@ struct lotad_worker {
 	int listen_fd;
 	lotad_io listen_io;
 	lotad_timer sweep;
-	lotad_conn *conns;
+	lotad_list conns;
 	lotad_conn *close_list;
 	lotad_conn *run_list; /* connections to process after this iteration */
 	size_t nconns;
@@ -101,8 +101,9 @@ static atomic_llong g_open_conns;
 static atomic_llong g_conns_peak; /* most connections open at once since the last trim */
 
 /* Per-connection memory besides the connection's own buffers (lotad_conn_memory_cap):
- * curl's upload buffer (proxy.c, CURLOPT_UPLOAD_BUFFERSIZE), the aws-chunked re-signer's
- * stage (proxy.c, STAGE_CAP) and largest chunk (auth.c, its default max_chunk), and
+ * curl's upload buffer (s3/proxy.c, CURLOPT_UPLOAD_BUFFERSIZE), the aws-chunked
+ * re-signer's stage (s3/proxy.c, STAGE_CAP) and largest chunk (s3/auth.c, its default
+ * max_chunk), and
  * the state of curl and of the handler (the easy handle, a response head line of up to
  * curl's 100 KiB, the handler's copy of the head, the request's URL). */
 #define UPLOAD_BUFFER_BYTES (128 * 1024)
@@ -111,13 +112,6 @@ static atomic_llong g_conns_peak; /* most connections open at once since the las
 #define XFER_STATE_BYTES    (256 * 1024)
 /* Trim only after a real drop: a trim walks every heap. */
 #define TRIM_MIN_DROP 16
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 lotad_loop *lotad_worker_loop(lotad_worker *w)
 {
@@ -233,7 +227,7 @@ static void conn_close_now(lotad_conn *c)
 		c->h = NULL;
 		h->ops->abort(h);
 		/* 499: the client went away before the response was complete. */
-		uint64_t dur = now_us() - c->t_start_us;
+		uint64_t dur = lotad_mono_us() - c->t_start_us;
 		lotad_metrics_request(c->op, 499, dur);
 		c->status = 499;
 		access_log(c, dur);
@@ -243,12 +237,7 @@ static void conn_close_now(lotad_conn *c)
 		(void)shutdown(c->io.fd, SHUT_WR);
 	close(c->io.fd);
 	c->io.fd = -1;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	lotad_list_remove(&c->node);
 	w->nconns--;
 	atomic_fetch_sub(&g_open_conns, 1);
 	lotad_metrics_conn_open(-1);
@@ -458,7 +447,8 @@ static void conn_send_error_raw(lotad_conn *c, int status, const char *code, con
 {
 	char buf[2048];
 	lota_str res = c->state == C_ACTIVE ? c->req.path : (lota_str){"", 0};
-	size_t n = lotad_s3err_response(status, code, msg, res, c->reqid, 1, buf, sizeof(buf));
+	size_t n =
+	    c->w->hooks->error_response(status, code, msg, res, c->reqid, 1, buf, sizeof(buf));
 	n = error_len(c, buf, n);
 	c->out_start = c->out_end = 0;
 	(void)out_append(c, buf, n);
@@ -513,7 +503,7 @@ static void conn_try_head(lotad_conn *c)
 		else
 			return;
 	}
-	c->t_start_us = now_us();
+	c->t_start_us = lotad_mono_us();
 	make_reqid(c);
 	if (rc < 0) {
 		const char *code, *msg;
@@ -523,7 +513,7 @@ static void conn_try_head(lotad_conn *c)
 		conn_send_error_raw(c, st, code, msg);
 		c->state = C_FLUSH;
 		c->resp_ended = true;
-		lotad_metrics_request(LOTAD_OP_OTHER, st, now_us() - c->t_start_us);
+		lotad_metrics_request(LOTAD_OP_OTHER, st, lotad_mono_us() - c->t_start_us);
 		return;
 	}
 	/* Keep the head for the whole request: handlers hold views into it. */
@@ -555,7 +545,7 @@ static void conn_try_head(lotad_conn *c)
 	}
 	if (!c->req.keep_alive)
 		c->close_after = true;
-	lotad_request_start(c);
+	c->w->hooks->request(c, c->w->hooks->ud);
 }
 
 static void conn_process(lotad_conn *c)
@@ -667,10 +657,7 @@ static void listen_io(lotad_io *io, uint32_t events)
 			snprintf(c->peer, sizeof(c->peer), "[%s]:%u", ip, ntohs(a->sin6_port));
 		}
 		conn_reset_request(c);
-		c->next = w->conns;
-		if (w->conns)
-			w->conns->prev = c;
-		w->conns = c;
+		lotad_list_insert_head(&w->conns, &c->node);
 		w->nconns++;
 		conns_opened();
 		lotad_metrics_conn_open(1);
@@ -910,7 +897,7 @@ static void access_log(lotad_conn *c, uint64_t dur_us)
 
 void lotad_conn_resp_end(lotad_conn *c, bool ok)
 {
-	uint64_t dur = now_us() - c->t_start_us;
+	uint64_t dur = lotad_mono_us() - c->t_start_us;
 	c->h = NULL;
 	c->want_body = c->want_drain = c->want_write = false;
 	if (c->dead) {
@@ -950,8 +937,8 @@ void lotad_conn_send_error(lotad_conn *c, int status, const char *code, const ch
 		lotad_conn_resp_end(c, false);
 		return;
 	}
-	size_t n = lotad_s3err_response(status, code, msg, c->req.path, c->reqid, close ? 1 : 0,
-	                                buf, sizeof(buf));
+	size_t n = c->w->hooks->error_response(status, code, msg, c->req.path, c->reqid,
+	                                       close ? 1 : 0, buf, sizeof(buf));
 	n = error_len(c, buf, n);
 	c->out_start = c->out_end = 0;
 	(void)out_append(c, buf, n);
@@ -1010,14 +997,15 @@ static void sweep_cb(lotad_timer *t)
 	lotad_worker *w = t->ud;
 	const lotad_settings *s = w->s;
 	uint64_t now = lotad_loop_update_now(w->loop);
-	for (lotad_conn *c = w->conns; c; c = c->next) {
+	for (lotad_list *it = w->conns.next; it != &w->conns; it = it->next) {
+		lotad_conn *c = lotad_list_entry(it, lotad_conn, node);
 		if (c->dead)
 			continue;
 		uint64_t quiet = now - c->last_progress_ms;
 		if (c->state == C_HEAD) {
 			if (c->in_end > c->in_start) {
 				if (now - c->head_start_ms >= s->header_timeout_ms) {
-					c->t_start_us = now_us();
+					c->t_start_us = lotad_mono_us();
 					conn_send_error_raw(c, 400, "RequestTimeout",
 					                    "Your socket connection to the server "
 					                    "was not read from or written to "
@@ -1058,7 +1046,8 @@ static void wake_fn(lotad_loop *loop, void *ud)
 		w->listen_fd = -1;
 	}
 	w->shutdown_done = 1;
-	for (lotad_conn *c = w->conns; c; c = c->next) {
+	for (lotad_list *it = w->conns.next; it != &w->conns; it = it->next) {
+		lotad_conn *c = lotad_list_entry(it, lotad_conn, node);
 		if (req == 2 || (c->state == C_HEAD && c->in_end == c->in_start))
 			conn_kill(c);
 		else
@@ -1071,19 +1060,24 @@ static void *worker_main(void *arg)
 	lotad_worker *w = arg;
 	lotad_loop_run(w->loop);
 	/* Anything left (forced stop): abort handlers before the upstream goes away. */
-	for (lotad_conn *c = w->conns; c; c = c->next)
+	for (lotad_list *it = w->conns.next; it != &w->conns; it = it->next) {
+		lotad_conn *c = lotad_list_entry(it, lotad_conn, node);
 		conn_kill(c);
+	}
 	close_queued(w);
 	return NULL;
 }
 
-lotad_worker *lotad_worker_new(int id, const lotad_settings *s, int listen_fd)
+lotad_worker *lotad_worker_new(int id, const lotad_settings *s, const lotad_server_hooks *hooks,
+                               int listen_fd)
 {
 	lotad_worker *w = calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
 	w->id = id;
 	w->s = s;
+	lotad_list_init(&w->conns);
+	w->hooks = hooks;
 	w->listen_fd = listen_fd;
 	w->loop = lotad_loop_new();
 	if (!w->loop)
@@ -1132,7 +1126,8 @@ void lotad_worker_join_free(lotad_worker *w)
 		return;
 	if (w->started)
 		pthread_join(w->thr, NULL);
-	lotad_cache_worker_stop(w); /* its background fills use its upstream */
+	if (w->hooks->worker_stop) /* e.g. background fills: they use its upstream */
+		w->hooks->worker_stop(w, w->hooks->ud);
 	if (w->listen_fd >= 0)
 		close(w->listen_fd);
 	lotad_upstream_free(w->up);

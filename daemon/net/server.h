@@ -1,8 +1,11 @@
 /*
  * server.h - lotad's S3 front end: listeners, workers and client connections speaking
  * HTTP/1.1, and the interface between a connection and the handler that answers the
- * request on it (today the proxy; later the cache serves GET/HEAD through the same
- * interface).
+ * request on it (the proxy, or the cache for GET/HEAD of objects).
+ *
+ * The server names nothing above net/: what it calls above it (the request handler, the
+ * worker-stop hook, the error renderer) is given to each worker at set-up
+ * (lotad_server_hooks; main.c gives the router's).
  *
  * A worker is one thread with its own loop, listening socket (SO_REUSEPORT) and
  * upstream client. A connection answers one request at a time: the next pipelined
@@ -19,38 +22,12 @@
 
 #include <lota/http.h>
 
-#include "auth.h"
-#include "loop.h"
 #include "metrics.h"
+#include "net/loop.h"
+#include "settings.h"
 
 #define LOTAD_MAX_HEADERS    128
 #define LOTAD_MAX_HEAD_BYTES (16 * 1024)
-#define LOTAD_MAX_NAMES      16
-
-/* Process-wide settings (read-only once the workers run). */
-typedef struct lotad_settings {
-	char listen_host[256];
-	int listen_port;
-	char upstream_url[1024];     /* scheme://host[:port] without a trailing slash */
-	char upstream_hostport[300]; /* host[:port] as written in the URL */
-	const char *upstream_ca_file;
-	const char *endpoint_names[LOTAD_MAX_NAMES];
-	size_t num_endpoint_names;
-	const char *region;
-	int64_t max_skew_s;
-	int workers;
-	uint64_t idle_timeout_ms, header_timeout_ms, request_timeout_ms;
-	uint64_t upstream_connect_timeout_ms, upstream_timeout_ms;
-	uint64_t shutdown_timeout_ms;
-	int upstream_retries;
-	int64_t max_connections;
-	size_t client_buffer;
-	bool access_log;
-	/* Host: <bucket>.<upstream host> is virtual-hosted style, as the upstream reads it */
-	bool upstream_vhost;
-	const char *tcp_congestion; /* NULL or "" = system default */
-	lotad_auth_config auth;
-} lotad_settings;
 
 typedef struct lotad_worker lotad_worker;
 typedef struct lotad_conn lotad_conn;
@@ -78,9 +55,28 @@ struct lotad_handler {
  * times this bounds lotad's memory for clients. */
 size_t lotad_conn_memory_cap(const lotad_settings *s);
 
+/* What a worker calls above net/. ud is given back to each. */
+typedef struct lotad_server_hooks {
+	/* A request head is parsed: attach a handler to c (lotad_conn_attach) or answer
+	 * right away (lotad_conn_send_error). */
+	void (*request)(lotad_conn *c, void *ud);
+	/* The worker's loop has ended and its upstream is about to be freed: stop the work
+	 * that still uses it (background fills). NULL: nothing to stop. */
+	void (*worker_stop)(lotad_worker *w, void *ud);
+	/* A complete error response (status line, headers, body; S3's XML for lotad) of
+	 * the errors the server sends itself and of lotad_conn_send_error, written into
+	 * out[0..cap); returns its length. close: it carries Connection: close. */
+	size_t (*error_response)(int status, const char *code, const char *message,
+	                         lota_str resource, const char *request_id, int close, char *out,
+	                         size_t cap);
+	void *ud;
+} lotad_server_hooks;
+
 /* --- workers --- */
 int lotad_server_listen(const lotad_settings *s, int *fd_out); /* one SO_REUSEPORT socket */
-lotad_worker *lotad_worker_new(int id, const lotad_settings *s, int listen_fd);
+/* s and hooks must outlive the worker. */
+lotad_worker *lotad_worker_new(int id, const lotad_settings *s, const lotad_server_hooks *hooks,
+                               int listen_fd);
 int lotad_worker_start(lotad_worker *w);
 /* From any thread: drain (stop accepting, finish in-flight requests). force: abort
  * everything still open. */
@@ -138,7 +134,7 @@ bool lotad_conn_resp_started(const lotad_conn *c);
 /* Send a complete lotad-generated S3 error and finish (closes when close). */
 void lotad_conn_send_error(lotad_conn *c, int status, const char *code, const char *msg,
                            bool close);
-/* The handler that answers the current request (set by lotad_request_start). */
+/* The handler that answers the current request (set by the request hook). */
 void lotad_conn_attach(lotad_conn *c, lotad_handler *h);
 /* Ask for on_drain once the output buffer is at least half empty. */
 void lotad_conn_want_drain(lotad_conn *c);

@@ -1,6 +1,8 @@
 /*
  * cache.h - the node cache on the request path (DESIGN §2.3-2.7): GET and HEAD of objects
- * answered from the local extent store (store.h), every one authorized by the upstream.
+ * answered from the local extent store (store/store.h), every one authorized by the
+ * upstream. The router hands it object reads; the files of cache/ are one idea each
+ * (policy, objtab, request, authorize, serve, fill, invalidate; cache-internal.h).
  *
  * For a cacheable request (a GET/HEAD of an object, signed with a key lotad knows, without
  * Cache-Control: no-store / Pragma: no-cache, SSE-C, If-Range or a query other than
@@ -41,10 +43,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "auth.h"
-#include "classify.h"
-#include "server.h"
-#include "store.h"
+#include "net/server.h"
+#include "s3/auth.h"
+#include "s3/classify.h"
+#include "store/store.h"
 
 typedef struct lotad_cache_config {
 	uint64_t extent_size;     /* bytes per extent (default 64 MiB) */
@@ -58,18 +60,34 @@ typedef struct lotad_cache_config {
 
 void lotad_cache_config_init(lotad_cache_config *c);
 
-/* Install the store (owned by the caller, NULL = no cache) and the settings. Call once
- * before the workers start; registers the cache metrics. */
-void lotad_cache_setup(lotad_store *store, const lotad_cache_config *cfg);
-bool lotad_cache_enabled(void);
+/* The cache: an object made by main and handed to the router (tests may make several). */
+typedef struct lotad_cache lotad_cache;
+
+/* A cache over store (owned by the caller, NULL = no cache: every request is proxied)
+ * with the settings cfg (copied). Returns NULL when out of memory. */
+lotad_cache *lotad_cache_new(lotad_store *store, const lotad_cache_config *cfg);
+/* After the workers are gone: wait for the fills being published by background threads,
+ * then free the cache (the store is the caller's: free it afterwards). NULL is fine. */
+void lotad_cache_free(lotad_cache *ca);
+bool lotad_cache_enabled(const lotad_cache *ca);
+
+/* How the cache hands a request to the proxy (the client then gets exactly the upstream's
+ * answer): given by the router, which owns both. Takes over *auth; cache_label is the
+ * x-lota-cache value; fill_after: a cold read whose complete 200/206 fills the extents it
+ * covers (lotad_cache_fill_from_response). Must be set before the workers start. */
+typedef void (*lotad_cache_proxy_fn)(void *ud, lotad_conn *c, const lotad_s3req *sr,
+                                     lotad_auth_result *auth, const char *cache_label,
+                                     bool fill_after);
+void lotad_cache_set_proxy(lotad_cache *ca, lotad_cache_proxy_fn fn, void *ud);
 
 /* Answer a GET/HEAD of an object (sr->object_read). Takes over *auth. */
-void lotad_cache_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth);
+void lotad_cache_start(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr,
+                       lotad_auth_result *auth);
 
-/* A cold read proxied by lotad_proxy_start_filling() got this 200/206 (header values as
+/* A cold read handed to the proxy with fill_after got this 200/206 (header values as
  * received; query: the request's): fill the extents of the bytes it covered, signed with
  * auth's key. Called on the worker's loop, outside curl callbacks. */
-void lotad_cache_fill_from_response(lotad_worker *w, const lotad_s3req *sr,
+void lotad_cache_fill_from_response(lotad_cache *ca, lotad_worker *w, const lotad_s3req *sr,
                                     const lotad_auth_result *auth, lota_str query, lota_str etag,
                                     lota_str version_id, lota_str content_length,
                                     lota_str content_range);
@@ -79,16 +97,18 @@ bool lotad_cache__parse_content_range(lota_str v, uint64_t *first, uint64_t *las
 
 /* A write of bucket/key (percent-encoded as sent) succeeded through lotad: drop the
  * extents of its last known version. */
-void lotad_cache_object_written(lota_str bucket, lota_str key);
+void lotad_cache_object_written(lotad_cache *ca, lota_str bucket, lota_str key);
 
 /* Stop and abort the background fills of a worker (before its upstream is freed). */
-void lotad_cache_worker_stop(lotad_worker *w);
-/* After the workers are gone: wait for the fills being published by background threads,
- * then forget the store (free it afterwards). */
-void lotad_cache_shutdown(void);
+void lotad_cache_worker_stop(lotad_cache *ca, lotad_worker *w);
 
 /* Counters (the proxy reports the bytes it relays for object reads). */
-void lotad_cache_count_upstream_bytes(uint64_t n);
+void lotad_cache_count_upstream_bytes(lotad_cache *ca, uint64_t n);
+/* A lotad_metrics_provider (daemon/metrics.h; ud = the cache): lota_cache_hits_total,
+ * lota_cache_misses_total, lota_cache_bypass_total, lota_range_requests_total,
+ * lota_bytes_served_total{source}, lota_fill_bytes_total, lota_cache_fills_total{result}
+ * and lota_cache_direct_reads_total. */
+size_t lotad_cache_metrics(char *out, size_t cap, void *cache);
 
 /* Internal, exposed for tests and fuzzing. */
 /* The versionId of a query ("" when absent) if every other parameter is a presign one;

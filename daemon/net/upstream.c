@@ -15,9 +15,10 @@
  * (learned when a transfer ends: CURLINFO_ACTIVESOCKET) are listed here with their
  * addresses, and dropped from the list when curl closes them (CURLOPT_CLOSESOCKETFUNCTION).
  */
-#include "upstream.h"
+#include "net/upstream.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,6 +26,8 @@
 #include <unistd.h>
 
 #include <lota/log.h>
+
+#include "net/server.h"
 
 /* A plain-http connection that served a transfer, by its addresses. */
 typedef struct pooled {
@@ -306,4 +309,33 @@ void lotad_upstream_remove(lotad_upstream *u, lotad_xfer *x)
 		x->u = NULL;
 	}
 	curl_multi_remove_handle(u->multi, x->easy);
+}
+
+/* ------------------------------------------------------- header lists --- */
+
+int lotad_curl_header(struct curl_slist **l, lota_str name, lota_str value)
+{
+	char line[LOTAD_MAX_HEAD_BYTES];
+	int n;
+	if (value.len)
+		n = snprintf(line, sizeof(line), "%.*s: %.*s", (int)name.len, name.ptr,
+		             (int)value.len, value.ptr);
+	else /* curl's syntax for a header with an empty value */
+		n = snprintf(line, sizeof(line), "%.*s;", (int)name.len, name.ptr);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return -E2BIG;
+	struct curl_slist *nl = curl_slist_append(*l, line);
+	if (!nl)
+		return -ENOMEM;
+	*l = nl;
+	return 0;
+}
+
+int lotad_curl_line(struct curl_slist **l, const char *line)
+{
+	struct curl_slist *nl = curl_slist_append(*l, line);
+	if (!nl)
+		return -ENOMEM;
+	*l = nl;
+	return 0;
 }

@@ -29,7 +29,9 @@
 
 #include <curl/curl.h>
 
-#include "loop.h"
+#include <lota/common.h>
+
+#include "net/loop.h"
 
 typedef struct lotad_upstream lotad_upstream;
 typedef struct lotad_xfer lotad_xfer;
@@ -51,5 +53,11 @@ void lotad_upstream_free(lotad_upstream *u); /* NULL ok; transfers must be remov
 int lotad_upstream_add(lotad_upstream *u, lotad_xfer *x);
 /* Stop a transfer (finished or not). Safe outside curl callbacks only. */
 void lotad_upstream_remove(lotad_upstream *u, lotad_xfer *x);
+
+/* Shared by every request lotad makes upstream: append "Name: value" (curl's "Name;" for
+ * an empty value) / a raw line to a header list. 0, -E2BIG for a line above
+ * LOTAD_MAX_HEAD_BYTES, -ENOMEM. */
+int lotad_curl_header(struct curl_slist **l, lota_str name, lota_str value);
+int lotad_curl_line(struct curl_slist **l, const char *line);
 
 #endif

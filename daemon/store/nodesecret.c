@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "crypto-internal.h"
-#include "nodesecret.h"
+#include "store/nodesecret.h"
 
 static int load(const char *path, uint8_t out[LOTAD_NODESECRET_LEN])
 {

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "s3err.h"
+#include "s3/s3err.h"
 
 typedef struct sink {
 	char *out;

@@ -3,12 +3,16 @@
  *
  * Object subresources are recognised by query parameter name. A GET/HEAD stays an
  * "object read" only with parameters that select or decorate the object itself
- * (versionId, response-*, presign X-Amz-*, x-id); anything else is proxied as is.
+ * (versionId, response-*, the presign parameters of util/names.h, x-id); anything else
+ * is proxied as is.
  */
-#include "classify.h"
+#include "s3/classify.h"
 
 #include <string.h>
 #include <strings.h>
+
+#include "util/hostport.h"
+#include "util/names.h"
 
 static bool str_eq(lota_str a, const char *b)
 {
@@ -24,17 +28,14 @@ static bool str_prefix_nocase(lota_str a, const char *b)
 
 lota_str lotad_vhost_bucket(lota_str host, const char *const *names, size_t num_names)
 {
-	lota_str none = {"", 0};
-	size_t hl = host.len;
-	/* strip the port (an IPv6 literal is never a virtual host) */
+	lota_str none = {"", 0}, h;
+	long port;
+	/* the host without its port, well-formed or not (an IPv6 literal is never a virtual
+	 * host) */
+	(void)lotad_hostport_split(host, &h, &port);
+	size_t hl = h.len;
 	if (hl && host.ptr[0] == '[')
 		return none;
-	for (size_t i = hl; i > 0; i--) {
-		if (host.ptr[i - 1] == ':') {
-			hl = i - 1;
-			break;
-		}
-	}
 	for (size_t i = 0; i < num_names; i++) {
 		const char *n = names[i];
 		size_t nl = n ? strlen(n) : 0;
@@ -100,7 +101,7 @@ static void scan_query(lota_str q, qflags *f)
 		bool ok = false;
 		for (size_t b = 0; benign[b]; b++)
 			ok |= str_eq(name, benign[b]);
-		if (str_prefix_nocase(name, "response-") || str_prefix_nocase(name, "x-amz-"))
+		if (str_prefix_nocase(name, "response-") || lotad_presign_param(name))
 			ok = true;
 		if (ok)
 			continue;

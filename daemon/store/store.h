@@ -78,6 +78,8 @@
 #include <lota/common.h>
 #include <lota/placement.h>
 
+#include "util/list.h"
+
 #define LOTAD_STORE_MAX_DIRS      16
 #define LOTAD_STORE_DIR_PATH_MAX  1024         /* bytes of a cache dir path, NUL included */
 #define LOTAD_STORE_META_MAX      8192u        /* bytes of the metadata blob */
@@ -193,7 +195,7 @@ typedef void (*lotad_fill_notify_fn)(void *ud);
 typedef struct lotad_fill_watch {
 	lotad_fill_notify_fn fn;
 	void *ud;
-	struct lotad_fill_watch *next, *prev; /* owned by the store while registered */
+	lotad_list node; /* owned by the store while registered */
 } lotad_fill_watch;
 int lotad_reader_watch(lotad_store_reader *r, lotad_fill_watch *w, lotad_fill_notify_fn fn,
                        void *ud);

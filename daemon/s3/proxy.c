@@ -20,7 +20,7 @@
  * failure before that is answered with an S3 error (or retried for idempotent requests
  * without a body); after that it closes the connection.
  */
-#include "proxy.h"
+#include "s3/proxy.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -31,10 +31,11 @@
 
 #include <lota/log.h>
 
-#include "cache.h"
 #include "metrics.h"
-#include "s3err.h"
-#include "upstream.h"
+#include "net/upstream.h"
+#include "s3/s3err.h"
+#include "util/clock.h"
+#include "util/names.h"
 
 #define RHEAD_CAP (32 * 1024)
 #define STAGE_CAP (64 * 1024) /* client aws-chunked bytes waiting for the re-signer */
@@ -48,7 +49,8 @@ typedef struct proxy {
 	const lotad_settings *s;
 	lotad_auth_result auth;
 	lotad_s3req sr;
-	const char *cache_label; /* x-lota-cache of an object read, else NULL */
+	const char *cache_label;        /* x-lota-cache of an object read, else NULL */
+	const lotad_proxy_hooks *hooks; /* reports to the cache (NULL: none) */
 	/* a cold ranged read answered by the upstream: what its head says of the object, for
 	 * the fill that follows (lotad_proxy_start_filling) */
 	bool fill_after;
@@ -73,23 +75,9 @@ typedef struct proxy {
 	char errbuf[CURL_ERROR_SIZE];
 } proxy;
 
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static bool name_is(lota_str n, const char *s)
 {
 	return lota_str_eq_nocase(n, s, strlen(s));
-}
-
-bool lotad_hop_by_hop(lota_str n)
-{
-	return name_is(n, "connection") || name_is(n, "keep-alive") || name_is(n, "te") ||
-	       name_is(n, "trailer") || name_is(n, "transfer-encoding") || name_is(n, "upgrade") ||
-	       (n.len >= 6 && strncasecmp(n.ptr, "proxy-", 6) == 0);
 }
 
 /* ------------------------------------------------------------ lifecycle --- */
@@ -213,7 +201,7 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
 		return 0;
 	if (!p->any_byte) {
 		p->any_byte = true;
-		lotad_metrics_upstream_latency(mono_us() - p->t0_us);
+		lotad_metrics_upstream_latency(lotad_mono_us() - p->t0_us);
 	}
 	if (p->head_done)
 		return n; /* trailers of a chunked upstream body: not relayed */
@@ -313,8 +301,9 @@ static size_t write_cb(char *buf, size_t size, size_t nmemb, void *ud)
 	}
 	if (lotad_conn_resp_body(p->c, buf, n) < 0)
 		return 0; /* the client is gone: abort the transfer */
-	if (p->cache_label && p->status >= 200 && p->status < 300)
-		lotad_cache_count_upstream_bytes(n);
+	if (p->cache_label && p->status >= 200 && p->status < 300 && p->hooks &&
+	    p->hooks->upstream_bytes)
+		p->hooks->upstream_bytes(p->hooks->ud, n);
 	return n;
 }
 
@@ -398,15 +387,17 @@ static void proxy_done(lotad_xfer *x, CURLcode rc)
 		return;
 	}
 	if (rc == CURLE_OK && p->head_done) {
-		if (p->status >= 200 && p->status < 300 && is_object_write(c, &p->sr))
-			lotad_cache_object_written(p->sr.bucket, p->sr.key);
-		if (p->fill_after && (p->status == 200 || p->status == 206)) {
+		const lotad_proxy_hooks *hk = p->hooks;
+		if (hk && hk->object_written && p->status >= 200 && p->status < 300 &&
+		    is_object_write(c, &p->sr))
+			hk->object_written(hk->ud, p->sr.bucket, p->sr.key);
+		if (hk && hk->filled_response && p->fill_after &&
+		    (p->status == 200 || p->status == 206)) {
 			lota_str v[4];
 			for (int i = 0; i < 4; i++)
 				v[i] = (lota_str){p->seen[i], p->seen_len[i]};
-			lotad_cache_fill_from_response(p->w, &p->sr, &p->auth,
-			                               lotad_conn_request(c)->query, v[0], v[1],
-			                               v[2], v[3]);
+			hk->filled_response(hk->ud, p->w, &p->sr, &p->auth,
+			                    lotad_conn_request(c)->query, v[0], v[1], v[2], v[3]);
 		}
 		p->c = NULL;
 		lotad_conn_resp_end(c, true);
@@ -469,33 +460,6 @@ static void proxy_done(lotad_xfer *x, CURLcode rc)
 }
 
 /* ------------------------------------------------------------ set-up --- */
-
-int lotad_curl_header(struct curl_slist **l, lota_str name, lota_str value)
-{
-	char line[LOTAD_MAX_HEAD_BYTES];
-	int n;
-	if (value.len)
-		n = snprintf(line, sizeof(line), "%.*s: %.*s", (int)name.len, name.ptr,
-		             (int)value.len, value.ptr);
-	else /* curl's syntax for a header with an empty value */
-		n = snprintf(line, sizeof(line), "%.*s;", (int)name.len, name.ptr);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return -E2BIG;
-	struct curl_slist *nl = curl_slist_append(*l, line);
-	if (!nl)
-		return -ENOMEM;
-	*l = nl;
-	return 0;
-}
-
-int lotad_curl_line(struct curl_slist **l, const char *line)
-{
-	struct curl_slist *nl = curl_slist_append(*l, line);
-	if (!nl)
-		return -ENOMEM;
-	*l = nl;
-	return 0;
-}
 
 /* Build the URL, the header list and the method. Returns 0 or a negative code. */
 static int proxy_setup(proxy *p)
@@ -686,7 +650,7 @@ out:
 
 static int proxy_launch(proxy *p)
 {
-	p->t0_us = mono_us();
+	p->t0_us = lotad_mono_us();
 	p->any_byte = false;
 	p->head_done = false;
 	p->send_paused = p->recv_paused = false;
@@ -694,7 +658,7 @@ static int proxy_launch(proxy *p)
 }
 
 static void proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
-                        const char *cache_label, bool fill_after)
+                        const char *cache_label, bool fill_after, const lotad_proxy_hooks *hooks)
 {
 	const lota_http_request *req = lotad_conn_request(c);
 	proxy *p = calloc(1, sizeof(*p));
@@ -712,6 +676,7 @@ static void proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result 
 	p->sr = *sr;
 	p->cache_label = cache_label;
 	p->fill_after = fill_after;
+	p->hooks = hooks;
 	lotad_timer_init(&p->retry, retry_cb, p);
 	p->is_head = lota_str_eq_nocase(req->method, "HEAD", 4);
 	bool get = lota_str_eq_nocase(req->method, "GET", 3);
@@ -749,70 +714,13 @@ static void proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result 
 }
 
 void lotad_proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
-                       const char *cache_label)
+                       const char *cache_label, const lotad_proxy_hooks *hooks)
 {
-	proxy_start(c, sr, auth, cache_label, false);
+	proxy_start(c, sr, auth, cache_label, false, hooks);
 }
 
-void lotad_proxy_start_filling(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth)
+void lotad_proxy_start_filling(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
+                               const lotad_proxy_hooks *hooks)
 {
-	proxy_start(c, sr, auth, "miss", true);
-}
-
-/* --------------------------------------------------------- request start --- */
-
-void lotad_request_start(lotad_conn *c)
-{
-	const lota_http_request *req = lotad_conn_request(c);
-	const lotad_settings *s = lotad_worker_settings(lotad_conn_worker(c));
-	lotad_s3req sr;
-	const char *names[LOTAD_MAX_NAMES + 1];
-	size_t nn = 0;
-	char uphost[300];
-
-	if (!req->path.len || req->path.ptr[0] != '/') {
-		lotad_conn_set_op(c, LOTAD_OP_OTHER);
-		lotad_conn_send_error(c, 400, "InvalidURI", "Couldn't parse the specified URI.",
-		                      true);
-		return;
-	}
-	for (size_t i = 0; i < s->num_endpoint_names && nn < LOTAD_MAX_NAMES; i++)
-		names[nn++] = s->endpoint_names[i];
-	/* The upstream's own host name (without port), for redirected virtual-hosted
-	 * requests, only where the upstream reads it so: lotad must read a request as the
-	 * upstream does, or a write to one bucket would be taken for a write to another. */
-	if (s->upstream_vhost) {
-		snprintf(uphost, sizeof(uphost), "%s", s->upstream_hostport);
-		char *colon = strrchr(uphost, ':');
-		if (colon && uphost[0] != '[')
-			*colon = 0;
-		names[nn++] = uphost;
-	}
-	lotad_classify(req, names, nn, &sr);
-	lotad_conn_set_op(c, sr.op);
-
-	lotad_auth_result ar;
-	memset(&ar, 0, sizeof(ar));
-	int rc = lotad_auth_check(&s->auth, req, (int64_t)time(NULL), &ar);
-	if (rc < 0 && ar.mode != LOTAD_AUTH_REFUSED) {
-		ar.mode = LOTAD_AUTH_REFUSED;
-		ar.http_status = 500;
-		ar.s3_code = "InternalError";
-		ar.message = "We encountered an internal error. Please try again.";
-	}
-	if (ar.mode == LOTAD_AUTH_REFUSED) {
-		lotad_metrics_auth_refused(ar.s3_code ? ar.s3_code : "AccessDenied");
-		lota_log_info("auth: refused %.*s: %s", (int)req->method.len, req->method.ptr,
-		              ar.s3_code ? ar.s3_code : "?");
-		lotad_conn_send_error(c, ar.http_status ? ar.http_status : 403,
-		                      ar.s3_code ? ar.s3_code : "AccessDenied",
-		                      ar.message ? ar.message : "Access Denied",
-		                      !lotad_conn_body_done(c));
-		lotad_auth_result_cleanup(&ar);
-		return;
-	}
-	if (sr.object_read)
-		lotad_cache_start(c, &sr, &ar);
-	else
-		lotad_proxy_start(c, &sr, &ar, NULL);
+	proxy_start(c, sr, auth, "miss", true, hooks);
 }

@@ -53,6 +53,8 @@
 #include <lota/http.h>
 #include <lota/sigv4.h>
 
+#include "settings.h"
+
 typedef struct lotad_creds lotad_creds;
 
 /* Parse credentials from memory (buf[0..len), no NUL needed); name is used in messages
@@ -88,17 +90,6 @@ typedef enum lotad_auth_mode {
 	 * on exactly what it signed. Never cached. */
 	LOTAD_AUTH_RELAY = 4,
 } lotad_auth_mode;
-
-typedef struct lotad_auth_config {
-	const char *const *endpoint_names; /* lotad's own names (virtual-host suffixes) */
-	size_t num_endpoint_names;
-	const char *upstream_host; /* host[:port] of the upstream as in its URL */
-	const char *region;        /* region to sign for the upstream ("us-east-1") */
-	int64_t max_skew_s;        /* default 900 */
-	/* Port implied by a Host without one (the upstream URL's scheme default): 0 = 443.
-	 * With 443, upstream_host "s3.example:443" matches a client's "s3.example". */
-	int upstream_default_port;
-} lotad_auth_config;
 
 typedef struct lotad_auth_result {
 	lotad_auth_mode mode;
@@ -143,7 +134,7 @@ void lotad_auth_result_cleanup(lotad_auth_result *r);
  * (LOTA_E_TOO_LARGE when out is too small or there are more than 127 headers to sign;
  * -EINVAL when r holds no key).
  * Never signed: hop-by-hop headers and ones proxies rewrite (Connection, Keep-Alive,
- * Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, Expect, User-Agent,
+ * Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade, Expect, User-Agent,
  * X-Amzn-Trace-Id); given Host, Authorization, X-Amz-Date, X-Amz-Security-Token and
  * X-Amz-Content-Sha256 are ignored (this writes its own), so the caller must not send
  * them. A STREAMING-* payload_hash makes the body's chunk signatures invalid: re-sign

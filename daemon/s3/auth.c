@@ -35,7 +35,9 @@
 #include <lota/log.h>
 
 #include "crypto-internal.h"
-#include "auth.h"
+#include "s3/auth.h"
+#include "util/hostport.h"
+#include "util/names.h"
 
 #define CREDS_MAX_FILE_BYTES (16u << 20)
 #define CREDS_MAX_ENTRIES    100000
@@ -566,42 +568,16 @@ static const lota_http_header *find_hdr(const lota_http_header *h, size_t n, con
 	return NULL;
 }
 
-/* Split "host", "host:port", "[v6]" or "[v6]:port". port = -1 when absent or invalid. */
+/* Split "host[:port]" (util/hostport.h); port = -1 when absent, -2 for anything
+ * malformed (matches nothing). A trailing dot names the same host: it is dropped. */
 static lota_str split_host(lota_str hp, long *port)
 {
-	*port = -1;
-	const char *p = hp.ptr;
-	size_t n = hp.len;
-	size_t hlen = n;
-	if (n > 0 && p[0] == '[') {
-		const char *rb = memchr(p, ']', n);
-		if (!rb)
-			return hp;
-		hlen = (size_t)(rb - p) + 1;
-	} else {
-		const char *colon = memchr(p, ':', n);
-		if (colon)
-			hlen = (size_t)(colon - p);
-	}
-	if (hlen < n) {
-		if (p[hlen] != ':' || hlen + 1 == n || n - hlen - 1 > 5) {
-			*port = -2; /* garbage after the host: matches nothing */
-		} else {
-			long v = 0;
-			for (size_t i = hlen + 1; i < n; i++) {
-				if (p[i] < '0' || p[i] > '9') {
-					v = -2;
-					break;
-				}
-				v = v * 10 + (p[i] - '0');
-			}
-			*port = v;
-		}
-	}
-	/* a trailing dot names the same host */
-	if (hlen > 1 && p[hlen - 1] == '.')
-		hlen--;
-	return (lota_str){p, hlen};
+	lota_str h;
+	if (lotad_hostport_split(hp, &h, port) < 0)
+		*port = -2;
+	if (h.len > 1 && h.ptr[h.len - 1] == '.')
+		h.len--;
+	return h;
 }
 
 bool lotad_auth__host_is_upstream(const lotad_auth_config *cfg, lota_str host)
@@ -790,8 +766,8 @@ void lotad_auth_result_cleanup(lotad_auth_result *r)
 
 /* ---------------------------------------------------------------- upstream signature */
 
-/* Headers lotad never signs: hop-by-hop ones (they may legitimately change per hop)
- * and the ones this module writes itself. */
+/* Headers lotad never signs: hop-by-hop ones (they may legitimately change per hop),
+ * ones proxies rewrite, and the ones this module writes itself. */
 static bool skip_header(lota_str name)
 {
 	static const char *const skip[] = {
@@ -800,17 +776,12 @@ static bool skip_header(lota_str name)
 	    "x-amz-date",
 	    "x-amz-security-token",
 	    "x-amz-content-sha256",
-	    "connection",
-	    "keep-alive",
-	    "proxy-connection",
-	    "te",
-	    "trailer",
-	    "transfer-encoding",
-	    "upgrade",
 	    "expect",
 	    "user-agent",
 	    "x-amzn-trace-id",
 	};
+	if (lotad_hop_by_hop(name))
+		return true;
 	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++) {
 		if (eq_nocase(name.ptr, name.len, skip[i], strlen(skip[i])))
 			return true;
@@ -968,19 +939,11 @@ int lotad_auth_resign(const lotad_auth_result *r, const lotad_auth_config *cfg, 
 	                             payload_hash, now, out, cap, NULL);
 }
 
+/* Whether the parameter p[0..n) ("name" or "name=value") is a presign one. */
 static bool is_presign_param(const char *p, size_t n)
 {
-	static const char *const names[] = {
-	    "X-Amz-Algorithm",     "X-Amz-Credential", "X-Amz-Date",           "X-Amz-Expires",
-	    "X-Amz-SignedHeaders", "X-Amz-Signature",  "X-Amz-Security-Token",
-	};
 	const char *eq = memchr(p, '=', n);
-	size_t nl = eq ? (size_t)(eq - p) : n;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (eq_nocase(p, nl, names[i], strlen(names[i])))
-			return true;
-	}
-	return false;
+	return lotad_presign_param((lota_str){p, eq ? (size_t)(eq - p) : n});
 }
 
 size_t lotad_auth_strip_presign(lota_str query, char *out, size_t cap)

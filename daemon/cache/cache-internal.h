@@ -1,0 +1,270 @@
+/*
+ * cache-internal.h - what the files of cache/ share, and nothing outside cache/ includes:
+ * the cache object, the three kinds of objects it runs and the functions the files call
+ * in one another (named cache_*).
+ *
+ *   - objinfo (objtab.c): what one authorized request learned about an object (size,
+ *     ETag, version id, the upstream's headers) and a copy of the client's credentials
+ *     that sign its fills. Reference counted, shared by a request and its fills; the
+ *     secret is wiped when the last reference goes.
+ *   - creq (serve.c, authorize.c): one client GET/HEAD. First the authorizing HEAD, then
+ *     the byte source of the part being sent: a store reader (a published extent or a
+ *     growing fill, followed through an eventfd the store's watch callback writes) or a
+ *     direct ranged GET.
+ *   - fjob (fill.c): a chain of fills on one worker's curl multi, independent of any
+ *     client: it fills extent k, then k + stride, ... up to `last`, skipping extents that
+ *     are cached or being filled elsewhere. A request starts fill_streams chains over its
+ *     extents.
+ * Everything runs in the worker's loop thread, except the store's watch callbacks (any
+ * thread: they only write an eventfd) and publication (fdatasync + rename on a short
+ * detached thread, so a worker never waits for the disk to flush).
+ *
+ * Bytes sent to a client come from exactly one source at a time and are counted in
+ * q->a (the next byte to send); every source checks that it delivers exactly the bytes
+ * asked for (store: per-block tags and the full key in the header; upstream: 206 with the
+ * exact Content-Range and the same ETag) or stops, so a response is complete and right
+ * or visibly cut short.
+ */
+#ifndef LOTAD_CACHE_INTERNAL_H
+#define LOTAD_CACHE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "cache/cache.h"
+#include "net/upstream.h"
+#include "util/clock.h"
+#include "util/list.h"
+
+#define FAR_AHEAD    (16u << 20) /* a reader this far beyond a fill's prefix reads directly */
+#define PUMP_BUDGET  (2u << 20)  /* bytes sent per turn before yielding to the loop */
+#define SMALL_TTL_MS 30000       /* how long "this object is below the threshold" is trusted */
+#define DIRECT_FIRST (1u << 20)  /* cold ranges up to this long are read straight, filled after */
+#define OBJ_SLOTS    4096        /* objects remembered (direct-mapped) */
+#define FIELD_MAX    256         /* bytes of an ETag / version id remembered */
+#define SIGN_CAP     8192
+#define URL_CAP      (LOTAD_MAX_HEAD_BYTES + 1024)
+#define HEAD_CAP     (LOTAD_MAX_HEAD_BYTES + 512)
+
+typedef struct fjob fjob;
+typedef struct creq creq;
+
+/* One slot of the object table (objtab.c). */
+struct objent {
+	lota_hash128 name; /* hash of bucket, key, version query */
+	bool used;
+	uint64_t size;
+	int64_t seen_ms;
+	uint16_t etag_len, vid_len;
+	char etag[FIELD_MAX];
+	char vid[FIELD_MAX];
+};
+
+struct grant; /* authorize.c */
+
+struct lotad_cache {
+	lotad_store *store; /* NULL: no cache, every request is proxied */
+	lotad_cache_config cfg;
+	atomic_uint_fast64_t hits, misses, bypasses, range_reqs;
+	atomic_uint_fast64_t served_cache, served_upstream, fill_bytes;
+	atomic_uint_fast64_t fills_started, fills_failed, direct_reads;
+	atomic_int commits_running;
+	pthread_mutex_t mu; /* the job list, the object table and the grants */
+	lotad_list jobs;    /* every fjob running, of every worker */
+	struct objent *otab;
+	struct grant *grants;       /* metadata_ttl > 0 only */
+	lotad_cache_proxy_fn proxy; /* how a request goes to the proxy */
+	void *proxy_ud;
+};
+
+/* ------------------------------------------------------------- objinfo --- */
+
+typedef struct objinfo {
+	atomic_int refs;
+	uint64_t size;
+	lota_str bucket, rkey, dkey, etag, vid, vquery, meta;
+	lotad_auth_result cred; /* access/secret/token views into buf; header form */
+	size_t buf_len;
+	char buf[];
+} objinfo;
+
+/* The head of the answer to cache_ranged_get(): it must be a 206 of exactly the bytes
+ * asked for and of the same ETag, else nothing of its body is used. */
+typedef lotad_cache_pinned pinned_head;
+
+enum { HEAD_MORE = 0, HEAD_OK = 1, HEAD_BAD = -1 };
+
+/* ----------------------------------------------------------- fill jobs --- */
+
+struct fjob {
+	lotad_xfer x;
+	lotad_cache *ca;
+	struct curl_slist *hdrs;
+	lotad_worker *w;
+	lotad_list node; /* in ca->jobs */
+	objinfo *o;
+	uint64_t k, last, stride;
+	lotad_fill *f;
+	lota_hash128 h; /* of the extent being filled */
+	uint64_t start, len;
+	pinned_head ph;
+	bool head_ok;
+	lotad_list att; /* requests of this worker fed straight from this fill (the fork) */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* ------------------------------------------------------- client requests --- */
+
+enum { X_NONE = 0, X_AUTH, X_DIRECT };
+
+struct creq {
+	lotad_handler h; /* first */
+	lotad_cache *ca;
+	lotad_conn *c;
+	lotad_worker *w;
+	lotad_loop *loop;
+	const lotad_settings *s;
+	lotad_auth_result auth;
+	lotad_s3req sr;
+	lota_str vquery;
+	objinfo *o;
+	bool is_head, no_fill, ranged;
+	/* the upstream transfer (the authorizing HEAD, then direct GETs) */
+	lotad_xfer x;
+	struct curl_slist *hdrs;
+	int xkind;
+	int status; /* of the authorizing HEAD */
+	bool in_1xx, head_ok, recv_paused, overflow;
+	pinned_head ph; /* of a direct read */
+	bool have_cl;
+	uint64_t cl;
+	lota_str etag, vid; /* views into rhead */
+	/* what is sent: bytes [a, b] of the object */
+	uint64_t a, b, direct_end;
+	lotad_store_reader *r;
+	uint64_t r_k;
+	lotad_fill_watch watch;
+	bool watching;
+	int efd;
+	lotad_io eio;
+	lotad_timer yield;
+	fjob *att;           /* the fill feeding us directly, if any */
+	lotad_list att_node; /* in att->att */
+	size_t rhead_len;
+	char rhead[HEAD_CAP];
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* ------------------------------------------------------- small helpers --- */
+
+static inline void count(atomic_uint_fast64_t *v, uint64_t n)
+{
+	atomic_fetch_add_explicit(v, n, memory_order_relaxed);
+}
+
+static inline bool name_is(lota_str n, const char *s)
+{
+	return lota_str_eq_nocase(n, s, strlen(s));
+}
+
+static inline lota_str trim(const char *p, size_t n)
+{
+	while (n && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r' || p[n - 1] == '\n'))
+		n--;
+	return (lota_str){p, n};
+}
+
+static inline bool parse_u64(lota_str s, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (!s.len || s.len > 19)
+		return false;
+	for (size_t i = 0; i < s.len; i++) {
+		if (s.ptr[i] < '0' || s.ptr[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s.ptr[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+static inline uint64_t ext_size(const lotad_cache *ca)
+{
+	return ca->cfg.extent_size;
+}
+
+/* The number of extents of o, and the length of extent k. */
+static inline uint64_t cache_ext_count(const lotad_cache *ca, const objinfo *o)
+{
+	return (o->size + ext_size(ca) - 1) / ext_size(ca);
+}
+
+static inline uint64_t cache_ext_len(const lotad_cache *ca, const objinfo *o, uint64_t k)
+{
+	uint64_t s = k * ext_size(ca);
+	return o->size - s < ext_size(ca) ? o->size - s : ext_size(ca);
+}
+
+/* --- policy.c: what is cacheable --- */
+/* Why a request is not for the cache (NULL: it is). */
+const char *cache_not_cacheable(const lota_http_request *req, const lotad_s3req *sr,
+                                const lotad_auth_result *a, bool *no_fill, lota_str *vquery);
+
+/* --- objtab.c: the object table, objinfo and extent names --- */
+lota_hash128 cache_obj_name(lota_str bucket, lota_str rkey, lota_str vquery);
+void cache_objtab_note(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery,
+                       uint64_t size, lota_str etag, lota_str vid);
+bool cache_objtab_get(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery,
+                      struct objent *out, bool forget);
+bool cache_objtab_small(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery);
+bool cache_objtab_cached(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery,
+                         uint64_t off);
+int cache_decode_key(lota_str rkey, char *out, size_t cap);
+int cache_ext_hash(lota_str bucket, lota_str dkey, lota_str etag, lota_str vid, uint64_t size,
+                   uint64_t k, lota_hash128 *h);
+objinfo *cache_obj_new(lota_str bucket, lota_str rkey, lota_str etag, lota_str vid, lota_str vquery,
+                       const lotad_auth_result *a, lota_str meta, uint64_t size);
+objinfo *cache_obj_ref(objinfo *o);
+void cache_obj_unref(objinfo *o);
+int cache_ext_key(const objinfo *o, uint64_t k, uint8_t **key, size_t *klen, lota_hash128 *h);
+
+/* --- request.c: the requests the cache makes upstream --- */
+int cache_sign_request(struct curl_slist **l, const lotad_auth_result *ar, const lotad_settings *s,
+                       const char *method, lota_str path, lota_str query,
+                       const lota_http_header *hs, size_t n, const lota_http_header *own,
+                       size_t nown);
+int cache_object_url(const lotad_settings *s, lota_str bucket, lota_str rkey, lota_str vquery,
+                     char *url, size_t cap, char *path, size_t pcap, lota_str *pathv);
+CURL *cache_easy_new(const lotad_settings *s, const char *url, struct curl_slist *hdrs, bool nobody,
+                     curl_write_callback hcb, curl_write_callback wcb, void *ud, char *errbuf);
+CURL *cache_ranged_get(const lotad_settings *s, const objinfo *o, uint64_t first, uint64_t last,
+                       struct curl_slist **hdrs, curl_write_callback hcb, curl_write_callback wcb,
+                       void *ud, char *errbuf);
+int cache_pinned_head_line(pinned_head *ph, const char *buf, size_t n, const objinfo *o,
+                           uint64_t first, uint64_t last);
+const char *cache_pinned_head_why(const pinned_head *ph);
+
+/* --- fill.c: fills and the fork --- */
+void cache_start_fills(lotad_cache *ca, lotad_worker *w, objinfo *o, uint64_t first, uint64_t last);
+void cache_fork_attach(creq *q, lota_hash128 h);
+void cache_fork_detach(creq *q);
+
+/* --- serve.c: the client state machine --- */
+void cache_creq_free(creq *q);
+void cache_creq_finish(creq *q, bool ok);
+void cache_creq_to_proxy(creq *q, const char *label);
+void cache_authorized(creq *q);
+
+/* --- authorize.c: the authorizing HEAD and metadata_ttl grants --- */
+int cache_start_auth(creq *q);
+bool cache_grant_use(creq *q);
+int cache_grants_new(lotad_cache *ca);
+void cache_grants_free(lotad_cache *ca);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * cache.c - the cache object (see cache.h): creation and end, the way to the proxy,
+ * counters and metrics. The rest of cache/ is one idea a file (cache-internal.h).
+ */
+#include "cache/cache-internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+void lotad_cache_set_proxy(lotad_cache *ca, lotad_cache_proxy_fn fn, void *ud)
+{
+	ca->proxy = fn;
+	ca->proxy_ud = ud;
+}
+
+bool lotad_cache_enabled(const lotad_cache *ca)
+{
+	return ca->store != NULL;
+}
+
+void lotad_cache_count_upstream_bytes(lotad_cache *ca, uint64_t n)
+{
+	atomic_fetch_add_explicit(&ca->served_upstream, n, memory_order_relaxed);
+}
+
+size_t lotad_cache_metrics(char *out, size_t cap, void *cache)
+{
+	const lotad_cache *ca = cache;
+#define U(v) ((unsigned long long)atomic_load_explicit(&(v), memory_order_relaxed))
+	int n = snprintf(
+	    out, cap,
+	    "# HELP lota_cache_hits_total GET/HEAD requests answered from the cache.\n"
+	    "# TYPE lota_cache_hits_total counter\n"
+	    "lota_cache_hits_total %llu\n"
+	    "# HELP lota_cache_misses_total GET/HEAD requests of cacheable objects not cached.\n"
+	    "# TYPE lota_cache_misses_total counter\n"
+	    "lota_cache_misses_total %llu\n"
+	    "# HELP lota_cache_bypass_total GET/HEAD requests proxied without the cache.\n"
+	    "# TYPE lota_cache_bypass_total counter\n"
+	    "lota_cache_bypass_total %llu\n"
+	    "# HELP lota_range_requests_total GET/HEAD requests of cacheable objects with a "
+	    "Range.\n"
+	    "# TYPE lota_range_requests_total counter\n"
+	    "lota_range_requests_total %llu\n"
+	    "# HELP lota_bytes_served_total Object bytes sent to clients by source.\n"
+	    "# TYPE lota_bytes_served_total counter\n"
+	    "lota_bytes_served_total{source=\"cache\"} %llu\n"
+	    "lota_bytes_served_total{source=\"upstream\"} %llu\n"
+	    "# HELP lota_fill_bytes_total Bytes written into the cache by fills.\n"
+	    "# TYPE lota_fill_bytes_total counter\n"
+	    "lota_fill_bytes_total %llu\n"
+	    "# HELP lota_cache_fills_total Fills started and failed (nothing published).\n"
+	    "# TYPE lota_cache_fills_total counter\n"
+	    "lota_cache_fills_total{result=\"started\"} %llu\n"
+	    "lota_cache_fills_total{result=\"failed\"} %llu\n"
+	    "# HELP lota_cache_direct_reads_total Parts of responses read from the upstream "
+	    "because the cache could not give them.\n"
+	    "# TYPE lota_cache_direct_reads_total counter\n"
+	    "lota_cache_direct_reads_total %llu\n",
+	    U(ca->hits), U(ca->misses), U(ca->bypasses), U(ca->range_reqs), U(ca->served_cache),
+	    U(ca->served_upstream), U(ca->fill_bytes), U(ca->fills_started), U(ca->fills_failed),
+	    U(ca->direct_reads));
+#undef U
+	return n < 0 ? 0 : (size_t)n;
+}
+
+lotad_cache *lotad_cache_new(lotad_store *store, const lotad_cache_config *cfg)
+{
+	lotad_cache *ca = calloc(1, sizeof(*ca));
+	if (!ca)
+		return NULL;
+	pthread_mutex_init(&ca->mu, NULL);
+	lotad_list_init(&ca->jobs);
+	ca->store = store;
+	ca->cfg = *cfg;
+	if (!ca->cfg.extent_size)
+		ca->cfg.extent_size = 64ull << 20;
+	/* Without the table (or the grants) the cache still works, only less well. */
+	if (store)
+		ca->otab = calloc(OBJ_SLOTS, sizeof(*ca->otab));
+	if (store && ca->cfg.metadata_ttl_ms)
+		(void)cache_grants_new(ca);
+	return ca;
+}
+
+void lotad_cache_free(lotad_cache *ca)
+{
+	if (!ca)
+		return;
+	for (int i = 0; i < 6000 && atomic_load(&ca->commits_running) > 0; i++)
+		usleep(5000);
+	free(ca->otab);
+	cache_grants_free(ca);
+	pthread_mutex_destroy(&ca->mu);
+	free(ca);
+}

@@ -1,0 +1,523 @@
+/*
+ * serve.c - the client state machine of a cached GET/HEAD (creq): the start (cacheable or
+ * handed to the proxy), the decision once authorized (hit, miss, bypass, range), the
+ * pump that sends the bytes from the store (published or growing extents), direct ranged
+ * GETs for the parts the store cannot give, and the end.
+ */
+#include "cache/cache-internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <lota/log.h>
+
+static void pump(creq *q);
+
+static void creq_close_reader(creq *q)
+{
+	cache_fork_detach(q);
+	if (!q->r)
+		return;
+	if (q->watching)
+		lotad_reader_unwatch(q->r, &q->watch);
+	q->watching = false;
+	lotad_reader_close(q->r);
+	q->r = NULL;
+}
+
+static void creq_stop_xfer(creq *q)
+{
+	if (q->x.easy) {
+		lotad_upstream_remove(lotad_worker_upstream(q->w), &q->x);
+		curl_easy_cleanup(q->x.easy);
+		q->x.easy = NULL;
+	}
+	curl_slist_free_all(q->hdrs);
+	q->hdrs = NULL;
+	q->xkind = X_NONE;
+	q->recv_paused = false;
+}
+
+void cache_creq_free(creq *q)
+{
+	creq_close_reader(q);
+	creq_stop_xfer(q);
+	lotad_timer_stop(q->loop, &q->yield);
+	if (q->efd >= 0) {
+		lotad_io_stop(q->loop, &q->eio);
+		close(q->efd);
+	}
+	lotad_auth_result_cleanup(&q->auth);
+	cache_obj_unref(q->o);
+	lotad_loop_defer_free(q->loop, q);
+}
+
+void cache_creq_finish(creq *q, bool ok)
+{
+	lotad_conn *c = q->c;
+	q->c = NULL;
+	if (c)
+		lotad_conn_resp_end(c, ok);
+	cache_creq_free(q);
+}
+
+/* Hand the request to the proxy (the client gets exactly the upstream's answer). */
+void cache_creq_to_proxy(creq *q, const char *label)
+{
+	lotad_cache *ca = q->ca;
+	lotad_conn *c = q->c;
+	q->c = NULL;
+	creq_stop_xfer(q);
+	if (!strcmp(label, "bypass"))
+		count(&ca->bypasses, 1);
+	else
+		count(&ca->misses, 1);
+	ca->proxy(ca->proxy_ud, c, &q->sr, &q->auth, label, false);
+	cache_creq_free(q);
+}
+
+static void creq_abort(lotad_handler *h)
+{
+	creq *q = (creq *)h;
+	q->c = NULL;
+	cache_creq_free(q);
+}
+
+static void creq_on_drain(lotad_handler *h)
+{
+	creq *q = (creq *)h;
+	if (q->xkind == X_DIRECT) {
+		if (q->recv_paused && q->x.easy) {
+			q->recv_paused = false;
+			curl_easy_pause(q->x.easy, CURLPAUSE_CONT);
+		}
+		return;
+	}
+	pump(q);
+}
+
+static void creq_on_body(lotad_handler *h)
+{
+	(void)h; /* GET/HEAD bodies are not read */
+}
+
+static const lotad_handler_ops creq_ops = {
+    .on_body = creq_on_body,
+    .on_drain = creq_on_drain,
+    .abort = creq_abort,
+};
+
+static void yield_cb(lotad_timer *t)
+{
+	pump(t->ud);
+}
+
+static void efd_cb(lotad_io *io, uint32_t events)
+{
+	creq *q = io->ud;
+	uint64_t v;
+	(void)events;
+	while (read(q->efd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+		;
+	pump(q);
+}
+
+static void watch_fn(void *ud)
+{
+	creq *q = ud;
+	uint64_t one = 1;
+	ssize_t n = write(q->efd, &one, sizeof(one));
+	(void)n; /* a full counter already wakes the loop */
+}
+
+/* --- direct ranged GETs (a part the store cannot give) --- */
+
+static size_t direct_header(char *buf, size_t size, size_t nitems, void *ud)
+{
+	creq *q = ud;
+	size_t n = size * nitems;
+	if (!q->c)
+		return 0;
+	int rc = cache_pinned_head_line(&q->ph, buf, n, q->o, q->a, q->direct_end);
+	if (rc != HEAD_MORE)
+		lotad_xfer_status(&q->x, q->ph.status);
+	if (rc == HEAD_BAD) {
+		lota_log_warn("cache: direct read of %.*s/%.*s: upstream answered %d%s; the "
+		              "response is cut short",
+		              (int)q->o->bucket.len, q->o->bucket.ptr, (int)q->o->rkey.len,
+		              q->o->rkey.ptr, q->ph.status, cache_pinned_head_why(&q->ph));
+		return 0;
+	}
+	if (rc == HEAD_OK)
+		q->head_ok = true;
+	return n;
+}
+
+static size_t direct_write(char *buf, size_t size, size_t nmemb, void *ud)
+{
+	creq *q = ud;
+	size_t n = size * nmemb;
+	if (!q->c || !q->head_ok || n > q->direct_end + 1 - q->a)
+		return 0;
+	if (lotad_conn_out_room(q->c) < n) {
+		q->recv_paused = true;
+		lotad_conn_want_drain(q->c);
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	if (lotad_conn_resp_body(q->c, buf, n) < 0)
+		return 0;
+	q->a += n;
+	count(&q->ca->served_upstream, n);
+	return n;
+}
+
+static void direct_done(lotad_xfer *x, CURLcode rc)
+{
+	creq *q = (creq *)((char *)x - offsetof(creq, x));
+	creq_stop_xfer(q);
+	if (!q->c) {
+		cache_creq_free(q);
+		return;
+	}
+	if (rc == CURLE_OK && q->head_ok && q->a == q->direct_end + 1) {
+		pump(q);
+		return;
+	}
+	if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR)
+		lota_log_warn("cache: direct read failed: %s", curl_easy_strerror(rc));
+	cache_creq_finish(q, false);
+}
+
+/* Send bytes [q->a, last] by a ranged GET pinned to the ETag. Returns 0, or < 0 after
+ * finishing the request (cut short). */
+static int start_direct(creq *q, uint64_t last)
+{
+	lotad_cache *ca = q->ca;
+	q->direct_end = last;
+	memset(&q->ph, 0, sizeof(q->ph));
+	q->head_ok = false;
+	count(&ca->direct_reads, 1);
+	CURL *e = cache_ranged_get(q->s, q->o, q->a, last, &q->hdrs, direct_header, direct_write, q,
+	                           q->errbuf);
+	if (e) {
+		q->x.easy = e;
+		q->x.done = direct_done;
+		q->xkind = X_DIRECT;
+		if (lotad_upstream_add(lotad_worker_upstream(q->w), &q->x) == 0)
+			return 0;
+	}
+	lota_log_error("cache: cannot start a direct read");
+	cache_creq_finish(q, false);
+	return -1;
+}
+
+/* --- the store as the source --- */
+
+/* Open extent k for reading: published, being filled, or filled now by us. Returns 0,
+ * 1 when the part was handed to a direct read instead, < 0 when the request is over. */
+static int open_extent(creq *q, uint64_t k)
+{
+	lotad_cache *ca = q->ca;
+	uint8_t *key;
+	size_t klen;
+	lota_hash128 h;
+	uint64_t last = k * ext_size(ca) + cache_ext_len(ca, q->o, k) - 1;
+	if (last > q->b)
+		last = q->b;
+	if (cache_ext_key(q->o, k, &key, &klen, &h) < 0)
+		return start_direct(q, last) < 0 ? -1 : 1;
+	int rc = lotad_store_open(ca->store, h, key, klen, &q->r);
+	if (rc == -ENOENT && !q->no_fill) {
+		/* neither cached nor being filled (our chains have not reached it, or a fill
+		 * failed): fill it now */
+		cache_start_fills(ca, q->w, q->o, k, k);
+		rc = lotad_store_open(ca->store, h, key, klen, &q->r);
+	}
+	free(key);
+	if (rc < 0) {
+		q->r = NULL;
+		return start_direct(q, last) < 0 ? -1 : 1;
+	}
+	q->r_k = k;
+	if (lotad_reader_readable(q->r) < (int64_t)lotad_reader_length(q->r))
+		cache_fork_attach(q, h);
+	return 0;
+}
+
+static void reader_failed(creq *q, int64_t rc)
+{
+	lotad_cache *ca = q->ca;
+	uint64_t k = q->r_k;
+	uint64_t last = k * ext_size(ca) + cache_ext_len(ca, q->o, k) - 1;
+	if (last > q->b)
+		last = q->b;
+	if (rc != -ECANCELED)
+		lota_log_warn("cache: extent %" PRIu64 " of %.*s/%.*s unreadable (%s): reading it "
+		              "from the upstream",
+		              k, (int)q->o->bucket.len, q->o->bucket.ptr, (int)q->o->rkey.len,
+		              q->o->rkey.ptr, lota_strerror((int)rc));
+	creq_close_reader(q);
+	(void)start_direct(q, last);
+}
+
+static void pump(creq *q)
+{
+	lotad_cache *ca = q->ca;
+	size_t budget = PUMP_BUDGET;
+	while (q->c && q->xkind == X_NONE) {
+		if (q->a > q->b) {
+			cache_creq_finish(q, true);
+			return;
+		}
+		uint64_t k = q->a / ext_size(ca);
+		if (q->r && q->r_k != k)
+			creq_close_reader(q);
+		if (!q->r) {
+			int rc = open_extent(q, k);
+			if (rc != 0)
+				return;
+		}
+		uint64_t off = q->a - k * ext_size(ca);
+		int64_t rd = lotad_reader_readable(q->r);
+		if (rd < 0) {
+			reader_failed(q, rd);
+			return;
+		}
+		if (off >= (uint64_t)rd) {
+			if (off - (uint64_t)rd > FAR_AHEAD) {
+				uint64_t last = k * ext_size(ca) + cache_ext_len(ca, q->o, k) - 1;
+				creq_close_reader(q);
+				(void)start_direct(q, last < q->b ? last : q->b);
+				return;
+			}
+			if (!q->watching) {
+				if (q->efd < 0) {
+					q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+					if (q->efd < 0) {
+						reader_failed(q, -errno);
+						return;
+					}
+					q->eio = (lotad_io){.fd = q->efd, .fn = efd_cb, .ud = q};
+					if (lotad_io_set(q->loop, &q->eio, EPOLLIN) < 0) {
+						reader_failed(q, -EIO);
+						return;
+					}
+				}
+				if (lotad_reader_watch(q->r, &q->watch, watch_fn, q) == 0)
+					q->watching = true;
+				continue; /* it may have grown before the watch was set */
+			}
+			return; /* the watch wakes us */
+		}
+		if (!budget) {
+			lotad_timer_start(q->loop, &q->yield, 0);
+			return;
+		}
+		uint64_t want = (uint64_t)rd - off;
+		if (want > q->b - q->a + 1)
+			want = q->b - q->a + 1;
+		if (want > budget)
+			want = budget;
+		int pfd;
+		uint64_t doff;
+		if (ca->cfg.plain_sendfile && lotad_reader_plain_fd(q->r, &pfd, &doff) == 0) {
+			ssize_t n = lotad_conn_resp_sendfile(q->c, pfd, doff + off, (size_t)want);
+			if (n == 0) {
+				lotad_conn_want_drain(q->c);
+				return;
+			}
+			if (n > 0) {
+				q->a += (uint64_t)n;
+				budget -= (size_t)n < budget ? (size_t)n : budget;
+				count(&ca->served_cache, (uint64_t)n);
+				continue;
+			}
+			if (n == -EPIPE)
+				return; /* the connection is failing: abort follows */
+			if (n == -EIO) {
+				reader_failed(q, -EIO);
+				return;
+			}
+			/* -EAGAIN: bytes are buffered; this round goes through the buffer */
+		}
+		size_t room;
+		char *dst = lotad_conn_resp_reserve(q->c, &room);
+		if (!dst || !room) {
+			lotad_conn_want_drain(q->c);
+			return;
+		}
+		if (want > room)
+			want = room;
+		ssize_t n = lotad_reader_read(q->r, off, dst, (size_t)want);
+		if (n == -EAGAIN)
+			continue;
+		if (n <= 0) {
+			reader_failed(q, n < 0 ? n : -EIO);
+			return;
+		}
+		q->a += (uint64_t)n;
+		budget -= (size_t)n < budget ? (size_t)n : budget;
+		count(&ca->served_cache, (uint64_t)n);
+		if (lotad_conn_resp_commit(q->c, (size_t)n) < 0)
+			return; /* the connection is failing: abort follows */
+	}
+}
+
+/* The response head for the client: status, the upstream's headers, ours. */
+static int send_head(creq *q, const char *label, lotad_resp_framing fr)
+{
+	char *head = malloc(HEAD_CAP + 512);
+	if (!head)
+		return -ENOMEM;
+	uint64_t len = q->cl ? q->b - q->a + 1 : 0;
+	int n = snprintf(head, HEAD_CAP + 512, "HTTP/1.1 %s\r\n",
+	                 q->ranged ? "206 Partial Content" : "200 OK");
+	memcpy(head + n, q->rhead, q->rhead_len);
+	n += (int)q->rhead_len;
+	n += snprintf(head + n, HEAD_CAP + 512 - (size_t)n, "Content-Length: %" PRIu64 "\r\n", len);
+	if (q->ranged)
+		n += snprintf(head + n, HEAD_CAP + 512 - (size_t)n,
+		              "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n", q->a,
+		              q->b, q->cl);
+	n += snprintf(head + n, HEAD_CAP + 512 - (size_t)n, "x-lota-cache: %s\r\n", label);
+	int rc = lotad_conn_resp_head(q->c, q->ranged ? 206 : 200, head, (size_t)n, fr);
+	free(head);
+	return rc;
+}
+
+/* The upstream said 200 to this client for this object (now or within metadata_ttl):
+ * decide and answer. */
+void cache_authorized(creq *q)
+{
+	lotad_cache *ca = q->ca;
+	bool small = q->cl < ca->cfg.min_object_size || q->cl == 0;
+	if (small && !q->is_head) {
+		cache_creq_to_proxy(q, "bypass");
+		return;
+	}
+	/* the range */
+	const lota_http_request *req = lotad_conn_request(q->c);
+	const lota_http_header *rh =
+	    lota_http_find_header(req->headers, req->num_headers, "range", 5);
+	q->a = 0;
+	q->b = q->cl ? q->cl - 1 : 0;
+	lota_range rg;
+	if (rh && lota_range_parse(rh->value.ptr, rh->value.len, &rg) == 0) {
+		if (!small)
+			count(&ca->range_reqs, 1);
+		if (lota_range_resolve(&rg, q->cl, &q->a, &q->b) < 0) {
+			/* 416: the upstream's own answer (its body and headers) */
+			cache_creq_to_proxy(q, "bypass");
+			return;
+		}
+		q->ranged = true;
+	}
+	if (small) { /* a HEAD: answered from the upstream's */
+		count(&ca->bypasses, 1);
+		cache_creq_finish(q, send_head(q, "bypass", LOTAD_RESP_NONE) == 0);
+		return;
+	}
+	q->o = cache_obj_new(q->sr.bucket, q->sr.key, q->etag, q->vid, q->vquery, &q->auth,
+	                     (lota_str){q->rhead, q->rhead_len}, q->cl);
+	if (!q->o) {
+		cache_creq_to_proxy(q, "bypass");
+		return;
+	}
+	uint64_t first = q->a / ext_size(ca), last = q->b / ext_size(ca);
+	bool cached = true;
+	for (uint64_t k = first; k <= last && cached; k++) {
+		lota_hash128 h;
+		cached = cache_ext_hash(q->o->bucket, q->o->dkey, q->o->etag, q->o->vid, q->o->size,
+		                        k, &h) == 0 &&
+		         lotad_store_lookup(ca->store, h) == 1;
+	}
+	const char *label = cached ? "hit" : "miss";
+	if (q->is_head) {
+		count(cached ? &ca->hits : &ca->misses, 1);
+		if (!cached && !q->no_fill && (ca->cfg.prestage_on_head || rh))
+			cache_start_fills(ca, q->w, q->o, 0, cache_ext_count(ca, q->o) - 1);
+		cache_creq_finish(q, send_head(q, label, LOTAD_RESP_NONE) == 0);
+		return;
+	}
+	if (!cached && q->no_fill) {
+		cache_creq_to_proxy(q, "miss");
+		return;
+	}
+	count(cached ? &ca->hits : &ca->misses, 1);
+	if (!cached)
+		cache_start_fills(ca, q->w, q->o, first, last);
+	if (send_head(q, label, LOTAD_RESP_LENGTH) < 0) {
+		cache_creq_finish(q, false);
+		return;
+	}
+	pump(q);
+}
+
+void lotad_cache_start(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr,
+                       lotad_auth_result *auth)
+{
+	const lota_http_request *req = lotad_conn_request(c);
+	bool no_fill = false;
+	lota_str vq = {"", 0};
+	const char *why =
+	    ca->store ? cache_not_cacheable(req, sr, auth, &no_fill, &vq) : "no cache";
+	if (!why && cache_objtab_small(ca, sr->bucket, sr->key, vq))
+		why = "small object";
+	if (why) {
+		count(&ca->bypasses, 1);
+		ca->proxy(ca->proxy_ud, c, sr, auth, "bypass", false);
+		return;
+	}
+	/* A short range far into an extent that is not here (a fill would take a while to
+	 * reach it): the client's own GET goes to the upstream at once (it authorizes and
+	 * carries the bytes, no HEAD first, so the first byte comes as fast as without
+	 * lotad) and its answer starts the fill of the extent. Ranges near the start of an
+	 * extent are read from the fill as it arrives (the authorizing HEAD, then the fork). */
+	const lota_http_header *rh =
+	    lota_http_find_header(req->headers, req->num_headers, "range", 5);
+	lota_range rg;
+	if (rh && !no_fill && !lota_str_eq_nocase(req->method, "HEAD", 4) &&
+	    lota_range_parse(rh->value.ptr, rh->value.len, &rg) == 0 &&
+	    rg.kind == LOTA_RANGE_FROM_TO && rg.last - rg.first < DIRECT_FIRST &&
+	    rg.first % ca->cfg.extent_size >= FAR_AHEAD &&
+	    !cache_objtab_cached(ca, sr->bucket, sr->key, vq, rg.first)) {
+		count(&ca->misses, 1);
+		count(&ca->range_reqs, 1);
+		ca->proxy(ca->proxy_ud, c, sr, auth, "miss", true);
+		return;
+	}
+	creq *q = calloc(1, sizeof(*q));
+	if (!q) {
+		lotad_auth_result_cleanup(auth);
+		lotad_conn_send_error(c, 503, "SlowDown", "Out of memory.", true);
+		return;
+	}
+	q->h.ops = &creq_ops;
+	q->ca = ca;
+	q->c = c;
+	q->w = lotad_conn_worker(c);
+	q->loop = lotad_worker_loop(q->w);
+	q->s = lotad_worker_settings(q->w);
+	q->auth = *auth;
+	memset(auth, 0, sizeof(*auth));
+	q->sr = *sr;
+	q->vquery = vq;
+	q->is_head = lota_str_eq_nocase(req->method, "HEAD", 4);
+	q->no_fill = no_fill;
+	q->efd = -1;
+	lotad_timer_init(&q->yield, yield_cb, q);
+	lotad_conn_attach(c, &q->h);
+	if (ca->cfg.metadata_ttl_ms && cache_grant_use(q)) {
+		cache_authorized(q);
+		return;
+	}
+	if (cache_start_auth(q) < 0) {
+		lota_log_warn("cache: cannot start the authorizing request; proxying");
+		cache_creq_to_proxy(q, "bypass");
+	}
+}

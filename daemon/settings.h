@@ -1,0 +1,52 @@
+/*
+ * settings.h - lotad's process-wide settings, read from the configuration by main.c and
+ * read-only once the workers run. Every part of lotad may read them; this header names
+ * nothing of the parts above it (it is the bottom of the daemon's layering, beside util/).
+ */
+#ifndef LOTAD_SETTINGS_H
+#define LOTAD_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LOTAD_MAX_NAMES 16 /* lotad's own host names (endpoint_name) */
+
+/* What authentication needs to know of lotad and its upstream (s3/auth.h). */
+typedef struct lotad_auth_config {
+	const char *const *endpoint_names; /* lotad's own names (virtual-host suffixes) */
+	size_t num_endpoint_names;
+	const char *upstream_host; /* host[:port] of the upstream as in its URL */
+	const char *region;        /* region to sign for the upstream ("us-east-1") */
+	int64_t max_skew_s;        /* default 900 */
+	/* Port implied by a Host without one (the upstream URL's scheme default): 0 = 443.
+	 * With 443, upstream_host "s3.example:443" matches a client's "s3.example". */
+	int upstream_default_port;
+} lotad_auth_config;
+
+/* Process-wide settings (read-only once the workers run). */
+typedef struct lotad_settings {
+	char listen_host[256];
+	int listen_port;
+	char upstream_url[1024];     /* scheme://host[:port] without a trailing slash */
+	char upstream_hostport[300]; /* host[:port] as written in the URL */
+	const char *upstream_ca_file;
+	const char *endpoint_names[LOTAD_MAX_NAMES];
+	size_t num_endpoint_names;
+	const char *region;
+	int64_t max_skew_s;
+	int workers;
+	uint64_t idle_timeout_ms, header_timeout_ms, request_timeout_ms;
+	uint64_t upstream_connect_timeout_ms, upstream_timeout_ms;
+	uint64_t shutdown_timeout_ms;
+	int upstream_retries;
+	int64_t max_connections;
+	size_t client_buffer;
+	bool access_log;
+	/* Host: <bucket>.<upstream host> is virtual-hosted style, as the upstream reads it */
+	bool upstream_vhost;
+	const char *tcp_congestion; /* NULL or "" = system default */
+	lotad_auth_config auth;
+} lotad_settings;
+
+#endif

@@ -1,0 +1,331 @@
+/*
+ * reader.c - readers: an extent opened from its published file or, while it is being
+ * filled, from the fill's temp file (a duplicate of the writer's descriptor) up to the
+ * readable prefix; sealed blocks read and checked one at a time; progress told to
+ * watchers and waiters.
+ */
+#include "store/store-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int reader_alloc(lotad_store *s, struct ext *e, lotad_store_reader **out)
+{
+	lotad_store_reader *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->s = s;
+	r->e = e;
+	r->fd = -1;
+	*out = r;
+	return 0;
+}
+
+static int reader_setup_blocks(lotad_store_reader *r)
+{
+	if (!r->sealed)
+		return 0;
+	r->blk = malloc((size_t)r->bs + LOTAD_STORE_TAG_LEN);
+	return r->blk ? 0 : -ENOMEM;
+}
+
+/* Attach to a fill in progress: share its header, dup its descriptor. Returns 1 when the
+ * fill has committed meanwhile (open the final file instead). */
+static int reader_follow(lotad_store_reader *r)
+{
+	struct fillsh *fs = r->e->fs;
+	int rc = 0;
+	pthread_mutex_lock(&fs->mu);
+	/* the fill is creating its temp file (mkdir, open, header write): wait for it */
+	while (fs->fd < 0 && atomic_load(&r->e->state) == EXT_FILLING)
+		pthread_cond_wait(&fs->cv, &fs->mu);
+	int st = atomic_load(&r->e->state);
+	if (st == EXT_READY) {
+		rc = 1;
+	} else if (st == EXT_FAILED) {
+		rc = -ENOENT;
+	} else if ((r->fd = fcntl(fs->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		rc = -errno;
+	} else {
+		r->following = true;
+		r->sealed = fs->h.flags & LOTAD_STORE_FLAG_SEALED;
+		r->bs = fs->h.block_size;
+		r->data_len = fs->h.data_len;
+		r->data_off = fs->h.data_off;
+		memcpy(r->salt, fs->h.salt, 8);
+		r->meta = fs->h.meta;
+		r->meta_len = fs->h.meta_len;
+	}
+	pthread_mutex_unlock(&fs->mu);
+	return rc;
+}
+
+static int reader_open_file(lotad_store_reader *r, const uint8_t *key, size_t key_len)
+{
+	lotad_store *s = r->s;
+	char path[PATH_CAP];
+	store_ext_path(s, r->e->dir, r->e->h, path, sizeof(path));
+	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (r->fd < 0) {
+		int rc = -errno;
+		if (rc == -ENOENT) /* removed behind our back: forget it */
+			store_drop_ext(s, r->e, false);
+		return rc;
+	}
+	lotad_store_header h;
+	int rc = store_read_header(s, r->fd, &r->hdr, &h);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc == LOTA_E_AUTH_TAG)
+		atomic_fetch_add(&s->tag_failures, 1);
+	if (rc == 0 && !hash_eq(h.hash, r->e->h))
+		rc = -ESTALE; /* a file renamed over another extent's name */
+	if (rc == 0 && (h.key_len != key_len || memcmp(h.key, key, key_len) != 0))
+		rc = -ESTALE;
+	if (rc) {
+		if (rc != -ESTALE && rc != LOTA_E_AUTH_TAG && rc != -EPROTONOSUPPORT)
+			atomic_fetch_add(&s->read_errors, 1);
+		store_drop_ext(s, r->e, true);
+		return rc;
+	}
+	r->sealed = h.flags & LOTAD_STORE_FLAG_SEALED;
+	r->bs = h.block_size;
+	r->data_len = h.data_len;
+	r->data_off = h.data_off;
+	memcpy(r->salt, h.salt, 8);
+	r->meta = h.meta;
+	r->meta_len = h.meta_len;
+	return 0;
+}
+
+int lotad_store_open(lotad_store *s, lota_hash128 h, const uint8_t *key, size_t key_len,
+                     lotad_store_reader **out)
+{
+	if (!s || !out || !key || key_len == 0)
+		return -EINVAL;
+	*out = NULL;
+	pthread_mutex_lock(&s->lock);
+	struct ext *e = store_idx_find(s, h);
+	if (e) {
+		atomic_fetch_add(&e->refs, 1);
+		lotad_list_remove(&e->lru_node);
+		lotad_list_insert_head(&s->dirs[e->dir].lru, &e->lru_node);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!e)
+		return -ENOENT;
+	lotad_store_reader *r = NULL;
+	int rc = reader_alloc(s, e, &r);
+	if (rc) {
+		store_ext_unref(s, e);
+		return rc;
+	}
+	rc = 1;
+	if (e->fs) {
+		rc = reader_follow(r);
+		/* the fill's key must be the one asked for too (its hdr is immutable) */
+		const lotad_store_header *fh = &e->fs->h;
+		if (rc == 0 && (fh->key_len != key_len || memcmp(fh->key, key, key_len) != 0))
+			rc = -ESTALE;
+	}
+	if (rc == 1)
+		rc = reader_open_file(r, key, key_len);
+	if (rc == 0)
+		rc = reader_setup_blocks(r);
+	if (rc) {
+		lotad_reader_close(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void lotad_reader_close(lotad_store_reader *r)
+{
+	if (!r)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->hdr);
+	free(r->blk);
+	store_ext_unref(r->s, r->e);
+	free(r);
+}
+
+uint64_t lotad_reader_length(const lotad_store_reader *r)
+{
+	return r->data_len;
+}
+
+lota_str lotad_reader_meta(const lotad_store_reader *r)
+{
+	return (lota_str){(const char *)r->meta, r->meta_len};
+}
+
+bool lotad_reader_encrypted(const lotad_store_reader *r)
+{
+	return r->sealed;
+}
+
+int64_t lotad_reader_readable(const lotad_store_reader *r)
+{
+	if (!r->following)
+		return (int64_t)r->data_len;
+	int st = atomic_load(&r->e->state);
+	if (st == EXT_FAILED)
+		return -ECANCELED;
+	if (st == EXT_READY)
+		return (int64_t)r->data_len;
+	return (int64_t)atomic_load(&r->e->readable);
+}
+
+int lotad_reader_plain_fd(const lotad_store_reader *r, int *fd, uint64_t *data_off)
+{
+	if (r->sealed)
+		return -ENOTSUP;
+	*fd = r->fd;
+	*data_off = r->data_off;
+	return 0;
+}
+
+static void reader_failed(lotad_store_reader *r, int rc)
+{
+	if (rc == LOTA_E_AUTH_TAG)
+		atomic_fetch_add(&r->s->tag_failures, 1);
+	else
+		atomic_fetch_add(&r->s->read_errors, 1);
+	if (!r->following || atomic_load(&r->e->state) == EXT_READY)
+		store_drop_ext(r->s, r->e, true);
+}
+
+ssize_t lotad_reader_read(lotad_store_reader *r, uint64_t off, void *buf, size_t len)
+{
+	if (!r || (!buf && len))
+		return -EINVAL;
+	int64_t avail = lotad_reader_readable(r);
+	if (avail < 0)
+		return avail;
+	if (off >= r->data_len || len == 0)
+		return 0;
+	if (off >= (uint64_t)avail)
+		return -EAGAIN;
+	uint64_t end = off + len < off || off + len > (uint64_t)avail ? (uint64_t)avail : off + len;
+	if (end - off > SSIZE_MAX)
+		end = off + SSIZE_MAX;
+	uint8_t *dst = buf;
+	int rc;
+	if (!r->sealed) {
+		rc = store_read_full(r->fd, dst, (size_t)(end - off), r->data_off + off);
+		if (rc) {
+			rc = rc == LOTA_E_INCOMPLETE ? -EIO : rc;
+			reader_failed(r, rc);
+			return rc;
+		}
+		return (ssize_t)(end - off);
+	}
+	uint64_t pos = off;
+	const uint64_t bs = r->bs, sbs = bs + LOTAD_STORE_TAG_LEN;
+	while (pos < end) {
+		uint64_t bi = pos / bs, boff = pos % bs;
+		size_t blen = (size_t)(r->data_len - bi * bs < bs ? r->data_len - bi * bs : bs);
+		rc = store_read_full(r->fd, r->blk, blen + LOTAD_STORE_TAG_LEN,
+		                     r->data_off + bi * sbs);
+		if (rc)
+			goto fail;
+		uint8_t nonce[LOTA__GCM_NONCE_LEN], aad[32];
+		store_block_nonce(nonce, r->salt, bi);
+		store_block_aad(aad, r->e->h, bi, r->data_len);
+		size_t n = (size_t)(blen - boff < end - pos ? blen - boff : end - pos);
+		if (boff == 0 && n == blen) { /* whole block: straight into the caller's buffer */
+			rc = lota__aead_open(r->s->data_key, nonce, aad, sizeof(aad), r->blk, blen,
+			                     dst, r->blk + blen);
+		} else {
+			rc = lota__aead_open(r->s->data_key, nonce, aad, sizeof(aad), r->blk, blen,
+			                     r->blk, r->blk + blen);
+			if (rc == 0)
+				memcpy(dst, r->blk + boff, n);
+		}
+		if (rc)
+			goto fail;
+		dst += n;
+		pos += n;
+	}
+	return (ssize_t)(end - off);
+fail:
+	rc = rc == LOTA_E_INCOMPLETE ? -EIO : rc;
+	lota__wipe(buf, (size_t)(end - off));
+	reader_failed(r, rc);
+	return rc;
+}
+
+int lotad_reader_watch(lotad_store_reader *r, lotad_fill_watch *w, lotad_fill_notify_fn fn,
+                       void *ud)
+{
+	if (!r->following)
+		return 1;
+	struct fillsh *fs = r->e->fs;
+	int rc = 0;
+	pthread_mutex_lock(&fs->mu);
+	if (atomic_load(&r->e->state) != EXT_FILLING) {
+		rc = 1;
+	} else {
+		w->fn = fn;
+		w->ud = ud;
+		lotad_list_insert_head(&fs->watchers, &w->node);
+	}
+	pthread_mutex_unlock(&fs->mu);
+	return rc;
+}
+
+void lotad_reader_unwatch(lotad_store_reader *r, lotad_fill_watch *w)
+{
+	if (!r->following)
+		return;
+	struct fillsh *fs = r->e->fs;
+	pthread_mutex_lock(&fs->mu);
+	/* only if still registered (commit/abort clear the list) */
+	for (lotad_list *it = fs->watchers.next; it != &fs->watchers; it = it->next) {
+		if (it == &w->node) {
+			lotad_list_remove(it);
+			break;
+		}
+	}
+	w->node.next = w->node.prev = NULL;
+	pthread_mutex_unlock(&fs->mu);
+}
+
+int64_t lotad_reader_wait(lotad_store_reader *r, uint64_t have, int timeout_ms)
+{
+	if (!r->following)
+		return lotad_reader_readable(r);
+	struct fillsh *fs = r->e->fs;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (timeout_ms >= 0) {
+		uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)timeout_ms * 1000000u;
+		ts.tv_sec += (time_t)(ns / 1000000000u);
+		ts.tv_nsec = (long)(ns % 1000000000u);
+	}
+	int64_t rc;
+	pthread_mutex_lock(&fs->mu);
+	for (;;) {
+		rc = lotad_reader_readable(r);
+		if (rc < 0 || (uint64_t)rc > have || atomic_load(&r->e->state) != EXT_FILLING)
+			break;
+		int w = timeout_ms < 0 ? pthread_cond_wait(&fs->cv, &fs->mu)
+		                       : pthread_cond_timedwait(&fs->cv, &fs->mu, &ts);
+		if (w == ETIMEDOUT) {
+			rc = lotad_reader_readable(r);
+			if (rc >= 0 && (uint64_t)rc <= have &&
+			    atomic_load(&r->e->state) == EXT_FILLING)
+				rc = -ETIMEDOUT;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->mu);
+	return rc;
+}

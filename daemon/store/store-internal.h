@@ -1,0 +1,206 @@
+/*
+ * store-internal.h - what the files of store/ share, and nothing outside store/ includes.
+ *
+ * The files, one idea each:
+ *   - format.c: the extent file's header codec (encode / parse+verify, pure functions over
+ *     byte buffers) and the nonces and AAD that seal data blocks;
+ *   - index.c: `struct ext`, one per extent known to the store: reference counted (one
+ *     reference for the index, one per reader, one for a fill in progress). The bytes of
+ *     an extent count against its dir from creation until its last reference is gone, so
+ *     an unlinked file still held open is still counted. The index: a chained hash table
+ *     on the 128-bit name plus one LRU list per dir, all under s->lock. s->lock is never
+ *     held across a call that can block for long, except unlink() in eviction/drop (done
+ *     under the lock so that a new fill of the same name can never be published between
+ *     the removal from the index and the unlink);
+ *   - fill.c: the writer seals whole blocks from its own buffer and pwrites them; the
+ *     shared part (`struct fillsh`: state, readable prefix, watchers, condvar) lets
+ *     readers follow it;
+ *   - reader.c: readers of published extents and of fills in progress;
+ *   - evict.c: eviction, least recently opened first, of extents only the index holds:
+ *     room made for a fill before it starts (choose_dir in fill.c), and the background
+ *     thread that keeps a dir between its watermarks;
+ *   - scan.c: the start-up scan that rebuilds the index from the files;
+ *   - store.c: the store's life (configuration, open, free), dirs and disk I/O, stats
+ *     and metrics.
+ * Lock order: s->lock, then a fillsh's mu. Watch callbacks run under the fillsh's mu.
+ * Functions shared between the files are named store_*.
+ */
+#ifndef LOTAD_STORE_INTERNAL_H
+#define LOTAD_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto-internal.h"
+#include "store/store.h"
+#include "util/clock.h"
+
+#define HDR_FIXED   64u
+#define HDR_ALIGN   4096u
+#define HDR_MAC_LEN 16u /* the GCM tag of the sealed key and meta */
+#define HDR_MAX     (HDR_FIXED + LOTA_CACHE_KEY_MAX_LEN + LOTAD_STORE_META_MAX + HDR_MAC_LEN)
+#define HDR_VERSION 1u
+#define PATH_CAP    (LOTAD_STORE_DIR_PATH_MAX + 64)
+#define EVICT_BATCH 4096u
+
+enum { EXT_FILLING = 0, EXT_READY = 1, EXT_FAILED = 2 };
+
+/* What a fill shares with the readers that follow it. */
+struct fillsh {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	lotad_list watchers;  /* lotad_fill_watch.node */
+	int fd;               /* the temp file (the writer's); -1 after commit/abort */
+	uint8_t *plain;       /* key | meta in clear (h.key and h.meta point into it) */
+	lotad_store_header h; /* parsed form of hdr */
+};
+
+struct ext {
+	lota_hash128 h;
+	struct ext *hnext;   /* hash chain */
+	lotad_list lru_node; /* in its dir's lru */
+	unsigned dir;
+	bool indexed;
+	uint64_t file_bytes;
+	int64_t mtime; /* start-up ordering only */
+	atomic_uint refs;
+	atomic_int state;
+	atomic_uint_fast64_t readable;
+	struct fillsh *fs; /* set while created by a fill (also after its commit) */
+};
+
+struct dirstate {
+	char path[LOTAD_STORE_DIR_PATH_MAX];
+	uint64_t capacity;
+	atomic_uint_fast64_t used;
+	atomic_uint_fast64_t extents;
+	atomic_int_fast64_t degraded_until_ms;
+	lotad_list lru; /* struct ext.lru_node, most recently opened first */
+};
+
+struct lotad_store {
+	pthread_mutex_t lock;
+	struct ext **buckets;
+	size_t nbuckets, count;
+	struct dirstate dirs[LOTAD_STORE_MAX_DIRS];
+	size_t ndirs;
+	lota_placement *place;
+	uint8_t data_key[LOTA__GCM_KEY_LEN];
+	uint8_t hdr_key[32];
+	bool encrypt, fsync_dir;
+	uint32_t block_size;
+	unsigned high_pct, low_pct;
+	uint32_t evict_interval_ms, degraded_retry_ms;
+	atomic_uint_fast64_t tmp_seq;
+	/* counters */
+	atomic_uint_fast64_t evictions, fills_in_progress, fills_committed, fills_aborted,
+	    fills_refused, fills_refused_degraded, write_errors, read_errors, tag_failures,
+	    corrupt_dropped;
+	/* eviction thread */
+	pthread_t thr;
+	bool thr_started, stopping;
+	pthread_cond_t thr_cv;
+};
+
+struct lotad_store_reader {
+	lotad_store *s;
+	struct ext *e;
+	int fd;
+	bool sealed, following; /* following: opened while filling */
+	uint32_t bs;
+	uint64_t data_len, data_off;
+	uint8_t salt[8];
+	uint8_t *hdr; /* own copy of the header for committed opens (meta points into it) */
+	const uint8_t *meta;
+	size_t meta_len;
+	uint8_t *blk; /* bs + tag: one sealed block */
+};
+
+struct lotad_fill {
+	lotad_store *s;
+	struct ext *e;
+	int fd;
+	uint32_t bs;
+	bool sealed, failed;
+	uint64_t data_len, data_off, written, flushed_blocks;
+	size_t blk_fill;
+	uint8_t *blk;
+	/* Sealed blocks are block_size + 16 bytes long, so most start inside a page; writes
+	 * that start inside a page cost the kernel 2-4x the CPU of page-aligned ones. Blocks
+	 * are sealed into this buffer, which always starts on a page boundary (see
+	 * wb_write). */
+	uint8_t *wb;
+	size_t wb_len;
+	uint64_t wb_off; /* file offset of wb[0] */
+	char tmp_path[PATH_CAP], final_path[PATH_CAP];
+};
+
+static inline void put_be(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static inline uint64_t get_be(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static inline uint64_t round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+static inline bool hash_eq(lota_hash128 a, lota_hash128 b)
+{
+	return a.hi == b.hi && a.lo == b.lo;
+}
+
+static inline bool block_size_ok(uint64_t bs)
+{
+	return bs >= 4096 && bs <= (1u << 20) && (bs & (bs - 1)) == 0;
+}
+
+/* Bytes of data on disk for data_len plaintext bytes. */
+static inline uint64_t stored_len(bool sealed, uint64_t data_len, uint32_t bs)
+{
+	if (!sealed)
+		return data_len;
+	return data_len + (data_len + bs - 1) / bs * LOTAD_STORE_TAG_LEN;
+}
+
+/* --- format.c --- */
+void store_block_aad(uint8_t aad[32], lota_hash128 h, uint64_t idx, uint64_t data_len);
+void store_block_nonce(uint8_t nonce[LOTA__GCM_NONCE_LEN], const uint8_t salt[8], uint64_t idx);
+
+/* --- index.c (s->lock held, but for the refcounting) --- */
+void store_fillsh_free(struct fillsh *fs);
+void store_ext_unref(lotad_store *s, struct ext *e);
+struct ext *store_idx_find(lotad_store *s, lota_hash128 h);
+void store_idx_insert(lotad_store *s, struct ext *e);
+void store_idx_remove(lotad_store *s, struct ext *e);
+void store_drop_ext(lotad_store *s, struct ext *e, bool corrupt);
+
+/* --- evict.c --- */
+bool store_make_room_locked(lotad_store *s, unsigned d, uint64_t need);
+void *store_evict_thread(void *arg);
+void store_evict_kick(lotad_store *s, unsigned d);
+
+/* --- scan.c --- */
+int store_scan_dir(lotad_store *s, unsigned dir);
+
+/* --- store.c: dirs and disk I/O --- */
+void store_ext_path(const lotad_store *s, unsigned dir, lota_hash128 h, char *out, size_t cap);
+bool store_dir_healthy(lotad_store *s, unsigned d);
+void store_dir_failed(lotad_store *s, unsigned d, int err, const char *what);
+int store_mkdir_p(const char *path);
+int store_write_all(int fd, const void *buf, size_t len, uint64_t off);
+int store_read_full(int fd, void *buf, size_t len, uint64_t off);
+int store_read_header(lotad_store *s, int fd, uint8_t **bufp, lotad_store_header *h);
+
+#endif
