@@ -88,7 +88,7 @@ bool lotad_cache__query_ok(lota_str query, lota_str *version_id)
 			*version_id = (lota_str){p, len}; /* the whole "versionId=..." */
 			continue;
 		}
-		if (!lotad_presign_param(name))
+		if (!lotad_signature_param(name))
 			return false;
 	}
 	return true;

@@ -101,7 +101,7 @@ static void scan_query(lota_str q, qflags *f)
 		bool ok = false;
 		for (size_t b = 0; benign[b]; b++)
 			ok |= str_eq(name, benign[b]);
-		if (str_prefix_nocase(name, "response-") || lotad_presign_param(name))
+		if (str_prefix_nocase(name, "response-") || lotad_signature_param(name))
 			ok = true;
 		if (ok)
 			continue;

@@ -32,3 +32,8 @@ bool lotad_presign_param(lota_str n)
 	}
 	return false;
 }
+
+bool lotad_signature_param(lota_str n)
+{
+	return lotad_presign_param(n) || name_is(n, "X-Amz-Content-Sha256");
+}

@@ -18,4 +18,10 @@ bool lotad_hop_by_hop(lota_str name);
  * -Security-Token: the query parameters of a presigned URL (case-insensitive). */
 bool lotad_presign_param(lota_str name);
 
+/* The presign parameters and X-Amz-Content-Sha256 (a presigned URL's payload pin, which
+ * SDKs add as UNSIGNED-PAYLOAD): parameters of the signature that select nothing of the
+ * object, so an object read carrying them may be cached. Only the presign parameters are
+ * stripped before re-signing; the pin is kept (the upstream checks a body against it). */
+bool lotad_signature_param(lota_str name);
+
 #endif

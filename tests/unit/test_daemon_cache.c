@@ -63,6 +63,11 @@ static void test_query(void)
 	    S("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=00&versionId=v1&&"), &v));
 	CU_ASSERT(v.len == 12 && memcmp(v.ptr, "versionId=v1", 12) == 0);
 	CU_ASSERT(lotad_cache__query_ok(S("x-amz-expires=60"), &v));
+	/* and the payload pin SDKs add to presigned URLs */
+	CU_ASSERT(lotad_cache__query_ok(S("X-Amz-Content-Sha256=UNSIGNED-PAYLOAD"), &v));
+	/* other X-Amz-* parameters may change or condition the answer */
+	CU_ASSERT(!lotad_cache__query_ok(S("x-amz-expected-bucket-owner=1"), &v));
+	CU_ASSERT(!lotad_cache__query_ok(S("x-amz-checksum-mode=ENABLED"), &v));
 	/* anything else changes the answer: not cached */
 	CU_ASSERT(!lotad_cache__query_ok(S("partNumber=1"), &v));
 	CU_ASSERT(!lotad_cache__query_ok(S("response-content-type=text/plain"), &v));

@@ -110,6 +110,9 @@ static void test_operations(void)
 	    /* presign parameters (util/names.h) keep it an object read; other X-Amz-* do not */
 	    {REQ("GET", "/b/k?X-Amz-Expires=60&x-amz-signature=0", "h"), LOTAD_OP_GET_OBJECT, 1},
 	    {REQ("GET", "/b/k?X-Amz-Foo=1", "h"), LOTAD_OP_SUBRESOURCE, 0},
+	    {REQ("GET", "/b/k?X-Amz-Content-Sha256=UNSIGNED-PAYLOAD&X-Amz-Signature=0", "h"),
+	     LOTAD_OP_GET_OBJECT, 1},
+	    {REQ("GET", "/b/k?x-amz-expected-bucket-owner=1", "h"), LOTAD_OP_SUBRESOURCE, 0},
 	    {REQ("OPTIONS", "/b/k", "h"), LOTAD_OP_OTHER, 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
