@@ -1,5 +1,5 @@
 /*
- * cache.h - the node cache on the request path (DESIGN §2.3-2.7): GET and HEAD of objects
+ * cache.h - the node cache on the request path (docs/architecture.md §3.4-§3.8): GET and HEAD of objects
  * answered from the local extent store (store/store.h), every one authorized by the
  * upstream. The router hands it object reads; the files of cache/ are one idea each
  * (policy, objtab, request, authorize, serve, fill, invalidate; cache-internal.h).

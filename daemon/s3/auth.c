@@ -1,6 +1,6 @@
 /*
  * auth.c - lotad's credentials store and the authentication decision for client
- * requests (DESIGN §2.1), plus the upstream request's own signature (§2.3).
+ * requests (docs/architecture.md §4), plus the upstream request's own signature (§4.3).
  *
  * Credentials store: an immutable snapshot parsed from an AWS shared-credentials file,
  * entries sorted by access key id (binary search), each string in its own allocation so

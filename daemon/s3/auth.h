@@ -1,6 +1,6 @@
 /*
- * auth.h - lotad's authentication of client requests (DESIGN §2.1) and the upstream
- * request's credentials (§2.3).
+ * auth.h - lotad's authentication of client requests (docs/architecture.md §4) and the upstream
+ * request's credentials (§4.3).
  *
  * The credentials store holds the keys lotad knows (AWS shared-credentials file format,
  * one [section] per key with aws_access_key_id / aws_secret_access_key and an optional

@@ -1,7 +1,7 @@
 /*
  * classify.h - what an S3 request is: bucket and key (path-style or virtual-hosted),
  * the operation (for metrics), and whether it is a plain GET/HEAD of an object, the
- * only kind the cache will ever serve (DESIGN §2.2).
+ * only kind the cache will ever serve (docs/architecture.md §3.3).
  *
  * Pure functions over views into the request; nothing is allocated.
  */

@@ -1,5 +1,5 @@
 /*
- * store.h - lotad's on-disk extent store: the node cache on local disks (DESIGN §3).
+ * store.h - lotad's on-disk extent store: the node cache on local disks (docs/architecture.md §5; eviction §6, failures §7).
  *
  * An extent (one cached piece of an object, see lota/placement.h) lives in one file
  *     DIR/ab/cd/<32 hex digits of the XXH3-128 of its canonical cache key>
