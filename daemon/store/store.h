@@ -1,5 +1,6 @@
 /*
- * store.h - lotad's on-disk extent store: the node cache on local disks (docs/architecture.md §5; eviction §6, failures §7).
+ * store.h - lotad's on-disk extent store: the node cache on local disks
+ * (docs/architecture.md §5; eviction §6, failures §7).
  *
  * An extent (one cached piece of an object, see lota/placement.h) lives in one file
  *     DIR/ab/cd/<32 hex digits of the XXH3-128 of its canonical cache key>
@@ -29,8 +30,8 @@
  *   sealed: block i = AES-256-GCM(ciphertext of min(block_size, rest) bytes | 16-byte tag)
  *           at data_off + i * (block_size + 16); nonce = salt | u32 i; AAD = hash | u64 i |
  *           u64 data_len, so a block cannot be moved to another index, file or length.
- * The header is sealed in both modes. The header key and the data key are HKDF-SHA256 of the node secret with distinct labels:
- * a different node secret makes every file unreadable (its header fails to verify).
+ * The header is sealed in both modes. The header key and the data key are HKDF-SHA256 of
+ * the node secret with distinct labels: a different node secret makes every file unreadable (its header fails to verify).
  * Nonce uniqueness under one data key rests on the 64-bit random salt per file.
  *
  * Life of an extent: lotad_fill_begin() reserves its bytes, inserts it in the index as
