@@ -1,8 +1,9 @@
 /*
  * cache.h - the node cache on the request path (docs/architecture.md §3.4-§3.8): GET and
  * HEAD of objects answered from the local extent store (store/store.h), every one
- * authorized by the upstream. The router hands it object reads; the files of cache/ are one idea each
- * (policy, objtab, request, authorize, serve, fill, invalidate; cache-internal.h).
+ * authorized by the upstream. The router hands it object reads; the files of cache/ are
+ * one idea each (policy, objtab, request, authorize, serve, fill, invalidate;
+ * cache-internal.h).
  *
  * For a cacheable request (a GET/HEAD of an object, signed with a key lotad knows, without
  * Cache-Control: no-store / Pragma: no-cache, SSE-C, If-Range or a query other than

@@ -31,7 +31,8 @@
  *           at data_off + i * (block_size + 16); nonce = salt | u32 i; AAD = hash | u64 i |
  *           u64 data_len, so a block cannot be moved to another index, file or length.
  * The header is sealed in both modes. The header key and the data key are HKDF-SHA256 of
- * the node secret with distinct labels: a different node secret makes every file unreadable (its header fails to verify).
+ * the node secret with distinct labels: a different node secret makes every file
+ * unreadable (its header fails to verify).
  * Nonce uniqueness under one data key rests on the 64-bit random salt per file.
  *
  * Life of an extent: lotad_fill_begin() reserves its bytes, inserts it in the index as
