@@ -31,13 +31,15 @@ MiB = 1024 * 1024
 
 
 def wait_expired(url, secs=60):
-    """Wait until the wall clock is a whole second past a presigned URL's X-Amz-Date +
+    """Wait until the wall clock is two whole seconds past a presigned URL's X-Amz-Date +
     X-Amz-Expires (lotad and radosgw count whole seconds). The clock passing the expiry
     is the input of the expired-URL checks: polled against a deadline, not a fixed
     sleep. True when it has passed."""
     q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
     signed = datetime.strptime(q["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
-    expired_at = signed.timestamp() + int(q["X-Amz-Expires"]) + 1
+    # two whole seconds: lotad's time(2) reads a coarse clock that may lag this one by a
+    # tick, so at one second past it may still see the last valid second
+    expired_at = signed.timestamp() + int(q["X-Amz-Expires"]) + 2
     deadline = time.monotonic() + secs
     while time.time() < expired_at:
         if time.monotonic() >= deadline:
