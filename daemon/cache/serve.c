@@ -53,6 +53,7 @@ void cache_creq_free(creq *q)
 		close(q->efd);
 	}
 	lotad_auth_result_cleanup(&q->auth);
+	cache_plan_unref(q->plan);
 	cache_obj_unref(q->o);
 	lotad_loop_defer_free(q->loop, q);
 }
@@ -232,10 +233,12 @@ static int open_extent(creq *q, uint64_t k)
 	if (cache_ext_key(q->o, k, &key, &klen, &h) < 0)
 		return start_direct(q, last) < 0 ? -1 : 1;
 	int rc = lotad_store_open(ca->store, h, key, klen, &q->r);
-	if (rc == -ENOENT && !q->no_fill) {
-		/* neither cached nor being filled (our chains have not reached it, or a fill
-		 * failed): fill it now */
-		cache_start_fills(ca, q->w, q->o, k, k);
+	if (rc == -ENOENT && !q->no_fill && cache_plan_take(q->plan, k)) {
+		/* neither cached nor being filled, and not asked for yet by this request (our
+		 * chains have not reached it, or it was cached when we decided): fill it now.
+		 * One this request asked for already (refused, or its fill failed) is read
+		 * directly: asking again would only be refused again. */
+		cache_plan_unref(cache_start_fills(ca, q->w, q->o, k, k));
 		rc = lotad_store_open(ca->store, h, key, klen, &q->r);
 	}
 	free(key);
@@ -440,7 +443,8 @@ void cache_authorized(creq *q)
 	if (q->is_head) {
 		count(cached ? &ca->hits : &ca->misses, 1);
 		if (!cached && !q->no_fill && (ca->cfg.prestage_on_head || rh))
-			cache_start_fills(ca, q->w, q->o, 0, cache_ext_count(ca, q->o) - 1);
+			cache_plan_unref(
+			    cache_start_fills(ca, q->w, q->o, 0, cache_ext_count(ca, q->o) - 1));
 		cache_creq_finish(q, send_head(q, label, LOTAD_RESP_NONE) == 0);
 		return;
 	}
@@ -450,7 +454,7 @@ void cache_authorized(creq *q)
 	}
 	count(cached ? &ca->hits : &ca->misses, 1);
 	if (!cached)
-		cache_start_fills(ca, q->w, q->o, first, last);
+		q->plan = cache_start_fills(ca, q->w, q->o, first, last);
 	if (send_head(q, label, LOTAD_RESP_LENGTH) < 0) {
 		cache_creq_finish(q, false);
 		return;
