@@ -332,10 +332,12 @@ static void fork_feed(creq *q, uint64_t pos, const char *buf, size_t n)
 	size_t room = lotad_conn_out_room(q->c);
 	if (len > room)
 		len = room; /* the rest comes from the store */
-	if (!len || lotad_conn_resp_body(q->c, buf + off, len) < 0)
+	if (!len)
+		return;
+	count(&q->ca->served_upstream, len); /* before they leave, as in direct_write */
+	if (lotad_conn_resp_body(q->c, buf + off, len) < 0)
 		return;
 	q->a += len;
-	count(&q->ca->served_upstream, len);
 	if (q->a > q->b)
 		lotad_timer_start(q->loop, &q->yield, 0); /* finish outside curl's callback */
 }

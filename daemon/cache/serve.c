@@ -170,10 +170,12 @@ static size_t direct_write(char *buf, size_t size, size_t nmemb, void *ud)
 		lotad_conn_want_drain(q->c);
 		return CURL_WRITEFUNC_PAUSE;
 	}
+	/* counted before they leave (as pump does): a client that has its last byte sees it
+	 * counted */
+	count(&q->ca->served_upstream, n);
 	if (lotad_conn_resp_body(q->c, buf, n) < 0)
 		return 0;
 	q->a += n;
-	count(&q->ca->served_upstream, n);
 	return n;
 }
 
