@@ -395,6 +395,33 @@ static int send_head(creq *q, const char *label, lotad_resp_framing fr)
 	return rc;
 }
 
+bool lotad_cache__held(lotad_store *st, lota_hash128 h, uint64_t need)
+{
+	uint64_t readable = 0;
+	int rc = lotad_store_probe(st, h, &readable);
+	return rc == 1 || (rc == 0 && readable >= need);
+}
+
+/* Whether every byte of [q->a, q->b] is in the store now (published, or in a fill that
+ * already holds it): the response is then a hit, not a byte of it waits on an upstream
+ * transfer. (An extent that goes away before it is read, evicted or a fill that fails to
+ * publish, is then read from the upstream under the label already sent.) */
+static bool range_held(creq *q)
+{
+	lotad_cache *ca = q->ca;
+	const objinfo *o = q->o;
+	for (uint64_t k = q->a / ext_size(ca); k <= q->b / ext_size(ca); k++) {
+		lota_hash128 h;
+		uint64_t start = k * ext_size(ca), end = start + cache_ext_len(ca, o, k) - 1;
+		if (end > q->b)
+			end = q->b;
+		if (cache_ext_hash(o->bucket, o->dkey, o->etag, o->vid, o->size, k, &h) < 0 ||
+		    !lotad_cache__held(ca->store, h, end - start + 1))
+			return false;
+	}
+	return true;
+}
+
 /* The upstream said 200 to this client for this object (now or within metadata_ttl):
  * decide and answer. */
 void cache_authorized(creq *q)
@@ -434,13 +461,7 @@ void cache_authorized(creq *q)
 		return;
 	}
 	uint64_t first = q->a / ext_size(ca), last = q->b / ext_size(ca);
-	bool cached = true;
-	for (uint64_t k = first; k <= last && cached; k++) {
-		lota_hash128 h;
-		cached = cache_ext_hash(q->o->bucket, q->o->dkey, q->o->etag, q->o->vid, q->o->size,
-		                        k, &h) == 0 &&
-		         lotad_store_lookup(ca->store, h) == 1;
-	}
+	bool cached = range_held(q);
 	const char *label = cached ? "hit" : "miss";
 	if (q->is_head) {
 		count(cached ? &ca->hits : &ca->misses, 1);
