@@ -85,12 +85,13 @@ mdiff() {
 
 check_eq "create bucket" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -X PUT "$E/$B")"
 
-pending=0
+pending=0 rounds=0
 for i in $(seq 1 "$ROUNDS") short; do
 	k=obj-$i
 	size=$((64 * MiB))
 	[ "$i" = short ] && size=$((48 * MiB + 333))
 	it_random_file "$W/$k" "$size"
+	rounds=$((rounds + 1))
 	want=$(it_sha256 "$W/$k")
 	check "round $i: upload at radosgw" it_curl alice -sf -o /dev/null -T "$W/$k" "$R/$B/$k"
 	h0=$(mval "$HITS") m0=$(mval "$MISSES") s0=$(mval "$STARTED")
@@ -121,7 +122,7 @@ for i in $(seq 1 "$ROUNDS") short; do
 done
 # Not asserted (it depends on the disk's speed): how often the fill was still being
 # published when the second read began, the case the rounds are there for.
-it_log "the fill was still being published when the second read began in $pending of $ROUNDS rounds"
+it_log "the fill was still being published when the second read began in $pending of $rounds rounds"
 
 # A cold object of three extents (64 + 64 + 1 MiB) read once: one fill per extent.
 k=obj-3x
