@@ -12,9 +12,12 @@
  *     growing fill, followed through an eventfd the store's watch callback writes) or a
  *     direct ranged GET.
  *   - fjob (fill.c): a chain of fills on one worker's curl multi, independent of any
- *     client: it fills extent k, then k + stride, ... up to `last`, skipping extents that
- *     are cached or being filled elsewhere. A request starts fill_streams chains over its
- *     extents.
+ *     client: it fills one extent after the other, taking each from its plan (fplan),
+ *     skipping extents that are cached or being filled elsewhere. A request starts
+ *     fill_streams chains over one plan of its extents.
+ *   - fplan (fill.c): the extents of one request not yet asked of the store, in order,
+ *     shared by its chains and the request itself, so that one request asks the store for
+ *     each extent's fill at most once.
  * Everything runs in the worker's loop thread, except the store's watch callbacks (any
  * thread: they only write an eventfd) and publication (fdatasync + rename on a short
  * detached thread, so a worker never waits for the disk to flush).
@@ -52,6 +55,7 @@
 
 typedef struct fjob fjob;
 typedef struct creq creq;
+typedef struct fplan fplan;
 
 /* One slot of the object table (objtab.c). */
 struct objent {
@@ -100,6 +104,18 @@ enum { HEAD_MORE = 0, HEAD_OK = 1, HEAD_BAD = -1 };
 
 /* ----------------------------------------------------------- fill jobs --- */
 
+/* Extents next..last of an object that one request (a GET, a pre-staging HEAD, a proxied
+ * cold read) wants filled and has not asked the store for yet. Its chains take them in
+ * order; the request takes the one its reader reaches when the chains are behind
+ * (cache_plan_take). Whatever the store answers (started, refused, cached), an extent
+ * taken is not asked again for this request: a refusal would only be repeated, and a fill
+ * that fails is not retried within the request that started it (the reader gets those
+ * bytes by a direct read). Used on one worker's loop thread only (or after it stopped). */
+struct fplan {
+	unsigned refs; /* the request and each chain */
+	uint64_t next, last;
+};
+
 struct fjob {
 	lotad_xfer x;
 	lotad_cache *ca;
@@ -107,7 +123,8 @@ struct fjob {
 	lotad_worker *w;
 	lotad_list node; /* in ca->jobs */
 	objinfo *o;
-	uint64_t k, last, stride;
+	fplan *plan;
+	uint64_t k; /* the extent being filled */
 	lotad_fill *f;
 	lota_hash128 h; /* of the extent being filled */
 	uint64_t start, len;
@@ -132,6 +149,7 @@ struct creq {
 	lotad_s3req sr;
 	lota_str vquery;
 	objinfo *o;
+	fplan *plan; /* the fills this request asked for (NULL: none yet) */
 	bool is_head, no_fill, ranged;
 	/* the upstream transfer (the authorizing HEAD, then direct GETs) */
 	lotad_xfer x;
@@ -251,7 +269,16 @@ int cache_pinned_head_line(pinned_head *ph, const char *buf, size_t n, const obj
 const char *cache_pinned_head_why(const pinned_head *ph);
 
 /* --- fill.c: fills and the fork --- */
-void cache_start_fills(lotad_cache *ca, lotad_worker *w, objinfo *o, uint64_t first, uint64_t last);
+/* Fill extents first..last of o in up to fill_streams chains on worker w. Returns the
+ * plan (a reference for the caller: cache_plan_unref), or NULL when out of memory (then
+ * nothing was asked). */
+fplan *cache_start_fills(lotad_cache *ca, lotad_worker *w, objinfo *o, uint64_t first,
+                         uint64_t last);
+/* Whether the request whose plan is p (NULL: none) should ask now for the fill of extent
+ * k, which it is about to read and the store does not hold: not when p already took it.
+ * Takes k (and every extent before it, which the reader has passed) out of p. */
+bool cache_plan_take(fplan *p, uint64_t k);
+void cache_plan_unref(fplan *p);
 void cache_fork_attach(creq *q, lota_hash128 h);
 void cache_fork_detach(creq *q);
 

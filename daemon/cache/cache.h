@@ -29,8 +29,10 @@
  *   4. HEAD answers from the upstream's HEAD and, for an object not cached, pre-stages it:
  *      a background fill of all its extents (Range: bytes=0-0 always does; a plain HEAD
  *      unless prestage_on_head is off).
- * Every GET/HEAD of an object gets x-lota-cache: hit (all bytes from the store), miss
- * (filled now or fetched) or bypass (proxied). A successful PUT, DELETE, CopyObject or
+ * Every GET/HEAD of an object gets x-lota-cache: hit (all bytes from the store: published
+ * extents, or fills that already hold every byte asked for, published or not), miss (some
+ * byte waits on an upstream transfer: a fill in progress, or fetched) or bypass (proxied);
+ * lota_cache_hits_total and lota_cache_misses_total count the same way. A successful PUT, DELETE, CopyObject or
  * CompleteMultipartUpload through lotad drops the extents of the key's last known version
  * (space only: correctness rests on step 1).
  *
@@ -92,6 +94,12 @@ void lotad_cache_fill_from_response(lotad_cache *ca, lotad_worker *w, const lota
                                     const lotad_auth_result *auth, lota_str query, lota_str etag,
                                     lota_str version_id, lota_str content_length,
                                     lota_str content_range);
+
+/* Whether the store gives bytes [0, need) of extent h now, without waiting on an upstream
+ * transfer: the extent is published, or its fill already holds that prefix (a fill that
+ * has every byte but is still being published included). A request whose every extent
+ * is so held is a hit. */
+bool lotad_cache__held(lotad_store *st, lota_hash128 h, uint64_t need);
 
 /* Parse "bytes FIRST-LAST/TOTAL" (decimal, FIRST <= LAST < TOTAL). */
 bool lotad_cache__parse_content_range(lota_str v, uint64_t *first, uint64_t *last, uint64_t *total);

@@ -1,6 +1,7 @@
 /*
- * fill.c - fills: chains of whole-extent ranged GETs pinned to the ETag (fjob), written
- * into the store single-flight per extent and published off the loop thread; the fork
+ * fill.c - fills: chains of whole-extent ranged GETs pinned to the ETag (fjob) taking the
+ * extents of one plan (fplan) in order, written into the store single-flight per extent
+ * and published off the loop thread; the fork
  * that feeds requests reading a growing extent straight from its fill; fills started
  * from a proxied cold read's answer; the stop of a worker's fills.
  */
@@ -44,7 +45,24 @@ static void fjob_free(fjob *j)
 	fjob_stop_xfer(j);
 	lotad_fill_abort(j->f);
 	cache_obj_unref(j->o);
+	cache_plan_unref(j->plan);
 	free(j);
+}
+
+bool cache_plan_take(fplan *p, uint64_t k)
+{
+	if (!p)
+		return true;
+	if (k < p->next)
+		return false;
+	p->next = k + 1;
+	return true;
+}
+
+void cache_plan_unref(fplan *p)
+{
+	if (p && --p->refs == 0)
+		free(p);
 }
 
 static size_t fjob_header(char *buf, size_t size, size_t nitems, void *ud)
@@ -142,12 +160,13 @@ static int fjob_launch(fjob *j)
 	return 0;
 }
 
-/* Start the fill of the next extent of the chain that is neither cached nor being filled.
+/* Start the fill of the next extent of the plan that is neither cached nor being filled.
  * Returns false when the chain is over (or cannot go on). */
 static bool fjob_advance(fjob *j)
 {
 	lotad_cache *ca = j->ca;
-	for (; j->k <= j->last; j->k += j->stride) {
+	while (j->plan->next <= j->plan->last) {
+		j->k = j->plan->next++;
 		uint8_t *key;
 		size_t klen;
 		lota_hash128 h;
@@ -195,28 +214,32 @@ static void fjob_done(lotad_xfer *x, CURLcode rc)
 			              rc != CURLE_OK ? curl_easy_strerror(rc) : "short body");
 		lotad_fill_abort(f);
 	}
-	j->k += j->stride;
 	if (!ok || !fjob_advance(j))
 		fjob_free(j);
 }
 
-/* Fill extents first..last of o in `streams` chains on worker w. */
-void cache_start_fills(lotad_cache *ca, lotad_worker *w, objinfo *o, uint64_t first, uint64_t last)
+fplan *cache_start_fills(lotad_cache *ca, lotad_worker *w, objinfo *o, uint64_t first,
+                         uint64_t last)
 {
+	fplan *p = malloc(sizeof(*p));
+	if (!p)
+		return NULL;
+	*p = (fplan){.refs = 1, .next = first, .last = last};
 	uint64_t n = ca->cfg.fill_streams ? ca->cfg.fill_streams : 1;
 	if (n > last - first + 1)
 		n = last - first + 1;
-	for (uint64_t i = 0; i < n; i++) {
+	/* each chain starts with the plan's next extent; one that cannot start (the store
+	 * refused that extent) is dropped, and the next one goes on with the extent after */
+	for (uint64_t i = 0; i < n && p->next <= p->last; i++) {
 		fjob *j = calloc(1, sizeof(*j));
 		if (!j)
-			return;
+			break;
 		j->ca = ca;
 		lotad_list_init(&j->att);
 		j->w = w;
 		j->o = cache_obj_ref(o);
-		j->k = first + i;
-		j->last = last;
-		j->stride = n;
+		j->plan = p;
+		p->refs++;
 		if (!fjob_advance(j)) {
 			fjob_free(j);
 			continue;
@@ -225,6 +248,7 @@ void cache_start_fills(lotad_cache *ca, lotad_worker *w, objinfo *o, uint64_t fi
 		lotad_list_insert_head(&ca->jobs, &j->node);
 		pthread_mutex_unlock(&ca->mu);
 	}
+	return p;
 }
 
 void lotad_cache_worker_stop(lotad_cache *ca, lotad_worker *w)
@@ -308,10 +332,12 @@ static void fork_feed(creq *q, uint64_t pos, const char *buf, size_t n)
 	size_t room = lotad_conn_out_room(q->c);
 	if (len > room)
 		len = room; /* the rest comes from the store */
-	if (!len || lotad_conn_resp_body(q->c, buf + off, len) < 0)
+	if (!len)
+		return;
+	count(&q->ca->served_upstream, len); /* before they leave, as in direct_write */
+	if (lotad_conn_resp_body(q->c, buf + off, len) < 0)
 		return;
 	q->a += len;
-	count(&q->ca->served_upstream, len);
 	if (q->a > q->b)
 		lotad_timer_start(q->loop, &q->yield, 0); /* finish outside curl's callback */
 }
@@ -341,6 +367,6 @@ void lotad_cache_fill_from_response(lotad_cache *ca, lotad_worker *w, const lota
 	    cache_obj_new(sr->bucket, sr->key, etag, version_id, vq, auth, (lota_str){"", 0}, size);
 	if (!o)
 		return;
-	cache_start_fills(ca, w, o, first / ext_size(ca), last / ext_size(ca));
+	cache_plan_unref(cache_start_fills(ca, w, o, first / ext_size(ca), last / ext_size(ca)));
 	cache_obj_unref(o);
 }

@@ -53,6 +53,7 @@ void cache_creq_free(creq *q)
 		close(q->efd);
 	}
 	lotad_auth_result_cleanup(&q->auth);
+	cache_plan_unref(q->plan);
 	cache_obj_unref(q->o);
 	lotad_loop_defer_free(q->loop, q);
 }
@@ -169,10 +170,12 @@ static size_t direct_write(char *buf, size_t size, size_t nmemb, void *ud)
 		lotad_conn_want_drain(q->c);
 		return CURL_WRITEFUNC_PAUSE;
 	}
+	/* counted before they leave (as pump does): a client that has its last byte sees it
+	 * counted */
+	count(&q->ca->served_upstream, n);
 	if (lotad_conn_resp_body(q->c, buf, n) < 0)
 		return 0;
 	q->a += n;
-	count(&q->ca->served_upstream, n);
 	return n;
 }
 
@@ -232,10 +235,12 @@ static int open_extent(creq *q, uint64_t k)
 	if (cache_ext_key(q->o, k, &key, &klen, &h) < 0)
 		return start_direct(q, last) < 0 ? -1 : 1;
 	int rc = lotad_store_open(ca->store, h, key, klen, &q->r);
-	if (rc == -ENOENT && !q->no_fill) {
-		/* neither cached nor being filled (our chains have not reached it, or a fill
-		 * failed): fill it now */
-		cache_start_fills(ca, q->w, q->o, k, k);
+	if (rc == -ENOENT && !q->no_fill && cache_plan_take(q->plan, k)) {
+		/* neither cached nor being filled, and not asked for yet by this request (our
+		 * chains have not reached it, or it was cached when we decided): fill it now.
+		 * One this request asked for already (refused, or its fill failed) is read
+		 * directly: asking again would only be refused again. */
+		cache_plan_unref(cache_start_fills(ca, q->w, q->o, k, k));
 		rc = lotad_store_open(ca->store, h, key, klen, &q->r);
 	}
 	free(key);
@@ -390,6 +395,33 @@ static int send_head(creq *q, const char *label, lotad_resp_framing fr)
 	return rc;
 }
 
+bool lotad_cache__held(lotad_store *st, lota_hash128 h, uint64_t need)
+{
+	uint64_t readable = 0;
+	int rc = lotad_store_probe(st, h, &readable);
+	return rc == 1 || (rc == 0 && readable >= need);
+}
+
+/* Whether every byte of [q->a, q->b] is in the store now (published, or in a fill that
+ * already holds it): the response is then a hit, not a byte of it waits on an upstream
+ * transfer. (An extent that goes away before it is read, evicted or a fill that fails to
+ * publish, is then read from the upstream under the label already sent.) */
+static bool range_held(creq *q)
+{
+	lotad_cache *ca = q->ca;
+	const objinfo *o = q->o;
+	for (uint64_t k = q->a / ext_size(ca); k <= q->b / ext_size(ca); k++) {
+		lota_hash128 h;
+		uint64_t start = k * ext_size(ca), end = start + cache_ext_len(ca, o, k) - 1;
+		if (end > q->b)
+			end = q->b;
+		if (cache_ext_hash(o->bucket, o->dkey, o->etag, o->vid, o->size, k, &h) < 0 ||
+		    !lotad_cache__held(ca->store, h, end - start + 1))
+			return false;
+	}
+	return true;
+}
+
 /* The upstream said 200 to this client for this object (now or within metadata_ttl):
  * decide and answer. */
 void cache_authorized(creq *q)
@@ -429,18 +461,13 @@ void cache_authorized(creq *q)
 		return;
 	}
 	uint64_t first = q->a / ext_size(ca), last = q->b / ext_size(ca);
-	bool cached = true;
-	for (uint64_t k = first; k <= last && cached; k++) {
-		lota_hash128 h;
-		cached = cache_ext_hash(q->o->bucket, q->o->dkey, q->o->etag, q->o->vid, q->o->size,
-		                        k, &h) == 0 &&
-		         lotad_store_lookup(ca->store, h) == 1;
-	}
+	bool cached = range_held(q);
 	const char *label = cached ? "hit" : "miss";
 	if (q->is_head) {
 		count(cached ? &ca->hits : &ca->misses, 1);
 		if (!cached && !q->no_fill && (ca->cfg.prestage_on_head || rh))
-			cache_start_fills(ca, q->w, q->o, 0, cache_ext_count(ca, q->o) - 1);
+			cache_plan_unref(
+			    cache_start_fills(ca, q->w, q->o, 0, cache_ext_count(ca, q->o) - 1));
 		cache_creq_finish(q, send_head(q, label, LOTAD_RESP_NONE) == 0);
 		return;
 	}
@@ -450,7 +477,7 @@ void cache_authorized(creq *q)
 	}
 	count(cached ? &ca->hits : &ca->misses, 1);
 	if (!cached)
-		cache_start_fills(ca, q->w, q->o, first, last);
+		q->plan = cache_start_fills(ca, q->w, q->o, first, last);
 	if (send_head(q, label, LOTAD_RESP_LENGTH) < 0) {
 		cache_creq_finish(q, false);
 		return;

@@ -273,7 +273,10 @@ int lotad_fill_write(lotad_fill *f, const void *data, size_t len)
 		f->written += n;
 		p += n;
 		len -= n;
-		if (f->blk_fill == f->bs) {
+		/* the last block, however short, goes out with the extent's last byte: readers
+		 * then have every byte as soon as the fill does, not after its publication (a
+		 * read of a complete fill is a hit) */
+		if (f->blk_fill == f->bs || f->written == f->data_len) {
 			int rc = flush_block(f);
 			if (rc) {
 				f->failed = true;

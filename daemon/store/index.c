@@ -112,7 +112,7 @@ void store_drop_ext(lotad_store *s, struct ext *e, bool corrupt)
 	}
 }
 
-int lotad_store_lookup(lotad_store *s, lota_hash128 h)
+int lotad_store_probe(lotad_store *s, lota_hash128 h, uint64_t *readable)
 {
 	pthread_mutex_lock(&s->lock);
 	struct ext *e = store_idx_find(s, h);
@@ -120,9 +120,17 @@ int lotad_store_lookup(lotad_store *s, lota_hash128 h)
 	if (e) {
 		int st = atomic_load(&e->state);
 		rc = st == EXT_READY ? 1 : st == EXT_FILLING ? 0 : -ENOENT;
+		if (rc == 0)
+			*readable = atomic_load(&e->readable);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;
+}
+
+int lotad_store_lookup(lotad_store *s, lota_hash128 h)
+{
+	uint64_t readable;
+	return lotad_store_probe(s, h, &readable);
 }
 
 int lotad_store_drop(lotad_store *s, lota_hash128 h)

@@ -44,8 +44,9 @@
  *
  * Growing fills: a reader opened while the extent is filling reads the temp file through a
  * duplicate of the writer's descriptor, so it keeps working across the rename. It may
- * read [0, readable) where readable grows by whole blocks (the last block when the fill
- * commits). Progress is signalled to waiters by lotad_reader_wait() (blocking, for thread
+ * read [0, readable) where readable grows by whole blocks (the last, shorter one with the
+ * extent's last byte: a fill that has every byte is readable whole before it commits).
+ * Progress is signalled to waiters by lotad_reader_wait() (blocking, for thread
  * pools) and to watch callbacks (for event loops: the callback typically writes 1 to the
  * loop's own eventfd; see lotad_fill_watch). After an abort the reader gets -ECANCELED.
  *
@@ -244,6 +245,10 @@ void lotad_fill_abort(lotad_fill *f);
  * all. A cheap probe (no file is opened, the key is not checked): answers "is this a hit"
  * before the extent is opened. */
 int lotad_store_lookup(lotad_store *s, lota_hash128 h);
+/* As lotad_store_lookup, and while the extent is being filled (0) *readable gets the bytes
+ * a reader can read now (its readable prefix: the whole extent once the fill has written
+ * every byte, before its publication). */
+int lotad_store_probe(lotad_store *s, lota_hash128 h, uint64_t *readable);
 
 /* Remove an extent (e.g. after a PUT/DELETE of its object through lotad): it leaves the
  * index at once, its file is unlinked; open readers keep reading. -ENOENT if absent,

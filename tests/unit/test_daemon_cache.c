@@ -2,8 +2,14 @@
  * test_daemon_cache.c - the parsers of lotad's cache path: the object key's percent
  * decoding (cache keys use the decoded key, so that every client's spelling of one key
  * finds the same extents), which queries a cached GET may carry, the Cache-Control /
- * Pragma request directives, and the exact Content-Range check of fills.
+ * Pragma request directives, the exact Content-Range check of fills, and what makes a
+ * read a hit: every byte asked for in the store, published or in a fill that holds it
+ * (on a real store in a mkdtemp() directory, removed at the end).
  */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lota/sigv4.h>
@@ -183,6 +189,86 @@ static void test_pinned(void)
 	    pinned("HTTP/1.1 206 Partial Content\r\nETag: \"e1\"\r\n", "\"e1\"", 1000, 0, 99), 0);
 }
 
+/* --- what is a hit --- */
+
+static char root[256];
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static lotad_store *held_store(char *dir, size_t cap)
+{
+	static const uint8_t secret[LOTAD_STORE_SECRET_LEN] = {7, 7, 7};
+	const char *t = getenv("TMPDIR");
+	snprintf(dir, cap, "%s/lota-cache-XXXXXX", t && *t ? t : "/tmp");
+	if (!mkdtemp(dir))
+		return NULL;
+	lotad_store_dir_spec d;
+	snprintf(d.path, sizeof(d.path), "%s/d", dir);
+	d.capacity_bytes = 1ull << 30;
+	lotad_store_config c;
+	lotad_store_config_init(&c);
+	c.dirs = &d;
+	c.num_dirs = 1;
+	c.node_secret = secret;
+	c.block_size = 4096;
+	c.evict_interval_ms = 0;
+	lotad_store *s = NULL;
+	return lotad_store_new(&c, &s) == 0 ? s : NULL;
+}
+
+/* An extent of n bytes (not a whole number of 4 KiB blocks: the last block is short) is
+ * held for a read of its first `need` bytes exactly when they can be read from the store
+ * now: published, or its fill already has them, before its publication too. */
+static void test_held(void)
+{
+	lotad_store *s = held_store(root, sizeof(root));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	const size_t n = 3 * 4096 + 100;
+	uint8_t *data = calloc(1, n);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+	const uint8_t key[] = "test-key-1", key2[] = "test-key-2";
+	lota_hash128 h = lotad_store_hash_key(key, sizeof(key)),
+	             h2 = lotad_store_hash_key(key2, sizeof(key2));
+	/* not there at all */
+	CU_ASSERT_FALSE(lotad_cache__held(s, h, 1));
+	lotad_fill *f = NULL;
+	CU_ASSERT_EQUAL_FATAL(lotad_fill_begin(s, key, sizeof(key), n, NULL, 0, &f), 0);
+	/* being filled, nothing readable yet: a reader would wait on the upstream */
+	CU_ASSERT_FALSE(lotad_cache__held(s, h, 1));
+	CU_ASSERT_EQUAL(lotad_fill_write(f, data, 4096 + 10), 0);
+	/* one whole block readable: a read within it is held, one beyond it is not */
+	CU_ASSERT_TRUE(lotad_cache__held(s, h, 1));
+	CU_ASSERT_TRUE(lotad_cache__held(s, h, 4096));
+	CU_ASSERT_FALSE(lotad_cache__held(s, h, 4097));
+	CU_ASSERT_FALSE(lotad_cache__held(s, h, n));
+	/* every byte written, the short last block included, not published yet */
+	CU_ASSERT_EQUAL(lotad_fill_write(f, data + 4096 + 10, n - 4096 - 10), 0);
+	CU_ASSERT_EQUAL(lotad_store_lookup(s, h), 0);
+	CU_ASSERT_TRUE(lotad_cache__held(s, h, n));
+	/* published */
+	CU_ASSERT_EQUAL(lotad_fill_commit(f), 0);
+	CU_ASSERT_EQUAL(lotad_store_lookup(s, h), 1);
+	CU_ASSERT_TRUE(lotad_cache__held(s, h, n));
+	/* a fill that holds every byte and then fails to publish is gone */
+	CU_ASSERT_EQUAL_FATAL(lotad_fill_begin(s, key2, sizeof(key2), n, NULL, 0, &f), 0);
+	CU_ASSERT_EQUAL(lotad_fill_write(f, data, n), 0);
+	CU_ASSERT_TRUE(lotad_cache__held(s, h2, n));
+	lotad_fill_abort(f);
+	CU_ASSERT_FALSE(lotad_cache__held(s, h2, 1));
+	/* dropped */
+	CU_ASSERT_EQUAL(lotad_store_drop(s, h), 0);
+	CU_ASSERT_FALSE(lotad_cache__held(s, h, 1));
+	lotad_store_free(s);
+	free(data);
+	nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -192,6 +278,7 @@ int main(void)
 	    {"exact Content-Range of fills", test_content_range},
 	    {"Content-Range parsing", test_parse_content_range},
 	    {"pinned answers of fills and direct reads", test_pinned},
+	    {"a read is a hit when the store holds every byte of it", test_held},
 	    CU_TEST_INFO_NULL,
 	};
 	return lota_unit_run("daemon_cache", tests);
