@@ -10,7 +10,7 @@
  * AWS_SESSION_TOKEN and the region from AWS_REGION (default us-east-1), like the AWS CLI.
  * owner prints the extent's cache name and the nodes in placement order (the first is
  * the owner), as lotad computes them; a data loader can use it to read from the node
- * that holds an extent. Flags are parsed by lota_config, so every subcommand has --help
+ * that holds an extent (a 0-byte object has none: exit status 2). Flags are parsed by lota_config, so every subcommand has --help
  * and precise errors. Exit status: 0 ok, 1 failure, 2 usage.
  */
 #include <errno.h>
@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include <lota/config.h>
+#include <lota/extent.h>
 #include <lota/placement.h>
 #include <lota/sigv4.h>
 
@@ -210,21 +211,27 @@ static int cmd_owner(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (size > 0 && offset >= size) {
+	/* The extent holding the offset, and its name, exactly as lotad computes them. */
+	uint64_t index;
+	int rc = lota_extent_index(size, extent, offset, &index);
+	if (rc == -ERANGE && size == 0) {
+		fprintf(stderr, "lota owner: a 0-byte object has no extent (lotad does not cache "
+		                "it)\n");
+		goto out;
+	}
+	if (rc == -ERANGE) {
 		fprintf(stderr, "lota owner: --offset %llu is beyond the object (%llu bytes)\n",
 		        (unsigned long long)offset, (unsigned long long)size);
 		goto out;
 	}
-	/* Objects up to one extent are one extent; larger ones are fixed-size chunks. */
-	uint64_t index = size <= extent ? 0 : offset / extent;
-	lota_cache_key k = {.bucket = view(lota_config_get_string(cfg, "bucket")),
-	                    .key = view(lota_config_get_string(cfg, "key")),
-	                    .etag = view(lota_config_get_string(cfg, "etag")),
-	                    .version_id = view(lota_config_get_string(cfg, "version_id")),
-	                    .size_bytes = size,
-	                    .extent_index = index};
+	lota_object_id obj = {.bucket = view(lota_config_get_string(cfg, "bucket")),
+	                      .key = view(lota_config_get_string(cfg, "key")),
+	                      .etag = view(lota_config_get_string(cfg, "etag")),
+	                      .version_id = view(lota_config_get_string(cfg, "version_id")),
+	                      .size_bytes = size};
 	lota_hash128 h;
-	int rc = lota_cache_key_hash(&k, &h);
+	if (rc == 0)
+		rc = lota_extent_name(&obj, extent, index, &h);
 	if (rc == 0)
 		rc = lota_placement_rank(pl, h, rank, nn);
 	if (rc < 0) {
