@@ -456,7 +456,16 @@ int lota_sigv4_sign_request(const lota_sigv4_params *params, lota_request *req, 
 	if ((rc = lota_request_header_set(req, LOTA_STR_LIT("X-Amz-Date"),
 	                                  (lota_str){date, strlen(date)}, 0)) < 0)
 		return rc;
-	rc = payload_hash.len ? -ENOENT : sign_field(req, LOTA_STR_LIT("X-Amz-Content-Sha256"));
+	/* with no payload_hash, the request's own non-empty value is signed as it is */
+	rc = -ENOENT;
+	i = lota_request_header_find(req, LOTA_STR_LIT("X-Amz-Content-Sha256"));
+	if (!payload_hash.len && i >= 0) {
+		lota_http_header cur;
+		if (lota_request_header_get(req, (size_t)i, &cur, NULL))
+			return LOTA_E_INTERNAL;
+		if (cur.value.len)
+			rc = sign_field(req, LOTA_STR_LIT("X-Amz-Content-Sha256"));
+	}
 	if (rc == -ENOENT) {
 		lota_str ph =
 		    payload_hash.len ? payload_hash : LOTA_STR_LIT(LOTA_SIGV4_EMPTY_SHA256);
@@ -471,12 +480,18 @@ int lota_sigv4_sign_request(const lota_sigv4_params *params, lota_request *req, 
 		rc = lota_request_header_remove(req, LOTA_STR_LIT("X-Amz-Security-Token"));
 	if (rc < 0)
 		return rc;
-	/* the request as SigV4 sees it: the signed fields only */
+	/* the request as SigV4 sees it: the signed fields only. SigV4 signs names, and the
+	 * receiver joins every field of a signed name into one value: a name cannot have
+	 * both signed and unsigned fields. */
 	for (size_t k = 0; k < req->n; k++) {
 		lota_http_header h;
 		unsigned flags;
 		if (lota_request_header_get(req, k, &h, &flags) || (flags & LOTA_REQUEST_UNSIGNED))
 			continue;
+		for (size_t j = 0; j < req->n; j++)
+			if ((req->h[j].flags & LOTA_REQUEST_UNSIGNED) &&
+			    name_eq(entry_name(req, &req->h[j]), h.name))
+				return LOTA_E_SIGV4_HEADERS;
 		hs[n++] = h;
 	}
 	lota_http_header ph;

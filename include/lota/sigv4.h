@@ -158,10 +158,13 @@ LOTA_API int lota_sigv4_presign(const lota_sigv4_params *params, const lota_sigv
  *   Host                  host (empty: keep req's own Host; none is LOTA_E_SIGV4_HEADERS)
  *   X-Amz-Date            params->time
  *   X-Amz-Content-Sha256  payload_hash (a hex SHA-256, UNSIGNED-PAYLOAD or a STREAMING-*
- *                         marker); empty: req's own value, else the empty body's hash
+ *                         marker); empty: req's own non-empty value, else the empty
+ *                         body's hash
  *   X-Amz-Security-Token  params->session_token; removed when there is none
  *   Authorization         the signature, appended last
- * Every other field is signed unless it carries LOTA_REQUEST_UNSIGNED. signature_out
+ * Every other field is signed unless it carries LOTA_REQUEST_UNSIGNED; as SigV4 signs
+ * names (the receiver joins all fields of a signed name), a name with both signed and
+ * unsigned fields is refused with LOTA_E_SIGV4_HEADERS. signature_out
  * (may be NULL; 65 bytes) gets the hex signature: the seed of an aws-chunked body.
  * Returns 0, -EINVAL (NULL params or req), the errors of lota_sigv4_sign_header, or those
  * of lota_request_header_set (a limit of lota/request.h). On failure req has no
