@@ -34,6 +34,9 @@
 
 #include "crypto-internal.h"
 
+/* The largest sz an options struct may claim (libbpf's OPTS discipline). */
+#define OPTS_MAX 4096u
+
 extern char **environ;
 
 /* ---- messages ---------------------------------------------------------------------- */
@@ -930,6 +933,8 @@ static int opts_copy(const lota_aws_resolve_opts *in, lota_aws_resolve_opts *out
 		return 0;
 	if (in->sz == 0)
 		return -EINVAL;
+	if (in->sz > OPTS_MAX)
+		return -EINVAL; /* refused unread: no options struct is that large */
 	if (in->sz > sizeof(*out)) {
 		const unsigned char *extra = (const unsigned char *)in + sizeof(*out);
 		for (size_t i = 0; i < in->sz - sizeof(*out); i++)

@@ -22,6 +22,9 @@
 
 #include "crypto-internal.h"
 
+/* The largest sz an options struct may claim (libbpf's OPTS discipline). */
+#define OPTS_MAX 4096u
+
 #define SIG_LEN   LOTA_CHUNK_SIGNATURE_HEX_LEN
 #define SCOPE_MAX (8 + 1 + 64 + 1 + 64 + sizeof("/aws4_request"))
 
@@ -65,6 +68,8 @@ static int params_copy(const lota_chunk_chain_params *in, lota_chunk_chain_param
 	memset(out, 0, sizeof(*out));
 	if (!in || in->sz == 0)
 		return -EINVAL;
+	if (in->sz > OPTS_MAX)
+		return -EINVAL; /* refused unread: no options struct is that large */
 	if (in->sz > sizeof(*out)) {
 		const unsigned char *extra = (const unsigned char *)in + sizeof(*out);
 		for (size_t i = 0; i < in->sz - sizeof(*out); i++)

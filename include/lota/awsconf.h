@@ -159,9 +159,12 @@ typedef enum lota_aws_source {
 typedef const char *(*lota_aws_getenv_fn)(void *ud, const char *name);
 
 /*
- * Options of lota_aws_profile_resolve. Set sz to sizeof(lota_aws_resolve_opts) (or use
- * LOTA_AWS_RESOLVE_OPTS_INIT) and zero what you do not use: fields added later are
- * appended, and a caller built against an older header passes a smaller sz.
+ * Options of lota_aws_profile_resolve, an options struct in libbpf's manner: set sz to
+ * sizeof(lota_aws_resolve_opts) and zero every field you do not use (a designated
+ * initializer does both). Fields are only appended: the library reads the first sz bytes
+ * and takes the rest as zero, so a program built against older headers keeps its
+ * meaning; an sz of 0, above 4096, or larger than this library knows with a non-zero
+ * byte in the part it does not know is refused.
  */
 typedef struct lota_aws_resolve_opts {
 	size_t sz;
@@ -184,11 +187,6 @@ typedef struct lota_aws_resolve_opts {
 	lota_str config_text;
 } lota_aws_resolve_opts;
 
-#define LOTA_AWS_RESOLVE_OPTS_INIT                  \
-	{                                           \
-		.sz = sizeof(lota_aws_resolve_opts) \
-	}
-
 typedef struct lota_aws_profile lota_aws_profile;
 
 /*
@@ -200,8 +198,7 @@ typedef struct lota_aws_profile lota_aws_profile;
  * no aws_secret_access_key), LOTA_E_CONFIG_MISSING (AWS_ACCESS_KEY_ID without
  * AWS_SECRET_ACCESS_KEY; a profile named explicitly that no file has), LOTA_E_TOO_LARGE
  * (a file above LOTA_AWSCONF_FILE_MAX), -errno (a file that exists but cannot be read),
- * -EINVAL (opts->sz is 0, or larger than this library knows with non-zero extra bytes;
- * NULL out), -ENOMEM.
+ * -EINVAL (a bad opts->sz, see above; NULL out), -ENOMEM.
  */
 LOTA_API int lota_aws_profile_resolve(const lota_aws_resolve_opts *opts, lota_aws_profile **out,
                                       char *err, size_t err_cap) LOTA_WUR;

@@ -35,9 +35,11 @@ extern "C" {
 #define LOTA_CHUNK_DEFAULT_MAX       (1u << 20) /* max_chunk_bytes 0 means this */
 
 /*
- * One side of a chain: the request's date, scope and seed, and its key. Set sz to
- * sizeof(lota_chunk_chain_params) (LOTA_CHUNK_CHAIN_PARAMS_INIT) and zero what you do not
- * use. All views are read during the call only.
+ * One side of a chain: the request's date, scope and seed, and its key. An options
+ * struct like lota_aws_resolve_opts: set sz to sizeof(lota_chunk_chain_params) and zero
+ * what you do not use; fields are only appended; an sz of 0, above 4096, or larger than
+ * this library knows with a non-zero byte in the part it does not know is refused. All
+ * views are read during the call only.
  */
 typedef struct lota_chunk_chain_params {
 	size_t sz;
@@ -52,16 +54,11 @@ typedef struct lota_chunk_chain_params {
 	lota_str seed_signature; /* the request's signature: 64 lowercase hex digits */
 } lota_chunk_chain_params;
 
-#define LOTA_CHUNK_CHAIN_PARAMS_INIT                  \
-	{                                             \
-		.sz = sizeof(lota_chunk_chain_params) \
-	}
-
 typedef struct lota_chunk_chain lota_chunk_chain;
 
 /*
- * A chain positioned after the seed. Returns 0 and *out, or -EINVAL (NULL argument, sz 0
- * or unknown non-zero trailing bytes, no key, amz_date not 16 bytes, scope_date not 8
+ * A chain positioned after the seed. Returns 0 and *out, or -EINVAL (NULL argument, a
+ * bad sz, no key, amz_date not 16 bytes, scope_date not 8
  * digits, region or service empty or above 64 bytes or holding '/', a byte outside
  * printable ASCII), LOTA_E_SIGV4_MALFORMED (the seed is not 64 lowercase hex digits),
  * LOTA_E_TOO_LARGE (a secret above LOTA_SIGV4_SECRET_MAX), LOTA_E_CRYPTO, -ENOMEM.

@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static lota_chunk_chain_params side(int upstream)
 {
-	lota_chunk_chain_params p = LOTA_CHUNK_CHAIN_PARAMS_INIT;
+	lota_chunk_chain_params p = {.sz = sizeof(lota_chunk_chain_params)};
 	p.secret_key = upstream ? LOTA_STR_LIT("up") : LOTA_STR_LIT("client");
 	p.amz_date = LOTA_STR_LIT("20130524T000000Z");
 	p.region = LOTA_STR_LIT("us-east-1");

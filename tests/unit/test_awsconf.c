@@ -414,7 +414,7 @@ static void test_foreach_file(void)
 static int resolve(const char *const *envp, const char *profile, const char *creds,
                    const char *config, lota_aws_profile **p, char *err)
 {
-	lota_aws_resolve_opts o = LOTA_AWS_RESOLVE_OPTS_INIT;
+	lota_aws_resolve_opts o = {.sz = sizeof(lota_aws_resolve_opts)};
 	o.envp = envp;
 	o.profile = profile;
 	/* the texts stand for these (missing) files, which name them in messages */
@@ -619,7 +619,7 @@ static void test_resolve_getenv_and_paths(void)
 	         0600);
 	tmp_file("home/.aws/config", "[default]\nregion = home-region\n", 0600);
 	const char *kv[] = {"HOME", home, NULL};
-	lota_aws_resolve_opts o = LOTA_AWS_RESOLVE_OPTS_INIT;
+	lota_aws_resolve_opts o = {.sz = sizeof(lota_aws_resolve_opts)};
 	o.getenv_fn = lookup;
 	o.getenv_ud = kv;
 	CU_ASSERT_EQUAL_FATAL(lota_aws_profile_resolve(&o, &p, err, sizeof(err)), 0);
@@ -659,7 +659,7 @@ static void test_resolve_getenv_and_paths(void)
 	lota_aws_profile_free(p);
 	/* a syntax error in a real file names the file and line */
 	const char *bad = tmp_file("badconf", "[default]\nregion\n", 0600);
-	o = (lota_aws_resolve_opts)LOTA_AWS_RESOLVE_OPTS_INIT;
+	o = (lota_aws_resolve_opts){.sz = sizeof(lota_aws_resolve_opts)};
 	o.getenv_fn = lookup;
 	o.getenv_ud = kv3;
 	o.config_path = bad;
@@ -676,7 +676,7 @@ static void test_resolve_getenv_and_paths(void)
 	/* the process environment when no env is given */
 	setenv("AWS_ACCESS_KEY_ID", "PROCAK", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "PROCSK", 1);
-	o = (lota_aws_resolve_opts)LOTA_AWS_RESOLVE_OPTS_INIT;
+	o = (lota_aws_resolve_opts){.sz = sizeof(lota_aws_resolve_opts)};
 	o.credentials_path = o.config_path = "/nonexistent/lota-test/x";
 	CU_ASSERT_EQUAL_FATAL(lota_aws_profile_resolve(&o, &p, err, sizeof(err)), 0);
 	CU_ASSERT(is(GET(p, ACCESS_KEY_ID), "PROCAK"));
@@ -791,6 +791,8 @@ static void test_resolve_args(void)
 	CU_ASSERT_PTR_NULL(p);
 	big.extra[3] = 0;
 	big.o.sz = 0;
+	CU_ASSERT_EQUAL(lota_aws_profile_resolve(&big.o, &p, err, sizeof(err)), -EINVAL);
+	big.o.sz = 4097; /* refused unread */
 	CU_ASSERT_EQUAL(lota_aws_profile_resolve(&big.o, &p, err, sizeof(err)), -EINVAL);
 	/* an older, smaller struct: the fields it does not have are zero */
 	big.o.sz = offsetof(lota_aws_resolve_opts, credentials_path);

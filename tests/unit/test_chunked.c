@@ -28,7 +28,7 @@
 
 static lota_chunk_chain_params doc_params(void)
 {
-	lota_chunk_chain_params p = LOTA_CHUNK_CHAIN_PARAMS_INIT;
+	lota_chunk_chain_params p = {.sz = sizeof(lota_chunk_chain_params)};
 	p.secret_key = LOTA_STR_LIT(DOC_SECRET);
 	p.amz_date = LOTA_STR_LIT(DOC_DATE);
 	p.region = LOTA_STR_LIT("us-east-1");
@@ -38,7 +38,7 @@ static lota_chunk_chain_params doc_params(void)
 
 static lota_chunk_chain_params up_params(void)
 {
-	lota_chunk_chain_params p = LOTA_CHUNK_CHAIN_PARAMS_INIT;
+	lota_chunk_chain_params p = {.sz = sizeof(lota_chunk_chain_params)};
 	p.secret_key = LOTA_STR_LIT("another/secret");
 	p.amz_date = LOTA_STR_LIT("20240102T030405Z");
 	p.region = LOTA_STR_LIT("eu-west-1");
@@ -194,6 +194,9 @@ static void test_chain_params(void)
 	CU_ASSERT_EQUAL(lota_chunk_chain_new(&big.p, &c), 0);
 	lota_chunk_chain_free(c);
 	big.extra[7] = 1;
+	CU_ASSERT_EQUAL(lota_chunk_chain_new(&big.p, &c), -EINVAL);
+	big.extra[7] = 0;
+	big.p.sz = 4097; /* refused unread */
 	CU_ASSERT_EQUAL(lota_chunk_chain_new(&big.p, &c), -EINVAL);
 }
 

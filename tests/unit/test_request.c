@@ -310,7 +310,7 @@ static void test_sign_doc_examples(void)
 	                      0);
 	CU_ASSERT_STRING_EQUAL(seed,
 	                       "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9");
-	lota_chunk_chain_params cp = LOTA_CHUNK_CHAIN_PARAMS_INIT;
+	lota_chunk_chain_params cp = {.sz = sizeof(lota_chunk_chain_params)};
 	cp.secret_key = S(SK);
 	cp.amz_date = S("20130524T000000Z");
 	cp.region = S("us-east-1");
