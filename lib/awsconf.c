@@ -617,8 +617,10 @@ typedef struct env {
 	const char *const *envp;
 } env;
 
-/* A variable's value; "" counts as unset. */
-static const char *env_get(const env *e, const char *name)
+/* A variable's value as set (maybe ""), NULL when unset. The AWS CLI reads its settings
+ * (AWS_PROFILE, AWS_REGION, the file variables) this way: a variable that is set
+ * decides, even when it is empty. */
+static const char *env_raw(const env *e, const char *name)
 {
 	const char *v = NULL;
 	if (e->fn) {
@@ -633,6 +635,14 @@ static const char *env_get(const env *e, const char *name)
 			}
 		}
 	}
+	return v;
+}
+
+/* A variable's value, "" counting as unset: how the AWS CLI reads credentials and the
+ * endpoint variables. */
+static const char *env_get(const env *e, const char *name)
+{
+	const char *v = env_raw(e, name);
 	return v && v[0] ? v : NULL;
 }
 
@@ -754,12 +764,14 @@ static char *expand_home(const env *e, const char *path, int *rc)
 
 static int pick_path(const env *e, const char *opt, const char *var, const char *def, srcfile *f)
 {
-	int rc;
-	const char *v = opt && opt[0] ? opt : env_get(e, var);
+	int rc = 0;
+	const char *v = opt && opt[0] ? opt : env_raw(e, var);
 	f->path_src = opt && opt[0] ? LOTA_AWS_SOURCE_OPTION
 	              : v           ? LOTA_AWS_SOURCE_ENV
 	                            : LOTA_AWS_SOURCE_DEFAULT;
 	f->path_origin = opt && opt[0] ? "option" : v ? var : "default";
+	if (v && !v[0])
+		return 0; /* set to "": no such file */
 	f->path = expand_home(e, v ? v : def, &rc);
 	return rc;
 }
@@ -883,7 +895,9 @@ static int resolve_region(lota_aws_profile *p, const env *e, const srcfile *cred
 {
 	static const char *const vars[] = {"AWS_REGION", "AWS_DEFAULT_REGION"};
 	for (size_t i = 0; i < 2; i++) {
-		const char *v = env_get(e, vars[i]);
+		const char *v = env_raw(e, vars[i]);
+		if (v && !v[0])
+			return 0; /* set to "": no region, as the AWS CLI has it */
 		if (v)
 			return put(p, LOTA_AWS_FIELD_REGION, cview(v), LOTA_AWS_SOURCE_ENV, vars[i],
 			           0);
@@ -894,7 +908,7 @@ static int resolve_region(lota_aws_profile *p, const env *e, const srcfile *cred
 static int resolve_endpoint(lota_aws_profile *p, const env *e, const srcfile *cred,
                             const srcfile *conf, char *err, size_t err_cap)
 {
-	const char *ign = env_get(e, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+	const char *ign = env_raw(e, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
 	if (ign ? is_true(cview(ign))
 	        : (slot_val(&cred->c.s[P_IGNORE]).len ? is_true(cred->c.s[P_IGNORE].val)
 	                                              : is_true(slot_val(&conf->c.s[P_IGNORE]))))
@@ -965,7 +979,7 @@ int lota_aws_profile_resolve(const lota_aws_resolve_opts *opts_in, lota_aws_prof
 		return fail(&m, 0, -ENOMEM, "out of memory");
 
 	/* the profile name */
-	const char *env_profile = env_get(&e, "AWS_PROFILE");
+	const char *env_profile = env_raw(&e, "AWS_PROFILE"); /* "" names a profile too */
 	bool explicit_opt = o.profile && o.profile[0];
 	const char *pname = explicit_opt ? o.profile : env_profile ? env_profile : "default";
 	rc = put(p, LOTA_AWS_FIELD_PROFILE, cview(pname),

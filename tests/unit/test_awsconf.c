@@ -544,15 +544,35 @@ static void test_resolve_env(void)
 	CU_ASSERT(is(GET(p, REGION), "env-region")); /* the region still comes from the env */
 	lota_aws_profile_free(p);
 	/* AWS_DEFAULT_REGION after AWS_REGION; the session token from the env */
-	static const char *const e2[] = {"AWS_ACCESS_KEY_ID=ENVAK",
-	                                 "AWS_SECRET_ACCESS_KEY=ENVSK",
+	static const char *const e2[] = {"AWS_ACCESS_KEY_ID=ENVAK", "AWS_SECRET_ACCESS_KEY=ENVSK",
 	                                 "AWS_SESSION_TOKEN=ENVTOK",
-	                                 "AWS_DEFAULT_REGION=default-region",
-	                                 "AWS_REGION=",
-	                                 NULL};
+	                                 "AWS_DEFAULT_REGION=default-region", NULL};
 	CU_ASSERT_EQUAL_FATAL(resolve(e2, NULL, files_creds, files_config, &p, err), 0);
 	CU_ASSERT(is(GET(p, SESSION_TOKEN), "ENVTOK"));
-	CU_ASSERT(is(GET(p, REGION), "default-region")); /* AWS_REGION="" is unset */
+	CU_ASSERT(is(GET(p, REGION), "default-region"));
+	lota_aws_profile_free(p);
+	/* empty variables as the AWS CLI reads them: a setting set to "" decides (no
+	 * region, no file, a profile named ""), a credential set to "" is unset */
+	static const char *const e2e[] = {
+	    "AWS_REGION=",          "AWS_DEFAULT_REGION=default-region",
+	    "AWS_ACCESS_KEY_ID=",   "AWS_SECRET_ACCESS_KEY=S",
+	    "AWS_ENDPOINT_URL_S3=", NULL};
+	CU_ASSERT_EQUAL_FATAL(resolve(e2e, NULL, files_creds, files_config, &p, err), 0);
+	CU_ASSERT_PTR_NULL(GET(p, REGION));
+	CU_ASSERT(is(GET(p, ACCESS_KEY_ID), "CREDAK"));
+	CU_ASSERT(is(GET(p, ENDPOINT_URL), "http://conf-global"));
+	lota_aws_profile_free(p);
+	static const char *const e2p[] = {"AWS_PROFILE=", NULL};
+	CU_ASSERT_EQUAL(resolve(e2p, NULL, files_creds, files_config, &p, err),
+	                LOTA_E_CONFIG_MISSING);
+	static const char *const e2k[] = {"AWS_ACCESS_KEY_ID=A", "AWS_SECRET_ACCESS_KEY=", NULL};
+	CU_ASSERT_EQUAL(resolve(e2k, NULL, files_creds, files_config, &p, err),
+	                LOTA_E_CONFIG_MISSING);
+	static const char *const e2f[] = {"AWS_CONFIG_FILE=", "HOME=/nonexistent", NULL};
+	lota_aws_resolve_opts fo = {.sz = sizeof(fo), .envp = e2f};
+	CU_ASSERT_EQUAL_FATAL(lota_aws_profile_resolve(&fo, &p, err, sizeof(err)), 0);
+	CU_ASSERT_PTR_NULL(GET(p, CONFIG_FILE));
+	CU_ASSERT(is(GET(p, CREDENTIALS_FILE), "/nonexistent/.aws/credentials"));
 	lota_aws_profile_free(p);
 	/* endpoints: AWS_ENDPOINT_URL_S3 over AWS_ENDPOINT_URL over every file */
 	static const char *const e3[] = {"AWS_ENDPOINT_URL=http://env-global",
