@@ -45,11 +45,13 @@
  * Empty variables, as the AWS CLI reads them: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
  * AWS_SESSION_TOKEN and the AWS_ENDPOINT_URL* variables set to "" count as unset; the
  * settings AWS_PROFILE, AWS_REGION, AWS_DEFAULT_REGION, AWS_SHARED_CREDENTIALS_FILE,
- * AWS_CONFIG_FILE and AWS_IGNORE_CONFIGURED_ENDPOINT_URLS decide even when set to "" (no
- * region; no such file; a profile named "", which does not exist). A missing file, or one that is not a
- * regular file (AWS_CONFIG_FILE=/dev/null), is skipped as the AWS CLI skips it; a file
- * that exists but cannot be read is an error. A profile named explicitly (opts->profile
- * or AWS_PROFILE) must exist in one of the files; "default" need not.
+ * AWS_CONFIG_FILE and AWS_IGNORE_CONFIGURED_ENDPOINT_URLS decide even when set to ""
+ * (no region; no such file; a profile named "", which does not exist).
+ * Files: a missing file, or one that is not a regular file (AWS_CONFIG_FILE=/dev/null),
+ * is skipped as the AWS CLI skips it; a file that exists but cannot be read is an error;
+ * a syntax error anywhere in a file is an error, and so is the wanted profile's section
+ * given twice. A profile named explicitly (opts->profile or AWS_PROFILE, even "default")
+ * must exist in one of the files; the implicit "default" need not.
  *
  * Secrets (secret keys, session tokens) are held in memory lota allocates and wiped when
  * it is freed; file contents read here are wiped after parsing. Nothing is logged, except
