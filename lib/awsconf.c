@@ -33,9 +33,7 @@
 #include <lota/log.h>
 
 #include "crypto-internal.h"
-
-/* The largest sz an options struct may claim (libbpf's OPTS discipline). */
-#define OPTS_MAX 4096u
+#include "opts-internal.h"
 
 extern char **environ;
 
@@ -939,24 +937,16 @@ static int resolve_endpoint(lota_aws_profile *p, const env *e, const srcfile *cr
 	return put_merged(p, LOTA_AWS_FIELD_ENDPOINT_URL, cred, conf, P_ENDPOINT);
 }
 
-/* Copy the caller's options, whatever the size of the struct they were built with. */
+/* The caller's options in this library's layout (lota/common.h, "Options structs"); the
+ * released size of lota_aws_resolve_opts is the end of config_text. NULL: all defaults. */
 static int opts_copy(const lota_aws_resolve_opts *in, lota_aws_resolve_opts *out)
 {
-	memset(out, 0, sizeof(*out));
-	if (!in)
+	if (!in) {
+		memset(out, 0, sizeof(*out));
 		return 0;
-	if (in->sz == 0)
-		return -EINVAL;
-	if (in->sz > OPTS_MAX)
-		return -EINVAL; /* refused unread: no options struct is that large */
-	if (in->sz > sizeof(*out)) {
-		const unsigned char *extra = (const unsigned char *)in + sizeof(*out);
-		for (size_t i = 0; i < in->sz - sizeof(*out); i++)
-			if (extra[i])
-				return -EINVAL;
 	}
-	memcpy(out, in, in->sz < sizeof(*out) ? in->sz : sizeof(*out));
-	return 0;
+	return lota__opts_load(in, LOTA__OFFSETOFEND(lota_aws_resolve_opts, config_text),
+	                       sizeof(*out), out);
 }
 
 int lota_aws_profile_resolve(const lota_aws_resolve_opts *opts_in, lota_aws_profile **out,

@@ -21,9 +21,7 @@
 #include <lota/sigv4.h>
 
 #include "crypto-internal.h"
-
-/* The largest sz an options struct may claim (libbpf's OPTS discipline). */
-#define OPTS_MAX 4096u
+#include "opts-internal.h"
 
 #define SIG_LEN   LOTA_CHUNK_SIGNATURE_HEX_LEN
 #define SCOPE_MAX (8 + 1 + 64 + 1 + 64 + sizeof("/aws4_request"))
@@ -63,21 +61,16 @@ static bool part_ok(lota_str s)
 	return true;
 }
 
+/* The caller's params in this library's layout (lota/common.h, "Options structs"); the
+ * released size of lota_chunk_chain_params is the end of seed_signature. */
 static int params_copy(const lota_chunk_chain_params *in, lota_chunk_chain_params *out)
 {
-	memset(out, 0, sizeof(*out));
-	if (!in || in->sz == 0)
+	if (!in) {
+		memset(out, 0, sizeof(*out));
 		return -EINVAL;
-	if (in->sz > OPTS_MAX)
-		return -EINVAL; /* refused unread: no options struct is that large */
-	if (in->sz > sizeof(*out)) {
-		const unsigned char *extra = (const unsigned char *)in + sizeof(*out);
-		for (size_t i = 0; i < in->sz - sizeof(*out); i++)
-			if (extra[i])
-				return -EINVAL;
 	}
-	memcpy(out, in, in->sz < sizeof(*out) ? in->sz : sizeof(*out));
-	return 0;
+	return lota__opts_load(in, LOTA__OFFSETOFEND(lota_chunk_chain_params, seed_signature),
+	                       sizeof(*out), out);
 }
 
 static int chain_init(lota_chunk_chain *c, const lota_chunk_chain_params *in)

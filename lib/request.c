@@ -22,6 +22,7 @@
 #include <lota/sigv4.h>
 
 #include "crypto-internal.h"
+#include "opts-internal.h"
 
 _Static_assert(LOTA_REQUEST_MAX_HEADERS == LOTA_SIGV4_MAX_HEADERS,
                "a request holds what SigV4 signs");
@@ -432,18 +433,27 @@ static int sign_field(lota_request *r, lota_str name)
 	return i < 0 ? i : 0;
 }
 
-int lota_sigv4_sign_request(const lota_sigv4_params *params, lota_request *req, lota_str host,
+int lota_sigv4_sign_request(const lota_sigv4_params *caller, lota_request *req, lota_str host,
                             lota_str payload_hash, char *signature_out)
 {
 	lota_http_header hs[LOTA_REQUEST_MAX_HEADERS];
 	char date[LOTA_SIGV4_AMZ_DATE_LEN + 1];
 	lota_sigv4_signature sig;
+	lota_sigv4_params own;
 	size_t n = 0;
 	int rc, i;
 	if (signature_out)
 		signature_out[0] = '\0';
-	if (!params || !req || !view_ok(host) || !view_ok(payload_hash))
+	if (!caller || !req || !view_ok(host) || !view_ok(payload_hash))
 		return -EINVAL;
+	/* the caller's params in this library's layout before any field is read (a bad sz:
+	 * the call does nothing, lota/common.h); own is then a struct of the size known here,
+	 * which is what lota_sigv4_sign_header is handed */
+	if ((rc = lota__opts_load(caller, LOTA__OFFSETOFEND(lota_sigv4_params, flags), sizeof(own),
+	                          &own)))
+		return rc;
+	own.sz = sizeof(own);
+	const lota_sigv4_params *params = &own;
 	/* never a stale signature: the old one goes before anything can fail */
 	lota_request_header_remove(req, LOTA_STR_LIT("Authorization"));
 	if (host.len) {

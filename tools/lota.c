@@ -286,8 +286,8 @@ static int cmd_profile(int argc, char **argv)
 	                         "lota profile [--profile NAME]", &status);
 	if (!cfg)
 		return status;
-	lota_aws_resolve_opts o = {.sz = sizeof(o),
-	                           .profile = lota_config_get_string(cfg, "profile")};
+	lota_aws_resolve_opts o =
+	    LOTA_OPTS(lota_aws_resolve_opts, .profile = lota_config_get_string(cfg, "profile"));
 	lota_aws_profile *p = NULL;
 	char err[LOTA_AWSCONF_ERR_LEN];
 	int rc = lota_aws_profile_resolve(&o, &p, err, sizeof(err));

@@ -165,15 +165,13 @@ typedef enum lota_aws_source {
 typedef const char *(*lota_aws_getenv_fn)(void *ud, const char *name);
 
 /*
- * Options of lota_aws_profile_resolve, an options struct in libbpf's manner: set sz to
- * sizeof(lota_aws_resolve_opts) and zero every field you do not use (a designated
- * initializer does both). Fields are only appended: the library reads the first sz bytes
- * and takes the rest as zero, so a program built against older headers keeps its
- * meaning; an sz of 0, above 4096, or larger than this library knows with a non-zero
- * byte in the part it does not know is refused.
+ * Options of lota_aws_profile_resolve, an options struct (lota/common.h): build it with
+ * LOTA_OPTS(lota_aws_resolve_opts, ...), which sets sz and zeroes every field not named.
+ * Fields are only appended; an sz that is not set, above LOTA_OPTS_MAX, or larger than
+ * this library knows with a non-zero byte in the part it does not know is LOTA_E_OPTS.
  */
 typedef struct lota_aws_resolve_opts {
-	size_t sz;
+	size_t sz; /* sizeof(lota_aws_resolve_opts) */
 	/* The profile to use, like `aws --profile`: wins over AWS_PROFILE, and its keys win
 	 * over the environment's. NULL or "": AWS_PROFILE, else "default". */
 	const char *profile;
@@ -204,7 +202,7 @@ typedef struct lota_aws_profile lota_aws_profile;
  * no aws_secret_access_key), LOTA_E_CONFIG_MISSING (AWS_ACCESS_KEY_ID without
  * AWS_SECRET_ACCESS_KEY; a profile named explicitly that no file has), LOTA_E_TOO_LARGE
  * (a file above LOTA_AWSCONF_FILE_MAX), -errno (a file that exists but cannot be read),
- * -EINVAL (a bad opts->sz, see above; NULL out), -ENOMEM.
+ * LOTA_E_OPTS (a bad opts->sz, see above), -EINVAL (NULL out), -ENOMEM.
  */
 LOTA_API int lota_aws_profile_resolve(const lota_aws_resolve_opts *opts, lota_aws_profile **out,
                                       char *err, size_t err_cap) LOTA_WUR;

@@ -36,13 +36,13 @@ extern "C" {
 
 /*
  * One side of a chain: the request's date, scope and seed, and its key. An options
- * struct like lota_aws_resolve_opts: set sz to sizeof(lota_chunk_chain_params) and zero
- * what you do not use; fields are only appended; an sz of 0, above 4096, or larger than
- * this library knows with a non-zero byte in the part it does not know is refused. All
- * views are read during the call only.
+ * struct (lota/common.h): build it with LOTA_OPTS(lota_chunk_chain_params, ...), which
+ * sets sz and zeroes every field not named. Fields are only appended; an sz that is not
+ * set, above LOTA_OPTS_MAX, or larger than this library knows with a non-zero byte in the
+ * part it does not know is LOTA_E_OPTS. All views are read during the call only.
  */
 typedef struct lota_chunk_chain_params {
-	size_t sz;
+	size_t sz; /* sizeof(lota_chunk_chain_params) */
 	/* The key: signing_key (32 bytes, as lota_sigv4_signing_key makes it) if not NULL,
 	 * else derived from secret_key (1..LOTA_SIGV4_SECRET_MAX bytes) and the scope. */
 	const uint8_t *signing_key;
@@ -57,11 +57,12 @@ typedef struct lota_chunk_chain_params {
 typedef struct lota_chunk_chain lota_chunk_chain;
 
 /*
- * A chain positioned after the seed. Returns 0 and *out, or -EINVAL (NULL argument, a
- * bad sz, no key, amz_date not 16 bytes, scope_date not 8
- * digits, region or service empty or above 64 bytes or holding '/', a byte outside
- * printable ASCII), LOTA_E_SIGV4_MALFORMED (the seed is not 64 lowercase hex digits),
- * LOTA_E_TOO_LARGE (a secret above LOTA_SIGV4_SECRET_MAX), LOTA_E_CRYPTO, -ENOMEM.
+ * A chain positioned after the seed. Returns 0 and *out, or LOTA_E_OPTS (a bad
+ * params->sz, see above), -EINVAL (NULL argument, no key, amz_date not 16 bytes,
+ * scope_date not 8 digits, region or service empty or above 64 bytes or holding '/', a
+ * byte outside printable ASCII), LOTA_E_SIGV4_MALFORMED (the seed is not 64 lowercase hex
+ * digits), LOTA_E_TOO_LARGE (a secret above LOTA_SIGV4_SECRET_MAX), LOTA_E_CRYPTO,
+ * -ENOMEM.
  */
 LOTA_API int lota_chunk_chain_new(const lota_chunk_chain_params *params,
                                   lota_chunk_chain **out) LOTA_WUR;

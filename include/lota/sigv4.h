@@ -174,10 +174,11 @@ LOTA_API int lota_sigv4_presign(const lota_sigv4_params *params, const lota_sigv
  * names (the receiver joins all fields of a signed name), a name with both signed and
  * unsigned fields is refused with LOTA_E_SIGV4_HEADERS. signature_out
  * (may be NULL; 65 bytes) gets the hex signature: the seed of an aws-chunked body.
- * Returns 0, -EINVAL (NULL params or req), the errors of lota_sigv4_sign_header, or those
- * of lota_request_header_set (a limit of lota/request.h). On failure req has no
- * Authorization field (a stale one is removed first); the other fields above may have
- * been written.
+ * Returns 0, -EINVAL (NULL params or req), LOTA_E_OPTS (params->sz, see lota/common.h),
+ * the errors of lota_sigv4_sign_header, or those of lota_request_header_set (a limit of
+ * lota/request.h). After -EINVAL or LOTA_E_OPTS req is as it was; after any other
+ * failure req has no Authorization field (a stale one is removed first) and the other
+ * fields above may have been written.
  */
 LOTA_API int lota_sigv4_sign_request(const lota_sigv4_params *params, lota_request *req,
                                      lota_str host, lota_str payload_hash,

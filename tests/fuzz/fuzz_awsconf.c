@@ -80,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	static const char *const profiles[] = {NULL, "dev"};
 	for (size_t i = 0; i < 2; i++) {
-		lota_aws_resolve_opts o = {.sz = sizeof(lota_aws_resolve_opts)};
+		lota_aws_resolve_opts o = LOTA_OPTS(lota_aws_resolve_opts, .profile = NULL);
 		lota_aws_profile *p = NULL;
 		o.envp = envs[size ? data[0] % 4 : 0];
 		o.profile = profiles[i];

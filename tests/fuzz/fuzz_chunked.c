@@ -24,12 +24,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static lota_chunk_chain_params side(int upstream)
 {
-	lota_chunk_chain_params p = {.sz = sizeof(lota_chunk_chain_params)};
-	p.secret_key = upstream ? LOTA_STR_LIT("up") : LOTA_STR_LIT("client");
-	p.amz_date = LOTA_STR_LIT("20130524T000000Z");
-	p.region = LOTA_STR_LIT("us-east-1");
-	p.seed_signature = upstream ? LOTA_STR_LIT(SEED_OUT) : LOTA_STR_LIT(SEED_IN);
-	return p;
+	return LOTA_OPTS(
+	    lota_chunk_chain_params,
+	    .secret_key = upstream ? LOTA_STR_LIT("up") : LOTA_STR_LIT("client"),
+	    .amz_date = LOTA_STR_LIT("20130524T000000Z"), .region = LOTA_STR_LIT("us-east-1"),
+	    .seed_signature = upstream ? LOTA_STR_LIT(SEED_OUT) : LOTA_STR_LIT(SEED_IN));
 }
 
 /* Run body through a re-signer in steps; returns the final code, *olen the output. */

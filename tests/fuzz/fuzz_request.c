@@ -177,11 +177,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			rc = lota_request_set_query(r, value);
 			break;
 		case 4: {
-			lota_sigv4_params p = {.access_key = LOTA_STR_LIT("AK"),
-			                       .secret_key = LOTA_STR_LIT("SK"),
-			                       .region = LOTA_STR_LIT("us-east-1"),
-			                       .service = LOTA_STR_LIT("s3"),
-			                       .time = 1700000000};
+			lota_sigv4_params p = LOTA_OPTS(
+			    lota_sigv4_params, .access_key = LOTA_STR_LIT("AK"),
+			    .secret_key = LOTA_STR_LIT("SK"), .region = LOTA_STR_LIT("us-east-1"),
+			    .service = LOTA_STR_LIT("s3"), .time = 1700000000);
 			if (vlen & 1)
 				p.session_token = LOTA_STR_LIT("tok");
 			rc = lota_sigv4_sign_request(&p, r, vlen & 2 ? LOTA_STR_LIT("h:1") : nm,

@@ -414,9 +414,8 @@ static void test_foreach_file(void)
 static int resolve(const char *const *envp, const char *profile, const char *creds,
                    const char *config, lota_aws_profile **p, char *err)
 {
-	lota_aws_resolve_opts o = {.sz = sizeof(lota_aws_resolve_opts)};
-	o.envp = envp;
-	o.profile = profile;
+	lota_aws_resolve_opts o =
+	    LOTA_OPTS(lota_aws_resolve_opts, .envp = envp, .profile = profile);
 	/* the texts stand for these (missing) files, which name them in messages */
 	o.credentials_path = "/nonexistent/lota-test/credentials";
 	o.config_path = "/nonexistent/lota-test/config";
@@ -569,7 +568,7 @@ static void test_resolve_env(void)
 	CU_ASSERT_EQUAL(resolve(e2k, NULL, files_creds, files_config, &p, err),
 	                LOTA_E_CONFIG_MISSING);
 	static const char *const e2f[] = {"AWS_CONFIG_FILE=", "HOME=/nonexistent", NULL};
-	lota_aws_resolve_opts fo = {.sz = sizeof(fo), .envp = e2f};
+	lota_aws_resolve_opts fo = LOTA_OPTS(lota_aws_resolve_opts, .envp = e2f);
 	CU_ASSERT_EQUAL_FATAL(lota_aws_profile_resolve(&fo, &p, err, sizeof(err)), 0);
 	CU_ASSERT_PTR_NULL(GET(p, CONFIG_FILE));
 	CU_ASSERT(is(GET(p, CREDENTIALS_FILE), "/nonexistent/.aws/credentials"));
@@ -639,9 +638,8 @@ static void test_resolve_getenv_and_paths(void)
 	         0600);
 	tmp_file("home/.aws/config", "[default]\nregion = home-region\n", 0600);
 	const char *kv[] = {"HOME", home, NULL};
-	lota_aws_resolve_opts o = {.sz = sizeof(lota_aws_resolve_opts)};
-	o.getenv_fn = lookup;
-	o.getenv_ud = kv;
+	lota_aws_resolve_opts o =
+	    LOTA_OPTS(lota_aws_resolve_opts, .getenv_fn = lookup, .getenv_ud = kv);
 	CU_ASSERT_EQUAL_FATAL(lota_aws_profile_resolve(&o, &p, err, sizeof(err)), 0);
 	CU_ASSERT(is(GET(p, ACCESS_KEY_ID), "HOMEAK") && is(GET(p, REGION), "home-region"));
 	char want[300];
@@ -679,10 +677,8 @@ static void test_resolve_getenv_and_paths(void)
 	lota_aws_profile_free(p);
 	/* a syntax error in a real file names the file and line */
 	const char *bad = tmp_file("badconf", "[default]\nregion\n", 0600);
-	o = (lota_aws_resolve_opts){.sz = sizeof(lota_aws_resolve_opts)};
-	o.getenv_fn = lookup;
-	o.getenv_ud = kv3;
-	o.config_path = bad;
+	o = LOTA_OPTS(lota_aws_resolve_opts, .getenv_fn = lookup, .getenv_ud = kv3,
+	              .config_path = bad);
 	CU_ASSERT_EQUAL(lota_aws_profile_resolve(&o, &p, err, sizeof(err)), LOTA_E_CONFIG_VALUE);
 	CU_ASSERT_PTR_NULL(p);
 	snprintf(want, sizeof(want), "%s:2: expected '[section]' or 'key = value'", bad);
@@ -696,8 +692,8 @@ static void test_resolve_getenv_and_paths(void)
 	/* the process environment when no env is given */
 	setenv("AWS_ACCESS_KEY_ID", "PROCAK", 1);
 	setenv("AWS_SECRET_ACCESS_KEY", "PROCSK", 1);
-	o = (lota_aws_resolve_opts){.sz = sizeof(lota_aws_resolve_opts)};
-	o.credentials_path = o.config_path = "/nonexistent/lota-test/x";
+	o = LOTA_OPTS(lota_aws_resolve_opts, .credentials_path = "/nonexistent/lota-test/x",
+	              .config_path = "/nonexistent/lota-test/x");
 	CU_ASSERT_EQUAL_FATAL(lota_aws_profile_resolve(&o, &p, err, sizeof(err)), 0);
 	CU_ASSERT(is(GET(p, ACCESS_KEY_ID), "PROCAK"));
 	lota_aws_profile_free(p);
@@ -795,7 +791,7 @@ static void test_resolve_args(void)
 	lota_aws_profile *p = (lota_aws_profile *)&err;
 	static const char *const noenv[] = {NULL};
 	CU_ASSERT_EQUAL(lota_aws_profile_resolve(NULL, NULL, err, sizeof(err)), -EINVAL);
-	/* sz: 0 is refused; a larger struct is fine when its extra bytes are zero */
+	/* sz (lota/common.h): a larger struct is fine when its extra bytes are zero */
 	struct {
 		lota_aws_resolve_opts o;
 		char extra[16];
@@ -806,20 +802,26 @@ static void test_resolve_args(void)
 	big.o.credentials_path = big.o.config_path = "/nonexistent/x";
 	CU_ASSERT_EQUAL(lota_aws_profile_resolve(&big.o, &p, err, sizeof(err)), 0);
 	lota_aws_profile_free(p);
+	/* a newer caller's field this library does not know, set: refused */
 	big.extra[3] = 1;
-	CU_ASSERT_EQUAL(lota_aws_profile_resolve(&big.o, &p, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(lota_aws_profile_resolve(&big.o, &p, err, sizeof(err)), LOTA_E_OPTS);
 	CU_ASSERT_PTR_NULL(p);
+	CU_ASSERT_STRING_EQUAL(err, "options: bad size");
 	big.extra[3] = 0;
+	/* sz not set, refused before anything is read */
 	big.o.sz = 0;
-	CU_ASSERT_EQUAL(lota_aws_profile_resolve(&big.o, &p, err, sizeof(err)), -EINVAL);
-	big.o.sz = 4097; /* refused unread */
-	CU_ASSERT_EQUAL(lota_aws_profile_resolve(&big.o, &p, err, sizeof(err)), -EINVAL);
-	/* an older, smaller struct: the fields it does not have are zero */
+	CU_ASSERT_EQUAL(lota_aws_profile_resolve(&big.o, &p, err, sizeof(err)), LOTA_E_OPTS);
+	CU_ASSERT_PTR_NULL(p);
+	big.o.sz = LOTA_OPTS_MAX + 1; /* refused unread */
+	CU_ASSERT_EQUAL(lota_aws_profile_resolve(&big.o, &p, err, sizeof(err)), LOTA_E_OPTS);
+	/* below the first released size (which ends with config_text): refused */
+	big.o.sz = offsetof(lota_aws_resolve_opts, config_text) + sizeof(lota_str) - 1;
+	CU_ASSERT_EQUAL(lota_aws_profile_resolve(&big.o, &p, err, sizeof(err)), LOTA_E_OPTS);
 	big.o.sz = offsetof(lota_aws_resolve_opts, credentials_path);
-	big.o.credentials_text = LOTA_STR_LIT("[default]\naws_access_key_id=A\n"
-	                                      "aws_secret_access_key=B\n");
+	CU_ASSERT_EQUAL(lota_aws_profile_resolve(&big.o, &p, err, sizeof(err)), LOTA_E_OPTS);
+	/* exactly the released size: accepted */
+	big.o.sz = offsetof(lota_aws_resolve_opts, config_text) + sizeof(lota_str);
 	CU_ASSERT_EQUAL(lota_aws_profile_resolve(&big.o, &p, err, sizeof(err)), 0);
-	CU_ASSERT_PTR_NULL(GET(p, ACCESS_KEY_ID)); /* the text was beyond sz */
 	lota_aws_profile_free(p);
 	/* getters on NULL or an unknown field */
 	CU_ASSERT_PTR_NULL(lota_aws_profile_get(NULL, LOTA_AWS_FIELD_REGION));

@@ -28,22 +28,17 @@
 
 static lota_chunk_chain_params doc_params(void)
 {
-	lota_chunk_chain_params p = {.sz = sizeof(lota_chunk_chain_params)};
-	p.secret_key = LOTA_STR_LIT(DOC_SECRET);
-	p.amz_date = LOTA_STR_LIT(DOC_DATE);
-	p.region = LOTA_STR_LIT("us-east-1");
-	p.seed_signature = LOTA_STR_LIT(DOC_SEED);
-	return p;
+	return LOTA_OPTS(lota_chunk_chain_params, .secret_key = LOTA_STR_LIT(DOC_SECRET),
+	                 .amz_date = LOTA_STR_LIT(DOC_DATE), .region = LOTA_STR_LIT("us-east-1"),
+	                 .seed_signature = LOTA_STR_LIT(DOC_SEED));
 }
 
 static lota_chunk_chain_params up_params(void)
 {
-	lota_chunk_chain_params p = {.sz = sizeof(lota_chunk_chain_params)};
-	p.secret_key = LOTA_STR_LIT("another/secret");
-	p.amz_date = LOTA_STR_LIT("20240102T030405Z");
-	p.region = LOTA_STR_LIT("eu-west-1");
-	p.seed_signature = LOTA_STR_LIT(UP_SEED);
-	return p;
+	return LOTA_OPTS(lota_chunk_chain_params, .secret_key = LOTA_STR_LIT("another/secret"),
+	                 .amz_date = LOTA_STR_LIT("20240102T030405Z"),
+	                 .region = LOTA_STR_LIT("eu-west-1"),
+	                 .seed_signature = LOTA_STR_LIT(UP_SEED));
 }
 
 /* The documented body: "10000;chunk-signature=..." 64 KiB of 'a', "400;..." 1 KiB, "0;...". */
@@ -152,7 +147,8 @@ static void test_chain_params(void)
 		CU_ASSERT_EQUAL(lota_chunk_chain_new(&p, &c), code); \
 		CU_ASSERT_PTR_NULL(c);                               \
 	} while (0)
-	BAD(p.sz = 0, -EINVAL);
+	BAD(p.sz = 0, LOTA_E_OPTS);                                                 /* sz not set */
+	BAD(p.sz = offsetof(lota_chunk_chain_params, seed_signature), LOTA_E_OPTS); /* too small */
 	BAD(p.amz_date = LOTA_STR_LIT("20130524T000000"), -EINVAL);
 	BAD(p.amz_date = LOTA_STR_LIT("20130524T00000\n0"), -EINVAL);
 	BAD(p.scope_date = LOTA_STR_LIT("2013052"), -EINVAL);
@@ -194,10 +190,19 @@ static void test_chain_params(void)
 	CU_ASSERT_EQUAL(lota_chunk_chain_new(&big.p, &c), 0);
 	lota_chunk_chain_free(c);
 	big.extra[7] = 1;
-	CU_ASSERT_EQUAL(lota_chunk_chain_new(&big.p, &c), -EINVAL);
+	CU_ASSERT_EQUAL(lota_chunk_chain_new(&big.p, &c), LOTA_E_OPTS);
+	CU_ASSERT_PTR_NULL(c);
 	big.extra[7] = 0;
-	big.p.sz = 4097; /* refused unread */
-	CU_ASSERT_EQUAL(lota_chunk_chain_new(&big.p, &c), -EINVAL);
+	big.p.sz = LOTA_OPTS_MAX + 1; /* refused unread */
+	CU_ASSERT_EQUAL(lota_chunk_chain_new(&big.p, &c), LOTA_E_OPTS);
+	/* either side of a re-signer */
+	lota_chunk_chain_params good = doc_params(), unset = doc_params();
+	unset.sz = 0;
+	lota_chunk_resigner *r = (lota_chunk_resigner *)&r;
+	CU_ASSERT_EQUAL(lota_chunk_resigner_new(&unset, NULL, 0, &r), LOTA_E_OPTS);
+	CU_ASSERT_PTR_NULL(r);
+	CU_ASSERT_EQUAL(lota_chunk_resigner_new(&good, &unset, 0, &r), LOTA_E_OPTS);
+	CU_ASSERT_PTR_NULL(r);
 }
 
 /* Feed body through r in steps of `step` input bytes and `room` output bytes. Returns the

@@ -241,11 +241,8 @@ static void test_limits(void)
 
 static lota_sigv4_params doc_params(void)
 {
-	return (lota_sigv4_params){.access_key = S(AK),
-	                           .secret_key = S(SK),
-	                           .region = S("us-east-1"),
-	                           .service = S("s3"),
-	                           .time = T13};
+	return LOTA_OPTS(lota_sigv4_params, .access_key = S(AK), .secret_key = S(SK),
+	                 .region = S("us-east-1"), .service = S("s3"), .time = T13);
 }
 
 /* Verify r as the upstream would: every field (signed or not) as sent. */
@@ -399,6 +396,15 @@ static void test_sign_fields(void)
 	    LOTA_E_SIGV4_HEADERS);
 	CU_ASSERT_STRING_EQUAL(seed, "");
 	CU_ASSERT_EQUAL(lota_request_header_find(r, S("Authorization")), -ENOENT);
+	/* params without sz (lota/common.h): refused before anything is read or written */
+	lota_sigv4_params nosz = doc_params();
+	nosz.sz = 0;
+	size_t before = lota_request_header_count(r);
+	CU_ASSERT_EQUAL(lota_sigv4_sign_request(&nosz, r, S("h"), (lota_str){NULL, 0}, seed),
+	                LOTA_E_OPTS);
+	CU_ASSERT_EQUAL(lota_request_header_count(r), before);
+	CU_ASSERT_EQUAL(lota_request_header_find(r, S("Host")), -ENOENT);
+	CU_ASSERT_STRING_EQUAL(seed, "");
 	lota_sigv4_params badp = doc_params();
 	badp.region = S("bad/region");
 	CU_ASSERT(lota_sigv4_sign_request(&badp, r, S("h"), (lota_str){NULL, 0}, NULL) < 0);

@@ -1210,11 +1210,9 @@ static void test_empty_payload_header(void)
 	                        .path = LOTA_STR_LIT("/"),
 	                        .headers = h,
 	                        .num_headers = 3};
-	lota_sigv4_params p = {.access_key = LOTA_STR_LIT("AK"),
-	                       .secret_key = LOTA_STR_LIT("SK"),
-	                       .region = LOTA_STR_LIT("us-east-1"),
-	                       .service = LOTA_STR_LIT("s3"),
-	                       .time = 1700000000};
+	lota_sigv4_params p = LOTA_OPTS(
+	    lota_sigv4_params, .access_key = LOTA_STR_LIT("AK"), .secret_key = LOTA_STR_LIT("SK"),
+	    .region = LOTA_STR_LIT("us-east-1"), .service = LOTA_STR_LIT("s3"), .time = 1700000000);
 	lota_sigv4_signature sig;
 	lota_sigv4_auth a;
 	CU_ASSERT_EQUAL_FATAL(lota_sigv4_sign_header(&p, &q, &sig), 0);
