@@ -98,7 +98,7 @@ static lota_hash128 grant_name(const creq *q)
 	                 ak.ptr);
 	lota_hash128 o = cache_obj_name(q->sr.bucket, q->sr.key, q->vquery);
 	memcpy(buf + n, &o, sizeof(o));
-	return lotad_store_hash_key((const uint8_t *)buf, (size_t)n + sizeof(o));
+	return lota_cache_key_hash_canonical((const uint8_t *)buf, (size_t)n + sizeof(o));
 }
 
 static void grant_note(creq *q)

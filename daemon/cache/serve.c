@@ -226,10 +226,10 @@ static int open_extent(creq *q, uint64_t k)
 	uint8_t *key;
 	size_t klen;
 	lota_hash128 h;
-	uint64_t last = k * ext_size(ca) + cache_ext_len(ca, q->o, k) - 1;
+	uint64_t last = cache_ext_last(ca, q->o, k);
 	if (last > q->b)
 		last = q->b;
-	if (cache_ext_key(q->o, k, &key, &klen, &h) < 0)
+	if (cache_ext_key(ca, q->o, k, &key, &klen, &h) < 0)
 		return start_direct(q, last) < 0 ? -1 : 1;
 	int rc = lotad_store_open(ca->store, h, key, klen, &q->r);
 	if (rc == -ENOENT && !q->no_fill) {
@@ -253,7 +253,7 @@ static void reader_failed(creq *q, int64_t rc)
 {
 	lotad_cache *ca = q->ca;
 	uint64_t k = q->r_k;
-	uint64_t last = k * ext_size(ca) + cache_ext_len(ca, q->o, k) - 1;
+	uint64_t last = cache_ext_last(ca, q->o, k);
 	if (last > q->b)
 		last = q->b;
 	if (rc != -ECANCELED)
@@ -274,7 +274,7 @@ static void pump(creq *q)
 			cache_creq_finish(q, true);
 			return;
 		}
-		uint64_t k = q->a / ext_size(ca);
+		uint64_t k = cache_ext_of(ca, q->o, q->a);
 		if (q->r && q->r_k != k)
 			creq_close_reader(q);
 		if (!q->r) {
@@ -282,7 +282,7 @@ static void pump(creq *q)
 			if (rc != 0)
 				return;
 		}
-		uint64_t off = q->a - k * ext_size(ca);
+		uint64_t off = q->a - cache_ext_first(ca, q->o, k);
 		int64_t rd = lotad_reader_readable(q->r);
 		if (rd < 0) {
 			reader_failed(q, rd);
@@ -290,7 +290,7 @@ static void pump(creq *q)
 		}
 		if (off >= (uint64_t)rd) {
 			if (off - (uint64_t)rd > FAR_AHEAD) {
-				uint64_t last = k * ext_size(ca) + cache_ext_len(ca, q->o, k) - 1;
+				uint64_t last = cache_ext_last(ca, q->o, k);
 				creq_close_reader(q);
 				(void)start_direct(q, last < q->b ? last : q->b);
 				return;
@@ -428,12 +428,12 @@ void cache_authorized(creq *q)
 		cache_creq_to_proxy(q, "bypass");
 		return;
 	}
-	uint64_t first = q->a / ext_size(ca), last = q->b / ext_size(ca);
+	uint64_t first = cache_ext_of(ca, q->o, q->a), last = cache_ext_of(ca, q->o, q->b);
+	lota_object_id id = cache_obj_id(q->o);
 	bool cached = true;
 	for (uint64_t k = first; k <= last && cached; k++) {
 		lota_hash128 h;
-		cached = cache_ext_hash(q->o->bucket, q->o->dkey, q->o->etag, q->o->vid, q->o->size,
-		                        k, &h) == 0 &&
+		cached = lota_extent_name(&id, ext_size(ca), k, &h) == 0 &&
 		         lotad_store_lookup(ca->store, h) == 1;
 	}
 	const char *label = cached ? "hit" : "miss";
