@@ -2,9 +2,10 @@
  * auth.c - lotad's credentials store and the authentication decision for client
  * requests (docs/architecture.md §4), plus the upstream request's own signature (§4.3).
  *
- * Credentials store: an immutable snapshot parsed from an AWS shared-credentials file,
- * entries sorted by access key id (binary search), each string in its own allocation so
- * every secret can be wiped on the last unref. The process-wide current snapshot is a
+ * Credentials store: an immutable snapshot of an AWS shared-credentials file as
+ * liblota's strict reader gives it (lota/awsconf.h), entries sorted by access key id
+ * (binary search), each string in its own allocation so every secret can be wiped on the
+ * last unref. The process-wide current snapshot is a
  * pointer guarded by a mutex: taking a reference and swapping are both done under it, so
  * a reader can never reference a snapshot whose count already reached zero (a bare
  * atomic pointer load followed by an increment would race with the final unref).
@@ -21,17 +22,14 @@
  * signatures) are constant time.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include <lota/awsconf.h>
 #include <lota/log.h>
 
 #include "crypto-internal.h"
@@ -39,15 +37,9 @@
 #include "util/hostport.h"
 #include "util/names.h"
 
-#define CREDS_MAX_FILE_BYTES (16u << 20)
-#define CREDS_MAX_ENTRIES    100000
-#define AK_MAX               LOTA_SIGV4_ACCESS_KEY_MAX
-#define SECRET_MAX           LOTA_SIGV4_SECRET_MAX
-#define TOKEN_MAX            8192
+#define TOKEN_MAX LOTA_AWSCONF_TOKEN_MAX
 
 typedef struct cred {
-	char *section; /* for messages only */
-	size_t line;   /* line of the [section] header */
 	char *ak, *sk, *tok;
 	size_t ak_len, sk_len, tok_len;
 } cred;
@@ -71,7 +63,6 @@ static void cred_wipe(cred *c)
 		free(c->tok);
 	}
 	free(c->ak);
-	free(c->section);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -156,283 +147,87 @@ void lotad_creds_set_current(lotad_creds *c)
 	lotad_creds_unref(old);
 }
 
-/* ---------------------------------------------------------------- parser */
+/* ---------------------------------------------------------------- loading */
 
-typedef struct parser {
-	const char *name;
-	char *err;
-	size_t cap;
+/* The file is read and checked by liblota's strict credentials reader (lota/awsconf.h,
+ * LOTA_AWSCONF_STRICT: lotad's rules and messages): every section a non-empty key id
+ * and secret, no key id twice, nothing but visible ASCII. It calls back only once the
+ * whole file is valid; this keeps a copy of each entry. */
+typedef struct build {
 	cred *v;
 	size_t n, alloc;
-	/* the open section (views into the input) */
-	bool in_section;
-	lota_str sec;
-	size_t sec_line;
-	lota_str ak, sk, tok;
-	size_t ak_line, sk_line, tok_line;
-} parser;
-
-LOTA_PRINTF(3, 4)
-static int perr(parser *p, size_t line, const char *fmt, ...)
-{
-	if (p->err && p->cap > 0) {
-		char msg[256];
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-		va_end(ap);
-		if (line)
-			snprintf(p->err, p->cap, "%s:%zu: %s", p->name, line, msg);
-		else
-			snprintf(p->err, p->cap, "%s: %s", p->name, msg);
-	}
-	return LOTA_E_CONFIG_VALUE;
-}
-
-static bool is_ws(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static lota_str trim(const char *s, size_t n)
-{
-	while (n > 0 && is_ws(s[0])) {
-		s++;
-		n--;
-	}
-	while (n > 0 && is_ws(s[n - 1]))
-		n--;
-	return (lota_str){s, n};
-}
-
-static bool str_is(lota_str s, const char *lit)
-{
-	size_t n = strlen(lit);
-	return s.len == n && strncasecmp(s.ptr, lit, n) == 0;
-}
+} build;
 
 static char *dup_str(lota_str s)
 {
 	char *d = malloc(s.len + 1);
 	if (d) {
-		memcpy(d, s.ptr, s.len);
+		if (s.len)
+			memcpy(d, s.ptr, s.len);
 		d[s.len] = '\0';
 	}
 	return d;
 }
 
-/* Visible ASCII only (no space, no control, no 8-bit), optionally without '/'. */
-static bool token_ok(lota_str s, bool no_slash)
+static int build_add(void *ud, const lota_aws_credentials_entry *e)
 {
-	for (size_t i = 0; i < s.len; i++) {
-		unsigned char c = (unsigned char)s.ptr[i];
-		if (c <= 0x20 || c >= 0x7f || (no_slash && c == '/'))
-			return false;
-	}
-	return true;
-}
-
-static int close_section(parser *p)
-{
-	if (!p->in_section)
-		return 0;
-	p->in_section = false;
-	int sl = (int)(p->sec.len > 64 ? 64 : p->sec.len);
-	if (p->ak.len == 0)
-		return perr(p, p->sec_line, "section [%.*s] has no aws_access_key_id", sl,
-		            p->sec.ptr);
-	if (p->sk.len == 0)
-		return perr(p, p->sec_line, "section [%.*s] has no aws_secret_access_key", sl,
-		            p->sec.ptr);
-	if (p->n == CREDS_MAX_ENTRIES)
-		return perr(p, p->sec_line, "more than %d sections", CREDS_MAX_ENTRIES);
-	if (p->n == p->alloc) {
-		size_t na = p->alloc ? p->alloc * 2 : 8;
-		cred *nv = realloc(p->v, na * sizeof(*nv));
+	build *b = ud;
+	if (b->n == b->alloc) {
+		size_t na = b->alloc ? b->alloc * 2 : 8;
+		cred *nv = realloc(b->v, na * sizeof(*nv));
 		if (!nv)
 			return -ENOMEM;
-		p->v = nv;
-		p->alloc = na;
+		b->v = nv;
+		b->alloc = na;
 	}
-	cred *c = &p->v[p->n];
-	memset(c, 0, sizeof(*c));
-	c->line = p->sec_line;
-	c->section = dup_str(p->sec);
-	c->ak = dup_str(p->ak);
-	c->sk = dup_str(p->sk);
-	c->ak_len = p->ak.len;
-	c->sk_len = p->sk.len;
-	if (p->tok.len) {
-		c->tok = dup_str(p->tok);
-		c->tok_len = p->tok.len;
+	cred *c = &b->v[b->n++]; /* counted before the copies, so the cleanup frees them */
+	*c = (cred){.ak = dup_str(e->access_key_id),
+	            .sk = dup_str(e->secret_access_key),
+	            .ak_len = e->access_key_id.len,
+	            .sk_len = e->secret_access_key.len};
+	if (e->session_token.len) {
+		c->tok = dup_str(e->session_token);
+		c->tok_len = e->session_token.len;
 	}
-	p->n++; /* counted even when an allocation failed, so the cleanup frees it */
-	if (!c->section || !c->ak || !c->sk || (p->tok.len && !c->tok))
-		return -ENOMEM;
-	return 0;
-}
-
-static int set_value(parser *p, size_t line, lota_str key, lota_str val, lota_str *slot,
-                     size_t *slot_line, size_t max, bool no_slash)
-{
-	int kl = (int)key.len;
-	if (slot->ptr)
-		return perr(p, line, "duplicate %.*s in section [%.*s] (first at line %zu)", kl,
-		            key.ptr, (int)(p->sec.len > 64 ? 64 : p->sec.len), p->sec.ptr,
-		            *slot_line);
-	if (val.len == 0)
-		return perr(p, line, "empty %.*s", kl, key.ptr);
-	if (val.len > max)
-		return perr(p, line, "%.*s longer than %zu bytes", kl, key.ptr, max);
-	if (!token_ok(val, no_slash))
-		return perr(p, line,
-		            "%.*s contains a space, a control byte or a character "
-		            "that is not allowed",
-		            kl, key.ptr);
-	*slot = val;
-	*slot_line = line;
-	return 0;
-}
-
-static int parse_line(parser *p, size_t line, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return perr(p, line, "control byte 0x%02x", c);
-	}
-	lota_str t = trim(s, n);
-	if (t.len == 0 || t.ptr[0] == '#' || t.ptr[0] == ';')
-		return 0;
-	if (t.ptr[0] == '[') {
-		if (t.ptr[t.len - 1] != ']')
-			return perr(p, line, "section header without a closing ']'");
-		lota_str name = trim(t.ptr + 1, t.len - 2);
-		if (name.len == 0)
-			return perr(p, line, "empty section name");
-		if (memchr(name.ptr, '[', name.len) || memchr(name.ptr, ']', name.len))
-			return perr(p, line, "'[' or ']' inside a section name");
-		int rc = close_section(p);
-		if (rc < 0)
-			return rc;
-		p->in_section = true;
-		p->sec = name;
-		p->sec_line = line;
-		p->ak = p->sk = p->tok = (lota_str){NULL, 0};
-		p->ak_line = p->sk_line = p->tok_line = 0;
-		return 0;
-	}
-	const char *eq = memchr(t.ptr, '=', t.len);
-	if (!eq)
-		return perr(p, line, "expected '[section]' or 'key = value'");
-	if (!p->in_section)
-		return perr(p, line, "key outside of any [section]");
-	lota_str key = trim(t.ptr, (size_t)(eq - t.ptr));
-	lota_str val = trim(eq + 1, t.len - (size_t)(eq - t.ptr) - 1);
-	if (key.len == 0)
-		return perr(p, line, "empty key before '='");
-	if (str_is(key, "aws_access_key_id"))
-		return set_value(p, line, key, val, &p->ak, &p->ak_line, AK_MAX, true);
-	if (str_is(key, "aws_secret_access_key"))
-		return set_value(p, line, key, val, &p->sk, &p->sk_line, SECRET_MAX, false);
-	if (str_is(key, "aws_session_token") || str_is(key, "aws_security_token"))
-		return set_value(p, line, key, val, &p->tok, &p->tok_line, TOKEN_MAX, false);
-	return 0; /* other keys (region, output, ...) are allowed and ignored */
+	return c->ak && c->sk && (c->tok || !c->tok_len) ? 0 : -ENOMEM;
 }
 
 static int cmp_ak(const void *a, const void *b)
 {
 	const cred *x = a, *y = b;
-	int r = keycmp(x->ak, x->ak_len, y->ak, y->ak_len);
-	if (r)
-		return r;
-	return x->line < y->line ? -1 : x->line > y->line;
+	return keycmp(x->ak, x->ak_len, y->ak, y->ak_len);
 }
 
-static int cmp_section(const void *a, const void *b)
+/* The snapshot of what the reader returned (rc), sorted for lookups; NULL on failure. */
+static lotad_creds *build_finish(build *b, int rc, char *err, size_t err_cap)
 {
-	const cred *x = a, *y = b;
-	int r = strcmp(x->section, y->section);
-	if (r)
-		return r;
-	return x->line < y->line ? -1 : x->line > y->line;
+	lotad_creds *out = NULL;
+	if (rc == 0 && !(out = calloc(1, sizeof(*out)))) {
+		rc = -ENOMEM;
+		snprintf(err, err_cap, "credentials: out of memory");
+	}
+	if (rc == 0) {
+		/* no key id repeats (the reader refuses that), so the order is total */
+		if (b->n > 1)
+			qsort(b->v, b->n, sizeof(*b->v), cmp_ak);
+		atomic_init(&out->refs, 1);
+		out->n = b->n;
+		out->v = b->v;
+		return out;
+	}
+	for (size_t i = 0; i < b->n; i++)
+		cred_wipe(&b->v[i]);
+	free(b->v);
+	return NULL;
 }
 
 lotad_creds *lotad_creds_parse(const char *buf, size_t len, const char *name, char *err,
                                size_t err_cap)
 {
-	parser p = {.name = name ? name : "credentials", .err = err, .cap = err_cap};
-	lotad_creds *out = NULL;
-	int rc = 0;
-	if (err && err_cap)
-		err[0] = '\0';
-	if (len > CREDS_MAX_FILE_BYTES) {
-		rc = perr(&p, 0, "larger than %u bytes", CREDS_MAX_FILE_BYTES);
-		goto out;
-	}
-	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
-		buf += 3;
-		len -= 3;
-	}
-	size_t line = 0;
-	const char *s = buf, *end = buf + len;
-	while (s < end) {
-		line++;
-		const char *nl = memchr(s, '\n', (size_t)(end - s));
-		const char *eol = nl ? nl : end;
-		size_t n = (size_t)(eol - s);
-		if (n > 0 && s[n - 1] == '\r')
-			n--;
-		rc = parse_line(&p, line, s, n);
-		if (rc < 0)
-			goto out;
-		s = nl ? nl + 1 : end;
-	}
-	rc = close_section(&p);
-	if (rc < 0)
-		goto out;
-
-	if (p.n > 1) {
-		qsort(p.v, p.n, sizeof(*p.v), cmp_section);
-		for (size_t i = 1; i < p.n; i++) {
-			if (strcmp(p.v[i].section, p.v[i - 1].section) == 0) {
-				rc = perr(&p, p.v[i].line,
-				          "duplicate section [%.64s] (first at line %zu)",
-				          p.v[i].section, p.v[i - 1].line);
-				goto out;
-			}
-		}
-		qsort(p.v, p.n, sizeof(*p.v), cmp_ak);
-		for (size_t i = 1; i < p.n; i++) {
-			if (keycmp(p.v[i].ak, p.v[i].ak_len, p.v[i - 1].ak, p.v[i - 1].ak_len) ==
-			    0) {
-				rc =
-				    perr(&p, p.v[i].line,
-				         "section [%.64s] repeats the aws_access_key_id of section "
-				         "[%.64s] (line %zu)",
-				         p.v[i].section, p.v[i - 1].section, p.v[i - 1].line);
-				goto out;
-			}
-		}
-	}
-	out = calloc(1, sizeof(*out));
-	if (!out) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	atomic_init(&out->refs, 1);
-	out->n = p.n;
-	out->v = p.v;
-	p.v = NULL;
-	p.n = 0;
-	rc = 0;
-out:
-	if (rc == -ENOMEM)
-		perr(&p, 0, "out of memory");
-	for (size_t i = 0; i < p.n; i++)
-		cred_wipe(&p.v[i]);
-	free(p.v);
-	return out;
+	build b = {0};
+	int rc = lota_aws_credentials_foreach(buf, len, name ? name : "credentials",
+	                                      LOTA_AWSCONF_STRICT, build_add, &b, err, err_cap);
+	return build_finish(&b, rc, err, err_cap);
 }
 
 lotad_creds *lotad_creds_load(const char *path, char *err, size_t err_cap)
@@ -441,57 +236,10 @@ lotad_creds *lotad_creds_load(const char *path, char *err, size_t err_cap)
 		err[0] = '\0';
 	if (!path || !path[0])
 		return lotad_creds_parse("", 0, "credentials", err, err_cap);
-	lotad_creds *c = NULL;
-	char *buf = NULL;
-	size_t len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, err_cap, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		snprintf(err, err_cap, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, err_cap, "%s: not a regular file", path);
-		goto out;
-	}
-	if ((uint64_t)st.st_size > CREDS_MAX_FILE_BYTES) {
-		snprintf(err, err_cap, "%s: larger than %u bytes", path, CREDS_MAX_FILE_BYTES);
-		goto out;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO))
-		lota_log_warn("credentials file %s is accessible by group or others (mode %04o); "
-		              "chmod 600 it",
-		              path, (unsigned)(st.st_mode & 07777));
-	size_t cap = (size_t)st.st_size;
-	buf = malloc(cap + 1);
-	if (!buf) {
-		snprintf(err, err_cap, "%s: out of memory", path);
-		goto out;
-	}
-	while (len < cap) {
-		ssize_t r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			snprintf(err, err_cap, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	c = lotad_creds_parse(buf, len, path, err, err_cap);
-out:
-	if (buf) {
-		lota__wipe(buf, len);
-		free(buf);
-	}
-	close(fd);
-	return c;
+	build b = {0};
+	int rc = lota_aws_credentials_foreach_file(
+	    path, LOTA_AWSCONF_STRICT | LOTA_AWSCONF_WARN_MODE, build_add, &b, err, err_cap);
+	return build_finish(&b, rc, err, err_cap);
 }
 
 /* ---------------------------------------------------------------- decision */

@@ -4,8 +4,10 @@
  *
  * The credentials store holds the keys lotad knows (AWS shared-credentials file format,
  * one [section] per key with aws_access_key_id / aws_secret_access_key and an optional
- * aws_session_token). It is an immutable, reference-counted snapshot: SIGHUP builds a new
- * one and swaps it in atomically; requests in flight keep the snapshot they started with.
+ * aws_session_token), read by liblota's strict reader (lota_aws_credentials_foreach with
+ * LOTA_AWSCONF_STRICT, whose rules and messages are lotad's). It is an immutable,
+ * reference-counted snapshot: SIGHUP builds a new one and swaps it in atomically;
+ * requests in flight keep the snapshot they started with.
  *
  * Decision for one request (lotad_auth_check):
  *   - no signature                          -> ANONYMOUS: forwarded anonymously
@@ -58,13 +60,14 @@
 typedef struct lotad_creds lotad_creds;
 
 /* Parse credentials from memory (buf[0..len), no NUL needed); name is used in messages
- * ("name:line: reason"). Same rules and messages as lotad_creds_load. */
+ * ("name:line: reason"). Same rules and messages as lotad_creds_load: those of
+ * lota_aws_credentials_foreach under LOTA_AWSCONF_STRICT. */
 lotad_creds *lotad_creds_parse(const char *buf, size_t len, const char *name, char *err,
                                size_t err_cap);
 
 /* Load a credentials file. NULL on error with a precise message in err (path, line and
- * reason: duplicate key id, missing secret, unknown key, ...). An empty path gives an
- * empty store. */
+ * reason: duplicate key id, missing secret, ...); a file group or others may read is
+ * loaded with a warning in the log. An empty path gives an empty store. */
 lotad_creds *lotad_creds_load(const char *path, char *err, size_t err_cap);
 void lotad_creds_ref(lotad_creds *c);
 void lotad_creds_unref(lotad_creds *c); /* wipes secrets on the last unref; NULL ok */
