@@ -724,290 +724,31 @@ size_t lotad_auth_strip_presign(lota_str query, char *out, size_t cap)
 
 /* ---------------------------------------------------------------- aws-chunked */
 
-/*
- * The re-signer keeps exactly the client's chunk boundaries and size texts, so the
- * re-signed body has the same length as the original (the signed Content-Length stays
- * true); only the 64 hex digits of each chunk-signature change. A chunk's new signature
- * depends on its whole payload, and its header comes first, so one chunk is held at a
- * time (capped by max_chunk_bytes; SDKs use 8-128 KiB).
- */
-#define CHUNK_HDR_MAX 128
-#define CHUNK_SIG_KEY ";chunk-signature="
-
-enum { CK_HEADER, CK_DATA, CK_CR, CK_LF, CK_EMIT, CK_DONE, CK_FAILED };
-
-typedef struct chunk_side {
-	uint8_t key[32];
-	char amz_date[LOTA_SIGV4_AMZ_DATE_LEN + 1];
-	char scope[128];
-	char prev[LOTA_SIGV4_SIGNATURE_HEX_LEN + 1];
-} chunk_side;
-
-struct lotad_chunk_resigner {
-	chunk_side in, out;
-	int state;
-	size_t max_chunk;
-	char hdr[CHUNK_HDR_MAX];
-	size_t hdr_len;
-	size_t size_len; /* hex digits of the size, as the client wrote them */
-	char sent_sig[LOTA_SIGV4_SIGNATURE_HEX_LEN];
-	uint64_t size, have;
-	char *data;
-	size_t data_cap;
-	char ohdr[CHUNK_HDR_MAX];
-	size_t ohdr_len, emitted;
-};
-
-static int side_init(chunk_side *s, const lotad_chunk_side *d)
-{
-	if (d->amz_date.len != LOTA_SIGV4_AMZ_DATE_LEN || d->seed_signature.len != 64 ||
-	    d->secret_key.len == 0 || d->region.len == 0 || d->region.len > 64)
-		return -EINVAL;
-	lota_str sd = d->scope_date.len ? d->scope_date : (lota_str){d->amz_date.ptr, 8};
-	if (sd.len != 8)
-		return -EINVAL;
-	memcpy(s->amz_date, d->amz_date.ptr, LOTA_SIGV4_AMZ_DATE_LEN);
-	s->amz_date[LOTA_SIGV4_AMZ_DATE_LEN] = '\0';
-	memcpy(s->prev, d->seed_signature.ptr, 64);
-	s->prev[64] = '\0';
-	snprintf(s->scope, sizeof(s->scope), "%.8s/%.*s/s3/aws4_request", sd.ptr,
-	         (int)d->region.len, d->region.ptr);
-	return lota_sigv4_signing_key(d->secret_key, sd, d->region, LOTA_STR_LIT("s3"), s->key);
-}
-
-lotad_chunk_resigner *lotad_chunk_resigner_new(const lotad_chunk_side *client,
-                                               const lotad_chunk_side *upstream,
+/* The chain of the client's body (its scope, its seed: the signature lotad verified)
+ * and the upstream's (lotad's region, the re-signed request's date and seed), for
+ * liblota's re-signer (lota/chunked.h): it keeps the client's chunk boundaries and size
+ * texts, so the body keeps its length and the signed Content-Length stays true. */
+lota_chunk_resigner *lotad_auth_chunk_resigner(const lotad_auth_result *r,
+                                               const lotad_auth_config *cfg, int64_t resign_time,
+                                               const char *upstream_seed_signature,
                                                size_t max_chunk_bytes)
-{
-	lotad_chunk_resigner *r = calloc(1, sizeof(*r));
-	if (!r)
-		return NULL;
-	if (side_init(&r->in, client) < 0 || side_init(&r->out, upstream) < 0) {
-		lotad_chunk_resigner_free(r);
-		return NULL;
-	}
-	r->max_chunk = max_chunk_bytes ? max_chunk_bytes : (1u << 20);
-	r->state = CK_HEADER;
-	return r;
-}
-
-lotad_chunk_resigner *lotad_auth_chunk_resigner(const lotad_auth_result *r,
-                                                const lotad_auth_config *cfg, int64_t resign_time,
-                                                const char *upstream_seed_signature,
-                                                size_t max_chunk_bytes)
 {
 	if (!r || !cfg || !upstream_seed_signature || r->secret_key.len == 0)
 		return NULL;
 	char date[LOTA_SIGV4_AMZ_DATE_LEN + 1];
 	lota_sigv4_format_amz_date(resign_time, date);
 	const char *region = cfg->region && cfg->region[0] ? cfg->region : "us-east-1";
-	lotad_chunk_side client = {
-	    .secret_key = r->secret_key,
-	    .amz_date = r->claim.amz_date,
-	    .scope_date = r->claim.scope_date,
-	    .region = r->claim.region,
-	    .seed_signature = r->claim.signature,
-	};
-	lotad_chunk_side up = {
-	    .secret_key = r->secret_key,
-	    .amz_date = {date, LOTA_SIGV4_AMZ_DATE_LEN},
-	    .region = {region, strlen(region)},
-	    .seed_signature = {upstream_seed_signature, strlen(upstream_seed_signature)},
-	};
-	return lotad_chunk_resigner_new(&client, &up, max_chunk_bytes);
-}
-
-void lotad_chunk_resigner_free(lotad_chunk_resigner *r)
-{
-	if (!r)
-		return;
-	if (r->data) {
-		lota__wipe(r->data, r->data_cap);
-		free(r->data);
-	}
-	lota__wipe(r, sizeof(*r));
-	free(r);
-}
-
-/* "<hex>;chunk-signature=<64 hex>" (without the CRLF). */
-static int parse_chunk_header(lotad_chunk_resigner *r)
-{
-	size_t i = 0;
-	uint64_t v = 0;
-	while (i < r->hdr_len && lota__hex_value((unsigned char)r->hdr[i]) >= 0) {
-		if (i == 16)
-			return LOTA_E_HTTP_CHUNK_SIZE;
-		v = v * 16 + (uint64_t)lota__hex_value((unsigned char)r->hdr[i]);
-		i++;
-	}
-	if (i == 0)
-		return LOTA_E_HTTP_CHUNK_SIZE;
-	size_t kl = strlen(CHUNK_SIG_KEY);
-	if (r->hdr_len != i + kl + 64 || memcmp(r->hdr + i, CHUNK_SIG_KEY, kl) != 0)
-		return LOTA_E_SIGV4_MALFORMED;
-	for (size_t k = 0; k < 64; k++) {
-		char c = r->hdr[i + kl + k];
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return LOTA_E_SIGV4_MALFORMED;
-	}
-	if (v > r->max_chunk)
-		return LOTA_E_TOO_LARGE;
-	r->size_len = i;
-	r->size = v;
-	r->have = 0;
-	memcpy(r->sent_sig, r->hdr + i + kl, 64);
-	if (v > r->data_cap) {
-		char *nd = malloc((size_t)v);
-		if (!nd)
-			return -ENOMEM;
-		if (r->data) {
-			lota__wipe(r->data, r->data_cap);
-			free(r->data);
-		}
-		r->data = nd;
-		r->data_cap = (size_t)v;
-	}
-	return 0;
-}
-
-/* The whole chunk is in: check the client's signature, compute the upstream's. */
-static int finish_chunk(lotad_chunk_resigner *r)
-{
-	uint8_t h[32];
-	char want[65], mine[65];
-	int rc = lota__sha256(r->data, (size_t)r->size, h);
-	if (rc)
-		return rc;
-	rc = lota_sigv4_chunk_signature(r->in.key, (lota_str){r->in.amz_date, 16},
-	                                (lota_str){r->in.scope, strlen(r->in.scope)},
-	                                (lota_str){r->in.prev, 64}, h, want);
-	if (rc)
-		return rc;
-	if (!lota__ct_equal(want, r->sent_sig, 64))
-		return LOTA_E_SIGV4_MISMATCH;
-	rc = lota_sigv4_chunk_signature(r->out.key, (lota_str){r->out.amz_date, 16},
-	                                (lota_str){r->out.scope, strlen(r->out.scope)},
-	                                (lota_str){r->out.prev, 64}, h, mine);
-	if (rc)
-		return rc;
-	memcpy(r->in.prev, want, 64);
-	memcpy(r->out.prev, mine, 64);
-	memcpy(r->ohdr, r->hdr, r->size_len);
-	size_t n = r->size_len;
-	memcpy(r->ohdr + n, CHUNK_SIG_KEY, strlen(CHUNK_SIG_KEY));
-	n += strlen(CHUNK_SIG_KEY);
-	memcpy(r->ohdr + n, mine, 64);
-	n += 64;
-	memcpy(r->ohdr + n, "\r\n", 2);
-	r->ohdr_len = n + 2;
-	r->emitted = 0;
-	return 0;
-}
-
-int lotad_chunk_resigner_feed(lotad_chunk_resigner *r, const char *in, size_t in_len,
-                              size_t *consumed, char *out, size_t out_cap, size_t *produced)
-{
-	size_t ci = 0, po = 0;
-	int rc = 0;
-	if (r->state == CK_FAILED) {
-		rc = LOTA_E_HTTP_CHUNK;
-		goto out;
-	}
-	while (r->state != CK_DONE) {
-		if (r->state == CK_EMIT) {
-			/* virtual output: ohdr, data, CRLF */
-			size_t total = r->ohdr_len + (size_t)r->size + 2;
-			while (r->emitted < total && po < out_cap) {
-				size_t e = r->emitted, n;
-				const char *src;
-				if (e < r->ohdr_len) {
-					src = r->ohdr + e;
-					n = r->ohdr_len - e;
-				} else if (e < r->ohdr_len + r->size) {
-					src = r->data + (e - r->ohdr_len);
-					n = (size_t)(r->ohdr_len + r->size - e);
-				} else {
-					src = &"\r\n"[e - r->ohdr_len - (size_t)r->size];
-					n = total - e;
-				}
-				if (n > out_cap - po)
-					n = out_cap - po;
-				memcpy(out + po, src, n);
-				po += n;
-				r->emitted += n;
-			}
-			if (r->emitted < total)
-				break; /* output full: backpressure */
-			r->state = r->size == 0 ? CK_DONE : CK_HEADER;
-			r->hdr_len = 0;
-			continue;
-		}
-		if (ci == in_len)
-			break;
-		char c = in[ci];
-		switch (r->state) {
-		case CK_HEADER:
-			if (c == '\n') {
-				if (r->hdr_len == 0 || r->hdr[r->hdr_len - 1] != '\r') {
-					rc = LOTA_E_HTTP_BARE_CR;
-					goto fail;
-				}
-				r->hdr_len--;
-				ci++;
-				if ((rc = parse_chunk_header(r)) < 0)
-					goto fail;
-				r->state = r->size ? CK_DATA : CK_CR;
-				break;
-			}
-			if (r->hdr_len == CHUNK_HDR_MAX) {
-				rc = LOTA_E_TOO_LARGE;
-				goto fail;
-			}
-			r->hdr[r->hdr_len++] = c;
-			ci++;
-			break;
-		case CK_DATA: {
-			size_t n = in_len - ci;
-			if (n > r->size - r->have)
-				n = (size_t)(r->size - r->have);
-			memcpy(r->data + r->have, in + ci, n);
-			r->have += n;
-			ci += n;
-			if (r->have == r->size)
-				r->state = CK_CR;
-			break;
-		}
-		case CK_CR:
-			if (c != '\r') {
-				rc = LOTA_E_HTTP_CHUNK;
-				goto fail;
-			}
-			ci++;
-			r->state = CK_LF;
-			break;
-		case CK_LF:
-			if (c != '\n') {
-				rc = LOTA_E_HTTP_CHUNK;
-				goto fail;
-			}
-			ci++;
-			if ((rc = finish_chunk(r)) < 0)
-				goto fail;
-			r->state = CK_EMIT;
-			break;
-		default:
-			rc = LOTA_E_INTERNAL;
-			goto fail;
-		}
-	}
-	rc = r->state == CK_DONE ? 1 : 0;
-	goto out;
-fail:
-	r->state = CK_FAILED;
-out:
-	if (consumed)
-		*consumed = ci;
-	if (produced)
-		*produced = po;
-	return rc;
+	lota_chunk_chain_params client = LOTA_OPTS(
+	    lota_chunk_chain_params, .secret_key = r->secret_key, .amz_date = r->claim.amz_date,
+	    .scope_date = r->claim.scope_date, .region = r->claim.region,
+	    .service = LOTA_STR_LIT("s3"), .seed_signature = r->claim.signature);
+	lota_chunk_chain_params up =
+	    LOTA_OPTS(lota_chunk_chain_params, .secret_key = r->secret_key,
+	              .amz_date = {date, LOTA_SIGV4_AMZ_DATE_LEN},
+	              .region = {region, strlen(region)}, .service = LOTA_STR_LIT("s3"),
+	              .seed_signature = {upstream_seed_signature, strlen(upstream_seed_signature)});
+	lota_chunk_resigner *out = NULL;
+	if (lota_chunk_resigner_new(&client, &up, max_chunk_bytes, &out) < 0)
+		return NULL;
+	return out;
 }

@@ -52,6 +52,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <lota/chunked.h>
 #include <lota/http.h>
 #include <lota/sigv4.h>
 
@@ -182,46 +183,21 @@ size_t lotad_auth_strip_presign(lota_str query, char *out, size_t cap);
 /*
  * aws-chunked re-signing (STREAMING-AWS4-HMAC-SHA256-PAYLOAD bodies). When lotad
  * re-signs a streaming upload, the upstream chains every chunk signature from lotad's
- * new seed signature, so each chunk must be re-signed. The re-signer takes the client's
- * aws-chunked bytes, verifies each chunk signature (chained from the client's seed) and
- * produces the same bytes with each chunk-signature replaced by the upstream chain's.
- * Chunk boundaries and size texts are kept, so the body length does not change. One
- * chunk is held at a time (max_chunk_bytes, 0 = 1 MiB). The trailer variants
- * (STREAMING-*-TRAILER) are not supported.
+ * new seed signature, so each chunk must be re-signed: liblota's re-signer
+ * (lota/chunked.h) verifies each of the client's chunk signatures (chained from the
+ * client's seed) and writes the same bytes with each chunk-signature replaced by the
+ * upstream chain's. Feed it with lota_chunk_resigner_feed; a LOTA_E_SIGV4_MISMATCH is
+ * answered 403 SignatureDoesNotMatch. The trailer variants (STREAMING-*-TRAILER) are not
+ * supported.
+ *
+ * The re-signer for a RESIGN result: the client's side from r->claim and r->secret_key,
+ * the upstream's from cfg->region, the time the upstream request was signed at and the
+ * signature it got (its seed). max_chunk_bytes 0 means LOTA_CHUNK_DEFAULT_MAX. NULL on a
+ * bad argument (no key, a seed that is not 64 lowercase hex digits) or out of memory.
  */
-typedef struct lotad_chunk_side {
-	lota_str secret_key;
-	lota_str amz_date;   /* the request's X-Amz-Date, 16 chars */
-	lota_str scope_date; /* yyyymmdd; empty = the date of amz_date */
-	lota_str region;
-	lota_str seed_signature; /* the request's own signature, 64 hex */
-} lotad_chunk_side;
-
-typedef struct lotad_chunk_resigner lotad_chunk_resigner;
-
-/* NULL on a bad argument or allocation failure. Everything is copied. */
-lotad_chunk_resigner *lotad_chunk_resigner_new(const lotad_chunk_side *client,
-                                               const lotad_chunk_side *upstream,
+lota_chunk_resigner *lotad_auth_chunk_resigner(const lotad_auth_result *r,
+                                               const lotad_auth_config *cfg, int64_t resign_time,
+                                               const char *upstream_seed_signature,
                                                size_t max_chunk_bytes);
-/* The re-signer for a RESIGN result: client side from r->claim and r->secret_key,
- * upstream side from cfg->region, the time given to lotad_auth_resign_sig and the
- * signature it returned. */
-lotad_chunk_resigner *lotad_auth_chunk_resigner(const lotad_auth_result *r,
-                                                const lotad_auth_config *cfg, int64_t resign_time,
-                                                const char *upstream_seed_signature,
-                                                size_t max_chunk_bytes);
-/*
- * Feed in[0..in_len), write into out[0..out_cap). *consumed / *produced get the bytes
- * used / written. Returns 1 when the final (zero-size) chunk has been written out
- * entirely (bytes after it are not consumed), 0 when it needs more input or more output
- * room (it stops consuming while a re-signed chunk is still pending output), or a
- * negative code, after which the stream is dead: LOTA_E_SIGV4_MISMATCH (a client chunk
- * signature is wrong: answer 403 SignatureDoesNotMatch), LOTA_E_SIGV4_MALFORMED /
- * LOTA_E_HTTP_CHUNK / LOTA_E_HTTP_CHUNK_SIZE / LOTA_E_HTTP_BARE_CR (bad framing),
- * LOTA_E_TOO_LARGE (a chunk above max_chunk_bytes), -ENOMEM.
- */
-int lotad_chunk_resigner_feed(lotad_chunk_resigner *r, const char *in, size_t in_len,
-                              size_t *consumed, char *out, size_t out_cap, size_t *produced);
-void lotad_chunk_resigner_free(lotad_chunk_resigner *r); /* wipes keys; NULL ok */
 
 #endif

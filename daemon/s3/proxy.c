@@ -65,7 +65,7 @@ typedef struct proxy {
 	int attempts;
 	uint64_t t0_us;
 	lotad_timer retry;
-	lotad_chunk_resigner *resigner; /* re-signed aws-chunked upload, else NULL */
+	lota_chunk_resigner *resigner; /* re-signed aws-chunked upload, else NULL */
 	char *stage;
 	size_t stage_len;
 	bool stage_eof;
@@ -93,7 +93,7 @@ static void proxy_free(proxy *p)
 	}
 	curl_slist_free_all(p->hdrs);
 	lotad_auth_result_cleanup(&p->auth);
-	lotad_chunk_resigner_free(p->resigner);
+	lota_chunk_resigner_free(p->resigner);
 	free(p->stage);
 	free(p);
 }
@@ -145,8 +145,8 @@ static size_t read_resigned(proxy *p, char *buf, size_t cap)
 			p->stage_len += got;
 		}
 		size_t used = 0, made = 0;
-		int rc = lotad_chunk_resigner_feed(p->resigner, p->stage, p->stage_len, &used, buf,
-		                                   cap, &made);
+		int rc = lota_chunk_resigner_feed(p->resigner, p->stage, p->stage_len, &used, buf,
+		                                  cap, &made);
 		memmove(p->stage, p->stage + used, p->stage_len - used);
 		p->stage_len -= used;
 		if (rc < 0) {

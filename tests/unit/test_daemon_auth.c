@@ -1174,7 +1174,7 @@ static void test_chunk_resigner(void)
 		for (size_t b = 0; b < 4; b++) {
 			if (in_steps[a] == 1 && out_caps[b] == 1)
 				continue; /* slow and adds nothing over (1, 13) */
-			lotad_chunk_resigner *rs =
+			lota_chunk_resigner *rs =
 			    lotad_auth_chunk_resigner(&r, &c, NOW + 7, seed, 0);
 			CU_ASSERT_PTR_NOT_NULL_FATAL(rs);
 			size_t ip = 0, op = 0;
@@ -1184,8 +1184,8 @@ static void test_chunk_resigner(void)
 				size_t room = sizeof(cout) - op < out_caps[b] ? sizeof(cout) - op
 				                                              : out_caps[b];
 				size_t used, made;
-				rc = lotad_chunk_resigner_feed(rs, cbody + ip, step, &used,
-				                               cout + op, room, &made);
+				rc = lota_chunk_resigner_feed(rs, cbody + ip, step, &used,
+				                              cout + op, room, &made);
 				ip += used;
 				op += made;
 				CU_ASSERT_FATAL(rc >= 0);
@@ -1195,48 +1195,46 @@ static void test_chunk_resigner(void)
 			CU_ASSERT_EQUAL(op, blen); /* same length: Content-Length holds */
 			CU_ASSERT_EQUAL(verify_chunked(ukey, udate, uscope, seed, cout, op), 5);
 			CU_ASSERT_EQUAL(verify_chunked(ckey, cdate, cscope, cseed, cout, op), -1);
-			lotad_chunk_resigner_free(rs);
+			lota_chunk_resigner_free(rs);
 		}
 	}
 
 	/* bytes after the final chunk are left alone */
 	memcpy(cbody + blen, "GET / HTTP/1.1\r\n", 16);
-	lotad_chunk_resigner *rs = lotad_auth_chunk_resigner(&r, &c, NOW + 7, seed, 0);
+	lota_chunk_resigner *rs = lotad_auth_chunk_resigner(&r, &c, NOW + 7, seed, 0);
 	size_t used, made;
 	CU_ASSERT_EQUAL(
-	    lotad_chunk_resigner_feed(rs, cbody, blen + 16, &used, cout, sizeof(cout), &made), 1);
+	    lota_chunk_resigner_feed(rs, cbody, blen + 16, &used, cout, sizeof(cout), &made), 1);
 	CU_ASSERT_EQUAL(used, blen);
-	lotad_chunk_resigner_free(rs);
+	lota_chunk_resigner_free(rs);
 
 	/* a tampered byte, a wrong signature, a wrong chain */
 	cbody[200] ^= 1;
 	rs = lotad_auth_chunk_resigner(&r, &c, NOW + 7, seed, 0);
-	CU_ASSERT_EQUAL(
-	    lotad_chunk_resigner_feed(rs, cbody, blen, &used, cout, sizeof(cout), &made),
-	    LOTA_E_SIGV4_MISMATCH);
+	CU_ASSERT_EQUAL(lota_chunk_resigner_feed(rs, cbody, blen, &used, cout, sizeof(cout), &made),
+	                LOTA_E_SIGV4_MISMATCH);
 	CU_ASSERT_EQUAL(made, 0); /* nothing of the bad chunk went out */
-	CU_ASSERT_EQUAL(lotad_chunk_resigner_feed(rs, "x", 1, &used, cout, sizeof(cout), &made),
+	CU_ASSERT_EQUAL(lota_chunk_resigner_feed(rs, "x", 1, &used, cout, sizeof(cout), &made),
 	                LOTA_E_HTTP_CHUNK); /* dead after an error */
-	lotad_chunk_resigner_free(rs);
+	lota_chunk_resigner_free(rs);
 	cbody[200] ^= 1;
-	lotad_chunk_side cs = {LOTA_STR_LIT(SK1),
-	                       {cdate, 16},
-	                       {0},
-	                       LOTA_STR_LIT("us-east-1"),
-	                       {seed, 64}}; /* the client's chain from the wrong seed */
-	lotad_chunk_side us = {
-	    LOTA_STR_LIT(SK1), {udate, 16}, {0}, LOTA_STR_LIT("eu-west-9"), {seed, 64}};
-	rs = lotad_chunk_resigner_new(&cs, &us, 0);
-	CU_ASSERT_EQUAL(
-	    lotad_chunk_resigner_feed(rs, cbody, blen, &used, cout, sizeof(cout), &made),
-	    LOTA_E_SIGV4_MISMATCH);
-	lotad_chunk_resigner_free(rs);
+	/* the client's chain from the wrong seed */
+	lota_chunk_chain_params cs = LOTA_OPTS(
+	    lota_chunk_chain_params, .secret_key = LOTA_STR_LIT(SK1), .amz_date = {cdate, 16},
+	    .region = LOTA_STR_LIT("us-east-1"), .seed_signature = {seed, 64});
+	lota_chunk_chain_params us = LOTA_OPTS(
+	    lota_chunk_chain_params, .secret_key = LOTA_STR_LIT(SK1), .amz_date = {udate, 16},
+	    .region = LOTA_STR_LIT("eu-west-9"), .seed_signature = {seed, 64});
+	rs = NULL;
+	CU_ASSERT_EQUAL_FATAL(lota_chunk_resigner_new(&cs, &us, 0, &rs), 0);
+	CU_ASSERT_EQUAL(lota_chunk_resigner_feed(rs, cbody, blen, &used, cout, sizeof(cout), &made),
+	                LOTA_E_SIGV4_MISMATCH);
+	lota_chunk_resigner_free(rs);
 	/* a chunk over the cap */
 	rs = lotad_auth_chunk_resigner(&r, &c, NOW + 7, seed, 4096);
-	CU_ASSERT_EQUAL(
-	    lotad_chunk_resigner_feed(rs, cbody, blen, &used, cout, sizeof(cout), &made),
-	    LOTA_E_TOO_LARGE);
-	lotad_chunk_resigner_free(rs);
+	CU_ASSERT_EQUAL(lota_chunk_resigner_feed(rs, cbody, blen, &used, cout, sizeof(cout), &made),
+	                LOTA_E_TOO_LARGE);
+	lota_chunk_resigner_free(rs);
 	/* framing errors */
 	const char *bad[] = {
 	    "zz;chunk-signature=00\r\n",
@@ -1249,15 +1247,15 @@ static void test_chunk_resigner(void)
 	                      LOTA_E_HTTP_BARE_CR};
 	for (size_t i = 0; i < 4; i++) {
 		rs = lotad_auth_chunk_resigner(&r, &c, NOW + 7, seed, 0);
-		CU_ASSERT_EQUAL(lotad_chunk_resigner_feed(rs, bad[i], strlen(bad[i]), &used, cout,
-		                                          sizeof(cout), &made),
+		CU_ASSERT_EQUAL(lota_chunk_resigner_feed(rs, bad[i], strlen(bad[i]), &used, cout,
+		                                         sizeof(cout), &made),
 		                bad_rc[i]);
-		lotad_chunk_resigner_free(rs);
+		lota_chunk_resigner_free(rs);
 	}
 	/* bad arguments */
 	CU_ASSERT_PTR_NULL(lotad_auth_chunk_resigner(&r, &c, NOW, "short", 0));
 	CU_ASSERT_PTR_NULL(lotad_auth_chunk_resigner(NULL, &c, NOW, seed, 0));
-	lotad_chunk_resigner_free(NULL);
+	lota_chunk_resigner_free(NULL);
 	lotad_auth_result_cleanup(&r);
 	lotad_creds_set_current(NULL);
 }
