@@ -48,7 +48,6 @@
 #define DIRECT_FIRST (1u << 20)  /* cold ranges up to this long are read straight, filled after */
 #define OBJ_SLOTS    4096        /* objects remembered (direct-mapped) */
 #define FIELD_MAX    256         /* bytes of an ETag / version id remembered */
-#define SIGN_CAP     8192
 #define URL_CAP      (LOTAD_MAX_HEAD_BYTES + 1024)
 #define HEAD_CAP     (LOTAD_MAX_HEAD_BYTES + 512)
 
@@ -244,10 +243,9 @@ int cache_ext_key(const lotad_cache *ca, const objinfo *o, uint64_t k, uint8_t *
                   lota_hash128 *h);
 
 /* --- request.c: the requests the cache makes upstream --- */
-int cache_sign_request(struct curl_slist **l, const lotad_auth_result *ar, const lotad_settings *s,
-                       const char *method, lota_str path, lota_str query,
-                       const lota_http_header *hs, size_t n, const lota_http_header *own,
-                       size_t nown);
+lota_request *cache_request_new(const char *method, lota_str path, lota_str query);
+int cache_request_headers(struct curl_slist **l, lota_request *r, const lotad_auth_result *ar,
+                          const lotad_settings *s);
 int cache_object_url(const lotad_settings *s, lota_str bucket, lota_str rkey, lota_str vquery,
                      char *url, size_t cap, char *path, size_t pcap, lota_str *pathv);
 CURL *cache_easy_new(const lotad_settings *s, const char *url, struct curl_slist *hdrs, bool nobody,

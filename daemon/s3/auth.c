@@ -514,30 +514,31 @@ void lotad_auth_result_cleanup(lotad_auth_result *r)
 
 /* ---------------------------------------------------------------- upstream signature */
 
-/* Headers lotad never signs: hop-by-hop ones (they may legitimately change per hop),
- * ones proxies rewrite, and the ones this module writes itself. */
-static bool skip_header(lota_str name)
+/* Headers the upstream request's signature writes itself: a client's are not carried
+ * over (its Authorization, date, token and payload hash belong to its own signature). */
+static bool written_by_signature(lota_str name)
 {
-	static const char *const skip[] = {
-	    "host",
-	    "authorization",
-	    "x-amz-date",
-	    "x-amz-security-token",
-	    "x-amz-content-sha256",
-	    "expect",
-	    "user-agent",
-	    "x-amzn-trace-id",
+	static const char *const own[] = {
+	    "host", "authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256",
 	};
-	if (lotad_hop_by_hop(name))
-		return true;
-	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++) {
-		if (eq_nocase(name.ptr, name.len, skip[i], strlen(skip[i])))
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (eq_nocase(name.ptr, name.len, own[i], strlen(own[i])))
 			return true;
-	}
 	return false;
 }
 
-#define RESIGN_MAX_HEADERS (LOTA_SIGV4_MAX_HEADERS - 1) /* and the Authorization it makes */
+/* Headers lotad never signs: hop-by-hop ones (they may legitimately change per hop) and
+ * ones proxies rewrite. */
+static bool never_signed(lota_str name)
+{
+	static const char *const skip[] = {"expect", "user-agent", "x-amzn-trace-id"};
+	if (lotad_hop_by_hop(name))
+		return true;
+	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
+		if (eq_nocase(name.ptr, name.len, skip[i], strlen(skip[i])))
+			return true;
+	return false;
+}
 
 /* Whether name is listed in a SignedHeaders value: names separated by ';' (the query
  * form may carry the separator percent-encoded, %3B), compared case-insensitively. */
@@ -598,13 +599,29 @@ bool lotad_auth__unsigned_amz_header(const lota_http_header *headers, size_t num
 	return false;
 }
 
-int lotad_auth_resign_sig(const lotad_auth_result *r, const lotad_auth_config *cfg, lota_str method,
-                          lota_str path, lota_str query, const lota_http_header *headers,
-                          size_t num_headers, const lota_http_header *own, size_t num_own,
-                          lota_str payload_hash, int64_t now, char *out, size_t cap,
-                          char *signature_out)
+int lotad_auth_request_add_client(const lotad_auth_result *r, lota_request *req, lota_str name,
+                                  lota_str value)
 {
-	if (!r || r->secret_key.len == 0 || r->access_key.len == 0 || !cfg->upstream_host)
+	if (!r || !req)
+		return -EINVAL;
+	if (written_by_signature(name))
+		return 0;
+	/* The client's headers are signed only where the client signed them: lotad never
+	 * vouches, with the client's key, for a header the client did not vouch for. */
+	unsigned flags =
+	    never_signed(name) || !lotad_auth_client_signed(r, name) ? LOTA_REQUEST_UNSIGNED : 0;
+	int rc = lota_request_header_add(req, name, value, flags);
+	return rc < 0 ? rc : 0;
+}
+
+int lotad_auth_request_sign(const lotad_auth_result *r, const lotad_auth_config *cfg,
+                            lota_request *req, lota_str payload_hash, int64_t now,
+                            char *signature_out)
+{
+	if (signature_out)
+		signature_out[0] = '\0';
+	if (!r || !cfg || !req || r->secret_key.len == 0 || r->access_key.len == 0 ||
+	    !cfg->upstream_host)
 		return -EINVAL;
 	bool presigned = r->claim.form == LOTA_SIGV4_FORM_QUERY;
 	/* The payload hash the client signed is kept: a presigned URL pinned to a body
@@ -613,78 +630,14 @@ int lotad_auth_resign_sig(const lotad_auth_result *r, const lotad_auth_config *c
 	if (payload_hash.len == 0)
 		payload_hash = presigned ? LOTA_STR_LIT(LOTA_SIGV4_UNSIGNED_PAYLOAD)
 		                         : LOTA_STR_LIT(LOTA_SIGV4_EMPTY_SHA256);
-	char amz_date[LOTA_SIGV4_AMZ_DATE_LEN + 1];
-	lota_sigv4_format_amz_date(now, amz_date);
-
-	lota_http_header hs[RESIGN_MAX_HEADERS];
-	size_t n = 0;
-	hs[n++] = (lota_http_header){{"Host", 4}, {cfg->upstream_host, strlen(cfg->upstream_host)}};
-	hs[n++] = (lota_http_header){{"X-Amz-Date", 10}, {amz_date, LOTA_SIGV4_AMZ_DATE_LEN}};
-	hs[n++] = (lota_http_header){{"X-Amz-Content-Sha256", 20}, payload_hash};
-	if (r->session_token.len)
-		hs[n++] = (lota_http_header){{"X-Amz-Security-Token", 20}, r->session_token};
-	/* The client's headers are signed only where the client signed them: lotad never
-	 * vouches, with the client's key, for a header the client did not vouch for. */
-	for (size_t i = 0; i < num_headers; i++) {
-		if (skip_header(headers[i].name) || !lotad_auth_client_signed(r, headers[i].name))
-			continue;
-		if (n == RESIGN_MAX_HEADERS)
-			return LOTA_E_TOO_LARGE;
-		hs[n++] = headers[i];
-	}
-	for (size_t i = 0; i < num_own; i++) {
-		if (skip_header(own[i].name))
-			continue;
-		if (n == RESIGN_MAX_HEADERS)
-			return LOTA_E_TOO_LARGE;
-		hs[n++] = own[i];
-	}
 	const char *region = cfg->region && cfg->region[0] ? cfg->region : "us-east-1";
-	lota_sigv4_params params = {
-	    .sz = sizeof(params),
-	    .access_key = r->access_key,
-	    .secret_key = r->secret_key,
-	    .session_token = r->session_token,
-	    .region = {region, strlen(region)},
-	    .service = LOTA_STR_LIT("s3"),
-	    .time = now,
-	};
-	lota_sigv4_request sr = {
-	    .method = method,
-	    .path = path,
-	    .query = query,
-	    .headers = hs,
-	    .num_headers = n,
-	    .payload_hash = payload_hash,
-	};
-	lota_sigv4_signature sig;
-	int rc = lota_sigv4_sign_header(&params, &sr, &sig);
-	if (rc < 0)
-		return rc;
-	int len =
-	    snprintf(out, cap,
-	             "Host: %s\r\nX-Amz-Date: %s\r\nX-Amz-Content-Sha256: %.*s\r\n%s%.*s%s"
-	             "Authorization: %s\r\n",
-	             cfg->upstream_host, amz_date, (int)payload_hash.len, payload_hash.ptr,
-	             r->session_token.len ? "X-Amz-Security-Token: " : "",
-	             (int)r->session_token.len, r->session_token.ptr ? r->session_token.ptr : "",
-	             r->session_token.len ? "\r\n" : "", sig.authorization);
-	if (signature_out)
-		memcpy(signature_out, sig.signature, sizeof(sig.signature));
-	lota__wipe(&sig, sizeof(sig));
-	if (len < 0)
-		return LOTA_E_INTERNAL;
-	if ((size_t)len >= cap)
-		return LOTA_E_TOO_LARGE;
-	return len;
-}
-
-int lotad_auth_resign(const lotad_auth_result *r, const lotad_auth_config *cfg, lota_str method,
-                      lota_str path, lota_str query, const lota_http_header *headers,
-                      size_t num_headers, lota_str payload_hash, int64_t now, char *out, size_t cap)
-{
-	return lotad_auth_resign_sig(r, cfg, method, path, query, headers, num_headers, NULL, 0,
-	                             payload_hash, now, out, cap, NULL);
+	lota_sigv4_params params =
+	    LOTA_OPTS(lota_sigv4_params, .access_key = r->access_key, .secret_key = r->secret_key,
+	              .session_token = r->session_token, .region = {region, strlen(region)},
+	              .service = LOTA_STR_LIT("s3"), .time = now);
+	return lota_sigv4_sign_request(&params, req,
+	                               (lota_str){cfg->upstream_host, strlen(cfg->upstream_host)},
+	                               payload_hash, signature_out);
 }
 
 /* Whether the parameter p[0..n) ("name" or "name=value") is a presign one. */

@@ -54,6 +54,7 @@
 
 #include <lota/chunked.h>
 #include <lota/http.h>
+#include <lota/request.h>
 #include <lota/sigv4.h>
 
 #include "settings.h"
@@ -120,43 +121,39 @@ int lotad_auth_check(const lotad_auth_config *cfg, const lota_http_request *req,
 void lotad_auth_result_cleanup(lotad_auth_result *r);
 
 /*
- * For RESIGN: produce the upstream request's authentication. Input: the method, the
- * upstream path and query as they will be sent (path-style, percent-encoded, the
- * client's own X-Amz-* presign parameters already removed), and the headers that will be
- * sent (without Host/Authorization/X-Amz-Date/X-Amz-Security-Token, which this adds):
- *   headers: the client's own. Each is signed only when the client signed it (it is in
- *     r->claim.signed_headers); the others go to the upstream unsigned. lotad never
- *     signs, with the client's key, a header the client did not sign.
- *   own: headers lotad adds to a request of its own making (a fill's Range and
- *     If-Match): always signed.
- * payload_hash: the payload hash the client signed (header form: its
- * x-amz-content-sha256; presigned: an X-Amz-Content-Sha256 pin, or UNSIGNED-PAYLOAD). It is
- * kept, so the upstream checks the body against what the client pinned. Empty: the form's
- * default (UNSIGNED-PAYLOAD for a presigned client, the empty body's hash otherwise).
- * Writes Host, X-Amz-Date, X-Amz-Content-Sha256, [X-Amz-Security-Token], Authorization
- * lines ("Name: value\r\n" each) into out. Returns the length or a negative code
- * (LOTA_E_TOO_LARGE when out is too small or there are more than 127 headers to sign;
- * -EINVAL when r holds no key).
- * Never signed: hop-by-hop headers and ones proxies rewrite (Connection, Keep-Alive,
- * Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade, Expect, User-Agent,
- * X-Amzn-Trace-Id); given Host, Authorization, X-Amz-Date, X-Amz-Security-Token and
- * X-Amz-Content-Sha256 are ignored (this writes its own), so the caller must not send
- * them. A STREAMING-* payload_hash makes the body's chunk signatures invalid: re-sign
- * them with lotad_auth_chunk_resigner (below).
+ * For RESIGN: the upstream request, described as data (lota/request.h) and signed with
+ * the client's key, for the upstream host. The caller starts req with
+ * lota_request_reset (the method, and the upstream path and query as they will be sent:
+ * path-style, percent-encoded, the client's own X-Amz-* presign parameters removed), then
+ * adds its fields:
+ *   the client's, with lotad_auth_request_add_client: each is signed only when the client
+ *     signed it (it is in r->claim.signed_headers); the others go to the upstream
+ *     unsigned (LOTA_REQUEST_UNSIGNED). lotad never signs, with the client's key, a
+ *     header the client did not sign. Never signed: hop-by-hop headers and ones proxies
+ *     rewrite (Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade,
+ *     Expect, User-Agent, X-Amzn-Trace-Id). Not added at all: Host, Authorization,
+ *     X-Amz-Date, X-Amz-Security-Token and X-Amz-Content-Sha256, which the signature
+ *     writes. Returns 0 or the errors of lota_request_header_add.
+ *   lotad's own (a fill's Range and If-Match), with lota_request_header_add(req, name,
+ *     value, 0): signed.
+ * and signs it with lotad_auth_request_sign, which writes Host (cfg->upstream_host),
+ * X-Amz-Date (now), X-Amz-Content-Sha256, [X-Amz-Security-Token] and Authorization
+ * (lota_sigv4_sign_request). payload_hash: the payload hash the client signed (header
+ * form: its x-amz-content-sha256; presigned: an X-Amz-Content-Sha256 pin, or
+ * UNSIGNED-PAYLOAD). It is kept, so the upstream checks the body against what the client
+ * pinned. Empty: the form's default (UNSIGNED-PAYLOAD for a presigned client, the empty
+ * body's hash otherwise). signature_out (65 bytes, may be NULL) gets the new request's
+ * hex signature: the seed of a re-signed aws-chunked body (a STREAMING-* payload_hash
+ * makes the body's chunk signatures invalid: re-sign them with lotad_auth_chunk_resigner,
+ * below). Returns 0, -EINVAL (r holds no key, or no upstream host), or the errors of
+ * lota_sigv4_sign_request (e.g. LOTA_E_HTTP_TOO_MANY_HEADERS when the fields it adds do
+ * not fit); on failure req is not to be sent.
  */
-int lotad_auth_resign(const lotad_auth_result *r, const lotad_auth_config *cfg, lota_str method,
-                      lota_str path, lota_str query, const lota_http_header *headers,
-                      size_t num_headers, lota_str payload_hash, int64_t now, char *out,
-                      size_t cap);
-
-/* lotad_auth_resign with lotad's own headers (own[0..num_own), always signed), also
- * copying the new request's hex signature (65 bytes with the NUL) into signature_out when
- * not NULL: the seed of a re-signed aws-chunked body. */
-int lotad_auth_resign_sig(const lotad_auth_result *r, const lotad_auth_config *cfg, lota_str method,
-                          lota_str path, lota_str query, const lota_http_header *headers,
-                          size_t num_headers, const lota_http_header *own, size_t num_own,
-                          lota_str payload_hash, int64_t now, char *out, size_t cap,
-                          char *signature_out);
+int lotad_auth_request_add_client(const lotad_auth_result *r, lota_request *req, lota_str name,
+                                  lota_str value) LOTA_WUR;
+int lotad_auth_request_sign(const lotad_auth_result *r, const lotad_auth_config *cfg,
+                            lota_request *req, lota_str payload_hash, int64_t now,
+                            char *signature_out) LOTA_WUR;
 
 /* Whether the client signed the header called name (it is in r->claim.signed_headers). */
 bool lotad_auth_client_signed(const lotad_auth_result *r, lota_str name);
