@@ -134,6 +134,12 @@ int lota_cache_key_hash(const lota_cache_key *k, lota_hash128 *out)
 	return 0;
 }
 
+lota_hash128 lota_cache_key_hash_canonical(const uint8_t *key, size_t len)
+{
+	XXH128_hash_t h = XXH3_128bits(len ? (const void *)key : (const void *)"", len);
+	return (lota_hash128){.hi = h.high64, .lo = h.low64};
+}
+
 void lota_hash128_format(lota_hash128 h, char out[LOTA_HASH128_HEX_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";

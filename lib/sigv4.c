@@ -837,14 +837,15 @@ static bool list_has(lota_str list, const char *name)
 static int query_param(lota_str query, const char *name, lota_str *out);
 
 /* The payload hash a request signs when the caller gives none. The same rule as
- * lota_sigv4_parse() uses to verify: the x-amz-content-sha256 header, else (query form)
- * an X-Amz-Content-Sha256 query parameter, else the form's default. */
+ * lota_sigv4_parse() and lota_sigv4_verify() use: a non-empty x-amz-content-sha256
+ * header, else (query form) an X-Amz-Content-Sha256 query parameter, else the form's
+ * default (an empty header counts as none there, so it must here). */
 static lota_str default_payload(const lota_sigv4_request *req, bool query_form)
 {
 	if (req->payload_hash.len)
 		return req->payload_hash;
 	const lota_http_header *h = find_header(req, "x-amz-content-sha256");
-	if (h)
+	if (h && h->value.len)
 		return h->value;
 	lota_str ph;
 	if (query_form && query_param(req->query, "X-Amz-Content-Sha256", &ph) > 0 && ph.len)

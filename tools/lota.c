@@ -5,12 +5,16 @@
  *   lota presign  --endpoint URL --bucket B --key K [--expires 1h] [--method GET]
  *   lota owner    --node ID[=WEIGHT]... --bucket B --key K --etag E --size N
  *                 [--version-id V] [--extent-size 64MiB] [--offset N]
+ *   lota profile  [--profile NAME]
  *
  * presign takes credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
  * AWS_SESSION_TOKEN and the region from AWS_REGION (default us-east-1), like the AWS CLI.
  * owner prints the extent's cache name and the nodes in placement order (the first is
  * the owner), as lotad computes them; a data loader can use it to read from the node
- * that holds an extent. Flags are parsed by lota_config, so every subcommand has --help
+ * that holds an extent (a 0-byte object has none: exit status 2). profile prints what
+ * the AWS environment and shared files resolve to (lota_aws_profile_resolve: the AWS
+ * CLI's precedence), each value with where it came from; a secret is only said to be
+ * set, never printed. Flags are parsed by lota_config, so every subcommand has --help
  * and precise errors. Exit status: 0 ok, 1 failure, 2 usage.
  */
 #include <errno.h>
@@ -19,7 +23,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <lota/awsconf.h>
 #include <lota/config.h>
+#include <lota/extent.h>
 #include <lota/placement.h>
 #include <lota/sigv4.h>
 
@@ -209,21 +215,27 @@ static int cmd_owner(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (size > 0 && offset >= size) {
+	/* The extent holding the offset, and its name, exactly as lotad computes them. */
+	uint64_t index;
+	int rc = lota_extent_index(size, extent, offset, &index);
+	if (rc == -ERANGE && size == 0) {
+		fprintf(stderr, "lota owner: a 0-byte object has no extent (lotad does not cache "
+		                "it)\n");
+		goto out;
+	}
+	if (rc == -ERANGE) {
 		fprintf(stderr, "lota owner: --offset %llu is beyond the object (%llu bytes)\n",
 		        (unsigned long long)offset, (unsigned long long)size);
 		goto out;
 	}
-	/* Objects up to one extent are one extent; larger ones are fixed-size chunks. */
-	uint64_t index = size <= extent ? 0 : offset / extent;
-	lota_cache_key k = {.bucket = view(lota_config_get_string(cfg, "bucket")),
-	                    .key = view(lota_config_get_string(cfg, "key")),
-	                    .etag = view(lota_config_get_string(cfg, "etag")),
-	                    .version_id = view(lota_config_get_string(cfg, "version_id")),
-	                    .size_bytes = size,
-	                    .extent_index = index};
+	lota_object_id obj = {.bucket = view(lota_config_get_string(cfg, "bucket")),
+	                      .key = view(lota_config_get_string(cfg, "key")),
+	                      .etag = view(lota_config_get_string(cfg, "etag")),
+	                      .version_id = view(lota_config_get_string(cfg, "version_id")),
+	                      .size_bytes = size};
 	lota_hash128 h;
-	int rc = lota_cache_key_hash(&k, &h);
+	if (rc == 0)
+		rc = lota_extent_name(&obj, extent, index, &h);
 	if (rc == 0)
 		rc = lota_placement_rank(pl, h, rank, nn);
 	if (rc < 0) {
@@ -246,9 +258,63 @@ out:
 	return status;
 }
 
+static int cmd_profile(int argc, char **argv)
+{
+	static const lota_config_key keys[] = {
+	    {.name = "profile",
+	     .type = LOTA_CONFIG_STRING,
+	     .metavar = "NAME",
+	     .help = "the profile to use, like aws --profile (default: AWS_PROFILE, else "
+	             "\"default\")"},
+	};
+	static const struct {
+		lota_aws_field field;
+		const char *name;
+		bool secret;
+	} rows[] = {
+	    {LOTA_AWS_FIELD_PROFILE, "profile", false},
+	    {LOTA_AWS_FIELD_ACCESS_KEY_ID, "access_key_id", false},
+	    {LOTA_AWS_FIELD_SECRET_ACCESS_KEY, "secret_access_key", true},
+	    {LOTA_AWS_FIELD_SESSION_TOKEN, "session_token", true},
+	    {LOTA_AWS_FIELD_REGION, "region", false},
+	    {LOTA_AWS_FIELD_ENDPOINT_URL, "endpoint_url", false},
+	    {LOTA_AWS_FIELD_CREDENTIALS_FILE, "credentials_file", false},
+	    {LOTA_AWS_FIELD_CONFIG_FILE, "config_file", false},
+	};
+	int status = 1;
+	lota_config *cfg = parse(keys, sizeof(keys) / sizeof(keys[0]), argc, argv,
+	                         "lota profile [--profile NAME]", &status);
+	if (!cfg)
+		return status;
+	lota_aws_resolve_opts o =
+	    LOTA_OPTS(lota_aws_resolve_opts, .profile = lota_config_get_string(cfg, "profile"));
+	lota_aws_profile *p = NULL;
+	char err[LOTA_AWSCONF_ERR_LEN];
+	int rc = lota_aws_profile_resolve(&o, &p, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "lota profile: %s\n", err[0] ? err : lota_strerror(rc));
+		goto out;
+	}
+	/* "name value (origin)", or "name -" when there is none */
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *v = lota_aws_profile_get(p, rows[i].field);
+		if (!v)
+			printf("%s -\n", rows[i].name);
+		else
+			printf("%s %s (%s)\n", rows[i].name, rows[i].secret ? "set" : v,
+			       lota_aws_profile_origin(p, rows[i].field));
+	}
+	status = 0;
+out:
+	lota_aws_profile_free(p);
+	lota_config_free(cfg);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
-	const char *usage = "usage: lota version | presign ... | owner ...  (lota CMD --help)\n";
+	const char *usage =
+	    "usage: lota version | presign ... | owner ... | profile ...  (lota CMD --help)\n";
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return 2;
@@ -261,6 +327,8 @@ int main(int argc, char **argv)
 		return cmd_presign(argc - 1, argv + 1);
 	if (strcmp(argv[1], "owner") == 0)
 		return cmd_owner(argc - 1, argv + 1);
+	if (strcmp(argv[1], "profile") == 0)
+		return cmd_profile(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(usage, stdout);
 		return 0;

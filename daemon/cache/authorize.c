@@ -98,7 +98,7 @@ static lota_hash128 grant_name(const creq *q)
 	                 ak.ptr);
 	lota_hash128 o = cache_obj_name(q->sr.bucket, q->sr.key, q->vquery);
 	memcpy(buf + n, &o, sizeof(o));
-	return lotad_store_hash_key((const uint8_t *)buf, (size_t)n + sizeof(o));
+	return lota_cache_key_hash_canonical((const uint8_t *)buf, (size_t)n + sizeof(o));
 }
 
 static void grant_note(creq *q)
@@ -203,17 +203,20 @@ static void auth_done(lotad_xfer *x, CURLcode rc)
 int cache_start_auth(creq *q)
 {
 	const lota_http_request *req = lotad_conn_request(q->c);
-	lota_http_header *hs = calloc(LOTAD_MAX_HEADERS, sizeof(*hs));
 	char *url = malloc(URL_CAP), *path = malloc(URL_CAP);
+	lota_request *r = NULL;
 	lota_str pathv;
-	size_t n = 0;
 	int rc = -ENOMEM;
-	if (!hs || !url || !path)
+	if (!url || !path)
 		goto out;
 	rc = cache_object_url(q->s, q->sr.bucket, q->sr.key, q->vquery, url, URL_CAP, path, URL_CAP,
 	                      &pathv);
 	if (rc < 0)
 		goto out;
+	rc = -ENOMEM;
+	if (!(r = cache_request_new("HEAD", pathv, q->vquery)))
+		goto out;
+	/* the client's fields, signed where the client signed them */
 	for (size_t i = 0; i < req->num_headers; i++) {
 		lota_str nm = req->headers[i].name;
 		if (lotad_hop_by_hop(nm) || name_is(nm, "host") || name_is(nm, "content-length") ||
@@ -221,9 +224,11 @@ int cache_start_auth(creq *q)
 		    name_is(nm, "x-amz-date") || name_is(nm, "x-amz-security-token") ||
 		    name_is(nm, "x-amz-content-sha256") || name_is(nm, "range"))
 			continue;
-		hs[n++] = req->headers[i];
+		if ((rc = lotad_auth_request_add_client(&q->auth, r, nm, req->headers[i].value)) <
+		    0)
+			goto out;
 	}
-	rc = cache_sign_request(&q->hdrs, &q->auth, q->s, "HEAD", pathv, q->vquery, hs, n, NULL, 0);
+	rc = cache_request_headers(&q->hdrs, r, &q->auth, q->s);
 	if (rc < 0)
 		goto out;
 	rc = -ENOMEM;
@@ -238,7 +243,7 @@ int cache_start_auth(creq *q)
 		q->x.easy = NULL;
 	}
 out:
-	free(hs);
+	lota_request_free(r);
 	free(url);
 	free(path);
 	return rc;

@@ -38,6 +38,8 @@
 
 #include <curl/curl.h>
 
+#include <lota/extent.h>
+
 #include "cache/cache.h"
 #include "net/upstream.h"
 #include "util/clock.h"
@@ -49,7 +51,6 @@
 #define DIRECT_FIRST (1u << 20)  /* cold ranges up to this long are read straight, filled after */
 #define OBJ_SLOTS    4096        /* objects remembered (direct-mapped) */
 #define FIELD_MAX    256         /* bytes of an ETag / version id remembered */
-#define SIGN_CAP     8192
 #define URL_CAP      (LOTAD_MAX_HEAD_BYTES + 1024)
 #define HEAD_CAP     (LOTAD_MAX_HEAD_BYTES + 512)
 
@@ -217,24 +218,32 @@ static inline uint64_t ext_size(const lotad_cache *ca)
 	return ca->cfg.extent_size;
 }
 
-/* The number of extents of o, and the length of extent k. */
-static inline uint64_t cache_ext_count(const lotad_cache *ca, const objinfo *o)
+/* o as liblota names its extents (lota/extent.h): bucket, decoded key, ETag, version id,
+ * size. Views into o. */
+static inline lota_object_id cache_obj_id(const objinfo *o)
 {
-	return (o->size + ext_size(ca) - 1) / ext_size(ca);
+	return (lota_object_id){o->bucket, o->dkey, o->etag, o->vid, o->size};
 }
 
-static inline uint64_t cache_ext_len(const lotad_cache *ca, const objinfo *o, uint64_t k)
+/* The geometry of o's extents (lota_extent_*): their number, the extent holding byte off,
+ * and the first and last byte of extent k. Callers pass offsets inside the object and
+ * indexes below the count (a request's range is resolved against o->size first, and an
+ * object cached here has at least one byte), so liblota never refuses them here; if it
+ * did, an invariant is broken and lotad stops rather than name or send the wrong bytes. */
+static inline uint64_t cache_ext_count(const lotad_cache *ca, const objinfo *o)
 {
-	uint64_t s = k * ext_size(ca);
-	return o->size - s < ext_size(ca) ? o->size - s : ext_size(ca);
+	return lota_extent_count(o->size, ext_size(ca));
 }
+uint64_t cache_ext_of(const lotad_cache *ca, const objinfo *o, uint64_t off);
+uint64_t cache_ext_first(const lotad_cache *ca, const objinfo *o, uint64_t k);
+uint64_t cache_ext_last(const lotad_cache *ca, const objinfo *o, uint64_t k);
 
 /* --- policy.c: what is cacheable --- */
 /* Why a request is not for the cache (NULL: it is). */
 const char *cache_not_cacheable(const lota_http_request *req, const lotad_s3req *sr,
                                 const lotad_auth_result *a, bool *no_fill, lota_str *vquery);
 
-/* --- objtab.c: the object table, objinfo and extent names --- */
+/* --- objtab.c: the object table, objinfo and extent geometry and keys --- */
 lota_hash128 cache_obj_name(lota_str bucket, lota_str rkey, lota_str vquery);
 void cache_objtab_note(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery,
                        uint64_t size, lota_str etag, lota_str vid);
@@ -244,19 +253,17 @@ bool cache_objtab_small(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_st
 bool cache_objtab_cached(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery,
                          uint64_t off);
 int cache_decode_key(lota_str rkey, char *out, size_t cap);
-int cache_ext_hash(lota_str bucket, lota_str dkey, lota_str etag, lota_str vid, uint64_t size,
-                   uint64_t k, lota_hash128 *h);
 objinfo *cache_obj_new(lota_str bucket, lota_str rkey, lota_str etag, lota_str vid, lota_str vquery,
                        const lotad_auth_result *a, lota_str meta, uint64_t size);
 objinfo *cache_obj_ref(objinfo *o);
 void cache_obj_unref(objinfo *o);
-int cache_ext_key(const objinfo *o, uint64_t k, uint8_t **key, size_t *klen, lota_hash128 *h);
+int cache_ext_key(const lotad_cache *ca, const objinfo *o, uint64_t k, uint8_t **key, size_t *klen,
+                  lota_hash128 *h);
 
 /* --- request.c: the requests the cache makes upstream --- */
-int cache_sign_request(struct curl_slist **l, const lotad_auth_result *ar, const lotad_settings *s,
-                       const char *method, lota_str path, lota_str query,
-                       const lota_http_header *hs, size_t n, const lota_http_header *own,
-                       size_t nown);
+lota_request *cache_request_new(const char *method, lota_str path, lota_str query);
+int cache_request_headers(struct curl_slist **l, lota_request *r, const lotad_auth_result *ar,
+                          const lotad_settings *s);
 int cache_object_url(const lotad_settings *s, lota_str bucket, lota_str rkey, lota_str vquery,
                      char *url, size_t cap, char *path, size_t pcap, lota_str *pathv);
 CURL *cache_easy_new(const lotad_settings *s, const char *url, struct curl_slist *hdrs, bool nobody,

@@ -170,10 +170,10 @@ static bool fjob_advance(fjob *j)
 		uint8_t *key;
 		size_t klen;
 		lota_hash128 h;
-		if (cache_ext_key(j->o, j->k, &key, &klen, &h) < 0)
+		if (cache_ext_key(ca, j->o, j->k, &key, &klen, &h) < 0)
 			return false;
-		j->start = j->k * ext_size(ca);
-		j->len = cache_ext_len(ca, j->o, j->k);
+		j->start = cache_ext_first(ca, j->o, j->k);
+		j->len = cache_ext_last(ca, j->o, j->k) - j->start + 1;
 		int rc = lotad_fill_begin(ca->store, key, klen, j->len,
 		                          (const uint8_t *)j->o->meta.ptr, j->o->meta.len, &j->f);
 		free(key);
@@ -367,6 +367,7 @@ void lotad_cache_fill_from_response(lotad_cache *ca, lotad_worker *w, const lota
 	    cache_obj_new(sr->bucket, sr->key, etag, version_id, vq, auth, (lota_str){"", 0}, size);
 	if (!o)
 		return;
-	cache_plan_unref(cache_start_fills(ca, w, o, first / ext_size(ca), last / ext_size(ca)));
+	cache_plan_unref(
+	    cache_start_fills(ca, w, o, cache_ext_of(ca, o, first), cache_ext_of(ca, o, last)));
 	cache_obj_unref(o);
 }

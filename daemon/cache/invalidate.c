@@ -4,6 +4,7 @@
  */
 #include "cache/cache-internal.h"
 
+#include <lota/extent.h>
 #include <lota/log.h>
 
 void lotad_cache_object_written(lotad_cache *ca, lota_str bucket, lota_str key)
@@ -15,11 +16,12 @@ void lotad_cache_object_written(lotad_cache *ca, lota_str bucket, lota_str key)
 	    e.size < ca->cfg.min_object_size || (dl = cache_decode_key(key, dk, sizeof(dk))) < 0)
 		return;
 	size_t dropped = 0;
-	for (uint64_t k = 0; k * ca->cfg.extent_size < e.size; k++) {
+	lota_object_id id = {
+	    bucket, {dk, (size_t)dl}, {e.etag, e.etag_len}, {e.vid, e.vid_len}, e.size};
+	uint64_t n = lota_extent_count(e.size, ca->cfg.extent_size);
+	for (uint64_t k = 0; k < n; k++) {
 		lota_hash128 eh;
-		if (cache_ext_hash(bucket, (lota_str){dk, (size_t)dl},
-		                   (lota_str){e.etag, e.etag_len}, (lota_str){e.vid, e.vid_len},
-		                   e.size, k, &eh) < 0)
+		if (lota_extent_name(&id, ca->cfg.extent_size, k, &eh) < 0)
 			break;
 		dropped += lotad_store_drop(ca->store, eh) == 0;
 	}

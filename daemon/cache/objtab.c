@@ -2,15 +2,19 @@
  * objtab.c - what the cache remembers of objects: the object table (the last size, ETag
  * and version id seen per bucket, key and version query: direct-mapped, OBJ_SLOTS
  * slots), objinfo (what one authorized request learned, shared with its fills) and the
- * names and keys of an object's extents.
+ * geometry, names and keys of an object's extents, which are liblota's (lota/extent.h):
+ * lotad, its peers and `lota owner` name an extent the same way.
  */
 #include "cache/cache-internal.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <lota/extent.h>
+#include <lota/log.h>
 #include <lota/placement.h>
 #include <lota/sigv4.h>
 
@@ -28,7 +32,8 @@ lota_hash128 cache_obj_name(lota_str bucket, lota_str rkey, lota_str vquery)
 		memcpy(buf + n, parts[i].ptr, parts[i].len);
 		n += parts[i].len;
 	}
-	lota_hash128 h = lotad_store_hash_key((const uint8_t *)buf, n);
+	/* a name in memory only (the table's slot), hashed as extent names are */
+	lota_hash128 h = lota_cache_key_hash_canonical((const uint8_t *)buf, n);
 	free(buf);
 	return h;
 }
@@ -94,21 +99,6 @@ int cache_decode_key(lota_str rkey, char *out, size_t cap)
 	return lota_uri_decode(rkey.ptr, rkey.len, out, cap);
 }
 
-/* The name of extent k of an object (bucket, decoded key, ETag, version id, size). */
-int cache_ext_hash(lota_str bucket, lota_str dkey, lota_str etag, lota_str vid, uint64_t size,
-                   uint64_t k, lota_hash128 *h)
-{
-	lota_cache_key ck = {
-	    .bucket = bucket,
-	    .key = dkey,
-	    .etag = etag,
-	    .version_id = vid,
-	    .size_bytes = size,
-	    .extent_index = k,
-	};
-	return lota_cache_key_hash(&ck, h);
-}
-
 /* Whether the last version of the object seen here has the extent holding byte `off` in
  * the store (published or being filled). */
 bool cache_objtab_cached(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery,
@@ -117,12 +107,15 @@ bool cache_objtab_cached(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_s
 	struct objent e;
 	char dk[4096];
 	int dl;
+	uint64_t k;
 	lota_hash128 eh;
-	if (!cache_objtab_get(ca, bucket, rkey, vquery, &e, false) || off >= e.size ||
-	    (dl = cache_decode_key(rkey, dk, sizeof(dk))) < 0 ||
-	    cache_ext_hash(bucket, (lota_str){dk, (size_t)dl}, (lota_str){e.etag, e.etag_len},
-	                   (lota_str){e.vid, e.vid_len}, e.size, off / ca->cfg.extent_size,
-	                   &eh) < 0)
+	if (!cache_objtab_get(ca, bucket, rkey, vquery, &e, false) ||
+	    lota_extent_index(e.size, ca->cfg.extent_size, off, &k) < 0 ||
+	    (dl = cache_decode_key(rkey, dk, sizeof(dk))) < 0)
+		return false;
+	lota_object_id id = {
+	    bucket, {dk, (size_t)dl}, {e.etag, e.etag_len}, {e.vid, e.vid_len}, e.size};
+	if (lota_extent_name(&id, ca->cfg.extent_size, k, &eh) < 0)
 		return false;
 	return lotad_store_lookup(ca->store, eh) >= 0;
 }
@@ -183,28 +176,53 @@ void cache_obj_unref(objinfo *o)
 	free(o);
 }
 
-/* The canonical cache key of extent k (malloc'd) and its hash. */
-int cache_ext_key(const objinfo *o, uint64_t k, uint8_t **key, size_t *klen, lota_hash128 *h)
+static _Noreturn void ext_broken(const char *what, uint64_t v, uint64_t size)
 {
-	lota_cache_key ck = {
-	    .bucket = o->bucket,
-	    .key = o->dkey,
-	    .etag = o->etag,
-	    .version_id = o->vid,
-	    .size_bytes = o->size,
-	    .extent_index = k,
-	};
-	size_t n = lota_cache_key_canonical_len(&ck);
-	uint8_t *buf = malloc(n ? n : 1);
+	lota_log_error("cache: %s %" PRIu64 " outside an object of %" PRIu64 " bytes (a bug)", what,
+	               v, size);
+	abort();
+}
+
+uint64_t cache_ext_of(const lotad_cache *ca, const objinfo *o, uint64_t off)
+{
+	uint64_t k;
+	if (lota_extent_index(o->size, ext_size(ca), off, &k) < 0)
+		ext_broken("byte", off, o->size);
+	return k;
+}
+
+uint64_t cache_ext_first(const lotad_cache *ca, const objinfo *o, uint64_t k)
+{
+	uint64_t first, last;
+	if (lota_extent_range(o->size, ext_size(ca), k, &first, &last) < 0)
+		ext_broken("extent", k, o->size);
+	return first;
+}
+
+uint64_t cache_ext_last(const lotad_cache *ca, const objinfo *o, uint64_t k)
+{
+	uint64_t first, last;
+	if (lota_extent_range(o->size, ext_size(ca), k, &first, &last) < 0)
+		ext_broken("extent", k, o->size);
+	return last;
+}
+
+/* The canonical cache key of extent k (malloc'd) and its name: what the store files the
+ * extent under and keeps in its header to check on open. */
+int cache_ext_key(const lotad_cache *ca, const objinfo *o, uint64_t k, uint8_t **key, size_t *klen,
+                  lota_hash128 *h)
+{
+	lota_object_id id = cache_obj_id(o);
+	uint8_t *buf = malloc(LOTA_CACHE_KEY_MAX_LEN);
 	if (!buf)
 		return -ENOMEM;
-	int rc = lota_cache_key_canonical(&ck, buf, n);
+	int rc = lota_extent_key(&id, ext_size(ca), k, buf, LOTA_CACHE_KEY_MAX_LEN);
 	if (rc < 0) {
 		free(buf);
 		return rc;
 	}
 	*key = buf;
 	*klen = (size_t)rc;
-	*h = lotad_store_hash_key(buf, (size_t)rc);
+	*h = lota_cache_key_hash_canonical(buf, (size_t)rc);
 	return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * request.c - the requests the cache makes upstream (the authorizing HEAD, fills and
- * direct reads): signed with the client's key, path-style URLs, curl easy handles, and
+ * direct reads): described as lota_request data, signed in place with the client's key
+ * and handed to curl field by field; path-style URLs, curl easy handles, and
  * the check of a pinned ranged GET's answer (a 206 of exactly the bytes asked for, of
  * the same ETag).
  */
@@ -14,48 +15,26 @@
 
 #include <lota/sigv4.h>
 
-/* The header list of a request to the upstream signed with ar's key: the signature's
- * lines, then the client's headers hs[0..n) (signed only where the client signed them),
- * then lotad's own own[0..nown) (signed), then nothing of curl's own (no Expect, no
- * default Accept). */
-int cache_sign_request(struct curl_slist **l, const lotad_auth_result *ar, const lotad_settings *s,
-                       const char *method, lota_str path, lota_str query,
-                       const lota_http_header *hs, size_t n, const lota_http_header *own,
-                       size_t nown)
+/* The cache's upstream requests as data (lota/request.h): the request line, path-style.
+ * The caller adds the client's fields (lotad_auth_request_add_client) or lotad's own. */
+lota_request *cache_request_new(const char *method, lota_str path, lota_str query)
 {
-	char *out = malloc(SIGN_CAP);
-	if (!out)
-		return -ENOMEM;
-	int al = lotad_auth_resign_sig(ar, &s->auth, (lota_str){method, strlen(method)}, path,
-	                               query, hs, n, own, nown, (lota_str){NULL, 0},
-	                               (int64_t)time(NULL), out, SIGN_CAP, NULL);
-	int rc = al < 0 ? al : 0;
-	char *line = out, *end = out + (al > 0 ? al : 0);
-	while (rc == 0 && line < end) {
-		char *eol = memmem(line, (size_t)(end - line), "\r\n", 2);
-		if (!eol)
-			eol = end;
-		*eol = 0;
-		if (eol > line)
-			rc = lotad_curl_line(l, line);
-		line = eol + 2;
+	lota_request *r = lota_request_new();
+	if (r && lota_request_reset(r, (lota_str){method, strlen(method)}, path, query) < 0) {
+		lota_request_free(r);
+		r = NULL;
 	}
-	explicit_bzero(out, SIGN_CAP);
-	free(out);
-	bool accept = false;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		accept |= name_is(hs[i].name, "accept");
-		rc = lotad_curl_header(l, hs[i].name, hs[i].value);
-	}
-	for (size_t i = 0; rc == 0 && i < nown; i++) {
-		accept |= name_is(own[i].name, "accept");
-		rc = lotad_curl_header(l, own[i].name, own[i].value);
-	}
-	if (rc == 0)
-		rc = lotad_curl_line(l, "Expect:");
-	if (rc == 0 && !accept)
-		rc = lotad_curl_line(l, "Accept:");
-	return rc;
+	return r;
+}
+
+/* Sign r with ar's key for the upstream (payload: the form's default; these requests
+ * have no body) and give its fields to curl as they are. */
+int cache_request_headers(struct curl_slist **l, lota_request *r, const lotad_auth_result *ar,
+                          const lotad_settings *s)
+{
+	int rc = lotad_auth_request_sign(ar, &s->auth, r, (lota_str){NULL, 0}, (int64_t)time(NULL),
+	                                 NULL);
+	return rc < 0 ? rc : lotad_curl_headers(l, r);
 }
 
 int cache_object_url(const lotad_settings *s, lota_str bucket, lota_str rkey, lota_str vquery,
@@ -116,6 +95,7 @@ CURL *cache_ranged_get(const lotad_settings *s, const objinfo *o, uint64_t first
 	char *url = malloc(URL_CAP), *path = malloc(URL_CAP);
 	char range[64];
 	lota_str pathv;
+	lota_request *r = NULL;
 	CURL *e = NULL;
 	if (!url || !path)
 		goto out;
@@ -123,15 +103,16 @@ CURL *cache_ranged_get(const lotad_settings *s, const objinfo *o, uint64_t first
 	                     &pathv) < 0)
 		goto out;
 	int rl = snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, first, last);
-	lota_http_header hs[2] = {
-	    {LOTA_STR_LIT("Range"), {range, (size_t)rl}},
-	    {LOTA_STR_LIT("If-Match"), o->etag},
-	};
-	lota_str q = o->vquery;
-	if (cache_sign_request(hdrs, &o->cred, s, "GET", pathv, q, NULL, 0, hs, 2) < 0)
+	/* lotad's own fields: signed */
+	if (!(r = cache_request_new("GET", pathv, o->vquery)) ||
+	    lota_request_header_add(r, LOTA_STR_LIT("Range"), (lota_str){range, (size_t)rl}, 0) <
+	        0 ||
+	    lota_request_header_add(r, LOTA_STR_LIT("If-Match"), o->etag, 0) < 0 ||
+	    cache_request_headers(hdrs, r, &o->cred, s) < 0)
 		goto out;
 	e = cache_easy_new(s, url, *hdrs, false, hcb, wcb, ud, errbuf);
 out:
+	lota_request_free(r);
 	free(url);
 	free(path);
 	return e;

@@ -229,10 +229,10 @@ static int open_extent(creq *q, uint64_t k)
 	uint8_t *key;
 	size_t klen;
 	lota_hash128 h;
-	uint64_t last = k * ext_size(ca) + cache_ext_len(ca, q->o, k) - 1;
+	uint64_t last = cache_ext_last(ca, q->o, k);
 	if (last > q->b)
 		last = q->b;
-	if (cache_ext_key(q->o, k, &key, &klen, &h) < 0)
+	if (cache_ext_key(ca, q->o, k, &key, &klen, &h) < 0)
 		return start_direct(q, last) < 0 ? -1 : 1;
 	int rc = lotad_store_open(ca->store, h, key, klen, &q->r);
 	if (rc == -ENOENT && !q->no_fill && cache_plan_take(q->plan, k)) {
@@ -258,7 +258,7 @@ static void reader_failed(creq *q, int64_t rc)
 {
 	lotad_cache *ca = q->ca;
 	uint64_t k = q->r_k;
-	uint64_t last = k * ext_size(ca) + cache_ext_len(ca, q->o, k) - 1;
+	uint64_t last = cache_ext_last(ca, q->o, k);
 	if (last > q->b)
 		last = q->b;
 	if (rc != -ECANCELED)
@@ -279,7 +279,7 @@ static void pump(creq *q)
 			cache_creq_finish(q, true);
 			return;
 		}
-		uint64_t k = q->a / ext_size(ca);
+		uint64_t k = cache_ext_of(ca, q->o, q->a);
 		if (q->r && q->r_k != k)
 			creq_close_reader(q);
 		if (!q->r) {
@@ -287,7 +287,7 @@ static void pump(creq *q)
 			if (rc != 0)
 				return;
 		}
-		uint64_t off = q->a - k * ext_size(ca);
+		uint64_t off = q->a - cache_ext_first(ca, q->o, k);
 		int64_t rd = lotad_reader_readable(q->r);
 		if (rd < 0) {
 			reader_failed(q, rd);
@@ -295,7 +295,7 @@ static void pump(creq *q)
 		}
 		if (off >= (uint64_t)rd) {
 			if (off - (uint64_t)rd > FAR_AHEAD) {
-				uint64_t last = k * ext_size(ca) + cache_ext_len(ca, q->o, k) - 1;
+				uint64_t last = cache_ext_last(ca, q->o, k);
 				creq_close_reader(q);
 				(void)start_direct(q, last < q->b ? last : q->b);
 				return;
@@ -410,12 +410,13 @@ static bool range_held(creq *q)
 {
 	lotad_cache *ca = q->ca;
 	const objinfo *o = q->o;
-	for (uint64_t k = q->a / ext_size(ca); k <= q->b / ext_size(ca); k++) {
+	lota_object_id id = cache_obj_id(o);
+	for (uint64_t k = cache_ext_of(ca, o, q->a); k <= cache_ext_of(ca, o, q->b); k++) {
 		lota_hash128 h;
-		uint64_t start = k * ext_size(ca), end = start + cache_ext_len(ca, o, k) - 1;
+		uint64_t start = cache_ext_first(ca, o, k), end = cache_ext_last(ca, o, k);
 		if (end > q->b)
 			end = q->b;
-		if (cache_ext_hash(o->bucket, o->dkey, o->etag, o->vid, o->size, k, &h) < 0 ||
+		if (lota_extent_name(&id, ext_size(ca), k, &h) < 0 ||
 		    !lotad_cache__held(ca->store, h, end - start + 1))
 			return false;
 	}
@@ -460,7 +461,7 @@ void cache_authorized(creq *q)
 		cache_creq_to_proxy(q, "bypass");
 		return;
 	}
-	uint64_t first = q->a / ext_size(ca), last = q->b / ext_size(ca);
+	uint64_t first = cache_ext_of(ca, q->o, q->a), last = cache_ext_of(ca, q->o, q->b);
 	bool cached = range_held(q);
 	const char *label = cached ? "hit" : "miss";
 	if (q->is_head) {

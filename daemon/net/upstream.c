@@ -313,17 +313,8 @@ void lotad_upstream_remove(lotad_upstream *u, lotad_xfer *x)
 
 /* ------------------------------------------------------- header lists --- */
 
-int lotad_curl_header(struct curl_slist **l, lota_str name, lota_str value)
+static int append(struct curl_slist **l, const char *line)
 {
-	char line[LOTAD_MAX_HEAD_BYTES];
-	int n;
-	if (value.len)
-		n = snprintf(line, sizeof(line), "%.*s: %.*s", (int)name.len, name.ptr,
-		             (int)value.len, value.ptr);
-	else /* curl's syntax for a header with an empty value */
-		n = snprintf(line, sizeof(line), "%.*s;", (int)name.len, name.ptr);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return -E2BIG;
 	struct curl_slist *nl = curl_slist_append(*l, line);
 	if (!nl)
 		return -ENOMEM;
@@ -331,11 +322,21 @@ int lotad_curl_header(struct curl_slist **l, lota_str name, lota_str value)
 	return 0;
 }
 
-int lotad_curl_line(struct curl_slist **l, const char *line)
+int lotad_curl_headers(struct curl_slist **l, const lota_request *r)
 {
-	struct curl_slist *nl = curl_slist_append(*l, line);
-	if (!nl)
-		return -ENOMEM;
-	*l = nl;
-	return 0;
+	size_t n = lota_request_header_count(r);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		lota_http_header h;
+		if (lota_request_header_get(r, i, &h, NULL) < 0)
+			return -EINVAL;
+		if (lota_str_eq_nocase(h.name, "content-length", 14))
+			continue;
+		rc = append(l, lota_request_header_line(r, i));
+	}
+	if (rc == 0)
+		rc = append(l, "Expect:");
+	if (rc == 0 && lota_request_header_find(r, LOTA_STR_LIT("Accept")) < 0)
+		rc = append(l, "Accept:");
+	return rc;
 }

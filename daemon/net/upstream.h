@@ -30,6 +30,7 @@
 #include <curl/curl.h>
 
 #include <lota/common.h>
+#include <lota/request.h>
 
 #include "net/loop.h"
 
@@ -54,10 +55,15 @@ int lotad_upstream_add(lotad_upstream *u, lotad_xfer *x);
 /* Stop a transfer (finished or not). Safe outside curl callbacks only. */
 void lotad_upstream_remove(lotad_upstream *u, lotad_xfer *x);
 
-/* Shared by every request lotad makes upstream: append "Name: value" (curl's "Name;" for
- * an empty value) / a raw line to a header list. 0, -E2BIG for a line above
- * LOTAD_MAX_HEAD_BYTES, -ENOMEM. */
-int lotad_curl_header(struct curl_slist **l, lota_str name, lota_str value);
-int lotad_curl_line(struct curl_slist **l, const char *line);
+/*
+ * The header list curl sends for a request lotad makes upstream (the proxy's, the cache's
+ * authorizing HEAD, fills, direct reads), from its description r (lota/request.h): every
+ * field as lota_request_header_line gives it ("Name: value", or curl's "Name;" for an
+ * empty value), in r's order, but Content-Length, which curl writes itself from the
+ * upload size it is given (r carries it only when a signature covers it); then nothing
+ * of curl's own: "Expect:" (lotad answers 100-continue itself) and, when r has no Accept,
+ * "Accept:". Appends to *l; returns 0 or -ENOMEM.
+ */
+int lotad_curl_headers(struct curl_slist **l, const lota_request *r);
 
 #endif

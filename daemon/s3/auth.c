@@ -2,9 +2,10 @@
  * auth.c - lotad's credentials store and the authentication decision for client
  * requests (docs/architecture.md §4), plus the upstream request's own signature (§4.3).
  *
- * Credentials store: an immutable snapshot parsed from an AWS shared-credentials file,
- * entries sorted by access key id (binary search), each string in its own allocation so
- * every secret can be wiped on the last unref. The process-wide current snapshot is a
+ * Credentials store: an immutable snapshot of an AWS shared-credentials file as
+ * liblota's strict reader gives it (lota/awsconf.h), entries sorted by access key id
+ * (binary search), each string in its own allocation so every secret can be wiped on the
+ * last unref. The process-wide current snapshot is a
  * pointer guarded by a mutex: taking a reference and swapping are both done under it, so
  * a reader can never reference a snapshot whose count already reached zero (a bare
  * atomic pointer load followed by an increment would race with the final unref).
@@ -21,17 +22,14 @@
  * signatures) are constant time.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include <lota/awsconf.h>
 #include <lota/log.h>
 
 #include "crypto-internal.h"
@@ -39,15 +37,9 @@
 #include "util/hostport.h"
 #include "util/names.h"
 
-#define CREDS_MAX_FILE_BYTES (16u << 20)
-#define CREDS_MAX_ENTRIES    100000
-#define AK_MAX               LOTA_SIGV4_ACCESS_KEY_MAX
-#define SECRET_MAX           LOTA_SIGV4_SECRET_MAX
-#define TOKEN_MAX            8192
+#define TOKEN_MAX LOTA_AWSCONF_TOKEN_MAX
 
 typedef struct cred {
-	char *section; /* for messages only */
-	size_t line;   /* line of the [section] header */
 	char *ak, *sk, *tok;
 	size_t ak_len, sk_len, tok_len;
 } cred;
@@ -71,7 +63,6 @@ static void cred_wipe(cred *c)
 		free(c->tok);
 	}
 	free(c->ak);
-	free(c->section);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -156,283 +147,87 @@ void lotad_creds_set_current(lotad_creds *c)
 	lotad_creds_unref(old);
 }
 
-/* ---------------------------------------------------------------- parser */
+/* ---------------------------------------------------------------- loading */
 
-typedef struct parser {
-	const char *name;
-	char *err;
-	size_t cap;
+/* The file is read and checked by liblota's strict credentials reader (lota/awsconf.h,
+ * LOTA_AWSCONF_STRICT: lotad's rules and messages): every section a non-empty key id
+ * and secret, no key id twice, nothing but visible ASCII. It calls back only once the
+ * whole file is valid; this keeps a copy of each entry. */
+typedef struct build {
 	cred *v;
 	size_t n, alloc;
-	/* the open section (views into the input) */
-	bool in_section;
-	lota_str sec;
-	size_t sec_line;
-	lota_str ak, sk, tok;
-	size_t ak_line, sk_line, tok_line;
-} parser;
-
-LOTA_PRINTF(3, 4)
-static int perr(parser *p, size_t line, const char *fmt, ...)
-{
-	if (p->err && p->cap > 0) {
-		char msg[256];
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-		va_end(ap);
-		if (line)
-			snprintf(p->err, p->cap, "%s:%zu: %s", p->name, line, msg);
-		else
-			snprintf(p->err, p->cap, "%s: %s", p->name, msg);
-	}
-	return LOTA_E_CONFIG_VALUE;
-}
-
-static bool is_ws(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static lota_str trim(const char *s, size_t n)
-{
-	while (n > 0 && is_ws(s[0])) {
-		s++;
-		n--;
-	}
-	while (n > 0 && is_ws(s[n - 1]))
-		n--;
-	return (lota_str){s, n};
-}
-
-static bool str_is(lota_str s, const char *lit)
-{
-	size_t n = strlen(lit);
-	return s.len == n && strncasecmp(s.ptr, lit, n) == 0;
-}
+} build;
 
 static char *dup_str(lota_str s)
 {
 	char *d = malloc(s.len + 1);
 	if (d) {
-		memcpy(d, s.ptr, s.len);
+		if (s.len)
+			memcpy(d, s.ptr, s.len);
 		d[s.len] = '\0';
 	}
 	return d;
 }
 
-/* Visible ASCII only (no space, no control, no 8-bit), optionally without '/'. */
-static bool token_ok(lota_str s, bool no_slash)
+static int build_add(void *ud, const lota_aws_credentials_entry *e)
 {
-	for (size_t i = 0; i < s.len; i++) {
-		unsigned char c = (unsigned char)s.ptr[i];
-		if (c <= 0x20 || c >= 0x7f || (no_slash && c == '/'))
-			return false;
-	}
-	return true;
-}
-
-static int close_section(parser *p)
-{
-	if (!p->in_section)
-		return 0;
-	p->in_section = false;
-	int sl = (int)(p->sec.len > 64 ? 64 : p->sec.len);
-	if (p->ak.len == 0)
-		return perr(p, p->sec_line, "section [%.*s] has no aws_access_key_id", sl,
-		            p->sec.ptr);
-	if (p->sk.len == 0)
-		return perr(p, p->sec_line, "section [%.*s] has no aws_secret_access_key", sl,
-		            p->sec.ptr);
-	if (p->n == CREDS_MAX_ENTRIES)
-		return perr(p, p->sec_line, "more than %d sections", CREDS_MAX_ENTRIES);
-	if (p->n == p->alloc) {
-		size_t na = p->alloc ? p->alloc * 2 : 8;
-		cred *nv = realloc(p->v, na * sizeof(*nv));
+	build *b = ud;
+	if (b->n == b->alloc) {
+		size_t na = b->alloc ? b->alloc * 2 : 8;
+		cred *nv = realloc(b->v, na * sizeof(*nv));
 		if (!nv)
 			return -ENOMEM;
-		p->v = nv;
-		p->alloc = na;
+		b->v = nv;
+		b->alloc = na;
 	}
-	cred *c = &p->v[p->n];
-	memset(c, 0, sizeof(*c));
-	c->line = p->sec_line;
-	c->section = dup_str(p->sec);
-	c->ak = dup_str(p->ak);
-	c->sk = dup_str(p->sk);
-	c->ak_len = p->ak.len;
-	c->sk_len = p->sk.len;
-	if (p->tok.len) {
-		c->tok = dup_str(p->tok);
-		c->tok_len = p->tok.len;
+	cred *c = &b->v[b->n++]; /* counted before the copies, so the cleanup frees them */
+	*c = (cred){.ak = dup_str(e->access_key_id),
+	            .sk = dup_str(e->secret_access_key),
+	            .ak_len = e->access_key_id.len,
+	            .sk_len = e->secret_access_key.len};
+	if (e->session_token.len) {
+		c->tok = dup_str(e->session_token);
+		c->tok_len = e->session_token.len;
 	}
-	p->n++; /* counted even when an allocation failed, so the cleanup frees it */
-	if (!c->section || !c->ak || !c->sk || (p->tok.len && !c->tok))
-		return -ENOMEM;
-	return 0;
-}
-
-static int set_value(parser *p, size_t line, lota_str key, lota_str val, lota_str *slot,
-                     size_t *slot_line, size_t max, bool no_slash)
-{
-	int kl = (int)key.len;
-	if (slot->ptr)
-		return perr(p, line, "duplicate %.*s in section [%.*s] (first at line %zu)", kl,
-		            key.ptr, (int)(p->sec.len > 64 ? 64 : p->sec.len), p->sec.ptr,
-		            *slot_line);
-	if (val.len == 0)
-		return perr(p, line, "empty %.*s", kl, key.ptr);
-	if (val.len > max)
-		return perr(p, line, "%.*s longer than %zu bytes", kl, key.ptr, max);
-	if (!token_ok(val, no_slash))
-		return perr(p, line,
-		            "%.*s contains a space, a control byte or a character "
-		            "that is not allowed",
-		            kl, key.ptr);
-	*slot = val;
-	*slot_line = line;
-	return 0;
-}
-
-static int parse_line(parser *p, size_t line, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return perr(p, line, "control byte 0x%02x", c);
-	}
-	lota_str t = trim(s, n);
-	if (t.len == 0 || t.ptr[0] == '#' || t.ptr[0] == ';')
-		return 0;
-	if (t.ptr[0] == '[') {
-		if (t.ptr[t.len - 1] != ']')
-			return perr(p, line, "section header without a closing ']'");
-		lota_str name = trim(t.ptr + 1, t.len - 2);
-		if (name.len == 0)
-			return perr(p, line, "empty section name");
-		if (memchr(name.ptr, '[', name.len) || memchr(name.ptr, ']', name.len))
-			return perr(p, line, "'[' or ']' inside a section name");
-		int rc = close_section(p);
-		if (rc < 0)
-			return rc;
-		p->in_section = true;
-		p->sec = name;
-		p->sec_line = line;
-		p->ak = p->sk = p->tok = (lota_str){NULL, 0};
-		p->ak_line = p->sk_line = p->tok_line = 0;
-		return 0;
-	}
-	const char *eq = memchr(t.ptr, '=', t.len);
-	if (!eq)
-		return perr(p, line, "expected '[section]' or 'key = value'");
-	if (!p->in_section)
-		return perr(p, line, "key outside of any [section]");
-	lota_str key = trim(t.ptr, (size_t)(eq - t.ptr));
-	lota_str val = trim(eq + 1, t.len - (size_t)(eq - t.ptr) - 1);
-	if (key.len == 0)
-		return perr(p, line, "empty key before '='");
-	if (str_is(key, "aws_access_key_id"))
-		return set_value(p, line, key, val, &p->ak, &p->ak_line, AK_MAX, true);
-	if (str_is(key, "aws_secret_access_key"))
-		return set_value(p, line, key, val, &p->sk, &p->sk_line, SECRET_MAX, false);
-	if (str_is(key, "aws_session_token") || str_is(key, "aws_security_token"))
-		return set_value(p, line, key, val, &p->tok, &p->tok_line, TOKEN_MAX, false);
-	return 0; /* other keys (region, output, ...) are allowed and ignored */
+	return c->ak && c->sk && (c->tok || !c->tok_len) ? 0 : -ENOMEM;
 }
 
 static int cmp_ak(const void *a, const void *b)
 {
 	const cred *x = a, *y = b;
-	int r = keycmp(x->ak, x->ak_len, y->ak, y->ak_len);
-	if (r)
-		return r;
-	return x->line < y->line ? -1 : x->line > y->line;
+	return keycmp(x->ak, x->ak_len, y->ak, y->ak_len);
 }
 
-static int cmp_section(const void *a, const void *b)
+/* The snapshot of what the reader returned (rc), sorted for lookups; NULL on failure. */
+static lotad_creds *build_finish(build *b, int rc, char *err, size_t err_cap)
 {
-	const cred *x = a, *y = b;
-	int r = strcmp(x->section, y->section);
-	if (r)
-		return r;
-	return x->line < y->line ? -1 : x->line > y->line;
+	lotad_creds *out = NULL;
+	if (rc == 0 && !(out = calloc(1, sizeof(*out)))) {
+		rc = -ENOMEM;
+		snprintf(err, err_cap, "credentials: out of memory");
+	}
+	if (rc == 0) {
+		/* no key id repeats (the reader refuses that), so the order is total */
+		if (b->n > 1)
+			qsort(b->v, b->n, sizeof(*b->v), cmp_ak);
+		atomic_init(&out->refs, 1);
+		out->n = b->n;
+		out->v = b->v;
+		return out;
+	}
+	for (size_t i = 0; i < b->n; i++)
+		cred_wipe(&b->v[i]);
+	free(b->v);
+	return NULL;
 }
 
 lotad_creds *lotad_creds_parse(const char *buf, size_t len, const char *name, char *err,
                                size_t err_cap)
 {
-	parser p = {.name = name ? name : "credentials", .err = err, .cap = err_cap};
-	lotad_creds *out = NULL;
-	int rc = 0;
-	if (err && err_cap)
-		err[0] = '\0';
-	if (len > CREDS_MAX_FILE_BYTES) {
-		rc = perr(&p, 0, "larger than %u bytes", CREDS_MAX_FILE_BYTES);
-		goto out;
-	}
-	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
-		buf += 3;
-		len -= 3;
-	}
-	size_t line = 0;
-	const char *s = buf, *end = buf + len;
-	while (s < end) {
-		line++;
-		const char *nl = memchr(s, '\n', (size_t)(end - s));
-		const char *eol = nl ? nl : end;
-		size_t n = (size_t)(eol - s);
-		if (n > 0 && s[n - 1] == '\r')
-			n--;
-		rc = parse_line(&p, line, s, n);
-		if (rc < 0)
-			goto out;
-		s = nl ? nl + 1 : end;
-	}
-	rc = close_section(&p);
-	if (rc < 0)
-		goto out;
-
-	if (p.n > 1) {
-		qsort(p.v, p.n, sizeof(*p.v), cmp_section);
-		for (size_t i = 1; i < p.n; i++) {
-			if (strcmp(p.v[i].section, p.v[i - 1].section) == 0) {
-				rc = perr(&p, p.v[i].line,
-				          "duplicate section [%.64s] (first at line %zu)",
-				          p.v[i].section, p.v[i - 1].line);
-				goto out;
-			}
-		}
-		qsort(p.v, p.n, sizeof(*p.v), cmp_ak);
-		for (size_t i = 1; i < p.n; i++) {
-			if (keycmp(p.v[i].ak, p.v[i].ak_len, p.v[i - 1].ak, p.v[i - 1].ak_len) ==
-			    0) {
-				rc =
-				    perr(&p, p.v[i].line,
-				         "section [%.64s] repeats the aws_access_key_id of section "
-				         "[%.64s] (line %zu)",
-				         p.v[i].section, p.v[i - 1].section, p.v[i - 1].line);
-				goto out;
-			}
-		}
-	}
-	out = calloc(1, sizeof(*out));
-	if (!out) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	atomic_init(&out->refs, 1);
-	out->n = p.n;
-	out->v = p.v;
-	p.v = NULL;
-	p.n = 0;
-	rc = 0;
-out:
-	if (rc == -ENOMEM)
-		perr(&p, 0, "out of memory");
-	for (size_t i = 0; i < p.n; i++)
-		cred_wipe(&p.v[i]);
-	free(p.v);
-	return out;
+	build b = {0};
+	int rc = lota_aws_credentials_foreach(buf, len, name ? name : "credentials",
+	                                      LOTA_AWSCONF_STRICT, build_add, &b, err, err_cap);
+	return build_finish(&b, rc, err, err_cap);
 }
 
 lotad_creds *lotad_creds_load(const char *path, char *err, size_t err_cap)
@@ -441,57 +236,10 @@ lotad_creds *lotad_creds_load(const char *path, char *err, size_t err_cap)
 		err[0] = '\0';
 	if (!path || !path[0])
 		return lotad_creds_parse("", 0, "credentials", err, err_cap);
-	lotad_creds *c = NULL;
-	char *buf = NULL;
-	size_t len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, err_cap, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		snprintf(err, err_cap, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, err_cap, "%s: not a regular file", path);
-		goto out;
-	}
-	if ((uint64_t)st.st_size > CREDS_MAX_FILE_BYTES) {
-		snprintf(err, err_cap, "%s: larger than %u bytes", path, CREDS_MAX_FILE_BYTES);
-		goto out;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO))
-		lota_log_warn("credentials file %s is accessible by group or others (mode %04o); "
-		              "chmod 600 it",
-		              path, (unsigned)(st.st_mode & 07777));
-	size_t cap = (size_t)st.st_size;
-	buf = malloc(cap + 1);
-	if (!buf) {
-		snprintf(err, err_cap, "%s: out of memory", path);
-		goto out;
-	}
-	while (len < cap) {
-		ssize_t r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			snprintf(err, err_cap, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	c = lotad_creds_parse(buf, len, path, err, err_cap);
-out:
-	if (buf) {
-		lota__wipe(buf, len);
-		free(buf);
-	}
-	close(fd);
-	return c;
+	build b = {0};
+	int rc = lota_aws_credentials_foreach_file(
+	    path, LOTA_AWSCONF_STRICT | LOTA_AWSCONF_WARN_MODE, build_add, &b, err, err_cap);
+	return build_finish(&b, rc, err, err_cap);
 }
 
 /* ---------------------------------------------------------------- decision */
@@ -766,30 +514,31 @@ void lotad_auth_result_cleanup(lotad_auth_result *r)
 
 /* ---------------------------------------------------------------- upstream signature */
 
-/* Headers lotad never signs: hop-by-hop ones (they may legitimately change per hop),
- * ones proxies rewrite, and the ones this module writes itself. */
-static bool skip_header(lota_str name)
+/* Headers the upstream request's signature writes itself: a client's are not carried
+ * over (its Authorization, date, token and payload hash belong to its own signature). */
+static bool written_by_signature(lota_str name)
 {
-	static const char *const skip[] = {
-	    "host",
-	    "authorization",
-	    "x-amz-date",
-	    "x-amz-security-token",
-	    "x-amz-content-sha256",
-	    "expect",
-	    "user-agent",
-	    "x-amzn-trace-id",
+	static const char *const own[] = {
+	    "host", "authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256",
 	};
-	if (lotad_hop_by_hop(name))
-		return true;
-	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++) {
-		if (eq_nocase(name.ptr, name.len, skip[i], strlen(skip[i])))
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (eq_nocase(name.ptr, name.len, own[i], strlen(own[i])))
 			return true;
-	}
 	return false;
 }
 
-#define RESIGN_MAX_HEADERS (LOTA_SIGV4_MAX_HEADERS - 1) /* and the Authorization it makes */
+/* Headers lotad never signs: hop-by-hop ones (they may legitimately change per hop) and
+ * ones proxies rewrite. */
+static bool never_signed(lota_str name)
+{
+	static const char *const skip[] = {"expect", "user-agent", "x-amzn-trace-id"};
+	if (lotad_hop_by_hop(name))
+		return true;
+	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
+		if (eq_nocase(name.ptr, name.len, skip[i], strlen(skip[i])))
+			return true;
+	return false;
+}
 
 /* Whether name is listed in a SignedHeaders value: names separated by ';' (the query
  * form may carry the separator percent-encoded, %3B), compared case-insensitively. */
@@ -850,13 +599,29 @@ bool lotad_auth__unsigned_amz_header(const lota_http_header *headers, size_t num
 	return false;
 }
 
-int lotad_auth_resign_sig(const lotad_auth_result *r, const lotad_auth_config *cfg, lota_str method,
-                          lota_str path, lota_str query, const lota_http_header *headers,
-                          size_t num_headers, const lota_http_header *own, size_t num_own,
-                          lota_str payload_hash, int64_t now, char *out, size_t cap,
-                          char *signature_out)
+int lotad_auth_request_add_client(const lotad_auth_result *r, lota_request *req, lota_str name,
+                                  lota_str value)
 {
-	if (!r || r->secret_key.len == 0 || r->access_key.len == 0 || !cfg->upstream_host)
+	if (!r || !req)
+		return -EINVAL;
+	if (written_by_signature(name))
+		return 0;
+	/* The client's headers are signed only where the client signed them: lotad never
+	 * vouches, with the client's key, for a header the client did not vouch for. */
+	unsigned flags =
+	    never_signed(name) || !lotad_auth_client_signed(r, name) ? LOTA_REQUEST_UNSIGNED : 0;
+	int rc = lota_request_header_add(req, name, value, flags);
+	return rc < 0 ? rc : 0;
+}
+
+int lotad_auth_request_sign(const lotad_auth_result *r, const lotad_auth_config *cfg,
+                            lota_request *req, lota_str payload_hash, int64_t now,
+                            char *signature_out)
+{
+	if (signature_out)
+		signature_out[0] = '\0';
+	if (!r || !cfg || !req || r->secret_key.len == 0 || r->access_key.len == 0 ||
+	    !cfg->upstream_host)
 		return -EINVAL;
 	bool presigned = r->claim.form == LOTA_SIGV4_FORM_QUERY;
 	/* The payload hash the client signed is kept: a presigned URL pinned to a body
@@ -865,78 +630,14 @@ int lotad_auth_resign_sig(const lotad_auth_result *r, const lotad_auth_config *c
 	if (payload_hash.len == 0)
 		payload_hash = presigned ? LOTA_STR_LIT(LOTA_SIGV4_UNSIGNED_PAYLOAD)
 		                         : LOTA_STR_LIT(LOTA_SIGV4_EMPTY_SHA256);
-	char amz_date[LOTA_SIGV4_AMZ_DATE_LEN + 1];
-	lota_sigv4_format_amz_date(now, amz_date);
-
-	lota_http_header hs[RESIGN_MAX_HEADERS];
-	size_t n = 0;
-	hs[n++] = (lota_http_header){{"Host", 4}, {cfg->upstream_host, strlen(cfg->upstream_host)}};
-	hs[n++] = (lota_http_header){{"X-Amz-Date", 10}, {amz_date, LOTA_SIGV4_AMZ_DATE_LEN}};
-	hs[n++] = (lota_http_header){{"X-Amz-Content-Sha256", 20}, payload_hash};
-	if (r->session_token.len)
-		hs[n++] = (lota_http_header){{"X-Amz-Security-Token", 20}, r->session_token};
-	/* The client's headers are signed only where the client signed them: lotad never
-	 * vouches, with the client's key, for a header the client did not vouch for. */
-	for (size_t i = 0; i < num_headers; i++) {
-		if (skip_header(headers[i].name) || !lotad_auth_client_signed(r, headers[i].name))
-			continue;
-		if (n == RESIGN_MAX_HEADERS)
-			return LOTA_E_TOO_LARGE;
-		hs[n++] = headers[i];
-	}
-	for (size_t i = 0; i < num_own; i++) {
-		if (skip_header(own[i].name))
-			continue;
-		if (n == RESIGN_MAX_HEADERS)
-			return LOTA_E_TOO_LARGE;
-		hs[n++] = own[i];
-	}
 	const char *region = cfg->region && cfg->region[0] ? cfg->region : "us-east-1";
-	lota_sigv4_params params = {
-	    .sz = sizeof(params),
-	    .access_key = r->access_key,
-	    .secret_key = r->secret_key,
-	    .session_token = r->session_token,
-	    .region = {region, strlen(region)},
-	    .service = LOTA_STR_LIT("s3"),
-	    .time = now,
-	};
-	lota_sigv4_request sr = {
-	    .method = method,
-	    .path = path,
-	    .query = query,
-	    .headers = hs,
-	    .num_headers = n,
-	    .payload_hash = payload_hash,
-	};
-	lota_sigv4_signature sig;
-	int rc = lota_sigv4_sign_header(&params, &sr, &sig);
-	if (rc < 0)
-		return rc;
-	int len =
-	    snprintf(out, cap,
-	             "Host: %s\r\nX-Amz-Date: %s\r\nX-Amz-Content-Sha256: %.*s\r\n%s%.*s%s"
-	             "Authorization: %s\r\n",
-	             cfg->upstream_host, amz_date, (int)payload_hash.len, payload_hash.ptr,
-	             r->session_token.len ? "X-Amz-Security-Token: " : "",
-	             (int)r->session_token.len, r->session_token.ptr ? r->session_token.ptr : "",
-	             r->session_token.len ? "\r\n" : "", sig.authorization);
-	if (signature_out)
-		memcpy(signature_out, sig.signature, sizeof(sig.signature));
-	lota__wipe(&sig, sizeof(sig));
-	if (len < 0)
-		return LOTA_E_INTERNAL;
-	if ((size_t)len >= cap)
-		return LOTA_E_TOO_LARGE;
-	return len;
-}
-
-int lotad_auth_resign(const lotad_auth_result *r, const lotad_auth_config *cfg, lota_str method,
-                      lota_str path, lota_str query, const lota_http_header *headers,
-                      size_t num_headers, lota_str payload_hash, int64_t now, char *out, size_t cap)
-{
-	return lotad_auth_resign_sig(r, cfg, method, path, query, headers, num_headers, NULL, 0,
-	                             payload_hash, now, out, cap, NULL);
+	lota_sigv4_params params =
+	    LOTA_OPTS(lota_sigv4_params, .access_key = r->access_key, .secret_key = r->secret_key,
+	              .session_token = r->session_token, .region = {region, strlen(region)},
+	              .service = LOTA_STR_LIT("s3"), .time = now);
+	return lota_sigv4_sign_request(&params, req,
+	                               (lota_str){cfg->upstream_host, strlen(cfg->upstream_host)},
+	                               payload_hash, signature_out);
 }
 
 /* Whether the parameter p[0..n) ("name" or "name=value") is a presign one. */
@@ -976,290 +677,31 @@ size_t lotad_auth_strip_presign(lota_str query, char *out, size_t cap)
 
 /* ---------------------------------------------------------------- aws-chunked */
 
-/*
- * The re-signer keeps exactly the client's chunk boundaries and size texts, so the
- * re-signed body has the same length as the original (the signed Content-Length stays
- * true); only the 64 hex digits of each chunk-signature change. A chunk's new signature
- * depends on its whole payload, and its header comes first, so one chunk is held at a
- * time (capped by max_chunk_bytes; SDKs use 8-128 KiB).
- */
-#define CHUNK_HDR_MAX 128
-#define CHUNK_SIG_KEY ";chunk-signature="
-
-enum { CK_HEADER, CK_DATA, CK_CR, CK_LF, CK_EMIT, CK_DONE, CK_FAILED };
-
-typedef struct chunk_side {
-	uint8_t key[32];
-	char amz_date[LOTA_SIGV4_AMZ_DATE_LEN + 1];
-	char scope[128];
-	char prev[LOTA_SIGV4_SIGNATURE_HEX_LEN + 1];
-} chunk_side;
-
-struct lotad_chunk_resigner {
-	chunk_side in, out;
-	int state;
-	size_t max_chunk;
-	char hdr[CHUNK_HDR_MAX];
-	size_t hdr_len;
-	size_t size_len; /* hex digits of the size, as the client wrote them */
-	char sent_sig[LOTA_SIGV4_SIGNATURE_HEX_LEN];
-	uint64_t size, have;
-	char *data;
-	size_t data_cap;
-	char ohdr[CHUNK_HDR_MAX];
-	size_t ohdr_len, emitted;
-};
-
-static int side_init(chunk_side *s, const lotad_chunk_side *d)
-{
-	if (d->amz_date.len != LOTA_SIGV4_AMZ_DATE_LEN || d->seed_signature.len != 64 ||
-	    d->secret_key.len == 0 || d->region.len == 0 || d->region.len > 64)
-		return -EINVAL;
-	lota_str sd = d->scope_date.len ? d->scope_date : (lota_str){d->amz_date.ptr, 8};
-	if (sd.len != 8)
-		return -EINVAL;
-	memcpy(s->amz_date, d->amz_date.ptr, LOTA_SIGV4_AMZ_DATE_LEN);
-	s->amz_date[LOTA_SIGV4_AMZ_DATE_LEN] = '\0';
-	memcpy(s->prev, d->seed_signature.ptr, 64);
-	s->prev[64] = '\0';
-	snprintf(s->scope, sizeof(s->scope), "%.8s/%.*s/s3/aws4_request", sd.ptr,
-	         (int)d->region.len, d->region.ptr);
-	return lota_sigv4_signing_key(d->secret_key, sd, d->region, LOTA_STR_LIT("s3"), s->key);
-}
-
-lotad_chunk_resigner *lotad_chunk_resigner_new(const lotad_chunk_side *client,
-                                               const lotad_chunk_side *upstream,
+/* The chain of the client's body (its scope, its seed: the signature lotad verified)
+ * and the upstream's (lotad's region, the re-signed request's date and seed), for
+ * liblota's re-signer (lota/chunked.h): it keeps the client's chunk boundaries and size
+ * texts, so the body keeps its length and the signed Content-Length stays true. */
+lota_chunk_resigner *lotad_auth_chunk_resigner(const lotad_auth_result *r,
+                                               const lotad_auth_config *cfg, int64_t resign_time,
+                                               const char *upstream_seed_signature,
                                                size_t max_chunk_bytes)
-{
-	lotad_chunk_resigner *r = calloc(1, sizeof(*r));
-	if (!r)
-		return NULL;
-	if (side_init(&r->in, client) < 0 || side_init(&r->out, upstream) < 0) {
-		lotad_chunk_resigner_free(r);
-		return NULL;
-	}
-	r->max_chunk = max_chunk_bytes ? max_chunk_bytes : (1u << 20);
-	r->state = CK_HEADER;
-	return r;
-}
-
-lotad_chunk_resigner *lotad_auth_chunk_resigner(const lotad_auth_result *r,
-                                                const lotad_auth_config *cfg, int64_t resign_time,
-                                                const char *upstream_seed_signature,
-                                                size_t max_chunk_bytes)
 {
 	if (!r || !cfg || !upstream_seed_signature || r->secret_key.len == 0)
 		return NULL;
 	char date[LOTA_SIGV4_AMZ_DATE_LEN + 1];
 	lota_sigv4_format_amz_date(resign_time, date);
 	const char *region = cfg->region && cfg->region[0] ? cfg->region : "us-east-1";
-	lotad_chunk_side client = {
-	    .secret_key = r->secret_key,
-	    .amz_date = r->claim.amz_date,
-	    .scope_date = r->claim.scope_date,
-	    .region = r->claim.region,
-	    .seed_signature = r->claim.signature,
-	};
-	lotad_chunk_side up = {
-	    .secret_key = r->secret_key,
-	    .amz_date = {date, LOTA_SIGV4_AMZ_DATE_LEN},
-	    .region = {region, strlen(region)},
-	    .seed_signature = {upstream_seed_signature, strlen(upstream_seed_signature)},
-	};
-	return lotad_chunk_resigner_new(&client, &up, max_chunk_bytes);
-}
-
-void lotad_chunk_resigner_free(lotad_chunk_resigner *r)
-{
-	if (!r)
-		return;
-	if (r->data) {
-		lota__wipe(r->data, r->data_cap);
-		free(r->data);
-	}
-	lota__wipe(r, sizeof(*r));
-	free(r);
-}
-
-/* "<hex>;chunk-signature=<64 hex>" (without the CRLF). */
-static int parse_chunk_header(lotad_chunk_resigner *r)
-{
-	size_t i = 0;
-	uint64_t v = 0;
-	while (i < r->hdr_len && lota__hex_value((unsigned char)r->hdr[i]) >= 0) {
-		if (i == 16)
-			return LOTA_E_HTTP_CHUNK_SIZE;
-		v = v * 16 + (uint64_t)lota__hex_value((unsigned char)r->hdr[i]);
-		i++;
-	}
-	if (i == 0)
-		return LOTA_E_HTTP_CHUNK_SIZE;
-	size_t kl = strlen(CHUNK_SIG_KEY);
-	if (r->hdr_len != i + kl + 64 || memcmp(r->hdr + i, CHUNK_SIG_KEY, kl) != 0)
-		return LOTA_E_SIGV4_MALFORMED;
-	for (size_t k = 0; k < 64; k++) {
-		char c = r->hdr[i + kl + k];
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return LOTA_E_SIGV4_MALFORMED;
-	}
-	if (v > r->max_chunk)
-		return LOTA_E_TOO_LARGE;
-	r->size_len = i;
-	r->size = v;
-	r->have = 0;
-	memcpy(r->sent_sig, r->hdr + i + kl, 64);
-	if (v > r->data_cap) {
-		char *nd = malloc((size_t)v);
-		if (!nd)
-			return -ENOMEM;
-		if (r->data) {
-			lota__wipe(r->data, r->data_cap);
-			free(r->data);
-		}
-		r->data = nd;
-		r->data_cap = (size_t)v;
-	}
-	return 0;
-}
-
-/* The whole chunk is in: check the client's signature, compute the upstream's. */
-static int finish_chunk(lotad_chunk_resigner *r)
-{
-	uint8_t h[32];
-	char want[65], mine[65];
-	int rc = lota__sha256(r->data, (size_t)r->size, h);
-	if (rc)
-		return rc;
-	rc = lota_sigv4_chunk_signature(r->in.key, (lota_str){r->in.amz_date, 16},
-	                                (lota_str){r->in.scope, strlen(r->in.scope)},
-	                                (lota_str){r->in.prev, 64}, h, want);
-	if (rc)
-		return rc;
-	if (!lota__ct_equal(want, r->sent_sig, 64))
-		return LOTA_E_SIGV4_MISMATCH;
-	rc = lota_sigv4_chunk_signature(r->out.key, (lota_str){r->out.amz_date, 16},
-	                                (lota_str){r->out.scope, strlen(r->out.scope)},
-	                                (lota_str){r->out.prev, 64}, h, mine);
-	if (rc)
-		return rc;
-	memcpy(r->in.prev, want, 64);
-	memcpy(r->out.prev, mine, 64);
-	memcpy(r->ohdr, r->hdr, r->size_len);
-	size_t n = r->size_len;
-	memcpy(r->ohdr + n, CHUNK_SIG_KEY, strlen(CHUNK_SIG_KEY));
-	n += strlen(CHUNK_SIG_KEY);
-	memcpy(r->ohdr + n, mine, 64);
-	n += 64;
-	memcpy(r->ohdr + n, "\r\n", 2);
-	r->ohdr_len = n + 2;
-	r->emitted = 0;
-	return 0;
-}
-
-int lotad_chunk_resigner_feed(lotad_chunk_resigner *r, const char *in, size_t in_len,
-                              size_t *consumed, char *out, size_t out_cap, size_t *produced)
-{
-	size_t ci = 0, po = 0;
-	int rc = 0;
-	if (r->state == CK_FAILED) {
-		rc = LOTA_E_HTTP_CHUNK;
-		goto out;
-	}
-	while (r->state != CK_DONE) {
-		if (r->state == CK_EMIT) {
-			/* virtual output: ohdr, data, CRLF */
-			size_t total = r->ohdr_len + (size_t)r->size + 2;
-			while (r->emitted < total && po < out_cap) {
-				size_t e = r->emitted, n;
-				const char *src;
-				if (e < r->ohdr_len) {
-					src = r->ohdr + e;
-					n = r->ohdr_len - e;
-				} else if (e < r->ohdr_len + r->size) {
-					src = r->data + (e - r->ohdr_len);
-					n = (size_t)(r->ohdr_len + r->size - e);
-				} else {
-					src = &"\r\n"[e - r->ohdr_len - (size_t)r->size];
-					n = total - e;
-				}
-				if (n > out_cap - po)
-					n = out_cap - po;
-				memcpy(out + po, src, n);
-				po += n;
-				r->emitted += n;
-			}
-			if (r->emitted < total)
-				break; /* output full: backpressure */
-			r->state = r->size == 0 ? CK_DONE : CK_HEADER;
-			r->hdr_len = 0;
-			continue;
-		}
-		if (ci == in_len)
-			break;
-		char c = in[ci];
-		switch (r->state) {
-		case CK_HEADER:
-			if (c == '\n') {
-				if (r->hdr_len == 0 || r->hdr[r->hdr_len - 1] != '\r') {
-					rc = LOTA_E_HTTP_BARE_CR;
-					goto fail;
-				}
-				r->hdr_len--;
-				ci++;
-				if ((rc = parse_chunk_header(r)) < 0)
-					goto fail;
-				r->state = r->size ? CK_DATA : CK_CR;
-				break;
-			}
-			if (r->hdr_len == CHUNK_HDR_MAX) {
-				rc = LOTA_E_TOO_LARGE;
-				goto fail;
-			}
-			r->hdr[r->hdr_len++] = c;
-			ci++;
-			break;
-		case CK_DATA: {
-			size_t n = in_len - ci;
-			if (n > r->size - r->have)
-				n = (size_t)(r->size - r->have);
-			memcpy(r->data + r->have, in + ci, n);
-			r->have += n;
-			ci += n;
-			if (r->have == r->size)
-				r->state = CK_CR;
-			break;
-		}
-		case CK_CR:
-			if (c != '\r') {
-				rc = LOTA_E_HTTP_CHUNK;
-				goto fail;
-			}
-			ci++;
-			r->state = CK_LF;
-			break;
-		case CK_LF:
-			if (c != '\n') {
-				rc = LOTA_E_HTTP_CHUNK;
-				goto fail;
-			}
-			ci++;
-			if ((rc = finish_chunk(r)) < 0)
-				goto fail;
-			r->state = CK_EMIT;
-			break;
-		default:
-			rc = LOTA_E_INTERNAL;
-			goto fail;
-		}
-	}
-	rc = r->state == CK_DONE ? 1 : 0;
-	goto out;
-fail:
-	r->state = CK_FAILED;
-out:
-	if (consumed)
-		*consumed = ci;
-	if (produced)
-		*produced = po;
-	return rc;
+	lota_chunk_chain_params client = LOTA_OPTS(
+	    lota_chunk_chain_params, .secret_key = r->secret_key, .amz_date = r->claim.amz_date,
+	    .scope_date = r->claim.scope_date, .region = r->claim.region,
+	    .service = LOTA_STR_LIT("s3"), .seed_signature = r->claim.signature);
+	lota_chunk_chain_params up =
+	    LOTA_OPTS(lota_chunk_chain_params, .secret_key = r->secret_key,
+	              .amz_date = {date, LOTA_SIGV4_AMZ_DATE_LEN},
+	              .region = {region, strlen(region)}, .service = LOTA_STR_LIT("s3"),
+	              .seed_signature = {upstream_seed_signature, strlen(upstream_seed_signature)});
+	lota_chunk_resigner *out = NULL;
+	if (lota_chunk_resigner_new(&client, &up, max_chunk_bytes, &out) < 0)
+		return NULL;
+	return out;
 }

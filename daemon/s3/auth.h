@@ -4,8 +4,10 @@
  *
  * The credentials store holds the keys lotad knows (AWS shared-credentials file format,
  * one [section] per key with aws_access_key_id / aws_secret_access_key and an optional
- * aws_session_token). It is an immutable, reference-counted snapshot: SIGHUP builds a new
- * one and swaps it in atomically; requests in flight keep the snapshot they started with.
+ * aws_session_token), read by liblota's strict reader (lota_aws_credentials_foreach with
+ * LOTA_AWSCONF_STRICT, whose rules and messages are lotad's). It is an immutable,
+ * reference-counted snapshot: SIGHUP builds a new one and swaps it in atomically;
+ * requests in flight keep the snapshot they started with.
  *
  * Decision for one request (lotad_auth_check):
  *   - no signature                          -> ANONYMOUS: forwarded anonymously
@@ -50,7 +52,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <lota/chunked.h>
 #include <lota/http.h>
+#include <lota/request.h>
 #include <lota/sigv4.h>
 
 #include "settings.h"
@@ -58,13 +62,14 @@
 typedef struct lotad_creds lotad_creds;
 
 /* Parse credentials from memory (buf[0..len), no NUL needed); name is used in messages
- * ("name:line: reason"). Same rules and messages as lotad_creds_load. */
+ * ("name:line: reason"). Same rules and messages as lotad_creds_load: those of
+ * lota_aws_credentials_foreach under LOTA_AWSCONF_STRICT. */
 lotad_creds *lotad_creds_parse(const char *buf, size_t len, const char *name, char *err,
                                size_t err_cap);
 
 /* Load a credentials file. NULL on error with a precise message in err (path, line and
- * reason: duplicate key id, missing secret, unknown key, ...). An empty path gives an
- * empty store. */
+ * reason: duplicate key id, missing secret, ...); a file group or others may read is
+ * loaded with a warning in the log. An empty path gives an empty store. */
 lotad_creds *lotad_creds_load(const char *path, char *err, size_t err_cap);
 void lotad_creds_ref(lotad_creds *c);
 void lotad_creds_unref(lotad_creds *c); /* wipes secrets on the last unref; NULL ok */
@@ -116,43 +121,39 @@ int lotad_auth_check(const lotad_auth_config *cfg, const lota_http_request *req,
 void lotad_auth_result_cleanup(lotad_auth_result *r);
 
 /*
- * For RESIGN: produce the upstream request's authentication. Input: the method, the
- * upstream path and query as they will be sent (path-style, percent-encoded, the
- * client's own X-Amz-* presign parameters already removed), and the headers that will be
- * sent (without Host/Authorization/X-Amz-Date/X-Amz-Security-Token, which this adds):
- *   headers: the client's own. Each is signed only when the client signed it (it is in
- *     r->claim.signed_headers); the others go to the upstream unsigned. lotad never
- *     signs, with the client's key, a header the client did not sign.
- *   own: headers lotad adds to a request of its own making (a fill's Range and
- *     If-Match): always signed.
- * payload_hash: the payload hash the client signed (header form: its
- * x-amz-content-sha256; presigned: an X-Amz-Content-Sha256 pin, or UNSIGNED-PAYLOAD). It is
- * kept, so the upstream checks the body against what the client pinned. Empty: the form's
- * default (UNSIGNED-PAYLOAD for a presigned client, the empty body's hash otherwise).
- * Writes Host, X-Amz-Date, X-Amz-Content-Sha256, [X-Amz-Security-Token], Authorization
- * lines ("Name: value\r\n" each) into out. Returns the length or a negative code
- * (LOTA_E_TOO_LARGE when out is too small or there are more than 127 headers to sign;
- * -EINVAL when r holds no key).
- * Never signed: hop-by-hop headers and ones proxies rewrite (Connection, Keep-Alive,
- * Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade, Expect, User-Agent,
- * X-Amzn-Trace-Id); given Host, Authorization, X-Amz-Date, X-Amz-Security-Token and
- * X-Amz-Content-Sha256 are ignored (this writes its own), so the caller must not send
- * them. A STREAMING-* payload_hash makes the body's chunk signatures invalid: re-sign
- * them with lotad_auth_chunk_resigner (below).
+ * For RESIGN: the upstream request, described as data (lota/request.h) and signed with
+ * the client's key, for the upstream host. The caller starts req with
+ * lota_request_reset (the method, and the upstream path and query as they will be sent:
+ * path-style, percent-encoded, the client's own X-Amz-* presign parameters removed), then
+ * adds its fields:
+ *   the client's, with lotad_auth_request_add_client: each is signed only when the client
+ *     signed it (it is in r->claim.signed_headers); the others go to the upstream
+ *     unsigned (LOTA_REQUEST_UNSIGNED). lotad never signs, with the client's key, a
+ *     header the client did not sign. Never signed: hop-by-hop headers and ones proxies
+ *     rewrite (Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade,
+ *     Expect, User-Agent, X-Amzn-Trace-Id). Not added at all: Host, Authorization,
+ *     X-Amz-Date, X-Amz-Security-Token and X-Amz-Content-Sha256, which the signature
+ *     writes. Returns 0 or the errors of lota_request_header_add.
+ *   lotad's own (a fill's Range and If-Match), with lota_request_header_add(req, name,
+ *     value, 0): signed.
+ * and signs it with lotad_auth_request_sign, which writes Host (cfg->upstream_host),
+ * X-Amz-Date (now), X-Amz-Content-Sha256, [X-Amz-Security-Token] and Authorization
+ * (lota_sigv4_sign_request). payload_hash: the payload hash the client signed (header
+ * form: its x-amz-content-sha256; presigned: an X-Amz-Content-Sha256 pin, or
+ * UNSIGNED-PAYLOAD). It is kept, so the upstream checks the body against what the client
+ * pinned. Empty: the form's default (UNSIGNED-PAYLOAD for a presigned client, the empty
+ * body's hash otherwise). signature_out (65 bytes, may be NULL) gets the new request's
+ * hex signature: the seed of a re-signed aws-chunked body (a STREAMING-* payload_hash
+ * makes the body's chunk signatures invalid: re-sign them with lotad_auth_chunk_resigner,
+ * below). Returns 0, -EINVAL (r holds no key, or no upstream host), or the errors of
+ * lota_sigv4_sign_request (e.g. LOTA_E_HTTP_TOO_MANY_HEADERS when the fields it adds do
+ * not fit); on failure req is not to be sent.
  */
-int lotad_auth_resign(const lotad_auth_result *r, const lotad_auth_config *cfg, lota_str method,
-                      lota_str path, lota_str query, const lota_http_header *headers,
-                      size_t num_headers, lota_str payload_hash, int64_t now, char *out,
-                      size_t cap);
-
-/* lotad_auth_resign with lotad's own headers (own[0..num_own), always signed), also
- * copying the new request's hex signature (65 bytes with the NUL) into signature_out when
- * not NULL: the seed of a re-signed aws-chunked body. */
-int lotad_auth_resign_sig(const lotad_auth_result *r, const lotad_auth_config *cfg, lota_str method,
-                          lota_str path, lota_str query, const lota_http_header *headers,
-                          size_t num_headers, const lota_http_header *own, size_t num_own,
-                          lota_str payload_hash, int64_t now, char *out, size_t cap,
-                          char *signature_out);
+int lotad_auth_request_add_client(const lotad_auth_result *r, lota_request *req, lota_str name,
+                                  lota_str value) LOTA_WUR;
+int lotad_auth_request_sign(const lotad_auth_result *r, const lotad_auth_config *cfg,
+                            lota_request *req, lota_str payload_hash, int64_t now,
+                            char *signature_out) LOTA_WUR;
 
 /* Whether the client signed the header called name (it is in r->claim.signed_headers). */
 bool lotad_auth_client_signed(const lotad_auth_result *r, lota_str name);
@@ -179,46 +180,21 @@ size_t lotad_auth_strip_presign(lota_str query, char *out, size_t cap);
 /*
  * aws-chunked re-signing (STREAMING-AWS4-HMAC-SHA256-PAYLOAD bodies). When lotad
  * re-signs a streaming upload, the upstream chains every chunk signature from lotad's
- * new seed signature, so each chunk must be re-signed. The re-signer takes the client's
- * aws-chunked bytes, verifies each chunk signature (chained from the client's seed) and
- * produces the same bytes with each chunk-signature replaced by the upstream chain's.
- * Chunk boundaries and size texts are kept, so the body length does not change. One
- * chunk is held at a time (max_chunk_bytes, 0 = 1 MiB). The trailer variants
- * (STREAMING-*-TRAILER) are not supported.
+ * new seed signature, so each chunk must be re-signed: liblota's re-signer
+ * (lota/chunked.h) verifies each of the client's chunk signatures (chained from the
+ * client's seed) and writes the same bytes with each chunk-signature replaced by the
+ * upstream chain's. Feed it with lota_chunk_resigner_feed; a LOTA_E_SIGV4_MISMATCH is
+ * answered 403 SignatureDoesNotMatch. The trailer variants (STREAMING-*-TRAILER) are not
+ * supported.
+ *
+ * The re-signer for a RESIGN result: the client's side from r->claim and r->secret_key,
+ * the upstream's from cfg->region, the time the upstream request was signed at and the
+ * signature it got (its seed). max_chunk_bytes 0 means LOTA_CHUNK_DEFAULT_MAX. NULL on a
+ * bad argument (no key, a seed that is not 64 lowercase hex digits) or out of memory.
  */
-typedef struct lotad_chunk_side {
-	lota_str secret_key;
-	lota_str amz_date;   /* the request's X-Amz-Date, 16 chars */
-	lota_str scope_date; /* yyyymmdd; empty = the date of amz_date */
-	lota_str region;
-	lota_str seed_signature; /* the request's own signature, 64 hex */
-} lotad_chunk_side;
-
-typedef struct lotad_chunk_resigner lotad_chunk_resigner;
-
-/* NULL on a bad argument or allocation failure. Everything is copied. */
-lotad_chunk_resigner *lotad_chunk_resigner_new(const lotad_chunk_side *client,
-                                               const lotad_chunk_side *upstream,
+lota_chunk_resigner *lotad_auth_chunk_resigner(const lotad_auth_result *r,
+                                               const lotad_auth_config *cfg, int64_t resign_time,
+                                               const char *upstream_seed_signature,
                                                size_t max_chunk_bytes);
-/* The re-signer for a RESIGN result: client side from r->claim and r->secret_key,
- * upstream side from cfg->region, the time given to lotad_auth_resign_sig and the
- * signature it returned. */
-lotad_chunk_resigner *lotad_auth_chunk_resigner(const lotad_auth_result *r,
-                                                const lotad_auth_config *cfg, int64_t resign_time,
-                                                const char *upstream_seed_signature,
-                                                size_t max_chunk_bytes);
-/*
- * Feed in[0..in_len), write into out[0..out_cap). *consumed / *produced get the bytes
- * used / written. Returns 1 when the final (zero-size) chunk has been written out
- * entirely (bytes after it are not consumed), 0 when it needs more input or more output
- * room (it stops consuming while a re-signed chunk is still pending output), or a
- * negative code, after which the stream is dead: LOTA_E_SIGV4_MISMATCH (a client chunk
- * signature is wrong: answer 403 SignatureDoesNotMatch), LOTA_E_SIGV4_MALFORMED /
- * LOTA_E_HTTP_CHUNK / LOTA_E_HTTP_CHUNK_SIZE / LOTA_E_HTTP_BARE_CR (bad framing),
- * LOTA_E_TOO_LARGE (a chunk above max_chunk_bytes), -ENOMEM.
- */
-int lotad_chunk_resigner_feed(lotad_chunk_resigner *r, const char *in, size_t in_len,
-                              size_t *consumed, char *out, size_t out_cap, size_t *produced);
-void lotad_chunk_resigner_free(lotad_chunk_resigner *r); /* wipes keys; NULL ok */
 
 #endif

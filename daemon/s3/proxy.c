@@ -65,7 +65,7 @@ typedef struct proxy {
 	int attempts;
 	uint64_t t0_us;
 	lotad_timer retry;
-	lotad_chunk_resigner *resigner; /* re-signed aws-chunked upload, else NULL */
+	lota_chunk_resigner *resigner; /* re-signed aws-chunked upload, else NULL */
 	char *stage;
 	size_t stage_len;
 	bool stage_eof;
@@ -93,7 +93,7 @@ static void proxy_free(proxy *p)
 	}
 	curl_slist_free_all(p->hdrs);
 	lotad_auth_result_cleanup(&p->auth);
-	lotad_chunk_resigner_free(p->resigner);
+	lota_chunk_resigner_free(p->resigner);
 	free(p->stage);
 	free(p);
 }
@@ -145,8 +145,8 @@ static size_t read_resigned(proxy *p, char *buf, size_t cap)
 			p->stage_len += got;
 		}
 		size_t used = 0, made = 0;
-		int rc = lotad_chunk_resigner_feed(p->resigner, p->stage, p->stage_len, &used, buf,
-		                                   cap, &made);
+		int rc = lota_chunk_resigner_feed(p->resigner, p->stage, p->stage_len, &used, buf,
+		                                  cap, &made);
 		memmove(p->stage, p->stage + used, p->stage_len - used);
 		p->stage_len -= used;
 		if (rc < 0) {
@@ -461,6 +461,25 @@ static void proxy_done(lotad_xfer *x, CURLcode rc)
 
 /* ------------------------------------------------------------ set-up --- */
 
+/* The client's header fields the upstream request carries: all but hop-by-hop ones and
+ * what curl or the signature sets. */
+static bool forwarded(lota_str nm, bool resign)
+{
+	if (lotad_hop_by_hop(nm) || name_is(nm, "host") || name_is(nm, "content-length") ||
+	    name_is(nm, "expect"))
+		return false;
+	return !resign ||
+	       !(name_is(nm, "authorization") || name_is(nm, "x-amz-date") ||
+	         name_is(nm, "x-amz-security-token") || name_is(nm, "x-amz-content-sha256"));
+}
+
+/* The upstream request over lota_request's limits (fields, bytes) is the client's request
+ * being too large to forward. */
+static int request_rc(int rc)
+{
+	return rc == LOTA_E_TOO_LARGE || rc == LOTA_E_HTTP_TOO_MANY_HEADERS ? -E2BIG : rc;
+}
+
 /* Build the URL, the header list and the method. Returns 0 or a negative code. */
 static int proxy_setup(proxy *p)
 {
@@ -470,11 +489,10 @@ static int proxy_setup(proxy *p)
 	/* A relayed claim goes as the client sent it, like a redirected one: the upstream
 	 * judges exactly what the client signed. */
 	bool forward = p->auth.mode == LOTAD_AUTH_FORWARD || p->auth.mode == LOTAD_AUTH_RELAY;
-	char *u = malloc(URL_CAP), *qbuf = NULL, *abuf = NULL;
-	lota_http_header *fwd = NULL;
-	size_t nfwd = 0;
+	char *u = malloc(URL_CAP), *qbuf = NULL;
+	lota_request *ur = lota_request_new();
 	int rc = -ENOMEM;
-	if (!u)
+	if (!u || !ur)
 		goto out;
 
 	/* Path: path-style on the upstream; a redirected (FORWARD) request is sent as
@@ -505,27 +523,20 @@ static int proxy_setup(proxy *p)
 		goto out;
 	}
 
-	/* Headers: the client's, minus hop-by-hop and what curl or the signature set. */
-	fwd = calloc(LOTAD_MAX_HEADERS, sizeof(*fwd));
-	if (!fwd)
+	/* The upstream request as data: its request line, then the client's fields (in a
+	 * re-signed request, signed where the client signed them), then Host or the
+	 * signature. curl gets the fields one by one, as they are. */
+	if ((rc = lota_request_reset(ur, req->method, path, query)) < 0)
 		goto out;
-	bool has_accept = false;
 	for (size_t i = 0; i < req->num_headers; i++) {
-		lota_str nm = req->headers[i].name;
-		if (lotad_hop_by_hop(nm) || name_is(nm, "host") || name_is(nm, "content-length") ||
-		    name_is(nm, "expect"))
+		const lota_http_header *h = &req->headers[i];
+		if (!forwarded(h->name, resign))
 			continue;
-		if (resign &&
-		    (name_is(nm, "authorization") || name_is(nm, "x-amz-date") ||
-		     name_is(nm, "x-amz-security-token") || name_is(nm, "x-amz-content-sha256")))
-			continue;
-		if (name_is(nm, "accept"))
-			has_accept = true;
-		fwd[nfwd++] = req->headers[i];
-	}
-	for (size_t i = 0; i < nfwd; i++)
-		if ((rc = lotad_curl_header(&p->hdrs, fwd[i].name, fwd[i].value)) < 0)
+		rc = resign ? lotad_auth_request_add_client(&p->auth, ur, h->name, h->value)
+		            : lota_request_header_add(ur, h->name, h->value, 0);
+		if (rc < 0)
 			goto out;
+	}
 	if (resign) {
 		lota_str ph = p->auth.claim.payload_hash;
 		bool streaming = lota_str_eq_nocase(ph, LOTA_SIGV4_STREAMING_PAYLOAD,
@@ -537,53 +548,31 @@ static int proxy_setup(proxy *p)
 		}
 		int64_t now = (int64_t)time(NULL);
 		char seed[LOTA_SIGV4_SIGNATURE_HEX_LEN + 1];
-		abuf = malloc(8192);
-		if (!abuf)
-			goto out;
 		/* curl sends the body's Content-Length itself, with the client's value: it is
-		 * signed when the client signed it. */
-		size_t nsig = nfwd;
+		 * signed when the client signed it (lotad_curl_headers leaves it to curl). */
 		const lota_http_header *cl =
 		    lota_http_find_header(req->headers, req->num_headers, "content-length", 14);
 		if (cl && p->has_body && req->body == LOTA_HTTP_BODY_LENGTH &&
-		    nsig < LOTAD_MAX_HEADERS)
-			fwd[nsig++] = *cl;
-		int al = lotad_auth_resign_sig(&p->auth, &s->auth, req->method, path, query, fwd,
-		                               nsig, NULL, 0, ph, now, abuf, 8192, seed);
-		if (al < 0) {
-			rc = al;
+		    (rc = lotad_auth_request_add_client(&p->auth, ur, cl->name, cl->value)) < 0)
 			goto out;
-		}
+		if ((rc = lotad_auth_request_sign(&p->auth, &s->auth, ur, ph, now, seed)) < 0)
+			goto out;
 		if (streaming && p->has_body) {
+			rc = -ENOMEM;
 			p->stage = malloc(STAGE_CAP);
 			p->resigner = lotad_auth_chunk_resigner(&p->auth, &s->auth, now, seed, 0);
 			if (!p->stage || !p->resigner)
 				goto out;
 		}
-		/* "Name: value\r\n" lines */
-		char *line = abuf, *end = abuf + al;
-		while (line < end) {
-			char *eol = memmem(line, (size_t)(end - line), "\r\n", 2);
-			if (!eol)
-				eol = end;
-			*eol = 0;
-			if (eol > line && (rc = lotad_curl_line(&p->hdrs, line)) < 0)
-				goto out;
-			line = eol + 2;
-		}
 	} else {
 		lota_str host =
 		    forward ? req->host
 		            : (lota_str){s->upstream_hostport, strlen(s->upstream_hostport)};
-		if ((rc = lotad_curl_header(&p->hdrs, LOTA_STR_LIT("Host"), host)) < 0)
+		if ((rc = lota_request_header_add(ur, LOTA_STR_LIT("Host"), host, 0)) < 0)
 			goto out;
 	}
-	/* Nothing of curl's own: no Expect (lotad answers 100-continue itself), no
-	 * default Accept. */
 	rc = -ENOMEM;
-	if (lotad_curl_line(&p->hdrs, "Expect:") < 0)
-		goto out;
-	if (!has_accept && lotad_curl_line(&p->hdrs, "Accept:") < 0)
+	if (lotad_curl_headers(&p->hdrs, ur) < 0)
 		goto out;
 
 	CURL *e = curl_easy_init();
@@ -643,9 +632,8 @@ out:
 	/* curl copies the URL and the method string; the header list stays with us. */
 	free(u);
 	free(qbuf);
-	free(abuf);
-	free(fwd);
-	return rc;
+	lota_request_free(ur);
+	return request_rc(rc);
 }
 
 static int proxy_launch(proxy *p)

@@ -10,16 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define XXH_INLINE_ALL
-#include <xxhash.h>
+#include <lota/placement.h>
 
 static const uint8_t hdr_magic[8] = {'L', 'O', 'T', 'A', 'E', 'X', 'T', '1'};
-
-lota_hash128 lotad_store_hash_key(const uint8_t *key, size_t key_len)
-{
-	XXH128_hash_t x = XXH3_128bits(key_len ? key : (const uint8_t *)"", key_len);
-	return (lota_hash128){.hi = x.high64, .lo = x.low64};
-}
 
 /* The header's nonce: the file salt and a block index no data block can have (the data
  * is sealed under another key anyway). */
@@ -43,7 +36,7 @@ int lotad_store__header_encode(lotad_store_header *h, const uint8_t hdr_key[32],
 	uint64_t off = round_up(mac_off + HDR_MAC_LEN, HDR_ALIGN);
 	if (cap < off)
 		return -ENOBUFS;
-	h->hash = lotad_store_hash_key(h->key, h->key_len);
+	h->hash = lota_cache_key_hash_canonical(h->key, h->key_len);
 	h->data_off = (uint32_t)off;
 	h->header_len = mac_off + HDR_MAC_LEN;
 	memset(buf, 0, off);
@@ -111,7 +104,7 @@ int lotad_store__header_parse(uint8_t *buf, size_t len, const uint8_t hdr_key[32
 	h.meta_len = (size_t)meta_len;
 	h.header_len = mac_off + HDR_MAC_LEN;
 	/* a valid MAC with a wrong hash means a writer bug, not an attack: still refuse */
-	if (!hash_eq(h.hash, lotad_store_hash_key(h.key, h.key_len)))
+	if (!hash_eq(h.hash, lota_cache_key_hash_canonical(h.key, h.key_len)))
 		return -EBADMSG;
 	*out = h;
 	return 0;

@@ -2,10 +2,12 @@
  * store.h - lotad's on-disk extent store: the node cache on local disks
  * (docs/architecture.md §5; eviction §6, failures §7).
  *
- * An extent (one cached piece of an object, see lota/placement.h) lives in one file
+ * An extent (one cached piece of an object, see lota/extent.h) lives in one file
  *     DIR/ab/cd/<32 hex digits of the XXH3-128 of its canonical cache key>
  * in one of several cache dirs, chosen by weighted rendezvous hashing (weight = capacity)
  * over the dirs that are healthy and have room. No path ever comes from a user's key.
+ * The key and its name are liblota's (lota_extent_key, lota_cache_key_hash_canonical), so
+ * every program that names an extent names it as the store files it.
  *
  * File format (version 1; all integers big-endian):
  *     0  "LOTAEXT1"             8   magic
@@ -141,9 +143,6 @@ int lotad_store_new(const lotad_store_config *cfg, lotad_store **out) LOTA_WUR;
 /* Stop the thread and free everything. Every reader must be closed and every fill
  * committed or aborted before. NULL is fine. */
 void lotad_store_free(lotad_store *s);
-
-/* XXH3-128 of canonical key bytes: the same value as lota_cache_key_hash() of the key. */
-lota_hash128 lotad_store_hash_key(const uint8_t *key, size_t key_len);
 
 /* ---- reading ---- */
 

@@ -13,8 +13,9 @@
  *
  * Options structs (libbpf's OPTS discipline). A public struct that a caller fills to
  * pass settings and that may gain fields in later releases (lota_http_limits,
- * lota_sigv4_params) begins with `size_t sz`, which the caller sets to the sizeof of the
- * struct as its headers declare it. LOTA_OPTS() does that and zeroes every field not
+ * lota_sigv4_params, lota_aws_resolve_opts, lota_chunk_chain_params) begins with
+ * `size_t sz`, which the caller sets to the sizeof of the struct as its headers declare
+ * it. LOTA_OPTS() does that and zeroes every field not
  * named, which is every field's default:
  *     lota_http_limits lim = LOTA_OPTS(lota_http_limits, .max_headers = 64);
  * Fields are only ever appended. The library reads the first sz bytes and takes any field
@@ -23,9 +24,10 @@
  * size this library knows with a non-zero byte in the part it does not know (a newer
  * program asking for something this library cannot do) is LOTA_E_OPTS, and the call does
  * nothing. Other public structs have no sz: plain values and views (lota_str,
- * lota_http_header, lota_range, lota_hash128, lota_cache_key), descriptions of a message
- * (lota_sigv4_request), results the library fills (lota_http_request,
- * lota_http_response, lota_sigv4_auth, lota_sigv4_signature), caller-owned state
+ * lota_http_header, lota_range, lota_hash128, lota_cache_key, lota_object_id),
+ * descriptions of a message (lota_sigv4_request), results the library fills
+ * (lota_http_request, lota_http_response, lota_sigv4_auth, lota_sigv4_signature,
+ * lota_aws_credentials_entry), caller-owned state
  * (lota_http_chunked) and key-table entries (lota_config_key). Their layout is fixed for
  * the SONAME: growing one takes a new function or a new major version.
  */

@@ -79,6 +79,10 @@ LOTA_API size_t lota_cache_key_canonical_len(const lota_cache_key *k);
 /* XXH3-128 of the canonical form. Returns 0, or the errors of lota_cache_key_canonical()
  * other than -ENOBUFS. */
 LOTA_API int lota_cache_key_hash(const lota_cache_key *k, lota_hash128 *out) LOTA_WUR;
+/* XXH3-128 (seed 0) of bytes that are already a canonical key, e.g. the key kept in a
+ * store file's header or made by lota_extent_key(): equal to lota_cache_key_hash() of the
+ * key they encode. The bytes are not checked; len 0 is allowed (key may then be NULL). */
+LOTA_API lota_hash128 lota_cache_key_hash_canonical(const uint8_t *key, size_t len);
 
 /* Format as 32 lowercase hex digits plus a NUL (out must hold 33 bytes). */
 LOTA_API void lota_hash128_format(lota_hash128 h, char out[LOTA_HASH128_HEX_LEN + 1]);

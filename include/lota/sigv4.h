@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <lota/common.h>
 #include <lota/http.h>
+#include <lota/request.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -158,6 +159,30 @@ LOTA_API int lota_sigv4_sign_header(const lota_sigv4_params *params, const lota_
  */
 LOTA_API int lota_sigv4_presign(const lota_sigv4_params *params, const lota_sigv4_request *req,
                                 int64_t expires_s, char *out, size_t cap) LOTA_WUR;
+
+/*
+ * Sign req in place (header form), for the host given, as lota_sigv4_sign_header would
+ * sign it. The fields it writes, each one signed field (replacing any of that name):
+ *   Host                  host (empty: keep req's own Host; none is LOTA_E_SIGV4_HEADERS)
+ *   X-Amz-Date            params->time
+ *   X-Amz-Content-Sha256  payload_hash (a hex SHA-256, UNSIGNED-PAYLOAD or a STREAMING-*
+ *                         marker); empty: req's own non-empty value, else the empty
+ *                         body's hash
+ *   X-Amz-Security-Token  params->session_token; removed when there is none
+ *   Authorization         the signature, appended last
+ * Every other field is signed unless it carries LOTA_REQUEST_UNSIGNED; as SigV4 signs
+ * names (the receiver joins all fields of a signed name), a name with both signed and
+ * unsigned fields is refused with LOTA_E_SIGV4_HEADERS. signature_out
+ * (may be NULL; 65 bytes) gets the hex signature: the seed of an aws-chunked body.
+ * Returns 0, -EINVAL (NULL params or req), LOTA_E_OPTS (params->sz, see lota/common.h),
+ * the errors of lota_sigv4_sign_header, or those of lota_request_header_set (a limit of
+ * lota/request.h). After -EINVAL or LOTA_E_OPTS req is as it was; after any other
+ * failure req has no Authorization field (a stale one is removed first) and the other
+ * fields above may have been written.
+ */
+LOTA_API int lota_sigv4_sign_request(const lota_sigv4_params *params, lota_request *req,
+                                     lota_str host, lota_str payload_hash,
+                                     char *signature_out) LOTA_WUR;
 
 typedef enum lota_sigv4_form {
 	LOTA_SIGV4_FORM_NONE = 0,   /* anonymous: no Authorization, no X-Amz-Signature */

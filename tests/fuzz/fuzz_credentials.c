@@ -1,5 +1,7 @@
 /*
- * fuzz_credentials.c - the credentials-file parser of lotad (lotad_creds_parse).
+ * fuzz_credentials.c - lotad's credentials store as built from a file (lotad_creds_parse,
+ * over liblota's strict reader, lota_aws_credentials_foreach; fuzz_awsconf.c fuzzes that
+ * reader alone).
  *
  * The daemon's auth.c (with the helpers of util/ it calls) is compiled into the harness
  * itself (it is not part of liblota, which is all the fuzz targets link), which also

@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = size < sizeof(work) ? size : sizeof(work);
 	memcpy(work, data, n);
 	if (lotad_store__header_parse(work, n, fkey, &h) == 0) {
-		lota_hash128 kh = lotad_store_hash_key(h.key, h.key_len);
+		lota_hash128 kh = lota_cache_key_hash_canonical(h.key, h.key_len);
 		if (h.header_len > n || h.key_len == 0 || h.data_off % 4096 ||
 		    h.data_off < h.header_len || !hash_eq(kh, h.hash) ||
 		    h.meta_len > LOTAD_STORE_META_MAX || !block_size_ok(h.block_size))

@@ -41,6 +41,9 @@ e0=$(owner --size 1GiB --node n1 --node n2 --offset 0 | head -n1)
 e1=$(owner --size 1GiB --node n1 --node n2 --offset 64MiB | head -n1)
 [[ "$e0" =~ ^extent\ 0\ name\ [0-9a-f]{32}$ ]] && [[ "$e1" =~ ^extent\ 1\  ]] && [ "${e0#* name }" != "${e1#* name }" ] \
 	&& ok "chunks of a large object are separate extents" || bad "extents: $e0 / $e1"
+# The names lotad gives these extents (tests/unit/test_extent.c holds the same golden values).
+[ "$e0" = "extent 0 name b69a468b215871d93e3fff987e1e33c0" ] && [ "$e1" = "extent 1 name a5571f2de562d05a03477eff401405de" ] \
+	&& ok "owner names extents as lotad does" || bad "golden names: $e0 / $e1"
 s0=$(owner --size 10MiB --node n1 --offset 9MiB | head -n1)
 [[ "$s0" =~ ^extent\ 0\  ]] && ok "an object up to one extent is extent 0" || bad "small: $s0"
 # A node with a large weight should own most extents.
@@ -55,5 +58,6 @@ expect "owner rejects a bad weight" 2 'weight' owner --size 1 --node a=x
 expect "owner rejects a zero weight" 2 'a=0' owner --size 1 --node a=0
 expect "owner rejects an offset past the end" 2 'beyond' owner --size 10 --node a --offset 10
 expect "owner rejects a bad size" 2 'size' owner --size 10XB --node a
+expect "owner: a 0-byte object has no extent" 2 '0-byte object has no extent' owner --size 0 --node a
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -2,8 +2,9 @@
  * test_daemon_auth.c - lotad's credentials store (parsing, every error message, file
  * loading, reference counting and the swap of the current snapshot), the authentication
  * decision for every kind of request, the S3 error each failure maps to, the upstream
- * re-signature (checked by parsing and verifying it as the upstream would), the removal
- * of presign parameters, and the aws-chunked re-signer.
+ * request lotad signs (a lota_request, checked by parsing and verifying it as the
+ * upstream would, and the curl header list made from it), the removal of presign
+ * parameters, and the aws-chunked re-signer.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <lota/sigv4.h>
 
 #include "crypto-internal.h"
+#include "net/upstream.h"
 #include "s3/auth.h"
 
 #include "unit.h"
@@ -676,34 +678,61 @@ static void test_host_match(void)
 
 /* ------------------------------------------------------------ re-signing */
 
-/* Parse "Name: value\r\n" lines into hs; returns the count. */
-static size_t parse_lines(char *text, lota_http_header *hs, size_t max)
+/* The upstream request lotad makes for a RESIGN result: the client's fields sent[0..n)
+ * through lotad_auth_request_add_client, lotad's own own[0..nown) signed, then signed at
+ * `now` with payload hash ph. *rc gets the result of lotad_auth_request_sign (or of an
+ * add); the request is returned either way (free it). */
+static lota_request *upstream_req(const lotad_auth_result *r, const lotad_auth_config *c,
+                                  const char *method, lota_str path, lota_str query,
+                                  const lota_http_header *sent, size_t n,
+                                  const lota_http_header *own, size_t nown, lota_str ph,
+                                  int64_t now, char *seed, int *rc)
 {
-	size_t n = 0;
-	char *p = text;
-	while (*p && n < max) {
-		char *eol = strstr(p, "\r\n");
-		if (!eol)
-			break;
-		char *colon = strchr(p, ':');
-		CU_ASSERT_FATAL(colon && colon < eol && colon[1] == ' ');
-		hs[n].name = (lota_str){p, (size_t)(colon - p)};
-		hs[n].value = (lota_str){colon + 2, (size_t)(eol - colon - 2)};
-		n++;
-		p = eol + 2;
-	}
-	CU_ASSERT_EQUAL(*p, '\0');
-	return n;
+	lota_request *q = lota_request_new();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	CU_ASSERT_EQUAL_FATAL(
+	    lota_request_reset(q, (lota_str){method, strlen(method)}, path, query), 0);
+	*rc = 0;
+	for (size_t i = 0; *rc == 0 && i < n; i++)
+		*rc = lotad_auth_request_add_client(r, q, sent[i].name, sent[i].value);
+	for (size_t i = 0; *rc == 0 && i < nown; i++)
+		*rc = lota_request_header_add(q, own[i].name, own[i].value, 0) < 0 ? -1 : 0;
+	if (*rc == 0)
+		*rc = lotad_auth_request_sign(r, c, q, ph, now, seed);
+	return q;
 }
 
-static void verify_upstream(char *out, const lota_http_header *extra, size_t nextra, lota_str path,
-                            lota_str query, const char *secret, int want)
+/* The value of the first field called name, NUL-terminated ("" when there is none) and
+ * how many fields have that name. */
+static const char *field(const lota_request *q, const char *name, int *count)
 {
-	lota_http_header hs[32];
-	size_t n = parse_lines(out, hs, 32);
-	for (size_t i = 0; i < nextra; i++)
-		hs[n++] = extra[i];
-	lota_sigv4_request sr = {LOTA_STR_LIT("GET"), path, query, hs, n, {0}};
+	const char *first = NULL;
+	int k = 0;
+	for (size_t i = 0; i < lota_request_header_count(q); i++) {
+		lota_http_header h;
+		CU_ASSERT_EQUAL_FATAL(lota_request_header_get(q, i, &h, NULL), 0);
+		if (lota_str_eq_nocase(h.name, name, strlen(name))) {
+			if (!first)
+				first =
+				    h.value.ptr; /* views into the request's lines: terminated */
+			k++;
+		}
+	}
+	if (count)
+		*count = k;
+	return first ? first : "";
+}
+
+/* The upstream's check of q: every field as it is sent (signed or not), parsed and
+ * verified with secret at NOW + 5. */
+static void verify_upstream(const lota_request *q, const char *secret, int want)
+{
+	lota_http_header hs[LOTA_REQUEST_MAX_HEADERS];
+	size_t n = lota_request_header_count(q);
+	for (size_t i = 0; i < n; i++)
+		CU_ASSERT_EQUAL_FATAL(lota_request_header_get(q, i, &hs[i], NULL), 0);
+	lota_sigv4_request sr = {
+	    lota_request_method(q), lota_request_path(q), lota_request_query(q), hs, n, {0}};
 	lota_sigv4_auth a;
 	CU_ASSERT_EQUAL_FATAL(lota_sigv4_parse(&sr, &a), 0);
 	CU_ASSERT_EQUAL(a.form, LOTA_SIGV4_FORM_HEADER);
@@ -711,6 +740,18 @@ static void verify_upstream(char *out, const lota_http_header *extra, size_t nex
 	CU_ASSERT(a.access_key.len > 0);
 	CU_ASSERT_EQUAL(
 	    lota_sigv4_verify(&sr, &a, (lota_str){secret, strlen(secret)}, NOW + 5, 900, 0), want);
+}
+
+/* The curl header list of q, as one string of lines separated by '|'. */
+static void curl_lines(const lota_request *q, char *out, size_t cap)
+{
+	struct curl_slist *l = NULL;
+	CU_ASSERT_EQUAL_FATAL(lotad_curl_headers(&l, q), 0);
+	size_t n = 0;
+	out[0] = '\0';
+	for (struct curl_slist *it = l; it; it = it->next)
+		n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "|" : "", it->data);
+	curl_slist_free_all(l);
 }
 
 static void test_resign(void)
@@ -727,40 +768,70 @@ static void test_resign(void)
 	    {LOTA_STR_LIT("Range"), LOTA_STR_LIT("bytes=0-9")},
 	    {LOTA_STR_LIT("Connection"), LOTA_STR_LIT("keep-alive")},              /* not signed */
 	    {LOTA_STR_LIT("Authorization"), LOTA_STR_LIT("AWS4-HMAC-SHA256 old")}, /* dropped */
+	    {LOTA_STR_LIT("X-Amz-Date"), LOTA_STR_LIT("20000101T000000Z")},        /* dropped */
 	};
-	char out[4096];
 	lota_str path = LOTA_STR_LIT("/bucket/dir/my%20key");
 	lota_str query = LOTA_STR_LIT("versionId=3");
-	char sig[65] = "";
-	int len = lotad_auth_resign_sig(&r, &c, LOTA_STR_LIT("GET"), path, query, extra, 3, NULL, 0,
-	                                r.claim.payload_hash, NOW + 5, out, sizeof(out), sig);
-	CU_ASSERT_FATAL(len > 0);
-	CU_ASSERT_EQUAL((size_t)len, strlen(out));
+	char sig[65] = "x";
+	int rc, k;
+	lota_request *q = upstream_req(&r, &c, "GET", path, query, extra, 4, NULL, 0,
+	                               r.claim.payload_hash, NOW + 5, sig, &rc);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
 	CU_ASSERT_EQUAL(strlen(sig), 64);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Host: " UP "\r\n"));
-	CU_ASSERT_PTR_NOT_NULL(
-	    strstr(out, "X-Amz-Content-Sha256: " LOTA_SIGV4_EMPTY_SHA256 "\r\n"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, sig));
-	CU_ASSERT_PTR_NULL(strstr(out, "X-Amz-Security-Token"));
-	char copy[4096];
-	memcpy(copy, out, (size_t)len + 1);
-	verify_upstream(copy, extra, 2, path, query, SK1, 0);
-	memcpy(copy, out, (size_t)len + 1);
-	verify_upstream(copy, extra, 2, path, query, "not the secret", LOTA_E_SIGV4_MISMATCH);
-	/* any change to a signed header breaks it */
-	lota_http_header tampered[] = {{LOTA_STR_LIT("Range"), LOTA_STR_LIT("bytes=0-99")}};
-	memcpy(copy, out, (size_t)len + 1);
-	verify_upstream(copy, tampered, 1, path, query, SK1, LOTA_E_SIGV4_MISMATCH);
-	/* too small a buffer */
-	CU_ASSERT_EQUAL(lotad_auth_resign(&r, &c, LOTA_STR_LIT("GET"), path, query, extra, 3,
-	                                  r.claim.payload_hash, NOW, out, 64),
-	                LOTA_E_TOO_LARGE);
+	CU_ASSERT_STRING_EQUAL(field(q, "Host", &k), UP);
+	CU_ASSERT_EQUAL(k, 1);
+	CU_ASSERT_STRING_EQUAL(field(q, "X-Amz-Content-Sha256", NULL), LOTA_SIGV4_EMPTY_SHA256);
+	char date[LOTA_SIGV4_AMZ_DATE_LEN + 1];
+	lota_sigv4_format_amz_date(NOW + 5, date);
+	CU_ASSERT_STRING_EQUAL(field(q, "X-Amz-Date", &k), date);
+	CU_ASSERT_EQUAL(k, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(field(q, "Authorization", &k), sig));
+	CU_ASSERT_EQUAL(k, 1); /* the client's is not carried over */
+	field(q, "X-Amz-Security-Token", &k);
+	CU_ASSERT_EQUAL(k, 0);
+	CU_ASSERT_STRING_EQUAL(field(q, "Connection", NULL), "keep-alive"); /* sent, unsigned */
+	verify_upstream(q, SK1, 0);
+	verify_upstream(q, "not the secret", LOTA_E_SIGV4_MISMATCH);
+	/* what curl is given: every field as it is, then no Expect and no Accept of curl's */
+	char lines[4096], want[4096];
+	curl_lines(q, lines, sizeof(lines));
+	snprintf(want, sizeof(want),
+	         "Range: bytes=0-9|Connection: keep-alive|Host: " UP "|X-Amz-Date: %s|"
+	         "X-Amz-Content-Sha256: " LOTA_SIGV4_EMPTY_SHA256 "|Authorization: %s|Expect:|"
+	         "Accept:",
+	         date, field(q, "Authorization", NULL));
+	CU_ASSERT_STRING_EQUAL(lines, want);
+	/* any change to a signed field breaks it; an unsigned one may change */
+	CU_ASSERT(lota_request_header_set(q, LOTA_STR_LIT("Connection"), LOTA_STR_LIT("close"),
+	                                  LOTA_REQUEST_UNSIGNED) >= 0);
+	verify_upstream(q, SK1, 0);
+	CU_ASSERT(
+	    lota_request_header_set(q, LOTA_STR_LIT("Range"), LOTA_STR_LIT("bytes=0-99"), 0) >= 0);
+	verify_upstream(q, SK1, LOTA_E_SIGV4_MISMATCH);
+	lota_request_free(q);
+	/* more fields than the request holds once the signature's are added: refused, no
+	 * Authorization (the proxy then answers an error) */
+	lota_http_header *pad = calloc(LOTA_REQUEST_MAX_HEADERS, sizeof(*pad));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pad);
+	for (size_t i = 0; i < LOTA_REQUEST_MAX_HEADERS - 2; i++)
+		pad[i] = (lota_http_header){LOTA_STR_LIT("X-Pad"), LOTA_STR_LIT("1")};
+	q = upstream_req(&r, &c, "GET", path, query, pad, LOTA_REQUEST_MAX_HEADERS - 2, NULL, 0,
+	                 r.claim.payload_hash, NOW + 5, sig, &rc);
+	CU_ASSERT_EQUAL(rc, LOTA_E_HTTP_TOO_MANY_HEADERS);
+	CU_ASSERT_STRING_EQUAL(sig, "");
+	field(q, "Authorization", &k);
+	CU_ASSERT_EQUAL(k, 0);
+	lota_request_free(q);
+	free(pad);
 	lotad_auth_result_cleanup(&r);
 	/* nothing to sign with */
 	lotad_auth_result empty = {0};
-	CU_ASSERT_EQUAL(lotad_auth_resign(&empty, &c, LOTA_STR_LIT("GET"), path, query, NULL, 0,
-	                                  (lota_str){0}, NOW, out, sizeof(out)),
-	                -EINVAL);
+	q = upstream_req(&empty, &c, "GET", path, query, NULL, 0, NULL, 0, (lota_str){0}, NOW, NULL,
+	                 &rc);
+	CU_ASSERT_EQUAL(rc, -EINVAL);
+	field(q, "Authorization", &k);
+	CU_ASSERT_EQUAL(k, 0);
+	lota_request_free(q);
 
 	/* presigned client request with a session token: header form, UNSIGNED-PAYLOAD */
 	make_req(
@@ -772,15 +843,37 @@ static void test_resign(void)
 	char stripped[4096];
 	size_t sl = lotad_auth_strip_presign(t.r.query, stripped, sizeof(stripped));
 	CU_ASSERT_STRING_EQUAL(stripped, "versionId=3");
-	len = lotad_auth_resign(&r, &c, LOTA_STR_LIT("GET"), path, (lota_str){stripped, sl}, extra,
-	                        1, (lota_str){0}, NOW + 5, out, sizeof(out));
-	CU_ASSERT_FATAL(len > 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "X-Amz-Content-Sha256: UNSIGNED-PAYLOAD\r\n"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "X-Amz-Security-Token: " TOK "\r\n"));
-	memcpy(copy, out, (size_t)len + 1);
-	verify_upstream(copy, extra, 1, path, (lota_str){stripped, sl}, SKT, 0);
+	q = upstream_req(&r, &c, "GET", path, (lota_str){stripped, sl}, extra, 1, NULL, 0,
+	                 (lota_str){0}, NOW + 5, NULL, &rc);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(field(q, "X-Amz-Content-Sha256", NULL), "UNSIGNED-PAYLOAD");
+	CU_ASSERT_STRING_EQUAL(field(q, "X-Amz-Security-Token", NULL), TOK);
+	CU_ASSERT_STRING_EQUAL(lota_request_target(q), "/bucket/dir/my%20key?versionId=3");
+	verify_upstream(q, SKT, 0);
+	lota_request_free(q);
 	lotad_auth_result_cleanup(&r);
 	lotad_creds_set_current(NULL);
+}
+
+/* lotad_curl_headers: every field as curl takes it, Content-Length left to curl, an empty
+ * value in curl's "Name;" spelling, a request's own Accept kept. */
+static void test_curl_headers(void)
+{
+	lota_request *q = lota_request_new();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(q);
+	char lines[1024];
+	curl_lines(q, lines, sizeof(lines));
+	CU_ASSERT_STRING_EQUAL(lines, "Expect:|Accept:");
+	CU_ASSERT(
+	    lota_request_header_add(q, LOTA_STR_LIT("Content-Length"), LOTA_STR_LIT("5"), 0) >= 0);
+	CU_ASSERT(lota_request_header_add(q, LOTA_STR_LIT("X-Empty"), LOTA_STR_LIT(""),
+	                                  LOTA_REQUEST_UNSIGNED) >= 0);
+	CU_ASSERT(lota_request_header_add(q, LOTA_STR_LIT("accept"), LOTA_STR_LIT("*/*"), 0) >= 0);
+	CU_ASSERT(lota_request_header_add(q, LOTA_STR_LIT("X-Two"), LOTA_STR_LIT("a"), 0) >= 0);
+	CU_ASSERT(lota_request_header_add(q, LOTA_STR_LIT("X-Two"), LOTA_STR_LIT("b c"), 0) >= 0);
+	curl_lines(q, lines, sizeof(lines));
+	CU_ASSERT_STRING_EQUAL(lines, "X-Empty;|accept: */*|X-Two: a|X-Two: b c|Expect:");
+	lota_request_free(q);
 }
 
 /* The SignedHeaders list of an Authorization value lotad wrote ("" when absent). */
@@ -896,23 +989,36 @@ static void test_resign_signs_only_signed(void)
 	    {LOTA_STR_LIT("Range"), LOTA_STR_LIT("bytes=0-9")},
 	    {LOTA_STR_LIT("Content-Type"), LOTA_STR_LIT("text/plain")}, /* not signed */
 	    {LOTA_STR_LIT("If-Match"), LOTA_STR_LIT("\"abc\"")},
+	    {LOTA_STR_LIT("User-Agent"), LOTA_STR_LIT("x")}, /* never signed */
 	};
-	char out[4096], list[512];
+	char list[512];
+	int rc;
 	lota_str path = LOTA_STR_LIT("/bucket/dir/my%20key");
 	lota_str query = LOTA_STR_LIT("versionId=3");
-	int len = lotad_auth_resign_sig(&r, &c, LOTA_STR_LIT("GET"), path, query, sent, 3, NULL, 0,
-	                                (lota_str){0}, NOW + 5, out, sizeof(out), NULL);
-	CU_ASSERT_FATAL(len > 0);
-	signed_list_of(out, list, sizeof(list));
+	lota_request *q = upstream_req(&r, &c, "GET", path, query, sent, 4, NULL, 0, (lota_str){0},
+	                               NOW + 5, NULL, &rc);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	signed_list_of(field(q, "Authorization", NULL), list, sizeof(list));
 	CU_ASSERT_STRING_EQUAL(list, "host;range;x-amz-content-sha256;x-amz-date");
+	verify_upstream(q, SK1, 0); /* with the unsigned fields present */
+	unsigned flags = 0;
+	lota_http_header h;
+	CU_ASSERT_EQUAL(
+	    lota_request_header_get(
+	        q, (size_t)lota_request_header_find(q, LOTA_STR_LIT("Content-Type")), &h, &flags),
+	    0);
+	CU_ASSERT_EQUAL(flags, LOTA_REQUEST_UNSIGNED);
+	lota_request_free(q);
 	/* lotad's own headers (a fill's range and pin) are signed */
 	lota_http_header own[] = {{LOTA_STR_LIT("Range"), LOTA_STR_LIT("bytes=0-1048575")},
 	                          {LOTA_STR_LIT("If-Match"), LOTA_STR_LIT("\"e\"")}};
-	len = lotad_auth_resign_sig(&r, &c, LOTA_STR_LIT("GET"), path, query, NULL, 0, own, 2,
-	                            (lota_str){0}, NOW + 5, out, sizeof(out), NULL);
-	CU_ASSERT_FATAL(len > 0);
-	signed_list_of(out, list, sizeof(list));
+	q = upstream_req(&r, &c, "GET", path, query, NULL, 0, own, 2, (lota_str){0}, NOW + 5, NULL,
+	                 &rc);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	signed_list_of(field(q, "Authorization", NULL), list, sizeof(list));
 	CU_ASSERT_STRING_EQUAL(list, "host;if-match;range;x-amz-content-sha256;x-amz-date");
+	verify_upstream(q, SK1, 0);
+	lota_request_free(q);
 	lotad_auth_result_cleanup(&r);
 
 	/* header form that signed range, x-amz-meta-color and content-type: exactly those */
@@ -931,16 +1037,15 @@ static void test_resign_signs_only_signed(void)
 	    meta[1],
 	    {LOTA_STR_LIT("Accept-Encoding"), LOTA_STR_LIT("identity")}, /* not signed */
 	};
-	len = lotad_auth_resign_sig(&r, &c, LOTA_STR_LIT("GET"), path, query, sent2, 4, NULL, 0,
-	                            r.claim.payload_hash, NOW + 5, out, sizeof(out), NULL);
-	CU_ASSERT_FATAL(len > 0);
-	signed_list_of(out, list, sizeof(list));
+	q = upstream_req(&r, &c, "GET", path, query, sent2, 4, NULL, 0, r.claim.payload_hash,
+	                 NOW + 5, NULL, &rc);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	signed_list_of(field(q, "Authorization", NULL), list, sizeof(list));
 	CU_ASSERT_STRING_EQUAL(
 	    list, "content-type;host;range;x-amz-content-sha256;x-amz-date;x-amz-meta-color");
 	/* and the upstream verifies it with the unsigned header present */
-	char copy[4096];
-	memcpy(copy, out, (size_t)len + 1);
-	verify_upstream(copy, sent2, 4, path, query, SK1, 0);
+	verify_upstream(q, SK1, 0);
+	lota_request_free(q);
 	lotad_auth_result_cleanup(&r);
 	lotad_creds_set_current(NULL);
 }
@@ -952,8 +1057,7 @@ static void test_resign_keeps_payload_pin(void)
 	lotad_auth_config c = cfg;
 	const char *pin = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
 	treq t;
-	char out[4096], want[128];
-	snprintf(want, sizeof(want), "X-Amz-Content-Sha256: %s\r\n", pin);
+	int rc;
 	/* presigned with an X-Amz-Content-Sha256 parameter */
 	make_req(&t, &(tsign){.host = OWN,
 	                      .ak = AK1,
@@ -965,18 +1069,25 @@ static void test_resign_keeps_payload_pin(void)
 	CU_ASSERT_EQUAL(lotad_auth_check(&c, &t.r, NOW, &r), 0);
 	CU_ASSERT_EQUAL_FATAL(r.mode, LOTAD_AUTH_RESIGN);
 	CU_ASSERT(r.claim.payload_hash.len == 64);
-	int len = lotad_auth_resign(&r, &c, LOTA_STR_LIT("PUT"), t.r.path, LOTA_STR_LIT("a=1"),
-	                            NULL, 0, r.claim.payload_hash, NOW, out, sizeof(out));
-	CU_ASSERT_FATAL(len > 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+	/* a client's own X-Amz-Content-Sha256 field is not what decides */
+	lota_http_header other[] = {
+	    {LOTA_STR_LIT("X-Amz-Content-Sha256"), LOTA_STR_LIT(LOTA_SIGV4_UNSIGNED_PAYLOAD)}};
+	lota_request *q = upstream_req(&r, &c, "PUT", t.r.path, LOTA_STR_LIT("a=1"), other, 1, NULL,
+	                               0, r.claim.payload_hash, NOW, NULL, &rc);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	int k;
+	CU_ASSERT_STRING_EQUAL(field(q, "X-Amz-Content-Sha256", &k), pin);
+	CU_ASSERT_EQUAL(k, 1);
+	lota_request_free(q);
 	lotad_auth_result_cleanup(&r);
 	/* presigned without a pin: UNSIGNED-PAYLOAD, as before */
 	make_req(&t, &(tsign){.host = OWN, .ak = AK1, .sk = SK1, .form = SIGN_QUERY, .time = NOW});
 	CU_ASSERT_EQUAL(lotad_auth_check(&c, &t.r, NOW, &r), 0);
-	len = lotad_auth_resign(&r, &c, LOTA_STR_LIT("PUT"), t.r.path, LOTA_STR_LIT("a=1"), NULL, 0,
-	                        r.claim.payload_hash, NOW, out, sizeof(out));
-	CU_ASSERT_FATAL(len > 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "X-Amz-Content-Sha256: UNSIGNED-PAYLOAD\r\n"));
+	q = upstream_req(&r, &c, "PUT", t.r.path, LOTA_STR_LIT("a=1"), NULL, 0, NULL, 0,
+	                 r.claim.payload_hash, NOW, NULL, &rc);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(field(q, "X-Amz-Content-Sha256", NULL), "UNSIGNED-PAYLOAD");
+	lota_request_free(q);
 	lotad_auth_result_cleanup(&r);
 	/* header form with a body hash */
 	make_req(&t, &(tsign){.host = OWN,
@@ -986,10 +1097,11 @@ static void test_resign_keeps_payload_pin(void)
 	                      .time = NOW,
 	                      .payload = pin});
 	CU_ASSERT_EQUAL(lotad_auth_check(&c, &t.r, NOW, &r), 0);
-	len = lotad_auth_resign(&r, &c, LOTA_STR_LIT("PUT"), t.r.path, LOTA_STR_LIT("a=1"), NULL, 0,
-	                        r.claim.payload_hash, NOW, out, sizeof(out));
-	CU_ASSERT_FATAL(len > 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+	q = upstream_req(&r, &c, "PUT", t.r.path, LOTA_STR_LIT("a=1"), NULL, 0, NULL, 0,
+	                 r.claim.payload_hash, NOW, NULL, &rc);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(field(q, "X-Amz-Content-Sha256", NULL), pin);
+	lota_request_free(q);
 	lotad_auth_result_cleanup(&r);
 	lotad_creds_set_current(NULL);
 }
@@ -1135,13 +1247,14 @@ static void test_chunk_resigner(void)
 	lotad_auth_result r;
 	CU_ASSERT_EQUAL(lotad_auth_check(&c, &t.r, NOW, &r), 0);
 	CU_ASSERT_EQUAL_FATAL(r.mode, LOTAD_AUTH_RESIGN);
-	char hdrs[4096], seed[65];
-	int hl =
-	    lotad_auth_resign_sig(&r, &c, LOTA_STR_LIT("PUT"), t.r.path, t.r.query, NULL, 0, NULL,
-	                          0, r.claim.payload_hash, NOW + 7, hdrs, sizeof(hdrs), seed);
-	CU_ASSERT_FATAL(hl > 0);
-	CU_ASSERT_PTR_NOT_NULL(
-	    strstr(hdrs, "X-Amz-Content-Sha256: " LOTA_SIGV4_STREAMING_PAYLOAD "\r\n"));
+	char seed[65];
+	int hl;
+	lota_request *q = upstream_req(&r, &c, "PUT", t.r.path, t.r.query, NULL, 0, NULL, 0,
+	                               r.claim.payload_hash, NOW + 7, seed, &hl);
+	CU_ASSERT_EQUAL_FATAL(hl, 0);
+	CU_ASSERT_STRING_EQUAL(field(q, "X-Amz-Content-Sha256", NULL),
+	                       LOTA_SIGV4_STREAMING_PAYLOAD);
+	lota_request_free(q);
 
 	/* the client's chain */
 	uint8_t ckey[32], ukey[32];
@@ -1174,7 +1287,7 @@ static void test_chunk_resigner(void)
 		for (size_t b = 0; b < 4; b++) {
 			if (in_steps[a] == 1 && out_caps[b] == 1)
 				continue; /* slow and adds nothing over (1, 13) */
-			lotad_chunk_resigner *rs =
+			lota_chunk_resigner *rs =
 			    lotad_auth_chunk_resigner(&r, &c, NOW + 7, seed, 0);
 			CU_ASSERT_PTR_NOT_NULL_FATAL(rs);
 			size_t ip = 0, op = 0;
@@ -1184,8 +1297,8 @@ static void test_chunk_resigner(void)
 				size_t room = sizeof(cout) - op < out_caps[b] ? sizeof(cout) - op
 				                                              : out_caps[b];
 				size_t used, made;
-				rc = lotad_chunk_resigner_feed(rs, cbody + ip, step, &used,
-				                               cout + op, room, &made);
+				rc = lota_chunk_resigner_feed(rs, cbody + ip, step, &used,
+				                              cout + op, room, &made);
 				ip += used;
 				op += made;
 				CU_ASSERT_FATAL(rc >= 0);
@@ -1195,48 +1308,46 @@ static void test_chunk_resigner(void)
 			CU_ASSERT_EQUAL(op, blen); /* same length: Content-Length holds */
 			CU_ASSERT_EQUAL(verify_chunked(ukey, udate, uscope, seed, cout, op), 5);
 			CU_ASSERT_EQUAL(verify_chunked(ckey, cdate, cscope, cseed, cout, op), -1);
-			lotad_chunk_resigner_free(rs);
+			lota_chunk_resigner_free(rs);
 		}
 	}
 
 	/* bytes after the final chunk are left alone */
 	memcpy(cbody + blen, "GET / HTTP/1.1\r\n", 16);
-	lotad_chunk_resigner *rs = lotad_auth_chunk_resigner(&r, &c, NOW + 7, seed, 0);
+	lota_chunk_resigner *rs = lotad_auth_chunk_resigner(&r, &c, NOW + 7, seed, 0);
 	size_t used, made;
 	CU_ASSERT_EQUAL(
-	    lotad_chunk_resigner_feed(rs, cbody, blen + 16, &used, cout, sizeof(cout), &made), 1);
+	    lota_chunk_resigner_feed(rs, cbody, blen + 16, &used, cout, sizeof(cout), &made), 1);
 	CU_ASSERT_EQUAL(used, blen);
-	lotad_chunk_resigner_free(rs);
+	lota_chunk_resigner_free(rs);
 
 	/* a tampered byte, a wrong signature, a wrong chain */
 	cbody[200] ^= 1;
 	rs = lotad_auth_chunk_resigner(&r, &c, NOW + 7, seed, 0);
-	CU_ASSERT_EQUAL(
-	    lotad_chunk_resigner_feed(rs, cbody, blen, &used, cout, sizeof(cout), &made),
-	    LOTA_E_SIGV4_MISMATCH);
+	CU_ASSERT_EQUAL(lota_chunk_resigner_feed(rs, cbody, blen, &used, cout, sizeof(cout), &made),
+	                LOTA_E_SIGV4_MISMATCH);
 	CU_ASSERT_EQUAL(made, 0); /* nothing of the bad chunk went out */
-	CU_ASSERT_EQUAL(lotad_chunk_resigner_feed(rs, "x", 1, &used, cout, sizeof(cout), &made),
+	CU_ASSERT_EQUAL(lota_chunk_resigner_feed(rs, "x", 1, &used, cout, sizeof(cout), &made),
 	                LOTA_E_HTTP_CHUNK); /* dead after an error */
-	lotad_chunk_resigner_free(rs);
+	lota_chunk_resigner_free(rs);
 	cbody[200] ^= 1;
-	lotad_chunk_side cs = {LOTA_STR_LIT(SK1),
-	                       {cdate, 16},
-	                       {0},
-	                       LOTA_STR_LIT("us-east-1"),
-	                       {seed, 64}}; /* the client's chain from the wrong seed */
-	lotad_chunk_side us = {
-	    LOTA_STR_LIT(SK1), {udate, 16}, {0}, LOTA_STR_LIT("eu-west-9"), {seed, 64}};
-	rs = lotad_chunk_resigner_new(&cs, &us, 0);
-	CU_ASSERT_EQUAL(
-	    lotad_chunk_resigner_feed(rs, cbody, blen, &used, cout, sizeof(cout), &made),
-	    LOTA_E_SIGV4_MISMATCH);
-	lotad_chunk_resigner_free(rs);
+	/* the client's chain from the wrong seed */
+	lota_chunk_chain_params cs = LOTA_OPTS(
+	    lota_chunk_chain_params, .secret_key = LOTA_STR_LIT(SK1), .amz_date = {cdate, 16},
+	    .region = LOTA_STR_LIT("us-east-1"), .seed_signature = {seed, 64});
+	lota_chunk_chain_params us = LOTA_OPTS(
+	    lota_chunk_chain_params, .secret_key = LOTA_STR_LIT(SK1), .amz_date = {udate, 16},
+	    .region = LOTA_STR_LIT("eu-west-9"), .seed_signature = {seed, 64});
+	rs = NULL;
+	CU_ASSERT_EQUAL_FATAL(lota_chunk_resigner_new(&cs, &us, 0, &rs), 0);
+	CU_ASSERT_EQUAL(lota_chunk_resigner_feed(rs, cbody, blen, &used, cout, sizeof(cout), &made),
+	                LOTA_E_SIGV4_MISMATCH);
+	lota_chunk_resigner_free(rs);
 	/* a chunk over the cap */
 	rs = lotad_auth_chunk_resigner(&r, &c, NOW + 7, seed, 4096);
-	CU_ASSERT_EQUAL(
-	    lotad_chunk_resigner_feed(rs, cbody, blen, &used, cout, sizeof(cout), &made),
-	    LOTA_E_TOO_LARGE);
-	lotad_chunk_resigner_free(rs);
+	CU_ASSERT_EQUAL(lota_chunk_resigner_feed(rs, cbody, blen, &used, cout, sizeof(cout), &made),
+	                LOTA_E_TOO_LARGE);
+	lota_chunk_resigner_free(rs);
 	/* framing errors */
 	const char *bad[] = {
 	    "zz;chunk-signature=00\r\n",
@@ -1249,15 +1360,15 @@ static void test_chunk_resigner(void)
 	                      LOTA_E_HTTP_BARE_CR};
 	for (size_t i = 0; i < 4; i++) {
 		rs = lotad_auth_chunk_resigner(&r, &c, NOW + 7, seed, 0);
-		CU_ASSERT_EQUAL(lotad_chunk_resigner_feed(rs, bad[i], strlen(bad[i]), &used, cout,
-		                                          sizeof(cout), &made),
+		CU_ASSERT_EQUAL(lota_chunk_resigner_feed(rs, bad[i], strlen(bad[i]), &used, cout,
+		                                         sizeof(cout), &made),
 		                bad_rc[i]);
-		lotad_chunk_resigner_free(rs);
+		lota_chunk_resigner_free(rs);
 	}
 	/* bad arguments */
 	CU_ASSERT_PTR_NULL(lotad_auth_chunk_resigner(&r, &c, NOW, "short", 0));
 	CU_ASSERT_PTR_NULL(lotad_auth_chunk_resigner(NULL, &c, NOW, seed, 0));
-	lotad_chunk_resigner_free(NULL);
+	lota_chunk_resigner_free(NULL);
 	lotad_auth_result_cleanup(&r);
 	lotad_creds_set_current(NULL);
 }
@@ -1273,6 +1384,7 @@ int main(void)
 	    {"S3 error mapping", test_error_mapping},
 	    {"upstream host match", test_host_match},
 	    {"resign for the upstream", test_resign},
+	    {"upstream request to curl's header list", test_curl_headers},
 	    {"unsigned x-amz-* headers refused", test_unsigned_amz_headers},
 	    {"resign signs only what the client signed", test_resign_signs_only_signed},
 	    {"resign keeps the payload pin", test_resign_keeps_payload_pin},

@@ -233,8 +233,8 @@ static void test_held(void)
 	uint8_t *data = calloc(1, n);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
 	const uint8_t key[] = "test-key-1", key2[] = "test-key-2";
-	lota_hash128 h = lotad_store_hash_key(key, sizeof(key)),
-	             h2 = lotad_store_hash_key(key2, sizeof(key2));
+	lota_hash128 h = lota_cache_key_hash_canonical(key, sizeof(key)),
+	             h2 = lota_cache_key_hash_canonical(key2, sizeof(key2));
 	/* not there at all */
 	CU_ASSERT_FALSE(lotad_cache__held(s, h, 1));
 	lotad_fill *f = NULL;

@@ -1194,6 +1194,34 @@ static void test_payload_markers(void)
 	}
 }
 
+/* An empty x-amz-content-sha256 header counts as none for the signer as for the
+ * verifier: what the signer produces verifies. */
+static void test_empty_payload_header(void)
+{
+	char date[LOTA_SIGV4_AMZ_DATE_LEN + 1];
+	lota_sigv4_format_amz_date(1700000000, date);
+	lota_http_header h[4] = {
+	    {LOTA_STR_LIT("Host"), LOTA_STR_LIT("h")},
+	    {LOTA_STR_LIT("X-Amz-Date"), {date, LOTA_SIGV4_AMZ_DATE_LEN}},
+	    {LOTA_STR_LIT("X-Amz-Content-Sha256"), {"", 0}},
+	    {LOTA_STR_LIT("Authorization"), {NULL, 0}},
+	};
+	lota_sigv4_request q = {.method = LOTA_STR_LIT("GET"),
+	                        .path = LOTA_STR_LIT("/"),
+	                        .headers = h,
+	                        .num_headers = 3};
+	lota_sigv4_params p = LOTA_OPTS(
+	    lota_sigv4_params, .access_key = LOTA_STR_LIT("AK"), .secret_key = LOTA_STR_LIT("SK"),
+	    .region = LOTA_STR_LIT("us-east-1"), .service = LOTA_STR_LIT("s3"), .time = 1700000000);
+	lota_sigv4_signature sig;
+	lota_sigv4_auth a;
+	CU_ASSERT_EQUAL_FATAL(lota_sigv4_sign_header(&p, &q, &sig), 0);
+	h[3].value = (lota_str){sig.authorization, strlen(sig.authorization)};
+	q.num_headers = 4;
+	CU_ASSERT_EQUAL_FATAL(lota_sigv4_parse(&q, &a), 0);
+	CU_ASSERT_EQUAL(lota_sigv4_verify(&q, &a, LOTA_STR_LIT("SK"), 1700000000, 900, 0), 0);
+}
+
 /* The aws-chunked example of the S3 documentation (PUT of 66560 bytes of 'a' in 64 KiB
  * and 1 KiB chunks, then the final empty chunk). */
 static void test_chunk_signatures(void)
@@ -2004,6 +2032,7 @@ static CU_TestInfo tests[] = {
     {"presign malformed", test_presign_malformed},
     {"payload markers", test_payload_markers},
     {"aws-chunked chunk signatures", test_chunk_signatures},
+    {"an empty x-amz-content-sha256 signs as none", test_empty_payload_header},
     {"signing key cache", test_signing_key_cache},
     {"dates and URI coding", test_dates_and_uri},
     {"buffer caps", test_caps},
