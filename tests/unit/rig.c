@@ -225,10 +225,10 @@ static void client_set_io(rig_client *c)
 {
 	if (c->ended)
 		return;
-	uint32_t ev = EPOLLIN | EPOLLRDHUP;
+	uint32_t ev = c->paused ? 0 : EPOLLIN | EPOLLRDHUP;
 	if (c->out_off < c->out_len)
 		ev |= EPOLLOUT;
-	(void)lotad_io_set(c->r->loop, &c->io, ev);
+	(void)lotad_io_set(c->r->loop, &c->io, ev ? ev : EPOLLERR);
 }
 
 static void client_end(rig_client *c, bool reset)
@@ -303,6 +303,9 @@ rig_client *rig_client_new(rig *r)
 	struct sockaddr_in a = {.sin_family = AF_INET,
 	                        .sin_port = htons((uint16_t)r->port),
 	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int rcvbuf = 64 * 1024; /* bounded (no autotuning), so a paused client holds little */
+	if (fd >= 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (fd < 0 || (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS)) {
 		if (fd >= 0)
 			close(fd);
@@ -326,6 +329,12 @@ void rig_client_close(rig_client *c, bool reset)
 		(void)setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
 	client_end(c, reset);
+}
+
+void rig_client_pause(rig_client *c, bool paused)
+{
+	c->paused = paused;
+	client_set_io(c);
 }
 
 static void out_add(rig_client *c, const char *p, size_t n)

@@ -109,7 +109,8 @@ struct rig_client {
 	bool ended; /* the connection ended: lotad closed it (FIN or RST), or the test did */
 	bool reset; /* it ended with a reset */
 	bool head_req;
-	char *dec; /* a chunked body, decoded (rig_resp_get) */
+	bool paused; /* not reading (rig_client_pause) */
+	char *dec;   /* a chunked body, decoded (rig_resp_get) */
 	size_t dec_cap;
 };
 
@@ -117,6 +118,8 @@ struct rig_client {
 rig_client *rig_client_new(rig *r);
 /* The client vanishes: its socket is closed (reset: with a RST). */
 void rig_client_close(rig_client *c, bool reset);
+/* Stop reading (a slow client: its receive buffer is small, 64 KiB) or read again. */
+void rig_client_pause(rig_client *c, bool paused);
 
 /* Send a request: method, target ("/bucket/key[?query]"), extra header lines
  * ("Name: value", NULL-terminated list, may be NULL) and a body. Content-Length is
