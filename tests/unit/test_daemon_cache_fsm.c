@@ -30,13 +30,17 @@
  *   - a short range far (16 MiB and more) into a cold extent is read first by the
  *     client's own GET, whose complete answer then fills the extent, and whose cut
  *     answer fills nothing; a reader more than 16 MiB ahead of a fill reads directly
- *     (these use extents of 17 MiB);
+ *     (these use extents of 17 MiB); a client that reads nothing does not hold up the
+ *     fills of an 18 MiB object (docs/architecture.md §3.7: a slow client never slows
+ *     the fill);
  *   - a slow fill with a second reader joining: one GET at the upstream (single-flight),
  *     both readers get every byte;
  *   - a fill that stays silent past upstream_timeout fails, nothing is published, and
  *     its reader is cut;
  *   - a client that vanishes mid-fill: the fill goes on and is published (as
- *     docs/architecture.md §7 says), the next read is a hit.
+ *     docs/architecture.md §7 says), the next read is a hit;
+ *   - the end of a worker aborts its fills: the upstream transfer is dropped, nothing is
+ *     published.
  * Every request lotad sent (HEADs, fills, direct reads, proxied GETs) carried a signature
  * the fake verified with the client's key.
  */
@@ -545,6 +549,25 @@ static void test_far_range_read_first_cut(void)
 	rig_stop(&R);
 }
 
+static void test_slow_client_does_not_slow_fills(void)
+{
+	CU_ASSERT_TRUE_FATAL(start_huge());
+	rig_client *c = send_get("GET", HUGE_PATH, NULL);
+	rig_client_pause(c, true);
+	/* both extents (18 MiB) are filled while the client reads nothing */
+	RIG_WAIT(&R, committed() == 2 && fills_over());
+	CU_ASSERT_EQUAL(c->in_len, 0);
+	CU_ASSERT_EQUAL(fakeup_count(R.up, "GET"), 2);
+	rig_client_pause(c, false);
+	rig_resp p;
+	rig_resp_wait(c, &p);
+	assert_whole(&p, huge, HUGE_LEN, "miss");
+	CU_ASSERT_EQUAL(rig_store_extent(&R, BKT, HUGE_KEY, ETAG, HUGE_LEN, 1, huge + HUGE_EXT,
+	                                 HUGE_LEN - HUGE_EXT),
+	                1);
+	rig_stop(&R);
+}
+
 /* The first GET (the fill) stalls after 64 KiB. */
 static void hook_stall_first_get(fakeup *f, const fakeup_req *q, fakeup_resp *r, void *ud)
 {
@@ -580,6 +603,57 @@ static void test_reader_far_ahead_of_fill_reads_directly(void)
 	CU_ASSERT_EQUAL(rig_store_extent(&R, BKT, HUGE_KEY, ETAG, HUGE_LEN, 0, huge, HUGE_EXT), 1);
 	assert_all_signed();
 	rig_stop(&R);
+}
+
+/* The authorizing HEAD's 200 is followed by bytes nobody asked for: a whole forged 206
+ * of the extent a fill will ask for, with the right ETag and range but other bytes, and
+ * *ud bytes more of padding (a forged body longer than one read of curl's). */
+static char *forged;
+static size_t forged_len;
+
+static void hook_forge_after_head(fakeup *f, const fakeup_req *q, fakeup_resp *r, void *ud)
+{
+	(void)f;
+	(void)ud;
+	if (strcmp(q->method, "HEAD") != 0)
+		return;
+	r->after = forged;
+	r->after_len = forged_len;
+}
+
+static void forged_after_head(size_t pad)
+{
+	char head[512];
+	int hl = snprintf(head, sizeof(head),
+	                  "HTTP/1.1 206 Partial Content\r\nETag: %s\r\nContent-Range: bytes "
+	                  "0-%d/%d\r\nContent-Length: %d\r\n\r\n",
+	                  ETAG, ONE_LEN - 1, ONE_LEN, ONE_LEN);
+	forged_len = (size_t)hl + ONE_LEN + pad;
+	forged = malloc(forged_len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(forged);
+	memcpy(forged, head, (size_t)hl);
+	memcpy(forged + hl, one_v2, ONE_LEN); /* wrong bytes */
+	memset(forged + hl + ONE_LEN, 'x', pad);
+	CU_ASSERT_TRUE_FATAL(start(NULL));
+	fakeup_hook_set(R.up, hook_forge_after_head, NULL);
+	rig_resp p;
+	for (int i = 0; i < 3; i++) {
+		get("GET", ONE_PATH, NULL, &p);
+		assert_whole(&p, one, ONE_LEN, i == 0 ? "miss" : "hit");
+		RIG_WAIT(&R, committed() == 1 && fills_over());
+		CU_ASSERT_EQUAL(rig_store_extent(&R, BKT, ONE_KEY, ETAG, ONE_LEN, 0, one, ONE_LEN),
+		                1);
+	}
+	CU_ASSERT_EQUAL(fakeup_count(R.up, "GET"), 1);
+	assert_all_signed();
+	rig_stop(&R);
+	free(forged);
+}
+
+static void test_bytes_after_head_never_a_fill(void)
+{
+	forged_after_head(0);
+	forged_after_head(1 << 20);
 }
 
 /* ---------------------------------------------------- slow fills, single-flight --- */
@@ -664,6 +738,24 @@ static void test_client_vanishes_mid_fill(void)
 	rig_stop(&R);
 }
 
+static void test_worker_stop_aborts_fills(void)
+{
+	CU_ASSERT_TRUE_FATAL(start(NULL));
+	int64_t at = 64 * 1024;
+	fakeup_hook_set(R.up, hook_stall_gets, &at);
+	rig_client *c = send_get("GET", ONE_PATH, NULL);
+	rig_resp p;
+	RIG_WAIT(&R, fakeup_stalled(R.up) == 1 && (rig_resp_get(c, &p), p.body_len > 0));
+	/* what a worker's end does (lotad_worker_join_free, through the router) */
+	lotad_router_worker_stop(R.w, &R.router);
+	RIG_WAIT(&R, fakeup_req_at(R.up, 1)->peer_closed); /* the fill's transfer is dropped */
+	RIG_WAIT(&R, fills_over());
+	lotad_store_stats st = rig_store_stats(&R);
+	CU_ASSERT_EQUAL(st.fills_aborted, 1);
+	CU_ASSERT_EQUAL(st.extents, 0);
+	rig_stop(&R); /* the client's request (a direct read by now) ends with the worker */
+}
+
 int main(void)
 {
 	lota_log_set_level(LOTA_LOG_ERROR);
@@ -694,11 +786,16 @@ int main(void)
 	     test_far_range_read_first_then_filled},
 	    {"short range far into a cold extent, reset: cut, nothing filled",
 	     test_far_range_read_first_cut},
+	    {"a client that does not read does not slow the fills",
+	     test_slow_client_does_not_slow_fills},
 	    {"reader far ahead of a fill: read directly",
 	     test_reader_far_ahead_of_fill_reads_directly},
+	    {"bytes after the authorizing HEAD: never read as a fill's answer",
+	     test_bytes_after_head_never_a_fill},
 	    {"slow fill, second reader joins: one GET", test_single_flight},
 	    {"silent fill past upstream_timeout: failed, reader cut", test_silent_fill_times_out},
 	    {"client vanishes mid-fill: the fill is published", test_client_vanishes_mid_fill},
+	    {"a worker's end aborts its fills: nothing published", test_worker_stop_aborts_fills},
 	    CU_TEST_INFO_NULL,
 	};
 	return lota_unit_run("daemon_cache_fsm", tests);
