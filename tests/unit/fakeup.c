@@ -310,8 +310,10 @@ static ssize_t send_some(fconn *c, const char *p, size_t n)
 		}
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			cur_req(c)->blocked = true;
 			break;
+		}
 		conn_end(c, false, true);
 		return -1;
 	}

@@ -65,6 +65,7 @@ typedef struct fakeup_req {
 	int status;        /* the status sent (0: nothing sent yet) */
 	uint64_t sent;     /* response body bytes sent */
 	bool done;         /* the whole response went out */
+	bool blocked;      /* the client's side was full once: a send had to wait */
 	bool peer_closed;  /* the client closed the connection before that (mid-body too) */
 } fakeup_req;
 

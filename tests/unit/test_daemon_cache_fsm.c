@@ -12,12 +12,12 @@
  *   - a miss fills every extent (one pinned ranged GET each, If-Match: the ETag) and the
  *     next read, whole or ranged, is a hit from the store, byte for byte, with no GET;
  *   - a fill answered with a 200 where a 206 was asked, another Content-Range, another
- *     ETag, a body shorter than the range, or a connection reset or closed mid-body
+ *     ETag, a body shorter than the range, a 503, or a connection reset or closed mid-body
  *     publishes nothing (no extent in the store, the fill counted failed); the client
  *     gets the right bytes (read directly, pinned) when the upstream answers that read
  *     well, and a cut connection holding a prefix of the right bytes when it does not:
  *     never wrong bytes;
- *   - an authorizing HEAD answered 403, 404, 304 or 412 is relayed (the client's own
+ *   - an authorizing HEAD answered 403, 404, 304, 412 or 503 is relayed (the client's own
  *     request proxied, the upstream's status and body) while the object is cached, and
  *     no cached byte is sent; one whose connection is reset hands the client's GET to
  *     the proxy, and nothing is filled;
@@ -177,6 +177,10 @@ static void test_miss_then_hit(void)
 
 /* ------------------------------------------------------------- bad fills --- */
 
+static const char xml_slow_down[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please "
+    "reduce your request rate.</Message><RequestId>tx-slow</RequestId></Error>";
+
 enum bad {
 	BAD_200,       /* a 200 of the whole object where a 206 was asked */
 	BAD_RANGE,     /* a 206 of another range */
@@ -184,10 +188,12 @@ enum bad {
 	BAD_SHORT,     /* a 206 whose body is shorter than the range (complete) */
 	BAD_RESET_MID, /* a reset mid-body */
 	BAD_CLOSE_MID, /* a close mid-body: Content-Length not reached */
+	BAD_503,       /* a 503 SlowDown */
 };
 
 static const char *const bad_names[] = {"200 for 206", "another range",  "another ETag",
-                                        "short body",  "reset mid-body", "close mid-body"};
+                                        "short body",  "reset mid-body", "close mid-body",
+                                        "503"};
 
 typedef struct bad_plan {
 	enum bad bad;
@@ -224,6 +230,12 @@ static void hook_bad(fakeup *f, const fakeup_req *q, fakeup_resp *r, void *ud)
 	case BAD_CLOSE_MID:
 		r->fault = b->bad == BAD_RESET_MID ? FAKEUP_RESET : FAKEUP_CLOSE;
 		r->at = 70000;
+		break;
+	case BAD_503:
+		memset(r, 0, sizeof(*r));
+		r->status = 503;
+		r->body = xml_slow_down;
+		r->body_len = r->length = strlen(xml_slow_down);
 		break;
 	}
 }
@@ -266,13 +278,13 @@ static void bad_fill(enum bad bad, bool every)
 
 static void test_bad_fill_nothing_published(void)
 {
-	for (enum bad b = BAD_200; b <= BAD_CLOSE_MID; b++)
+	for (enum bad b = BAD_200; b <= BAD_503; b++)
 		bad_fill(b, false);
 }
 
 static void test_bad_fill_and_direct_read_cut(void)
 {
-	for (enum bad b = BAD_200; b <= BAD_CLOSE_MID; b++)
+	for (enum bad b = BAD_200; b <= BAD_503; b++)
 		bad_fill(b, true);
 }
 
@@ -286,15 +298,15 @@ static const char xml_no_such_key[] =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The "
     "specified key does not exist.</Message><RequestId>tx-gone</RequestId></Error>";
 
-/* Every request: 403 (*ud == 403) or 404 (*ud == 404: the object is gone); else the
- * fake's own answer (304 and 412 for the client's conditionals). */
+/* Every request: 403 (*ud == 403), 404 (*ud == 404: the object is gone) or 503; else
+ * the fake's own answer (304 and 412 for the client's conditionals). */
 static void hook_deny(fakeup *f, const fakeup_req *q, fakeup_resp *r, void *ud)
 {
 	int st = *(int *)ud;
-	const char *xml = st == 403 ? xml_denied : xml_no_such_key;
+	const char *xml = st == 403 ? xml_denied : st == 404 ? xml_no_such_key : xml_slow_down;
 	(void)f;
 	(void)q;
-	if (st != 403 && st != 404)
+	if (st != 403 && st != 404 && st != 503)
 		return;
 	memset(r, 0, sizeof(*r));
 	r->status = st;
@@ -346,6 +358,7 @@ static void test_authorizing_head_refusals_relayed(void)
 {
 	denied(403, NULL, xml_denied);
 	denied(404, NULL, xml_no_such_key);
+	denied(503, NULL, xml_slow_down);
 	char inm[128], im[64];
 	snprintf(inm, sizeof(inm), "If-None-Match: %s", ETAG);
 	denied(304, inm, NULL);
@@ -772,7 +785,7 @@ int main(void)
 	     test_bad_fill_nothing_published},
 	    {"bad fill and direct read: nothing published, the client is cut",
 	     test_bad_fill_and_direct_read_cut},
-	    {"authorizing HEAD 403/404/304/412: relayed, no cached byte",
+	    {"authorizing HEAD 403/404/304/412/503: relayed, no cached byte",
 	     test_authorizing_head_refusals_relayed},
 	    {"authorizing HEAD reset: the client's GET proxied",
 	     test_authorizing_head_fails_proxied},

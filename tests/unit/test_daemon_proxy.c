@@ -6,16 +6,17 @@
  * seen by the fake, a metric), never for a time.
  *
  * Checked: a 5xx of the upstream is relayed verbatim and not retried; a connection reset
- * or closed before the response head gives 502 InternalError after the retries of an
- * idempotent request (the fake counts 1 + upstream_retries attempts) and after one
- * attempt for a PUT or with retries off; an upstream that refuses connections gives 503;
+ * or closed before the response head gives 502 InternalError after the retries of a GET
+ * or HEAD (the fake counts 1 + upstream_retries attempts) and after one attempt for a
+ * PUT, a DELETE or with retries off; an upstream that refuses connections gives 503;
  * a reset or a close in the middle of a body cuts the client's connection (a truncated
  * body, a prefix of the right bytes, never a silently short one), and a body delimited
  * by the upstream's close is relayed chunked, without its last chunk when it is reset;
  * an upstream silent for upstream_timeout gives 504 before the head and a cut connection
  * after it, while a pause shorter than that does not; a client that vanishes
- * mid-download or mid-upload aborts the upstream transfer (the fake sees its connection
- * closed; an upload never completes upstream); bytes the upstream sends after a
+ * mid-download (also one that stopped reading, so that the upstream transfer waits) or
+ * mid-upload aborts the upstream transfer (the fake sees its connection closed; an
+ * upload never completes upstream); bytes the upstream sends after a
  * response never become the next request's answer. Every request lotad sent carried a
  * signature the fake verified with the client's key.
  *
@@ -139,16 +140,18 @@ static void test_5xx_relayed_verbatim(void)
 	rig_stop(&R);
 }
 
-/* A reset or a close before the head: 502 after 1 + retries attempts of a GET. */
-static void before_head(fakeup_fault fault, bool retries, int attempts)
+/* A reset or a close before the head: 502 after `attempts` attempts. */
+static void before_head(const char *method, fakeup_fault fault, bool retries, int attempts)
 {
 	rig_opts o = {.no_retries = !retries};
 	CU_ASSERT_TRUE_FATAL(start(&o));
 	fakeup_hook_set(R.up, hook_before_head, &fault);
 	rig_resp p;
-	get("GET", OBJ_PATH, NULL, &p);
-	assert_s3_error(&p, 502, "InternalError");
-	CU_ASSERT_EQUAL(fakeup_count(R.up, "GET"), (size_t)attempts);
+	get(method, OBJ_PATH, NULL, &p);
+	CU_ASSERT_EQUAL(p.status, 502);
+	if (strcmp(method, "HEAD") != 0)
+		assert_s3_error(&p, 502, "InternalError");
+	CU_ASSERT_EQUAL(fakeup_count(R.up, method), (size_t)attempts);
 	CU_ASSERT_EQUAL(fakeup_conns(R.up), attempts); /* each on a fresh connection */
 	/* each attempt failed and was counted */
 	CU_ASSERT_EQUAL(rig_metric("lota_upstream_errors_total{kind=\"reset\"}"), attempts);
@@ -158,9 +161,12 @@ static void before_head(fakeup_fault fault, bool retries, int attempts)
 
 static void test_reset_before_head_retried(void)
 {
-	before_head(FAKEUP_RESET, true, 3);
-	before_head(FAKEUP_CLOSE, true, 3);
-	before_head(FAKEUP_RESET, false, 1);
+	before_head("GET", FAKEUP_RESET, true, 3);
+	before_head("GET", FAKEUP_CLOSE, true, 3);
+	before_head("HEAD", FAKEUP_RESET, true, 3);
+	before_head("GET", FAKEUP_RESET, false, 1);
+	/* GET and HEAD only: a DELETE may have been done (a delete marker each time) */
+	before_head("DELETE", FAKEUP_RESET, true, 1);
 }
 
 /* A PUT has a body: sent once, never again. */
@@ -289,6 +295,27 @@ static void test_client_vanishes_mid_body(void)
 	RIG_WAIT(&R, rig_metric("lota_requests_total{op=\"get_object\",status=\"4xx\"}") == 1);
 	CU_ASSERT_EQUAL(rig_metric("lota_connections_open"), 0);
 	CU_ASSERT_EQUAL(fakeup_conns_open(R.up), 0);
+	rig_stop(&R);
+}
+
+/* A client that stops reading: lotad's buffers fill, the upstream transfer waits
+ * (backpressure, the fake cannot send), then the client vanishes. */
+static void test_client_stops_reading_then_vanishes(void)
+{
+	static uint8_t large[8u << 20];
+	rig_pattern(large, sizeof(large), 8);
+	CU_ASSERT_TRUE_FATAL(start(NULL));
+	fakeup_object(R.up, "/bkt/large", large, sizeof(large), OBJ_ETAG);
+	rig_client *c = rig_client_new(&R);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	rig_request(c, "GET", "/bkt/large", NULL, NULL, 0, true);
+	rig_client_pause(c, true);
+	RIG_WAIT(&R, fakeup_nreqs(R.up) == 1 && fakeup_req_at(R.up, 0)->blocked);
+	CU_ASSERT_TRUE(fakeup_req_at(R.up, 0)->sent < sizeof(large));
+	rig_client_close(c, true);
+	RIG_WAIT(&R, fakeup_req_at(R.up, 0)->peer_closed);
+	CU_ASSERT_FALSE(fakeup_req_at(R.up, 0)->done);
+	RIG_WAIT(&R, rig_metric("lota_requests_total{op=\"get_object\",status=\"4xx\"}") == 1);
 	rig_stop(&R);
 }
 
@@ -435,6 +462,8 @@ int main(void)
 	    {"slow upstream after the head: connection cut", test_slow_upstream_after_head_cuts},
 	    {"slow upstream within upstream_timeout: complete", test_slow_upstream_within_timeout},
 	    {"client vanishes mid-body: upstream transfer aborted", test_client_vanishes_mid_body},
+	    {"client stops reading, then vanishes: upstream transfer aborted",
+	     test_client_stops_reading_then_vanishes},
 	    {"client vanishes mid-upload: upload aborted", test_client_vanishes_mid_upload},
 	    {"body delimited by close: relayed chunked", test_close_delimited_body_relayed_chunked},
 	    {"body delimited by close, reset mid-body: no last chunk",
