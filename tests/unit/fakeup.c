@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -650,4 +652,15 @@ size_t fakeup_stalled(const fakeup *f)
 	for (const lotad_list *it = f->conns.next; it != &f->conns; it = it->next)
 		n += lotad_list_entry(it, fconn, node)->stalled;
 	return n;
+}
+
+bool fakeup_flushed(const fakeup *f)
+{
+	for (const lotad_list *it = f->conns.next; it != &f->conns; it = it->next) {
+		const fconn *c = lotad_list_entry(it, fconn, node);
+		int unacked = 0;
+		if (c->st == ST_WRITE || ioctl(c->io.fd, SIOCOUTQ, &unacked) < 0 || unacked > 0)
+			return false;
+	}
+	return true;
 }

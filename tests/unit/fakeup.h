@@ -100,6 +100,10 @@ int fakeup_conns(const fakeup *f);
 int fakeup_conns_open(const fakeup *f);
 /* Responses stalled now. */
 size_t fakeup_stalled(const fakeup *f);
+/* Every byte the fake wrote has been acknowledged by the client's kernel (it waits in
+ * the client's receive queue, or was read): no response is being written or stalled,
+ * and the send queues of the open connections are empty. */
+bool fakeup_flushed(const fakeup *f);
 
 /* The value of a request header (case-insensitive name; empty when absent). */
 lota_str fakeup_req_header(const fakeup_req *r, const char *name);
