@@ -6,7 +6,6 @@
 #include "rig.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -24,21 +23,11 @@
 #include "metrics.h"
 #include "s3/auth.h"
 #include "s3/s3err.h"
+#include "unit.h"
 
 static const uint8_t rig_secret[LOTAD_STORE_SECRET_LEN] = {
     0x6c, 0x6f, 0x74, 0x61, 0x20, 0x75, 0x6e, 0x69, 0x74, 0x20, 0x72, 0x69, 0x67, 0x20, 0x6b, 0x65,
     0x79, 0x20, 0x66, 0x6f, 0x72, 0x20, 0x73, 0x74, 0x6f, 0x72, 0x65, 0x20, 0x74, 0x65, 0x73, 0x74};
-
-void rig_pattern(uint8_t *p, size_t n, uint64_t seed)
-{
-	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-	for (size_t i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		p[i] = (uint8_t)x;
-	}
-}
 
 void rig_turn(rig *r)
 {
@@ -70,10 +59,7 @@ static bool setup_cache(rig *r, const rig_opts *o)
 	cc.min_object_size = o->min_object_size ? o->min_object_size : 1024;
 	cc.fill_streams = o->fill_streams ? o->fill_streams : 2;
 	if (o->cache) {
-		const char *t = getenv("TMPDIR");
-		snprintf(r->root, sizeof(r->root), "%s/lota-rig-XXXXXX", t && *t ? t : "/tmp");
-		if (!mkdtemp(r->root)) {
-			r->root[0] = 0;
+		if (!lota_unit_tmpdir("lota-rig", r->root, sizeof(r->root))) {
 			perror("rig: mkdtemp");
 			return false;
 		}
@@ -177,14 +163,6 @@ fail:
 	return false;
 }
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 void rig_stop(rig *r)
 {
 	for (size_t i = 0; i < r->nclients; i++) {
@@ -210,8 +188,7 @@ void rig_stop(rig *r)
 	r->cache = NULL;
 	lotad_store_free(r->store);
 	r->store = NULL;
-	if (r->root[0])
-		nftw(r->root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	lota_unit_rmtree(r->root);
 	r->root[0] = 0;
 	lotad_creds_set_current(NULL);
 	lotad_metrics__reset();

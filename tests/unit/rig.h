@@ -165,7 +165,4 @@ lotad_store_stats rig_store_stats(rig *r);
 int rig_store_extent(rig *r, const char *bucket, const char *key, const char *etag, uint64_t size,
                      uint64_t k, const void *data, size_t len);
 
-/* Deterministic test bytes. */
-void rig_pattern(uint8_t *p, size_t n, uint64_t seed);
-
 #endif

@@ -772,13 +772,13 @@ static void test_worker_stop_aborts_fills(void)
 int main(void)
 {
 	lota_log_set_level(LOTA_LOG_ERROR);
-	rig_pattern(big, BIG_LEN, 11);
-	rig_pattern(one, ONE_LEN, 12);
-	rig_pattern(one_v2, ONE_LEN, 13);
+	lota_unit_pattern(big, BIG_LEN, 11);
+	lota_unit_pattern(one, ONE_LEN, 12);
+	lota_unit_pattern(one_v2, ONE_LEN, 13);
 	huge = malloc(HUGE_LEN);
 	if (!huge)
 		return 2;
-	rig_pattern(huge, HUGE_LEN, 14);
+	lota_unit_pattern(huge, HUGE_LEN, 14);
 	CU_TestInfo tests[] = {
 	    {"miss fills every extent, the next reads are hits", test_miss_then_hit},
 	    {"bad fill answers: nothing published, right bytes read directly",

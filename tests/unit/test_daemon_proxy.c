@@ -303,7 +303,7 @@ static void test_client_vanishes_mid_body(void)
 static void test_client_stops_reading_then_vanishes(void)
 {
 	static uint8_t large[8u << 20];
-	rig_pattern(large, sizeof(large), 8);
+	lota_unit_pattern(large, sizeof(large), 8);
 	CU_ASSERT_TRUE_FATAL(start(NULL));
 	fakeup_object(R.up, "/bkt/large", large, sizeof(large), OBJ_ETAG);
 	rig_client *c = rig_client_new(&R);
@@ -450,7 +450,7 @@ static void test_bytes_after_response(void)
 int main(void)
 {
 	lota_log_set_level(LOTA_LOG_ERROR);
-	rig_pattern(obj, OBJ_LEN, 7);
+	lota_unit_pattern(obj, OBJ_LEN, 7);
 	CU_TestInfo tests[] = {
 	    {"upstream 5xx relayed verbatim, not retried", test_5xx_relayed_verbatim},
 	    {"reset/close before the head: 502 after the retries", test_reset_before_head_retried},
