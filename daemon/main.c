@@ -79,7 +79,8 @@ static const lota_config_key lotad_keys[] = {
     {"upstream_timeout", LOTA_CONFIG_DURATION, "60s", 0, 24 * 3600 * 1000LL, false, false, 0,
      "DURATION", "give up on an upstream that sends nothing this long (0 = never)"},
     {"upstream_retries", LOTA_CONFIG_INT, "2", 0, 10, false, false, 0, "N",
-     "retries (with backoff) of idempotent requests that failed before any response"},
+     "retries (with backoff) of a GET or HEAD (or a request without a body that could not "
+     "connect) that failed before any response"},
     {"shutdown_timeout", LOTA_CONFIG_DURATION, "30s", 0, 3600 * 1000LL, false, false, 0, "DURATION",
      "on SIGTERM, time in-flight requests get to finish"},
     {"log_level", LOTA_CONFIG_STRING, "info", 0, 0, false, false, 0, "LEVEL",

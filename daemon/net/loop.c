@@ -258,34 +258,41 @@ static void run_timers(lotad_loop *loop)
 	}
 }
 
-int lotad_loop_run(lotad_loop *loop)
+int lotad_loop_run_once(lotad_loop *loop, int max_wait_ms)
 {
 	struct epoll_event evs[LOOP_MAX_EVENTS];
+	int timeout = -1;
+	if (loop->heap_len) {
+		uint64_t now = lotad_loop_update_now(loop);
+		uint64_t when = loop->heap[0]->when_ms;
+		timeout = when <= now ? 0 : (int)(when - now > 60000 ? 60000 : when - now);
+	}
+	if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms))
+		timeout = max_wait_ms;
+	int n = epoll_wait(loop->epfd, evs, LOOP_MAX_EVENTS, timeout);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	lotad_loop_update_now(loop);
+	for (int i = 0; i < n; i++) {
+		lotad_io *io = evs[i].data.ptr;
+		if (!io->fn || !io->events)
+			continue;
+		io->fn(io, evs[i].events);
+	}
+	run_timers(loop);
+	if (loop->after_fn)
+		loop->after_fn(loop, loop->after_ud);
+	free_garbage(loop);
+	return 0;
+}
+
+int lotad_loop_run(lotad_loop *loop)
+{
 	loop->stop = false;
 	while (!loop->stop) {
-		int timeout = -1;
-		if (loop->heap_len) {
-			uint64_t now = lotad_loop_update_now(loop);
-			uint64_t when = loop->heap[0]->when_ms;
-			timeout = when <= now ? 0 : (int)(when - now > 60000 ? 60000 : when - now);
-		}
-		int n = epoll_wait(loop->epfd, evs, LOOP_MAX_EVENTS, timeout);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		lotad_loop_update_now(loop);
-		for (int i = 0; i < n; i++) {
-			lotad_io *io = evs[i].data.ptr;
-			if (!io->fn || !io->events)
-				continue;
-			io->fn(io, evs[i].events);
-		}
-		run_timers(loop);
-		if (loop->after_fn)
-			loop->after_fn(loop, loop->after_ud);
-		free_garbage(loop);
+		int rc = lotad_loop_run_once(loop, -1);
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }

@@ -44,6 +44,14 @@ void lotad_loop_free(lotad_loop *loop); /* NULL ok */
 
 /* Run until lotad_loop_stop(). Returns 0 or a negative errno from epoll. */
 int lotad_loop_run(lotad_loop *loop);
+/* One iteration of lotad_loop_run: wait for events until the earliest timer, but at most
+ * max_wait_ms (< 0: no other bound), dispatch them, run the due timers, the after-hook
+ * and the deferred frees. lotad_loop_run is this in a loop. A unit test calls it to drive
+ * the loop of a worker it did not start (lotad_worker_start) from its own thread, which
+ * is then the loop's one thread, until the event it waits for (the stop flag is not
+ * looked at). Returns 0 (also when interrupted by a signal) or a negative errno from
+ * epoll. */
+int lotad_loop_run_once(lotad_loop *loop, int max_wait_ms);
 void lotad_loop_stop(lotad_loop *loop);
 
 /* Monotonic milliseconds, refreshed once per loop iteration (and by _update_now). */

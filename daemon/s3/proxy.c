@@ -17,8 +17,8 @@
  * so Content-Length holds). A bad client chunk aborts the upload (the upstream never
  * stores a partial object) and the client gets 403 SignatureDoesNotMatch.
  * Nothing reaches the client before the upstream head is complete, so an upstream
- * failure before that is answered with an S3 error (or retried for idempotent requests
- * without a body); after that it closes the connection.
+ * failure before that is answered with an S3 error (or retried: a GET or HEAD, or a
+ * request without a body that could not connect); after that it closes the connection.
  */
 #include "s3/proxy.h"
 

@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -39,24 +38,14 @@ static const uint8_t secret2[32] = {9, 9, 9};
 
 static char root[256];
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static void setup_root(void)
 {
-	const char *t = getenv("TMPDIR");
-	snprintf(root, sizeof(root), "%s/lota-store-XXXXXX", t && *t ? t : "/tmp");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(root));
+	CU_ASSERT_TRUE_FATAL(lota_unit_tmpdir("lota-store", root, sizeof(root)));
 }
 
 static void cleanup_root(void)
 {
-	nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	lota_unit_rmtree(root);
 }
 
 /* The canonical key of object "obj-<n>" extent <idx>. */
@@ -81,17 +70,6 @@ static tkey mkkey(int n, uint64_t idx)
 	k.len = (size_t)len;
 	CU_ASSERT_EQUAL_FATAL(lota_cache_key_hash(&ck, &k.h), 0);
 	return k;
-}
-
-static void pattern(uint8_t *p, size_t n, uint64_t seed)
-{
-	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
-	for (size_t i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		p[i] = (uint8_t)x;
-	}
 }
 
 typedef struct topts {
@@ -325,7 +303,7 @@ static void roundtrip(bool plain)
 		 * canonical bytes), which the store writes into the header */
 		lota_hash128 h2 = lota_cache_key_hash_canonical(k.b, k.len);
 		CU_ASSERT_TRUE(h2.hi == k.h.hi && h2.lo == k.h.lo);
-		pattern(data, n, i + 1);
+		lota_unit_pattern(data, n, i + 1);
 		CU_ASSERT_EQUAL_FATAL(put(s, &k, data, n, "etag=\"0123abcd\"\ncontent-type: x/y"),
 		                      0);
 		lotad_store_reader *r = NULL;
@@ -482,7 +460,7 @@ static void growing(bool plain)
 	tkey k = mkkey(7, 3);
 	const size_t n = 5 * BS + 100;
 	uint8_t *data = malloc(n), *got = malloc(n);
-	pattern(data, n, 77);
+	lota_unit_pattern(data, n, 77);
 	lotad_fill *f = NULL;
 	CU_ASSERT_EQUAL_FATAL(lotad_fill_begin(s, k.b, k.len, n, (const uint8_t *)"m", 1, &f), 0);
 	lotad_store_reader *r = NULL, *r2 = NULL;
@@ -567,7 +545,7 @@ static void test_fill_abort_readers(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	tkey k = mkkey(8, 0);
 	uint8_t data[3 * BS], got[3 * BS];
-	pattern(data, sizeof(data), 8);
+	lota_unit_pattern(data, sizeof(data), 8);
 	lotad_fill *f = NULL;
 	CU_ASSERT_EQUAL_FATAL(lotad_fill_begin(s, k.b, k.len, sizeof(data), NULL, 0, &f), 0);
 	CU_ASSERT_EQUAL(lotad_fill_write(f, data, 2 * BS), 0);
@@ -607,7 +585,7 @@ static void test_tamper_data_block(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	tkey k = mkkey(9, 0), k2 = mkkey(10, 0), k3 = mkkey(11, 0);
 	uint8_t data[3 * BS + 10], got[3 * BS + 10];
-	pattern(data, sizeof(data), 9);
+	lota_unit_pattern(data, sizeof(data), 9);
 	CU_ASSERT_EQUAL_FATAL(put(s, &k, data, sizeof(data), NULL), 0);
 	CU_ASSERT_EQUAL_FATAL(put(s, &k2, data, sizeof(data), NULL), 0);
 	CU_ASSERT_EQUAL_FATAL(put(s, &k3, data, sizeof(data), NULL), 0);
@@ -702,7 +680,7 @@ static void test_wrong_node_secret(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	tkey k = mkkey(40, 0), k2 = mkkey(41, 0);
 	uint8_t data[3000];
-	pattern(data, sizeof(data), 40);
+	lota_unit_pattern(data, sizeof(data), 40);
 	CU_ASSERT_EQUAL_FATAL(put(s, &k, data, sizeof(data), NULL), 0);
 	lotad_store_free(s);
 	s = open_store((topts){.plain = true});
@@ -782,7 +760,7 @@ static void test_restart(void)
 	tkey k[6];
 	for (int i = 0; i < 6; i++) {
 		k[i] = mkkey(60 + i, (uint64_t)i);
-		pattern(data, sizeof(data), (uint64_t)i);
+		lota_unit_pattern(data, sizeof(data), (uint64_t)i);
 		CU_ASSERT_EQUAL_FATAL(put(s, &k[i], data, sizeof(data), "meta"), 0);
 	}
 	lotad_store_stats st1, st2;
@@ -822,7 +800,7 @@ static void test_restart(void)
 			continue;
 		}
 		CU_ASSERT_EQUAL_FATAL(rc, 0);
-		pattern(data, sizeof(data), (uint64_t)i);
+		lota_unit_pattern(data, sizeof(data), (uint64_t)i);
 		CU_ASSERT_EQUAL(lotad_reader_read(r, 0, got, sizeof(got)), (ssize_t)sizeof(got));
 		CU_ASSERT_EQUAL(memcmp(got, data, sizeof(data)), 0);
 		CU_ASSERT_EQUAL(lotad_reader_meta(r).len, 4);
@@ -1033,7 +1011,7 @@ static void test_multi_dir(void)
 
 /* ------------------------------------------------------------ room for a fill (LRU) */
 
-/* Whether k is cached with the bytes of pattern(seed) (len bytes); touches it. */
+/* Whether k is cached with the bytes of lota_unit_pattern(seed) (len bytes); touches it. */
 static bool holds(lotad_store *s, const tkey *k, size_t len, uint64_t seed)
 {
 	lotad_store_reader *r = NULL;
@@ -1043,7 +1021,7 @@ static bool holds(lotad_store *s, const tkey *k, size_t len, uint64_t seed)
 	bool ok = want && got && lotad_reader_length(r) == len &&
 	          lotad_reader_read(r, 0, got, len) == (ssize_t)len;
 	if (ok) {
-		pattern(want, len, seed);
+		lota_unit_pattern(want, len, seed);
 		ok = memcmp(want, got, len) == 0;
 	}
 	free(want);
@@ -1056,7 +1034,7 @@ static int put_seeded(lotad_store *s, const tkey *k, size_t len, uint64_t seed)
 {
 	uint8_t *data = malloc(len ? len : 1);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(data);
-	pattern(data, len, seed);
+	lota_unit_pattern(data, len, seed);
 	int rc = put(s, k, data, len, NULL);
 	free(data);
 	return rc;
@@ -1219,7 +1197,7 @@ static void test_room_all_pinned(void)
 	/* the readers keep reading what they opened */
 	for (int i = 0; i < 3; i++) {
 		uint8_t got[3 * BS], want[3 * BS];
-		pattern(want, sizeof(want), (uint64_t)i);
+		lota_unit_pattern(want, sizeof(want), (uint64_t)i);
 		CU_ASSERT_EQUAL(lotad_reader_read(r[i], 0, got, sizeof(got)), (ssize_t)sizeof(got));
 		CU_ASSERT_EQUAL(memcmp(got, want, sizeof(got)), 0);
 	}
@@ -1287,7 +1265,7 @@ static void test_room_fills_in_progress(void)
 	lotad_fill *done[3] = {f[1], f[3], g};
 	int which[3] = {1, 3, 4};
 	for (int i = 0; i < 3; i++) {
-		pattern(data, sizeof(data), (uint64_t)which[i]);
+		lota_unit_pattern(data, sizeof(data), (uint64_t)which[i]);
 		CU_ASSERT_EQUAL(lotad_fill_write(done[i], data, sizeof(data)), 0);
 		CU_ASSERT_EQUAL(lotad_fill_commit(done[i]), 0);
 		CU_ASSERT_TRUE(holds(s, &k[which[i]], 3 * BS, (uint64_t)which[i]));
@@ -1436,7 +1414,7 @@ static void test_dir_failure(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	lotad_store__set_pwrite_hook(faulty_pwrite);
 	uint8_t data[3 * BS];
-	pattern(data, sizeof(data), 5);
+	lota_unit_pattern(data, sizeof(data), 5);
 	tkey k = mkkey(500, 0);
 	/* the header write fails: the fill fails cleanly, its dir is degraded */
 	atomic_store(&fault_errno, ENOSPC);
@@ -1576,7 +1554,7 @@ static void *worker_main(void *arg)
 	for (int i = 0; i < 300; i++) {
 		int obj = (i * 7 + w->id) % 16;
 		tkey k = mkkey(700 + obj, 0);
-		pattern(data, sizeof(data), (uint64_t)obj);
+		lota_unit_pattern(data, sizeof(data), (uint64_t)obj);
 		lotad_store_reader *r = NULL;
 		int rc = lotad_store_open(w->s, k.h, k.b, k.len, &r);
 		if (rc == -ENOENT) {
@@ -1706,7 +1684,7 @@ static void test_read_throughput(void)
 	size_t n = mib << 20, chunk = 1 << 20;
 	uint8_t *buf = malloc(chunk);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
-	pattern(buf, chunk, 1);
+	lota_unit_pattern(buf, chunk, 1);
 	for (int plain = 0; plain < 2; plain++) {
 		lotad_store *s = open_store(
 		    (topts){.plain = plain, .bs = LOTAD_STORE_BLOCK_DEFAULT, .cap = {4ull << 30}});

@@ -1,6 +1,8 @@
 /*
- * unit.c - runs one CUnit suite and turns its result into an exit status.
+ * unit.c - runs one CUnit suite and turns its result into an exit status; test data
+ * files, test bytes and temporary directories for the suites.
  */
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,4 +70,42 @@ char *lota_unit_read_file(const char *relpath, size_t *len)
 	if (len)
 		*len = n;
 	return buf;
+}
+
+void lota_unit_pattern(void *p, size_t n, uint64_t seed)
+{
+	uint8_t *b = p;
+	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		b[i] = (uint8_t)x;
+	}
+}
+
+bool lota_unit_tmpdir(const char *prefix, char *out, size_t cap)
+{
+	const char *t = getenv("TMPDIR");
+	int n = snprintf(out, cap, "%s/%s-XXXXXX", t && *t ? t : "/tmp", prefix);
+	if (n < 0 || (size_t)n >= cap || !mkdtemp(out)) {
+		if (cap)
+			out[0] = 0;
+		return false;
+	}
+	return true;
+}
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+void lota_unit_rmtree(const char *path)
+{
+	if (path && path[0])
+		nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
