@@ -118,15 +118,5 @@ def rgw(method, path, user=None, body=b""):
     to = (RGW.hostname, RGW.port)
     if user is None:
         return send(method, path, {"host": "%s:%s" % to}, body, to=to)
-    ak, sk = KEYS[user]
-    amz = _now()
-    h = {"host": "%s:%s" % to, "x-amz-date": amz, "x-amz-content-sha256": UNSIGNED}
-    signed = sorted(h)
-    sig, scope = _sig(sk, amz, _canonical(method, path, [], h, signed, UNSIGNED))
-    h["authorization"] = "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (
-        ak,
-        scope,
-        ";".join(signed),
-        sig,
-    )
+    h = sign_headers(user, method, path, {}, UNSIGNED, host="%s:%s" % to)
     return send(method, path, h, body, to=to)
