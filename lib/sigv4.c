@@ -834,6 +834,18 @@ static bool list_has(lota_str list, const char *name)
 	return false;
 }
 
+bool lota_sigv4_auth_signs(const lota_sigv4_auth *auth, lota_str name)
+{
+	if (!auth || name.len == 0)
+		return false;
+	struct name_iter it = {auth->signed_headers.ptr, end_of(auth->signed_headers)};
+	lota_str n;
+	while (next_name(&it, &n))
+		if (eq_nocase(n.ptr, n.len, name.ptr, name.len))
+			return true;
+	return false;
+}
+
 static int query_param(lota_str query, const char *name, lota_str *out);
 
 /* The payload hash a request signs when the caller gives none. The same rule as

@@ -245,7 +245,6 @@ static void conn_close_now(lotad_conn *c)
 	lotad_loop_defer_free(w->loop, c);
 }
 
-/* Write what is buffered. Returns false when the connection failed. */
 /* Send as much of data[0..len) as the socket takes now. Returns the bytes sent, or -1
  * when the connection failed (it is then killed). */
 static ssize_t send_some(lotad_conn *c, const char *data, size_t len)

@@ -540,38 +540,9 @@ static bool never_signed(lota_str name)
 	return false;
 }
 
-/* Whether name is listed in a SignedHeaders value: names separated by ';' (the query
- * form may carry the separator percent-encoded, %3B), compared case-insensitively. */
-static bool signed_list_has(lota_str list, lota_str name)
-{
-	const char *p = list.ptr, *end = list.ptr + list.len;
-	while (p < end) {
-		const char *q = p;
-		size_t sep = 0;
-		while (q < end) {
-			if (*q == ';') {
-				sep = 1;
-				break;
-			}
-			if (*q == '%' && end - q >= 3 && q[1] == '3' &&
-			    (q[2] == 'B' || q[2] == 'b')) {
-				sep = 3;
-				break;
-			}
-			q++;
-		}
-		if (eq_nocase(p, (size_t)(q - p), name.ptr, name.len))
-			return true;
-		p = q + sep;
-		if (sep == 0)
-			break;
-	}
-	return false;
-}
-
 bool lotad_auth_client_signed(const lotad_auth_result *r, lota_str name)
 {
-	return r && name.len > 0 && signed_list_has(r->claim.signed_headers, name);
+	return r && lota_sigv4_auth_signs(&r->claim, name);
 }
 
 static bool is_amz_header(lota_str name)
@@ -582,6 +553,7 @@ static bool is_amz_header(lota_str name)
 bool lotad_auth__unsigned_amz_header(const lota_http_header *headers, size_t num_headers,
                                      lota_str signed_headers, lota_str *which)
 {
+	lota_sigv4_auth claim = {.signed_headers = signed_headers};
 	for (size_t i = 0; i < num_headers; i++) {
 		lota_str nm = headers[i].name;
 		if (!is_amz_header(nm))
@@ -590,7 +562,7 @@ bool lotad_auth__unsigned_amz_header(const lota_http_header *headers, size_t num
 		 * the signature whether or not it is listed (S3 accepts it unlisted) */
 		if (eq_nocase(nm.ptr, nm.len, "x-amz-content-sha256", 20))
 			continue;
-		if (!signed_list_has(signed_headers, nm)) {
+		if (!lota_sigv4_auth_signs(&claim, nm)) {
 			if (which)
 				*which = nm;
 			return true;

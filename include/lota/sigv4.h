@@ -222,6 +222,12 @@ typedef struct lota_sigv4_auth {
  */
 LOTA_API int lota_sigv4_parse(const lota_sigv4_request *req, lota_sigv4_auth *out) LOTA_WUR;
 
+/* Whether the claim's signed-header list names the header `name` (case-insensitive; the
+ * query form's %3B separators are read as ';'). The one rule for "the client signed this
+ * header": a verifier refusing unsigned x-amz-* headers and a re-signer signing only what
+ * the client signed both ask it. false for NULL or an empty name. */
+LOTA_API bool lota_sigv4_auth_signs(const lota_sigv4_auth *auth, lota_str name);
+
 /*
  * Verify a parsed request with the secret of auth->access_key. now and max_skew_s check
  * the request time (header form: |now - time| <= max_skew_s, else LOTA_E_SIGV4_SKEW;

@@ -2018,8 +2018,29 @@ static void test_params_sz(void)
 	CU_ASSERT_STRING_EQUAL(sig.authorization, want.authorization);
 }
 
+/* The one "did the client sign this header" rule, both separators, any case, whole
+ * names only. */
+static void test_auth_signs(void)
+{
+	lota_sigv4_auth a = {.signed_headers = LOTA_STR_LIT("host;range;x-amz-date")};
+	CU_ASSERT_TRUE(lota_sigv4_auth_signs(&a, LOTA_STR_LIT("Range")));
+	CU_ASSERT_TRUE(lota_sigv4_auth_signs(&a, LOTA_STR_LIT("host")));
+	CU_ASSERT_TRUE(lota_sigv4_auth_signs(&a, LOTA_STR_LIT("X-Amz-Date")));
+	CU_ASSERT_FALSE(lota_sigv4_auth_signs(&a, LOTA_STR_LIT("rang")));
+	CU_ASSERT_FALSE(lota_sigv4_auth_signs(&a, LOTA_STR_LIT("x-amz-date2")));
+	CU_ASSERT_FALSE(lota_sigv4_auth_signs(&a, LOTA_STR_LIT("")));
+	CU_ASSERT_FALSE(lota_sigv4_auth_signs(NULL, LOTA_STR_LIT("host")));
+	a.signed_headers = LOTA_STR_LIT("host%3Bx-amz-acl%3bx-amz-meta-a");
+	CU_ASSERT_TRUE(lota_sigv4_auth_signs(&a, LOTA_STR_LIT("x-amz-acl")));
+	CU_ASSERT_TRUE(lota_sigv4_auth_signs(&a, LOTA_STR_LIT("x-amz-meta-a")));
+	CU_ASSERT_FALSE(lota_sigv4_auth_signs(&a, LOTA_STR_LIT("x-amz-copy-source")));
+	a.signed_headers = LOTA_STR_LIT("");
+	CU_ASSERT_FALSE(lota_sigv4_auth_signs(&a, LOTA_STR_LIT("host")));
+}
+
 static CU_TestInfo tests[] = {
     {"signing-suite-v4 (header and query forms)", test_signing_suite_v4},
+    {"which headers a claim signs", test_auth_signs},
     {"signing-suite-v4 unnormalized = S3 flags", test_v4_unnormalized_is_s3},
     {"legacy suite", test_legacy_suite},
     {"S3 golden values from botocore", test_s3_golden},
