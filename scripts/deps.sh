@@ -12,7 +12,7 @@ PKGS=(
   # test ground: a real S3 server and real S3 clients
   ceph-mon ceph-osd radosgw awscli python3-boto3 s3cmd curl rclone
   # tools used by tests and benchmarks
-  iproute2 procps psmisc openssl wrk nginx-light varnish xxd jq
+  iproute2 procps psmisc openssl wrk nginx-light varnish xxd jq socat bpftool python3-yaml
 )
 
 missing=()
