@@ -197,6 +197,8 @@ int lota__preload_parse_redirect(lota__preload_config *cfg, const char *s, size_
 {
 	cfg->num_targets = 0;
 	size_t i = 0;
+	if (len > 0 && s[len - 1] == ',')
+		return fail(why, cap, "empty item at the end of the list");
 	while (i < len) {
 		const char *item = s + i;
 		const char *comma = memchr(item, ',', len - i);
