@@ -20,6 +20,8 @@
  * one (curl, Python with a timeout) cannot wait for its own outcome, so lotad's listener
  * is probed with a short connect on a separate socket, and the answer kept for a second.
  *
+ * getpeername() on a redirected socket shows the address the program asked for.
+ *
  * connect() allocates nothing, takes no lock, and keeps errno as the real call left it.
  * State is per process: the constructor runs again after exec (the environment carries
  * the configuration) and a forked child inherits the table.
@@ -48,6 +50,7 @@
 
 #define PROBE_TTL_MS     1000 /* how long a probe's answer is trusted */
 #define PROBE_TIMEOUT_MS 250  /* lotad is local: a listener answers at once */
+#define PEER_FDS         4096 /* getpeername() shows the address asked for below this fd */
 
 typedef int (*getaddrinfo_fn)(const char *, const char *, const struct addrinfo *,
                               struct addrinfo **);
@@ -58,6 +61,7 @@ typedef int (*gethostbyname_r_fn)(const char *, struct hostent *, char *, size_t
 typedef int (*gethostbyname2_r_fn)(const char *, int, struct hostent *, char *, size_t,
                                    struct hostent **, int *);
 typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
+typedef int (*getpeername_fn)(int, struct sockaddr *, socklen_t *);
 
 /* lotad's listener, as last seen by a probe */
 typedef struct {
@@ -69,6 +73,13 @@ static struct {
 	lota__preload_config cfg;
 	lota__preload_table table;
 	probe_cache probe[2]; /* plain, TLS */
+	/* the address a redirected socket asked for, by fd, for getpeername(); set is
+	 * cleared by every connect() on the fd, so a reused fd shows its own peer */
+	struct {
+		atomic_int set;
+		struct sockaddr_storage asked;
+		socklen_t len;
+	} peer[PEER_FDS];
 	atomic_bool active;
 	bool ready; /* the constructor ran */
 } shim;
@@ -79,6 +90,7 @@ static gethostbyname2_fn real_gethostbyname2;
 static gethostbyname_r_fn real_gethostbyname_r;
 static gethostbyname2_r_fn real_gethostbyname2_r;
 static connect_fn real_connect;
+static getpeername_fn real_getpeername;
 
 /* The next definition of a symbol (libc's). Written once; a second writer stores the
  * same pointer. */
@@ -148,6 +160,7 @@ __attribute__((constructor)) static void shim_init(void)
 {
 	char why[LOTA__PRELOAD_WHY_MAX];
 	(void)REAL(connect);
+	(void)REAL(getpeername);
 	(void)REAL(getaddrinfo);
 	int rc = lota__preload_config_load(&shim.cfg, env_get, why, sizeof(why));
 	shim.ready = true;
@@ -389,6 +402,8 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return -1;
 	}
 	lota__preload_addr dst;
+	if (fd >= 0 && fd < PEER_FDS)
+		atomic_store_explicit(&shim.peer[fd].set, 0, memory_order_relaxed);
 	if (!active() || lota__preload_addr_from_sockaddr(addr, len, &dst) < 0)
 		return real_connect(fd, addr, len);
 	if (!lota__preload_literal_matches(&shim.cfg, &dst) &&
@@ -423,15 +438,47 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	int rc = real_connect(fd, (struct sockaddr *)&ss, ss_len);
 	if (rc == 0 || errno == EINPROGRESS || errno == EINTR || errno == EALREADY ||
 	    errno == EISCONN) {
+		int keep = errno;
+		if (fd < PEER_FDS && len <= sizeof(shim.peer[fd].asked)) {
+			memcpy(&shim.peer[fd].asked, addr, len);
+			shim.peer[fd].len = len;
+			atomic_store_explicit(&shim.peer[fd].set, 1, memory_order_release);
+		}
 		dbg("%s -> %s%s", addr_str(&dst, a1, sizeof(a1)), addr_str(ep, a2, sizeof(a2)),
 		    rc == 0 ? "" : " (in progress)");
+		errno = keep;
 		return rc;
 	}
 	/* Refused (or any other immediate failure): the program connects where it asked. A
 	 * TCP socket whose connect failed may connect again. */
 	dbg("%s: lotad at %s refused (%s): connecting directly", addr_str(&dst, a1, sizeof(a1)),
 	    addr_str(ep, a2, sizeof(a2)), strerror(errno));
-	mark_down(pc);
+	if (errno == ECONNREFUSED)
+		mark_down(pc); /* not for a failure of this socket alone (a v6-only socket) */
 	errno = saved;
 	return real_connect(fd, addr, len);
+}
+
+/* A redirected socket's peer is lotad; the program is shown the address it asked for. */
+EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	if (!REAL(getpeername)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int rc = real_getpeername(fd, addr, len);
+	if (rc != 0 || fd < 0 || fd >= PEER_FDS || !addr || !len ||
+	    !atomic_load_explicit(&shim.peer[fd].set, memory_order_acquire))
+		return rc;
+	lota__preload_addr got;
+	if (lota__preload_addr_from_sockaddr(addr, *len, &got) < 0)
+		return rc;
+	const lota__preload_addr *plain = &shim.cfg.endpoint, *tls = &shim.cfg.tls_endpoint;
+	if (!lota__preload_addr_equal(&got, plain) &&
+	    !(shim.cfg.has_tls_endpoint && lota__preload_addr_equal(&got, tls)))
+		return rc;
+	socklen_t want = shim.peer[fd].len;
+	memcpy(addr, &shim.peer[fd].asked, want < *len ? want : *len);
+	*len = want;
+	return rc;
 }

@@ -8,7 +8,8 @@
 # A plain C client (clients/preload_client.c) covers each libc resolver (getaddrinfo,
 # gethostbyname, gethostbyname2 and their _r forms) with a name only the shim's resolver
 # hooks can tie to the endpoint, blocking and non-blocking connects, a forked child that
-# connects to what its parent resolved, threads, and exec. The shim inside `bash -c`.
+# connects to what its parent resolved, threads, exec, and getpeername() showing the
+# address asked for. The shim inside `bash -c`.
 # Left alone: an address or port not listed, a name not resolved by the program, a bad
 # configuration (silent unless LOTA_PRELOAD_DEBUG). lotad down: every client connects
 # where it asked and still reads the bytes.
@@ -173,6 +174,10 @@ pc_check "C client, non-blocking connect" 1 --nonblock
 pc_check "C client, resolved by the parent, connected by a forked child" 1 --fork
 pc_check "C client, 8 threads" 8 --threads 8
 pc_check "C client after exec" 1 --exec
+peer=$(shim "$NAME:$RP" "$PC" --peer "$NAME" "$RP" "/$B/pub" "$W/peer.out" 2>/dev/null)
+check_eq "getpeername on a redirected socket: the address asked for" "peer=127.0.0.1:$RP" "$peer"
+peer=$("$PC" --peer 127.0.0.1 "$IT_LOTAD_PORT" "/$B/pub" "$W/peer.out" 2>/dev/null)
+check_eq "getpeername without the shim: lotad" "peer=127.0.0.1:$IT_LOTAD_PORT" "$peer"
 wait_all() { # OLD N: lotad ended N more requests since reqs printed OLD (10 s at most)
 	local deadline=$((SECONDS + 10))
 	until [ "$(reqs)" -ge $(($1 + $2)) ]; do
@@ -234,6 +239,27 @@ r0=$(reqs)
 )
 check_eq "LOTA_PRELOAD_CONFIG file: bytes" "$SHA" "$(it_sha256 "$W/conf.out" 2>/dev/null)"
 check "LOTA_PRELOAD_CONFIG file: went through lotad" wait_reqs_above "$r0"
+
+# --- HTTPS: the node's CA bundle exported when 443 is redirected to a TLS listener
+# (the handshake itself is tested with lotad's TLS listener)
+: >"$W/bundle.pem"
+ca_env() { # REDIRECT VAR=VALUE...: the CA variables a shimmed program starts with
+	local redirect=$1
+	shift
+	env -u SSL_CERT_FILE -u CURL_CA_BUNDLE -u AWS_CA_BUNDLE -u REQUESTS_CA_BUNDLE "$@" \
+		LOTA_TLS_ENDPOINT=127.0.0.1:1 LOTA_CA_BUNDLE="$W/bundle.pem" \
+		bash -c 'export LD_PRELOAD=$0 LOTA_REDIRECT=$1; exec env' "$SHIM" "$redirect" |
+		grep -E '^(SSL_CERT_FILE|CURL_CA_BUNDLE|AWS_CA_BUNDLE|REQUESTS_CA_BUNDLE)=' | sort |
+		tr '\n' ' '
+}
+B4="AWS_CA_BUNDLE=$W/bundle.pem CURL_CA_BUNDLE=$W/bundle.pem REQUESTS_CA_BUNDLE=$W/bundle.pem SSL_CERT_FILE=$W/bundle.pem "
+check_eq "443 redirected: the CA bundle in all four variables" "$B4" "$(ca_env s3.example:443)"
+check_eq "a variable the user set is kept" \
+	"AWS_CA_BUNDLE=/mine.pem CURL_CA_BUNDLE=$W/bundle.pem REQUESTS_CA_BUNDLE=$W/bundle.pem SSL_CERT_FILE=$W/bundle.pem " \
+	"$(ca_env s3.example:443 AWS_CA_BUNDLE=/mine.pem)"
+check_eq "443 not redirected: nothing exported" "" "$(ca_env s3.example:80)"
+rm -f "$W/bundle.pem"
+check_eq "no bundle file: nothing exported" "" "$(ca_env s3.example:443)"
 
 # --- lotad down: every client connects where it asked
 lotad_stop

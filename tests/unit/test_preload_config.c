@@ -8,6 +8,9 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,7 @@
 #include "unit.h"
 
 static lota__preload_config cfg;
+static lota__preload_table tab;
 static char why[LOTA__PRELOAD_WHY_MAX];
 
 /* A fake environment: NAME=VALUE strings, NULL-terminated. */
@@ -342,8 +346,6 @@ static void test_matching(void)
 
 static void test_ca_exports(void)
 {
-	int fd;
-	(void)fd;
 	const unsigned all = (1u << LOTA__PRELOAD_CA_VARS) - 1;
 	fake_env = NULL;
 	CU_ASSERT_EQUAL(redirect("cwobject.com:443"), 0);
@@ -370,8 +372,6 @@ static void test_ca_exports(void)
 	cfg.has_tls_endpoint = true;
 	CU_ASSERT_EQUAL(lota__preload_ca_exports(&cfg, true, env_fake), 0);
 }
-
-static lota__preload_table tab;
 
 static void test_table(void)
 {
@@ -416,6 +416,68 @@ static void test_table(void)
 	CU_ASSERT_FALSE(lota__preload_table_has(&tab, &q)); /* reused long ago */
 }
 
+/* Writers add 64 addresses over and over (bytes all k) while readers ask for addresses
+ * made of two of them (a torn copy would match one); afterwards all 64 are found. */
+static atomic_int stop_readers;
+static atomic_int torn;
+
+static void *writer(void *arg)
+{
+	(void)arg;
+	for (int round = 0; round < 200; round++)
+		for (int k = 1; k <= 64; k++) {
+			lota__preload_addr a;
+			memset(&a, 0, sizeof(a));
+			a.family = AF_INET6;
+			memset(a.addr, k, 16);
+			lota__preload_table_add(&tab, &a, 443);
+		}
+	return NULL;
+}
+
+static void *reader(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop_readers))
+		for (int k = 1; k < 64; k++) {
+			lota__preload_addr a;
+			memset(&a, 0, sizeof(a));
+			a.family = AF_INET6;
+			a.port = 443;
+			memset(a.addr, k, 8);
+			memset(a.addr + 8, k + 1, 8);
+			if (lota__preload_table_has(&tab, &a))
+				atomic_store(&torn, 1);
+		}
+	return NULL;
+}
+
+static void test_table_threads(void)
+{
+	memset(&tab, 0, sizeof(tab));
+	pthread_t w[4], r[2];
+	for (long i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&w[i], NULL, writer, (void *)i), 0);
+	for (long i = 0; i < 2; i++)
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&r[i], NULL, reader, NULL), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(w[i], NULL);
+	atomic_store(&stop_readers, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(r[i], NULL);
+	CU_ASSERT_EQUAL(atomic_load(&torn), 0);
+	int found = 0;
+	for (int k = 1; k <= 64; k++) {
+		lota__preload_addr a;
+		memset(&a, 0, sizeof(a));
+		a.family = AF_INET6;
+		a.port = 443;
+		memset(a.addr, k, 16);
+		found += lota__preload_table_has(&tab, &a);
+	}
+	CU_ASSERT_EQUAL(found, 64);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -427,6 +489,7 @@ int main(void)
 	    {"matching names, literals and sockaddrs", test_matching},
 	    {"CA bundle export decision", test_ca_exports},
 	    {"resolved-address table", test_table},
+	    {"resolved-address table under threads", test_table_threads},
 	    CU_TEST_INFO_NULL,
 	};
 	return lota_unit_run("preload_config", tests);

@@ -10,6 +10,7 @@
  *     --fork            the parent resolves, a forked child connects and GETs
  *     --threads N       N threads, each its own GET (bodies in OUT.0 .. OUT.N-1)
  *     --exec            exec itself once (same arguments, without --exec) first
+ *     --peer            print the connected socket's getpeername() as peer=ADDRESS:PORT
  *     --heads N         N HEADs on one kept-alive connection; prints elapsed_ns=
  *     --connects N      N connections, one HEAD each; prints elapsed_ns=
  * A GET writes the body of a 200 to OUT (Connection: close, anonymous) and fails on any
@@ -30,7 +31,7 @@
 #include <unistd.h>
 
 static const char *resolver = "gai";
-static int nonblock;
+static int nonblock, show_peer;
 static const char *host, *port, *target, *out;
 
 /* The address of host:port through the chosen resolver (v4 for the gethostbyname ones). */
@@ -101,6 +102,16 @@ static int dial(void)
 		fprintf(stderr, "connect %s:%s: %s\n", host, port, strerror(errno));
 		close(fd);
 		return -1;
+	}
+	if (show_peer) {
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
+		char ip[INET6_ADDRSTRLEN] = "?";
+		if (getpeername(fd, (struct sockaddr *)&peer, &pl) == 0) {
+			const struct sockaddr_in *in = (const struct sockaddr_in *)&peer;
+			inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+			printf("peer=%s:%u\n", ip, (unsigned)ntohs(in->sin_port));
+		}
 	}
 	return fd;
 }
@@ -239,6 +250,8 @@ int main(int argc, char **argv)
 			resolver = argv[++i];
 		else if (!strcmp(argv[i], "--nonblock"))
 			nonblock = 1;
+		else if (!strcmp(argv[i], "--peer"))
+			show_peer = 1;
 		else if (!strcmp(argv[i], "--fork"))
 			do_fork = 1;
 		else if (!strcmp(argv[i], "--exec"))
