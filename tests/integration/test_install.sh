@@ -2,7 +2,8 @@
 # Installs the build into a temporary prefix with `cmake --install`, then compiles and
 # links an example program against it with nothing but `pkg-config --cflags --libs
 # liblota`, runs it, and checks what the install contains: a versioned SONAME, only
-# lota_* symbols exported, headers, liblota.pc and the CMake package config.
+# lota_* symbols exported, headers, liblota.pc and the CMake package config, and the
+# LD_PRELOAD shim beside the library.
 set -euo pipefail
 build=${LOTA_BUILD_DIR:?run under CTest (LOTA_BUILD_DIR)}
 src=${LOTA_SOURCE_DIR:?}
@@ -26,6 +27,12 @@ others=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBR]$/ {print $3}' | grep -v
 	|| bad "symbols other than lota_* exported: $(echo $others | head -c 300)"
 internal=$(nm -D --defined-only "$so" | grep -c ' lota__' || true)
 [ "$internal" = 0 ] && ok "no internal lota__ symbol exported" || bad "$internal lota__ symbols exported"
+# the LD_PRELOAD shim beside the library, exporting the calls it interposes and nothing else
+pre=$(dirname "$so")/liblota-preload.so
+[ -f "$pre" ] && ok "liblota-preload.so installed beside liblota.so" || bad "liblota-preload.so installed"
+pre_syms=$(nm -D --defined-only "$pre" 2>/dev/null | awk '$2 == "T" {print $3}' | sort | tr '\n' ' ')
+[ "$pre_syms" = "connect getaddrinfo gethostbyname gethostbyname2 gethostbyname2_r gethostbyname_r getpeername " ] &&
+	ok "liblota-preload.so exports the interposed calls only" || bad "liblota-preload.so exports: $pre_syms"
 for h in common.h log.h http.h sigv4.h config.h placement.h; do
 	[ -f "$tmp/prefix/include/lota/$h" ] && ok "header lota/$h installed" || bad "header lota/$h"
 done
