@@ -44,7 +44,7 @@ cg_remove() {
 	while pids=$(cat "$CG/cgroup.procs" 2>/dev/null) && [ -n "$pids" ]; do
 		# shellcheck disable=SC2086
 		kill -KILL $pids 2>/dev/null
-		[ $SECONDS -ge $deadline ] && break
+		[ "$SECONDS" -ge "$deadline" ] && break
 		sleep 0.1
 	done
 	rmdir "$CG"
@@ -58,7 +58,7 @@ lota_progs() { bpftool cgroup show "$CG" 2>/dev/null | grep -c ' lota_' || true;
 wait_detached() {
 	local deadline=$((SECONDS + 10))
 	until [ "$(lota_progs)" = 0 ]; do
-		[ $SECONDS -ge $deadline ] && return 1
+		[ "$SECONDS" -ge "$deadline" ] && return 1
 		sleep 0.1
 	done
 }
