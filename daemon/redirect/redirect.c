@@ -346,7 +346,7 @@ static void clean_leftovers(lotad_redirect *r)
 			continue;
 		struct dirent *e;
 		while ((e = readdir(d))) {
-			if (strncmp(e->d_name, "redirect", 8) != 0)
+			if (e->d_name[0] == '.')
 				continue;
 			if (unlinkat(dirfd(d), e->d_name, 0) == 0)
 				lota_log_warn("redirect: removed a pinned leftover %s/%s", dir,
