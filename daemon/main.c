@@ -30,6 +30,7 @@
 #include "metrics.h"
 #include "net/loop.h"
 #include "net/server.h"
+#include "redirect/redirect.h"
 #include "s3/auth.h"
 #include "s3/router.h"
 #include "s3/s3err.h"
@@ -115,6 +116,17 @@ static const lota_config_key lotad_keys[] = {
      "extents of one object filled at once"},
     {"plain_hit_io", LOTA_CONFIG_STRING, "pread", 0, 0, false, false, 0, "HOW",
      "how unencrypted hits reach the socket: sendfile, or pread (read + send)"},
+    {"redirect_ebpf", LOTA_CONFIG_BOOL, "false", 0, 0, false, false, 0, NULL,
+     "redirect the TCP connects of the processes in redirect_cgroup to the upstream (and to "
+     "each redirect_ebpf_target) to this lotad, with eBPF (root; detached when lotad exits)"},
+    {"redirect_cgroup", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "PATH",
+     "cgroup v2 directory whose processes (and descendants) redirect_ebpf redirects "
+     "(default: the cgroup v2 root, i.e. every process)"},
+    {"redirect_ebpf_target", LOTA_CONFIG_LIST, NULL, 0, 0, false, false, 0, "HOST[:PORT]",
+     "another endpoint redirect_ebpf sends here, a name (resolved again every "
+     "redirect_refresh) or an address; port 80 when absent"},
+    {"redirect_refresh", LOTA_CONFIG_DURATION, "30s", 1000, 24 * 3600 * 1000LL, false, false, 0,
+     "DURATION", "how often redirect_ebpf resolves the redirected names again"},
 };
 
 static const char usage[] =
@@ -173,6 +185,7 @@ typedef struct main_state {
 	lotad_worker *workers[MAX_WORKERS];
 	int nworkers;
 	lotad_admin *admin;
+	lotad_redirect *redirect;
 	const char *creds_path;
 	bool stopping;
 	bool forced;
@@ -220,6 +233,7 @@ static void start_shutdown(main_state *m, const char *why, uint64_t timeout_ms)
 	m->stopping = true;
 	lota_log_info("%s: stopping: no new connections, finishing requests in flight", why);
 	lotad_admin_set_draining(m->admin);
+	lotad_redirect_detach(m->redirect); /* new connects go direct while lotad drains */
 	for (int i = 0; i < m->nworkers; i++)
 		lotad_worker_shutdown(m->workers[i], false);
 	lotad_timer_start(m->loop, &m->poll, 10);
@@ -505,6 +519,24 @@ int main(int argc, char **argv)
 		goto usage_error;
 	}
 
+	const char *const *rtargets = NULL;
+	lotad_redirect_config rc_cfg = {
+	    .cgroup_path = lota_config_get_string(cfg, "redirect_cgroup"),
+	    .upstream_hostport = s.upstream_hostport,
+	    .upstream_default_port = s.auth.upstream_default_port,
+	    .upstream_tls = s.auth.upstream_default_port == 443,
+	    .num_targets = lota_config_get_list(cfg, "redirect_ebpf_target", &rtargets),
+	    .listen_host = s.listen_host,
+	    .listen_port = s.listen_port,
+	    .refresh_ms = (uint64_t)lota_config_get_duration_ms(cfg, "redirect_refresh"),
+	};
+	rc_cfg.targets = rtargets;
+	bool redirect_ebpf = lota_config_get_bool(cfg, "redirect_ebpf");
+	if (lotad_redirect_check_config(&rc_cfg, redirect_ebpf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "lotad: %s\n", err);
+		goto usage_error;
+	}
+
 	m.creds_path = lota_config_get_string(cfg, "credentials");
 	lotad_creds *creds = lotad_creds_load(m.creds_path ? m.creds_path : "", err, sizeof(err));
 	if (!creds) {
@@ -580,6 +612,15 @@ int main(int argc, char **argv)
 		if (lotad_worker_start(m.workers[i]) < 0)
 			goto out;
 	}
+	/* After the listeners exist, so that no redirected connect is refused. */
+	if (redirect_ebpf) {
+		m.redirect = lotad_redirect_new(&rc_cfg, err, sizeof(err));
+		if (!m.redirect) {
+			fprintf(stderr, "lotad: %s\n", err);
+			goto out;
+		}
+		lotad_metrics_add_provider(lotad_redirect_metrics, m.redirect);
+	}
 	lota_log_info("lotad %s listening on %s (%d workers), upstream %s%s%s", LOTA_VERSION_STRING,
 	              listen, s.workers, s.upstream_url, admin ? ", admin on " : "",
 	              admin ? admin : "");
@@ -592,6 +633,7 @@ int main(int argc, char **argv)
 	exit_code = 0;
 	lota_log_info("lotad stopped%s", m.forced ? " (requests aborted at the deadline)" : "");
 out:
+	lotad_redirect_free(m.redirect);
 	if (m.nworkers && !m.stopping) {
 		for (int i = 0; i < m.nworkers; i++)
 			lotad_worker_shutdown(m.workers[i], true);
