@@ -37,6 +37,7 @@
 #                           on or off: what ng_cluster_on answers
 #   LOTA_BUILD_DIR          where daemon/lotad is (default <source>/build)
 #   RGW_MEMSTORE_BYTES      radosgw's RAM-backed store (rgw.sh; default 3 GiB)
+#   NG_CLIENT_TIMEOUT       seconds a client (ng_curl, ng_aws, ng_python) may run (300)
 #   LOTA_TEST_KEEP=1        leave everything running and print how to remove it
 #
 # Invariants:
@@ -509,11 +510,11 @@ ng_curl() {
 	local where=$1 p=$2
 	shift 2
 	if [ "$p" = anonymous ]; then
-		ng_exec "$where" timeout 300 curl -sS "$@"
+		ng_exec "$where" timeout "${NG_CLIENT_TIMEOUT:-300}" curl -sS "$@"
 		return
 	fi
 	ng__keys "$p" || return 1
-	ng_exec "$where" timeout 300 curl -sS --aws-sigv4 "aws:amz:$RGW_REGION:s3" \
+	ng_exec "$where" timeout "${NG_CLIENT_TIMEOUT:-300}" curl -sS --aws-sigv4 "aws:amz:$RGW_REGION:s3" \
 		--user "$NG_AK:$NG_SK" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
 }
 
@@ -526,7 +527,7 @@ ng_aws() {
 	ng_exec "$where" AWS_SHARED_CREDENTIALS_FILE="$NG_DIR/clients/aws-credentials" \
 		AWS_CONFIG_FILE="$NG_DIR/clients/aws-config" AWS_EC2_METADATA_DISABLED=true \
 		AWS_PROFILE="$p" PYTHONDONTWRITEBYTECODE=1 \
-		timeout 300 /usr/bin/aws --endpoint-url "$ep" --no-cli-pager "$@"
+		timeout "${NG_CLIENT_TIMEOUT:-300}" /usr/bin/aws --endpoint-url "$ep" --no-cli-pager "$@"
 }
 
 # ng_python WHERE SCRIPT ARGS...: Debian's python3 (boto3) inside WHERE, with
@@ -542,7 +543,7 @@ ng_python() {
 		NG_BOB_ACCESS="$RGW_BOB_ACCESS" NG_BOB_SECRET="$RGW_BOB_SECRET" \
 		AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null \
 		AWS_EC2_METADATA_DISABLED=true PYTHONDONTWRITEBYTECODE=1 \
-		PYTHONPATH="$NG_LIB_DIR/clients" timeout 300 /usr/bin/python3 "$@"
+		PYTHONPATH="$NG_LIB_DIR/clients" timeout "${NG_CLIENT_TIMEOUT:-300}" /usr/bin/python3 "$@"
 }
 
 # ---------------------------------------------------------------- observing
