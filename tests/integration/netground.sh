@@ -8,6 +8,7 @@
 #   ng_require                    # root and the tools, else "SKIP: ..." and exit 77
 #   ng_setup [N]                  # namespaces, links, radosgw (alice, bob), client configs
 #   ng_lotad_start I [FLAGS...]   # lotad of node I (1..N), FLAGS added to its command line
+#   ng_node_add                   # node N+1 on the running ground (then ng_lotad_start)
 #   ng_aws I alice s3 cp s3://b/k /tmp/x    # a client inside node I's namespace
 #   (teardown runs on exit: lotads and radosgw by PID, then every namespace)
 #
@@ -155,6 +156,7 @@ ng__netns_add() {
 	ip netns add "$name" || return 1
 	NG_NETNS+=("$name")
 	NG_NS_INODES+=("$(stat -L -c %i "/run/netns/$name")")
+	ng_describe >"$NG_DIR/ground.env"
 	ip -n "$name" link set lo up || return 1
 	# No IPv6 on the ground: no router or neighbour solicitations on the links, so the
 	# byte counters of a link carry only what a test sent.
@@ -186,7 +188,6 @@ ng__link() {
 # ground. Registers the teardown first, so a failure half-way still removes everything.
 ng_net_up() {
 	local n=${1:-${LOTA_GROUND_NODES:-3}} i
-	NG_N=$n
 	ng__register_teardown
 	if [ -n "${2:-}" ]; then
 		NG_DIR=$2
@@ -219,18 +220,27 @@ ng_net_up() {
 		ng__say "cannot create radosgw's namespace and link"
 		return 1
 	}
+	NG_N=0
 	for ((i = 1; i <= n; i++)); do
-		NG_NS_NODE[i]=$NG_ID-n$i
-		NG_ADDR[i]=$NG_PFX.$((10 + i))
-		NG_LOTAD_PID[i]=
-		ng__netns_add "${NG_NS_NODE[i]}" &&
-			ng__link "${NG_NS_NODE[i]}" "v-n$i" "${NG_ADDR[i]}" \
-				"${LOTA_GROUND_NODE_RATE:-2gbit}" "${LOTA_GROUND_NODE_BURST:-512kb}" || {
-			ng__say "cannot create node $i's namespace and link"
-			return 1
-		}
+		ng_node_add || return 1
 	done
-	ng_describe >"$NG_DIR/ground.env"
+}
+
+# ng_node_add: one more node (N+1) on the running ground: its namespace and capped link
+# (no lotad yet). NG_N counts it at once, so ng_cluster_args then lists it as a member.
+ng_node_add() {
+	local i=$((NG_N + 1))
+	[ "$i" -le 200 ] || return 1
+	NG_N=$i
+	NG_NS_NODE[i]=$NG_ID-n$i
+	NG_ADDR[i]=$NG_PFX.$((10 + i))
+	NG_LOTAD_PID[i]=
+	ng__netns_add "${NG_NS_NODE[i]}" &&
+		ng__link "${NG_NS_NODE[i]}" "v-n$i" "${NG_ADDR[i]}" \
+			"${LOTA_GROUND_NODE_RATE:-2gbit}" "${LOTA_GROUND_NODE_BURST:-512kb}" || {
+		ng__say "cannot create node $i's namespace and link"
+		return 1
+	}
 }
 
 # ng_describe: the ground as sourceable KEY=VALUE lines (for a process that checks

@@ -3,7 +3,8 @@
 # lotad nodes, each in its own network namespace behind its own shaped link. Each node
 # reaches radosgw only through its link; each node's lotad serves alice's objects
 # byte-exact to boto3 and awscli run in that node's namespace, the second read a hit;
-# bob and anonymous are refused on every node. Then, from outside the ground's shell:
+# bob and anonymous are refused on every node; a fourth node added to the running ground
+# gets its own address, link and lotad flags (kept on a restart). Then, from outside the ground's shell:
 # after its teardown no namespace, link or process of it is left, also when that shell
 # fails half-way (lib.sh's trap, and netground's own trap without lib.sh) or is
 # terminated.
@@ -144,6 +145,27 @@ inner() {
 		check_eq "node $i: still one GET of obj-$i at radosgw" 1 \
 			"$(ng_rgw_gets "${NG_ADDR[i]}" "/ground/obj-$i")"
 	done
+
+	# --- a node added to the running ground, with flags of its own (kept on a restart)
+	ng_node_add || it_die "node 4 could not be added"
+	cp "$NG_DIR/ground.env" "$NG_STATE"
+	check_eq "node 4 gets the next address" "$NG_PFX.14" "${NG_ADDR[4]}"
+	check_contains "node 4's link is capped" "rate 2Gbit" "$(tc -n "${NG_NS_NODE[4]}" qdisc show dev eth0)"
+	ng_lotad_start 4 --extent-size 4MiB || it_die "lotad of node 4 did not start"
+	for ((i = 1; i <= 2; i++)); do
+		out=$(ng_python 4 "$IT_CLIENTS_DIR/ground_boto3.py" get alice ground "obj-$i" \
+			"$IT_DIR/got-4-$i" 2>&1)
+		check_eq "node 4: boto3 cold read of obj-$i is 200, a miss" "200 miss" "$out"
+		check_eq "node 4: obj-$i, sha256" "$(it_sha256 "$IT_DIR/obj-$i")" "$(it_sha256 "$IT_DIR/got-4-$i")"
+		check "node 4: radosgw logged its GET of obj-$i" \
+			it_wait_for 10 rgw_logged "${NG_ADDR[4]}" "/ground/obj-$i"
+		# node 4's own flag: 12 MiB + a few KiB in 4 MiB extents, four fills (node 1: one)
+		check_eq "node 4: its --extent-size 4MiB made four fills of obj-$i" 4 \
+			"$(ng_metric 4 'lota_cache_fills_total{result="started"}')"
+		[ "$i" = 2 ] || ng_lotad_restart 4 || it_die "lotad of node 4 did not restart"
+	done
+	check_eq "node 1's default extent size made one fill" 1 \
+		"$(ng_metric 1 'lota_cache_fills_total{result="started"}')"
 	it_finish
 }
 
