@@ -9,7 +9,10 @@
 #   rgw.sh env DIR      print DIR/rgw.env
 #
 # Environment: RGW_TLS=1 adds an HTTPS endpoint (RGW_TLS_PORT, CA in RGW_TLS_CA);
-# RGW_MEMSTORE_BYTES sizes the RAM-backed OSD (default 3 GiB).
+# RGW_MEMSTORE_BYTES sizes the RAM-backed OSD (default 3 GiB); RGW_BIND is the address
+# radosgw's S3 frontend listens on (default 127.0.0.1; the monitor and the OSD stay on
+# 127.0.0.1): tests/integration/netground.sh runs the cluster inside a network namespace
+# and binds the frontend to that namespace's veth address.
 #
 # The file can also be sourced: it then only defines rgw_start DIR / rgw_stop DIR and the
 # RGW_* user constants.
@@ -104,7 +107,8 @@ rgw__osd_up() {
 rgw__http_answers() {
 	# Any HTTP status means the frontend is serving.
 	local code
-	code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$1/") || return 1
+	code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://${RGW_BIND:-127.0.0.1}:$1/") ||
+		return 1
 	[ "$code" != 000 ]
 }
 
@@ -225,7 +229,7 @@ debug_ms = 0
 [mon.a]
 [osd.0]
 [client.rgw.a]
-rgw_frontends = beast endpoint=127.0.0.1:$rgwp$tls_frontend
+rgw_frontends = beast endpoint=${RGW_BIND:-127.0.0.1}:$rgwp$tls_frontend
 rgw_dns_name = localhost
 rgw_data = $dir/rgw
 rgw_enable_usage_log = false
@@ -242,7 +246,7 @@ RGW_DIR=$dir
 RGW_PORT=$rgwp
 RGW_TLS_PORT=$tlsp
 RGW_TLS_CA=${tlsp:+$dir/tls/ca.pem}
-RGW_ENDPOINT=http://127.0.0.1:$rgwp
+RGW_ENDPOINT=http://${RGW_BIND:-127.0.0.1}:$rgwp
 RGW_MON_PORTS=$mon2,$mon1
 RGW_REGION=$RGW_REGION
 RGW_ALICE_ACCESS=$RGW_ALICE_ACCESS
@@ -286,7 +290,7 @@ EOF
 			rgw__fail "$dir" "radosgw exited" rgw.out client.rgw.a.log || return 1
 		fi
 		if [ $SECONDS -ge $deadline ]; then
-			rgw__fail "$dir" "radosgw did not answer on 127.0.0.1:$rgwp within 90 s" \
+			rgw__fail "$dir" "radosgw did not answer on ${RGW_BIND:-127.0.0.1}:$rgwp within 90 s" \
 				rgw.out client.rgw.a.log mon.a.log || return 1
 		fi
 		sleep 0.2
