@@ -56,6 +56,10 @@ static const lota_config_key lotad_keys[] = {
      "the upstream reads Host: bucket.<its own name> as virtual-hosted style (S3 does; "
      "radosgw only with rgw_dns_name): lotad then reads such redirected requests the same "
      "way"},
+    {"redirect", LOTA_CONFIG_LIST, NULL, 0, 0, false, false, 0, "HOST[:PORT]",
+     "another name of the upstream whose traffic is redirected to lotad: a "
+     "request with that Host (or bucket.HOST, as upstream_virtual_hosted says) is the "
+     "upstream's own; without a port any port matches"},
     {"region", LOTA_CONFIG_STRING, "us-east-1", 0, 0, false, false, 0, "REGION",
      "region to sign upstream requests for"},
     {"max_skew", LOTA_CONFIG_DURATION, "15m", 1000, 7 * 24 * 3600 * 1000LL, false, false, 0,
@@ -461,6 +465,27 @@ int main(int argc, char **argv)
 		}
 		s.endpoint_names[s.num_endpoint_names++] = names[i];
 	}
+	const char *const *redirs = NULL;
+	size_t nr = lota_config_get_list(cfg, "redirect", &redirs);
+	if (nr > LOTAD_MAX_NAMES) {
+		fprintf(stderr, "lotad: config key \"redirect\": at most %d names\n",
+		        LOTAD_MAX_NAMES);
+		goto usage_error;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		lota_str rh;
+		long rport;
+		if (lotad_hostport_split((lota_str){redirs[i], strlen(redirs[i])}, &rh, &rport) <
+		        0 ||
+		    rh.len == 0 || strchr(redirs[i], '/') || rport == 0) {
+			fprintf(stderr,
+			        "lotad: config key \"redirect\": \"%s\" is not HOST[:PORT] (a host "
+			        "name or address, and a port from 1 to 65535)\n",
+			        redirs[i]);
+			goto usage_error;
+		}
+		s.redirect_names[s.num_redirect_names++] = redirs[i];
+	}
 	s.upstream_ca_file = lota_config_get_string(cfg, "upstream_ca_file");
 	if (s.upstream_ca_file && access(s.upstream_ca_file, R_OK) < 0) {
 		fprintf(stderr, "lotad: config key \"upstream_ca_file\": %s: %s\n",
@@ -491,6 +516,8 @@ int main(int argc, char **argv)
 	s.auth.endpoint_names = s.endpoint_names;
 	s.auth.num_endpoint_names = s.num_endpoint_names;
 	s.auth.upstream_host = s.upstream_hostport;
+	s.auth.redirect_names = s.redirect_names;
+	s.auth.num_redirect_names = s.num_redirect_names;
 	s.auth.region = s.region;
 	s.auth.max_skew_s = s.max_skew_s;
 

@@ -328,19 +328,24 @@ static lota_str split_host(lota_str hp, long *port)
 	return h;
 }
 
-bool lotad_auth__host_is_upstream(const lotad_auth_config *cfg, lota_str host)
+/* Whether the client's Host (cl, cl_port) names the endpoint name[:port]: the same host
+ * (case-insensitive) or <bucket>.host, on the same port. A missing port on the client's
+ * side is dport (the upstream's scheme default); on a redirect name's side (any_port) it
+ * matches every port, and a client without one matches a name's 80 or 443, the ports a
+ * Host header leaves out. */
+static bool host_names(lota_str name, long dport, bool any_port, lota_str cl, long cl_port)
 {
-	if (!cfg->upstream_host || host.len == 0)
+	long up_port;
+	lota_str up = split_host(name, &up_port);
+	if (up_port == -2)
 		return false;
-	long dport = cfg->upstream_default_port > 0 ? cfg->upstream_default_port : 443;
-	long up_port, cl_port;
-	lota_str up =
-	    split_host((lota_str){cfg->upstream_host, strlen(cfg->upstream_host)}, &up_port);
-	lota_str cl = split_host(host, &cl_port);
-	if (up_port == -2 || cl_port == -2)
-		return false;
-	if ((up_port < 0 ? dport : up_port) != (cl_port < 0 ? dport : cl_port))
-		return false;
+	if (up_port >= 0 || !any_port) {
+		long want = up_port < 0 ? dport : up_port;
+		bool ok = cl_port < 0 ? (want == dport || (any_port && (want == 80 || want == 443)))
+		                      : cl_port == want;
+		if (!ok)
+			return false;
+	}
 	if (eq_nocase(up.ptr, up.len, cl.ptr, cl.len))
 		return true;
 	/* virtual-hosted: <bucket>.<upstream host>, bucket not empty */
@@ -348,6 +353,27 @@ bool lotad_auth__host_is_upstream(const lotad_auth_config *cfg, lota_str host)
 		return false;
 	size_t off = cl.len - up.len;
 	return cl.ptr[off - 1] == '.' && eq_nocase(cl.ptr + off, up.len, up.ptr, up.len);
+}
+
+bool lotad_auth__host_is_upstream(const lotad_auth_config *cfg, lota_str host)
+{
+	if (!cfg->upstream_host || host.len == 0)
+		return false;
+	long dport = cfg->upstream_default_port > 0 ? cfg->upstream_default_port : 443;
+	long cl_port;
+	lota_str cl = split_host(host, &cl_port);
+	if (cl_port == -2)
+		return false;
+	if (host_names((lota_str){cfg->upstream_host, strlen(cfg->upstream_host)}, dport, false, cl,
+	               cl_port))
+		return true;
+	/* the other names of the upstream whose traffic is redirected here (redirect) */
+	for (size_t i = 0; i < cfg->num_redirect_names; i++) {
+		const char *r = cfg->redirect_names[i];
+		if (r && host_names((lota_str){r, strlen(r)}, dport, true, cl, cl_port))
+			return true;
+	}
+	return false;
 }
 
 static bool is_hex64(lota_str s)

@@ -26,7 +26,9 @@
  *     (CORS preflights are not signed)
  *
  * "Signed for the upstream" means Host equals cfg->upstream_host (host case-insensitive,
- * a missing port read as upstream_default_port) or is <bucket>.<upstream host>; any other
+ * a missing port read as upstream_default_port) or is <bucket>.<upstream host>, or names
+ * one of cfg->redirect_names the same way (a redirect name without a port matches any
+ * port; a Host without one matches a redirect name's 80 or 443); any other
  * Host (lotad's names, an IP, localhost) is lotad's. A claim lota_sigv4_parse rejects is
  * forwarded when signed for the upstream and relayed otherwise (either way the upstream
  * gives its own verdict); another scheme (SigV2, SigV4A) is forwarded when signed for
@@ -167,7 +169,7 @@ bool lotad_auth__unsigned_amz_header(const lota_http_header *headers, size_t num
 
 /* Internal, exposed for tests: whether a Host value names the upstream (host:port
  * compared case-insensitively, a missing port being upstream_default_port, or
- * <bucket>.<upstream host>). */
+ * <bucket>.<upstream host>) or one of its redirect names (see above). */
 bool lotad_auth__host_is_upstream(const lotad_auth_config *cfg, lota_str host);
 
 /* The query string with the client's presign parameters (X-Amz-Algorithm, -Credential,
