@@ -111,6 +111,10 @@ static const lota_config_key lotad_keys[] = {
     {"metadata_ttl", LOTA_CONFIG_DURATION, "0", 0, 24 * 3600 * 1000LL, false, false, 0, "DURATION",
      "reuse the upstream's authorization of a key for an object this long (0 = ask on every "
      "request; > 0 relaxes freshness and authorization)"},
+    {"fill_credentials", LOTA_CONFIG_STRING, "", 0, 0, false, false, 0, "PROFILE",
+     "a profile of the credentials file (an operator's read-only key) that fills whole "
+     "extents of reads signed with keys lotad does not hold, once the upstream authorized "
+     "them (none: only what their own answers carry is cached)"},
     {"cache_high_watermark", LOTA_CONFIG_INT, "95", 2, 100, false, false, 0, "PCT",
      "background eviction starts when a cache dir is fuller than this"},
     {"cache_low_watermark", LOTA_CONFIG_INT, "90", 1, 99, false, false, 0, "PCT",
@@ -287,6 +291,20 @@ static int setup_cache(lota_config *cfg, lotad_store **out, lotad_cache **cache_
 		return -1;
 	}
 	cc.plain_sendfile = strcmp(hio, "sendfile") == 0;
+	cc.fill_profile = lota_config_get_string(cfg, "fill_credentials");
+	if (cc.fill_profile && cc.fill_profile[0]) {
+		lotad_creds *cur = lotad_creds_current();
+		lota_str ak, sk, tok;
+		bool found = lotad_creds_lookup_profile(cur, cc.fill_profile, &ak, &sk, &tok);
+		lotad_creds_unref(cur);
+		if (!found) {
+			fprintf(stderr,
+			        "lotad: config key \"fill_credentials\": no profile \"%s\" in the "
+			        "credentials file\n",
+			        cc.fill_profile);
+			return -1;
+		}
+	}
 	*out = NULL;
 	if (nd == 0) {
 		*cache_out = lotad_cache_new(NULL, &cc);

@@ -42,6 +42,7 @@
 typedef struct cred {
 	char *ak, *sk, *tok;
 	size_t ak_len, sk_len, tok_len;
+	char *section; /* the profile's name (fill_credentials names one) */
 } cred;
 
 struct lotad_creds {
@@ -63,6 +64,7 @@ static void cred_wipe(cred *c)
 		free(c->tok);
 	}
 	free(c->ak);
+	free(c->section);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -121,6 +123,23 @@ bool lotad_creds_lookup(const lotad_creds *c, lota_str access_key, lota_str *sec
 			hi = mid;
 		else
 			lo = mid + 1;
+	}
+	return false;
+}
+
+bool lotad_creds_lookup_profile(const lotad_creds *c, const char *profile, lota_str *access_key,
+                                lota_str *secret, lota_str *session_token)
+{
+	if (!c || !profile)
+		return false;
+	for (size_t i = 0; i < c->n; i++) {
+		const cred *e = &c->v[i];
+		if (!e->section || strcmp(e->section, profile) != 0)
+			continue;
+		*access_key = (lota_str){e->ak, e->ak_len};
+		*secret = (lota_str){e->sk, e->sk_len};
+		*session_token = (lota_str){e->tok, e->tok_len};
+		return true;
 	}
 	return false;
 }
@@ -184,12 +203,13 @@ static int build_add(void *ud, const lota_aws_credentials_entry *e)
 	*c = (cred){.ak = dup_str(e->access_key_id),
 	            .sk = dup_str(e->secret_access_key),
 	            .ak_len = e->access_key_id.len,
-	            .sk_len = e->secret_access_key.len};
+	            .sk_len = e->secret_access_key.len,
+	            .section = dup_str(e->section)};
 	if (e->session_token.len) {
 		c->tok = dup_str(e->session_token);
 		c->tok_len = e->session_token.len;
 	}
-	return c->ak && c->sk && (c->tok || !c->tok_len) ? 0 : -ENOMEM;
+	return c->ak && c->sk && c->section && (c->tok || !c->tok_len) ? 0 : -ENOMEM;
 }
 
 static int cmp_ak(const void *a, const void *b)

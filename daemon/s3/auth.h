@@ -81,6 +81,11 @@ size_t lotad_creds_count(const lotad_creds *c);
 bool lotad_creds_lookup(const lotad_creds *c, lota_str access_key, lota_str *secret,
                         lota_str *session_token);
 
+/* The key of the profile called `profile` (its [section] name), as views into the
+ * snapshot; false when the snapshot has no such profile. */
+bool lotad_creds_lookup_profile(const lotad_creds *c, const char *profile, lota_str *access_key,
+                                lota_str *secret, lota_str *session_token);
+
 /* The process-wide current snapshot: get returns a new reference (unref when done). */
 lotad_creds *lotad_creds_current(void);
 void lotad_creds_set_current(lotad_creds *c); /* takes a reference */

@@ -50,6 +50,15 @@ static void cache_to_proxy(void *ud, lotad_conn *c, const lotad_s3req *sr, lotad
 		lotad_proxy_start(c, sr, auth, cache_label, &r->proxy_hooks);
 }
 
+/* The cache forwards a read signed with a key lotad does not hold; its answer goes back
+ * to the cache. */
+static void cache_forward(void *ud, lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
+                          lota_str inm, bool no_store)
+{
+	lotad_router *r = ud;
+	lotad_proxy_start_tee(c, sr, auth, inm, no_store, &r->tee, &r->proxy_hooks);
+}
+
 void lotad_router_init(lotad_router *r, lotad_cache *cache)
 {
 	memset(r, 0, sizeof(*r));
@@ -61,6 +70,14 @@ void lotad_router_init(lotad_router *r, lotad_cache *cache)
 	    .ud = r,
 	};
 	lotad_cache_set_proxy(cache, cache_to_proxy, r);
+	r->tee = (lotad_proxy_tee){
+	    .begin = lotad_cache_tee_begin,
+	    .write = lotad_cache_tee_write,
+	    .end = lotad_cache_tee_end,
+	    .not_modified = lotad_cache_not_modified,
+	    .ud = cache,
+	};
+	lotad_cache_set_forward(cache, cache_forward, r);
 }
 
 void lotad_router_worker_stop(lotad_worker *w, void *router)
