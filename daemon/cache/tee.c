@@ -9,9 +9,11 @@
  * bytes the client was sent), so readers of the same extent on other connections follow
  * it through the store as they follow a fill.
  *
- * With fill_credentials the tee stores nothing itself: the extents the answer touches
- * are filled whole with that key (fill.c), the upstream having just authorized the
- * client; a HEAD pre-stages the object as a held key's does.
+ * With fill_credentials the tee stores nothing itself: once the answer is complete, the
+ * extents it touched are filled whole with that key (fill.c), the upstream having just
+ * authorized the client; a HEAD pre-stages the object as a held key's does. (The fills
+ * start at the end of the answer, outside curl's callbacks, which may not add
+ * transfers.)
  *
  * The extents are named by the answer's own ETag, size and version id, and the object
  * table learns them, so the next read of the object asks with If-None-Match.
@@ -27,7 +29,10 @@
 
 typedef struct tee {
 	lotad_cache *ca;
+	lotad_worker *w;
 	objinfo *o;
+	bool fill; /* fill_credentials: fill extents first..last at the end, store nothing */
+	uint64_t fill_first, fill_last;
 	uint64_t pos, last; /* the next byte the body brings, the last it brings */
 	uint64_t k;         /* the extent pos is in */
 	int kstate;         /* of extent k: 0 not decided yet, 1 being stored, 2 skipped */
@@ -57,20 +62,6 @@ static size_t meta_of(lota_str fields, char *out, size_t cap)
 		n += len;
 	}
 	return n;
-}
-
-/* With fill_credentials: fill the extents [first, last] of the answer's object with that
- * key. */
-static void fill_with_cred(lotad_cache *ca, lotad_worker *w, const lotad_s3req *sr, lota_str vq,
-                           lota_str etag, lota_str vid, lota_str meta, uint64_t size,
-                           uint64_t first, uint64_t last, const lotad_auth_result *fc)
-{
-	objinfo *o = cache_obj_new(sr->bucket, sr->key, etag, vid, vq, fc, meta, size);
-	if (!o)
-		return;
-	cache_plan_unref(
-	    cache_start_fills(ca, w, o, cache_ext_of(ca, o, first), cache_ext_of(ca, o, last)));
-	cache_obj_unref(o);
 }
 
 void *lotad_cache_tee_begin(void *cache, lotad_worker *w, const lotad_s3req *sr, lota_str query,
@@ -107,30 +98,34 @@ void *lotad_cache_tee_begin(void *cache, lotad_worker *w, const lotad_s3req *sr,
 		return NULL;
 	lota_str mv = {meta, meta_of(fields, meta, LOTAD_STORE_META_MAX)};
 	lotad_auth_result fc;
+	bool fill = cache_fill_cred(ca, &fc);
 	tee *t = NULL;
-	if (cache_fill_cred(ca, &fc)) {
-		if (is_head && ca->cfg.prestage_on_head)
-			first = 0, last = size - 1;
-		if (!is_head || ca->cfg.prestage_on_head)
-			fill_with_cred(ca, w, sr, vq, etag, version_id, mv, size, first, last, &fc);
-		lotad_auth_result_cleanup(&fc);
-		goto out;
-	}
-	if (is_head || !(t = calloc(1, sizeof(*t))))
+	if ((is_head && (!fill || !ca->cfg.prestage_on_head)) || !(t = calloc(1, sizeof(*t))))
 		goto out;
 	lotad_auth_result none;
-	memset(&none, 0, sizeof(none)); /* the tee signs nothing */
-	t->o = cache_obj_new(sr->bucket, sr->key, etag, version_id, vq, &none, mv, size);
+	memset(&none, 0, sizeof(none)); /* without a fill credential, the tee signs nothing */
+	t->o =
+	    cache_obj_new(sr->bucket, sr->key, etag, version_id, vq, fill ? &fc : &none, mv, size);
 	if (!t->o) {
 		free(t);
 		t = NULL;
 		goto out;
 	}
 	t->ca = ca;
+	t->w = w;
+	t->fill = fill;
+	if (is_head) { /* pre-stage */
+		first = 0;
+		last = size - 1;
+	}
+	t->fill_first = cache_ext_of(ca, t->o, first);
+	t->fill_last = cache_ext_of(ca, t->o, last);
 	t->pos = first;
 	t->last = last;
 	t->k = cache_ext_of(ca, t->o, first);
 out:
+	if (fill)
+		lotad_auth_result_cleanup(&fc);
 	free(meta);
 	return t;
 }
@@ -173,6 +168,8 @@ void lotad_cache_tee_write(void *sink, const char *buf, size_t n)
 {
 	tee *t = sink;
 	lotad_cache *ca = t->ca;
+	if (t->fill)
+		return;
 	while (n && t->pos <= t->last) {
 		if (!t->kstate)
 			tee_enter(t);
@@ -215,8 +212,10 @@ void lotad_cache_tee_end(void *sink, bool complete)
 	tee *t = sink;
 	if (!t)
 		return;
-	(void)complete; /* whole extents were published as they ended; a partial one is not */
+	/* whole extents were published as they ended; a partial one is not */
 	tee_drop(t);
+	if (t->fill && complete)
+		cache_plan_unref(cache_start_fills(t->ca, t->w, t->o, t->fill_first, t->fill_last));
 	cache_obj_unref(t->o);
 	free(t);
 }
