@@ -173,6 +173,10 @@ typedef struct lotad_cache_pinned {
 } lotad_cache_pinned;
 int lotad_cache__pinned_line(lotad_cache_pinned *ph, lota_str line, lota_str etag, uint64_t size,
                              uint64_t first, uint64_t last);
+/* The headers stored with extents a foreign-key answer carries (tee.c): its header lines
+ * (fields, each ending in LF) but Content-Length, Content-Range and x-lota-cache, copied
+ * to out; 0 when they do not fit cap (or there are none). */
+size_t lotad_cache__tee_meta(lota_str fields, char *out, size_t cap);
 /* Whether a Content-Range value is exactly "bytes FIRST-LAST/TOTAL". */
 bool lotad_cache__content_range_is(lota_str value, uint64_t first, uint64_t last, uint64_t total);
 

@@ -41,7 +41,7 @@ typedef struct tee {
 
 /* The stored headers: the answer's, but Content-Length and Content-Range (the response
  * served from them writes its own). */
-static size_t meta_of(lota_str fields, char *out, size_t cap)
+size_t lotad_cache__tee_meta(lota_str fields, char *out, size_t cap)
 {
 	size_t n = 0, i = 0;
 	while (i < fields.len) {
@@ -96,7 +96,7 @@ void *lotad_cache_tee_begin(void *cache, lotad_worker *w, const lotad_s3req *sr,
 	char *meta = malloc(LOTAD_STORE_META_MAX);
 	if (!meta)
 		return NULL;
-	lota_str mv = {meta, meta_of(fields, meta, LOTAD_STORE_META_MAX)};
+	lota_str mv = {meta, lotad_cache__tee_meta(fields, meta, LOTAD_STORE_META_MAX)};
 	lotad_auth_result fc;
 	bool fill = cache_fill_cred(ca, &fc);
 	tee *t = NULL;
