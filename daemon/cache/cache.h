@@ -111,7 +111,7 @@ void *lotad_cache_tee_begin(void *cache, lotad_worker *w, const lotad_s3req *sr,
 void lotad_cache_tee_write(void *sink, const char *buf, size_t n);
 void lotad_cache_tee_end(void *sink, bool complete);
 void lotad_cache_not_modified(void *cache, lotad_conn *c, const lotad_s3req *sr,
-                              lotad_auth_result *auth);
+                              lotad_auth_result *auth, lota_str inm);
 
 /* Answer a GET/HEAD of an object (sr->object_read). Takes over *auth. */
 void lotad_cache_start(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr,

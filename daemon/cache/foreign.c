@@ -149,7 +149,7 @@ void cache_foreign_start(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr,
 /* The 304: the request is answered from the store like an authorized held-key read
  * (serve.c), with the headers stored with its first extent. */
 void lotad_cache_not_modified(void *cache, lotad_conn *c, const lotad_s3req *sr,
-                              lotad_auth_result *auth)
+                              lotad_auth_result *auth, lota_str inm)
 {
 	lotad_cache *ca = cache;
 	const lota_http_request *req = lotad_conn_request(c);
@@ -158,9 +158,11 @@ void lotad_cache_not_modified(void *cache, lotad_conn *c, const lotad_s3req *sr,
 	struct objent e;
 	uint64_t a, b, k;
 	lotad_store_reader *r = NULL;
+	/* The 304 is about the ETag lotad sent: the table must still name that copy (another
+	 * answer may have named a newer one meanwhile). */
 	if (cache_not_cacheable(req, sr, auth, &no_fill, &vq) ||
-	    !cache_objtab_get(ca, sr->bucket, sr->key, vq, &e, false) ||
-	    !asked(req, e.size, &a, &b)) {
+	    !cache_objtab_get(ca, sr->bucket, sr->key, vq, &e, false) || e.etag_len != inm.len ||
+	    memcmp(e.etag, inm.ptr, inm.len) != 0 || !asked(req, e.size, &a, &b)) {
 		/* the copy is no longer known: ask again, without a condition */
 		ca->forward(ca->forward_ud, c, sr, auth, (lota_str){NULL, 0}, no_fill);
 		return;

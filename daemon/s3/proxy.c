@@ -426,7 +426,7 @@ static void proxy_done(lotad_xfer *x, CURLcode rc)
 		lotad_auth_result a = p->auth;
 		memset(&p->auth, 0, sizeof(p->auth)); /* handed over */
 		p->c = NULL;
-		p->tee->not_modified(p->tee->ud, c, &p->sr, &a);
+		p->tee->not_modified(p->tee->ud, c, &p->sr, &a, (lota_str){p->inm, p->inm_len});
 		proxy_free(p);
 		return;
 	}

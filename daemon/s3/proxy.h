@@ -54,10 +54,11 @@ typedef struct lotad_proxy_tee {
 	/* The body ended (complete: every byte the upstream announced came), or the transfer
 	 * stopped: the sink is done with. */
 	void (*end)(void *sink, bool complete);
-	/* The upstream answered 304 to the If-None-Match lotad added: the client is authorized
-	 * and the copy current. Takes over c and *auth (nothing was sent to the client). */
+	/* The upstream answered 304 to the If-None-Match: inm lotad added: the client is
+	 * authorized and the copy of that ETag current. Takes over c and *auth (nothing was
+	 * sent to the client). */
 	void (*not_modified)(void *ud, lotad_conn *c, const lotad_s3req *sr,
-	                     lotad_auth_result *auth);
+	                     lotad_auth_result *auth, lota_str inm);
 	void *ud;
 } lotad_proxy_tee;
 
