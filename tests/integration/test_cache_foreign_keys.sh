@@ -147,6 +147,15 @@ for o in o1 o2; do
 done
 ETAG1=$(direct bob -I "$UP/$B/o1" | tr -d '\r' | sed -n 's/^ETag: //Ip')
 
+# --- the new flags refuse bad values with the key and the reason
+out=$("$(it_lotad_bin)" --upstream "$UP" --redirect "a/b" 2>&1)
+check_eq "--redirect a/b: exit status 2" 2 "$?"
+check_contains "--redirect a/b: the key and the reason" 'config key "redirect": "a/b" is not HOST[:PORT]' "$out"
+out=$("$(it_lotad_bin)" --upstream "$UP" --credentials "$W/creds-alice" --fill-credentials bob 2>&1)
+check_eq "--fill-credentials of a profile not in the file: exit status 2" 2 "$?"
+check_contains "--fill-credentials bob: the key and the reason" \
+	'config key "fill_credentials": no profile "bob" in the credentials file' "$out"
+
 # --- bob's reads: a miss, then hits authorized by radosgw's 304
 get "curl: bob's first GET" bob 200 miss "$O1" "$UP/$B/o1"
 wait_idle

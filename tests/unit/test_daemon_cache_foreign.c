@@ -19,7 +19,8 @@
  *   - an object changed at the upstream: the 200 to the If-None-Match brings the new
  *     bytes (miss), stored under the new ETag, then hits;
  *   - with fill_credentials, 100 bytes of a cold object fill their whole extent with that
- *     key (a ranged GET pinned with If-Match, signed with it), then hit;
+ *     key (a ranged GET pinned with If-Match, signed with it), then hit; a denied read
+ *     fills nothing; a HEAD answered 200 pre-stages the other extents;
  *   - a client that vanishes mid-body publishes nothing of the extent it was in.
  */
 #include <stdio.h>
@@ -295,6 +296,16 @@ static void test_fill_credentials(void)
 	rig_resp_wait(send_as("GET", other, DENIED_AK), &p);
 	CU_ASSERT_EQUAL(p.status, 403);
 	CU_ASSERT_EQUAL(rig_metric("lota_cache_fills_total{result=\"started\"}"), 1);
+	/* a HEAD the upstream answers 200 pre-stages the rest */
+	get("HEAD", NULL, &p);
+	CU_ASSERT_EQUAL(p.status, 200);
+	CU_ASSERT_TRUE(rig_resp_header_is(&p, "x-lota-cache", "miss"));
+	RIG_WAIT(&R, committed() == 3 && fills_over());
+	CU_ASSERT_EQUAL(rig_store_extent(&R, BKT, KEY, ETAG, BIG_LEN, 0, big, EXT), 1);
+	CU_ASSERT_EQUAL(
+	    rig_store_extent(&R, BKT, KEY, ETAG, BIG_LEN, 2, big + 2 * EXT, BIG_LEN - 2 * EXT), 1);
+	get("GET", NULL, &p);
+	assert_whole(&p, big, "hit");
 	rig_stop(&R);
 }
 
