@@ -49,10 +49,13 @@
 #define PUMP_BUDGET  (2u << 20)  /* bytes sent per turn before yielding to the loop */
 #define SMALL_TTL_MS 30000       /* how long "this object is below the threshold" is trusted */
 #define DIRECT_FIRST (1u << 20)  /* cold ranges up to this long are read straight, filled after */
-#define OBJ_SLOTS    4096        /* objects remembered (direct-mapped) */
-#define FIELD_MAX    256         /* bytes of an ETag / version id remembered */
-#define URL_CAP      (LOTAD_MAX_HEAD_BYTES + 1024)
-#define HEAD_CAP     (LOTAD_MAX_HEAD_BYTES + 512)
+/* objects remembered (direct-mapped): a foreign-key read of an object the table lost goes
+ * without If-None-Match (foreign.c), so it holds a dataset's worth. 65536 slots of ~560
+ * bytes are mapped at start; only the slots used take memory. */
+#define OBJ_SLOTS 65536
+#define FIELD_MAX 256 /* bytes of an ETag / version id remembered */
+#define URL_CAP   (LOTAD_MAX_HEAD_BYTES + 1024)
+#define HEAD_CAP  (LOTAD_MAX_HEAD_BYTES + 512)
 
 typedef struct fjob fjob;
 typedef struct creq creq;

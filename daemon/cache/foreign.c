@@ -25,8 +25,10 @@
  *
  * Which copy: the object table (objtab.c) remembers the last ETag, size and version id
  * seen per bucket, key and version query, from any answer that authorized a client
- * (held keys' HEADs, foreign 200/206s). In memory only: after a restart, the first read
- * of an object goes without If-None-Match, and its answer names the extents again.
+ * (held keys' HEADs, foreign 200/206s): direct-mapped, OBJ_SLOTS entries. In memory
+ * only: after a restart, or when another object took its slot, the next read of an
+ * object goes without If-None-Match (a full answer from the upstream), and that answer
+ * names the extents again.
  */
 #include "cache/cache-internal.h"
 
