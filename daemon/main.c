@@ -57,6 +57,10 @@ static const lota_config_key lotad_keys[] = {
      "the upstream reads Host: bucket.<its own name> as virtual-hosted style (S3 does; "
      "radosgw only with rgw_dns_name): lotad then reads such redirected requests the same "
      "way"},
+    {"redirect", LOTA_CONFIG_LIST, NULL, 0, 0, false, false, 0, "HOST[:PORT]",
+     "another name of the upstream whose traffic is redirected to lotad: a "
+     "request with that Host (or bucket.HOST, as upstream_virtual_hosted says) is the "
+     "upstream's own; without a port any port matches"},
     {"region", LOTA_CONFIG_STRING, "us-east-1", 0, 0, false, false, 0, "REGION",
      "region to sign upstream requests for"},
     {"max_skew", LOTA_CONFIG_DURATION, "15m", 1000, 7 * 24 * 3600 * 1000LL, false, false, 0,
@@ -108,6 +112,10 @@ static const lota_config_key lotad_keys[] = {
     {"metadata_ttl", LOTA_CONFIG_DURATION, "0", 0, 24 * 3600 * 1000LL, false, false, 0, "DURATION",
      "reuse the upstream's authorization of a key for an object this long (0 = ask on every "
      "request; > 0 relaxes freshness and authorization)"},
+    {"fill_credentials", LOTA_CONFIG_STRING, "", 0, 0, false, false, 0, "PROFILE",
+     "a profile of the credentials file (an operator's read-only key) that fills whole "
+     "extents of reads signed with keys lotad does not hold, once the upstream authorized "
+     "them (none: only what their own answers carry is cached)"},
     {"cache_high_watermark", LOTA_CONFIG_INT, "95", 2, 100, false, false, 0, "PCT",
      "background eviction starts when a cache dir is fuller than this"},
     {"cache_low_watermark", LOTA_CONFIG_INT, "90", 1, 99, false, false, 0, "PCT",
@@ -297,6 +305,20 @@ static int setup_cache(lota_config *cfg, lotad_store **out, lotad_cache **cache_
 		return -1;
 	}
 	cc.plain_sendfile = strcmp(hio, "sendfile") == 0;
+	cc.fill_profile = lota_config_get_string(cfg, "fill_credentials");
+	if (cc.fill_profile && cc.fill_profile[0]) {
+		lotad_creds *cur = lotad_creds_current();
+		lota_str ak, sk, tok;
+		bool found = lotad_creds_lookup_profile(cur, cc.fill_profile, &ak, &sk, &tok);
+		lotad_creds_unref(cur);
+		if (!found) {
+			fprintf(stderr,
+			        "lotad: config key \"fill_credentials\": no profile \"%s\" in the "
+			        "credentials file\n",
+			        cc.fill_profile);
+			return -1;
+		}
+	}
 	*out = NULL;
 	if (nd == 0) {
 		*cache_out = lotad_cache_new(NULL, &cc);
@@ -475,6 +497,27 @@ int main(int argc, char **argv)
 		}
 		s.endpoint_names[s.num_endpoint_names++] = names[i];
 	}
+	const char *const *redirs = NULL;
+	size_t nr = lota_config_get_list(cfg, "redirect", &redirs);
+	if (nr > LOTAD_MAX_NAMES) {
+		fprintf(stderr, "lotad: config key \"redirect\": at most %d names\n",
+		        LOTAD_MAX_NAMES);
+		goto usage_error;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		lota_str rh;
+		long rport;
+		if (lotad_hostport_split((lota_str){redirs[i], strlen(redirs[i])}, &rh, &rport) <
+		        0 ||
+		    rh.len == 0 || strchr(redirs[i], '/') || rport == 0) {
+			fprintf(stderr,
+			        "lotad: config key \"redirect\": \"%s\" is not HOST[:PORT] (a host "
+			        "name or address, and a port from 1 to 65535)\n",
+			        redirs[i]);
+			goto usage_error;
+		}
+		s.redirect_names[s.num_redirect_names++] = redirs[i];
+	}
 	s.upstream_ca_file = lota_config_get_string(cfg, "upstream_ca_file");
 	if (s.upstream_ca_file && access(s.upstream_ca_file, R_OK) < 0) {
 		fprintf(stderr, "lotad: config key \"upstream_ca_file\": %s: %s\n",
@@ -505,6 +548,8 @@ int main(int argc, char **argv)
 	s.auth.endpoint_names = s.endpoint_names;
 	s.auth.num_endpoint_names = s.num_endpoint_names;
 	s.auth.upstream_host = s.upstream_hostport;
+	s.auth.redirect_names = s.redirect_names;
+	s.auth.num_redirect_names = s.num_redirect_names;
 	s.auth.region = s.region;
 	s.auth.max_skew_s = s.max_skew_s;
 

@@ -22,6 +22,10 @@ typedef struct lotad_auth_config {
 	/* Port implied by a Host without one (the upstream URL's scheme default): 0 = 443.
 	 * With 443, upstream_host "s3.example:443" matches a client's "s3.example". */
 	int upstream_default_port;
+	/* More names of the upstream (redirect, HOST[:PORT]): endpoints whose traffic is
+	 * redirected to lotad; a Host naming one is the upstream's own, like upstream_host. */
+	const char *const *redirect_names;
+	size_t num_redirect_names;
 } lotad_auth_config;
 
 /* Process-wide settings (read-only once the workers run). */
@@ -33,6 +37,8 @@ typedef struct lotad_settings {
 	const char *upstream_ca_file;
 	const char *endpoint_names[LOTAD_MAX_NAMES];
 	size_t num_endpoint_names;
+	const char *redirect_names[LOTAD_MAX_NAMES]; /* redirect: more names of the upstream */
+	size_t num_redirect_names;
 	const char *region;
 	int64_t max_skew_s;
 	int workers;

@@ -49,10 +49,13 @@
 #define PUMP_BUDGET  (2u << 20)  /* bytes sent per turn before yielding to the loop */
 #define SMALL_TTL_MS 30000       /* how long "this object is below the threshold" is trusted */
 #define DIRECT_FIRST (1u << 20)  /* cold ranges up to this long are read straight, filled after */
-#define OBJ_SLOTS    4096        /* objects remembered (direct-mapped) */
-#define FIELD_MAX    256         /* bytes of an ETag / version id remembered */
-#define URL_CAP      (LOTAD_MAX_HEAD_BYTES + 1024)
-#define HEAD_CAP     (LOTAD_MAX_HEAD_BYTES + 512)
+/* objects remembered (direct-mapped): a foreign-key read of an object the table lost goes
+ * without If-None-Match (foreign.c), so it holds a dataset's worth. 65536 slots of ~560
+ * bytes are mapped at start; only the slots used take memory. */
+#define OBJ_SLOTS 65536
+#define FIELD_MAX 256 /* bytes of an ETag / version id remembered */
+#define URL_CAP   (LOTAD_MAX_HEAD_BYTES + 1024)
+#define HEAD_CAP  (LOTAD_MAX_HEAD_BYTES + 512)
 
 typedef struct fjob fjob;
 typedef struct creq creq;
@@ -84,6 +87,9 @@ struct lotad_cache {
 	struct grant *grants;       /* metadata_ttl > 0 only */
 	lotad_cache_proxy_fn proxy; /* how a request goes to the proxy */
 	void *proxy_ud;
+	lotad_cache_forward_fn forward; /* how a foreign-key read goes (foreign.c) */
+	void *forward_ud;
+	atomic_uint_fast64_t foreign[4]; /* foreign-key reads by outcome (foreign.c) */
 };
 
 /* ------------------------------------------------------------- objinfo --- */
@@ -151,6 +157,9 @@ struct creq {
 	lota_str vquery;
 	objinfo *o;
 	fplan *plan; /* the fills this request asked for (NULL: none yet) */
+	/* a foreign-key read authorized by a 304 (foreign.c): the key its fills and direct
+	 * reads are signed with (fill_profile's; mode 0 when none: nothing is filled) */
+	lotad_auth_result fillcred;
 	bool is_head, no_fill, ranged;
 	/* the upstream transfer (the authorizing HEAD, then direct GETs) */
 	lotad_xfer x;
@@ -294,6 +303,26 @@ void cache_creq_free(creq *q);
 void cache_creq_finish(creq *q, bool ok);
 void cache_creq_to_proxy(creq *q, const char *label);
 void cache_authorized(creq *q);
+
+creq *cache_creq_new(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
+                     lota_str vquery, bool no_fill);
+/* Publish a complete fill off the loop thread (fill.c). */
+void cache_publish(lotad_cache *ca, lotad_fill *f);
+
+/* --- foreign.c: reads signed with keys lotad does not hold --- */
+/* Whether a read authenticated as a is one for foreign.c (signed, forwarded as is). */
+bool cache_foreign_eligible(const lotad_auth_result *a);
+/* Hand such a cacheable read to the proxy (with If-None-Match when the copy is held). */
+void cache_foreign_start(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr,
+                         lotad_auth_result *auth, lota_str vquery, bool no_fill);
+/* ca->foreign[]: the upstream's answers to foreign-key reads (304 served from the store,
+ * 200/206 relayed and stored, anything else relayed) and those proxied without asking
+ * (a conditional or Range of the client's own). */
+enum { F_NOT_MODIFIED = 0, F_FETCHED = 1, F_OTHER = 2, F_PROXIED = 3 };
+size_t cache_foreign_metrics(char *out, size_t cap, const lotad_cache *ca);
+/* The fill credential (fill_profile's key from the current credentials) as a result
+ * that signs like a client's; false when there is none. */
+bool cache_fill_cred(const lotad_cache *ca, lotad_auth_result *out);
 
 /* --- authorize.c: the authorizing HEAD and metadata_ttl grants --- */
 int cache_start_auth(creq *q);

@@ -14,6 +14,12 @@ void lotad_cache_set_proxy(lotad_cache *ca, lotad_cache_proxy_fn fn, void *ud)
 	ca->proxy_ud = ud;
 }
 
+void lotad_cache_set_forward(lotad_cache *ca, lotad_cache_forward_fn fn, void *ud)
+{
+	ca->forward = fn;
+	ca->forward_ud = ud;
+}
+
 bool lotad_cache_enabled(const lotad_cache *ca)
 {
 	return ca->store != NULL;
@@ -62,7 +68,9 @@ size_t lotad_cache_metrics(char *out, size_t cap, void *cache)
 	    U(ca->served_upstream), U(ca->fill_bytes), U(ca->fills_started), U(ca->fills_failed),
 	    U(ca->direct_reads));
 #undef U
-	return n < 0 ? 0 : (size_t)n;
+	if (n < 0 || (size_t)n >= cap)
+		return n < 0 ? 0 : (size_t)n;
+	return (size_t)n + cache_foreign_metrics(out + n, cap - (size_t)n, ca);
 }
 
 lotad_cache *lotad_cache_new(lotad_store *store, const lotad_cache_config *cfg)

@@ -59,6 +59,10 @@ typedef struct lotad_cache_config {
 	unsigned fill_streams;    /* fills of one request running at once (default 2) */
 	bool plain_sendfile;      /* unencrypted hits with sendfile(2), else pread + send (default:
 	                             pread measured faster here) */
+	/* fill_credentials: the profile (a [section] of the credentials file) whose key fills
+	 * misses of reads signed with keys lotad does not hold, once the upstream authorized
+	 * the client (NULL or "": none; only what the client's own answers carry is stored) */
+	const char *fill_profile;
 } lotad_cache_config;
 
 void lotad_cache_config_init(lotad_cache_config *c);
@@ -82,6 +86,32 @@ typedef void (*lotad_cache_proxy_fn)(void *ud, lotad_conn *c, const lotad_s3req 
                                      lotad_auth_result *auth, const char *cache_label,
                                      bool fill_after);
 void lotad_cache_set_proxy(lotad_cache *ca, lotad_cache_proxy_fn fn, void *ud);
+
+/*
+ * Reads signed with a key lotad does not hold (auth->mode FORWARD: signed for the
+ * upstream's own name; cache/foreign.c, docs/architecture.md §3.4 second form). The
+ * cache hands such a read to the proxy with lotad_cache_forward_fn: the client's own
+ * request, plus If-None-Match: <ETag of the copy held> when every byte asked for is held
+ * and the client sent no conditional of its own (inm empty otherwise). The proxy reports
+ * the answer to the lotad_proxy_tee functions below (the router wires them):
+ *   304 -> lotad_cache_not_modified: the upstream authorized the client and the copy is
+ *          current: served from the store (200 or 206 as asked, the stored headers).
+ *   200/206 -> lotad_cache_tee_begin gives a sink: the whole extents the body carries
+ *          are stored as it streams to the client (a full 200: the whole object); with
+ *          fill_profile, the extents it touches are filled whole with that key instead.
+ *   anything else -> relayed verbatim, nothing stored.
+ */
+typedef void (*lotad_cache_forward_fn)(void *ud, lotad_conn *c, const lotad_s3req *sr,
+                                       lotad_auth_result *auth, lota_str inm, bool no_store);
+void lotad_cache_set_forward(lotad_cache *ca, lotad_cache_forward_fn fn, void *ud);
+void *lotad_cache_tee_begin(void *cache, lotad_worker *w, const lotad_s3req *sr, lota_str query,
+                            bool is_head, bool no_store, int status, lota_str etag,
+                            lota_str version_id, lota_str content_length, lota_str content_range,
+                            lota_str fields);
+void lotad_cache_tee_write(void *sink, const char *buf, size_t n);
+void lotad_cache_tee_end(void *sink, bool complete);
+void lotad_cache_not_modified(void *cache, lotad_conn *c, const lotad_s3req *sr,
+                              lotad_auth_result *auth, lota_str inm);
 
 /* Answer a GET/HEAD of an object (sr->object_read). Takes over *auth. */
 void lotad_cache_start(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr,
@@ -143,6 +173,10 @@ typedef struct lotad_cache_pinned {
 } lotad_cache_pinned;
 int lotad_cache__pinned_line(lotad_cache_pinned *ph, lota_str line, lota_str etag, uint64_t size,
                              uint64_t first, uint64_t last);
+/* The headers stored with extents a foreign-key answer carries (tee.c): its header lines
+ * (fields, each ending in LF) but Content-Length, Content-Range and x-lota-cache, copied
+ * to out; 0 when they do not fit cap (or there are none). */
+size_t lotad_cache__tee_meta(lota_str fields, char *out, size_t cap);
 /* Whether a Content-Range value is exactly "bytes FIRST-LAST/TOTAL". */
 bool lotad_cache__content_range_is(lota_str value, uint64_t first, uint64_t last, uint64_t total);
 

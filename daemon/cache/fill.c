@@ -120,7 +120,7 @@ static void *commit_main(void *arg)
 }
 
 /* fdatasync + rename off the loop thread. */
-static void publish(lotad_cache *ca, lotad_fill *f)
+void cache_publish(lotad_cache *ca, lotad_fill *f)
 {
 	pthread_t t;
 	pthread_attr_t at;
@@ -204,7 +204,7 @@ static void fjob_done(lotad_xfer *x, CURLcode rc)
 	fork_release(j); /* they go on reading the extent from the store */
 	bool ok = rc == CURLE_OK && j->head_ok && lotad_fill_written_bytes(f) == j->len;
 	if (ok) {
-		publish(j->ca, f);
+		cache_publish(j->ca, f);
 	} else {
 		count(&j->ca->fills_failed, 1);
 		if (j->head_ok || rc != CURLE_WRITE_ERROR)

@@ -100,7 +100,7 @@ const char *cache_not_cacheable(const lota_http_request *req, const lotad_s3req 
 {
 	if (!sr->object_read)
 		return "not an object read";
-	if (a->mode != LOTAD_AUTH_RESIGN)
+	if (a->mode != LOTAD_AUTH_RESIGN && !cache_foreign_eligible(a))
 		return "credentials lotad does not hold";
 	if (req->body != LOTA_HTTP_BODY_NONE &&
 	    !(req->body == LOTA_HTTP_BODY_LENGTH && req->content_length == 0))

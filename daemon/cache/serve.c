@@ -53,6 +53,7 @@ void cache_creq_free(creq *q)
 		close(q->efd);
 	}
 	lotad_auth_result_cleanup(&q->auth);
+	lotad_auth_result_cleanup(&q->fillcred);
 	cache_plan_unref(q->plan);
 	cache_obj_unref(q->o);
 	lotad_loop_defer_free(q->loop, q);
@@ -455,7 +456,10 @@ void cache_authorized(creq *q)
 		cache_creq_finish(q, send_head(q, "bypass", LOTAD_RESP_NONE) == 0);
 		return;
 	}
-	q->o = cache_obj_new(q->sr.bucket, q->sr.key, q->etag, q->vid, q->vquery, &q->auth,
+	/* fills and direct reads are signed with the client's key, or for a foreign key
+	 * (foreign.c) with the fill credential */
+	const lotad_auth_result *fc = q->auth.mode == LOTAD_AUTH_RESIGN ? &q->auth : &q->fillcred;
+	q->o = cache_obj_new(q->sr.bucket, q->sr.key, q->etag, q->vid, q->vquery, fc,
 	                     (lota_str){q->rhead, q->rhead_len}, q->cl);
 	if (!q->o) {
 		cache_creq_to_proxy(q, "bypass");
@@ -501,6 +505,10 @@ void lotad_cache_start(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr,
 		ca->proxy(ca->proxy_ud, c, sr, auth, "bypass", false);
 		return;
 	}
+	if (auth->mode != LOTAD_AUTH_RESIGN) { /* a key lotad does not hold */
+		cache_foreign_start(ca, c, sr, auth, vq, no_fill);
+		return;
+	}
 	/* A short range far into an extent that is not here (a fill would take a while to
 	 * reach it): the client's own GET goes to the upstream at once (it authorizes and
 	 * carries the bytes, no HEAD first, so the first byte comes as fast as without
@@ -519,11 +527,30 @@ void lotad_cache_start(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr,
 		ca->proxy(ca->proxy_ud, c, sr, auth, "miss", true);
 		return;
 	}
+	creq *q = cache_creq_new(ca, c, sr, auth, vq, no_fill);
+	if (!q)
+		return;
+	if (ca->cfg.metadata_ttl_ms && cache_grant_use(q)) {
+		cache_authorized(q);
+		return;
+	}
+	if (cache_start_auth(q) < 0) {
+		lota_log_warn("cache: cannot start the authorizing request; proxying");
+		cache_creq_to_proxy(q, "bypass");
+	}
+}
+
+/* A client request attached to c, taking over *auth; NULL (the client answered 503)
+ * when out of memory. */
+creq *cache_creq_new(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
+                     lota_str vq, bool no_fill)
+{
+	const lota_http_request *req = lotad_conn_request(c);
 	creq *q = calloc(1, sizeof(*q));
 	if (!q) {
 		lotad_auth_result_cleanup(auth);
 		lotad_conn_send_error(c, 503, "SlowDown", "Out of memory.", true);
-		return;
+		return NULL;
 	}
 	q->h.ops = &creq_ops;
 	q->ca = ca;
@@ -540,12 +567,5 @@ void lotad_cache_start(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr,
 	q->efd = -1;
 	lotad_timer_init(&q->yield, yield_cb, q);
 	lotad_conn_attach(c, &q->h);
-	if (ca->cfg.metadata_ttl_ms && cache_grant_use(q)) {
-		cache_authorized(q);
-		return;
-	}
-	if (cache_start_auth(q) < 0) {
-		lota_log_warn("cache: cannot start the authorizing request; proxying");
-		cache_creq_to_proxy(q, "bypass");
-	}
+	return q;
 }

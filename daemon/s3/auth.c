@@ -42,6 +42,7 @@
 typedef struct cred {
 	char *ak, *sk, *tok;
 	size_t ak_len, sk_len, tok_len;
+	char *section; /* the profile's name (fill_credentials names one) */
 } cred;
 
 struct lotad_creds {
@@ -63,6 +64,7 @@ static void cred_wipe(cred *c)
 		free(c->tok);
 	}
 	free(c->ak);
+	free(c->section);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -121,6 +123,23 @@ bool lotad_creds_lookup(const lotad_creds *c, lota_str access_key, lota_str *sec
 			hi = mid;
 		else
 			lo = mid + 1;
+	}
+	return false;
+}
+
+bool lotad_creds_lookup_profile(const lotad_creds *c, const char *profile, lota_str *access_key,
+                                lota_str *secret, lota_str *session_token)
+{
+	if (!c || !profile)
+		return false;
+	for (size_t i = 0; i < c->n; i++) {
+		const cred *e = &c->v[i];
+		if (!e->section || strcmp(e->section, profile) != 0)
+			continue;
+		*access_key = (lota_str){e->ak, e->ak_len};
+		*secret = (lota_str){e->sk, e->sk_len};
+		*session_token = (lota_str){e->tok, e->tok_len};
+		return true;
 	}
 	return false;
 }
@@ -184,12 +203,13 @@ static int build_add(void *ud, const lota_aws_credentials_entry *e)
 	*c = (cred){.ak = dup_str(e->access_key_id),
 	            .sk = dup_str(e->secret_access_key),
 	            .ak_len = e->access_key_id.len,
-	            .sk_len = e->secret_access_key.len};
+	            .sk_len = e->secret_access_key.len,
+	            .section = dup_str(e->section)};
 	if (e->session_token.len) {
 		c->tok = dup_str(e->session_token);
 		c->tok_len = e->session_token.len;
 	}
-	return c->ak && c->sk && (c->tok || !c->tok_len) ? 0 : -ENOMEM;
+	return c->ak && c->sk && c->section && (c->tok || !c->tok_len) ? 0 : -ENOMEM;
 }
 
 static int cmp_ak(const void *a, const void *b)
@@ -328,19 +348,24 @@ static lota_str split_host(lota_str hp, long *port)
 	return h;
 }
 
-bool lotad_auth__host_is_upstream(const lotad_auth_config *cfg, lota_str host)
+/* Whether the client's Host (cl, cl_port) names the endpoint name[:port]: the same host
+ * (case-insensitive) or <bucket>.host, on the same port. A missing port on the client's
+ * side is dport (the upstream's scheme default); on a redirect name's side (any_port) it
+ * matches every port, and a client without one matches a name's 80 or 443, the ports a
+ * Host header leaves out. */
+static bool host_names(lota_str name, long dport, bool any_port, lota_str cl, long cl_port)
 {
-	if (!cfg->upstream_host || host.len == 0)
+	long up_port;
+	lota_str up = split_host(name, &up_port);
+	if (up_port == -2)
 		return false;
-	long dport = cfg->upstream_default_port > 0 ? cfg->upstream_default_port : 443;
-	long up_port, cl_port;
-	lota_str up =
-	    split_host((lota_str){cfg->upstream_host, strlen(cfg->upstream_host)}, &up_port);
-	lota_str cl = split_host(host, &cl_port);
-	if (up_port == -2 || cl_port == -2)
-		return false;
-	if ((up_port < 0 ? dport : up_port) != (cl_port < 0 ? dport : cl_port))
-		return false;
+	if (up_port >= 0 || !any_port) {
+		long want = up_port < 0 ? dport : up_port;
+		bool ok = cl_port < 0 ? (want == dport || (any_port && (want == 80 || want == 443)))
+		                      : cl_port == want;
+		if (!ok)
+			return false;
+	}
 	if (eq_nocase(up.ptr, up.len, cl.ptr, cl.len))
 		return true;
 	/* virtual-hosted: <bucket>.<upstream host>, bucket not empty */
@@ -348,6 +373,27 @@ bool lotad_auth__host_is_upstream(const lotad_auth_config *cfg, lota_str host)
 		return false;
 	size_t off = cl.len - up.len;
 	return cl.ptr[off - 1] == '.' && eq_nocase(cl.ptr + off, up.len, up.ptr, up.len);
+}
+
+bool lotad_auth__host_is_upstream(const lotad_auth_config *cfg, lota_str host)
+{
+	if (!cfg->upstream_host || host.len == 0)
+		return false;
+	long dport = cfg->upstream_default_port > 0 ? cfg->upstream_default_port : 443;
+	long cl_port;
+	lota_str cl = split_host(host, &cl_port);
+	if (cl_port == -2)
+		return false;
+	if (host_names((lota_str){cfg->upstream_host, strlen(cfg->upstream_host)}, dport, false, cl,
+	               cl_port))
+		return true;
+	/* the other names of the upstream whose traffic is redirected here (redirect) */
+	for (size_t i = 0; i < cfg->num_redirect_names; i++) {
+		const char *r = cfg->redirect_names[i];
+		if (r && host_names((lota_str){r, strlen(r)}, dport, true, cl, cl_port))
+			return true;
+	}
+	return false;
 }
 
 static bool is_hex64(lota_str s)

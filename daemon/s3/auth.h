@@ -26,7 +26,9 @@
  *     (CORS preflights are not signed)
  *
  * "Signed for the upstream" means Host equals cfg->upstream_host (host case-insensitive,
- * a missing port read as upstream_default_port) or is <bucket>.<upstream host>; any other
+ * a missing port read as upstream_default_port) or is <bucket>.<upstream host>, or names
+ * one of cfg->redirect_names the same way (a redirect name without a port matches any
+ * port; a Host without one matches a redirect name's 80 or 443); any other
  * Host (lotad's names, an IP, localhost) is lotad's. A claim lota_sigv4_parse rejects is
  * forwarded when signed for the upstream and relayed otherwise (either way the upstream
  * gives its own verdict); another scheme (SigV2, SigV4A) is forwarded when signed for
@@ -78,6 +80,11 @@ size_t lotad_creds_count(const lotad_creds *c);
  * false when unknown. */
 bool lotad_creds_lookup(const lotad_creds *c, lota_str access_key, lota_str *secret,
                         lota_str *session_token);
+
+/* The key of the profile called `profile` (its [section] name), as views into the
+ * snapshot; false when the snapshot has no such profile. */
+bool lotad_creds_lookup_profile(const lotad_creds *c, const char *profile, lota_str *access_key,
+                                lota_str *secret, lota_str *session_token);
 
 /* The process-wide current snapshot: get returns a new reference (unref when done). */
 lotad_creds *lotad_creds_current(void);
@@ -167,7 +174,7 @@ bool lotad_auth__unsigned_amz_header(const lota_http_header *headers, size_t num
 
 /* Internal, exposed for tests: whether a Host value names the upstream (host:port
  * compared case-insensitively, a missing port being upstream_default_port, or
- * <bucket>.<upstream host>). */
+ * <bucket>.<upstream host>) or one of its redirect names (see above). */
 bool lotad_auth__host_is_upstream(const lotad_auth_config *cfg, lota_str host);
 
 /* The query string with the client's presign parameters (X-Amz-Algorithm, -Credential,

@@ -54,6 +54,13 @@ typedef struct proxy {
 	/* a cold ranged read answered by the upstream: what its head says of the object, for
 	 * the fill that follows (lotad_proxy_start_filling) */
 	bool fill_after;
+	/* a read forwarded for the cache (lotad_proxy_start_tee): the If-None-Match lotad
+	 * adds, where the answer goes, and the sink of its body */
+	const lotad_proxy_tee *tee;
+	void *sink;
+	bool tee_no_store, not_modified;
+	size_t inm_len;
+	char inm[260];
 	size_t seen_len[4]; /* ETag, x-amz-version-id, Content-Length, Content-Range */
 	char seen[4][256];
 	struct curl_slist *hdrs;
@@ -87,6 +94,9 @@ static void proxy_free(proxy *p)
 	if (!p)
 		return;
 	lotad_timer_stop(lotad_worker_loop(p->w), &p->retry);
+	if (p->sink)
+		p->tee->end(p->sink, false);
+	p->sink = NULL;
 	if (p->x.easy) {
 		lotad_upstream_remove(lotad_worker_upstream(p->w), &p->x);
 		curl_easy_cleanup(p->x.easy);
@@ -193,6 +203,28 @@ static void rhead_add(proxy *p, const char *s, size_t n)
 	p->rhead_len += n;
 }
 
+/* The final head of a forwarded cached read is complete: a 304 to the If-None-Match
+ * lotad added is the cache's (1: the head is not relayed); anything else is relayed, and
+ * the cache is told of it (its sink gets the body). */
+static int tee_head(proxy *p)
+{
+	if (p->inm_len && p->status == 304) {
+		p->not_modified = true;
+		return 1;
+	}
+	p->cache_label = p->status == 200 || p->status == 206 ? "miss" : "bypass";
+	const char *eol = memchr(p->rhead, '\n', p->rhead_len);
+	lota_str fields = {eol ? eol + 1 : p->rhead,
+	                   eol ? p->rhead_len - (size_t)(eol + 1 - p->rhead) : 0};
+	lota_str v[4];
+	for (int i = 0; i < 4; i++)
+		v[i] = (lota_str){p->seen[i], p->seen_len[i]};
+	p->sink =
+	    p->tee->begin(p->tee->ud, p->w, &p->sr, lotad_conn_request(p->c)->query, p->is_head,
+	                  p->tee_no_store, p->status, v[0], v[1], v[2], v[3], fields);
+	return 0;
+}
+
 static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
 {
 	proxy *p = ud;
@@ -231,6 +263,8 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
 		lotad_xfer_status(&p->x, p->status);
 		if (p->local_status || !p->status)
 			return 0;
+		if (p->tee && tee_head(p) == 1)
+			return n; /* a 304 to lotad's If-None-Match: the cache answers */
 		if (p->cache_label) {
 			char line[64];
 			int ll =
@@ -263,7 +297,7 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
 		return n;
 	if (name_is(name, "content-length"))
 		p->have_cl = true;
-	if (p->fill_after) {
+	if (p->fill_after || p->tee) {
 		static const char *const keep[4] = {"etag", "x-amz-version-id", "content-length",
 		                                    "content-range"};
 		for (int i = 0; i < 4; i++) {
@@ -301,6 +335,8 @@ static size_t write_cb(char *buf, size_t size, size_t nmemb, void *ud)
 	}
 	if (lotad_conn_resp_body(p->c, buf, n) < 0)
 		return 0; /* the client is gone: abort the transfer */
+	if (p->sink)
+		p->tee->write(p->sink, buf, n);
 	if (p->cache_label && p->status >= 200 && p->status < 300 && p->hooks &&
 	    p->hooks->upstream_bytes)
 		p->hooks->upstream_bytes(p->hooks->ud, n);
@@ -386,8 +422,19 @@ static void proxy_done(lotad_xfer *x, CURLcode rc)
 		proxy_free(p);
 		return;
 	}
+	if (rc == CURLE_OK && p->not_modified) {
+		lotad_auth_result a = p->auth;
+		memset(&p->auth, 0, sizeof(p->auth)); /* handed over */
+		p->c = NULL;
+		p->tee->not_modified(p->tee->ud, c, &p->sr, &a, (lota_str){p->inm, p->inm_len});
+		proxy_free(p);
+		return;
+	}
 	if (rc == CURLE_OK && p->head_done) {
 		const lotad_proxy_hooks *hk = p->hooks;
+		if (p->sink)
+			p->tee->end(p->sink, true);
+		p->sink = NULL;
 		if (hk && hk->object_written && p->status >= 200 && p->status < 300 &&
 		    is_object_write(c, &p->sr))
 			hk->object_written(hk->ud, p->sr.bucket, p->sr.key);
@@ -423,6 +470,7 @@ static void proxy_done(lotad_xfer *x, CURLcode rc)
 		p->rhead_len = 0;
 		p->status = 0;
 		p->in_1xx = false;
+		p->not_modified = false;
 		lotad_timer_start(lotad_worker_loop(p->w), &p->retry, delay);
 		return;
 	}
@@ -570,6 +618,13 @@ static int proxy_setup(proxy *p)
 		            : (lota_str){s->upstream_hostport, strlen(s->upstream_hostport)};
 		if ((rc = lota_request_header_add(ur, LOTA_STR_LIT("Host"), host, 0)) < 0)
 			goto out;
+		/* the cache's If-None-Match: unsigned, beside the client's signed request (the
+		 * upstream checks the signature first: a denial is still a denial) */
+		if (forward && p->inm_len &&
+		    (rc = lota_request_header_add(ur, LOTA_STR_LIT("If-None-Match"),
+		                                  (lota_str){p->inm, p->inm_len},
+		                                  LOTA_REQUEST_UNSIGNED)) < 0)
+			goto out;
 	}
 	rc = -ENOMEM;
 	if (lotad_curl_headers(&p->hdrs, ur) < 0)
@@ -646,7 +701,8 @@ static int proxy_launch(proxy *p)
 }
 
 static void proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
-                        const char *cache_label, bool fill_after, const lotad_proxy_hooks *hooks)
+                        const char *cache_label, bool fill_after, const lotad_proxy_hooks *hooks,
+                        const lotad_proxy_tee *tee, lota_str inm, bool no_store)
 {
 	const lota_http_request *req = lotad_conn_request(c);
 	proxy *p = calloc(1, sizeof(*p));
@@ -665,6 +721,12 @@ static void proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result 
 	p->cache_label = cache_label;
 	p->fill_after = fill_after;
 	p->hooks = hooks;
+	p->tee = tee;
+	p->tee_no_store = no_store;
+	if (tee && inm.len && inm.len <= sizeof(p->inm)) {
+		memcpy(p->inm, inm.ptr, inm.len);
+		p->inm_len = inm.len;
+	}
 	lotad_timer_init(&p->retry, retry_cb, p);
 	p->is_head = lota_str_eq_nocase(req->method, "HEAD", 4);
 	bool get = lota_str_eq_nocase(req->method, "GET", 3);
@@ -704,11 +766,18 @@ static void proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result 
 void lotad_proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
                        const char *cache_label, const lotad_proxy_hooks *hooks)
 {
-	proxy_start(c, sr, auth, cache_label, false, hooks);
+	proxy_start(c, sr, auth, cache_label, false, hooks, NULL, (lota_str){NULL, 0}, false);
 }
 
 void lotad_proxy_start_filling(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
                                const lotad_proxy_hooks *hooks)
 {
-	proxy_start(c, sr, auth, "miss", true, hooks);
+	proxy_start(c, sr, auth, "miss", true, hooks, NULL, (lota_str){NULL, 0}, false);
+}
+
+void lotad_proxy_start_tee(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
+                           lota_str if_none_match, bool no_store, const lotad_proxy_tee *tee,
+                           const lotad_proxy_hooks *hooks)
+{
+	proxy_start(c, sr, auth, "bypass", false, hooks, tee, if_none_match, no_store);
 }

@@ -35,6 +35,33 @@ typedef struct lotad_proxy_hooks {
 	void *ud;
 } lotad_proxy_hooks;
 
+/*
+ * A cached GET/HEAD signed with a key lotad does not hold (docs/architecture.md §3.4,
+ * second form): the client's own request is forwarded unchanged but for an unsigned
+ * If-None-Match lotad adds, and the answer is the cache's to judge. Each function is
+ * called on the worker's loop; ud is given back.
+ */
+typedef struct lotad_proxy_tee {
+	/* The head of the final answer is complete (status; header values as received;
+	 * fields: its header lines, hop-by-hop ones dropped, each ending in CRLF; query: the
+	 * request's; no_store: the client said Cache-Control: no-cache). Returns a sink for
+	 * its body bytes, or NULL. */
+	void *(*begin)(void *ud, lotad_worker *w, const lotad_s3req *sr, lota_str query,
+	               bool is_head, bool no_store, int status, lota_str etag, lota_str version_id,
+	               lota_str content_length, lota_str content_range, lota_str fields);
+	/* n body bytes the client was sent, in order. */
+	void (*write)(void *sink, const char *buf, size_t n);
+	/* The body ended (complete: every byte the upstream announced came), or the transfer
+	 * stopped: the sink is done with. */
+	void (*end)(void *sink, bool complete);
+	/* The upstream answered 304 to the If-None-Match: inm lotad added: the client is
+	 * authorized and the copy of that ETag current. Takes over c and *auth (nothing was
+	 * sent to the client). */
+	void (*not_modified)(void *ud, lotad_conn *c, const lotad_s3req *sr,
+	                     lotad_auth_result *auth, lota_str inm);
+	void *ud;
+} lotad_proxy_tee;
+
 /* Proxy the request on c to the upstream, streaming both ways. Takes over *auth (its
  * reference is released when the request ends). cache_label: the x-lota-cache value
  * added to the response ("bypass", "miss"; NULL for requests that are not object
@@ -47,5 +74,13 @@ void lotad_proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *
  * hooks->filled_response fills the extents it touched. */
 void lotad_proxy_start_filling(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
                                const lotad_proxy_hooks *hooks);
+
+/* Forward a cached read signed with a key lotad does not hold (auth->mode FORWARD) as
+ * the client signed it, adding If-None-Match: if_none_match (unsigned; empty: nothing
+ * added), and report its answer to tee (which must outlive the request). x-lota-cache:
+ * miss for a 200/206, bypass otherwise. */
+void lotad_proxy_start_tee(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
+                           lota_str if_none_match, bool no_store, const lotad_proxy_tee *tee,
+                           const lotad_proxy_hooks *hooks);
 
 #endif

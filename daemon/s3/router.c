@@ -50,6 +50,15 @@ static void cache_to_proxy(void *ud, lotad_conn *c, const lotad_s3req *sr, lotad
 		lotad_proxy_start(c, sr, auth, cache_label, &r->proxy_hooks);
 }
 
+/* The cache forwards a read signed with a key lotad does not hold; its answer goes back
+ * to the cache. */
+static void cache_forward(void *ud, lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
+                          lota_str inm, bool no_store)
+{
+	lotad_router *r = ud;
+	lotad_proxy_start_tee(c, sr, auth, inm, no_store, &r->tee, &r->proxy_hooks);
+}
+
 void lotad_router_init(lotad_router *r, lotad_cache *cache)
 {
 	memset(r, 0, sizeof(*r));
@@ -61,6 +70,14 @@ void lotad_router_init(lotad_router *r, lotad_cache *cache)
 	    .ud = r,
 	};
 	lotad_cache_set_proxy(cache, cache_to_proxy, r);
+	r->tee = (lotad_proxy_tee){
+	    .begin = lotad_cache_tee_begin,
+	    .write = lotad_cache_tee_write,
+	    .end = lotad_cache_tee_end,
+	    .not_modified = lotad_cache_not_modified,
+	    .ud = cache,
+	};
+	lotad_cache_set_forward(cache, cache_forward, r);
 }
 
 void lotad_router_worker_stop(lotad_worker *w, void *router)
@@ -77,9 +94,9 @@ void lotad_router_request(lotad_conn *c, void *router)
 	const lota_http_request *req = lotad_conn_request(c);
 	const lotad_settings *s = lotad_worker_settings(lotad_conn_worker(c));
 	lotad_s3req sr;
-	const char *names[LOTAD_MAX_NAMES + 1];
+	const char *names[2 * LOTAD_MAX_NAMES + 1];
 	size_t nn = 0;
-	char uphost[300];
+	char uphost[LOTAD_MAX_NAMES + 1][300];
 
 	if (!req->path.len || req->path.ptr[0] != '/') {
 		lotad_conn_set_op(c, LOTAD_OP_OTHER);
@@ -89,15 +106,19 @@ void lotad_router_request(lotad_conn *c, void *router)
 	}
 	for (size_t i = 0; i < s->num_endpoint_names && nn < LOTAD_MAX_NAMES; i++)
 		names[nn++] = s->endpoint_names[i];
-	/* The upstream's own host name (without port), for redirected virtual-hosted
-	 * requests, only where the upstream reads it so: lotad must read a request as the
-	 * upstream does, or a write to one bucket would be taken for a write to another. */
+	/* The upstream's own host names (without port: its URL's and the redirect names),
+	 * for redirected virtual-hosted requests, only where the upstream reads them so:
+	 * lotad must read a request as the upstream does, or a write to one bucket would be
+	 * taken for a write to another. */
 	if (s->upstream_vhost) {
-		lota_str up = {s->upstream_hostport, strlen(s->upstream_hostport)}, h;
-		long port;
-		(void)lotad_hostport_split(up, &h, &port);
-		snprintf(uphost, sizeof(uphost), "%.*s", (int)h.len, h.ptr);
-		names[nn++] = uphost;
+		for (size_t i = 0; i <= s->num_redirect_names && i <= LOTAD_MAX_NAMES; i++) {
+			const char *n = i == 0 ? s->upstream_hostport : s->redirect_names[i - 1];
+			lota_str up = {n, strlen(n)}, h;
+			long port;
+			(void)lotad_hostport_split(up, &h, &port);
+			snprintf(uphost[i], sizeof(uphost[i]), "%.*s", (int)h.len, h.ptr);
+			names[nn++] = uphost[i];
+		}
 	}
 	lotad_classify(req, names, nn, &sr);
 	lotad_conn_set_op(c, sr.op);

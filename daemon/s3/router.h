@@ -18,6 +18,7 @@
 typedef struct lotad_router {
 	lotad_cache *cache;            /* object reads go there */
 	lotad_proxy_hooks proxy_hooks; /* the proxy's reports, to the cache */
+	lotad_proxy_tee tee;           /* foreign-key reads' answers, to the cache */
 } lotad_router;
 
 /* Set up r (storage owned by the caller; it and the cache must outlive the workers) and

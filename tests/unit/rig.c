@@ -58,6 +58,7 @@ static bool setup_cache(rig *r, const rig_opts *o)
 	cc.extent_size = o->extent_size ? o->extent_size : 256 * 1024;
 	cc.min_object_size = o->min_object_size ? o->min_object_size : 1024;
 	cc.fill_streams = o->fill_streams ? o->fill_streams : 2;
+	cc.fill_profile = o->fill_profile;
 	if (o->cache) {
 		if (!lota_unit_tmpdir("lota-rig", r->root, sizeof(r->root))) {
 			perror("rig: mkdtemp");
@@ -324,8 +325,25 @@ static void out_add(rig_client *c, const char *p, size_t n)
 	c->out_len += n;
 }
 
+static void request(rig_client *c, const char *method, const char *target,
+                    const char *const *headers, const char *body, size_t body_len, bool sign,
+                    const char *host, const char *ak, const char *sk);
+
 void rig_request(rig_client *c, const char *method, const char *target, const char *const *headers,
                  const char *body, size_t body_len, bool sign)
+{
+	request(c, method, target, headers, body, body_len, sign, c->r->host, RIG_AK, RIG_SK);
+}
+
+void rig_request_as(rig_client *c, const char *method, const char *target,
+                    const char *const *headers, const char *host, const char *ak, const char *sk)
+{
+	request(c, method, target, headers, NULL, 0, true, host, ak, sk);
+}
+
+static void request(rig_client *c, const char *method, const char *target,
+                    const char *const *headers, const char *body, size_t body_len, bool sign,
+                    const char *host, const char *ak, const char *sk)
 {
 	enum { MAXH = 32 };
 	lota_http_header hs[MAXH + 6];
@@ -337,7 +355,7 @@ void rig_request(rig_client *c, const char *method, const char *target, const ch
 	lota_str query = q ? (lota_str){q + 1, strlen(q + 1)} : (lota_str){"", 0};
 
 	c->head_req = !strcmp(method, "HEAD");
-	hs[n++] = (lota_http_header){LOTA_STR_LIT("Host"), {c->r->host, strlen(c->r->host)}};
+	hs[n++] = (lota_http_header){LOTA_STR_LIT("Host"), {host, strlen(host)}};
 	if (sign) {
 		lota_sigv4_format_amz_date(now, date);
 		hs[n++] =
@@ -367,8 +385,8 @@ void rig_request(rig_client *c, const char *method, const char *target, const ch
 	if (sign) {
 		lota_sigv4_params p = {
 		    .sz = sizeof(p),
-		    .access_key = LOTA_STR_LIT(RIG_AK),
-		    .secret_key = LOTA_STR_LIT(RIG_SK),
+		    .access_key = {ak, strlen(ak)},
+		    .secret_key = {sk, strlen(sk)},
 		    .region = LOTA_STR_LIT("us-east-1"),
 		    .service = LOTA_STR_LIT("s3"),
 		    .time = now,

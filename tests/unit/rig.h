@@ -45,6 +45,7 @@ typedef struct rig_opts {
 	uint64_t upstream_timeout_ms; /* 0: none */
 	bool no_retries;              /* upstream_retries 0 (else lotad's default, 2) */
 	int upstream_port;            /* 0: the fake's; else another port of 127.0.0.1 */
+	const char *fill_profile;     /* the cache's fill_credentials ("unit": the test key) */
 } rig_opts;
 
 typedef struct rig_client rig_client;
@@ -128,6 +129,12 @@ void rig_client_pause(rig_client *c, bool paused);
  * anonymous. */
 void rig_request(rig_client *c, const char *method, const char *target, const char *const *headers,
                  const char *body, size_t body_len, bool sign);
+
+/* The same, signed (header form) with the key ak/sk for the Host host: a request signed
+ * for the upstream's own name (host = r->s.upstream_hostport) with a key lotad may not
+ * hold. */
+void rig_request_as(rig_client *c, const char *method, const char *target,
+                    const char *const *headers, const char *host, const char *ak, const char *sk);
 
 typedef struct rig_resp {
 	bool have_head; /* a whole response head arrived */

@@ -674,6 +674,46 @@ static void test_host_match(void)
 	}
 	lotad_auth_config none = {0};
 	CU_ASSERT_FALSE(lotad_auth__host_is_upstream(&none, LOTA_STR_LIT("s3.up")));
+
+	/* redirect names: more names of the upstream (a name without a port matches any
+	 * port; a Host without a port matches a name's 80 or 443) */
+	const char *redirs[] = {"cwobject.com", "obj.example:8443", "edge.example:80", "bad:x"};
+	lotad_auth_config rc = {.upstream_host = "127.0.0.1:7480",
+	                        .upstream_default_port = 80,
+	                        .redirect_names = redirs,
+	                        .num_redirect_names = 4};
+	struct {
+		const char *host;
+		bool match;
+	} rcases[] = {
+	    {"127.0.0.1:7480", true},
+	    {"cwobject.com", true},
+	    {"CWOBJECT.COM:443", true},
+	    {"cwobject.com:9000", true},
+	    {"b.cwobject.com", true},
+	    {"b.cwobject.com:80", true},
+	    {"xcwobject.com", false},
+	    {"cwobject.com.evil", false},
+	    {"obj.example:8443", true},
+	    {"obj.example", false},
+	    {"obj.example:443", false},
+	    {"b.obj.example:8443", true},
+	    {"edge.example", true},
+	    {"edge.example:80", true},
+	    {"edge.example:81", false},
+	    {"bad", false},
+	    {"bad:x", false},
+	    {"other.example", false},
+	    {"cwobject.com:99999", false},
+	    {"", false},
+	};
+	for (size_t i = 0; i < sizeof(rcases) / sizeof(rcases[0]); i++) {
+		bool m = lotad_auth__host_is_upstream(
+		    &rc, (lota_str){rcases[i].host, strlen(rcases[i].host)});
+		if (m != rcases[i].match)
+			fprintf(stderr, "redirect case %zu: %s\n", i, rcases[i].host);
+		CU_ASSERT_EQUAL(m, rcases[i].match);
+	}
 }
 
 /* ------------------------------------------------------------ re-signing */
