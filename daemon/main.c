@@ -415,7 +415,7 @@ static int setup_tls(lota_config *cfg, lotad_settings *s, lotad_ca **ca, lotad_t
 		return -1;
 	}
 	/* The served names: the upstream's host (a name, not an address: TLS carries no
-	 * address as SNI) and lotad's endpoint names. */
+	 * address as SNI) and lotad's endpoint names; the --redirect names join this list. */
 	if (parse_hostport(s->upstream_hostport, up_host, sizeof(up_host), &(int){0}) < 0)
 		snprintf(up_host, sizeof(up_host), "%s", s->upstream_hostport);
 	if (up_host[0] && !strchr(up_host, ':') &&

@@ -210,6 +210,15 @@ code=0
 check_eq "a ca.key readable by others stops lotad at start (exit 2)" 2 "$code"
 check "... naming the key and the reason" grep -q 'ca_dir.*ca.key.*readable by others' "$W/refused.log"
 chmod 0600 "$CA/ca.key"
+code=0
+"$(it_lotad_bin)" --upstream "$IT_UPSTREAM_URL" --tls-listen "127.0.0.1" >"$W/bad.log" 2>&1 </dev/null || code=$?
+check_eq "a tls_listen without a port is refused at start (exit 2)" 2 "$code"
+check "... naming the key" grep -q 'config key "tls_listen"' "$W/bad.log"
+code=0
+"$(it_lotad_bin)" --upstream "$IT_UPSTREAM_URL" --tls-listen "127.0.0.1:$TLS_PORT" \
+	--ca-dir "$W/obj/ca" >"$W/bad.log" 2>&1 </dev/null || code=$?
+check_eq "a ca_dir that cannot be a directory is refused at start (exit 2)" 2 "$code"
+check "... naming the key" grep -q 'config key "ca_dir"' "$W/bad.log"
 IT_LOTAD_ARGS=(--tls-listen "127.0.0.1:$TLS_PORT" --ca-dir "$CA")
 lotad__launch
 check "with the key 0600 again lotad serves TLS with the same CA" \
