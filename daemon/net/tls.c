@@ -243,5 +243,9 @@ ssize_t lotad_tls_write(lotad_tls_conn *tc, const void *buf, size_t len, unsigne
 
 bool lotad_tls_pending(const lotad_tls_conn *tc)
 {
-	return SSL_has_pending((const SSL *)tc) == 1;
+	/* SSL_pending, not SSL_has_pending: the latter is true for a partial record too,
+	 * which only more bytes from the socket complete (an event will come for them);
+	 * reading again at once would turn around in the loop until they do. Without read
+	 * ahead, the session never holds a whole record beyond the one being read. */
+	return SSL_pending((const SSL *)tc) > 0;
 }

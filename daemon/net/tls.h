@@ -59,8 +59,9 @@ ssize_t lotad_tls_read(lotad_tls_conn *tc, void *buf, size_t len, unsigned *want
 /* Like send: > 0 bytes taken, -EAGAIN (*want), -EPIPE. After -EAGAIN the next call must
  * start with the same bytes (it may be given more, from elsewhere in memory). */
 ssize_t lotad_tls_write(lotad_tls_conn *tc, const void *buf, size_t len, unsigned *want);
-/* Decrypted (or read-ahead) bytes wait inside the session: the socket may never become
- * readable for them, so the caller reads again without waiting for it. */
+/* Decrypted bytes wait inside the session (a read left part of a record): the socket may
+ * never become readable for them, so the caller reads again without waiting for it.
+ * False for a partial record, which waits for the socket like any read. */
 bool lotad_tls_pending(const lotad_tls_conn *tc);
 
 #endif

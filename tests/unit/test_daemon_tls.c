@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -583,6 +584,120 @@ static void test_untrusted_client_fails(void)
 	ERR_clear_error();
 }
 
+/* Move up to max bytes from one socket to another (the relay between a client and the
+ * server side, so that a test decides how records arrive). Returns the bytes moved. */
+static size_t relay(int from, int to, size_t max)
+{
+	char buf[65536];
+	size_t moved = 0;
+	while (moved < max) {
+		size_t want = max - moved < sizeof(buf) ? max - moved : sizeof(buf);
+		ssize_t n = recv(from, buf, want, MSG_PEEK); /* take only what `to` accepts */
+		if (n <= 0)
+			break;
+		ssize_t sent = send(to, buf, (size_t)n, 0);
+		if (sent <= 0)
+			break;
+		CU_ASSERT_EQUAL(recv(from, buf, (size_t)sent, 0), sent);
+		moved += (size_t)sent;
+	}
+	return moved;
+}
+
+/* Records split by the network, and records read in pieces: pending says "read again now"
+ * only for decrypted bytes, never for a partial record (which waits for the socket). */
+static void test_partial_records(void)
+{
+	fresh();
+	lotad_ca *ca = open_ok(NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ca);
+	const char *names[] = {"s3.example.com"};
+	lotad_tls *t = NULL;
+	char err[256];
+	int a[2], b[2]; /* client a[0] <-> relay a[1] / b[0] <-> server b[1] */
+	CU_ASSERT_EQUAL_FATAL(lotad_tls_new(ca, names, 1, &t, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), 0);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b), 0);
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX_load_verify_file(cctx, lotad_ca_cert_path(ca));
+	SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, NULL);
+	SSL *cl = SSL_new(cctx);
+	SSL_set_fd(cl, a[0]);
+	SSL_set_tlsext_host_name(cl, "s3.example.com");
+	SSL_set_connect_state(cl);
+	lotad_tls_conn *sc = lotad_tls_conn_new(t, b[1]);
+	int crc = 0, src = -EAGAIN;
+	unsigned want;
+	for (int i = 0; i < 200 && !(crc == 1 && src == 1); i++) {
+		if (crc != 1)
+			crc = SSL_do_handshake(cl);
+		relay(a[1], b[0], SIZE_MAX);
+		if (src == -EAGAIN)
+			src = lotad_tls_handshake(sc, &want);
+		relay(b[0], a[1], SIZE_MAX);
+	}
+	CU_ASSERT_EQUAL_FATAL(crc, 1);
+	CU_ASSERT_EQUAL_FATAL(src, 1);
+	/* the server's session tickets (TLS 1.3) reach the client with its first read */
+	char big[3000], got[3000];
+	lota_unit_pattern(big, sizeof(big), 7);
+	CU_ASSERT_EQUAL(SSL_write(cl, big, sizeof(big)), (int)sizeof(big)); /* one record */
+	/* 10 bytes of it: nothing to read, nothing pending */
+	CU_ASSERT_EQUAL(relay(a[1], b[0], 10), 10);
+	CU_ASSERT_EQUAL(lotad_tls_read(sc, got, sizeof(got), &want), -EAGAIN);
+	CU_ASSERT_EQUAL(want, LOTAD_TLS_WANT_READ);
+	CU_ASSERT_FALSE(lotad_tls_pending(sc));
+	/* the rest: read in pieces, pending while part of the record is left */
+	relay(a[1], b[0], SIZE_MAX);
+	CU_ASSERT_EQUAL(lotad_tls_read(sc, got, 100, &want), 100);
+	CU_ASSERT_TRUE(lotad_tls_pending(sc));
+	CU_ASSERT_EQUAL(lotad_tls_read(sc, got + 100, sizeof(got) - 100, &want),
+	                (ssize_t)sizeof(got) - 100);
+	CU_ASSERT_FALSE(lotad_tls_pending(sc));
+	CU_ASSERT_EQUAL(memcmp(big, got, sizeof(big)), 0);
+	CU_ASSERT_EQUAL(lotad_tls_read(sc, got, sizeof(got), &want), -EAGAIN);
+
+	/* a write the socket cannot take: -EAGAIN (want write), then the same bytes again
+	 * from another buffer (lotad moves them into its output buffer) go through whole */
+	static char out[1 << 20], copy[1 << 20], in[1 << 20];
+	lota_unit_pattern(out, sizeof(out), 9);
+	size_t off = 0, recvd = 0;
+	ssize_t n;
+	while ((n = lotad_tls_write(sc, out + off, sizeof(out) - off, &want)) > 0)
+		off += (size_t)n;
+	CU_ASSERT_EQUAL(n, -EAGAIN);
+	CU_ASSERT_EQUAL(want, LOTAD_TLS_WANT_WRITE);
+	CU_ASSERT(off < sizeof(out));
+	size_t off0 = off;
+	memcpy(copy, out + off0, sizeof(out) - off0);
+	for (int i = 0; i < 100000 && recvd < sizeof(in); i++) {
+		relay(b[0], a[1], SIZE_MAX);
+		int r = SSL_read(cl, in + recvd, (int)(sizeof(in) - recvd));
+		if (r > 0)
+			recvd += (size_t)r;
+		if (off < sizeof(out)) {
+			n = lotad_tls_write(sc, copy + (off - off0), sizeof(out) - off, &want);
+			if (n > 0)
+				off += (size_t)n;
+		}
+	}
+	ERR_clear_error();
+	CU_ASSERT_EQUAL(off, sizeof(out));
+	CU_ASSERT_EQUAL(recvd, sizeof(in));
+	CU_ASSERT_EQUAL(memcmp(in, out, sizeof(in)), 0);
+
+	lotad_tls_conn_free(sc);
+	SSL_free(cl);
+	SSL_CTX_free(cctx);
+	close(a[0]);
+	close(a[1]);
+	close(b[0]);
+	close(b[1]);
+	lotad_tls_free(t);
+	lotad_ca_free(ca);
+	ERR_clear_error();
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -594,6 +709,7 @@ int main(void)
 	    {"served names", test_name_served},
 	    {"handshakes: served, case, not served, no SNI", test_handshakes},
 	    {"a client without the node CA fails", test_untrusted_client_fails},
+	    {"records split and read in pieces; writes retried", test_partial_records},
 	    CU_TEST_INFO_NULL,
 	};
 	if (setup())
