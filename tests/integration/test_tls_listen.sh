@@ -177,6 +177,24 @@ out=$(openssl s_client -connect "127.0.0.1:$TLS_PORT" -servername bucket.localho
 check_contains "TLS 1.2: a certificate for bucket.localhost that verifies" "Verify return code: 0 (ok)" "$out"
 check "lotad counts the refused handshakes" it_wait_metric_ge 10 'lota_tls_handshakes_total{result="refused"}' 3
 
+# --- many names at once on every worker: each gets its own certificate, all verify
+pids=()
+for i in $(seq 16); do
+	curl -s -o /dev/null -m 30 -w '%{http_code}\n' --resolve "b$i.localhost:$TLS_PORT:127.0.0.1" \
+		--cacert "$BUNDLE" "https://b$i.localhost:$TLS_PORT/" >"$W/par.$i" 2>&1 &
+	pids+=($!)
+done
+wait "${pids[@]}" # (not a bare wait: lotad is a child of this shell too)
+check_eq "16 parallel handshakes for 16 new names all verify" 16 "$(cat "$W"/par.* | grep -c '^[1-5][0-9][0-9]$')"
+
+# --- what is not TLS on the TLS port: closed, counted as a failed handshake
+failed0=$(it_metric0 'lota_tls_handshakes_total{result="failed"}')
+code=0
+curl -s -o /dev/null -m 10 "http://127.0.0.1:$TLS_PORT/" || code=$?
+check "plain HTTP to the TLS port gets no answer (curl exit $code)" test "$code" -ne 0
+check "... and counts as a failed handshake" \
+	it_wait_metric_ge 10 'lota_tls_handshakes_total{result="failed"}' $((failed0 + 1))
+
 # --- the plain listener is unaffected
 it_curl alice -f -o "$W/p1" -D "$W/p1.h" "$S3_ENDPOINT/$B/obj"
 check_eq "plain listener: byte-exact" "$SUM" "$(it_sha256 "$W/p1")"
@@ -219,10 +237,19 @@ code=0
 	--ca-dir "$W/obj/ca" >"$W/bad.log" 2>&1 </dev/null || code=$?
 check_eq "a ca_dir that cannot be a directory is refused at start (exit 2)" 2 "$code"
 check "... naming the key" grep -q 'config key "ca_dir"' "$W/bad.log"
-IT_LOTAD_ARGS=(--tls-listen "127.0.0.1:$TLS_PORT" --ca-dir "$CA")
+IT_LOTAD_ARGS=(--tls-listen "127.0.0.1:$TLS_PORT" --ca-dir "$CA" --header-timeout 1s)
 lotad__launch
 check "with the key 0600 again lotad serves TLS with the same CA" \
 	it_curl alice -f -o /dev/null "${RES[@]}" --cacert "$CA/ca.pem" "$TLS/$B/small"
+# a client that connects and never says hello is closed after header_timeout
+check "a handshake that never starts is closed (header_timeout 1s)" "$IT_PY" -c "
+import socket, time
+s = socket.create_connection(('127.0.0.1', $TLS_PORT))
+s.settimeout(15)
+t0 = time.time()
+assert s.recv(1) == b'', 'got bytes'
+assert time.time() - t0 < 15
+"
 
 it_curl alice -s -o /dev/null -X DELETE "$S3_ENDPOINT/$B/obj"
 it_curl alice -s -o /dev/null -X DELETE "$S3_ENDPOINT/$B/obj-aws"
