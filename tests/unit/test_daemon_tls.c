@@ -4,7 +4,8 @@
  * (modes, owner, a certificate from another key), leaves per name (SAN, validity, the
  * chain verified by OpenSSL against ca.pem, the cache, renewal, eviction), the served
  * names, and handshakes over a socketpair: a served name verifies, a name not served
- * and no name get an alert and no certificate.
+ * and no name get an alert and no certificate; records split by the network and writes
+ * retried from a moved buffer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
