@@ -34,6 +34,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <lota/log.h>
+
 #define SYSTEM_ROOTS   "/etc/ssl/certs/ca-certificates.crt"
 #define CA_VALID_S     (10LL * 365 * 24 * 3600)
 #define BACKDATE_S     3600 /* a client's clock a little behind still accepts a leaf */
@@ -257,6 +259,9 @@ static int write_pem(const char *path, mode_t mode, bool replace, EVP_PKEY *key,
 	}
 	if (prefix_file) {
 		FILE *in = fopen(prefix_file, "r");
+		if (!in) /* still a bundle: clients then trust the node CA alone */
+			lota_log_warn("ca: system roots %s: %s; %s holds the node CA only",
+			              prefix_file, strerror(errno), path);
 		if (in) {
 			char buf[8192];
 			size_t n;

@@ -230,6 +230,16 @@ static void test_bad_files(void)
 	fclose(f);
 	CU_ASSERT_EQUAL(open_rc(err, sizeof(err)), -ENOTDIR);
 	unlink(dir);
+	/* no system roots: the bundle is the node CA alone (a warning), not a failure */
+	lotad_ca *ca = open_ok("/nonexistent/roots.pem");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ca);
+	size_t nb, nc;
+	char *b = slurp(lotad_ca_bundle_path(ca), &nb);
+	char *c = slurp(lotad_ca_cert_path(ca), &nc);
+	CU_ASSERT(b && c && nb == nc && memcmp(b, c, nb) == 0);
+	free(b);
+	free(c);
+	lotad_ca_free(ca);
 }
 
 /* Verify leaf against ca.pem alone, as a TLS client would for name. */
