@@ -28,9 +28,11 @@
 #include "admin.h"
 #include "cache/cache.h"
 #include "metrics.h"
+#include "net/ca.h"
 #include "net/loop.h"
 #include "net/server.h"
 #include "redirect/redirect.h"
+#include "net/tls.h"
 #include "s3/auth.h"
 #include "s3/router.h"
 #include "s3/s3err.h"
@@ -135,6 +137,12 @@ static const lota_config_key lotad_keys[] = {
      "redirect_refresh) or an address; port 80 when absent"},
     {"redirect_refresh", LOTA_CONFIG_DURATION, "30s", 1000, 24 * 3600 * 1000LL, false, false, 0,
      "DURATION", "how often redirect_ebpf resolves the redirected names again"},
+    {"tls_listen", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "HOST:PORT",
+     "HTTPS endpoint for the served names (the upstream's host name, each endpoint_name, "
+     "and bucket.<each>) with certificates issued by the node CA (off when unset)"},
+    {"ca_dir", LOTA_CONFIG_STRING, LOTAD_CA_DEFAULT_DIR, 0, 0, false, false, 0, "DIR",
+     "the node CA for tls_listen: ca.key (0600, refused when others may read it), ca.pem "
+     "and bundle.pem (the system roots + ca.pem, for clients), made at first start"},
 };
 
 static const char usage[] =
@@ -413,6 +421,54 @@ static int setup_cache(lota_config *cfg, lotad_store **out, lotad_cache **cache_
 	return 0;
 }
 
+/* tls_listen: the node CA and the TLS context for the served names; a precise message
+ * and -1 on a bad key. Nothing to do (0, *tls NULL) when tls_listen is unset. */
+static int setup_tls(lota_config *cfg, lotad_settings *s, lotad_ca **ca, lotad_tls **tls)
+{
+	const char *tl = lota_config_get_string(cfg, "tls_listen");
+	const char *names[LOTAD_MAX_NAMES + 1];
+	char up_host[300];
+	size_t nn = 0;
+	char err[512];
+	*ca = NULL;
+	*tls = NULL;
+	if (!tl || !tl[0])
+		return 0;
+	if (parse_hostport(tl, s->tls_listen_host, sizeof(s->tls_listen_host),
+	                   &s->tls_listen_port) < 0 ||
+	    s->tls_listen_port == 0) {
+		fprintf(stderr, "lotad: config key \"tls_listen\": \"%s\" is not HOST:PORT\n", tl);
+		return -1;
+	}
+	s->ca_dir = lota_config_get_string(cfg, "ca_dir");
+	if (!s->ca_dir || !s->ca_dir[0]) {
+		fprintf(stderr, "lotad: config key \"ca_dir\": empty\n");
+		return -1;
+	}
+	int rc = lotad_ca_open(s->ca_dir, NULL, ca, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "lotad: config key \"ca_dir\": %s\n", err);
+		return -1;
+	}
+	/* The served names: the upstream's host (a name, not an address: TLS carries no
+	 * address as SNI) and lotad's endpoint names; the --redirect names join this list. */
+	if (parse_hostport(s->upstream_hostport, up_host, sizeof(up_host), &(int){0}) < 0)
+		snprintf(up_host, sizeof(up_host), "%s", s->upstream_hostport);
+	if (up_host[0] && !strchr(up_host, ':') &&
+	    strspn(up_host, "0123456789.") != strlen(up_host))
+		names[nn++] = up_host;
+	for (size_t i = 0; i < s->num_endpoint_names; i++)
+		names[nn++] = s->endpoint_names[i];
+	rc = lotad_tls_new(*ca, names, nn, tls, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "lotad: config key \"tls_listen\": %s\n", err);
+		return -1;
+	}
+	lota_log_info("tls: node CA %s, bundle for clients %s", lotad_ca_cert_path(*ca),
+	              lotad_ca_bundle_path(*ca));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static lotad_settings s;
@@ -421,6 +477,10 @@ int main(int argc, char **argv)
 	static lotad_server_hooks hooks;
 	lotad_store *store = NULL;
 	lotad_cache *cache = NULL;
+	lotad_ca *ca = NULL;
+	lotad_tls *tls = NULL;
+	int tls_fds[MAX_WORKERS];
+	int ntls = 0;
 	lota_config *cfg = NULL;
 	bool help = false;
 	int rc, exit_code = 1, sfd = -1;
@@ -602,6 +662,10 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (setup_cache(cfg, &store, &cache) < 0)
 		goto usage_error;
+	if (setup_tls(cfg, &s, &ca, &tls) < 0)
+		goto usage_error;
+	if (tls)
+		lotad_metrics_add_provider(lotad_tls_metrics, tls);
 	lotad_metrics_add_provider(lotad_cache_metrics, cache);
 	if (store)
 		lotad_metrics_add_provider(lotad_store_metrics, store);
@@ -619,6 +683,15 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		nfds++;
+	}
+	for (int i = 0; tls && i < s.workers; i++) {
+		if ((rc = lotad_server_listen_at(s.tls_listen_host, s.tls_listen_port,
+		                                 &tls_fds[i])) < 0) {
+			fprintf(stderr, "lotad: cannot listen on %s: %s\n",
+			        lota_config_get_string(cfg, "tls_listen"), lota_strerror(rc));
+			goto out;
+		}
+		ntls++;
 	}
 	m.loop = lotad_loop_new();
 	if (!m.loop)
@@ -654,6 +727,11 @@ int main(int argc, char **argv)
 			goto out;
 		listen_fds[i] = -1;
 		m.nworkers++;
+		if (tls) {
+			if (lotad_worker_add_tls(m.workers[i], tls_fds[i], tls) < 0)
+				goto out;
+			tls_fds[i] = -1;
+		}
 		if (lotad_worker_start(m.workers[i]) < 0)
 			goto out;
 	}
@@ -666,9 +744,10 @@ int main(int argc, char **argv)
 		}
 		lotad_metrics_add_provider(lotad_redirect_metrics, m.redirect);
 	}
-	lota_log_info("lotad %s listening on %s (%d workers), upstream %s%s%s", LOTA_VERSION_STRING,
-	              listen, s.workers, s.upstream_url, admin ? ", admin on " : "",
-	              admin ? admin : "");
+	lota_log_info("lotad %s listening on %s (%d workers), upstream %s%s%s%s%s",
+	              LOTA_VERSION_STRING, listen, s.workers, s.upstream_url,
+	              admin ? ", admin on " : "", admin ? admin : "", tls ? ", TLS on " : "",
+	              tls ? lota_config_get_string(cfg, "tls_listen") : "");
 	size_t per_conn = lotad_conn_memory_cap(&s);
 	lota_log_info("memory for clients: at most %lld connections x %zu KiB = %llu MiB "
 	              "(max_connections, client_buffer)",
@@ -690,6 +769,11 @@ out:
 	for (int i = m.nworkers; i < nfds; i++)
 		if (listen_fds[i] >= 0)
 			close(listen_fds[i]);
+	for (int i = 0; i < ntls; i++)
+		if (tls_fds[i] >= 0)
+			close(tls_fds[i]);
+	lotad_tls_free(tls);
+	lotad_ca_free(ca);
 	lotad_admin_free(m.admin);
 	if (sfd >= 0)
 		close(sfd);
@@ -700,6 +784,8 @@ out:
 	return exit_code;
 usage_error:
 	fprintf(stderr, "Try 'lotad --help'.\n");
+	lotad_tls_free(tls);
+	lotad_ca_free(ca);
 	lotad_cache_free(cache);
 	lotad_store_free(store);
 	lota_config_free(cfg);

@@ -6,6 +6,7 @@
  *   lota owner    --node ID[=WEIGHT]... --bucket B --key K --etag E --size N
  *                 [--version-id V] [--extent-size 64MiB] [--offset N]
  *   lota profile  [--profile NAME]
+ *   lota ca-bundle [--ca-dir DIR]
  *
  * presign takes credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
  * AWS_SESSION_TOKEN and the region from AWS_REGION (default us-east-1), like the AWS CLI.
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <lota/awsconf.h>
 #include <lota/config.h>
@@ -311,10 +313,49 @@ out:
 	return status;
 }
 
+/* The path of the node CA's bundle (the system roots + lotad's node CA, made by lotad
+ * --tls-listen in its --ca-dir), for programs redirected to lotad's HTTPS endpoint without
+ * the LD_PRELOAD shim: SSL_CERT_FILE=$(lota ca-bundle). Exit 1 when it is not there. */
+static int cmd_ca_bundle(int argc, char **argv)
+{
+	static const lota_config_key keys[] = {
+	    {.name = "ca_dir",
+	     .type = LOTA_CONFIG_STRING,
+	     .def = "/var/lib/lota/ca",
+	     .metavar = "DIR",
+	     .help = "lotad's --ca-dir"},
+	};
+	int status = 1;
+	lota_config *cfg = parse(keys, sizeof(keys) / sizeof(keys[0]), argc, argv,
+	                         "lota ca-bundle [--ca-dir DIR]", &status);
+	if (!cfg)
+		return status;
+	char path[4096];
+	const char *dir = lota_config_get_string(cfg, "ca_dir");
+	size_t dl = strlen(dir);
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	if (snprintf(path, sizeof(path), "%.*s/bundle.pem", (int)dl, dir) >= (int)sizeof(path)) {
+		fprintf(stderr, "lota ca-bundle: --ca-dir is too long\n");
+		status = 2;
+	} else if (access(path, R_OK) != 0) {
+		fprintf(stderr,
+		        "lota ca-bundle: %s: %s (lotad makes it when started with "
+		        "--tls-listen)\n",
+		        path, strerror(errno));
+	} else {
+		printf("%s\n", path);
+		status = 0;
+	}
+	lota_config_free(cfg);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
-	const char *usage =
-	    "usage: lota version | presign ... | owner ... | profile ...  (lota CMD --help)\n";
+	const char *usage = "usage: lota version | presign ... | owner ... | profile ... | "
+	                    "ca-bundle ...  (lota CMD "
+	                    "--help)\n";
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return 2;
@@ -329,6 +370,8 @@ int main(int argc, char **argv)
 		return cmd_owner(argc - 1, argv + 1);
 	if (strcmp(argv[1], "profile") == 0)
 		return cmd_profile(argc - 1, argv + 1);
+	if (strcmp(argv[1], "ca-bundle") == 0)
+		return cmd_ca_bundle(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(usage, stdout);
 		return 0;

@@ -39,6 +39,7 @@
 #include <lota/log.h>
 
 #include "metrics.h"
+#include "net/tls.h"
 #include "net/upstream.h"
 #include "util/clock.h"
 #include "util/list.h"
@@ -74,6 +75,10 @@ struct lotad_conn {
 	uint64_t t_start_us, bytes_in, bytes_out;
 	char reqid[64];
 	char peer[64];
+	/* TLS (a connection of tls_listen; NULL on the plain listener) */
+	lotad_tls_conn *tls;
+	unsigned tls_want; /* LOTAD_TLS_WANT_*: what the last TLS call waits for */
+	bool tls_read_now; /* bytes wait inside the session: read them without an event */
 };
 
 struct lotad_worker {
@@ -86,6 +91,9 @@ struct lotad_worker {
 	bool started;
 	int listen_fd;
 	lotad_io listen_io;
+	int tls_listen_fd; /* -1: no TLS listener */
+	lotad_io tls_listen_io;
+	lotad_tls *tls;
 	lotad_timer sweep;
 	lotad_list conns;
 	lotad_conn *close_list;
@@ -110,6 +118,8 @@ static atomic_llong g_conns_peak; /* most connections open at once since the las
 #define CHUNK_STAGE_BYTES   (64 * 1024)
 #define CHUNK_MAX_BYTES     (1024 * 1024)
 #define XFER_STATE_BYTES    (256 * 1024)
+/* A TLS session: its record buffers (released while idle) and its state. */
+#define TLS_STATE_BYTES (64 * 1024)
 /* Trim only after a real drop: a trim walks every heap. */
 #define TRIM_MIN_DROP 16
 
@@ -132,7 +142,8 @@ size_t lotad_conn_memory_cap(const lotad_settings *s)
 {
 	size_t rx = s->client_buffer < CURL_MAX_READ_SIZE ? s->client_buffer : CURL_MAX_READ_SIZE;
 	return sizeof(lotad_conn) + 2 * s->client_buffer + LOTAD_MAX_HEAD_BYTES + rx +
-	       UPLOAD_BUFFER_BYTES + CHUNK_STAGE_BYTES + CHUNK_MAX_BYTES + XFER_STATE_BYTES;
+	       UPLOAD_BUFFER_BYTES + CHUNK_STAGE_BYTES + CHUNK_MAX_BYTES + XFER_STATE_BYTES +
+	       (s->tls_listen_port > 0 ? TLS_STATE_BYTES : 0);
 }
 
 static void conns_opened(void)
@@ -158,17 +169,21 @@ static void trim_after_load(void)
 
 int lotad_server_listen(const lotad_settings *s, int *fd_out)
 {
+	return lotad_server_listen_at(s->listen_host, s->listen_port, fd_out);
+}
+
+int lotad_server_listen_at(const char *host, int listen_port, int *fd_out)
+{
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
 	                         .ai_socktype = SOCK_STREAM,
 	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
 	char port[16];
 	int fd = -1, rc, one = 1;
-	snprintf(port, sizeof(port), "%d", s->listen_port);
-	rc = getaddrinfo(s->listen_host[0] ? s->listen_host : NULL, port, &hints, &res);
+	snprintf(port, sizeof(port), "%d", listen_port);
+	rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
 	if (rc != 0) {
-		lota_log_error("listen: cannot resolve \"%s\": %s", s->listen_host,
-		               gai_strerror(rc));
+		lota_log_error("listen: cannot resolve \"%s\": %s", host, gai_strerror(rc));
 		return -EINVAL;
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -180,8 +195,7 @@ int lotad_server_listen(const lotad_settings *s, int *fd_out)
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
 		rc = -errno;
-		lota_log_error("listen: %s:%d: %s", s->listen_host, s->listen_port,
-		               strerror(errno));
+		lota_log_error("listen: %s:%d: %s", host, listen_port, strerror(errno));
 		close(fd);
 		goto out;
 	}
@@ -233,6 +247,8 @@ static void conn_close_now(lotad_conn *c)
 		access_log(c, dur);
 	}
 	lotad_io_stop(w->loop, &c->io);
+	lotad_tls_conn_free(c->tls);
+	c->tls = NULL;
 	if (c->in_end > c->in_start)
 		(void)shutdown(c->io.fd, SHUT_WR);
 	close(c->io.fd);
@@ -245,13 +261,33 @@ static void conn_close_now(lotad_conn *c)
 	lotad_loop_defer_free(w->loop, c);
 }
 
+/* recv(2) and send(2) of a TLS connection: the same results, errno included. */
+static ssize_t tls_recv(lotad_conn *c, void *buf, size_t len)
+{
+	ssize_t n = lotad_tls_read(c->tls, buf, len, &c->tls_want);
+	if (n >= 0)
+		return n;
+	errno = -(int)n;
+	return -1;
+}
+
+static ssize_t tls_send(lotad_conn *c, const void *buf, size_t len)
+{
+	ssize_t n = lotad_tls_write(c->tls, buf, len, &c->tls_want);
+	if (n >= 0)
+		return n;
+	errno = -(int)n;
+	return -1;
+}
+
 /* Send as much of data[0..len) as the socket takes now. Returns the bytes sent, or -1
  * when the connection failed (it is then killed). */
 static ssize_t send_some(lotad_conn *c, const char *data, size_t len)
 {
 	size_t off = 0;
 	while (off < len) {
-		ssize_t n = send(c->io.fd, data + off, len - off, MSG_NOSIGNAL);
+		ssize_t n = c->tls ? tls_send(c, data + off, len - off)
+		                   : send(c->io.fd, data + off, len - off, MSG_NOSIGNAL);
 		if (n > 0) {
 			off += (size_t)n;
 			continue;
@@ -363,7 +399,8 @@ static void conn_on_read(lotad_conn *c)
 		}
 		if (c->in_end == c->cap)
 			break;
-		ssize_t n = recv(c->io.fd, c->in + c->in_end, c->cap - c->in_end, 0);
+		ssize_t n = c->tls ? tls_recv(c, c->in + c->in_end, c->cap - c->in_end)
+		                   : recv(c->io.fd, c->in + c->in_end, c->cap - c->in_end, 0);
 		if (n > 0) {
 			if (c->state == C_HEAD && c->in_end == c->in_start)
 				c->head_start_ms = lotad_loop_now_ms(c->w->loop);
@@ -376,7 +413,7 @@ static void conn_on_read(lotad_conn *c)
 					return;
 				}
 			}
-			if ((size_t)n < 4096)
+			if ((size_t)n < 4096 && !(c->tls && lotad_tls_pending(c->tls)))
 				break;
 			continue;
 		}
@@ -393,6 +430,34 @@ static void conn_on_read(lotad_conn *c)
 	}
 }
 
+/* A TLS connection's event: drive its handshake, and turn "a read waits for the socket
+ * to be writable" (or a write for readable) into the event that retries it. Returns
+ * whether the event is consumed (the handshake goes on, or failed). */
+static bool tls_io(lotad_conn *c, uint32_t *events)
+{
+	if (!lotad_tls_handshake_done(c->tls)) {
+		int rc = lotad_tls_handshake(c->tls, &c->tls_want);
+		if (rc < 0 && rc != -EAGAIN) {
+			conn_kill(c);
+			return true;
+		}
+		if (rc == -EAGAIN) {
+			conn_update_io(c);
+			return true;
+		}
+		c->tls_want = 0;
+		c->last_progress_ms = lotad_loop_now_ms(c->w->loop);
+		*events |= EPOLLIN; /* the request may have come with the last flight */
+		return false;
+	}
+	if ((c->tls_want & LOTAD_TLS_WANT_WRITE) && (*events & EPOLLOUT))
+		*events |= EPOLLIN; /* a read that waited for room to write */
+	if ((c->tls_want & LOTAD_TLS_WANT_READ) && (*events & EPOLLIN))
+		*events |= EPOLLOUT; /* a write that waited for bytes to read */
+	c->tls_want = 0;
+	return false;
+}
+
 static void conn_io(lotad_io *io, uint32_t events)
 {
 	lotad_conn *c = io->ud;
@@ -403,6 +468,8 @@ static void conn_io(lotad_io *io, uint32_t events)
 		conn_kill(c);
 		return;
 	}
+	if (c->tls && tls_io(c, &events))
+		return;
 	if (events & (EPOLLIN | EPOLLRDHUP)) {
 		conn_on_read(c);
 		if (c->dead)
@@ -426,6 +493,19 @@ static void conn_update_io(lotad_conn *c)
 		ev |= EPOLLIN | EPOLLRDHUP;
 	if (c->out_end > c->out_start || c->want_write)
 		ev |= EPOLLOUT;
+	if (c->tls) {
+		bool hs = lotad_tls_handshake_done(c->tls);
+		if (!hs)
+			ev = EPOLLRDHUP; /* only what the handshake waits for */
+		if (c->tls_want & LOTAD_TLS_WANT_READ)
+			ev |= EPOLLIN;
+		if (c->tls_want & LOTAD_TLS_WANT_WRITE)
+			ev |= EPOLLOUT;
+		if (hs && (ev & EPOLLIN) && lotad_tls_pending(c->tls)) {
+			c->tls_read_now = true; /* no event will come for these bytes */
+			conn_schedule(c);
+		}
+	}
 	if (!ev)
 		ev = EPOLLERR; /* always reported anyway; keeps the fd registered */
 	if (lotad_io_set(c->w->loop, &c->io, ev) < 0)
@@ -549,6 +629,10 @@ static void conn_try_head(lotad_conn *c)
 
 static void conn_process(lotad_conn *c)
 {
+	if (c->tls_read_now) {
+		c->tls_read_now = false;
+		conn_on_read(c);
+	}
 	for (int guard = 0; guard < 64 && !c->dead; guard++) {
 		if (c->state == C_HEAD) {
 			if (atomic_load(&c->w->shutdown_req) && c->in_end == c->in_start) {
@@ -600,15 +684,14 @@ static void conn_process(lotad_conn *c)
 	conn_update_io(c);
 }
 
-static void listen_io(lotad_io *io, uint32_t events)
+/* Accept what waits on listen_fd; with tls, each connection starts with a handshake. */
+static void accept_conns(lotad_worker *w, int listen_fd, lotad_tls *tls)
 {
-	lotad_worker *w = io->ud;
-	(void)events;
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
-		int fd = accept4(w->listen_fd, (struct sockaddr *)&ss, &sl,
-		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd =
+		    accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -637,6 +720,12 @@ static void listen_io(lotad_io *io, uint32_t events)
 			close(fd);
 			continue;
 		}
+		if (tls && !(c->tls = lotad_tls_conn_new(tls, fd))) {
+			free(c);
+			free(bufs);
+			close(fd);
+			continue;
+		}
 		c->w = w;
 		c->in = bufs;
 		c->out = bufs + cap;
@@ -656,12 +745,30 @@ static void listen_io(lotad_io *io, uint32_t events)
 			snprintf(c->peer, sizeof(c->peer), "[%s]:%u", ip, ntohs(a->sin6_port));
 		}
 		conn_reset_request(c);
+		if (c->tls) {
+			c->head_start_ms = c->last_progress_ms; /* the handshake's deadline */
+			c->tls_want = LOTAD_TLS_WANT_READ;      /* the ClientHello */
+		}
 		lotad_list_insert_head(&w->conns, &c->node);
 		w->nconns++;
 		conns_opened();
 		lotad_metrics_conn_open(1);
 		conn_update_io(c);
 	}
+}
+
+static void listen_io(lotad_io *io, uint32_t events)
+{
+	lotad_worker *w = io->ud;
+	(void)events;
+	accept_conns(w, w->listen_fd, NULL);
+}
+
+static void tls_listen_io(lotad_io *io, uint32_t events)
+{
+	lotad_worker *w = io->ud;
+	(void)events;
+	accept_conns(w, w->tls_listen_fd, w->tls);
 }
 
 /* ---------------------------------------------------------- handler API --- */
@@ -832,8 +939,8 @@ ssize_t lotad_conn_resp_sendfile(lotad_conn *c, int fd, uint64_t off, size_t len
 {
 	if (c->dead)
 		return -EPIPE;
-	if (c->framing == LOTAD_RESP_CHUNKED || c->out_end > c->out_start)
-		return -EAGAIN; /* the buffer goes first */
+	if (c->framing == LOTAD_RESP_CHUNKED || c->out_end > c->out_start || c->tls)
+		return -EAGAIN; /* the buffer goes first; TLS encrypts in user space */
 	off_t o = (off_t)off;
 	size_t done = 0;
 	while (done < len) {
@@ -1001,6 +1108,11 @@ static void sweep_cb(lotad_timer *t)
 		if (c->dead)
 			continue;
 		uint64_t quiet = now - c->last_progress_ms;
+		if (c->tls && !lotad_tls_handshake_done(c->tls)) {
+			if (now - c->head_start_ms >= s->header_timeout_ms)
+				conn_kill(c); /* a handshake gets the time of a request head */
+			continue;
+		}
 		if (c->state == C_HEAD) {
 			if (c->in_end > c->in_start) {
 				if (now - c->head_start_ms >= s->header_timeout_ms) {
@@ -1044,6 +1156,11 @@ static void wake_fn(lotad_loop *loop, void *ud)
 		close(w->listen_fd);
 		w->listen_fd = -1;
 	}
+	if (w->tls_listen_fd >= 0) {
+		lotad_io_stop(w->loop, &w->tls_listen_io);
+		close(w->tls_listen_fd);
+		w->tls_listen_fd = -1;
+	}
 	w->shutdown_done = 1;
 	for (lotad_list *it = w->conns.next; it != &w->conns; it = it->next) {
 		lotad_conn *c = lotad_list_entry(it, lotad_conn, node);
@@ -1078,6 +1195,7 @@ lotad_worker *lotad_worker_new(int id, const lotad_settings *s, const lotad_serv
 	lotad_list_init(&w->conns);
 	w->hooks = hooks;
 	w->listen_fd = listen_fd;
+	w->tls_listen_fd = -1;
 	w->loop = lotad_loop_new();
 	if (!w->loop)
 		goto fail;
@@ -1097,6 +1215,17 @@ fail:
 	lotad_loop_free(w->loop);
 	free(w);
 	return NULL;
+}
+
+int lotad_worker_add_tls(lotad_worker *w, int listen_fd, lotad_tls *tls)
+{
+	w->tls = tls;
+	w->tls_listen_fd = listen_fd;
+	w->tls_listen_io = (lotad_io){.fd = listen_fd, .fn = tls_listen_io, .ud = w};
+	int rc = lotad_io_set(w->loop, &w->tls_listen_io, EPOLLIN);
+	if (rc < 0)
+		w->tls_listen_fd = -1; /* still the caller's */
+	return rc;
 }
 
 int lotad_worker_start(lotad_worker *w)
@@ -1129,6 +1258,8 @@ void lotad_worker_join_free(lotad_worker *w)
 		w->hooks->worker_stop(w, w->hooks->ud);
 	if (w->listen_fd >= 0)
 		close(w->listen_fd);
+	if (w->tls_listen_fd >= 0)
+		close(w->tls_listen_fd);
 	lotad_upstream_free(w->up);
 	lotad_loop_free(w->loop);
 	free(w);

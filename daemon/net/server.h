@@ -74,9 +74,15 @@ typedef struct lotad_server_hooks {
 
 /* --- workers --- */
 int lotad_server_listen(const lotad_settings *s, int *fd_out); /* one SO_REUSEPORT socket */
+/* The same on host:port (tls_listen). */
+int lotad_server_listen_at(const char *host, int port, int *fd_out);
 /* s and hooks must outlive the worker. */
 lotad_worker *lotad_worker_new(int id, const lotad_settings *s, const lotad_server_hooks *hooks,
                                int listen_fd);
+/* Before lotad_worker_start: also accept TLS connections on listen_fd (the worker owns it
+ * once this returns 0), served with tls (which must outlive the worker). */
+struct lotad_tls;
+int lotad_worker_add_tls(lotad_worker *w, int listen_fd, struct lotad_tls *tls);
 int lotad_worker_start(lotad_worker *w);
 /* From any thread: drain (stop accepting, finish in-flight requests). force: abort
  * everything still open. */
