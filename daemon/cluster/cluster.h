@@ -1,0 +1,98 @@
+/*
+ * cluster.h - the nodes of one lota cluster as lotad sees them (docs/architecture.md §9):
+ * membership (a static list or a DNS name re-resolved periodically), health probes
+ * (/peer/health every second; three misses take a member out of placement, one answer
+ * puts it back), placement of extents over the members that are up (weighted HRW, weight
+ * = cache capacity), the peer port (the owner side: an authenticated member asks for a
+ * byte range of an extent and gets it from this node's store), GET /cluster and metrics.
+ *
+ * Threads: the cluster runs its own threads with blocking sockets and never touches a
+ * worker's loop: one prober (health and DNS), one acceptor on the peer port, and one
+ * thread per peer connection (at most LOTAD_CLUSTER_MAX_CONNS at once). The member table
+ * is guarded by one mutex; every function here may be called from any thread.
+ */
+#ifndef LOTAD_CLUSTER_H
+#define LOTAD_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lota/placement.h>
+
+#include "store/store.h"
+
+#define LOTAD_CLUSTER_MAX_MEMBERS 256
+#define LOTAD_CLUSTER_MAX_CONNS   64
+#define LOTAD_CLUSTER_PROBE_MS    1000
+#define LOTAD_CLUSTER_MISSES      3
+
+typedef struct lotad_cluster_member_spec {
+	char id[LOTA_PLACEMENT_ID_MAX + 1];
+	char host[256];
+	int port;
+} lotad_cluster_member_spec;
+
+typedef struct lotad_cluster_config {
+	char node_id[LOTA_PLACEMENT_ID_MAX + 1];
+	char listen_host[256];
+	int listen_port;
+	lotad_cluster_member_spec members[LOTAD_CLUSTER_MAX_MEMBERS]; /* static list */
+	size_t num_members;
+	char dns_name[256]; /* or a DNS name (then members is empty) */
+	int dns_port;
+	uint64_t refresh_ms; /* DNS re-resolution period */
+	uint8_t secret[4096];
+	size_t secret_len;
+	uint64_t timeout_ms;     /* a peer that sends nothing this long has failed */
+	unsigned readahead;      /* extents read ahead from their owners */
+	uint64_t extent_size;    /* the cache's extent size (the same on every node) */
+	char upstream_url[1024]; /* scheme://host[:port]: fill tickets must point there */
+	const char *upstream_ca_file;
+} lotad_cluster_config;
+
+typedef struct lotad_cluster lotad_cluster;
+
+/*
+ * Read the cluster keys of lotad's configuration (node_id, peer_listen, peer, peers_dns,
+ * peers_refresh, cluster_secret_file, peer_timeout, peer_readahead) into out. Returns 1
+ * when no cluster is configured (neither peer nor peers_dns), 0 when one is, -1 after
+ * printing a message naming the bad key and why to stderr.
+ */
+struct lota_config;
+int lotad_cluster_configure(struct lota_config *cfg, const char *upstream_url, uint64_t extent_size,
+                            lotad_cluster_config *out);
+
+/*
+ * Parse "ID=HOST:PORT" (the --peer flag). Returns 0 or -EINVAL.
+ */
+int lotad_cluster_parse_member(const char *s, lotad_cluster_member_spec *out);
+
+/*
+ * Read the cluster secret file into cfg: a regular file owned by this user, mode 0600 or
+ * stricter, LOTA_PEER_SECRET_MIN..LOTA_PEER_SECRET_MAX bytes. Returns 0, or -1 with the
+ * reason in err (without the key's name).
+ */
+int lotad_cluster_load_secret(const char *path, lotad_cluster_config *cfg, char *err, size_t cap);
+
+/* A cluster over cfg (copied; the secret in cfg may be wiped afterwards) and this node's
+ * store (may be NULL: no cache, this node then owns nothing). Binds the peer port.
+ * Returns NULL with the reason in err. */
+lotad_cluster *lotad_cluster_new(const lotad_cluster_config *cfg, lotad_store *store, char *err,
+                                 size_t cap);
+/* Start the prober and the acceptor. Returns 0 or -errno. */
+int lotad_cluster_start(lotad_cluster *c);
+/* Stop the threads, close the peer port and free. NULL is fine. */
+void lotad_cluster_free(lotad_cluster *c);
+
+/* The admin's GET /cluster body (JSON) into a malloc'd buffer; NULL on no memory. */
+char *lotad_cluster_json(lotad_cluster *c, size_t *len);
+
+/* A lotad_metrics_provider (ud = the cluster): members and members up, peer requests and
+ * bytes by direction and result. */
+size_t lotad_cluster_metrics(char *out, size_t cap, void *cluster);
+
+/* Members currently up (self included). */
+size_t lotad_cluster_members_up(lotad_cluster *c);
+
+#endif
