@@ -569,6 +569,7 @@ int main(int argc, char **argv)
 			goto usage_error;
 		}
 		lotad_metrics_add_provider(lotad_cluster_metrics, cluster);
+		lotad_cache_set_cluster(cache, cluster);
 	}
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

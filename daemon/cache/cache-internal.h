@@ -41,6 +41,7 @@
 #include <lota/extent.h>
 
 #include "cache/cache.h"
+#include "cluster/cluster.h"
 #include "net/upstream.h"
 #include "util/clock.h"
 #include "util/list.h"
@@ -77,6 +78,9 @@ struct lotad_cache {
 	atomic_uint_fast64_t hits, misses, bypasses, range_reqs;
 	atomic_uint_fast64_t served_cache, served_upstream, fill_bytes;
 	atomic_uint_fast64_t fills_started, fills_failed, direct_reads;
+	/* the cluster (peer.c): NULL = one node */
+	lotad_cluster *cluster;
+	atomic_uint_fast64_t served_peer, fills_avoided, peer_failovers;
 	atomic_int commits_running;
 	pthread_mutex_t mu; /* the job list, the object table and the grants */
 	lotad_list jobs;    /* every fjob running, of every worker */
@@ -137,7 +141,7 @@ struct fjob {
 
 /* ------------------------------------------------------- client requests --- */
 
-enum { X_NONE = 0, X_AUTH, X_DIRECT };
+enum { X_NONE = 0, X_AUTH, X_DIRECT, X_PEER };
 
 struct creq {
 	lotad_handler h; /* first */
@@ -173,6 +177,12 @@ struct creq {
 	lotad_timer yield;
 	fjob *att;           /* the fill feeding us directly, if any */
 	lotad_list att_node; /* in att->att */
+	/* a read from the extent's owner (peer.c): bytes [a, direct_end] of the object are
+	 * bytes [a - peer_base, ...] of the extent */
+	lotad_peer_owner peer;
+	uint64_t peer_base, peer_from;
+	int peer_status;
+	bool peer_range_ok;
 	size_t rhead_len;
 	char rhead[HEAD_CAP];
 	char errbuf[CURL_ERROR_SIZE];
@@ -290,10 +300,23 @@ void cache_fork_attach(creq *q, lota_hash128 h);
 void cache_fork_detach(creq *q);
 
 /* --- serve.c: the client state machine --- */
+void cache_pump(creq *q);
+void cache_creq_stop_xfer(creq *q);
+/* Send bytes [q->a, last] by a ranged GET of the upstream pinned to the ETag. Returns 0,
+ * or < 0 after finishing the request (cut short). */
+int cache_start_direct(creq *q, uint64_t last);
 void cache_creq_free(creq *q);
 void cache_creq_finish(creq *q, bool ok);
 void cache_creq_to_proxy(creq *q, const char *label);
 void cache_authorized(creq *q);
+
+/* --- peer.c: extents owned by another member of the cluster --- */
+/* Whether another member that is up owns the extent named h (then *out names it). */
+bool cache_peer_owned(lotad_cache *ca, lota_hash128 h, lotad_peer_owner *out);
+/* Send bytes [q->a, last] (inside extent k) from the extent's owner q->peer, handing it a
+ * fill ticket; when the owner fails, stalls or does not answer, the rest comes from the
+ * upstream (cache_start_direct). Returns 0, or < 0 after finishing the request. */
+int cache_start_peer(creq *q, uint64_t k, uint64_t last);
 
 /* --- authorize.c: the authorizing HEAD and metadata_ttl grants --- */
 int cache_start_auth(creq *q);

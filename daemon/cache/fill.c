@@ -172,6 +172,11 @@ static bool fjob_advance(fjob *j)
 		lota_hash128 h;
 		if (cache_ext_key(ca, j->o, j->k, &key, &klen, &h) < 0)
 			return false;
+		lotad_peer_owner owner;
+		if (cache_peer_owned(ca, h, &owner)) {
+			free(key); /* its owner fills it, when a reader asks it */
+			continue;
+		}
 		j->start = cache_ext_first(ca, j->o, j->k);
 		j->len = cache_ext_last(ca, j->o, j->k) - j->start + 1;
 		int rc = lotad_fill_begin(ca->store, key, klen, j->len,

@@ -95,4 +95,34 @@ size_t lotad_cluster_metrics(char *out, size_t cap, void *cluster);
 /* Members currently up (self included). */
 size_t lotad_cluster_members_up(lotad_cluster *c);
 
+/* --- the front node's side (the cache asks these on a worker's loop: none blocks) --- */
+
+typedef struct lotad_peer_owner {
+	char id[LOTA_PLACEMENT_ID_MAX + 1];
+	char host[256];
+	int port;
+} lotad_peer_owner;
+
+/* 1 and *out when the extent named h belongs to another member that is up; 0 when this
+ * node owns it (or c is NULL, or nobody is in placement). */
+int lotad_cluster_owner(lotad_cluster *c, lota_hash128 h, lotad_peer_owner *out);
+
+/*
+ * The header lines ("Name: value\r\n" each) of a signed GET /peer/extent for the extent
+ * whose identity (lota_peer_extent_encode) is extent, range ("bytes=A-B" inside the
+ * extent) and fill ticket (may be empty), into buf. Returns their length or a negative
+ * code.
+ */
+int lotad_cluster_extent_headers(lotad_cluster *c, lota_str extent, lota_str range, lota_str ticket,
+                                 char *buf, size_t cap);
+
+uint64_t lotad_cluster_timeout_ms(const lotad_cluster *c);
+
+/* Count a peer request this node made: ok (all bytes came), miss (the owner did not hold
+ * it) or error (failed, the rest read elsewhere), and the bytes received. */
+void lotad_cluster_count_out(lotad_cluster *c, int result, uint64_t bytes);
+#define LOTAD_PEER_OUT_OK    0
+#define LOTAD_PEER_OUT_MISS  1
+#define LOTAD_PEER_OUT_ERROR 3
+
 #endif

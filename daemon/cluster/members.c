@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -405,4 +406,74 @@ size_t lotad_cluster_metrics(char *out, size_t cap, void *ud)
 	    (unsigned long long)atomic_load(&c->fills));
 #undef OUT
 	return o;
+}
+
+int lotad_cluster_owner(lotad_cluster *c, lota_hash128 h, lotad_peer_owner *out)
+{
+	if (!c)
+		return 0;
+	int rc = 0;
+	pthread_mutex_lock(&c->lock);
+	int i = lota_placement_owner(c->placement, h);
+	if (i >= 0) {
+		lota_str id = lota_placement_node_id(c->placement, (size_t)i);
+		for (size_t j = 0; j < c->n; j++) {
+			member *m = &c->members[j];
+			if (strlen(m->id) != id.len || memcmp(m->id, id.ptr, id.len) != 0)
+				continue;
+			if (!m->self) {
+				snprintf(out->id, sizeof(out->id), "%s", m->id);
+				snprintf(out->host, sizeof(out->host), "%s", m->host);
+				out->port = m->port;
+				rc = 1;
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+int lotad_cluster_extent_headers(lotad_cluster *c, lota_str extent, lota_str range, lota_str ticket,
+                                 char *buf, size_t cap)
+{
+	lota_peer_fields f = {.method = LOTA_STR_LIT("GET"),
+	                      .target = LOTA_STR_LIT("/peer/extent"),
+	                      .node = {c->cfg.node_id, strlen(c->cfg.node_id)},
+	                      .time_s = time(NULL),
+	                      .extent = extent,
+	                      .range = range,
+	                      .ticket = ticket};
+	int n = lota_peer_format(c->auth, &f, "-", buf, cap);
+	if (n < 0)
+		return n;
+	/* keep the header lines the HMAC covers (curl writes its own request line, Host
+	 * and Connection; Host is not signed) */
+	size_t o = 0;
+	for (size_t i = 0; i < (size_t)n;) {
+		const char *e = memmem(buf + i, (size_t)n - i, "\r\n", 2);
+		if (!e)
+			break;
+		size_t len = (size_t)(e - (buf + i)) + 2;
+		bool keep = i > 0 && len > 2 && strncasecmp(buf + i, "Host:", 5) != 0 &&
+		            strncasecmp(buf + i, "Connection:", 11) != 0;
+		if (keep) {
+			memmove(buf + o, buf + i, len);
+			o += len;
+		}
+		i += len;
+	}
+	return (int)o;
+}
+
+uint64_t lotad_cluster_timeout_ms(const lotad_cluster *c)
+{
+	return c->cfg.timeout_ms;
+}
+
+void lotad_cluster_count_out(lotad_cluster *c, int result, uint64_t bytes)
+{
+	if (result >= 0 && result < RES__COUNT)
+		atomic_fetch_add(&c->requests[DIR_OUT][result], 1);
+	atomic_fetch_add(&c->bytes[DIR_OUT], bytes);
 }

@@ -208,6 +208,8 @@ static int one_request(pconn *pc, char *in, size_t *have, char *buf)
 		rc = answer_extent(pc, &f, buf);
 	else
 		rc = send_simple(pc, 404, "Not Found", NULL, false);
+	if (rc == 0 && !req.keep_alive)
+		rc = -ECONNRESET; /* Connection: close (or HTTP/1.0): done after this answer */
 	/* keep what followed the head (a pipelined request) */
 	memmove(in, in + hl, *have - (size_t)hl);
 	*have -= (size_t)hl;
@@ -221,8 +223,9 @@ static void *conn_main(void *arg)
 	char *in = malloc(LOTA_PEER_HEAD_MAX);
 	char *buf = malloc(IO_BUF);
 	size_t have = 0;
-	struct timeval st = {.tv_sec = (time_t)(c->cfg.timeout_ms / 1000),
-	                     .tv_usec = (suseconds_t)(c->cfg.timeout_ms % 1000) * 1000};
+	/* a member reading slowly (its client is slow) is not a failure of ours: only a
+	 * member gone for a long while is */
+	struct timeval st = {.tv_sec = 120};
 	if (in && buf && setsockopt(pc->fd, SOL_SOCKET, SO_SNDTIMEO, &st, sizeof(st)) == 0) {
 		while (!atomic_load(&c->stopping) && one_request(pc, in, &have, buf) == 0) {
 		}
