@@ -181,6 +181,7 @@ struct creq {
 	 * bytes [a - peer_base, ...] of the extent */
 	lotad_peer_owner peer;
 	uint64_t peer_base, peer_from;
+	uint64_t ra_next; /* the next extent to read ahead (0: none asked yet) */
 	int peer_status;
 	bool peer_range_ok;
 	size_t rhead_len;
@@ -317,6 +318,15 @@ bool cache_peer_owned(lotad_cache *ca, lota_hash128 h, lotad_peer_owner *out);
  * fill ticket; when the owner fails, stalls or does not answer, the rest comes from the
  * upstream (cache_start_direct). Returns 0, or < 0 after finishing the request. */
 int cache_start_peer(creq *q, uint64_t k, uint64_t last);
+/* Extent k, which this node owns and does not hold: fill it through the cluster (from the
+ * next candidate that holds it, else the upstream with a ticket) and open it in q->r.
+ * Returns 0, or a negative code (q->r NULL: read it elsewhere). */
+int cache_cluster_fill_local(creq *q, uint64_t k);
+/* Read ahead: have the request's extents up to k + peer_readahead (and not beyond its
+ * range) filled where they belong, each asked once per request. */
+void cache_cluster_readahead(creq *q, uint64_t k);
+/* Pre-stage extents first..last of q's object where they belong (a HEAD). */
+void cache_cluster_prestage(creq *q, uint64_t first, uint64_t last);
 
 /* --- authorize.c: the authorizing HEAD and metadata_ttl grants --- */
 int cache_start_auth(creq *q);

@@ -172,9 +172,10 @@ static bool fjob_advance(fjob *j)
 		lota_hash128 h;
 		if (cache_ext_key(ca, j->o, j->k, &key, &klen, &h) < 0)
 			return false;
-		lotad_peer_owner owner;
-		if (cache_peer_owned(ca, h, &owner)) {
-			free(key); /* its owner fills it, when a reader asks it */
+		if (ca->cluster) {
+			/* in a cluster, extents are filled where they belong: by their owner
+			 * when a reader (or the read-ahead) asks it (peer.c), never here */
+			free(key);
 			continue;
 		}
 		j->start = cache_ext_first(ca, j->o, j->k);

@@ -35,7 +35,7 @@ bool cache_peer_owned(lotad_cache *ca, lota_hash128 h, lotad_peer_owner *out)
 
 /* The fill ticket: the object's URL presigned with the client's key (empty when this
  * node does not hold the client's secret: the owner then serves only what it holds). */
-static int make_ticket(creq *q, char *out, size_t cap)
+static int make_ticket(const creq *q, char *out, size_t cap)
 {
 	const objinfo *o = q->o;
 	out[0] = 0;
@@ -232,4 +232,47 @@ direct:
 	lota_log_warn("cache: cannot ask owner %s for an extent; reading it from the upstream",
 	              q->peer.id);
 	return cache_start_direct(q, last);
+}
+
+int cache_cluster_fill_local(creq *q, uint64_t k)
+{
+	char *ticket = malloc(LOTA_PEER_TICKET_MAX + 1);
+	int rc = -ENOMEM;
+	q->r = NULL;
+	if (ticket && (rc = make_ticket(q, ticket, LOTA_PEER_TICKET_MAX + 1)) == 0) {
+		const objinfo *o = q->o;
+		lota_cache_key ck = {o->bucket, o->dkey, o->etag, o->vid, o->size, k};
+		rc = lotad_cluster_fill_local(q->ca->cluster, &ck,
+		                              (lota_str){ticket, strlen(ticket)}, &q->r);
+		if (rc < 0)
+			q->r = NULL;
+	}
+	free(ticket);
+	return rc;
+}
+
+void cache_cluster_prestage(creq *q, uint64_t first, uint64_t last)
+{
+	char *ticket = malloc(LOTA_PEER_TICKET_MAX + 1);
+	lota_object_id id = cache_obj_id(q->o);
+	if (ticket && make_ticket(q, ticket, LOTA_PEER_TICKET_MAX + 1) == 0 && ticket[0] &&
+	    lotad_cluster_prestage(q->ca->cluster, &id, first, last,
+	                           (lota_str){ticket, strlen(ticket)}) < 0)
+		lota_log_debug("cache: no read-ahead of extents %" PRIu64 "-%" PRIu64, first, last);
+	free(ticket);
+}
+
+void cache_cluster_readahead(creq *q, uint64_t k)
+{
+	unsigned ra = lotad_cluster_readahead(q->ca->cluster);
+	uint64_t lastk = cache_ext_of(q->ca, q->o, q->b);
+	if (!ra || q->is_head || q->no_fill)
+		return;
+	if (q->ra_next <= k)
+		q->ra_next = k + 1;
+	uint64_t upto = k + ra < lastk ? k + ra : lastk;
+	if (q->ra_next > upto)
+		return;
+	cache_cluster_prestage(q, q->ra_next, upto);
+	q->ra_next = upto + 1;
 }

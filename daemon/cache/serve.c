@@ -233,12 +233,16 @@ static int open_extent(creq *q, uint64_t k)
 	if (cache_ext_key(ca, q->o, k, &key, &klen, &h) < 0)
 		return cache_start_direct(q, last) < 0 ? -1 : 1;
 	int rc = lotad_store_open(ca->store, h, key, klen, &q->r);
+	if (ca->cluster)
+		cache_cluster_readahead(q, k);
 	if (rc == -ENOENT && cache_peer_owned(ca, h, &q->peer)) {
 		/* another member owns it: read it from there (it fills it when it must) */
 		free(key);
 		q->r = NULL;
 		return cache_start_peer(q, k, last) < 0 ? -1 : 1;
 	}
+	if (rc == -ENOENT && ca->cluster && !q->no_fill)
+		rc = cache_cluster_fill_local(q, k); /* ours: from the previous owner or upstream */
 	if (rc == -ENOENT && !q->no_fill && cache_plan_take(q->plan, k)) {
 		/* neither cached nor being filled, and not asked for yet by this request (our
 		 * chains have not reached it, or it was cached when we decided): fill it now.
@@ -470,7 +474,9 @@ void cache_authorized(creq *q)
 	const char *label = cached ? "hit" : "miss";
 	if (q->is_head) {
 		count(cached ? &ca->hits : &ca->misses, 1);
-		if (!cached && !q->no_fill && (ca->cfg.prestage_on_head || rh))
+		if (!cached && !q->no_fill && (ca->cfg.prestage_on_head || rh) && ca->cluster)
+			cache_cluster_prestage(q, 0, cache_ext_count(ca, q->o) - 1);
+		else if (!cached && !q->no_fill && (ca->cfg.prestage_on_head || rh))
 			cache_plan_unref(
 			    cache_start_fills(ca, q->w, q->o, 0, cache_ext_count(ca, q->o) - 1));
 		cache_creq_finish(q, send_head(q, label, LOTAD_RESP_NONE) == 0);
@@ -481,7 +487,7 @@ void cache_authorized(creq *q)
 		return;
 	}
 	count(cached ? &ca->hits : &ca->misses, 1);
-	if (!cached)
+	if (!cached && !ca->cluster)
 		q->plan = cache_start_fills(ca, q->w, q->o, first, last);
 	if (send_head(q, label, LOTAD_RESP_LENGTH) < 0) {
 		cache_creq_finish(q, false);

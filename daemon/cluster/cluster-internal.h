@@ -48,7 +48,7 @@ struct lotad_cluster {
 	pthread_cond_t conns_cv;
 	atomic_ullong requests[DIR__COUNT][RES__COUNT];
 	atomic_ullong bytes[DIR__COUNT];
-	atomic_ullong fills;
+	atomic_ullong fills, fills_from_peer;
 };
 
 /* Rebuild the placement from the member table; the caller holds c->lock. */
@@ -79,7 +79,13 @@ uint64_t lotad_peer_header_u64(const lota_http_header *h, size_t nh, const char 
  * *out, or a negative code (LOTA_E_PEER_MALFORMED for a ticket that is not a URL of the
  * configured upstream). */
 int lotad_cluster__fill(lotad_cluster *c, const lota_cache_key *k, const uint8_t *key,
-                        size_t key_len, lota_str ticket, lotad_store_reader **out);
+                        size_t key_len, lota_str ticket, lota_str asker, lotad_store_reader **out);
+
+/* The first member in h's ranking that is neither this node nor `skip` (the member that
+ * asked): 1 and *out, or 0 when there is none. The previous owner of an extent after a
+ * membership change is found so. */
+int lotad_cluster__next_candidate(lotad_cluster *c, lota_hash128 h, lota_str skip,
+                                  lotad_peer_owner *out);
 
 /* --- probe.c / serve.c --- */
 void *lotad_cluster__probe_main(void *c);

@@ -117,6 +117,28 @@ int lotad_cluster_extent_headers(lotad_cluster *c, lota_str extent, lota_str ran
                                  char *buf, size_t cap);
 
 uint64_t lotad_cluster_timeout_ms(const lotad_cluster *c);
+unsigned lotad_cluster_readahead(const lotad_cluster *c);
+
+/*
+ * An extent this node owns and does not hold: fill it (or join its fill) in this node's
+ * store on a cluster thread, taking it from the next candidate in its ranking that holds
+ * it (the previous owner after a membership change), else from the upstream with ticket
+ * (a presigned GET of the object, pinned by If-Match). Returns 0 and a reader of the
+ * growing extent, or a negative code (the caller then reads elsewhere).
+ */
+int lotad_cluster_fill_local(lotad_cluster *c, const lota_cache_key *k, lota_str ticket,
+                             lotad_store_reader **out);
+
+/*
+ * Have extents first..last of obj filled where they belong, ahead of the reader, on one
+ * cluster thread that takes them in order: an extent another member owns is asked of it
+ * (a signed request of its first byte, with ticket: the owner fills the whole extent);
+ * one this node owns is filled here (lotad_cluster_fill_local) and waited for before the
+ * next. Extents already held are skipped. Returns 0 or a negative code (nothing done).
+ */
+struct lota_object_id;
+int lotad_cluster_prestage(lotad_cluster *c, const struct lota_object_id *obj, uint64_t first,
+                           uint64_t last, lota_str ticket);
 
 /* Count a peer request this node made: ok (all bytes came), miss (the owner did not hold
  * it) or error (failed, the rest read elsewhere), and the bytes received. */

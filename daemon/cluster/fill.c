@@ -15,6 +15,14 @@
  *
  * A ticket must be a URL of the configured upstream (scheme://host[:port]/...), so a
  * member cannot make this node fetch from anywhere else.
+ *
+ * Before the upstream, the next candidate in the extent's ranking (neither this node nor
+ * the member that asked) is asked for the whole extent, without a ticket: after a
+ * membership change that is the previous owner, so a node that just joined takes over
+ * warm extents instead of fetching them again. Its bytes must come as a 206 of exactly
+ * the extent (the candidate's store checked the full cache key on open); a 404, an error
+ * or a stall there ends that source, and the bytes not written yet come from the
+ * upstream (Range from the first missing byte), so one fill may use both.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -33,6 +41,11 @@ typedef struct pfill {
 	lotad_cluster *c;
 	lotad_fill *f;
 	char *url;
+	char *extent_hex; /* for the candidate's request */
+	lotad_peer_owner cand;
+	bool has_cand;
+	bool from_peer; /* the source of the current transfer */
+	char want_cr[96];
 	char etag[LOTA_CACHE_KEY_FIELD_MAX + 1];
 	char vid[LOTA_CACHE_KEY_FIELD_MAX + 1];
 	uint64_t size, first, last;
@@ -61,19 +74,24 @@ static size_t on_header(char *line, size_t sz, size_t nm, void *ud)
 	size_t n = sz * nm;
 	const char *v;
 	size_t vl;
-	if (n > 5 && strncmp(line, "HTTP/", 5) == 0) {
+	if (n > 12 && strncmp(line, "HTTP/", 5) == 0) {
 		/* a new response (after a 100): start over */
 		p->etag_ok = p->total_ok = p->vid_seen = false;
+		const char *sp = memchr(line, ' ', n);
+		p->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+		return n;
+	}
+	if (p->from_peer) {
+		p->etag_ok = true; /* the candidate's store checked the whole key */
+		if (hdr_is(line, n, "Content-Range", &v, &vl))
+			p->total_ok = strlen(p->want_cr) == vl && memcmp(v, p->want_cr, vl) == 0;
 		return n;
 	}
 	if (hdr_is(line, n, "ETag", &v, &vl))
 		p->etag_ok = vl == strlen(p->etag) && memcmp(v, p->etag, vl) == 0;
-	else if (hdr_is(line, n, "Content-Range", &v, &vl)) {
-		char want[96];
-		int wl = snprintf(want, sizeof(want), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
-		                  p->first, p->last, p->size);
-		p->total_ok = (size_t)wl == vl && memcmp(v, want, vl) == 0;
-	} else if (hdr_is(line, n, "x-amz-version-id", &v, &vl)) {
+	else if (hdr_is(line, n, "Content-Range", &v, &vl))
+		p->total_ok = strlen(p->want_cr) == vl && memcmp(v, p->want_cr, vl) == 0;
+	else if (hdr_is(line, n, "x-amz-version-id", &v, &vl)) {
 		p->vid_seen = true;
 		if (p->vid[0] && !(vl == strlen(p->vid) && memcmp(v, p->vid, vl) == 0))
 			p->bad = true;
@@ -85,53 +103,125 @@ static size_t on_body(char *data, size_t sz, size_t nm, void *ud)
 {
 	pfill *p = ud;
 	size_t n = sz * nm;
-	if (p->bad || !p->etag_ok)
+	if (p->bad || !p->etag_ok || (p->from_peer && p->status != 206))
 		return 0;
-	if (!p->total_ok && !(p->first == 0 && p->last + 1 == p->size))
+	/* a 200 is the whole object: fine only when it is this one extent, from its start */
+	if (!p->total_ok && !(!p->from_peer && p->status == 200 && p->first == 0 &&
+	                      p->last + 1 == p->size && lotad_fill_written_bytes(p->f) == 0))
 		return 0;
 	if (lotad_fill_write(p->f, data, n) != 0)
 		return 0;
 	return n;
 }
 
+/* Fetch the bytes of the extent not written yet from the candidate (from_peer) or the
+ * upstream. Returns curl's result. */
+static CURLcode fetch(pfill *p, bool from_peer)
+{
+	lotad_cluster *c = p->c;
+	uint64_t w = lotad_fill_written_bytes(p->f), len = p->last - p->first + 1;
+	CURL *e = curl_easy_init();
+	struct curl_slist *hl = NULL;
+	char *lines = NULL, url[320];
+	char h1[LOTA_CACHE_KEY_FIELD_MAX + 16], range[96];
+	CURLcode cc = CURLE_OUT_OF_MEMORY;
+	p->from_peer = from_peer;
+	p->status = 0;
+	p->etag_ok = p->total_ok = p->bad = false;
+	if (!e)
+		goto out;
+	if (from_peer) {
+		snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, w, len - 1);
+		snprintf(p->want_cr, sizeof(p->want_cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
+		         w, len - 1, len);
+		lines = malloc(LOTA_PEER_HEAD_MAX);
+		int n = lines ? lotad_cluster_extent_headers(
+		                    c, (lota_str){p->extent_hex, strlen(p->extent_hex)},
+		                    (lota_str){range, strlen(range)}, (lota_str){"", 0}, lines,
+		                    LOTA_PEER_HEAD_MAX)
+		              : -ENOMEM;
+		for (char *q = lines; n > 0 && q < lines + n;) {
+			char *eol = memmem(q, (size_t)(lines + n - q), "\r\n", 2);
+			if (!eol)
+				break;
+			*eol = 0;
+			struct curl_slist *l = curl_slist_append(hl, q);
+			if (!l)
+				goto out;
+			hl = l;
+			q = eol + 2;
+		}
+		if (n <= 0)
+			goto out;
+		snprintf(url, sizeof(url),
+		         strchr(p->cand.host, ':') ? "http://[%s]:%d/peer/extent"
+		                                   : "http://%s:%d/peer/extent",
+		         p->cand.host, p->cand.port);
+		curl_easy_setopt(e, CURLOPT_URL, url);
+	} else {
+		snprintf(h1, sizeof(h1), "If-Match: %s", p->etag);
+		snprintf(range, sizeof(range), "Range: bytes=%" PRIu64 "-%" PRIu64, p->first + w,
+		         p->last);
+		snprintf(p->want_cr, sizeof(p->want_cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
+		         p->first + w, p->last, p->size);
+		struct curl_slist *l = curl_slist_append(hl, h1);
+		if (!l)
+			goto out;
+		hl = l;
+		if (!(l = curl_slist_append(hl, range)))
+			goto out;
+		hl = l;
+		curl_easy_setopt(e, CURLOPT_URL, p->url);
+		if (c->cfg.upstream_ca_file)
+			curl_easy_setopt(e, CURLOPT_CAINFO, c->cfg.upstream_ca_file);
+	}
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, p);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, p);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->cfg.timeout_ms);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(c->cfg.timeout_ms + 999) / 1000);
+	cc = curl_easy_perform(e);
+out:
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(e);
+	free(lines);
+	return cc;
+}
+
 static void *fill_main(void *arg)
 {
 	pfill *p = arg;
 	lotad_cluster *c = p->c;
-	CURL *e = curl_easy_init();
-	struct curl_slist *hl = NULL;
-	char h1[LOTA_CACHE_KEY_FIELD_MAX + 16], h2[96];
-	snprintf(h1, sizeof(h1), "If-Match: %s", p->etag);
-	snprintf(h2, sizeof(h2), "Range: bytes=%" PRIu64 "-%" PRIu64, p->first, p->last);
-	CURLcode cc = CURLE_OUT_OF_MEMORY;
-	if (e && (hl = curl_slist_append(hl, h1)) && (hl = curl_slist_append(hl, h2))) {
-		curl_easy_setopt(e, CURLOPT_URL, p->url);
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
-		curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-		curl_easy_setopt(e, CURLOPT_HEADERDATA, p);
-		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(e, CURLOPT_WRITEDATA, p);
-		curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->cfg.timeout_ms);
-		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(c->cfg.timeout_ms + 999) / 1000);
-		if (c->cfg.upstream_ca_file)
-			curl_easy_setopt(e, CURLOPT_CAINFO, c->cfg.upstream_ca_file);
-		cc = curl_easy_perform(e);
-		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &p->status);
+	uint64_t want = p->last - p->first + 1, from_peer = 0;
+	CURLcode cc = CURLE_OK;
+	if (p->has_cand) {
+		cc = fetch(p, true);
+		from_peer = lotad_fill_written_bytes(p->f);
+		if (from_peer < want)
+			lota_log_debug("cluster: candidate %s gave %" PRIu64 " of %" PRIu64
+			               " bytes (HTTP %ld, %s); the rest from the upstream",
+			               p->cand.id, from_peer, want, p->status,
+			               curl_easy_strerror(cc));
 	}
-	uint64_t want = p->last - p->first + 1;
-	bool ok = cc == CURLE_OK && (p->status == 206 || p->status == 200) && p->etag_ok &&
-	          !p->bad && lotad_fill_written_bytes(p->f) == want;
+	if (lotad_fill_written_bytes(p->f) < want)
+		cc = fetch(p, false);
+	bool ok = lotad_fill_written_bytes(p->f) == want;
 	lota_hash128 h = lotad_fill_hash(p->f);
 	char name[LOTA_HASH128_HEX_LEN + 1];
 	lota_hash128_format(h, name);
 	if (ok) {
 		int rc = lotad_fill_commit(p->f);
 		if (rc == 0) {
-			atomic_fetch_add(&c->fills, 1);
-			lota_log_info("cluster: filled extent %s (%" PRIu64 " bytes) for a member",
-			              name, want);
+			atomic_fetch_add(from_peer == want ? &c->fills_from_peer : &c->fills, 1);
+			lota_log_info("cluster: filled extent %s (%" PRIu64
+			              " bytes) for a member%s%s",
+			              name, want, from_peer == want ? " from " : "",
+			              from_peer == want ? p->cand.id : "");
 		} else {
 			lota_log_warn("cluster: fill of extent %s not published: %s", name,
 			              lota_strerror(rc));
@@ -143,9 +233,8 @@ static void *fill_main(void *arg)
 		              p->bad ? ", version id differs" : "");
 		lotad_fill_abort(p->f);
 	}
-	curl_slist_free_all(hl);
-	curl_easy_cleanup(e);
 	free(p->url);
+	free(p->extent_hex);
 	free(p);
 	pthread_mutex_lock(&c->conns_lock);
 	atomic_fetch_sub(&c->conns, 1);
@@ -155,7 +244,7 @@ static void *fill_main(void *arg)
 }
 
 int lotad_cluster__fill(lotad_cluster *c, const lota_cache_key *k, const uint8_t *key,
-                        size_t key_len, lota_str ticket, lotad_store_reader **out)
+                        size_t key_len, lota_str ticket, lota_str asker, lotad_store_reader **out)
 {
 	size_t ul = strlen(c->cfg.upstream_url);
 	if (ticket.len <= ul || memcmp(ticket.ptr, c->cfg.upstream_url, ul) != 0 ||
@@ -176,11 +265,17 @@ int lotad_cluster__fill(lotad_cluster *c, const lota_cache_key *k, const uint8_t
 	if (rc)
 		return rc;
 	pfill *p = calloc(1, sizeof(*p));
-	if (!p || !(p->url = strndup(ticket.ptr, ticket.len))) {
+	if (!p || !(p->url = strndup(ticket.ptr, ticket.len)) ||
+	    !(p->extent_hex = malloc(2 * key_len + 1))) {
+		if (p)
+			free(p->url);
 		free(p);
 		lotad_fill_abort(f);
 		return -ENOMEM;
 	}
+	for (size_t i = 0; i < key_len; i++)
+		snprintf(p->extent_hex + 2 * i, 3, "%02x", key[i]);
+	p->has_cand = lotad_cluster__next_candidate(c, lotad_fill_hash(f), asker, &p->cand) == 1;
 	p->c = c;
 	p->f = f;
 	snprintf(p->etag, sizeof(p->etag), "%.*s", (int)k->etag.len, k->etag.ptr);
@@ -193,6 +288,7 @@ int lotad_cluster__fill(lotad_cluster *c, const lota_cache_key *k, const uint8_t
 	if (rc) {
 		lotad_fill_abort(f);
 		free(p->url);
+		free(p->extent_hex);
 		free(p);
 		return rc;
 	}
@@ -209,6 +305,7 @@ int lotad_cluster__fill(lotad_cluster *c, const lota_cache_key *k, const uint8_t
 		*out = NULL;
 		lotad_fill_abort(f);
 		free(p->url);
+		free(p->extent_hex);
 		free(p);
 	}
 	return rc;

@@ -400,10 +400,13 @@ size_t lotad_cluster_metrics(char *out, size_t cap, void *ud)
 	for (int d = 0; d < DIR__COUNT; d++)
 		OUT("lota_peer_bytes_total{direction=\"%s\"} %llu\n", dirs[d],
 		    (unsigned long long)atomic_load(&c->bytes[d]));
-	OUT("# HELP lota_peer_fills_total Extents this node filled from the upstream for a "
-	    "member (with its fill ticket).\n# TYPE lota_peer_fills_total counter\n"
-	    "lota_peer_fills_total %llu\n",
-	    (unsigned long long)atomic_load(&c->fills));
+	OUT("# HELP lota_peer_fills_total Extents this node filled for a member: from the "
+	    "upstream with the member's fill ticket, or from the next candidate that held "
+	    "them.\n# TYPE lota_peer_fills_total counter\n"
+	    "lota_peer_fills_total{source=\"upstream\"} %llu\n"
+	    "lota_peer_fills_total{source=\"peer\"} %llu\n",
+	    (unsigned long long)atomic_load(&c->fills),
+	    (unsigned long long)atomic_load(&c->fills_from_peer));
 #undef OUT
 	return o;
 }
@@ -476,4 +479,32 @@ void lotad_cluster_count_out(lotad_cluster *c, int result, uint64_t bytes)
 	if (result >= 0 && result < RES__COUNT)
 		atomic_fetch_add(&c->requests[DIR_OUT][result], 1);
 	atomic_fetch_add(&c->bytes[DIR_OUT], bytes);
+}
+
+int lotad_cluster__next_candidate(lotad_cluster *c, lota_hash128 h, lota_str skip,
+                                  lotad_peer_owner *out)
+{
+	int rc = 0;
+	size_t idx[8];
+	pthread_mutex_lock(&c->lock);
+	int n = lota_placement_rank(c->placement, h, idx, 8);
+	for (int i = 0; i < n && !rc; i++) {
+		lota_str id = lota_placement_node_id(c->placement, idx[i]);
+		if (id.len == skip.len && memcmp(id.ptr, skip.ptr, id.len) == 0)
+			continue;
+		for (size_t j = 0; j < c->n; j++) {
+			member *m = &c->members[j];
+			if (strlen(m->id) != id.len || memcmp(m->id, id.ptr, id.len) != 0)
+				continue;
+			if (!m->self) {
+				snprintf(out->id, sizeof(out->id), "%s", m->id);
+				snprintf(out->host, sizeof(out->host), "%s", m->host);
+				out->port = m->port;
+				rc = 1;
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
 }

@@ -113,7 +113,7 @@ static int answer_extent(pconn *pc, const lota_peer_fields *f, char *buf)
 	lotad_store_reader *r = NULL;
 	int rc = c->store ? lotad_store_open(c->store, h, key, (size_t)kn, &r) : -ENOENT;
 	if (rc == -ENOENT && c->store && f->ticket.len)
-		rc = lotad_cluster__fill(c, &k, key, (size_t)kn, f->ticket, &r);
+		rc = lotad_cluster__fill(c, &k, key, (size_t)kn, f->ticket, f->node, &r);
 	if (rc < 0) {
 		bool miss = rc == -ENOENT;
 		atomic_fetch_add(&c->requests[DIR_IN][miss ? RES_MISS : RES_ERROR], 1);

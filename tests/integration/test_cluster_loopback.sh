@@ -4,10 +4,12 @@
 #
 # - membership: every node's GET /cluster lists the three members up; a bad secret file
 #   (world-readable, too short) is refused at start with the key and the reason.
-# - one fill per extent cluster-wide: an object of 4 extents read through node a (cold),
-#   then b (boto3) and c (awscli), byte-exact by sha256 on every node; the fills of all
-#   nodes (their own and those made for a member with its fill ticket) add up to 4, and
-#   the nodes that did not own an extent got it from its owner (bytes served by "peer").
+# - one fill per extent cluster-wide: an object of 4 extents read through node a (cold)
+#   while c is not running yet, then c joins and the object is read through b (boto3)
+#   and c (awscli), byte-exact by sha256 on every node; the upstream fills of all nodes
+#   (their own and those made for a member with its fill ticket) add up to 4, the
+#   extents c now owns were taken from the previous owner (the next candidate), and the
+#   nodes that did not own an extent got it from its owner (bytes served by "peer").
 # - authorization stays the upstream's: bob and anonymous get 403 on every node for
 #   alice's cached object.
 # - the peer port (a hand-written signer, clients/peer_sign.py): no peer headers, a wrong
@@ -69,7 +71,6 @@ stop_nodes() {
 }
 it_at_exit stop_nodes
 start_node b
-start_node c
 
 # metric NODE SERIES (0 when absent)
 metric() {
@@ -91,11 +92,11 @@ all_up() {
 		done
 	done
 }
-check "every node's /cluster lists a, b and c up" it_wait_for 20 all_up
+ab_up() { [ "$(state a b)" = up ] && [ "$(state b a)" = up ] && [ "$(state a c)" = down ]; }
+check "a and b see each other up, c (not started) down" it_wait_for 20 ab_up
 J=$(curl -sf "http://127.0.0.1:${APORT[b]}/cluster")
 check_contains "GET /cluster names this node" '"node":"b"' "$J"
 check_contains "GET /cluster has the shared fields" '"self":true' "$J"
-check_eq "lota_cluster_members_up on a" 3 "$(metric a lota_cluster_members_up)"
 
 # --- the secret file is checked at start
 chmod 644 "$SECRET"
@@ -117,7 +118,21 @@ mkdir -p "$W"
 B=lota-cluster
 url() { echo "http://127.0.0.1:${LPORT[$1]}/$B/$2"; }
 check_eq "create bucket" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -X PUT "$(url a "")")"
-it_random_file "$W/x" $((48 * MiB + 5))
+# owner3 FILE KEY SIZE OFFSET: the owner of the extent at OFFSET among a, b and c
+owner3() {
+	"$LOTA" owner --node a --node b --node c --bucket "$B" --key "$2" \
+		--etag "\"$(md5sum "$1" | cut -d' ' -f1)\"" --size "$3" --extent-size "$EXT" \
+		--offset "$4" | sed -n '2s/^1 //p'
+}
+# An object of which c (joining later) owns an extent among the three.
+for try in 1 2 3 4 5 6 7 8 9 10; do
+	it_random_file "$W/x" $((48 * MiB + 5))
+	c_owns=0
+	for off in 0 $((16 * MiB)) $((32 * MiB)) $((48 * MiB)); do
+		[ "$(owner3 "$W/x" x.bin $((48 * MiB + 5)) "$off")" = c ] && c_owns=$((c_owns + 1))
+	done
+	[ "$c_owns" -gt 0 ] && break
+done
 SHA_X=$(it_sha256 "$W/x")
 check_eq "upload through node a" 200 \
 	"$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/x" "$(url a x.bin)")"
@@ -126,7 +141,7 @@ ETAG_X="\"$(md5sum "$W/x" | cut -d' ' -f1)\""
 fills() { # the fills of every node: their own and those made for a member
 	local n t=0
 	for n in a b c; do
-		t=$((t + $(metric "$n" 'lota_cache_fills_total{result="started"}') + $(metric "$n" lota_peer_fills_total)))
+		t=$((t + $(metric "$n" 'lota_cache_fills_total{result="started"}') + $(metric "$n" 'lota_peer_fills_total{source="upstream"}')))
 	done
 	echo "$t"
 }
@@ -139,13 +154,19 @@ idle() {
 it_curl alice -o "$W/xa" "$(url a x.bin)"
 check_eq "node a (curl, cold): bytes exact" "$SHA_X" "$(it_sha256 "$W/xa")"
 check "fills finish" it_wait_for 30 idle
+check_eq "4 extents, 4 fills with a and b" 4 "$(fills)"
+start_node c
+check "c joins: every node's /cluster lists a, b and c up" it_wait_for 20 all_up
+check_eq "lota_cluster_members_up on a" 3 "$(metric a lota_cluster_members_up)"
 S3_ENDPOINT=http://127.0.0.1:${LPORT[b]} S3_PORT=${LPORT[b]} it_python "$IT_CLIENTS_DIR/cache_boto3.py" \
 	get "$B" x.bin "$W/xb" >/dev/null
 check_eq "node b (boto3): bytes exact" "$SHA_X" "$(it_sha256 "$W/xb")"
 S3_ENDPOINT=http://127.0.0.1:${LPORT[c]} it_aws alice s3 cp "s3://$B/x.bin" "$W/xc" >/dev/null
 check_eq "node c (awscli): bytes exact" "$SHA_X" "$(it_sha256 "$W/xc")"
 check "fills finish" it_wait_for 30 idle
-check_eq "4 extents, 4 fills in the whole cluster" 4 "$(fills)"
+check_eq "4 extents, still 4 upstream fills in the whole cluster" 4 "$(fills)"
+check_eq "c took its $c_owns extent(s) from the previous owner" "$c_owns" \
+	"$(metric c 'lota_peer_fills_total{source="peer"}')"
 peer_b=$(metric b 'lota_bytes_served_total{source="peer"}')
 peer_c=$(metric c 'lota_bytes_served_total{source="peer"}')
 check "nodes b and c got extents from their owners ($peer_b, $peer_c peer bytes)" \
