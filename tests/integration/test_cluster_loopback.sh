@@ -235,4 +235,15 @@ check "after a restart, $victim is up again on a's /cluster" it_wait_for 15 up
 it_curl alice -o "$W/y4" "$(url "$victim" y.bin)"
 check_eq "y through the restarted $victim: bytes exact" "$(it_sha256 "$W/y")" "$(it_sha256 "$W/y4")"
 
+# b and c stop like a: SIGTERM, exit 0, nothing reported by a sanitizer
+for n in b c; do
+	[ -n "${PID[$n]:-}" ] || continue
+	kill -TERM "${PID[$n]}"
+	wait "${PID[$n]}"
+	check_eq "node $n exits 0 on SIGTERM" 0 $?
+	PID[$n]=
+done
+check "no sanitizer report in the logs of b and c" \
+	bash -c "! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' '$IT_DIR'/lotad-*.log"
+
 it_finish
