@@ -4,6 +4,7 @@
  * the peer port, the members (a static list that must name this node, or a DNS name),
  * the secret file (size and 0600 enforced), the timeouts.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,7 +57,11 @@ int lotad_cluster_configure(struct lota_config *cfg, const char *upstream_url, u
 		return -1;
 	}
 	const char *id = lota_config_get_string(cfg, "node_id");
-	if (id && id[0]) {
+	if (has_dns && (!id || !id[0])) {
+		/* a DNS member's id is its address: this node's is its peer address (checked
+		 * below to be a literal one) */
+		id = NULL;
+	} else if (id && id[0]) {
 		if (!id_ok(id)) {
 			fprintf(stderr,
 			        "lotad: config key \"node_id\": \"%s\" is not 1 to %u printable "
@@ -117,6 +122,27 @@ int lotad_cluster_configure(struct lota_config *cfg, const char *upstream_url, u
 	                !out->dns_name[0])) {
 		fprintf(stderr, "lotad: config key \"peers_dns\": \"%s\" is not NAME:PORT\n", dns);
 		return -1;
+	}
+	if (has_dns && !out->node_id[0]) {
+		struct in6_addr a6;
+		if (inet_pton(AF_INET, out->listen_host, &a6) != 1 &&
+		    inet_pton(AF_INET6, out->listen_host, &a6) != 1) {
+			fprintf(stderr,
+			        "lotad: config key \"node_id\": with peers_dns a node's id is its "
+			        "address; peer_listen \"%s\" is not one, so give node_id (this "
+			        "node's address in %s)\n",
+			        pl, out->dns_name);
+			return -1;
+		}
+		if (!strcmp(out->listen_host, "0.0.0.0") || !strcmp(out->listen_host, "::")) {
+			fprintf(
+			    stderr,
+			    "lotad: config key \"node_id\": with peers_dns and peer_listen on "
+			    "all addresses (\"%s\"), give node_id (this node's address in %s)\n",
+			    pl, out->dns_name);
+			return -1;
+		}
+		snprintf(out->node_id, sizeof(out->node_id), "%s", out->listen_host);
 	}
 	out->refresh_ms = (uint64_t)lota_config_get_duration_ms(cfg, "peers_refresh");
 	out->timeout_ms = (uint64_t)lota_config_get_duration_ms(cfg, "peer_timeout");

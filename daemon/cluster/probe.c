@@ -105,8 +105,7 @@ static void refresh_dns(lotad_cluster *c)
 		snprintf(m->id, sizeof(m->id), "%s", addr);
 		snprintf(m->host, sizeof(m->host), "%s", addr);
 		m->port = c->cfg.dns_port;
-		m->self =
-		    strcmp(addr, c->cfg.node_id) == 0 || strcmp(addr, c->cfg.listen_host) == 0;
+		m->self = strcmp(addr, c->cfg.node_id) == 0;
 		m->up = m->self;
 		m->seen = true;
 		m->since_s = time(NULL);

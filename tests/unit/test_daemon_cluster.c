@@ -3,7 +3,8 @@
  * secret file's checks (mode, size, kind), and two clusters in one process that probe
  * each other: each sees the other up in GET /cluster, a request without peer headers on
  * the peer port gets a 403 and no body, and a member that stops is seen down after three
- * missed probes (waited for against a deadline, never for a fixed time).
+ * missed probes (waited for against a deadline, never for a fixed time); members from a
+ * DNS name (localhost) with this node recognised by its address.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -193,12 +194,44 @@ static void test_two_nodes(void)
 	lotad_cluster_free(a);
 }
 
+/* --peers-dns: the members are the name's addresses, a member's id is its address, and
+ * this node is the one whose address is its id. */
+static void test_dns(void)
+{
+	static lotad_cluster_config cd;
+	int pa = free_port();
+	CU_ASSERT_FATAL(pa > 0);
+	config(&cd, "a", pa, pa);
+	cd.num_members = 0;
+	snprintf(cd.node_id, sizeof(cd.node_id), "127.0.0.1");
+	snprintf(cd.dns_name, sizeof(cd.dns_name), "localhost");
+	cd.dns_port = pa;
+	char err[256];
+	lotad_cluster *c = lotad_cluster_new(&cd, NULL, err, sizeof(err));
+	CU_ASSERT_FATAL(c != NULL);
+	CU_ASSERT_EQUAL(lotad_cluster_start(c), 0);
+	uint64_t end = lotad_mono_ms() + 10000;
+	bool seen = false;
+	while (!seen && lotad_mono_ms() < end) {
+		size_t len;
+		char *j = lotad_cluster_json(c, &len);
+		seen = j && strstr(j, "{\"id\":\"127.0.0.1\",\"address\":\"127.0.0.1:") &&
+		       strstr(j, "\"self\":true");
+		free(j);
+		if (!seen)
+			usleep(50 * 1000);
+	}
+	CU_ASSERT(seen);
+	lotad_cluster_free(c);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
 	    {"--peer ID=HOST:PORT", test_parse_member},
 	    {"cluster secret file checks", test_secret},
 	    {"two members probe each other", test_two_nodes},
+	    {"members from a DNS name", test_dns},
 	    CU_TEST_INFO_NULL,
 	};
 	return lota_unit_run("daemon_cluster", tests);
