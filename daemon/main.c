@@ -118,7 +118,8 @@ static const lota_config_key lotad_keys[] = {
      "how unencrypted hits reach the socket: sendfile, or pread (read + send)"},
     /* the cluster (daemon/cluster/config.c checks these) */
     {"node_id", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "ID",
-     "this node's id in the cluster (default: the host name)"},
+     "this node's id in the cluster (default: the host name; with peers_dns, the "
+     "peer_listen address)"},
     {"peer_listen", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "HOST:PORT",
      "this node's peer port (cluster traffic between lotads)"},
     {"peer", LOTA_CONFIG_LIST, NULL, 0, 0, false, false, 0, "ID=HOST:PORT",

@@ -18,7 +18,8 @@
 #   exactly those bytes from its owner.
 # - failover: a slow read through node a of an object whose extents other nodes own; the
 #   owner is killed with SIGKILL while it streams; the read completes byte-exact, with
-#   no error; /cluster shows the dead node down, then up after it restarts.
+#   no error; /cluster shows the dead node down, then up after it restarts; the same
+#   with an owner that stalls (SIGSTOP) for longer than --peer-timeout.
 # shellcheck source=lib.sh disable=SC2317 # (helpers run through check)
 . "$(dirname "$0")/lib.sh"
 [ "${LOTA_TEST_DIRECT:-0}" = 1 ] && it_skip "lotad-specific test (LOTA_TEST_DIRECT=1)"
@@ -64,6 +65,7 @@ stop_nodes() {
 	local id
 	for id in b c; do
 		[ -n "${PID[$id]:-}" ] || continue
+		kill -CONT "${PID[$id]}" 2>/dev/null
 		kill -TERM "${PID[$id]}" 2>/dev/null
 		wait "${PID[$id]}" 2>/dev/null
 	done
@@ -234,6 +236,23 @@ up() { [ "$(state a "$victim")" = up ]; }
 check "after a restart, $victim is up again on a's /cluster" it_wait_for 15 up
 it_curl alice -o "$W/y4" "$(url "$victim" y.bin)"
 check_eq "y through the restarted $victim: bytes exact" "$(it_sha256 "$W/y")" "$(it_sha256 "$W/y4")"
+
+# --- an owner that stalls (SIGSTOP) mid-stream: after --peer-timeout the rest comes from
+# elsewhere, byte-exact; it comes back up once it answers again (SIGCONT)
+served0=$(metric "$victim" 'lota_peer_bytes_total{direction="in"}')
+fo0=$(metric a lota_cache_peer_failovers_total)
+it_curl alice --limit-rate 12M -o "$W/y5" -w '%{http_code}' "$(url a y.bin)" >"$W/y5.status" 2>"$W/y5.err" &
+reader=$!
+check "restarted owner $victim streams to node a" it_wait_for 30 serving
+kill -STOP "${PID[$victim]}"
+wait "$reader"
+check_eq "the slow read through a completes without error despite the stalled owner" "0 200" \
+	"$? $(cat "$W/y5.status")"
+kill -CONT "${PID[$victim]}"
+check_eq "... byte-exact" "$(it_sha256 "$W/y")" "$(it_sha256 "$W/y5")"
+check "... the rest came from elsewhere (a failover counted)" \
+	test "$(metric a lota_cache_peer_failovers_total)" -gt "$fo0"
+check "$victim answers again: up on a's /cluster" it_wait_for 15 up
 
 # b and c stop like a: SIGTERM, exit 0, nothing reported by a sanitizer
 for n in b c; do
