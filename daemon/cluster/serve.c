@@ -32,7 +32,8 @@
 #include "cluster/cluster-internal.h"
 
 #define IO_BUF       (256u * 1024u)
-#define IDLE_TIMEOUT 30 /* seconds a peer connection may sit between requests */
+#define IDLE_TIMEOUT 30  /* seconds a peer connection may sit between requests */
+#define SEND_TIMEOUT 120 /* seconds a member may take no byte (its client reads slowly) */
 
 typedef struct pconn {
 	lotad_cluster *c;
@@ -40,12 +41,40 @@ typedef struct pconn {
 	char peer[64]; /* address, for logs */
 } pconn;
 
+/* Send all of buf to the member, giving up when it takes nothing for SEND_TIMEOUT
+ * seconds or the cluster stops (so a stop never waits on a slow member). */
+static int send_out(pconn *pc, const char *buf, size_t len)
+{
+	while (len) {
+		struct pollfd p[2] = {{.fd = pc->fd, .events = POLLOUT},
+		                      {.fd = pc->c->stop_fd, .events = POLLIN}};
+		int pr = poll(p, 2, SEND_TIMEOUT * 1000);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0)
+			return -errno;
+		if (pr == 0)
+			return -ETIMEDOUT;
+		if (p[1].revents)
+			return -ECANCELED;
+		ssize_t n = send(pc->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 static int send_simple(pconn *pc, int status, const char *reason, const char *extra, bool close)
 {
 	char head[1024];
 	int n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Length: 0\r\n%s%s\r\n",
 	                 status, reason, extra ? extra : "", close ? "Connection: close\r\n" : "");
-	return lotad_peer_send_all(pc->fd, head, (size_t)n);
+	return send_out(pc, head, (size_t)n);
 }
 
 static bool known_member(lotad_cluster *c, lota_str id)
@@ -89,7 +118,7 @@ static int stream_range(pconn *pc, lotad_store_reader *r, uint64_t first, uint64
 		}
 		if (n <= 0)
 			return n == 0 ? -EIO : (int)n;
-		int rc = lotad_peer_send_all(pc->fd, buf, (size_t)n);
+		int rc = send_out(pc, buf, (size_t)n);
 		if (rc)
 			return rc;
 		atomic_fetch_add(&c->bytes[DIR_IN], (unsigned long long)n);
@@ -143,7 +172,7 @@ static int answer_extent(pconn *pc, const lota_peer_fields *f, char *buf)
 	             "bytes %llu-%llu/%llu\r\n" LOTA_PEER_H_NODE ": %s\r\n\r\n",
 	             (unsigned long long)(len ? last - first + 1 : 0), (unsigned long long)first,
 	             (unsigned long long)last, (unsigned long long)len, c->cfg.node_id);
-	rc = lotad_peer_send_all(pc->fd, head, (size_t)hn);
+	rc = send_out(pc, head, (size_t)hn);
 	if (rc == 0 && len)
 		rc = stream_range(pc, r, first, last, buf);
 	lotad_reader_close(r);
@@ -223,10 +252,7 @@ static void *conn_main(void *arg)
 	char *in = malloc(LOTA_PEER_HEAD_MAX);
 	char *buf = malloc(IO_BUF);
 	size_t have = 0;
-	/* a member reading slowly (its client is slow) is not a failure of ours: only a
-	 * member gone for a long while is */
-	struct timeval st = {.tv_sec = 120};
-	if (in && buf && setsockopt(pc->fd, SOL_SOCKET, SO_SNDTIMEO, &st, sizeof(st)) == 0) {
+	if (in && buf) {
 		while (!atomic_load(&c->stopping) && one_request(pc, in, &have, buf) == 0) {
 		}
 	}

@@ -10,6 +10,8 @@
 #   (their own and those made for a member with its fill ticket) add up to 4, the
 #   extents c now owns were taken from the previous owner (the next candidate), and the
 #   nodes that did not own an extent got it from its owner (bytes served by "peer").
+# - a HEAD through b pre-stages an object's 2 extents where they belong (2 fills), and a
+#   GET through c then needs no other upstream fill.
 # - authorization stays the upstream's: bob and anonymous get 403 on every node for
 #   alice's cached object.
 # - the peer port (a hand-written signer, clients/peer_sign.py): no peer headers, a wrong
@@ -176,6 +178,18 @@ check "nodes b and c got extents from their owners ($peer_b, $peer_c peer bytes)
 check "fills avoided by a peer are counted" \
 	test $(($(metric b lota_cache_fills_avoided_total) + $(metric c lota_cache_fills_avoided_total))) -gt 0
 
+# --- a HEAD pre-stages every extent where it belongs
+it_random_file "$W/z" $((32 * MiB))
+check_eq "upload z" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/z" "$(url a z.bin)")"
+f0=$(fills)
+check_eq "HEAD of z through b" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -I "$(url b z.bin)")"
+staged() { [ "$(fills)" -ge $((f0 + 2)) ] && idle; }
+check "the HEAD pre-staged z's 2 extents in the cluster" it_wait_for 30 staged
+it_curl alice -o "$W/z1" "$(url c z.bin)"
+check_eq "z through c: bytes exact" "$(it_sha256 "$W/z")" "$(it_sha256 "$W/z1")"
+check "fills finish" it_wait_for 30 idle
+check_eq "... with no more upstream fills" $((f0 + 2)) "$(fills)"
+
 # --- the upstream still decides who reads
 for n in a b c; do
 	st=$(it_curl bob -s -o "$W/deny" -w '%{http_code}' "$(url "$n" x.bin)")
@@ -196,18 +210,21 @@ check_eq "... with exactly those bytes" "$(tail -c +101 "$W/x" | head -c 4096 | 
 	"$(it_sha256 "$W/ext")"
 
 # --- an owner killed mid-stream: the read goes on elsewhere, byte-exact
-# An object with an extent (after the first) owned by b or c: that one is the victim.
-victim=
-for try in 1 2 3 4 5 6 7 8; do
-	it_random_file "$W/y" $((48 * MiB))
-	ETAG_Y="\"$(md5sum "$W/y" | cut -d' ' -f1)\""
-	for off in 16 32; do
-		o=$("$LOTA" owner --node a --node b --node c --bucket "$B" --key y.bin --etag "$ETAG_Y" \
-			--size $((48 * MiB)) --extent-size "$EXT" --offset "${off}MiB" | sed -n '2s/^1 //p')
-		case $o in b | c) victim=$o && break 2 ;; esac
+# pick NAME: a 48 MiB object $W/NAME with an extent (after the first) owned by b or c,
+# which becomes the victim.
+pick() {
+	local try off o
+	victim=
+	for try in 1 2 3 4 5 6 7 8; do
+		it_random_file "$W/$1" $((48 * MiB))
+		for off in $((16 * MiB)) $((32 * MiB)); do
+			o=$(owner3 "$W/$1" "$1.bin" $((48 * MiB)) "$off")
+			case $o in b | c) victim=$o && return 0 ;; esac
+		done
 	done
-done
-[ -n "$victim" ] || it_die "no object layout with an extent owned by b or c in $try tries"
+	it_die "no object layout with an extent owned by b or c in $try tries"
+}
+pick y
 check_eq "upload y" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/y" "$(url a y.bin)")"
 it_curl alice -o "$W/y1" "$(url a y.bin)"
 check_eq "y, cold through a: bytes exact" "$(it_sha256 "$W/y")" "$(it_sha256 "$W/y1")"
@@ -239,17 +256,22 @@ check_eq "y through the restarted $victim: bytes exact" "$(it_sha256 "$W/y")" "$
 
 # --- an owner that stalls (SIGSTOP) mid-stream: after --peer-timeout the rest comes from
 # elsewhere, byte-exact; it comes back up once it answers again (SIGCONT)
+pick v
+check_eq "upload v" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/v" "$(url a v.bin)")"
+it_curl alice -o "$W/v1" "$(url a v.bin)"
+check_eq "v, cold through a: bytes exact" "$(it_sha256 "$W/v")" "$(it_sha256 "$W/v1")"
+check "fills finish" it_wait_for 30 idle
 served0=$(metric "$victim" 'lota_peer_bytes_total{direction="in"}')
 fo0=$(metric a lota_cache_peer_failovers_total)
-it_curl alice --limit-rate 12M -o "$W/y5" -w '%{http_code}' "$(url a y.bin)" >"$W/y5.status" 2>"$W/y5.err" &
+it_curl alice --limit-rate 12M -o "$W/v2" -w '%{http_code}' "$(url a v.bin)" >"$W/v2.status" 2>"$W/v2.err" &
 reader=$!
-check "restarted owner $victim streams to node a" it_wait_for 30 serving
+check "owner $victim streams v to node a" it_wait_for 30 serving
 kill -STOP "${PID[$victim]}"
 wait "$reader"
 check_eq "the slow read through a completes without error despite the stalled owner" "0 200" \
-	"$? $(cat "$W/y5.status")"
+	"$? $(cat "$W/v2.status")"
 kill -CONT "${PID[$victim]}"
-check_eq "... byte-exact" "$(it_sha256 "$W/y")" "$(it_sha256 "$W/y5")"
+check_eq "... byte-exact" "$(it_sha256 "$W/v")" "$(it_sha256 "$W/v2")"
 check "... the rest came from elsewhere (a failover counted)" \
 	test "$(metric a lota_cache_peer_failovers_total)" -gt "$fo0"
 check "$victim answers again: up on a's /cluster" it_wait_for 15 up
