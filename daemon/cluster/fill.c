@@ -210,7 +210,9 @@ static void *fill_main(void *arg)
 	}
 	if (lotad_fill_written_bytes(p->f) < want)
 		cc = fetch(p, false);
-	bool ok = lotad_fill_written_bytes(p->f) == want;
+	/* a versioned key must come back with its version id from the upstream */
+	bool ok = lotad_fill_written_bytes(p->f) == want &&
+	          (from_peer == want || !p->vid[0] || p->vid_seen);
 	lota_hash128 h = lotad_fill_hash(p->f);
 	char name[LOTA_HASH128_HEX_LEN + 1];
 	lota_hash128_format(h, name);
