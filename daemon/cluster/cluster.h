@@ -8,8 +8,9 @@
  *
  * Threads: the cluster runs its own threads with blocking sockets and never touches a
  * worker's loop: one prober (health and DNS), one acceptor on the peer port, and one
- * thread per peer connection (at most LOTAD_CLUSTER_MAX_CONNS at once). The member table
- * is guarded by one mutex; every function here may be called from any thread.
+ * thread per peer connection (with the fill and read-ahead threads, at most
+ * LOTAD_CLUSTER_MAX_CONNS at once). The member table is guarded by one mutex; every
+ * function here may be called from any thread.
  */
 #ifndef LOTAD_CLUSTER_H
 #define LOTAD_CLUSTER_H
@@ -23,7 +24,7 @@
 #include "store/store.h"
 
 #define LOTAD_CLUSTER_MAX_MEMBERS 256
-#define LOTAD_CLUSTER_MAX_CONNS   64
+#define LOTAD_CLUSTER_MAX_CONNS   256 /* peer connections + fill and read-ahead threads */
 #define LOTAD_CLUSTER_PROBE_MS    1000
 #define LOTAD_CLUSTER_MISSES      3
 

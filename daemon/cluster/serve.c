@@ -1,6 +1,7 @@
 /*
  * serve.c - the peer port, owner side: an acceptor thread and one thread per peer
- * connection (at most LOTAD_CLUSTER_MAX_CONNS), answering signed requests of members:
+ * connection (at most LOTAD_CLUSTER_MAX_CONNS threads of the cluster), answering signed
+ * requests of members:
  *
  *   GET /peer/health   200 with this node's id and cache figures (its weight)
  *   GET /peer/extent   the byte range (Range, inside the extent) of the extent named by
@@ -307,6 +308,8 @@ void *lotad_cluster__accept_main(void *arg)
 		pthread_attr_t at;
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		/* small stacks: the deepest frame holds a request head and an extent key */
+		pthread_attr_setstacksize(&at, 512u << 10);
 		if (pthread_create(&t, &at, conn_main, pc) != 0) {
 			atomic_fetch_sub(&c->conns, 1);
 			close(fd);
