@@ -35,7 +35,15 @@ typedef struct admin_conn {
 	char in[ADMIN_BUF];
 } admin_conn;
 
+#define ADMIN_MAX_ROUTES 4
+
 struct lotad_admin {
+	struct {
+		const char *path, *ctype;
+		lotad_admin_render_fn render;
+		void *ud;
+	} routes[ADMIN_MAX_ROUTES];
+	int nroutes;
 	lotad_loop *loop;
 	lotad_io lio;
 	lotad_list conns;
@@ -96,7 +104,21 @@ static void answer(admin_conn *ac, const lota_http_request *req)
 		set_resp(ac, 200, "OK", "text/plain; version=0.0.4", m, len);
 		free(m);
 	} else {
-		set_resp(ac, 404, "Not Found", "text/plain", "not found\n", 10);
+		int i = 0;
+		while (i < ac->a->nroutes &&
+		       !(req->path.len == strlen(ac->a->routes[i].path) &&
+		         memcmp(req->path.ptr, ac->a->routes[i].path, req->path.len) == 0))
+			i++;
+		size_t len = 0;
+		char *body =
+		    i < ac->a->nroutes ? ac->a->routes[i].render(ac->a->routes[i].ud, &len) : NULL;
+		if (body)
+			set_resp(ac, 200, "OK", ac->a->routes[i].ctype, body, len);
+		else if (i < ac->a->nroutes)
+			set_resp(ac, 500, "Internal Server Error", "text/plain", "no memory\n", 10);
+		else
+			set_resp(ac, 404, "Not Found", "text/plain", "not found\n", 10);
+		free(body);
 	}
 	if (head && ac->resp) {
 		/* keep the head only */
@@ -210,6 +232,18 @@ lotad_admin *lotad_admin_new(lotad_loop *loop, const char *host, int port)
 		return NULL;
 	}
 	return a;
+}
+
+void lotad_admin_add_route(lotad_admin *a, const char *path, const char *ctype,
+                           lotad_admin_render_fn render, void *ud)
+{
+	if (!a || a->nroutes == ADMIN_MAX_ROUTES)
+		return;
+	a->routes[a->nroutes].path = path;
+	a->routes[a->nroutes].ctype = ctype;
+	a->routes[a->nroutes].render = render;
+	a->routes[a->nroutes].ud = ud;
+	a->nroutes++;
 }
 
 void lotad_admin_set_draining(lotad_admin *a)

@@ -27,6 +27,7 @@
 
 #include "admin.h"
 #include "cache/cache.h"
+#include "cluster/cluster.h"
 #include "metrics.h"
 #include "net/ca.h"
 #include "net/loop.h"
@@ -143,7 +144,33 @@ static const lota_config_key lotad_keys[] = {
     {"ca_dir", LOTA_CONFIG_STRING, LOTAD_CA_DEFAULT_DIR, 0, 0, false, false, 0, "DIR",
      "the node CA for tls_listen: ca.key (0600, refused when others may read it), ca.pem "
      "and bundle.pem (the system roots + ca.pem, for clients), made at first start"},
+    /* the cluster (daemon/cluster/config.c checks these) */
+    {"node_id", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "ID",
+     "this node's id in the cluster (default: the host name; with peers_dns, the "
+     "peer_listen address)"},
+    {"peer_listen", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "HOST:PORT",
+     "this node's peer port (cluster traffic between lotads)"},
+    {"peer", LOTA_CONFIG_LIST, NULL, 0, 0, false, false, 0, "ID=HOST:PORT",
+     "a member of the cluster and its peer port (repeat for every member, this node "
+     "included)"},
+    {"peers_dns", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "NAME:PORT",
+     "the members are the addresses of NAME (a headless Service), peer port PORT; a "
+     "member's id is its address"},
+    {"peers_refresh", LOTA_CONFIG_DURATION, "10s", 1000, 24 * 3600 * 1000LL, false, false, 0,
+     "DURATION", "how often peers_dns is resolved again"},
+    {"cluster_secret_file", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "FILE",
+     "32 or more random bytes, mode 0600, the same on every node: the key of the peer "
+     "protocol's HMAC"},
+    {"peer_timeout", LOTA_CONFIG_DURATION, "5s", 100, 600 * 1000LL, false, false, 0, "DURATION",
+     "a peer that sends nothing this long has failed (the read goes on elsewhere)"},
+    {"peer_readahead", LOTA_CONFIG_INT, "2", 0, 64, false, false, 0, "N",
+     "extents read ahead from their owners"},
 };
+
+static char *cluster_json(void *c, size_t *len)
+{
+	return lotad_cluster_json(c, len);
+}
 
 static const char usage[] =
     "lotad --upstream URL [--listen HOST:PORT] [--credentials FILE]\n"
@@ -481,6 +508,8 @@ int main(int argc, char **argv)
 	lotad_tls *tls = NULL;
 	int tls_fds[MAX_WORKERS];
 	int ntls = 0;
+	lotad_cluster *cluster = NULL;
+	static lotad_cluster_config ccfg;
 	lota_config *cfg = NULL;
 	bool help = false;
 	int rc, exit_code = 1, sfd = -1;
@@ -669,6 +698,21 @@ int main(int argc, char **argv)
 	lotad_metrics_add_provider(lotad_cache_metrics, cache);
 	if (store)
 		lotad_metrics_add_provider(lotad_store_metrics, store);
+	rc = lotad_cluster_configure(cfg, s.upstream_url,
+	                             (uint64_t)lota_config_get_size(cfg, "extent_size"), &ccfg);
+	if (rc < 0)
+		goto usage_error;
+	ccfg.upstream_ca_file = s.upstream_ca_file;
+	if (rc == 0) {
+		cluster = lotad_cluster_new(&ccfg, store, err, sizeof(err));
+		explicit_bzero(ccfg.secret, sizeof(ccfg.secret));
+		if (!cluster) {
+			fprintf(stderr, "lotad: config key \"peer_listen\": %s\n", err);
+			goto usage_error;
+		}
+		lotad_metrics_add_provider(lotad_cluster_metrics, cluster);
+		lotad_cache_set_cluster(cache, cluster);
+	}
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "lotad: curl_global_init failed\n");
@@ -700,6 +744,15 @@ int main(int argc, char **argv)
 		m.admin = lotad_admin_new(m.loop, admin_host, admin_port);
 		if (!m.admin) {
 			fprintf(stderr, "lotad: cannot listen on admin address %s\n", admin);
+			goto out;
+		}
+	}
+
+	if (cluster) {
+		lotad_admin_add_route(m.admin, "/cluster", "application/json", cluster_json,
+		                      cluster);
+		if ((rc = lotad_cluster_start(cluster)) < 0) {
+			fprintf(stderr, "lotad: cannot start the cluster: %s\n", lota_strerror(rc));
 			goto out;
 		}
 	}
@@ -764,6 +817,7 @@ out:
 	}
 	for (int i = 0; i < m.nworkers; i++)
 		lotad_worker_join_free(m.workers[i]);
+	lotad_cluster_free(cluster);
 	lotad_cache_free(cache);
 	lotad_store_free(store);
 	for (int i = m.nworkers; i < nfds; i++)
@@ -786,6 +840,7 @@ usage_error:
 	fprintf(stderr, "Try 'lotad --help'.\n");
 	lotad_tls_free(tls);
 	lotad_ca_free(ca);
+	lotad_cluster_free(cluster);
 	lotad_cache_free(cache);
 	lotad_store_free(store);
 	lota_config_free(cfg);

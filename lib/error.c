@@ -64,6 +64,12 @@ static const struct errinfo errors[] = {
     E(LOTA_E_PLACEMENT_DUP_NODE, "duplicate node"),
     E(LOTA_E_CRYPTO, "cryptographic library failure"),
     E(LOTA_E_AUTH_TAG, "authentication tag mismatch"),
+    E(LOTA_E_PEER_MALFORMED, "peer request field missing, duplicated or malformed"),
+    E(LOTA_E_PEER_AUTH, "peer request signature does not verify"),
+    E(LOTA_E_PEER_STALE, "peer request time outside the window"),
+    E(LOTA_E_PEER_REPLAY, "peer request replayed"),
+    E(LOTA_E_PEER_BUSY, "peer replay cache full"),
+    E(LOTA_E_PEER_SECRET, "cluster secret of a bad length"),
 };
 #undef E
 

@@ -41,6 +41,7 @@
 #include <lota/extent.h>
 
 #include "cache/cache.h"
+#include "cluster/cluster.h"
 #include "net/upstream.h"
 #include "util/clock.h"
 #include "util/list.h"
@@ -80,6 +81,9 @@ struct lotad_cache {
 	atomic_uint_fast64_t hits, misses, bypasses, range_reqs;
 	atomic_uint_fast64_t served_cache, served_upstream, fill_bytes;
 	atomic_uint_fast64_t fills_started, fills_failed, direct_reads;
+	/* the cluster (peer.c): NULL = one node */
+	lotad_cluster *cluster;
+	atomic_uint_fast64_t served_peer, fills_avoided, peer_failovers;
 	atomic_int commits_running;
 	pthread_mutex_t mu; /* the job list, the object table and the grants */
 	lotad_list jobs;    /* every fjob running, of every worker */
@@ -143,7 +147,7 @@ struct fjob {
 
 /* ------------------------------------------------------- client requests --- */
 
-enum { X_NONE = 0, X_AUTH, X_DIRECT };
+enum { X_NONE = 0, X_AUTH, X_DIRECT, X_PEER };
 
 struct creq {
 	lotad_handler h; /* first */
@@ -182,6 +186,13 @@ struct creq {
 	lotad_timer yield;
 	fjob *att;           /* the fill feeding us directly, if any */
 	lotad_list att_node; /* in att->att */
+	/* a read from the extent's owner (peer.c): bytes [a, direct_end] of the object are
+	 * bytes [a - peer_base, ...] of the extent */
+	lotad_peer_owner peer;
+	uint64_t peer_base, peer_from;
+	uint64_t ra_next; /* the next extent to read ahead (0: none asked yet) */
+	int peer_status;
+	bool peer_range_ok;
 	size_t rhead_len;
 	char rhead[HEAD_CAP];
 	char errbuf[CURL_ERROR_SIZE];
@@ -299,6 +310,11 @@ void cache_fork_attach(creq *q, lota_hash128 h);
 void cache_fork_detach(creq *q);
 
 /* --- serve.c: the client state machine --- */
+void cache_pump(creq *q);
+void cache_creq_stop_xfer(creq *q);
+/* Send bytes [q->a, last] by a ranged GET of the upstream pinned to the ETag. Returns 0,
+ * or < 0 after finishing the request (cut short). */
+int cache_start_direct(creq *q, uint64_t last);
 void cache_creq_free(creq *q);
 void cache_creq_finish(creq *q, bool ok);
 void cache_creq_to_proxy(creq *q, const char *label);
@@ -323,6 +339,22 @@ size_t cache_foreign_metrics(char *out, size_t cap, const lotad_cache *ca);
 /* The fill credential (fill_profile's key from the current credentials) as a result
  * that signs like a client's; false when there is none. */
 bool cache_fill_cred(const lotad_cache *ca, lotad_auth_result *out);
+/* --- peer.c: extents owned by another member of the cluster --- */
+/* Whether another member that is up owns the extent named h (then *out names it). */
+bool cache_peer_owned(lotad_cache *ca, lota_hash128 h, lotad_peer_owner *out);
+/* Send bytes [q->a, last] (inside extent k) from the extent's owner q->peer, handing it a
+ * fill ticket; when the owner fails, stalls or does not answer, the rest comes from the
+ * upstream (cache_start_direct). Returns 0, or < 0 after finishing the request. */
+int cache_start_peer(creq *q, uint64_t k, uint64_t last);
+/* Extent k, which this node owns and does not hold: fill it through the cluster (from the
+ * next candidate that holds it, else the upstream with a ticket) and open it in q->r.
+ * Returns 0, or a negative code (q->r NULL: read it elsewhere). */
+int cache_cluster_fill_local(creq *q, uint64_t k);
+/* Read ahead: have the request's extents up to k + peer_readahead (and not beyond its
+ * range) filled where they belong, each asked once per request. */
+void cache_cluster_readahead(creq *q, uint64_t k);
+/* Pre-stage extents first..last of q's object where they belong (a HEAD). */
+void cache_cluster_prestage(creq *q, uint64_t first, uint64_t last);
 
 /* --- authorize.c: the authorizing HEAD and metadata_ttl grants --- */
 int cache_start_auth(creq *q);

@@ -53,6 +53,15 @@ size_t lotad_cache_metrics(char *out, size_t cap, void *cache)
 	    "# TYPE lota_bytes_served_total counter\n"
 	    "lota_bytes_served_total{source=\"cache\"} %llu\n"
 	    "lota_bytes_served_total{source=\"upstream\"} %llu\n"
+	    "lota_bytes_served_total{source=\"peer\"} %llu\n"
+	    "# HELP lota_cache_fills_avoided_total Extents read from the member that owns them "
+	    "instead of being filled here.\n"
+	    "# TYPE lota_cache_fills_avoided_total counter\n"
+	    "lota_cache_fills_avoided_total %llu\n"
+	    "# HELP lota_cache_peer_failovers_total Reads from an owner that failed or stalled, "
+	    "finished from the upstream.\n"
+	    "# TYPE lota_cache_peer_failovers_total counter\n"
+	    "lota_cache_peer_failovers_total %llu\n"
 	    "# HELP lota_fill_bytes_total Bytes written into the cache by fills.\n"
 	    "# TYPE lota_fill_bytes_total counter\n"
 	    "lota_fill_bytes_total %llu\n"
@@ -65,8 +74,8 @@ size_t lotad_cache_metrics(char *out, size_t cap, void *cache)
 	    "# TYPE lota_cache_direct_reads_total counter\n"
 	    "lota_cache_direct_reads_total %llu\n",
 	    U(ca->hits), U(ca->misses), U(ca->bypasses), U(ca->range_reqs), U(ca->served_cache),
-	    U(ca->served_upstream), U(ca->fill_bytes), U(ca->fills_started), U(ca->fills_failed),
-	    U(ca->direct_reads));
+	    U(ca->served_upstream), U(ca->served_peer), U(ca->fills_avoided), U(ca->peer_failovers),
+	    U(ca->fill_bytes), U(ca->fills_started), U(ca->fills_failed), U(ca->direct_reads));
 #undef U
 	if (n < 0 || (size_t)n >= cap)
 		return n < 0 ? 0 : (size_t)n;
@@ -90,6 +99,11 @@ lotad_cache *lotad_cache_new(lotad_store *store, const lotad_cache_config *cfg)
 	if (store && ca->cfg.metadata_ttl_ms)
 		(void)cache_grants_new(ca);
 	return ca;
+}
+
+void lotad_cache_set_cluster(lotad_cache *ca, struct lotad_cluster *cl)
+{
+	ca->cluster = cl;
 }
 
 void lotad_cache_free(lotad_cache *ca)

@@ -77,6 +77,10 @@ lotad_cache *lotad_cache_new(lotad_store *store, const lotad_cache_config *cfg);
  * then free the cache (the store is the caller's: free it afterwards). NULL is fine. */
 void lotad_cache_free(lotad_cache *ca);
 bool lotad_cache_enabled(const lotad_cache *ca);
+/* Read the extents other members own from them (before the workers start). NULL: this
+ * node alone. */
+struct lotad_cluster;
+void lotad_cache_set_cluster(lotad_cache *ca, struct lotad_cluster *cl);
 
 /* How the cache hands a request to the proxy (the client then gets exactly the upstream's
  * answer): given by the router, which owns both. Takes over *auth; cache_label is the

@@ -172,6 +172,12 @@ static bool fjob_advance(fjob *j)
 		lota_hash128 h;
 		if (cache_ext_key(ca, j->o, j->k, &key, &klen, &h) < 0)
 			return false;
+		if (ca->cluster) {
+			/* in a cluster, extents are filled where they belong: by their owner
+			 * when a reader (or the read-ahead) asks it (peer.c), never here */
+			free(key);
+			continue;
+		}
 		j->start = cache_ext_first(ca, j->o, j->k);
 		j->len = cache_ext_last(ca, j->o, j->k) - j->start + 1;
 		int rc = lotad_fill_begin(ca->store, key, klen, j->len,

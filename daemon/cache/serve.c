@@ -16,8 +16,6 @@
 
 #include <lota/log.h>
 
-static void pump(creq *q);
-
 static void creq_close_reader(creq *q)
 {
 	cache_fork_detach(q);
@@ -30,7 +28,7 @@ static void creq_close_reader(creq *q)
 	q->r = NULL;
 }
 
-static void creq_stop_xfer(creq *q)
+void cache_creq_stop_xfer(creq *q)
 {
 	if (q->x.easy) {
 		lotad_upstream_remove(lotad_worker_upstream(q->w), &q->x);
@@ -46,7 +44,7 @@ static void creq_stop_xfer(creq *q)
 void cache_creq_free(creq *q)
 {
 	creq_close_reader(q);
-	creq_stop_xfer(q);
+	cache_creq_stop_xfer(q);
 	lotad_timer_stop(q->loop, &q->yield);
 	if (q->efd >= 0) {
 		lotad_io_stop(q->loop, &q->eio);
@@ -74,7 +72,7 @@ void cache_creq_to_proxy(creq *q, const char *label)
 	lotad_cache *ca = q->ca;
 	lotad_conn *c = q->c;
 	q->c = NULL;
-	creq_stop_xfer(q);
+	cache_creq_stop_xfer(q);
 	if (!strcmp(label, "bypass"))
 		count(&ca->bypasses, 1);
 	else
@@ -93,14 +91,14 @@ static void creq_abort(lotad_handler *h)
 static void creq_on_drain(lotad_handler *h)
 {
 	creq *q = (creq *)h;
-	if (q->xkind == X_DIRECT) {
+	if (q->xkind == X_DIRECT || q->xkind == X_PEER) {
 		if (q->recv_paused && q->x.easy) {
 			q->recv_paused = false;
 			curl_easy_pause(q->x.easy, CURLPAUSE_CONT);
 		}
 		return;
 	}
-	pump(q);
+	cache_pump(q);
 }
 
 static void creq_on_body(lotad_handler *h)
@@ -116,7 +114,7 @@ static const lotad_handler_ops creq_ops = {
 
 static void yield_cb(lotad_timer *t)
 {
-	pump(t->ud);
+	cache_pump(t->ud);
 }
 
 static void efd_cb(lotad_io *io, uint32_t events)
@@ -126,7 +124,7 @@ static void efd_cb(lotad_io *io, uint32_t events)
 	(void)events;
 	while (read(q->efd, &v, sizeof(v)) == (ssize_t)sizeof(v))
 		;
-	pump(q);
+	cache_pump(q);
 }
 
 static void watch_fn(void *ud)
@@ -183,13 +181,13 @@ static size_t direct_write(char *buf, size_t size, size_t nmemb, void *ud)
 static void direct_done(lotad_xfer *x, CURLcode rc)
 {
 	creq *q = (creq *)((char *)x - offsetof(creq, x));
-	creq_stop_xfer(q);
+	cache_creq_stop_xfer(q);
 	if (!q->c) {
 		cache_creq_free(q);
 		return;
 	}
 	if (rc == CURLE_OK && q->head_ok && q->a == q->direct_end + 1) {
-		pump(q);
+		cache_pump(q);
 		return;
 	}
 	if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR)
@@ -199,7 +197,7 @@ static void direct_done(lotad_xfer *x, CURLcode rc)
 
 /* Send bytes [q->a, last] by a ranged GET pinned to the ETag. Returns 0, or < 0 after
  * finishing the request (cut short). */
-static int start_direct(creq *q, uint64_t last)
+int cache_start_direct(creq *q, uint64_t last)
 {
 	lotad_cache *ca = q->ca;
 	q->direct_end = last;
@@ -234,8 +232,18 @@ static int open_extent(creq *q, uint64_t k)
 	if (last > q->b)
 		last = q->b;
 	if (cache_ext_key(ca, q->o, k, &key, &klen, &h) < 0)
-		return start_direct(q, last) < 0 ? -1 : 1;
+		return cache_start_direct(q, last) < 0 ? -1 : 1;
 	int rc = lotad_store_open(ca->store, h, key, klen, &q->r);
+	if (ca->cluster)
+		cache_cluster_readahead(q, k);
+	if (rc == -ENOENT && cache_peer_owned(ca, h, &q->peer)) {
+		/* another member owns it: read it from there (it fills it when it must) */
+		free(key);
+		q->r = NULL;
+		return cache_start_peer(q, k, last) < 0 ? -1 : 1;
+	}
+	if (rc == -ENOENT && ca->cluster && !q->no_fill)
+		rc = cache_cluster_fill_local(q, k); /* ours: from the previous owner or upstream */
 	if (rc == -ENOENT && !q->no_fill && cache_plan_take(q->plan, k)) {
 		/* neither cached nor being filled, and not asked for yet by this request (our
 		 * chains have not reached it, or it was cached when we decided): fill it now.
@@ -247,7 +255,7 @@ static int open_extent(creq *q, uint64_t k)
 	free(key);
 	if (rc < 0) {
 		q->r = NULL;
-		return start_direct(q, last) < 0 ? -1 : 1;
+		return cache_start_direct(q, last) < 0 ? -1 : 1;
 	}
 	q->r_k = k;
 	if (lotad_reader_readable(q->r) < (int64_t)lotad_reader_length(q->r))
@@ -268,10 +276,10 @@ static void reader_failed(creq *q, int64_t rc)
 		              k, (int)q->o->bucket.len, q->o->bucket.ptr, (int)q->o->rkey.len,
 		              q->o->rkey.ptr, lota_strerror((int)rc));
 	creq_close_reader(q);
-	(void)start_direct(q, last);
+	(void)cache_start_direct(q, last);
 }
 
-static void pump(creq *q)
+void cache_pump(creq *q)
 {
 	lotad_cache *ca = q->ca;
 	size_t budget = PUMP_BUDGET;
@@ -298,7 +306,7 @@ static void pump(creq *q)
 			if (off - (uint64_t)rd > FAR_AHEAD) {
 				uint64_t last = cache_ext_last(ca, q->o, k);
 				creq_close_reader(q);
-				(void)start_direct(q, last < q->b ? last : q->b);
+				(void)cache_start_direct(q, last < q->b ? last : q->b);
 				return;
 			}
 			if (!q->watching) {
@@ -470,7 +478,9 @@ void cache_authorized(creq *q)
 	const char *label = cached ? "hit" : "miss";
 	if (q->is_head) {
 		count(cached ? &ca->hits : &ca->misses, 1);
-		if (!cached && !q->no_fill && (ca->cfg.prestage_on_head || rh))
+		if (!cached && !q->no_fill && (ca->cfg.prestage_on_head || rh) && ca->cluster)
+			cache_cluster_prestage(q, 0, cache_ext_count(ca, q->o) - 1);
+		else if (!cached && !q->no_fill && (ca->cfg.prestage_on_head || rh))
 			cache_plan_unref(
 			    cache_start_fills(ca, q->w, q->o, 0, cache_ext_count(ca, q->o) - 1));
 		cache_creq_finish(q, send_head(q, label, LOTAD_RESP_NONE) == 0);
@@ -481,13 +491,13 @@ void cache_authorized(creq *q)
 		return;
 	}
 	count(cached ? &ca->hits : &ca->misses, 1);
-	if (!cached)
+	if (!cached && !ca->cluster)
 		q->plan = cache_start_fills(ca, q->w, q->o, first, last);
 	if (send_head(q, label, LOTAD_RESP_LENGTH) < 0) {
 		cache_creq_finish(q, false);
 		return;
 	}
-	pump(q);
+	cache_pump(q);
 }
 
 void lotad_cache_start(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr,

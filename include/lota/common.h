@@ -124,6 +124,13 @@ enum lota_error {
 	/* crypto */
 	LOTA_E_CRYPTO = -1090,   /* OpenSSL failed */
 	LOTA_E_AUTH_TAG = -1091, /* an authentication tag did not verify */
+	/* peer protocol (lota/peer.h) */
+	LOTA_E_PEER_MALFORMED = -1100, /* a peer field missing, duplicated or malformed */
+	LOTA_E_PEER_AUTH = -1101,      /* the peer HMAC does not verify */
+	LOTA_E_PEER_STALE = -1102,     /* peer time outside the window, past or future */
+	LOTA_E_PEER_REPLAY = -1103,    /* peer nonce already seen within the window */
+	LOTA_E_PEER_BUSY = -1104,      /* replay cache full of live nonces */
+	LOTA_E_PEER_SECRET = -1105,    /* cluster secret shorter or longer than allowed */
 };
 
 /* A static, human-readable message for any code (lota's own or -errno). Never NULL. */

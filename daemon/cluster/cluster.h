@@ -1,0 +1,151 @@
+/*
+ * cluster.h - the nodes of one lota cluster as lotad sees them (docs/architecture.md §9):
+ * membership (a static list or a DNS name re-resolved periodically), health probes
+ * (/peer/health every second; three misses take a member out of placement, one answer
+ * puts it back), placement of extents over the members that are up (weighted HRW, weight
+ * = cache capacity), the peer port (the owner side: an authenticated member asks for a
+ * byte range of an extent and gets it from this node's store), GET /cluster and metrics.
+ *
+ * Threads: the cluster runs its own threads with blocking sockets and never touches a
+ * worker's loop: one prober (health and DNS), one acceptor on the peer port, and one
+ * thread per peer connection (with the fill and read-ahead threads, at most
+ * LOTAD_CLUSTER_MAX_CONNS at once). The member table is guarded by one mutex; every
+ * function here may be called from any thread.
+ */
+#ifndef LOTAD_CLUSTER_H
+#define LOTAD_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lota/placement.h>
+
+#include "store/store.h"
+
+#define LOTAD_CLUSTER_MAX_MEMBERS 256
+#define LOTAD_CLUSTER_MAX_CONNS   256 /* peer connections + fill and read-ahead threads */
+#define LOTAD_CLUSTER_PROBE_MS    1000
+#define LOTAD_CLUSTER_MISSES      3
+
+typedef struct lotad_cluster_member_spec {
+	char id[LOTA_PLACEMENT_ID_MAX + 1];
+	char host[256];
+	int port;
+} lotad_cluster_member_spec;
+
+typedef struct lotad_cluster_config {
+	char node_id[LOTA_PLACEMENT_ID_MAX + 1];
+	char listen_host[256];
+	int listen_port;
+	lotad_cluster_member_spec members[LOTAD_CLUSTER_MAX_MEMBERS]; /* static list */
+	size_t num_members;
+	char dns_name[256]; /* or a DNS name (then members is empty) */
+	int dns_port;
+	uint64_t refresh_ms; /* DNS re-resolution period */
+	uint8_t secret[4096];
+	size_t secret_len;
+	uint64_t timeout_ms;     /* a peer that sends nothing this long has failed */
+	unsigned readahead;      /* extents read ahead from their owners */
+	uint64_t extent_size;    /* the cache's extent size (the same on every node) */
+	char upstream_url[1024]; /* scheme://host[:port]: fill tickets must point there */
+	const char *upstream_ca_file;
+} lotad_cluster_config;
+
+typedef struct lotad_cluster lotad_cluster;
+
+/*
+ * Read the cluster keys of lotad's configuration (node_id, peer_listen, peer, peers_dns,
+ * peers_refresh, cluster_secret_file, peer_timeout, peer_readahead) into out. Returns 1
+ * when no cluster is configured (neither peer nor peers_dns), 0 when one is, -1 after
+ * printing a message naming the bad key and why to stderr.
+ */
+struct lota_config;
+int lotad_cluster_configure(struct lota_config *cfg, const char *upstream_url, uint64_t extent_size,
+                            lotad_cluster_config *out);
+
+/*
+ * Parse "ID=HOST:PORT" (the --peer flag). Returns 0 or -EINVAL.
+ */
+int lotad_cluster_parse_member(const char *s, lotad_cluster_member_spec *out);
+
+/*
+ * Read the cluster secret file into cfg: a regular file owned by this user, mode 0600 or
+ * stricter, LOTA_PEER_SECRET_MIN..LOTA_PEER_SECRET_MAX bytes. Returns 0, or -1 with the
+ * reason in err (without the key's name).
+ */
+int lotad_cluster_load_secret(const char *path, lotad_cluster_config *cfg, char *err, size_t cap);
+
+/* A cluster over cfg (copied; the secret in cfg may be wiped afterwards) and this node's
+ * store (may be NULL: no cache, this node then owns nothing). Binds the peer port.
+ * Returns NULL with the reason in err. */
+lotad_cluster *lotad_cluster_new(const lotad_cluster_config *cfg, lotad_store *store, char *err,
+                                 size_t cap);
+/* Start the prober and the acceptor. Returns 0 or -errno. */
+int lotad_cluster_start(lotad_cluster *c);
+/* Stop the threads, close the peer port and free. NULL is fine. */
+void lotad_cluster_free(lotad_cluster *c);
+
+/* The admin's GET /cluster body (JSON) into a malloc'd buffer; NULL on no memory. */
+char *lotad_cluster_json(lotad_cluster *c, size_t *len);
+
+/* A lotad_metrics_provider (ud = the cluster): members and members up, peer requests and
+ * bytes by direction and result. */
+size_t lotad_cluster_metrics(char *out, size_t cap, void *cluster);
+
+/* Members currently up (self included). */
+size_t lotad_cluster_members_up(lotad_cluster *c);
+
+/* --- the front node's side (the cache asks these on a worker's loop: none blocks) --- */
+
+typedef struct lotad_peer_owner {
+	char id[LOTA_PLACEMENT_ID_MAX + 1];
+	char host[256];
+	int port;
+} lotad_peer_owner;
+
+/* 1 and *out when the extent named h belongs to another member that is up; 0 when this
+ * node owns it (or c is NULL, or nobody is in placement). */
+int lotad_cluster_owner(lotad_cluster *c, lota_hash128 h, lotad_peer_owner *out);
+
+/*
+ * The header lines ("Name: value\r\n" each) of a signed GET /peer/extent for the extent
+ * whose identity (lota_peer_extent_encode) is extent, range ("bytes=A-B" inside the
+ * extent) and fill ticket (may be empty), into buf. Returns their length or a negative
+ * code.
+ */
+int lotad_cluster_extent_headers(lotad_cluster *c, lota_str extent, lota_str range, lota_str ticket,
+                                 char *buf, size_t cap);
+
+uint64_t lotad_cluster_timeout_ms(const lotad_cluster *c);
+unsigned lotad_cluster_readahead(const lotad_cluster *c);
+
+/*
+ * An extent this node owns and does not hold: fill it (or join its fill) in this node's
+ * store on a cluster thread, taking it from the next candidate in its ranking that holds
+ * it (the previous owner after a membership change), else from the upstream with ticket
+ * (a presigned GET of the object, pinned by If-Match). Returns 0 and a reader of the
+ * growing extent, or a negative code (the caller then reads elsewhere).
+ */
+int lotad_cluster_fill_local(lotad_cluster *c, const lota_cache_key *k, lota_str ticket,
+                             lotad_store_reader **out);
+
+/*
+ * Have extents first..last of obj filled where they belong, ahead of the reader, on one
+ * cluster thread that takes them in order: an extent another member owns is asked of it
+ * (a signed request of its first byte, with ticket: the owner fills the whole extent);
+ * one this node owns is filled here (lotad_cluster_fill_local) and waited for before the
+ * next. Extents already held are skipped. Returns 0 or a negative code (nothing done).
+ */
+struct lota_object_id;
+int lotad_cluster_prestage(lotad_cluster *c, const struct lota_object_id *obj, uint64_t first,
+                           uint64_t last, lota_str ticket);
+
+/* Count a peer request this node made: ok (all bytes came), miss (the owner did not hold
+ * it) or error (failed, the rest read elsewhere), and the bytes received. */
+void lotad_cluster_count_out(lotad_cluster *c, int result, uint64_t bytes);
+#define LOTAD_PEER_OUT_OK    0
+#define LOTAD_PEER_OUT_MISS  1
+#define LOTAD_PEER_OUT_ERROR 3
+
+#endif

@@ -1,0 +1,165 @@
+/*
+ * config.c - the cluster's keys of lotad's configuration, each checked with a message
+ * that names the key and the reason (lotad refuses to start on any of them): the node id,
+ * the peer port, the members (a static list that must name this node, or a DNS name),
+ * the secret file (size and 0600 enforced), the timeouts.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lota/config.h>
+
+#include "cluster/cluster-internal.h"
+#include "util/hostport.h"
+
+static int hostport(const char *s, char *host, size_t cap, int *port)
+{
+	lota_str h;
+	long p;
+	if (lotad_hostport_split((lota_str){s, strlen(s)}, &h, &p) < 0 || p <= 0)
+		return -1;
+	h = lotad_host_unbracket(h);
+	if (h.len >= cap)
+		return -1;
+	memcpy(host, h.ptr, h.len);
+	host[h.len] = 0;
+	*port = (int)p;
+	return 0;
+}
+
+static bool id_ok(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n > LOTA_PLACEMENT_ID_MAX)
+		return false;
+	for (const char *p = id; *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '"' || *p == '\\' || *p == '=')
+			return false;
+	return true;
+}
+
+int lotad_cluster_configure(struct lota_config *cfg, const char *upstream_url, uint64_t extent_size,
+                            lotad_cluster_config *out)
+{
+	const char *const *peers = NULL;
+	size_t np = lota_config_get_list(cfg, "peer", &peers);
+	const char *dns = lota_config_get_string(cfg, "peers_dns");
+	bool has_dns = dns && dns[0];
+	if (np == 0 && !has_dns)
+		return 1;
+	memset(out, 0, sizeof(*out));
+	if (np && has_dns) {
+		fprintf(stderr, "lotad: config key \"peers_dns\": give either peer (a static list) "
+		                "or peers_dns, not both\n");
+		return -1;
+	}
+	const char *id = lota_config_get_string(cfg, "node_id");
+	if (has_dns && (!id || !id[0])) {
+		/* a DNS member's id is its address: this node's is its peer address (checked
+		 * below to be a literal one) */
+		id = NULL;
+	} else if (id && id[0]) {
+		if (!id_ok(id)) {
+			fprintf(stderr,
+			        "lotad: config key \"node_id\": \"%s\" is not 1 to %u printable "
+			        "bytes without space, '=', '\"' or '\\'\n",
+			        id, LOTA_PLACEMENT_ID_MAX);
+			return -1;
+		}
+		snprintf(out->node_id, sizeof(out->node_id), "%s", id);
+	} else if (gethostname(out->node_id, sizeof(out->node_id) - 1) < 0 ||
+	           !id_ok(out->node_id)) {
+		fprintf(stderr, "lotad: config key \"node_id\": not set, and the host name is not "
+		                "usable as a node id\n");
+		return -1;
+	}
+	const char *pl = lota_config_get_string(cfg, "peer_listen");
+	if (!pl || !pl[0]) {
+		fprintf(stderr, "lotad: config key \"peer_listen\": required with peer or "
+		                "peers_dns (the HOST:PORT of this node's peer port)\n");
+		return -1;
+	}
+	if (hostport(pl, out->listen_host, sizeof(out->listen_host), &out->listen_port) < 0) {
+		fprintf(stderr, "lotad: config key \"peer_listen\": \"%s\" is not HOST:PORT\n", pl);
+		return -1;
+	}
+	if (np > LOTAD_CLUSTER_MAX_MEMBERS) {
+		fprintf(stderr, "lotad: config key \"peer\": at most %d members\n",
+		        LOTAD_CLUSTER_MAX_MEMBERS);
+		return -1;
+	}
+	bool self = false;
+	for (size_t i = 0; i < np; i++) {
+		lotad_cluster_member_spec *m = &out->members[i];
+		if (lotad_cluster_parse_member(peers[i], m) < 0 || !id_ok(m->id)) {
+			fprintf(stderr,
+			        "lotad: config key \"peer\": \"%s\" is not ID=HOST:PORT (an id of "
+			        "printable bytes without space, then the member's peer port)\n",
+			        peers[i]);
+			return -1;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(out->members[j].id, m->id) == 0) {
+				fprintf(stderr,
+				        "lotad: config key \"peer\": id \"%s\" is given twice\n",
+				        m->id);
+				return -1;
+			}
+		self |= strcmp(m->id, out->node_id) == 0;
+	}
+	out->num_members = np;
+	if (np && !self) {
+		fprintf(stderr,
+		        "lotad: config key \"peer\": no member is this node (node_id \"%s\"); list "
+		        "every member, this node included\n",
+		        out->node_id);
+		return -1;
+	}
+	if (has_dns && (hostport(dns, out->dns_name, sizeof(out->dns_name), &out->dns_port) < 0 ||
+	                !out->dns_name[0])) {
+		fprintf(stderr, "lotad: config key \"peers_dns\": \"%s\" is not NAME:PORT\n", dns);
+		return -1;
+	}
+	if (has_dns && !out->node_id[0]) {
+		struct in6_addr a6;
+		if (inet_pton(AF_INET, out->listen_host, &a6) != 1 &&
+		    inet_pton(AF_INET6, out->listen_host, &a6) != 1) {
+			fprintf(stderr,
+			        "lotad: config key \"node_id\": with peers_dns a node's id is its "
+			        "address; peer_listen \"%s\" is not one, so give node_id (this "
+			        "node's address in %s)\n",
+			        pl, out->dns_name);
+			return -1;
+		}
+		if (!strcmp(out->listen_host, "0.0.0.0") || !strcmp(out->listen_host, "::")) {
+			fprintf(
+			    stderr,
+			    "lotad: config key \"node_id\": with peers_dns and peer_listen on "
+			    "all addresses (\"%s\"), give node_id (this node's address in %s)\n",
+			    pl, out->dns_name);
+			return -1;
+		}
+		snprintf(out->node_id, sizeof(out->node_id), "%s", out->listen_host);
+	}
+	out->refresh_ms = (uint64_t)lota_config_get_duration_ms(cfg, "peers_refresh");
+	out->timeout_ms = (uint64_t)lota_config_get_duration_ms(cfg, "peer_timeout");
+	out->readahead = (unsigned)lota_config_get_int(cfg, "peer_readahead");
+	out->extent_size = extent_size;
+	snprintf(out->upstream_url, sizeof(out->upstream_url), "%s", upstream_url);
+	const char *sf = lota_config_get_string(cfg, "cluster_secret_file");
+	char err[512];
+	if (!sf || !sf[0]) {
+		fprintf(stderr, "lotad: config key \"cluster_secret_file\": required with peer or "
+		                "peers_dns (a file of 32 or more random bytes, mode 0600, the same "
+		                "on every node)\n");
+		return -1;
+	}
+	if (lotad_cluster_load_secret(sf, out, err, sizeof(err)) < 0) {
+		fprintf(stderr, "lotad: config key \"cluster_secret_file\": %s\n", err);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# test_cluster_loopback.sh - three lotads on 127.0.0.1 (different ports) as one cluster in
+# front of one radosgw: the peer protocol, placement and failover without namespaces.
+#
+# - membership: every node's GET /cluster lists the three members up; a bad secret file
+#   (world-readable, too short) is refused at start with the key and the reason.
+# - one fill per extent cluster-wide: an object of 4 extents read through node a (cold)
+#   while c is not running yet, then c joins and the object is read through b (boto3)
+#   and c (awscli), byte-exact by sha256 on every node; the upstream fills of all nodes
+#   (their own and those made for a member with its fill ticket) add up to 4, the
+#   extents c now owns were taken from the previous owner (the next candidate), and the
+#   nodes that did not own an extent got it from its owner (bytes served by "peer").
+# - a HEAD through b pre-stages an object's 2 extents where they belong (2 fills), and a
+#   GET through c then needs no other upstream fill.
+# - authorization stays the upstream's: bob and anonymous get 403 on every node for
+#   alice's cached object.
+# - the peer port (a hand-written signer, clients/peer_sign.py): no peer headers, a wrong
+#   HMAC, another secret, stale, future, replayed, an unknown node id, a tampered range
+#   are all 403 with no body byte; a signed request of a member for an extent range gets
+#   exactly those bytes from its owner.
+# - failover: a slow read through node a of an object whose extents other nodes own; the
+#   owner is killed with SIGKILL while it streams; the read completes byte-exact, with
+#   no error; /cluster shows the dead node down, then up after it restarts; the same
+#   with an owner that stalls (SIGSTOP) for longer than --peer-timeout.
+# shellcheck source=lib.sh disable=SC2317 # (helpers run through check)
+. "$(dirname "$0")/lib.sh"
+[ "${LOTA_TEST_DIRECT:-0}" = 1 ] && it_skip "lotad-specific test (LOTA_TEST_DIRECT=1)"
+it_require_rgw
+it_require_cmd curl md5sum /usr/bin/aws
+
+LOTA=${LOTA_BUILD_DIR:-$IT_LIB_DIR/../../build}/tools/lota
+MiB=$((1024 * 1024))
+EXT=16MiB
+SECRET=$IT_DIR/cluster.secret
+head -c 32 /dev/urandom >"$SECRET"
+chmod 600 "$SECRET"
+
+read -r PA PB PC <<<"$(it_free_ports)"
+read -r LB AB LC <<<"$(it_free_ports)"
+read -r AC _ _ <<<"$(it_free_ports)"
+CL=(--peer "a=127.0.0.1:$PA" --peer "b=127.0.0.1:$PB" --peer "c=127.0.0.1:$PC"
+	--cluster-secret-file "$SECRET" --peer-timeout 2s --extent-size "$EXT"
+	--min-object-size 1MiB --workers 2)
+IT_LOTAD_ARGS=(--node-id a --peer-listen "127.0.0.1:$PA" --cache-dir "$IT_DIR/cache-a:1GiB"
+	"${CL[@]}")
+it_setup
+
+declare -A LPORT=([a]=$IT_LOTAD_PORT [b]=$LB [c]=$LC)
+declare -A APORT=([a]=$IT_LOTAD_ADMIN_PORT [b]=$AB [c]=$AC)
+declare -A PPORT=([a]=$PA [b]=$PB [c]=$PC)
+declare -A PID=()
+
+# start_node ID: lotad for member ID (b or c), in the background; waits for /healthz.
+start_node() {
+	local id=$1 bin
+	bin=$(it_lotad_bin)
+	"$bin" --listen "127.0.0.1:${LPORT[$id]}" --upstream "http://127.0.0.1:$RGW_PORT" \
+		--credentials "$IT_CREDENTIALS" --admin-listen "127.0.0.1:${APORT[$id]}" \
+		--endpoint-name localhost --node-id "$id" --peer-listen "127.0.0.1:${PPORT[$id]}" \
+		--cache-dir "$IT_DIR/cache-$id:1GiB" "${CL[@]}" \
+		>>"$IT_DIR/lotad-$id.log" 2>&1 </dev/null &
+	PID[$id]=$!
+	it_wait_for 20 curl -sf -m 2 -o /dev/null "http://127.0.0.1:${APORT[$id]}/healthz" ||
+		it_die "lotad $id did not start (see $IT_DIR/lotad-$id.log)"
+}
+stop_nodes() {
+	local id
+	for id in b c; do
+		[ -n "${PID[$id]:-}" ] || continue
+		kill -CONT "${PID[$id]}" 2>/dev/null
+		kill -TERM "${PID[$id]}" 2>/dev/null
+		wait "${PID[$id]}" 2>/dev/null
+	done
+	return 0
+}
+it_at_exit stop_nodes
+start_node b
+
+# metric NODE SERIES (0 when absent)
+metric() {
+	curl -sf -m 5 "http://127.0.0.1:${APORT[$1]}/metrics" |
+		awk -v s="$2" '$1 == s { v = $2 } END { print (v == "" ? 0 : v) }'
+}
+# state NODE MEMBER: the member's state in NODE's GET /cluster
+state() {
+	curl -sf -m 5 "http://127.0.0.1:${APORT[$1]}/cluster" | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print([m["state"] for m in d["members"] if m["id"] == sys.argv[1]][0])' "$2"
+}
+all_up() {
+	local n m
+	for n in a b c; do
+		for m in a b c; do
+			[ "$(state "$n" "$m")" = up ] || return 1
+		done
+	done
+}
+ab_up() { [ "$(state a b)" = up ] && [ "$(state b a)" = up ] && [ "$(state a c)" = down ]; }
+check "a and b see each other up, c (not started) down" it_wait_for 20 ab_up
+J=$(curl -sf "http://127.0.0.1:${APORT[b]}/cluster")
+check_contains "GET /cluster names this node" '"node":"b"' "$J"
+check_contains "GET /cluster has the shared fields" '"self":true' "$J"
+
+# --- the secret file is checked at start
+chmod 644 "$SECRET"
+out=$("$(it_lotad_bin)" --upstream "http://127.0.0.1:$RGW_PORT" --node-id a \
+	--peer-listen 127.0.0.1:1 --peer a=127.0.0.1:1 --cluster-secret-file "$SECRET" 2>&1)
+check_eq "a world-readable secret is refused (exit 2)" 2 $?
+check_contains "... naming the key and the mode" 'config key "cluster_secret_file"' "$out"
+check_contains "... and the fix" "must be 0600" "$out"
+chmod 600 "$SECRET"
+head -c 16 /dev/urandom >"$IT_DIR/short.secret"
+chmod 600 "$IT_DIR/short.secret"
+out=$("$(it_lotad_bin)" --upstream "http://127.0.0.1:$RGW_PORT" --node-id a \
+	--peer-listen 127.0.0.1:1 --peer a=127.0.0.1:1 --cluster-secret-file "$IT_DIR/short.secret" 2>&1)
+check_contains "a 16-byte secret is refused" "16 bytes; the cluster secret must hold 32" "$out"
+
+# --- one object, four extents, read through every node
+W=$IT_DIR/work
+mkdir -p "$W"
+B=lota-cluster
+url() { echo "http://127.0.0.1:${LPORT[$1]}/$B/$2"; }
+check_eq "create bucket" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -X PUT "$(url a "")")"
+# owner3 FILE KEY SIZE OFFSET: the owner of the extent at OFFSET among a, b and c
+owner3() {
+	"$LOTA" owner --node a --node b --node c --bucket "$B" --key "$2" \
+		--etag "\"$(md5sum "$1" | cut -d' ' -f1)\"" --size "$3" --extent-size "$EXT" \
+		--offset "$4" | sed -n '2s/^1 //p'
+}
+# An object of which c (joining later) owns an extent among the three.
+for try in 1 2 3 4 5 6 7 8 9 10; do
+	it_random_file "$W/x" $((48 * MiB + 5))
+	c_owns=0
+	for off in 0 $((16 * MiB)) $((32 * MiB)) $((48 * MiB)); do
+		[ "$(owner3 "$W/x" x.bin $((48 * MiB + 5)) "$off")" = c ] && c_owns=$((c_owns + 1))
+	done
+	[ "$c_owns" -gt 0 ] && break
+done
+SHA_X=$(it_sha256 "$W/x")
+check_eq "upload through node a" 200 \
+	"$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/x" "$(url a x.bin)")"
+ETAG_X="\"$(md5sum "$W/x" | cut -d' ' -f1)\""
+
+fills() { # the fills of every node: their own and those made for a member
+	local n t=0
+	for n in a b c; do
+		t=$((t + $(metric "$n" 'lota_cache_fills_total{result="started"}') + $(metric "$n" 'lota_peer_fills_total{source="upstream"}')))
+	done
+	echo "$t"
+}
+idle() {
+	local n
+	for n in a b c; do
+		[ "$(metric "$n" lota_cache_fills_in_progress)" = 0 ] || return 1
+	done
+}
+it_curl alice -o "$W/xa" "$(url a x.bin)"
+check_eq "node a (curl, cold): bytes exact" "$SHA_X" "$(it_sha256 "$W/xa")"
+check "fills finish" it_wait_for 30 idle
+check_eq "4 extents, 4 fills with a and b" 4 "$(fills)"
+start_node c
+check "c joins: every node's /cluster lists a, b and c up" it_wait_for 20 all_up
+check_eq "lota_cluster_members_up on a" 3 "$(metric a lota_cluster_members_up)"
+S3_ENDPOINT=http://127.0.0.1:${LPORT[b]} S3_PORT=${LPORT[b]} it_python "$IT_CLIENTS_DIR/cache_boto3.py" \
+	get "$B" x.bin "$W/xb" >/dev/null
+check_eq "node b (boto3): bytes exact" "$SHA_X" "$(it_sha256 "$W/xb")"
+S3_ENDPOINT=http://127.0.0.1:${LPORT[c]} it_aws alice s3 cp "s3://$B/x.bin" "$W/xc" >/dev/null
+check_eq "node c (awscli): bytes exact" "$SHA_X" "$(it_sha256 "$W/xc")"
+check "fills finish" it_wait_for 30 idle
+check_eq "4 extents, still 4 upstream fills in the whole cluster" 4 "$(fills)"
+check_eq "c took its $c_owns extent(s) from the previous owner" "$c_owns" \
+	"$(metric c 'lota_peer_fills_total{source="peer"}')"
+peer_b=$(metric b 'lota_bytes_served_total{source="peer"}')
+peer_c=$(metric c 'lota_bytes_served_total{source="peer"}')
+check "nodes b and c got extents from their owners ($peer_b, $peer_c peer bytes)" \
+	test $((peer_b + peer_c)) -gt 0
+check "fills avoided by a peer are counted" \
+	test $(($(metric b lota_cache_fills_avoided_total) + $(metric c lota_cache_fills_avoided_total))) -gt 0
+
+# --- a HEAD pre-stages every extent where it belongs
+it_random_file "$W/z" $((32 * MiB))
+check_eq "upload z" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/z" "$(url a z.bin)")"
+f0=$(fills)
+check_eq "HEAD of z through b" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -I "$(url b z.bin)")"
+staged() { [ "$(fills)" -ge $((f0 + 2)) ] && idle; }
+check "the HEAD pre-staged z's 2 extents in the cluster" it_wait_for 30 staged
+it_curl alice -o "$W/z1" "$(url c z.bin)"
+check_eq "z through c: bytes exact" "$(it_sha256 "$W/z")" "$(it_sha256 "$W/z1")"
+check "fills finish" it_wait_for 30 idle
+check_eq "... with no more upstream fills" $((f0 + 2)) "$(fills)"
+
+# --- the upstream still decides who reads
+for n in a b c; do
+	st=$(it_curl bob -s -o "$W/deny" -w '%{http_code}' "$(url "$n" x.bin)")
+	check_eq "node $n: bob is refused alice's cached object" 403 "$st"
+	st=$(curl -s -o "$W/deny" -w '%{http_code}' "$(url "$n" x.bin)")
+	check_eq "node $n: anonymous is refused alice's cached object" 403 "$st"
+done
+
+# --- the peer port
+it_run_checks "peer port refusals (node b)" it_python "$IT_CLIENTS_DIR/peer_sign.py" refusals \
+	127.0.0.1 "$PB" "$SECRET" a
+owner0=$("$LOTA" owner --node a --node b --node c --bucket "$B" --key x.bin --etag "$ETAG_X" \
+	--size $((48 * MiB + 5)) --extent-size "$EXT" | sed -n '2s/^1 //p')
+st=$(it_python "$IT_CLIENTS_DIR/peer_sign.py" extent 127.0.0.1 "${PPORT[$owner0]}" "$SECRET" a \
+	"$B" x.bin "$ETAG_X" $((48 * MiB + 5)) 0 bytes=100-4195 "$W/ext")
+check_eq "a member's signed extent request to its owner ($owner0): 206" 206 "$st"
+check_eq "... with exactly those bytes" "$(tail -c +101 "$W/x" | head -c 4096 | sha256sum | cut -d' ' -f1)" \
+	"$(it_sha256 "$W/ext")"
+
+# --- an owner killed mid-stream: the read goes on elsewhere, byte-exact
+# pick NAME: a 48 MiB object $W/NAME with an extent (after the first) owned by b or c,
+# which becomes the victim.
+pick() {
+	local try off o
+	victim=
+	for try in 1 2 3 4 5 6 7 8; do
+		it_random_file "$W/$1" $((48 * MiB))
+		for off in $((16 * MiB)) $((32 * MiB)); do
+			o=$(owner3 "$W/$1" "$1.bin" $((48 * MiB)) "$off")
+			case $o in b | c) victim=$o && return 0 ;; esac
+		done
+	done
+	it_die "no object layout with an extent owned by b or c in $try tries"
+}
+pick y
+check_eq "upload y" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/y" "$(url a y.bin)")"
+it_curl alice -o "$W/y1" "$(url a y.bin)"
+check_eq "y, cold through a: bytes exact" "$(it_sha256 "$W/y")" "$(it_sha256 "$W/y1")"
+check "fills finish" it_wait_for 30 idle
+served0=$(metric "$victim" 'lota_peer_bytes_total{direction="in"}')
+fo0=$(metric a lota_cache_peer_failovers_total)
+it_curl alice --limit-rate 12M -o "$W/y2" -w '%{http_code}' "$(url a y.bin)" >"$W/y2.status" 2>"$W/y2.err" &
+reader=$!
+serving() { [ "$(metric "$victim" 'lota_peer_bytes_total{direction="in"}')" -gt "$served0" ]; }
+check "owner $victim streams to node a" it_wait_for 30 serving
+kill -KILL "${PID[$victim]}"
+wait "${PID[$victim]}" 2>/dev/null
+PID[$victim]=
+wait "$reader"
+check_eq "the slow read through a completes without error" "0 200" "$? $(cat "$W/y2.status")"
+check_eq "... byte-exact" "$(it_sha256 "$W/y")" "$(it_sha256 "$W/y2")"
+check "... the rest came from elsewhere (a failover counted)" \
+	test "$(metric a lota_cache_peer_failovers_total)" -gt "$fo0"
+down() { [ "$(state a "$victim")" = down ]; }
+check "node a's /cluster shows $victim down" it_wait_for 15 down
+check_eq "lota_cluster_members_up on a" 2 "$(metric a lota_cluster_members_up)"
+it_curl alice -o "$W/y3" "$(url a y.bin)"
+check_eq "y through a with $victim down: bytes exact" "$(it_sha256 "$W/y")" "$(it_sha256 "$W/y3")"
+start_node "$victim"
+up() { [ "$(state a "$victim")" = up ]; }
+check "after a restart, $victim is up again on a's /cluster" it_wait_for 15 up
+it_curl alice -o "$W/y4" "$(url "$victim" y.bin)"
+check_eq "y through the restarted $victim: bytes exact" "$(it_sha256 "$W/y")" "$(it_sha256 "$W/y4")"
+
+# --- an owner that stalls (SIGSTOP) mid-stream: after --peer-timeout the rest comes from
+# elsewhere, byte-exact; it comes back up once it answers again (SIGCONT)
+pick v
+check_eq "upload v" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/v" "$(url a v.bin)")"
+it_curl alice -o "$W/v1" "$(url a v.bin)"
+check_eq "v, cold through a: bytes exact" "$(it_sha256 "$W/v")" "$(it_sha256 "$W/v1")"
+check "fills finish" it_wait_for 30 idle
+served0=$(metric "$victim" 'lota_peer_bytes_total{direction="in"}')
+fo0=$(metric a lota_cache_peer_failovers_total)
+it_curl alice --limit-rate 12M -o "$W/v2" -w '%{http_code}' "$(url a v.bin)" >"$W/v2.status" 2>"$W/v2.err" &
+reader=$!
+check "owner $victim streams v to node a" it_wait_for 30 serving
+kill -STOP "${PID[$victim]}"
+wait "$reader"
+check_eq "the slow read through a completes without error despite the stalled owner" "0 200" \
+	"$? $(cat "$W/v2.status")"
+kill -CONT "${PID[$victim]}"
+check_eq "... byte-exact" "$(it_sha256 "$W/v")" "$(it_sha256 "$W/v2")"
+check "... the rest came from elsewhere (a failover counted)" \
+	test "$(metric a lota_cache_peer_failovers_total)" -gt "$fo0"
+check "$victim answers again: up on a's /cluster" it_wait_for 15 up
+
+# b and c stop like a: SIGTERM, exit 0, nothing reported by a sanitizer
+for n in b c; do
+	[ -n "${PID[$n]:-}" ] || continue
+	kill -TERM "${PID[$n]}"
+	wait "${PID[$n]}"
+	check_eq "node $n exits 0 on SIGTERM" 0 $?
+	PID[$n]=
+done
+check "no sanitizer report in the logs of b and c" \
+	bash -c "! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' '$IT_DIR'/lotad-*.log"
+
+it_finish
