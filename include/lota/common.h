@@ -124,6 +124,15 @@ enum lota_error {
 	/* crypto */
 	LOTA_E_CRYPTO = -1090,   /* OpenSSL failed */
 	LOTA_E_AUTH_TAG = -1091, /* an authentication tag did not verify */
+	/* the S3 client (lota/client.h): details in its lota_client_error */
+	LOTA_E_CLIENT_HTTP = -1100,      /* the server answered with an error */
+	LOTA_E_CLIENT_NOT_FOUND = -1101, /* 404: no such key, bucket or upload */
+	LOTA_E_CLIENT_DENIED = -1102,    /* 403: signature, key or permission refused */
+	LOTA_E_CLIENT_CHANGED = -1103,   /* 412: the object changed (If-Match failed) */
+	LOTA_E_CLIENT_TRANSPORT = -1104, /* no answer: connect, reset, timeout */
+	LOTA_E_CLIENT_PROTOCOL = -1105,  /* an answer that breaks S3's rules */
+	LOTA_E_CLIENT_ABORTED = -1106,   /* a callback asked to stop */
+	LOTA_E_CLIENT_URI = -1107,       /* a bad endpoint URL */
 };
 
 /* A static, human-readable message for any code (lota's own or -errno). Never NULL. */
