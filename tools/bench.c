@@ -143,8 +143,10 @@ int lota_cmd_bench(int argc, char **argv)
 	}
 	st = 1;
 	b.c = tool_client("bench", a.cfg);
-	if (!b.c)
+	if (!b.c) {
+		st = tool_client_status;
 		goto out;
+	}
 	b.bucket = bucket;
 	b.nkeys = (size_t)lota_config_get_int(a.cfg, "objects");
 	b.size = lota_config_get_size(a.cfg, "size");

@@ -39,7 +39,9 @@ int tool_parse(const char *cmd, const lota_config_key *own, size_t nown, int arg
                const char *usage, size_t min_pos, size_t max_pos, tool_args *out);
 void tool_args_free(tool_args *a);
 
-/* A client from the common flags; prints why not and returns NULL. */
+/* A client from the common flags; prints why not and returns NULL, with the exit status
+ * to give in tool_client_status (2 for a bad endpoint, else 1). */
+extern int tool_client_status;
 lota_client *tool_client(const char *cmd, const lota_config *cfg);
 
 /* "s3://bucket/key": bucket and key (key may be "") into the buffers; false if the

@@ -128,6 +128,8 @@ int tool_parse(const char *cmd, const lota_config_key *own, size_t nown, int arg
 	return -1;
 }
 
+int tool_client_status = 1;
+
 lota_client *tool_client(const char *cmd, const lota_config *cfg)
 {
 	lota_client *c = NULL;
@@ -144,6 +146,8 @@ lota_client *tool_client(const char *cmd, const lota_config *cfg)
 	int rc = lota_client_new(&o, &c);
 	if (rc < 0) {
 		fprintf(stderr, "lota %s: %s\n", cmd, e.message[0] ? e.message : lota_strerror(rc));
+		/* a bad endpoint or setting is a usage error; a broken AWS file or no memory not */
+		tool_client_status = rc == LOTA_E_CLIENT_URI || rc == -EINVAL ? 2 : 1;
 		return NULL;
 	}
 	return c;

@@ -397,8 +397,10 @@ int lota_cmd_cp(int argc, char **argv)
 	}
 	st = 1;
 	x.c = tool_client("cp", a.cfg);
-	if (!x.c)
+	if (!x.c) {
+		st = tool_client_status;
 		goto out;
+	}
 	if (s3src) {
 		if (rec) {
 			st = download_tree(&x, sb, sk, a.pos[1]);
@@ -474,8 +476,10 @@ int lota_cmd_ls(int argc, char **argv)
 	}
 	st = 1;
 	c = tool_client("ls", a.cfg);
-	if (!c)
+	if (!c) {
+		st = tool_client_status;
 		goto out;
+	}
 	lota_list_opts lo =
 	    LOTA_OPTS(lota_list_opts, .prefix = k,
 	              .delimiter = lota_config_get_bool(a.cfg, "recursive") ? NULL : "/");
@@ -541,8 +545,10 @@ int lota_cmd_rm(int argc, char **argv)
 	}
 	st = 1;
 	c = tool_client("rm", a.cfg);
-	if (!c)
+	if (!c) {
+		st = tool_client_status;
 		goto out;
+	}
 	if (!rec) {
 		int rc = lota_client_delete(c, b, k, &e);
 		if (rc < 0) {
@@ -606,8 +612,10 @@ int lota_cmd_prestage(int argc, char **argv)
 	}
 	st = 1;
 	c = tool_client("prestage", a.cfg);
-	if (!c)
+	if (!c) {
+		st = tool_client_status;
 		goto out;
+	}
 	tool_progress pr;
 	tool_progress_init(&pr, "prestage", true);
 	lota_prestage_opts po = LOTA_OPTS(lota_prestage_opts, .prefix = true,
@@ -640,8 +648,10 @@ int lota_cmd_cluster(int argc, char **argv)
 	lota_client_error e;
 	lota_client *c = tool_client("cluster", a.cfg);
 	st = 1;
-	if (!c)
+	if (!c) {
+		st = tool_client_status;
 		goto out;
+	}
 	int n = lota_client_cluster(c, NULL, nodes, 256, &e);
 	if (n < 0) {
 		st = tool_fail("cluster", "GET /cluster", n, &e);
