@@ -47,6 +47,7 @@ typedef struct mpop {
 	lota_client_progress_fn progress;
 	void *progress_ud;
 	lota_client_error *err;
+	int fail; /* a part that could not even be described (no memory) */
 } mpop;
 
 static void set_source(lota__xfer *x, const putsrc *s, uint64_t off, uint64_t len)
@@ -91,8 +92,9 @@ static lota__xfer *mp_next(lota__batch *b)
 			continue;
 		}
 		if (part_start(op, p, i) < 0) {
-			p->x.fail = -ENOMEM;
-			p->state = 1;
+			/* never send a part without its query: stop the upload (it is aborted) */
+			op->fail = -ENOMEM;
+			return NULL;
 		}
 		return &p->x;
 	}
@@ -127,6 +129,8 @@ static int mp_done(lota__batch *b, lota__xfer *x)
 static int mp_tick(lota__batch *b)
 {
 	mpop *op = b->ud;
+	if (op->fail)
+		return op->fail;
 	if (!op->progress)
 		return 0;
 	uint64_t now = lota__now_ms();
@@ -276,6 +280,8 @@ static int multipart(lota_client *c, const char *bucket, const char *key, const 
 	                 .tick = mp_tick,
 	                 .ud = &op};
 	rc = lota__batch_run(&b);
+	if (rc == 0 && op.fail)
+		rc = op.fail;
 	if (rc == 0)
 		for (size_t i = 0; i < op.n; i++)
 			if (op.parts[i].state != 2)
