@@ -176,4 +176,11 @@ void lota__list_page_cleanup(lota__list_page *page);
 int lota__xml_delete_result(const char *buf, size_t len, char *key, size_t key_cap, char *code,
                             size_t code_cap, size_t *nerrors);
 
+/* ---- Prometheus text (client_cluster.c) -------------------------------------------- */
+
+/* Add up the series of lotad's /metrics page buf[0..len) that lota_client_node_stats
+ * holds. 0, or LOTA_E_CLIENT_PROTOCOL for a line that is neither a comment nor
+ * "name[{labels}] value". */
+int lota__metrics_parse(const char *buf, size_t len, lota_client_node_stats *out);
+
 #endif

@@ -5,6 +5,7 @@
  * that are up), and the hashed-prefix form of a key.
  */
 #include <errno.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,9 @@
 #include <lota/placement.h>
 
 #include "client-internal.h"
+
+static int admin_get(lota_client *c, const char *admin_url, const char *path, lota__xfer *x,
+                     char **url_out, lota_client_error *err);
 
 int lota_client_hashed_key(const char *key, size_t len, unsigned digits, char *out, size_t cap)
 {
@@ -59,31 +63,11 @@ int lota_client_cluster(lota_client *c, const char *admin_url, lota_client_node 
 		lota__client_err(err, -EINVAL, "bad arguments");
 		return -EINVAL;
 	}
-	const char *base = admin_url && *admin_url ? admin_url : c->admin_url;
-	if (!base) {
-		lota__client_err(err, LOTA_E_CLIENT_URI,
-		                 "no admin endpoint (set admin_url or LOTA_ADMIN_URL)");
-		return LOTA_E_CLIENT_URI;
-	}
-	if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0) {
-		lota__client_err(err, LOTA_E_CLIENT_URI, "admin endpoint \"%s\" is not http[s]://",
-		                 base);
-		return LOTA_E_CLIENT_URI;
-	}
-	size_t bl = strlen(base);
-	while (bl > 0 && base[bl - 1] == '/')
-		bl--;
-	char *url = malloc(bl + 16);
+	char *url = NULL;
 	cJSON *doc = NULL;
 	lota__xfer x;
-	int rc = -ENOMEM;
 	lota__xfer_init(&x, "GET", NULL, NULL);
-	if (!url)
-		goto out;
-	snprintf(url, bl + 16, "%.*s/cluster", (int)bl, base);
-	x.url = url;
-	x.save_body = true;
-	rc = lota__perform(c, &x, err);
+	int rc = admin_get(c, admin_url, "/cluster", &x, &url, err);
 	if (rc < 0)
 		goto out;
 	rc = LOTA_E_CLIENT_PROTOCOL;
@@ -128,6 +112,162 @@ int lota_client_cluster(lota_client *c, const char *admin_url, lota_client_node 
 	rc = count;
 out:
 	cJSON_Delete(doc);
+	lota__xfer_cleanup(&x);
+	free(url);
+	return rc;
+}
+
+/* A sample value: a number as Prometheus prints it ("12", "1.5e+06", "NaN", "+Inf").
+ * Returns false for anything else; negative and non-finite values count as 0. */
+static bool sample_value(const char *v, size_t len, uint64_t *out)
+{
+	char tmp[64];
+	*out = 0;
+	if (len == 0 || len >= sizeof(tmp))
+		return false;
+	memcpy(tmp, v, len);
+	tmp[len] = '\0';
+	char *end;
+	double d = strtod(tmp, &end);
+	if (end != tmp + len)
+		return false;
+	if (isfinite(d) && d > 0)
+		*out = d >= 1.8e19 ? UINT64_MAX : (uint64_t)d;
+	return true;
+}
+
+static bool str_is(const char *p, size_t len, const char *lit)
+{
+	return len == strlen(lit) && !memcmp(p, lit, len);
+}
+
+static void add(uint64_t *to, uint64_t v)
+{
+	*to = *to > UINT64_MAX - v ? UINT64_MAX : *to + v;
+}
+
+int lota__metrics_parse(const char *buf, size_t len, lota_client_node_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!buf && len)
+		return -EINVAL;
+	const char *p = buf, *end = buf + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		const char *q = p;
+		p = nl ? nl + 1 : end;
+		while (q < le && (*q == ' ' || *q == '\t'))
+			q++;
+		if (q == le || *q == '#')
+			continue;
+		/* name */
+		const char *n = q;
+		while (q < le && (isalnum((unsigned char)*q) || *q == '_' || *q == ':'))
+			q++;
+		if (q == n)
+			return LOTA_E_CLIENT_PROTOCOL;
+		size_t nlen = (size_t)(q - n);
+		/* labels: to the closing brace (a quoted value may hold one) */
+		const char *lab = NULL;
+		size_t lablen = 0;
+		if (q < le && *q == '{') {
+			lab = ++q;
+			bool quoted = false;
+			while (q < le && (quoted || *q != '}')) {
+				if (*q == '\\' && quoted && q + 1 < le)
+					q++;
+				else if (*q == '"')
+					quoted = !quoted;
+				q++;
+			}
+			if (q >= le)
+				return LOTA_E_CLIENT_PROTOCOL;
+			lablen = (size_t)(q - lab);
+			q++;
+		}
+		if (q >= le || (*q != ' ' && *q != '\t'))
+			return LOTA_E_CLIENT_PROTOCOL;
+		while (q < le && (*q == ' ' || *q == '\t'))
+			q++;
+		const char *v = q;
+		while (q < le && *q != ' ' && *q != '\t' && *q != '\r')
+			q++;
+		if (q == v)
+			return LOTA_E_CLIENT_PROTOCOL;
+		uint64_t val;
+		if (!sample_value(v, (size_t)(q - v), &val))
+			return LOTA_E_CLIENT_PROTOCOL;
+		if (str_is(n, nlen, "lota_cache_hits_total"))
+			add(&out->cache_hits, val);
+		else if (str_is(n, nlen, "lota_cache_misses_total"))
+			add(&out->cache_misses, val);
+		else if (str_is(n, nlen, "lota_cache_bypass_total"))
+			add(&out->cache_bypass, val);
+		else if (str_is(n, nlen, "lota_cache_bytes"))
+			add(&out->cache_used_bytes, val);
+		else if (str_is(n, nlen, "lota_cache_capacity_bytes"))
+			add(&out->cache_capacity_bytes, val);
+		else if (str_is(n, nlen, "lota_bytes_served_total") && lab) {
+			if (memmem(lab, lablen, "source=\"cache\"", 14))
+				add(&out->bytes_from_cache, val);
+			else if (memmem(lab, lablen, "source=\"upstream\"", 17))
+				add(&out->bytes_from_upstream, val);
+		}
+	}
+	return 0;
+}
+
+/* GET admin_url + path (unsigned) into x's saved body. */
+static int admin_get(lota_client *c, const char *admin_url, const char *path, lota__xfer *x,
+                     char **url_out, lota_client_error *err)
+{
+	const char *base = admin_url && *admin_url ? admin_url : c->admin_url;
+	*url_out = NULL;
+	if (!base) {
+		lota__client_err(err, LOTA_E_CLIENT_URI,
+		                 "no admin endpoint (set admin_url or LOTA_ADMIN_URL)");
+		return LOTA_E_CLIENT_URI;
+	}
+	if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0) {
+		lota__client_err(err, LOTA_E_CLIENT_URI, "admin endpoint \"%s\" is not http[s]://",
+		                 base);
+		return LOTA_E_CLIENT_URI;
+	}
+	size_t bl = strlen(base);
+	while (bl > 0 && base[bl - 1] == '/')
+		bl--;
+	size_t ul = bl + strlen(path) + 1;
+	char *url = malloc(ul);
+	if (!url)
+		return -ENOMEM;
+	snprintf(url, ul, "%.*s%s", (int)bl, base, path);
+	lota__xfer_init(x, "GET", NULL, NULL);
+	x->url = url;
+	x->save_body = true;
+	*url_out = url;
+	return lota__perform(c, x, err);
+}
+
+int lota_client_node_stats_get(lota_client *c, const char *admin_url, lota_client_node_stats *out,
+                               lota_client_error *err)
+{
+	if (err)
+		memset(err, 0, sizeof(*err));
+	if (!c || !out) {
+		lota__client_err(err, -EINVAL, "bad arguments");
+		return -EINVAL;
+	}
+	memset(out, 0, sizeof(*out));
+	lota__xfer x;
+	char *url = NULL;
+	lota__xfer_init(&x, "GET", NULL, NULL);
+	int rc = admin_get(c, admin_url, "/metrics", &x, &url, err);
+	if (rc == 0) {
+		rc = lota__metrics_parse(x.body, x.body_len, out);
+		if (rc < 0)
+			lota__client_err(err, rc, "%s is not a Prometheus page", url);
+	}
 	lota__xfer_cleanup(&x);
 	free(url);
 	return rc;

@@ -6,7 +6,7 @@
  *   lota ls       s3://bucket[/prefix] [--recursive]
  *   lota rm       s3://bucket/key | --recursive s3://bucket/prefix
  *   lota prestage s3://bucket/prefix
- *   lota cluster  [--admin-url URL]
+ *   lota cluster  [ADMIN_URL...] [--admin-url URL]
  *   lota bench    get|put s3://bucket/prefix [--objects N] [--size S] [--duration D]
  *   lota presign  --endpoint URL --bucket B --key K [--expires 1h] [--method GET]
  *   lota owner    --node ID[=WEIGHT]... --bucket B --key K --etag E --size N
@@ -330,7 +330,7 @@ static const struct command {
     {"ls", lota_cmd_ls, "list objects under s3://bucket/prefix"},
     {"rm", lota_cmd_rm, "delete an object, or a prefix with --recursive"},
     {"prestage", lota_cmd_prestage, "ask lotad to cache every object under a prefix"},
-    {"cluster", lota_cmd_cluster, "the cluster's members, state and cache use"},
+    {"cluster", lota_cmd_cluster, "the cluster's members, state, cache use and hit rate"},
     {"bench", lota_cmd_bench, "bench get|put: throughput, ops/s, latency p50/p99"},
     {"presign", cmd_presign, "a presigned URL"},
     {"owner", cmd_owner, "which node holds an extent"},

@@ -637,14 +637,32 @@ out:
 
 /* ------------------------------------------------------------------ cluster --- */
 
+static void print_stats(const char *who, const lota_client_node_stats *s)
+{
+	char u[32], k[32], fc[32], fu[32], rate[16] = "-";
+	uint64_t asked = s->cache_hits + s->cache_misses;
+	if (asked)
+		snprintf(rate, sizeof(rate), "%.1f%%",
+		         100.0 * (double)s->cache_hits / (double)asked);
+	printf("%s: hits %llu, misses %llu, hit rate %s, cache %s/%s, served %s from cache, %s "
+	       "from upstream\n",
+	       who, (unsigned long long)s->cache_hits, (unsigned long long)s->cache_misses, rate,
+	       tool_human(s->cache_used_bytes, u, sizeof(u)),
+	       tool_human(s->cache_capacity_bytes, k, sizeof(k)),
+	       tool_human(s->bytes_from_cache, fc, sizeof(fc)),
+	       tool_human(s->bytes_from_upstream, fu, sizeof(fu)));
+}
+
 int lota_cmd_cluster(int argc, char **argv)
 {
-	const char *usage = "lota cluster [--admin-url URL]   (members, state, cache use)";
+	const char *usage = "lota cluster [ADMIN_URL...]   (members, state and cache use from "
+	                    "the first node's /cluster; hit rate from each node's /metrics; "
+	                    "default: --admin-url or LOTA_ADMIN_URL)";
 	tool_args a;
-	int st = tool_parse("cluster", NULL, 0, argc, argv, usage, 0, 0, &a);
+	int st = tool_parse("cluster", NULL, 0, argc, argv, usage, 0, TOOL_MAX_POS, &a);
 	if (st >= 0)
 		return st;
-	lota_client_node nodes[256];
+	static lota_client_node nodes[256];
 	lota_client_error e;
 	lota_client *c = tool_client("cluster", a.cfg);
 	st = 1;
@@ -652,27 +670,42 @@ int lota_cmd_cluster(int argc, char **argv)
 		st = tool_client_status;
 		goto out;
 	}
-	int n = lota_client_cluster(c, NULL, nodes, 256, &e);
-	if (n < 0) {
+	const char *first = a.npos ? a.pos[0] : NULL;
+	int n = lota_client_cluster(c, first, nodes, 256, &e);
+	if (n == LOTA_E_CLIENT_NOT_FOUND) {
+		printf("no /cluster on this node: a single lotad\n");
+	} else if (n < 0) {
 		st = tool_fail("cluster", "GET /cluster", n, &e);
 		goto out;
+	} else {
+		printf("%-20s %-22s %-5s %-8s %21s %6s\n", "NODE", "ADDRESS", "STATE", "WEIGHT",
+		       "CACHE USED/CAPACITY", "USE");
+		for (int i = 0; i < n && i < 256; i++) {
+			char u[32], k[32], both[64], pct[16] = "-";
+			snprintf(both, sizeof(both), "%s/%s",
+			         tool_human(nodes[i].cache_used_bytes, u, sizeof(u)),
+			         tool_human(nodes[i].cache_capacity_bytes, k, sizeof(k)));
+			if (nodes[i].cache_capacity_bytes)
+				snprintf(pct, sizeof(pct), "%.0f%%",
+				         100.0 * (double)nodes[i].cache_used_bytes /
+				             (double)nodes[i].cache_capacity_bytes);
+			printf("%-20s %-22s %-5s %-8g %21s %6s%s\n", nodes[i].id, nodes[i].address,
+			       nodes[i].up ? "up" : "down", nodes[i].weight, both, pct,
+			       nodes[i].self ? "  (this node)" : "");
+		}
 	}
-	printf("%-20s %-22s %-5s %-8s %21s %6s\n", "NODE", "ADDRESS", "STATE", "WEIGHT",
-	       "CACHE USED/CAPACITY", "USE");
-	for (int i = 0; i < n && i < 256; i++) {
-		char u[32], k[32], both[64], pct[16] = "-";
-		snprintf(both, sizeof(both), "%s/%s",
-		         tool_human(nodes[i].cache_used_bytes, u, sizeof(u)),
-		         tool_human(nodes[i].cache_capacity_bytes, k, sizeof(k)));
-		if (nodes[i].cache_capacity_bytes)
-			snprintf(pct, sizeof(pct), "%.0f%%",
-			         100.0 * (double)nodes[i].cache_used_bytes /
-			             (double)nodes[i].cache_capacity_bytes);
-		printf("%-20s %-22s %-5s %-8g %21s %6s%s\n", nodes[i].id, nodes[i].address,
-		       nodes[i].up ? "up" : "down", nodes[i].weight, both, pct,
-		       nodes[i].self ? "  (this node)" : "");
-	}
+	size_t nadmin = a.npos ? a.npos : 1;
 	st = 0;
+	for (size_t i = 0; i < nadmin; i++) {
+		lota_client_node_stats s;
+		const char *url = a.npos ? a.pos[i] : NULL;
+		int rc = lota_client_node_stats_get(c, url, &s, &e);
+		if (rc < 0) {
+			st = tool_fail("cluster", "GET /metrics", rc, &e);
+			continue;
+		}
+		print_stats(url ? url : "node", &s);
+	}
 out:
 	lota_client_free(c);
 	tool_args_free(&a);

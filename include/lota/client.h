@@ -292,6 +292,28 @@ typedef struct lota_client_node {
 LOTA_API int lota_client_cluster(lota_client *c, const char *admin_url, lota_client_node *nodes,
                                  size_t cap, lota_client_error *err) LOTA_WUR;
 
+/* What one node's admin /metrics says of its cache (sums over every series of a name;
+ * 0 for a series the node does not print). */
+typedef struct lota_client_node_stats {
+	uint64_t cache_hits;
+	uint64_t cache_misses;
+	uint64_t cache_bypass;
+	uint64_t bytes_from_cache;    /* lota_bytes_served_total{source="cache"} */
+	uint64_t bytes_from_upstream; /* lota_bytes_served_total{source="upstream"} */
+	uint64_t cache_used_bytes;    /* sum of lota_cache_bytes{dir} */
+	uint64_t cache_capacity_bytes;
+} lota_client_node_stats;
+
+/*
+ * The cache counters of the node whose admin endpoint is admin_url (NULL: the handle's),
+ * from its GET /metrics (Prometheus text). Returns 0, or LOTA_E_CLIENT_URI (no admin
+ * endpoint), LOTA_E_CLIENT_PROTOCOL (a page that is not Prometheus text), the transport
+ * and HTTP errors.
+ */
+LOTA_API int lota_client_node_stats_get(lota_client *c, const char *admin_url,
+                                        lota_client_node_stats *out,
+                                        lota_client_error *err) LOTA_WUR;
+
 /*
  * Which node holds the extent of bucket/key containing byte `offset`: the object is
  * HEADed for its ETag and size, the members come from lota_client_cluster, and the

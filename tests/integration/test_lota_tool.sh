@@ -77,7 +77,8 @@ expect "rm needs a key" 2 'is not s3://bucket/key' "$lota" rm s3://b
 expect "prestage needs s3://" 2 'is not s3://' "$lota" prestage b/p
 expect "bench needs get or put" 2 'usage' "$lota" bench
 expect "bench bad size" 2 'size' "$lota" bench get s3://b/p --size 4XB
-expect "cluster takes no argument" 2 'usage' "$lota" cluster extra
+expect "cluster needs an admin endpoint" 1 'no admin endpoint' env -u LOTA_ADMIN_URL "$lota" cluster
+expect "cluster with a bad admin URL" 1 'is not http' "$lota" cluster ftp://x
 expect "nothing listening: exit 1 naming the failure" 1 'lota ls: s3://b/: ' \
 	env AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null "$lota" ls s3://b/ --endpoint-url http://127.0.0.1:9
 tmpd=$(mktemp -d)

@@ -21,6 +21,7 @@
 #include <lota/extent.h>
 #include <lota/placement.h>
 
+#include "client-internal.h"
 #include "fakeup.h"
 #include "unit.h"
 
@@ -664,10 +665,28 @@ static const char cluster_json[] =
     "{\"id\":\"n2\",\"address\":\"10.0.0.2:8080\",\"state\":\"up\",\"weight\":2},"
     "{\"id\":\"n3\",\"address\":\"10.0.0.3:8080\",\"state\":\"down\",\"weight\":1}]}";
 
+static const char metrics_page[] =
+    "# HELP lota_cache_hits_total GET/HEAD requests answered from the cache.\n"
+    "# TYPE lota_cache_hits_total counter\n"
+    "lota_cache_hits_total 30\n"
+    "lota_cache_misses_total 10\n"
+    "lota_cache_bytes{dir=\"0\"} 100\n"
+    "lota_cache_bytes{dir=\"1\"} 23\n"
+    "lota_cache_capacity_bytes{dir=\"0\"} 1000\n"
+    "lota_bytes_served_total{source=\"cache\"} 5e+03\n"
+    "lota_bytes_served_total{source=\"upstream\",x=\"}\"} 7\n"
+    "lota_requests_total{op=\"get_object\",status=\"200\"} 40\n";
+
 static void admin_hook(fakeup *f, const fakeup_req *req, fakeup_resp *resp, void *ud)
 {
 	(void)f;
 	(void)ud;
+	if (!strcmp(req->target, "/metrics")) {
+		resp->status = 200;
+		resp->body = metrics_page;
+		resp->body_len = resp->length = strlen(metrics_page);
+		resp->etag[0] = '\0';
+	}
 	if (!strcmp(req->target, "/cluster")) {
 		resp->status = 200;
 		resp->body = cluster_json;
@@ -701,6 +720,15 @@ static void test_prestage_owner_cluster(void)
 	CU_ASSERT(nodes[0].self && nodes[0].up && !nodes[2].up);
 	CU_ASSERT_EQUAL(nodes[0].cache_used_bytes, 5);
 	CU_ASSERT_EQUAL(nodes[1].weight, 2.0);
+	lota_client_node_stats ns;
+	CU_ASSERT_EQUAL(lota_client_node_stats_get(c, NULL, &ns, &e), 0);
+	CU_ASSERT_EQUAL(ns.cache_hits, 30);
+	CU_ASSERT_EQUAL(ns.cache_misses, 10);
+	CU_ASSERT_EQUAL(ns.cache_used_bytes, 123);
+	CU_ASSERT_EQUAL(ns.cache_capacity_bytes, 1000);
+	CU_ASSERT_EQUAL(ns.bytes_from_cache, 5000);
+	CU_ASSERT_EQUAL(ns.bytes_from_upstream, 7);
+	CU_ASSERT_EQUAL(lota_client_node_stats_get(c, "ftp://x", &ns, &e), LOTA_E_CLIENT_URI);
 	lota_client_node own;
 	CU_ASSERT_EQUAL(lota_client_owner(c, "bkt", "obj", 0, &own, &e), 0);
 	CU_ASSERT_EQUAL(lota_client_owner(c, "bkt", "obj", OBJ_SIZE, &own, &e), -ERANGE);
@@ -731,6 +759,22 @@ static void test_prestage_owner_cluster(void)
 }
 
 /* ------------------------------------------------------------------ pure --- */
+
+static void test_metrics_parse(void)
+{
+	lota_client_node_stats s;
+	static const char *bad[] = {"lota_cache_hits_total\n", "{x=\"1\"} 3\n",
+	                            "lota_cache_hits_total{x=\"1\" 3\n", "lota cache 3\n"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CU_ASSERT_EQUAL(lota__metrics_parse(bad[i], strlen(bad[i]), &s),
+		                LOTA_E_CLIENT_PROTOCOL);
+	static const char ok[] = "\n# c\n  lota_cache_hits_total 2\r\nlota_cache_hits_total -5\n"
+	                         "lota_cache_hits_total NaN\nlota_cache_misses_total 1e30\n";
+	CU_ASSERT_EQUAL(lota__metrics_parse(ok, strlen(ok), &s), 0);
+	CU_ASSERT_EQUAL(s.cache_hits, 2);
+	CU_ASSERT_EQUAL(s.cache_misses, UINT64_MAX);
+	CU_ASSERT_EQUAL(lota__metrics_parse("", 0, &s), 0);
+}
 
 static void test_hashed_key(void)
 {
@@ -811,7 +855,8 @@ int main(void)
 	    {"put: multipart aborted on a 200 with <Error>",
 	     test_multipart_abort_on_complete_error},
 	    {"delete batch: per-key error", test_delete_batch},
-	    {"prestage, cluster, owner", test_prestage_owner_cluster},
+	    {"prestage, cluster, node stats, owner", test_prestage_owner_cluster},
+	    {"metrics text: refused lines", test_metrics_parse},
 	    {"hashed keys", test_hashed_key},
 	    {"new: refused options", test_new_refuses},
 	    CU_TEST_INFO_NULL,
