@@ -13,10 +13,11 @@
  *
  * Options structs (libbpf's OPTS discipline). A public struct that a caller fills to
  * pass settings and that may gain fields in later releases (lota_http_limits,
- * lota_sigv4_params, lota_aws_resolve_opts, lota_chunk_chain_params) begins with
- * `size_t sz`, which the caller sets to the sizeof of the struct as its headers declare
- * it. LOTA_OPTS() does that and zeroes every field not
- * named, which is every field's default:
+ * lota_sigv4_params, lota_aws_resolve_opts, lota_chunk_chain_params, and the client's
+ * lota_client_opts, lota_get_opts, lota_put_opts, lota_list_opts, lota_prestage_opts)
+ * begins with `size_t sz`, which the caller sets to the sizeof of the struct as its
+ * headers declare it. LOTA_OPTS() does that and zeroes every field not named, which is
+ * every field's default:
  *     lota_http_limits lim = LOTA_OPTS(lota_http_limits, .max_headers = 64);
  * Fields are only ever appended. The library reads the first sz bytes and takes any field
  * beyond them as zero, so a program built against older headers keeps its meaning. An sz
@@ -28,8 +29,10 @@
  * descriptions of a message (lota_sigv4_request), results the library fills
  * (lota_http_request, lota_http_response, lota_sigv4_auth, lota_sigv4_signature,
  * lota_aws_credentials_entry), caller-owned state
- * (lota_http_chunked) and key-table entries (lota_config_key). Their layout is fixed for
- * the SONAME: growing one takes a new function or a new major version.
+ * (lota_http_chunked) and key-table entries (lota_config_key); the client's results
+ * (lota_client_error, lota_object_info, lota_list_entry, lota_client_node,
+ * lota_client_node_stats). Their layout is fixed for the SONAME: growing one takes a new
+ * function or a new major version.
  */
 #ifndef LOTA_COMMON_H
 #define LOTA_COMMON_H

@@ -12,6 +12,8 @@ it_require_rgw
 build=${LOTA_BUILD_DIR:?run under CTest (LOTA_BUILD_DIR)}
 lota=$build/tools/lota
 [ -x "$lota" ] || it_die "lota is not built ($lota)"
+# 1 GiB twice (direct and through lotad) needs more than radosgw's default RAM store
+[ "${LOTA_TEST_BIG:-}" = 1 ] && export RGW_MEMSTORE_BYTES=${RGW_MEMSTORE_BYTES:-$((6 << 30))}
 it_setup
 
 W=$IT_DIR/work
