@@ -95,6 +95,7 @@ struct lota__xfer {
 	size_t idx;
 	unsigned attempt;
 	uint64_t not_before_ms;
+	uint64_t last_io_ms; /* the last byte either way (the runner's stall check) */
 	bool running;
 };
 

@@ -510,6 +510,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud)
 {
 	lota__xfer *x = ud;
 	size_t len = size * n;
+	x->last_io_ms = lota__now_ms();
 	const char *v;
 	size_t vl;
 	if (len >= 5 && !strncmp(line, "HTTP/", 5)) {
@@ -582,6 +583,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud)
 {
 	lota__xfer *x = ud;
 	size_t len = size * n;
+	x->last_io_ms = lota__now_ms();
 	int rc = 0;
 	if (x->status < 200 || x->status >= 300) {
 		/* an error body: keep its start for the S3 code, drop the rest */
@@ -605,6 +607,7 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ud)
 {
 	lota__xfer *x = ud;
 	size_t want = size * n;
+	x->last_io_ms = lota__now_ms();
 	uint64_t left = x->up_len - x->up_pos;
 	if (want > left)
 		want = (size_t)left;
@@ -763,10 +766,6 @@ static int xfer_prepare(lota_client *c, lota__xfer *x)
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(
-	    e, CURLOPT_LOW_SPEED_TIME,
-	    (long)((c->stall_timeout_ms + 999) / 1000 ? (c->stall_timeout_ms + 999) / 1000 : 1));
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
 	curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->curl_err);
@@ -791,6 +790,7 @@ static int xfer_prepare(lota_client *c, lota__xfer *x)
 	free(url); /* curl copies the URL */
 	lota_request_free(req);
 	x->running = true;
+	x->last_io_ms = lota__now_ms();
 	return 0;
 fail:
 	free(url);
@@ -882,6 +882,22 @@ int lota__batch_run(lota__batch *b)
 			if (rc == 0)
 				rc = b->done(b, x);
 		}
+		/* A transfer that moved no byte for stall_timeout_ms ends as a timeout (curl's
+		 * own low-speed check averages over seconds, too slow to notice a stall) */
+		uint64_t now = lota__now_ms();
+		for (unsigned i = 0; rc == 0 && i < conc; i++) {
+			lota__xfer *x = run[i];
+			if (!x || now - x->last_io_ms <= c->stall_timeout_ms)
+				continue;
+			curl_multi_remove_handle(m, x->easy);
+			run[i] = NULL;
+			inflight--;
+			ended = true;
+			snprintf(x->curl_err, sizeof(x->curl_err), "no byte moved for %llu ms",
+			         (unsigned long long)(now - x->last_io_ms));
+			xfer_release(c, x, CURLE_OPERATION_TIMEDOUT);
+			rc = b->done(b, x);
+		}
 		if (rc == 0 && b->tick)
 			rc = b->tick(b);
 		if (rc != 0)
@@ -889,8 +905,8 @@ int lota__batch_run(lota__batch *b)
 		if (ended)
 			continue; /* a slot is free: start what is ready before waiting */
 		int wait_ms = 100;
+		now = lota__now_ms();
 		if (inflight == 0 && b->wake_ms) {
-			uint64_t now = lota__now_ms();
 			wait_ms = b->wake_ms > now ? (int)(b->wake_ms - now) : 0;
 			if (wait_ms > 100)
 				wait_ms = 100;
@@ -899,7 +915,6 @@ int lota__batch_run(lota__batch *b)
 			continue;
 		}
 		if (b->wake_ms) {
-			uint64_t now = lota__now_ms();
 			uint64_t d = b->wake_ms > now ? b->wake_ms - now : 0;
 			if (d < (uint64_t)wait_ms)
 				wait_ms = (int)d;

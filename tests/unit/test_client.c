@@ -279,6 +279,90 @@ static void test_get_resume_after_close(void)
 	resume_case(FAKEUP_CLOSE);
 }
 
+/* A part stalls mid-body once: the stall timeout ends it and it goes on from there. */
+static void stall_hook(fakeup *f, const fakeup_req *req, fakeup_resp *resp, void *ud)
+{
+	(void)f;
+	int *done = ud;
+	if (*done || range_start(req) != 2 * PART)
+		return;
+	*done = 1;
+	resp->fault = FAKEUP_STALL;
+	resp->at = 20000;
+}
+
+static void test_get_resume_after_stall(void)
+{
+	fk k;
+	int done = 0;
+	fk_start(&k, stall_hook, &done);
+	lota_client *c = NULL;
+	lota_client_opts o =
+	    LOTA_OPTS(lota_client_opts, .endpoint_url = k.endpoint, .access_key_id = AK,
+	              .secret_access_key = SK, .part_size_bytes = PART, .concurrency = 4,
+	              .retry_base_ms = 1, .stall_timeout_ms = 300);
+	CU_ASSERT_FATAL(lota_client_new(&o, &c) == 0);
+	unsigned char *buf = malloc(OBJ_SIZE);
+	size_t got = 0;
+	lota_client_error e;
+	int rc = lota_client_get_buffer(c, "bkt", "obj", buf, OBJ_SIZE, NULL, &got, NULL, &e);
+	fk_halt(&k);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(memcmp(buf, g_obj, OBJ_SIZE) == 0);
+	CU_ASSERT_EQUAL(done, 1);
+	bool resumed = false;
+	for (size_t i = 0; i < fakeup_nreqs(k.f); i++)
+		resumed = resumed || range_start(fakeup_req_at(k.f, i)) == 2 * PART + 20000;
+	CU_ASSERT(resumed);
+	free(buf);
+	lota_client_free(c);
+	fk_stop(&k);
+}
+
+/* One handle, many threads at once: every read is right. */
+typedef struct thr {
+	lota_client *c;
+	int ok;
+} thr;
+
+static void *thr_main(void *ud)
+{
+	thr *t = ud;
+	unsigned char *buf = malloc(OBJ_SIZE);
+	for (int i = 0; buf && i < 5; i++) {
+		size_t got = 0;
+		lota_client_error e;
+		lota_get_opts go = LOTA_OPTS(lota_get_opts, .range_offset = (uint64_t)i * 1000,
+		                             .range_length = OBJ_SIZE / 2);
+		if (lota_client_get_buffer(t->c, "bkt", "obj", buf, OBJ_SIZE, &go, &got, NULL,
+		                           &e) == 0 &&
+		    got == OBJ_SIZE / 2 && memcmp(buf, g_obj + i * 1000, got) == 0)
+			t->ok++;
+	}
+	free(buf);
+	return NULL;
+}
+
+static void test_threads_share_a_handle(void)
+{
+	fk k;
+	fk_start(&k, NULL, NULL);
+	lota_client *c = client(&k, SK);
+	pthread_t th[8];
+	thr t[8];
+	for (int i = 0; i < 8; i++) {
+		t[i] = (thr){c, 0};
+		CU_ASSERT_FATAL(pthread_create(&th[i], NULL, thr_main, &t[i]) == 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		CU_ASSERT_EQUAL(t[i].ok, 5);
+	}
+	fk_halt(&k);
+	lota_client_free(c);
+	fk_stop(&k);
+}
+
 static const char slowdown[] = "<?xml version=\"1.0\"?><Error><Code>SlowDown</Code><Message>Please "
                                "reduce your request rate.</Message></Error>";
 
@@ -843,7 +927,9 @@ int main(void)
 	    {"get: ranges, fd, empty, 416, encoded keys", test_get_range_fd_cb},
 	    {"get: reset mid-body resumes at the byte reached", test_get_resume_after_reset},
 	    {"get: close mid-body resumes at the byte reached", test_get_resume_after_close},
+	    {"get: stall ended by the timeout, resumed", test_get_resume_after_stall},
 	    {"get: SlowDown retried", test_get_retry_slowdown},
+	    {"threads share one handle", test_threads_share_a_handle},
 	    {"get: gives up after max_attempts", test_get_gives_up},
 	    {"get: ETag change between parts", test_get_etag_change},
 	    {"errors: S3 code, status, message, request id", test_errors_parsed},
