@@ -362,6 +362,26 @@ int main(int argc, char **argv)
 		print_usage(stdout);
 		return 0;
 	}
+	/* `lota --endpoint-url URL cp ...`, as `aws --endpoint-url URL s3 cp ...`: the
+	 * command is the first argument that is not a flag or a common flag's value; it
+	 * moves to the front (the S3 commands take their flags anywhere). */
+	int at = 1;
+	while (at < argc && argv[at][0] == '-' && strcmp(argv[at], "-") != 0) {
+		bool takes_value = false;
+		for (size_t k = 0; k < lota_tool_common_nkeys && !strchr(argv[at], '='); k++) {
+			char flag[64];
+			snprintf(flag, sizeof(flag), "--%s", lota_tool_common_keys[k].name);
+			for (char *p = flag; *p; p++)
+				if (*p == '_')
+					*p = '-';
+			takes_value =
+			    takes_value || (lota_tool_common_keys[k].type != LOTA_CONFIG_BOOL &&
+			                    strcmp(argv[at], flag) == 0);
+		}
+		at += takes_value ? 2 : 1;
+	}
+	for (char *moved = at < argc ? argv[at] : NULL; moved && at > 1; at--)
+		argv[at] = argv[at - 1], argv[at - 1] = moved;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
 			return commands[i].fn(argc - 1, argv + 1);

@@ -96,6 +96,8 @@ for i in $(seq -w 1 1200); do printf '%s' "$i" >"$W/many/k$i"; done
 check "upload 1,200 small objects (--recursive)" L "$EP" alice cp --quiet --recursive "$W/many" "s3://$B/many"
 check_eq "ls --recursive lists 1,200 keys over two pages" 1200 "$(L "$EP" alice ls --recursive "s3://$B/many/" | wc -l)"
 check_eq "ls shows a folder as PRE" "PRE many/" "$(L "$EP" alice ls "s3://$B/" | grep -o 'PRE many/')"
+check_eq "common flags before the command (lota --endpoint-url URL ls ...)" 1200 \
+	"$(timeout 60 "$lota" --endpoint-url "$EP" --profile alice ls --recursive "s3://$B/many/" | wc -l)"
 check "download them all (--recursive)" L "$EP" alice cp --quiet --recursive "s3://$B/many/" "$W/many-down"
 check_eq "every one of them byte-exact" "" "$(diff -r "$W/many" "$W/many-down" 2>&1)"
 check "rm --recursive (DeleteObjects)" L "$EP" alice rm --recursive "s3://$B/many/"

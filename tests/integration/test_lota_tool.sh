@@ -73,6 +73,8 @@ expect "cp bad part size" 2 'part_size|part-size' "$lota" cp s3://b/k x --part-s
 expect "cp bad endpoint" 2 'ftp://x' "$lota" cp s3://b/k x --endpoint-url ftp://x
 expect "cp --help lists its flags" 0 '--recursive.*--jobs|--endpoint-url' "$lota" cp --help
 expect "ls needs s3://" 2 'is not s3://' "$lota" ls /tmp
+expect "common flags before the command, as aws takes them" 2 'lota ls: "/tmp" is not s3://' \
+	"$lota" --endpoint-url http://127.0.0.1:9 --region r ls /tmp
 expect "rm needs a key" 2 'is not s3://bucket/key' "$lota" rm s3://b
 expect "prestage needs s3://" 2 'is not s3://' "$lota" prestage b/p
 expect "bench needs get or put" 2 'usage' "$lota" bench
