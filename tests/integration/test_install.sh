@@ -26,7 +26,7 @@ others=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBR]$/ {print $3}' | grep -v
 	|| bad "symbols other than lota_* exported: $(echo $others | head -c 300)"
 internal=$(nm -D --defined-only "$so" | grep -c ' lota__' || true)
 [ "$internal" = 0 ] && ok "no internal lota__ symbol exported" || bad "$internal lota__ symbols exported"
-for h in common.h log.h http.h sigv4.h config.h placement.h; do
+for h in common.h log.h http.h sigv4.h config.h placement.h client.h; do
 	[ -f "$tmp/prefix/include/lota/$h" ] && ok "header lota/$h installed" || bad "header lota/$h"
 done
 cfg=$(find "$tmp/prefix" -name lotaConfig.cmake | head -n1)
