@@ -224,11 +224,23 @@ static lota__xfer *get_next(lota__batch *b)
 {
 	getop *op = b->ud;
 	lota__xfer *x;
-	if (op->first.state == P_PENDING && (x = start_part(b, &op->first)))
-		return x;
-	for (size_t i = 0; op->known && i < op->nparts; i++)
-		if (op->parts[i].state == P_PENDING && (x = start_part(b, &op->parts[i])))
+	/* One at a time, the bytes come in order: a part waiting for its retry is not
+	 * overtaken by the next one (a writer to a pipe relies on it). */
+	bool in_order = b->concurrency == 1;
+	if (op->first.state == P_PENDING) {
+		if ((x = start_part(b, &op->first)))
 			return x;
+		if (in_order)
+			return NULL;
+	}
+	for (size_t i = 0; op->known && i < op->nparts; i++) {
+		if (op->parts[i].state != P_PENDING)
+			continue;
+		if ((x = start_part(b, &op->parts[i])))
+			return x;
+		if (in_order)
+			return NULL;
+	}
 	return NULL;
 }
 

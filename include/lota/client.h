@@ -135,10 +135,10 @@ typedef struct lota_object_info {
  * anything else to stop the operation (LOTA_E_CLIENT_ABORTED). */
 typedef int (*lota_client_progress_fn)(void *ud, uint64_t done_bytes, uint64_t total_bytes);
 
-/* The data of a get: len bytes at object offset `offset`. Parts arrive out of order but
- * a byte range is never given twice unless a retried part gives again what an aborted
- * attempt had not delivered. Return 0 to go on, or a negative code to fail the get with
- * it. */
+/* The data of a get: len bytes at object offset `offset`. Parts arrive out of order, but
+ * in order with a concurrency of 1 (a writer to a pipe sets it); no byte is given twice
+ * (a retried part goes on from the byte it reached). Return 0 to go on, or a negative
+ * code to fail the get with it. */
 typedef int (*lota_client_write_fn)(void *ud, uint64_t offset, const void *data, size_t len);
 
 /* Options of a get, an options struct: LOTA_OPTS(lota_get_opts, ...). */

@@ -269,6 +269,49 @@ static void resume_case(fakeup_fault fault)
 	fk_stop(&k);
 }
 
+/* concurrency 1: the callback sees the bytes in order, a retried part included */
+typedef struct seq {
+	uint64_t next;
+	int out_of_order;
+	unsigned char *buf;
+} seq;
+
+static int seq_write(void *ud, uint64_t off, const void *data, size_t len)
+{
+	seq *q = ud;
+	if (off != q->next)
+		q->out_of_order++;
+	memcpy(q->buf + off, data, len);
+	q->next = off + len;
+	return 0;
+}
+
+static void test_get_in_order(void)
+{
+	fk k;
+	cut ct = {.part_start = 2 * PART, .fault = FAKEUP_CLOSE};
+	fk_start(&k, cut_hook, &ct);
+	/* a backoff long enough that the next part would be started first, out of order */
+	lota_client *c = NULL;
+	lota_client_opts o =
+	    LOTA_OPTS(lota_client_opts, .endpoint_url = k.endpoint, .access_key_id = AK,
+	              .secret_access_key = SK, .part_size_bytes = PART, .retry_base_ms = 100);
+	CU_ASSERT_FATAL(lota_client_new(&o, &c) == 0);
+	seq q = {.buf = malloc(OBJ_SIZE)};
+	lota_client_error e;
+	lota_get_opts go = LOTA_OPTS(lota_get_opts, .concurrency = 1);
+	int rc = lota_client_get_cb(c, "bkt", "obj", seq_write, &q, &go, NULL, &e);
+	fk_halt(&k);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(ct.done, 1);
+	CU_ASSERT_EQUAL(q.out_of_order, 0);
+	CU_ASSERT_EQUAL(q.next, OBJ_SIZE);
+	CU_ASSERT(memcmp(q.buf, g_obj, OBJ_SIZE) == 0);
+	free(q.buf);
+	lota_client_free(c);
+	fk_stop(&k);
+}
+
 static void test_get_resume_after_reset(void)
 {
 	resume_case(FAKEUP_RESET);
@@ -928,6 +971,7 @@ int main(void)
 	    {"get: reset mid-body resumes at the byte reached", test_get_resume_after_reset},
 	    {"get: close mid-body resumes at the byte reached", test_get_resume_after_close},
 	    {"get: stall ended by the timeout, resumed", test_get_resume_after_stall},
+	    {"get: in order with concurrency 1, across a retry", test_get_in_order},
 	    {"get: SlowDown retried", test_get_retry_slowdown},
 	    {"threads share one handle", test_threads_share_a_handle},
 	    {"get: gives up after max_attempts", test_get_gives_up},
