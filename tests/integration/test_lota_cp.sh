@@ -6,7 +6,7 @@
 # status 1, and no file (nor temp file) left by a failed download; usage errors exit 2;
 # a multipart upload refused half-way (bucket quota) leaves no unfinished upload on
 # radosgw (ListMultipartUploads); 1,200 keys up and down with --recursive, listed over
-# pages by ls, removed by rm --recursive (DeleteObjects).
+# pages by ls, removed by rm --recursive (DeleteObjects); lota bench put and get, briefly.
 . "$(dirname "$0")/lib.sh"
 it_require_rgw
 build=${LOTA_BUILD_DIR:?run under CTest (LOTA_BUILD_DIR)}
@@ -103,4 +103,11 @@ check_eq "every one of them byte-exact" "" "$(diff -r "$W/many" "$W/many-down" 2
 check "rm --recursive (DeleteObjects)" L "$EP" alice rm --recursive "s3://$B/many/"
 check_eq "nothing left under many/" 0 "$(L "$EP" alice ls --recursive "s3://$B/many/" | wc -l)"
 
+# lota bench, briefly: it runs, and reports what it measured
+for op in put get; do
+	out=$(L "$EP" alice bench "$op" "s3://$B/bench" --objects 4 --size 64KiB --concurrency 4 --duration 1s 2>&1)
+	check_eq "bench $op exits 0" 0 $?
+	check "bench $op reports ops/s and p50/p99: $(tail -n 1 <<<"$out")" \
+		grep -qE '^ops [1-9][0-9]*  errors 0  ops/s [0-9.]+  throughput [0-9.]+ MiB/s  latency p50 [0-9.]+ ms  p99 [0-9.]+ ms$' <<<"$out"
+done
 it_finish

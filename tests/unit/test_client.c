@@ -22,6 +22,7 @@
 #include <lota/placement.h>
 
 #include "client-internal.h"
+#include "crypto-internal.h"
 #include "fakeup.h"
 #include "unit.h"
 
@@ -903,6 +904,15 @@ static void test_metrics_parse(void)
 	CU_ASSERT_EQUAL(lota__metrics_parse("", 0, &s), 0);
 }
 
+static void test_content_md5(void)
+{
+	char b64[25];
+	CU_ASSERT_EQUAL(lota__md5_base64("", 0, b64), 0);
+	CU_ASSERT_STRING_EQUAL(b64, "1B2M2Y8AsgTpgAmY7PhCfg==");
+	CU_ASSERT_EQUAL(lota__md5_base64("abc", 3, b64), 0);
+	CU_ASSERT_STRING_EQUAL(b64, "kAFQmDzST7DWlj99KOF/cg==");
+}
+
 static void test_hashed_key(void)
 {
 	char out[64];
@@ -987,6 +997,7 @@ int main(void)
 	    {"delete batch: per-key error", test_delete_batch},
 	    {"prestage, cluster, node stats, owner", test_prestage_owner_cluster},
 	    {"metrics text: refused lines", test_metrics_parse},
+	    {"Content-MD5 of DeleteObjects", test_content_md5},
 	    {"hashed keys", test_hashed_key},
 	    {"new: refused options", test_new_refuses},
 	    CU_TEST_INFO_NULL,
