@@ -28,6 +28,10 @@
 /* One-shot SHA-256 of data[0..len). */
 int lota__sha256(const void *data, size_t len, uint8_t out[LOTA__SHA256_LEN]) LOTA_WUR;
 
+/* Content-MD5 of data[0..len): base64 of its MD5 (24 characters and a NUL). S3's
+ * DeleteObjects requires it; MD5 is used for nothing else. */
+int lota__md5_base64(const void *data, size_t len, char out[25]) LOTA_WUR;
+
 /* Streaming SHA-256: _new, then (_init, _update..., _final) any number of times, _free.
  * A context is used by one thread at a time. _free accepts NULL. */
 typedef struct lota__sha256_ctx lota__sha256_ctx;

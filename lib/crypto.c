@@ -93,6 +93,15 @@ static int algs(void)
 
 /* ---- SHA-256 ---- */
 
+int lota__md5_base64(const void *data, size_t len, char out[25])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	if (EVP_Digest(data, len, md, &n, EVP_md5(), NULL) != 1 || n != 16)
+		return LOTA_E_CRYPTO;
+	return EVP_EncodeBlock((unsigned char *)out, md, 16) == 24 ? 0 : LOTA_E_CRYPTO;
+}
+
 int lota__sha256(const void *data, size_t len, uint8_t out[LOTA__SHA256_LEN])
 {
 	int rc = algs();

@@ -70,6 +70,14 @@ static const struct errinfo errors[] = {
     E(LOTA_E_PEER_REPLAY, "peer request replayed"),
     E(LOTA_E_PEER_BUSY, "peer replay cache full"),
     E(LOTA_E_PEER_SECRET, "cluster secret of a bad length"),
+    E(LOTA_E_CLIENT_HTTP, "the S3 server answered with an error"),
+    E(LOTA_E_CLIENT_NOT_FOUND, "no such key, bucket or upload"),
+    E(LOTA_E_CLIENT_DENIED, "access denied"),
+    E(LOTA_E_CLIENT_CHANGED, "the object changed (precondition failed)"),
+    E(LOTA_E_CLIENT_TRANSPORT, "no answer from the S3 server"),
+    E(LOTA_E_CLIENT_PROTOCOL, "unexpected answer from the S3 server"),
+    E(LOTA_E_CLIENT_ABORTED, "stopped by a callback"),
+    E(LOTA_E_CLIENT_URI, "invalid endpoint URL"),
 };
 #undef E
 

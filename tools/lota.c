@@ -2,6 +2,12 @@
  * lota.c - the `lota` command-line tool, built only on the public liblota API.
  *
  *   lota version
+ *   lota cp       SRC DST [--recursive]      (s3://bucket/key, a path, or -)
+ *   lota ls       s3://bucket[/prefix] [--recursive]
+ *   lota rm       s3://bucket/key | --recursive s3://bucket/prefix
+ *   lota prestage s3://bucket/prefix
+ *   lota cluster  [ADMIN_URL...] [--admin-url URL]
+ *   lota bench    get|put s3://bucket/prefix [--objects N] [--size S] [--duration D]
  *   lota presign  --endpoint URL --bucket B --key K [--expires 1h] [--method GET]
  *   lota owner    --node ID[=WEIGHT]... --bucket B --key K --etag E --size N
  *                 [--version-id V] [--extent-size 64MiB] [--offset N]
@@ -16,7 +22,8 @@
  * the AWS environment and shared files resolve to (lota_aws_profile_resolve: the AWS
  * CLI's precedence), each value with where it came from; a secret is only said to be
  * set, never printed. Flags are parsed by lota_config, so every subcommand has --help
- * and precise errors. Exit status: 0 ok, 1 failure, 2 usage.
+ * and precise errors. Exit status: 0 ok, 1 failure, 2 usage. The S3 commands (cp, ls,
+ * rm, prestage, cluster, bench) live in s3.c and bench.c, on lota/client.h.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +37,8 @@
 #include <lota/extent.h>
 #include <lota/placement.h>
 #include <lota/sigv4.h>
+
+#include "cmds.h"
 
 static lota_str view(const char *s)
 {
@@ -351,31 +360,73 @@ static int cmd_ca_bundle(int argc, char **argv)
 	return status;
 }
 
+/* The subcommands: one line each (name, function, what it does). */
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+    {"cp", lota_cmd_cp, "copy objects: S3 <-> file, stdin/stdout, --recursive"},
+    {"ls", lota_cmd_ls, "list objects under s3://bucket/prefix"},
+    {"rm", lota_cmd_rm, "delete an object, or a prefix with --recursive"},
+    {"prestage", lota_cmd_prestage, "ask lotad to cache every object under a prefix"},
+    {"cluster", lota_cmd_cluster, "the cluster's members, state, cache use and hit rate"},
+    {"bench", lota_cmd_bench, "bench get|put: throughput, ops/s, latency p50/p99"},
+    {"presign", cmd_presign, "a presigned URL"},
+    {"owner", cmd_owner, "which node holds an extent"},
+    {"profile", cmd_profile, "the resolved AWS profile"},
+    {"ca-bundle", cmd_ca_bundle, "the path of the node CA's bundle (lotad --tls-listen)"},
+};
+
+static void print_usage(FILE *out)
+{
+	fprintf(out, "usage: lota COMMAND [ARGS] (lota COMMAND --help)\n\ncommands:\n");
+	fprintf(out, "  %-9s %s\n", "version", "the version of lota");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
+	fprintf(out, "\nS3 commands take --endpoint-url URL, --profile NAME, --region R and "
+	             "s3://bucket/key URIs.\nExit status: 0 done, 1 failed, 2 usage.\n");
+}
+
 int main(int argc, char **argv)
 {
-	const char *usage = "usage: lota version | presign ... | owner ... | profile ... | "
-	                    "ca-bundle ...  (lota CMD "
-	                    "--help)\n";
 	if (argc < 2) {
-		fputs(usage, stderr);
+		print_usage(stderr);
 		return 2;
 	}
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("lota %s\n", lota_version());
 		return 0;
 	}
-	if (strcmp(argv[1], "presign") == 0)
-		return cmd_presign(argc - 1, argv + 1);
-	if (strcmp(argv[1], "owner") == 0)
-		return cmd_owner(argc - 1, argv + 1);
-	if (strcmp(argv[1], "profile") == 0)
-		return cmd_profile(argc - 1, argv + 1);
-	if (strcmp(argv[1], "ca-bundle") == 0)
-		return cmd_ca_bundle(argc - 1, argv + 1);
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		fputs(usage, stdout);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		print_usage(stdout);
 		return 0;
 	}
-	fprintf(stderr, "lota: unknown command \"%s\"\n%s", argv[1], usage);
+	/* `lota --endpoint-url URL cp ...`, as `aws --endpoint-url URL s3 cp ...`: the
+	 * command is the first argument that is not a flag or a common flag's value; it
+	 * moves to the front (the S3 commands take their flags anywhere). */
+	int at = 1;
+	while (at < argc && argv[at][0] == '-' && strcmp(argv[at], "-") != 0) {
+		bool takes_value = false;
+		for (size_t k = 0; k < lota_tool_common_nkeys && !strchr(argv[at], '='); k++) {
+			char flag[64];
+			snprintf(flag, sizeof(flag), "--%s", lota_tool_common_keys[k].name);
+			for (char *p = flag; *p; p++)
+				if (*p == '_')
+					*p = '-';
+			takes_value =
+			    takes_value || (lota_tool_common_keys[k].type != LOTA_CONFIG_BOOL &&
+			                    strcmp(argv[at], flag) == 0);
+		}
+		at += takes_value ? 2 : 1;
+	}
+	for (char *moved = at < argc ? argv[at] : NULL; moved && at > 1; at--)
+		argv[at] = argv[at - 1], argv[at - 1] = moved;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "lota: unknown command \"%s\"\n", argv[1]);
+	print_usage(stderr);
 	return 2;
 }

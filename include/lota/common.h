@@ -13,10 +13,11 @@
  *
  * Options structs (libbpf's OPTS discipline). A public struct that a caller fills to
  * pass settings and that may gain fields in later releases (lota_http_limits,
- * lota_sigv4_params, lota_aws_resolve_opts, lota_chunk_chain_params) begins with
- * `size_t sz`, which the caller sets to the sizeof of the struct as its headers declare
- * it. LOTA_OPTS() does that and zeroes every field not
- * named, which is every field's default:
+ * lota_sigv4_params, lota_aws_resolve_opts, lota_chunk_chain_params, and the client's
+ * lota_client_opts, lota_get_opts, lota_put_opts, lota_list_opts, lota_prestage_opts)
+ * begins with `size_t sz`, which the caller sets to the sizeof of the struct as its
+ * headers declare it. LOTA_OPTS() does that and zeroes every field not named, which is
+ * every field's default:
  *     lota_http_limits lim = LOTA_OPTS(lota_http_limits, .max_headers = 64);
  * Fields are only ever appended. The library reads the first sz bytes and takes any field
  * beyond them as zero, so a program built against older headers keeps its meaning. An sz
@@ -28,8 +29,10 @@
  * descriptions of a message (lota_sigv4_request), results the library fills
  * (lota_http_request, lota_http_response, lota_sigv4_auth, lota_sigv4_signature,
  * lota_aws_credentials_entry), caller-owned state
- * (lota_http_chunked) and key-table entries (lota_config_key). Their layout is fixed for
- * the SONAME: growing one takes a new function or a new major version.
+ * (lota_http_chunked) and key-table entries (lota_config_key); the client's results
+ * (lota_client_error, lota_object_info, lota_list_entry, lota_client_node,
+ * lota_client_node_stats). Their layout is fixed for the SONAME: growing one takes a new
+ * function or a new major version.
  */
 #ifndef LOTA_COMMON_H
 #define LOTA_COMMON_H
@@ -131,6 +134,15 @@ enum lota_error {
 	LOTA_E_PEER_REPLAY = -1103,    /* peer nonce already seen within the window */
 	LOTA_E_PEER_BUSY = -1104,      /* replay cache full of live nonces */
 	LOTA_E_PEER_SECRET = -1105,    /* cluster secret shorter or longer than allowed */
+	/* the S3 client (lota/client.h): details in its lota_client_error */
+	LOTA_E_CLIENT_HTTP = -1110,      /* the server answered with an error */
+	LOTA_E_CLIENT_NOT_FOUND = -1111, /* 404: no such key, bucket or upload */
+	LOTA_E_CLIENT_DENIED = -1112,    /* 403: signature, key or permission refused */
+	LOTA_E_CLIENT_CHANGED = -1113,   /* 412: the object changed (If-Match failed) */
+	LOTA_E_CLIENT_TRANSPORT = -1114, /* no answer: connect, reset, timeout */
+	LOTA_E_CLIENT_PROTOCOL = -1115,  /* an answer that breaks S3's rules */
+	LOTA_E_CLIENT_ABORTED = -1116,   /* a callback asked to stop */
+	LOTA_E_CLIENT_URI = -1117,       /* a bad endpoint URL */
 };
 
 /* A static, human-readable message for any code (lota's own or -errno). Never NULL. */

@@ -33,7 +33,7 @@ pre=$(dirname "$so")/liblota-preload.so
 pre_syms=$(nm -D --defined-only "$pre" 2>/dev/null | awk '$2 == "T" {print $3}' | sort | tr '\n' ' ')
 [ "$pre_syms" = "connect getaddrinfo gethostbyname gethostbyname2 gethostbyname2_r gethostbyname_r getpeername " ] &&
 	ok "liblota-preload.so exports the interposed calls only" || bad "liblota-preload.so exports: $pre_syms"
-for h in common.h log.h http.h sigv4.h config.h placement.h; do
+for h in common.h log.h http.h sigv4.h config.h placement.h peer.h client.h; do
 	[ -f "$tmp/prefix/include/lota/$h" ] && ok "header lota/$h installed" || bad "header lota/$h"
 done
 cfg=$(find "$tmp/prefix" -name lotaConfig.cmake | head -n1)

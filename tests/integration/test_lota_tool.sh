@@ -59,5 +59,33 @@ expect "owner rejects a zero weight" 2 'a=0' owner --size 1 --node a=0
 expect "owner rejects an offset past the end" 2 'beyond' owner --size 10 --node a --offset 10
 expect "owner rejects a bad size" 2 'size' owner --size 10XB --node a
 expect "owner: a 0-byte object has no extent" 2 '0-byte object has no extent' owner --size 0 --node a
+
+# The S3 commands: usage errors (status 2) before anything is sent.
+expect "cp needs one s3:// side" 2 'one of SRC and DST' "$lota" cp a b
+expect "cp of two s3:// URIs is refused" 2 'one of SRC and DST' "$lota" cp s3://a/b s3://c/d
+expect "cp with one argument" 2 'usage' "$lota" cp s3://b/k
+expect "cp with a bad s3 URI" 2 'one of SRC and DST' "$lota" cp s3:/b/k x
+expect "cp of a prefix without --recursive" 2 'names no object' "$lota" cp s3://b/dir/ x --endpoint-url http://127.0.0.1:9
+expect "cp --recursive from stdin" 2 'stdin' "$lota" cp --recursive - s3://b/k
+expect "cp flags after the arguments" 2 'concurrency' "$lota" cp s3://b/k x --concurrency 0
+expect "cp unknown flag" 2 'unknown' "$lota" cp --frob 1 s3://b/k x
+expect "cp bad part size" 2 'part_size|part-size' "$lota" cp s3://b/k x --part-size 12XB
+expect "cp bad endpoint" 2 'ftp://x' "$lota" cp s3://b/k x --endpoint-url ftp://x
+expect "cp --help lists its flags" 0 '--recursive.*--jobs|--endpoint-url' "$lota" cp --help
+expect "ls needs s3://" 2 'is not s3://' "$lota" ls /tmp
+expect "common flags before the command, as aws takes them" 2 'lota ls: "/tmp" is not s3://' \
+	"$lota" --endpoint-url http://127.0.0.1:9 --region r ls /tmp
+expect "rm needs a key" 2 'is not s3://bucket/key' "$lota" rm s3://b
+expect "prestage needs s3://" 2 'is not s3://' "$lota" prestage b/p
+expect "bench needs get or put" 2 'usage' "$lota" bench
+expect "bench bad size" 2 'size' "$lota" bench get s3://b/p --size 4XB
+expect "cluster needs an admin endpoint" 1 'no admin endpoint' env -u LOTA_ADMIN_URL "$lota" cluster
+expect "cluster with a bad admin URL" 1 'is not http' "$lota" cluster ftp://x
+expect "nothing listening: exit 1 naming the failure" 1 'lota ls: s3://b/: ' \
+	env AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null "$lota" ls s3://b/ --endpoint-url http://127.0.0.1:9
+tmpd=$(mktemp -d)
+env AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null "$lota" cp s3://b/k "$tmpd/x" --endpoint-url http://127.0.0.1:9 >/dev/null 2>&1
+[ $? = 1 ] && [ -z "$(ls -A "$tmpd")" ] && ok "a failed download leaves nothing behind" || bad "failed download left: $(ls -A "$tmpd")"
+rm -rf "$tmpd"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
