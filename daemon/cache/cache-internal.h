@@ -323,6 +323,11 @@ size_t cache_foreign_metrics(char *out, size_t cap, const lotad_cache *ca);
 /* The fill credential (fill_profile's key from the current credentials) as a result
  * that signs like a client's; false when there is none. */
 bool cache_fill_cred(const lotad_cache *ca, lotad_auth_result *out);
+/* The key that fills the extents of a foreign read the upstream just authorized: the
+ * client's own when lotad holds it (client: FORWARD with its key verified), else the fill
+ * credential; false when neither (then only what the answers carry is stored). */
+bool cache_foreign_cred(const lotad_cache *ca, const lotad_auth_result *client,
+                        lotad_auth_result *out);
 
 /* --- authorize.c: the authorizing HEAD and metadata_ttl grants --- */
 int cache_start_auth(creq *q);

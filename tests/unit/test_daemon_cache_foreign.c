@@ -21,7 +21,11 @@
  *   - with fill_credentials, 100 bytes of a cold object fill their whole extent with that
  *     key (a ranged GET pinned with If-Match, signed with it), then hit; a denied read
  *     fills nothing; a HEAD answered 200 pre-stages the other extents;
- *   - a client that vanishes mid-body publishes nothing of the extent it was in.
+ *   - a client that vanishes mid-body publishes nothing of the extent it was in;
+ *   - a key lotad holds, signed for the upstream's own name (redirected traffic): after
+ *     the upstream's yes, 100 bytes of a cold object fill their whole extent signed with
+ *     the client's own key (no fill_credentials), pinned with If-Match, then hit; the same
+ *     key with a wrong secret is refused and fills nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,6 +345,42 @@ static void test_client_vanishes(void)
 	rig_stop(&R);
 }
 
+static void test_held_key_fills(void)
+{
+	CU_ASSERT_TRUE_FATAL(start(NULL));
+	const char *small[] = {"Range: bytes=300000-300099", NULL};
+	rig_resp p;
+	rig_client *c = rig_client_new(&R);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	rig_request_as(c, "GET", PATH, small, R.s.upstream_hostport, RIG_AK, "not/the/secret");
+	rig_resp_wait(c, &p);
+	CU_ASSERT_EQUAL(p.status, 403); /* verified here: a bad signature goes no further */
+	CU_ASSERT_EQUAL(fakeup_nreqs(R.up), 0);
+	c = rig_client_new(&R);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	rig_request_as(c, "GET", PATH, small, R.s.upstream_hostport, RIG_AK, RIG_SK);
+	rig_resp_wait(c, &p);
+	CU_ASSERT_EQUAL(p.status, 206);
+	CU_ASSERT_TRUE(p.body_len == 100 && memcmp(p.body, big + 300000, 100) == 0);
+	CU_ASSERT_TRUE(rig_resp_header_is(&p, "x-lota-cache", "miss"));
+	RIG_WAIT(&R, committed() == 1 && fills_over());
+	CU_ASSERT_EQUAL(rig_store_extent(&R, BKT, KEY, ETAG, BIG_LEN, 1, big + EXT, EXT), 1);
+	const fakeup_req *fill = last_req();
+	CU_ASSERT_TRUE(header_is(fill, "Range", "bytes=262144-524287"));
+	CU_ASSERT_TRUE(header_is(fill, "If-Match", ETAG));
+	CU_ASSERT_PTR_NOT_NULL(strstr(fill->head, RIG_AK));
+	c = rig_client_new(&R);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	rig_request_as(c, "GET", PATH, small, R.s.upstream_hostport, RIG_AK, RIG_SK);
+	rig_resp_wait(c, &p);
+	CU_ASSERT_TRUE(rig_resp_header_is(&p, "x-lota-cache", "hit"));
+	CU_ASSERT_TRUE(p.body_len == 100 && memcmp(p.body, big + 300000, 100) == 0);
+	CU_ASSERT_TRUE(header_is(last_req(), "If-None-Match", ETAG));
+	CU_ASSERT_EQUAL(last_req()->status, 304);
+	CU_ASSERT_EQUAL(rig_metric("lota_cache_fills_total{result=\"started\"}"), 1);
+	rig_stop(&R);
+}
+
 int main(void)
 {
 	lota_log_set_level(LOTA_LOG_ERROR);
@@ -355,6 +395,7 @@ int main(void)
 	    {"an object changed at the upstream is refetched", test_changed_upstream},
 	    {"fill_credentials fills whole extents after a yes", test_fill_credentials},
 	    {"a client gone mid-body publishes nothing", test_client_vanishes},
+	    {"a held key signed for the upstream fills with its own key", test_held_key_fills},
 	    CU_TEST_INFO_NULL,
 	};
 	return lota_unit_run("daemon_cache_foreign", tests);
