@@ -67,8 +67,8 @@ wait_idle() { it_wait_metric 60 lota_cache_fills_in_progress 0; }
 # xcache: the x-lota-cache value of a response head on stdin ("-" when absent).
 xcache() { tr -d '\r' | awk -F': *' 'tolower($1) == "x-lota-cache" { v = $2 } END { print (v == "" ? "-" : v) }'; }
 
-# Two more endpoints of radosgw by --redirect (nothing listens there: only the redirect
-# reaches radosgw through them): an address with radosgw's port, one without a port (80).
+# Two more endpoints of radosgw by --redirect, so that their connects go to lotad too: an
+# address with radosgw's port, one without a port (the eBPF map takes port 80 then).
 IT_LOTAD_ARGS=(--cache-dir "$IT_DIR/cache:1GiB" --min-object-size 1MiB
 	--redirect-ebpf --redirect-cgroup "$CG" --redirect 127.0.0.3)
 it_setup
@@ -135,6 +135,7 @@ done
 # --- the --redirect endpoints: redirected too (127.0.0.3 without a port: port 80)
 for ep in "127.0.0.2:$RGW_PORT" 127.0.0.3; do
 	g0=$(it_requests_done get_object)
+	rm -f "$W/curl.out"
 	xc=$(in_cg it_curl alice -sf -D - -o "$W/curl.out" "http://$ep/$B/curl.bin" | xcache)
 	check_eq "curl in the cgroup to --redirect $ep: bytes" "${SHA[curl]}" "$(it_sha256 "$W/curl.out")"
 	check "curl to --redirect $ep: through lotad (x-lota-cache: $xc)" test "$xc" != -
