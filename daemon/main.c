@@ -60,8 +60,8 @@ static const lota_config_key lotad_keys[] = {
     {"redirect", LOTA_CONFIG_LIST, NULL, 0, 0, false, false, 0, "HOST[:PORT]",
      "another name of the upstream whose traffic is redirected to lotad: a "
      "request with that Host (or bucket.HOST, as upstream_virtual_hosted says) is the "
-     "upstream's own; without a port any port matches (redirect_ebpf also sends its "
-     "connects here, to port 80 then)"},
+     "upstream's own; without a port any port matches; with redirect_ebpf, connects to "
+     "HOST:PORT (port 80 when absent) are sent here too"},
     {"region", LOTA_CONFIG_STRING, "us-east-1", 0, 0, false, false, 0, "REGION",
      "region to sign upstream requests for"},
     {"max_skew", LOTA_CONFIG_DURATION, "15m", 1000, 7 * 24 * 3600 * 1000LL, false, false, 0,
