@@ -27,10 +27,13 @@
  *
  * Which copy: the object table (objtab.c) remembers the last ETag, size and version id
  * seen per bucket, key and version query, from any answer that authorized a client
- * (held keys' HEADs, foreign 200/206s): direct-mapped, OBJ_SLOTS entries. In memory
- * only: after a restart, or when another object took its slot, the next read of an
- * object goes without If-None-Match (a full answer from the upstream), and that answer
- * names the extents again.
+ * (held keys' HEADs, foreign 200/206s): direct-mapped, OBJ_SLOTS entries, rebuilt at
+ * start from the extents the store holds (objtab.c), so a restart keeps the hits. An
+ * entry is used only when the store holds every byte asked for (copy_held): an evicted
+ * copy is never named, and extents evicted between the If-None-Match and the 304 send the
+ * read to the upstream again (lotad_cache_not_modified). When another object took its
+ * slot, the next read of an object goes without If-None-Match (a full answer from the
+ * upstream), and that answer names the extents again.
  */
 #include "cache/cache-internal.h"
 
