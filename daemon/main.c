@@ -63,7 +63,8 @@ static const lota_config_key lotad_keys[] = {
     {"redirect", LOTA_CONFIG_LIST, NULL, 0, 0, false, false, 0, "HOST[:PORT]",
      "another name of the upstream whose traffic is redirected to lotad: a "
      "request with that Host (or bucket.HOST, as upstream_virtual_hosted says) is the "
-     "upstream's own; without a port any port matches"},
+     "upstream's own; without a port any port matches; with redirect_ebpf, connects to "
+     "HOST:PORT (port 80 when absent) are sent here too"},
     {"region", LOTA_CONFIG_STRING, "us-east-1", 0, 0, false, false, 0, "REGION",
      "region to sign upstream requests for"},
     {"max_skew", LOTA_CONFIG_DURATION, "15m", 1000, 7 * 24 * 3600 * 1000LL, false, false, 0,
@@ -129,13 +130,10 @@ static const lota_config_key lotad_keys[] = {
      "how unencrypted hits reach the socket: sendfile, or pread (read + send)"},
     {"redirect_ebpf", LOTA_CONFIG_BOOL, "false", 0, 0, false, false, 0, NULL,
      "redirect the TCP connects of the processes in redirect_cgroup to the upstream (and to "
-     "each redirect_ebpf_target) to this lotad, with eBPF (root; detached when lotad exits)"},
+     "each redirect endpoint) to this lotad, with eBPF (root; detached when lotad exits)"},
     {"redirect_cgroup", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "PATH",
      "cgroup v2 directory whose processes (and descendants) redirect_ebpf redirects "
      "(default: the cgroup v2 root, i.e. every process)"},
-    {"redirect_ebpf_target", LOTA_CONFIG_LIST, NULL, 0, 0, false, false, 0, "HOST[:PORT]",
-     "another endpoint redirect_ebpf sends here, a name (resolved again every "
-     "redirect_refresh) or an address; port 80 when absent"},
     {"redirect_refresh", LOTA_CONFIG_DURATION, "30s", 1000, 24 * 3600 * 1000LL, false, false, 0,
      "DURATION", "how often redirect_ebpf resolves the redirected names again"},
     {"tls_listen", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "HOST:PORT",
@@ -653,18 +651,18 @@ int main(int argc, char **argv)
 		goto usage_error;
 	}
 
-	const char *const *rtargets = NULL;
+	/* the eBPF map: the upstream's host:port and every redirect endpoint */
 	lotad_redirect_config rc_cfg = {
 	    .cgroup_path = lota_config_get_string(cfg, "redirect_cgroup"),
 	    .upstream_hostport = s.upstream_hostport,
 	    .upstream_default_port = s.auth.upstream_default_port,
 	    .upstream_tls = s.auth.upstream_default_port == 443,
-	    .num_targets = lota_config_get_list(cfg, "redirect_ebpf_target", &rtargets),
+	    .targets = s.redirect_names,
+	    .num_targets = s.num_redirect_names,
 	    .listen_host = s.listen_host,
 	    .listen_port = s.listen_port,
 	    .refresh_ms = (uint64_t)lota_config_get_duration_ms(cfg, "redirect_refresh"),
 	};
-	rc_cfg.targets = rtargets;
 	bool redirect_ebpf = lota_config_get_bool(cfg, "redirect_ebpf");
 	if (lotad_redirect_check_config(&rc_cfg, redirect_ebpf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "lotad: %s\n", err);

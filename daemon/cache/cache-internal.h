@@ -50,8 +50,9 @@
 #define PUMP_BUDGET  (2u << 20)  /* bytes sent per turn before yielding to the loop */
 #define SMALL_TTL_MS 30000       /* how long "this object is below the threshold" is trusted */
 #define DIRECT_FIRST (1u << 20)  /* cold ranges up to this long are read straight, filled after */
-/* objects remembered (direct-mapped): a foreign-key read of an object the table lost goes
- * without If-None-Match (foreign.c), so it holds a dataset's worth. 65536 slots of ~560
+/* objects remembered (direct-mapped; rebuilt from the store at start): a foreign-key read
+ * of an object the table lost goes without If-None-Match (foreign.c), so it holds a
+ * dataset's worth. 65536 slots of ~560
  * bytes are mapped at start; only the slots used take memory. */
 #define OBJ_SLOTS 65536
 #define FIELD_MAX 256 /* bytes of an ETag / version id remembered */
@@ -267,6 +268,10 @@ const char *cache_not_cacheable(const lota_http_request *req, const lotad_s3req 
 lota_hash128 cache_obj_name(lota_str bucket, lota_str rkey, lota_str vquery);
 void cache_objtab_note(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery,
                        uint64_t size, lota_str etag, lota_str vid);
+/* Fill the table from what the store holds (lotad_store_objects): after a restart, the
+ * objects cached before it are asked for with If-None-Match again. Returns the number of
+ * extents seen, or a negative code. */
+int cache_objtab_rebuild(lotad_cache *ca);
 bool cache_objtab_get(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery,
                       struct objent *out, bool forget);
 bool cache_objtab_small(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery);
@@ -355,6 +360,11 @@ int cache_cluster_fill_local(creq *q, uint64_t k);
 void cache_cluster_readahead(creq *q, uint64_t k);
 /* Pre-stage extents first..last of q's object where they belong (a HEAD). */
 void cache_cluster_prestage(creq *q, uint64_t first, uint64_t last);
+/* The key that fills the extents of a foreign read the upstream just authorized: the
+ * client's own when lotad holds it (client: FORWARD with its key verified), else the fill
+ * credential; false when neither (then only what the answers carry is stored). */
+bool cache_foreign_cred(const lotad_cache *ca, const lotad_auth_result *client,
+                        lotad_auth_result *out);
 
 /* --- authorize.c: the authorizing HEAD and metadata_ttl grants --- */
 int cache_start_auth(creq *q);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <lota/log.h>
+
 void lotad_cache_set_proxy(lotad_cache *ca, lotad_cache_proxy_fn fn, void *ud)
 {
 	ca->proxy = fn;
@@ -96,6 +98,11 @@ lotad_cache *lotad_cache_new(lotad_store *store, const lotad_cache_config *cfg)
 	/* Without the table (or the grants) the cache still works, only less well. */
 	if (store)
 		ca->otab = calloc(OBJ_SLOTS, sizeof(*ca->otab));
+	if (ca->otab) {
+		int n = cache_objtab_rebuild(ca);
+		if (n > 0)
+			lota_log_info("cache: %d extents on disk name the objects remembered", n);
+	}
 	if (store && ca->cfg.metadata_ttl_ms)
 		(void)cache_grants_new(ca);
 	return ca;

@@ -101,17 +101,18 @@ void lotad_cache_set_proxy(lotad_cache *ca, lotad_cache_proxy_fn fn, void *ud);
  *   304 -> lotad_cache_not_modified: the upstream authorized the client and the copy is
  *          current: served from the store (200 or 206 as asked, the stored headers).
  *   200/206 -> lotad_cache_tee_begin gives a sink: the whole extents the body carries
- *          are stored as it streams to the client (a full 200: the whole object); with
- *          fill_profile, the extents it touches are filled whole with that key instead.
+ *          are stored as it streams to the client (a full 200: the whole object); when
+ *          lotad holds the client's key (auth), or else with fill_profile, the extents it
+ *          touches are filled whole with that key instead.
  *   anything else -> relayed verbatim, nothing stored.
  */
 typedef void (*lotad_cache_forward_fn)(void *ud, lotad_conn *c, const lotad_s3req *sr,
                                        lotad_auth_result *auth, lota_str inm, bool no_store);
 void lotad_cache_set_forward(lotad_cache *ca, lotad_cache_forward_fn fn, void *ud);
-void *lotad_cache_tee_begin(void *cache, lotad_worker *w, const lotad_s3req *sr, lota_str query,
-                            bool is_head, bool no_store, int status, lota_str etag,
-                            lota_str version_id, lota_str content_length, lota_str content_range,
-                            lota_str fields);
+void *lotad_cache_tee_begin(void *cache, lotad_worker *w, const lotad_s3req *sr,
+                            const lotad_auth_result *auth, lota_str query, bool is_head,
+                            bool no_store, int status, lota_str etag, lota_str version_id,
+                            lota_str content_length, lota_str content_range, lota_str fields);
 void lotad_cache_tee_write(void *sink, const char *buf, size_t n);
 void lotad_cache_tee_end(void *sink, bool complete);
 void lotad_cache_not_modified(void *cache, lotad_conn *c, const lotad_s3req *sr,

@@ -13,8 +13,10 @@
  *            with the extent (those of the answer it was filled from);
  *   200/206  the client is authorized and the copy is not current (or there is none):
  *            the answer streams to the client, and tee.c stores the whole extents it
- *            carries; with fill_credentials, the extents it touches are filled whole
- *            with that key instead (fill.c), the client having just been authorized;
+ *            carries; when lotad holds the client's key (a request signed for the
+ *            upstream's own name, verified here), or else with fill_credentials, the
+ *            extents it touches are filled whole with that key instead (fill.c, pinned
+ *            by If-Match), the client having just been authorized;
  *   other    (403, 404, 412, 5xx ...) relayed verbatim; nothing of the store is read.
  * Checked by hand against radosgw 16.2.15 (a request signed by botocore, an
  * If-None-Match added after signing): a matching ETag gives 304 for header-signed and
@@ -25,10 +27,13 @@
  *
  * Which copy: the object table (objtab.c) remembers the last ETag, size and version id
  * seen per bucket, key and version query, from any answer that authorized a client
- * (held keys' HEADs, foreign 200/206s): direct-mapped, OBJ_SLOTS entries. In memory
- * only: after a restart, or when another object took its slot, the next read of an
- * object goes without If-None-Match (a full answer from the upstream), and that answer
- * names the extents again.
+ * (held keys' HEADs, foreign 200/206s): direct-mapped, OBJ_SLOTS entries, rebuilt at
+ * start from the extents the store holds (objtab.c), so a restart keeps the hits. An
+ * entry is used only when the store holds every byte asked for (copy_held): an evicted
+ * copy is never named, and extents evicted between the If-None-Match and the 304 send the
+ * read to the upstream again (lotad_cache_not_modified). When another object took its
+ * slot, the next read of an object goes without If-None-Match (a full answer from the
+ * upstream), and that answer names the extents again.
  */
 #include "cache/cache-internal.h"
 
@@ -64,6 +69,26 @@ bool cache_fill_cred(const lotad_cache *ca, lotad_auth_result *out)
 	out->session_token = tok;
 	out->creds = creds; /* the reference taken above */
 	return true;
+}
+
+bool cache_foreign_cred(const lotad_cache *ca, const lotad_auth_result *client,
+                        lotad_auth_result *out)
+{
+	/* A key lotad holds, its signature verified here (FORWARD carries the key then): the
+	 * client's own key signs the fills, as on the endpoint-change path (serve.c). */
+	if (client && client->mode == LOTAD_AUTH_FORWARD && client->secret_key.len &&
+	    client->creds) {
+		memset(out, 0, sizeof(*out));
+		lotad_creds_ref(client->creds);
+		out->mode = LOTAD_AUTH_RESIGN;
+		out->claim.form = LOTA_SIGV4_FORM_HEADER;
+		out->access_key = client->access_key;
+		out->secret_key = client->secret_key;
+		out->session_token = client->session_token;
+		out->creds = client->creds;
+		return true;
+	}
+	return cache_fill_cred(ca, out);
 }
 
 /* Whether the client sent a conditional of its own (If-Match, If-None-Match,
@@ -173,7 +198,7 @@ void lotad_cache_not_modified(void *cache, lotad_conn *c, const lotad_s3req *sr,
 	if (!q)
 		return;
 	count(&ca->foreign[F_NOT_MODIFIED], 1);
-	if (!cache_fill_cred(ca, &q->fillcred))
+	if (!cache_foreign_cred(ca, &q->auth, &q->fillcred))
 		q->no_fill = true; /* nothing can fill a missing extent: it is proxied */
 	/* the headers: those stored with the extent of the first byte asked for */
 	char dk[4096];

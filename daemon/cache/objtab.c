@@ -18,11 +18,14 @@
 #include <lota/placement.h>
 #include <lota/sigv4.h>
 
-lota_hash128 cache_obj_name(lota_str bucket, lota_str rkey, lota_str vquery)
+/* The table's name of an object: by its decoded key, as the store's extents name it, so
+ * that every spelling of a key is one object and the table can be rebuilt from the store
+ * (cache_objtab_rebuild). */
+static lota_hash128 obj_name_decoded(lota_str bucket, lota_str dkey, lota_str vquery)
 {
 	/* length-prefixed parts, so that no two triples give the same bytes */
-	lota_str parts[3] = {bucket, rkey, vquery};
-	size_t cap = bucket.len + rkey.len + vquery.len + 3 * 24;
+	lota_str parts[3] = {bucket, dkey, vquery};
+	size_t cap = bucket.len + dkey.len + vquery.len + 3 * 24;
 	char *buf = malloc(cap);
 	size_t n = 0;
 	if (!buf)
@@ -38,17 +41,23 @@ lota_hash128 cache_obj_name(lota_str bucket, lota_str rkey, lota_str vquery)
 	return h;
 }
 
+lota_hash128 cache_obj_name(lota_str bucket, lota_str rkey, lota_str vquery)
+{
+	char dk[4096];
+	int dl = cache_decode_key(rkey, dk, sizeof(dk));
+	/* a key that does not decode names its extents nothing: its raw bytes name it here */
+	return obj_name_decoded(bucket, dl < 0 ? rkey : (lota_str){dk, (size_t)dl}, vquery);
+}
+
 static struct objent *obj_slot(lotad_cache *ca, lota_hash128 h)
 {
 	return &ca->otab[h.lo % OBJ_SLOTS];
 }
 
-void cache_objtab_note(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery,
-                       uint64_t size, lota_str etag, lota_str vid)
+static void objtab_put(lotad_cache *ca, lota_hash128 h, uint64_t size, lota_str etag, lota_str vid)
 {
 	if (!ca->otab || etag.len > FIELD_MAX || vid.len > FIELD_MAX)
 		return;
-	lota_hash128 h = cache_obj_name(bucket, rkey, vquery);
 	pthread_mutex_lock(&ca->mu);
 	struct objent *e = obj_slot(ca, h);
 	e->name = h;
@@ -62,6 +71,59 @@ void cache_objtab_note(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str
 	if (vid.len)
 		memcpy(e->vid, vid.ptr, vid.len);
 	pthread_mutex_unlock(&ca->mu);
+}
+
+void cache_objtab_note(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery,
+                       uint64_t size, lota_str etag, lota_str vid)
+{
+	if (ca->otab && etag.len <= FIELD_MAX && vid.len <= FIELD_MAX)
+		objtab_put(ca, cache_obj_name(bucket, rkey, vquery), size, etag, vid);
+}
+
+/* Whether a version id can stand in a query as it is (what S3 gives out: letters, digits
+ * and a few marks), so that "versionId=<id>" is how clients ask for it. */
+static bool vid_plain(lota_str v)
+{
+	for (size_t i = 0; i < v.len; i++) {
+		char c = v.ptr[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.' || c == '~'))
+			return false;
+	}
+	return v.len > 0;
+}
+
+/* One extent the store holds: its object as the table would have learned it. Only
+ * extents this configuration names the same way count (another extent size named them
+ * otherwise: copy_held could never find them). */
+static void rebuild_one(void *ud, const lotad_store_object *o)
+{
+	lotad_cache *ca = ud;
+	const lota_cache_key *k = &o->key;
+	lota_object_id id = {k->bucket, k->key, k->etag, k->version_id, k->size_bytes};
+	lota_hash128 h;
+	if (!k->etag.len || k->size_bytes < ca->cfg.min_object_size ||
+	    lota_extent_name(&id, ext_size(ca), k->extent_index, &h) < 0 || h.hi != o->name.hi ||
+	    h.lo != o->name.lo)
+		return;
+	/* the object as read without a version query (the latest, as far as lotad knows: the
+	 * upstream's answer to If-None-Match says whether it still is) */
+	objtab_put(ca, obj_name_decoded(k->bucket, k->key, (lota_str){"", 0}), k->size_bytes,
+	           k->etag, k->version_id);
+	if (vid_plain(k->version_id) && k->version_id.len < 512) {
+		char vq[528];
+		int n = snprintf(vq, sizeof(vq), "versionId=%.*s", (int)k->version_id.len,
+		                 k->version_id.ptr);
+		objtab_put(ca, obj_name_decoded(k->bucket, k->key, (lota_str){vq, (size_t)n}),
+		           k->size_bytes, k->etag, k->version_id);
+	}
+}
+
+int cache_objtab_rebuild(lotad_cache *ca)
+{
+	if (!ca->otab || !ca->store)
+		return 0;
+	return lotad_store_objects(ca->store, rebuild_one, ca);
 }
 
 /* A copy of what the table remembers of the object (false when nothing); forget: drop it

@@ -9,8 +9,9 @@
  * bytes the client was sent), so readers of the same extent on other connections follow
  * it through the store as they follow a fill.
  *
- * With fill_credentials the tee stores nothing itself: once the answer is complete, the
- * extents it touched are filled whole with that key (fill.c), the upstream having just
+ * With a key to fill with (the client's own when lotad holds it, else fill_credentials)
+ * the tee stores nothing itself: once the answer is complete, the extents it touched are
+ * filled whole with that key (fill.c), the upstream having just
  * authorized the client; a HEAD pre-stages the object as a held key's does. (The fills
  * start at the end of the answer, outside curl's callbacks, which may not add
  * transfers.)
@@ -31,7 +32,7 @@ typedef struct tee {
 	lotad_cache *ca;
 	lotad_worker *w;
 	objinfo *o;
-	bool fill; /* fill_credentials: fill extents first..last at the end, store nothing */
+	bool fill; /* a key to fill with: fill extents first..last at the end, store nothing */
 	uint64_t fill_first, fill_last;
 	uint64_t pos, last; /* the next byte the body brings, the last it brings */
 	uint64_t k;         /* the extent pos is in */
@@ -64,10 +65,10 @@ size_t lotad_cache__tee_meta(lota_str fields, char *out, size_t cap)
 	return n;
 }
 
-void *lotad_cache_tee_begin(void *cache, lotad_worker *w, const lotad_s3req *sr, lota_str query,
-                            bool is_head, bool no_store, int status, lota_str etag,
-                            lota_str version_id, lota_str content_length, lota_str content_range,
-                            lota_str fields)
+void *lotad_cache_tee_begin(void *cache, lotad_worker *w, const lotad_s3req *sr,
+                            const lotad_auth_result *auth, lota_str query, bool is_head,
+                            bool no_store, int status, lota_str etag, lota_str version_id,
+                            lota_str content_length, lota_str content_range, lota_str fields)
 {
 	lotad_cache *ca = cache;
 	uint64_t first, last, size;
@@ -98,7 +99,7 @@ void *lotad_cache_tee_begin(void *cache, lotad_worker *w, const lotad_s3req *sr,
 		return NULL;
 	lota_str mv = {meta, lotad_cache__tee_meta(fields, meta, LOTAD_STORE_META_MAX)};
 	lotad_auth_result fc;
-	bool fill = cache_fill_cred(ca, &fc);
+	bool fill = cache_foreign_cred(ca, auth, &fc);
 	tee *t = NULL;
 	if ((is_head && (!fill || !ca->cfg.prestage_on_head)) || !(t = calloc(1, sizeof(*t))))
 		goto out;

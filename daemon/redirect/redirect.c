@@ -25,21 +25,18 @@
 int lotad_redirect_check_config(const lotad_redirect_config *c, bool enabled, char *err, size_t cap)
 {
 	lotad_redir_endpoint ep;
-	if (c->num_targets && !enabled) {
-		snprintf(err, cap,
-		         "config key \"redirect_ebpf_target\": given without redirect_ebpf");
-		return -1;
-	}
-	for (size_t i = 0; i < c->num_targets; i++)
+	/* the targets are the redirect endpoints, which serve without redirect_ebpf too */
+	for (size_t i = 0; enabled && i < c->num_targets; i++)
 		if (lotad_redir_endpoint_parse(c->targets[i], 80, &ep) < 0) {
 			snprintf(err, cap,
-			         "config key \"redirect_ebpf_target\": \"%s\" is not HOST[:PORT] "
+			         "config key \"redirect\": \"%s\" is not HOST[:PORT] "
 			         "(a name or an address, a port from 1 to 65535)",
 			         c->targets[i]);
 			return -1;
 		}
-	if (c->num_targets > LOTAD_REDIR_MAX_ENDPOINTS - 1) {
-		snprintf(err, cap, "config key \"redirect_ebpf_target\": at most %d endpoints",
+	if (enabled && c->num_targets > LOTAD_REDIR_MAX_ENDPOINTS - 1) {
+		snprintf(err, cap,
+		         "config key \"redirect\": at most %d endpoints with redirect_ebpf",
 		         LOTAD_REDIR_MAX_ENDPOINTS - 1);
 		return -1;
 	}
@@ -470,7 +467,7 @@ lotad_redirect *lotad_redirect_new(const lotad_redirect_config *c, char *err, si
 	                 "upstream", err, cap) < 0)
 		goto fail;
 	for (size_t i = 0; i < c->num_targets; i++)
-		if (add_endpoint(r, c->targets[i], 80, false, "redirect_ebpf_target", err, cap) < 0)
+		if (add_endpoint(r, c->targets[i], 80, false, "redirect", err, cap) < 0)
 			goto fail;
 	if (open_cgroup(r, c->cgroup_path, err, cap) < 0)
 		goto fail;

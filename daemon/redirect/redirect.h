@@ -2,7 +2,7 @@
  * redirect.h - lotad --redirect-ebpf: the eBPF connect redirect, loaded, filled and
  * attached to a cgroup by lotad (root). The programs are bpf/redirect.bpf.c; this part
  * resolves the redirected endpoints (the upstream's host:port and every
- * redirect_ebpf_target), keeps the map in step with DNS from a thread of its own, and
+ * redirect endpoint, the config key redirect), keeps the map in step with DNS from a thread of its own, and
  * holds the cgroup attachments as bpf_links whose only reference is lotad's file
  * descriptors: nothing is pinned, so the kernel detaches everything when lotad exits,
  * also after kill -9.
@@ -23,9 +23,8 @@ typedef struct lotad_redirect_config {
 	const char *upstream_hostport;
 	int upstream_default_port;
 	bool upstream_tls;
-	/* More endpoints, "HOST[:PORT]" (port 80 when absent): the config key
-	 * redirect_ebpf_target. When lotad gains --redirect (a list of the upstream's other
-	 * names), that list is what goes here. */
+	/* More endpoints, "HOST[:PORT]" (port 80 when absent): the config key redirect (the
+	 * upstream's other names, whose requests lotad takes as the upstream's own). */
 	const char *const *targets;
 	size_t num_targets;
 	const char *listen_host; /* lotad's plain listener, where redirected connects go */
@@ -35,7 +34,7 @@ typedef struct lotad_redirect_config {
 
 /*
  * Check the configuration without touching the kernel (every start, also without
- * redirect_ebpf): the targets parse, and are not given without redirect_ebpf. Returns 0,
+ * redirect_ebpf): with it, the targets parse and fit the map. Returns 0,
  * or -1 with a message naming the config key in err.
  */
 int lotad_redirect_check_config(const lotad_redirect_config *c, bool enabled, char *err,

@@ -220,8 +220,8 @@ static int tee_head(proxy *p)
 	for (int i = 0; i < 4; i++)
 		v[i] = (lota_str){p->seen[i], p->seen_len[i]};
 	p->sink =
-	    p->tee->begin(p->tee->ud, p->w, &p->sr, lotad_conn_request(p->c)->query, p->is_head,
-	                  p->tee_no_store, p->status, v[0], v[1], v[2], v[3], fields);
+	    p->tee->begin(p->tee->ud, p->w, &p->sr, &p->auth, lotad_conn_request(p->c)->query,
+	                  p->is_head, p->tee_no_store, p->status, v[0], v[1], v[2], v[3], fields);
 	return 0;
 }
 

@@ -44,11 +44,13 @@ typedef struct lotad_proxy_hooks {
 typedef struct lotad_proxy_tee {
 	/* The head of the final answer is complete (status; header values as received;
 	 * fields: its header lines, hop-by-hop ones dropped, each ending in CRLF; query: the
-	 * request's; no_store: the client said Cache-Control: no-cache). Returns a sink for
+	 * request's; no_store: the client said Cache-Control: no-cache; auth: the client's
+	 * authentication, its key when lotad holds it). Returns a sink for
 	 * its body bytes, or NULL. */
-	void *(*begin)(void *ud, lotad_worker *w, const lotad_s3req *sr, lota_str query,
-	               bool is_head, bool no_store, int status, lota_str etag, lota_str version_id,
-	               lota_str content_length, lota_str content_range, lota_str fields);
+	void *(*begin)(void *ud, lotad_worker *w, const lotad_s3req *sr,
+	               const lotad_auth_result *auth, lota_str query, bool is_head, bool no_store,
+	               int status, lota_str etag, lota_str version_id, lota_str content_length,
+	               lota_str content_range, lota_str fields);
 	/* n body bytes the client was sent, in order. */
 	void (*write)(void *sink, const char *buf, size_t n);
 	/* The body ended (complete: every byte the upstream announced came), or the transfer

@@ -1,7 +1,7 @@
 /*
  * format.c - the extent file format (store.h gives it byte by byte): the header codec
- * (encode, and parse + verify with the header key) and the nonce and AAD of each sealed
- * data block. Pure functions over byte buffers (tests/fuzz/fuzz_store_header.c compiles
+ * (encode, and parse + verify with the header key), the parse of the canonical cache key
+ * it carries, and the nonce and AAD of each sealed data block. Pure functions over byte buffers (tests/fuzz/fuzz_store_header.c compiles
  * this file into the harness).
  */
 #include "store/store-internal.h"
@@ -122,4 +122,34 @@ void store_block_nonce(uint8_t nonce[LOTA__GCM_NONCE_LEN], const uint8_t salt[8]
 {
 	memcpy(nonce, salt, 8);
 	put_be(nonce + 8, idx, 4);
+}
+
+/* One length-prefixed field of a canonical key at *p (end: one past the last byte). */
+static bool key_field(const uint8_t **p, const uint8_t *end, lota_str *out)
+{
+	if (end - *p < 4)
+		return false;
+	uint64_t n = get_be(*p, 4);
+	*p += 4;
+	if (n > LOTA_CACHE_KEY_FIELD_MAX || (uint64_t)(end - *p) < n)
+		return false;
+	*out = (lota_str){(const char *)*p, (size_t)n};
+	*p += n;
+	return true;
+}
+
+int lotad_store__key_parse(const uint8_t *key, size_t len, lota_cache_key *out)
+{
+	static const uint8_t tag[8] = {'L', 'O', 'T', 'A', 'C', 'K', '1', '\n'};
+	if (!key || !out || len < sizeof(tag) || memcmp(key, tag, sizeof(tag)) != 0)
+		return -EBADMSG;
+	const uint8_t *p = key + sizeof(tag), *end = key + len;
+	lota_cache_key k = {0};
+	if (!key_field(&p, end, &k.bucket) || !key_field(&p, end, &k.key) ||
+	    !key_field(&p, end, &k.etag) || !key_field(&p, end, &k.version_id) || end - p != 16)
+		return -EBADMSG;
+	k.size_bytes = get_be(p, 8);
+	k.extent_index = get_be(p + 8, 8);
+	*out = k;
+	return 0;
 }

@@ -254,6 +254,24 @@ int lotad_store_probe(lotad_store *s, lota_hash128 h, uint64_t *readable);
  * -EBUSY while it is being filled. */
 int lotad_store_drop(lotad_store *s, lota_hash128 h);
 
+/*
+ * The objects whose extents the store holds, as their files name them: fn is called once
+ * per published extent with the fields of its canonical cache key (lota/placement.h:
+ * bucket, object key as stored (decoded), ETag, version id, object size, extent index)
+ * and the metadata blob kept beside it (views valid during the call only). Extents come
+ * least recently opened first, dir by dir, so a later call is about a more recent copy.
+ * Each header is read from its file again (nothing of it is kept in memory); an extent
+ * evicted or dropped meanwhile, or whose header does not verify, is skipped. Returns the
+ * number of extents reported, or -ENOMEM. Any thread; fn must not call into the store.
+ */
+typedef struct lotad_store_object {
+	lota_cache_key key;
+	lota_str meta;
+	lota_hash128 name;
+} lotad_store_object;
+typedef void (*lotad_store_object_fn)(void *ud, const lotad_store_object *o);
+int lotad_store_objects(lotad_store *s, lotad_store_object_fn fn, void *ud);
+
 /* One eviction pass over every dir now (what the thread does). Returns the number of
  * extents removed. */
 size_t lotad_store_evict_now(lotad_store *s);
@@ -324,6 +342,9 @@ int lotad_store__header_parse(uint8_t *buf, size_t len, const uint8_t hdr_key[32
  * writes data_off bytes (zero padded). Returns data_off or a negative code. */
 int lotad_store__header_encode(lotad_store_header *h, const uint8_t hdr_key[32], uint8_t *buf,
                                size_t cap) LOTA_WUR;
+/* Parse a canonical cache key (lota/placement.h) key[0..len) into its fields (views into
+ * key). Returns 0, or -EBADMSG when the bytes are not exactly one canonical key. */
+int lotad_store__key_parse(const uint8_t *key, size_t len, lota_cache_key *out) LOTA_WUR;
 /* Tests: replace pwrite for every store write (NULL restores it). Not thread-safe. */
 typedef ssize_t (*lotad_store_pwrite_fn)(int fd, const void *buf, size_t len, off_t off);
 void lotad_store__set_pwrite_hook(lotad_store_pwrite_fn fn);

@@ -1,7 +1,7 @@
 /*
  * fuzz_redirect_mounts.c - libFuzzer harness for the parsers of lotad's eBPF redirect
  * (daemon/redirect/table.c): the /proc/mounts lookup that finds the cgroup v2 root and
- * bpf file systems, and the HOST[:PORT] of redirect_ebpf_target. Checks: a found mount
+ * bpf file systems, and the HOST[:PORT] of a redirect endpoint. Checks: a found mount
  * point is terminated and fits its buffer, every call moves the cursor forward within
  * the input (the walk ends), and a parsed endpoint has a non-empty host and a port in
  * 1..65535.

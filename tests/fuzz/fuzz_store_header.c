@@ -1,12 +1,15 @@
 /*
  * fuzz_store_header.c - the extent-file header codec of lotad's store
- * (lotad_store__header_parse / _encode).
+ * (lotad_store__header_parse / _encode) and the parse of the cache key it carries
+ * (lotad_store__key_parse).
  *
  * The daemon's store/format.c is compiled into the harness itself. Each input is used twice:
  *   1. as a header on its own: parsing must never crash, and anything accepted must be
  *      self-consistent (sizes within the input, the hash that of the key, aligned data);
  *   2. as a mutation (XOR mask) of one fixed valid header: the result may be accepted
- *      only when the bytes the header covers are unchanged (integrity of every field).
+ *      only when the bytes the header covers are unchanged (integrity of every field);
+ *   3. as a cache key: a key accepted must be exactly the canonical form of the fields
+ *      it was parsed into (lota_cache_key_canonical gives the same bytes back).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,6 +42,17 @@ static void make_valid(void)
 }
 
 static uint8_t work[LOTA_CACHE_KEY_MAX_LEN + LOTAD_STORE_META_MAX + 256];
+static uint8_t again[LOTA_CACHE_KEY_MAX_LEN];
+
+static void key_roundtrip(const uint8_t *key, size_t len)
+{
+	lota_cache_key k;
+	if (lotad_store__key_parse(key, len, &k) != 0)
+		return;
+	int n = lota_cache_key_canonical(&k, again, sizeof(again));
+	if (n < 0 || (size_t)n != len || memcmp(again, key, len) != 0)
+		abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -56,6 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    h.meta_len > LOTAD_STORE_META_MAX || !block_size_ok(h.block_size))
 			abort();
 	}
+	key_roundtrip(data, size);
 
 	/* 2. the valid header, XORed with the input */
 	memcpy(work, valid, valid_len);
@@ -70,5 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0 &&
 	    (h.data_len != 1000000 || h.meta_len != 11 || memcmp(h.meta, "etag: \"abc\"", 11) != 0))
 		abort();
+	if (rc == 0)
+		key_roundtrip(h.key, h.key_len);
 	return 0;
 }

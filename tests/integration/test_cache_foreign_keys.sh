@@ -17,6 +17,8 @@
 #     HEAD: 403, no byte of the object (a marker string every 4 KiB is grepped for), no
 #     byte served from the cache meanwhile;
 #   - an overwrite made at radosgw directly is seen on the next read;
+#   - lotad restarted: the first read of an object cached before is a hit (its copy is
+#     known again from the store), with radosgw's 304;
 #   - with --fill-credentials operator (a third user bob granted read): a 100-byte range of
 #     a cold 3-extent object fills its whole extent, a full read fills the others, each
 #     once; a denied read of a cold object fills nothing.
@@ -247,6 +249,16 @@ check_eq "bob overwrites o1 at radosgw directly" 200 \
 get "after the overwrite: the new bytes" bob 200 miss "$NEW" "$UP/$B/o1"
 wait_idle
 get "after the overwrite: the new bytes, from the cache" bob 200 hit "$NEW" "$UP/$B/o1"
+
+# --- lotad restarted: what it remembers of the objects is rebuilt from the store, so the
+# first read after the restart asks with If-None-Match and is a hit
+lotad_restart
+get "lotad restarted: bob's first GET is a hit" bob 200 hit "$NEW" "$UP/$B/o1"
+check_eq "lotad restarted: the hit was radosgw's 304" 1 \
+	"$(it_metric0 'lota_cache_foreign_reads_total{answer="not_modified"}')"
+part "$O2" 100 1048675
+get "lotad restarted: a range of o2 is a hit" bob 206 hit "$W/part" \
+	-H "Range: bytes=100-1048675" "$UP/$B/o2"
 
 # --- --fill-credentials: the operator's key fills whole extents once radosgw said yes
 if timeout 60 radosgw-admin -c "$RGW_DIR/ceph.conf" user create --uid operator \

@@ -13,7 +13,8 @@
 # request sent to lotad by an endpoint change: the first read a miss and the second a
 # hit once lotad caches requests signed for the upstream's own name (issue 10 §1; a
 # lotad that proxies them says "bypass" twice, and the test says so).
-# A client outside the cgroup is not redirected; getpeername() inside it shows the
+# The --redirect endpoints (an address with a port, one without: port 80) are redirected
+# too. A client outside the cgroup is not redirected; getpeername() inside it shows the
 # address the program asked for (IPv4 and v4-mapped IPv6, Python and the static client).
 # After SIGTERM and after kill -9 of lotad no program stays attached to the cgroup
 # (bpftool cgroup show) and clients go direct again. The cgroup is removed at the end.
@@ -66,14 +67,19 @@ wait_idle() { it_wait_metric 60 lota_cache_fills_in_progress 0; }
 # xcache: the x-lota-cache value of a response head on stdin ("-" when absent).
 xcache() { tr -d '\r' | awk -F': *' 'tolower($1) == "x-lota-cache" { v = $2 } END { print (v == "" ? "-" : v) }'; }
 
+# Two more endpoints of radosgw by --redirect, so that their connects go to lotad too: an
+# address with radosgw's port, one without a port (the eBPF map takes port 80 then).
 IT_LOTAD_ARGS=(--cache-dir "$IT_DIR/cache:1GiB" --min-object-size 1MiB
-	--redirect-ebpf --redirect-cgroup "$CG")
+	--redirect-ebpf --redirect-cgroup "$CG" --redirect 127.0.0.3)
 it_setup
+# radosgw's port is known now: the endpoint with it
+IT_LOTAD_ARGS+=(--redirect "127.0.0.2:$RGW_PORT")
+lotad_restart
 echo "$IT_LOTAD_PID" >"$CG/cgroup.procs" || it_die "cannot move lotad into $CG"
 
 check_eq "lotad's 4 programs (connect4/6, getpeername4/6) are attached to the test cgroup" 4 "$(lota_progs)"
 check_eq "metrics: lota_redirect_ebpf_attached" 1 "$(it_metric lota_redirect_ebpf_attached)"
-check_eq "metrics: lota_redirect_ebpf_entries (the upstream's one address)" 1 \
+check_eq "metrics: lota_redirect_ebpf_entries (the upstream's and two --redirect addresses)" 3 \
 	"$(it_metric lota_redirect_ebpf_entries)"
 
 # From here on every client is configured for radosgw's own endpoint.
@@ -124,6 +130,16 @@ for pass in 1 2; do
 	check_eq "curl in the cgroup, read $pass: bytes" "${SHA[curl]}" "$(it_sha256 "$W/curl.out")"
 	check_eq "curl read $pass: x-lota-cache" "$(expect $pass)" "$xc"
 	check "curl read $pass: lotad counted the GET" it_wait_requests_done 10 get_object $((g0 + 1))
+done
+
+# --- the --redirect endpoints: redirected too (127.0.0.3 without a port: port 80)
+for ep in "127.0.0.2:$RGW_PORT" 127.0.0.3; do
+	g0=$(it_requests_done get_object)
+	rm -f "$W/curl.out"
+	xc=$(in_cg it_curl alice -sf -D - -o "$W/curl.out" "http://$ep/$B/curl.bin" | xcache)
+	check_eq "curl in the cgroup to --redirect $ep: bytes" "${SHA[curl]}" "$(it_sha256 "$W/curl.out")"
+	check "curl to --redirect $ep: through lotad (x-lota-cache: $xc)" test "$xc" != -
+	check "curl to --redirect $ep: lotad counted the GET" it_wait_requests_done 10 get_object $((g0 + 1))
 done
 
 # --- boto3 get_object

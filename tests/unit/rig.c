@@ -60,7 +60,7 @@ static bool setup_cache(rig *r, const rig_opts *o)
 	cc.fill_streams = o->fill_streams ? o->fill_streams : 2;
 	cc.fill_profile = o->fill_profile;
 	if (o->cache) {
-		if (!lota_unit_tmpdir("lota-rig", r->root, sizeof(r->root))) {
+		if (!r->root[0] && !lota_unit_tmpdir("lota-rig", r->root, sizeof(r->root))) {
 			perror("rig: mkdtemp");
 			return false;
 		}
@@ -162,6 +162,24 @@ fail:
 		close(lfd);
 	rig_stop(r);
 	return false;
+}
+
+bool rig_restart_cache(rig *r, const rig_opts *o)
+{
+	lotad_cache_free(r->cache);
+	r->cache = NULL;
+	lotad_store_free(r->store);
+	r->store = NULL;
+	lotad_metrics__reset();
+	if (!setup_cache(r, o)) {
+		fprintf(stderr, "rig: cannot start the cache again\n");
+		return false;
+	}
+	lotad_metrics_add_provider(lotad_cache_metrics, r->cache);
+	if (r->store)
+		lotad_metrics_add_provider(lotad_store_metrics, r->store);
+	lotad_router_init(&r->router, r->cache);
+	return true;
 }
 
 void rig_stop(rig *r)

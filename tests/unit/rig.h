@@ -72,6 +72,12 @@ bool rig_start(rig *r, const rig_opts *o);
  * temp dir, drop the credentials and the metrics. */
 void rig_stop(rig *r);
 
+/* lotad's cache as after a restart: the cache and the store are freed and opened again
+ * over the same dir with opts o (the store rescans its files; nothing else of the cache
+ * is kept; the metrics start again from zero). Nothing may be running in the cache (wait
+ * for the fills first). Returns false (with a message) on failure. */
+bool rig_restart_cache(rig *r, const rig_opts *o);
+
 /* One turn of the loop (at most RIG_TURN_MS of waiting). */
 void rig_turn(rig *r);
 

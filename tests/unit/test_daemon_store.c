@@ -829,6 +829,108 @@ static void test_restart(void)
 
 /* ------------------------------------------------------------ eviction */
 
+/* lotad_store_objects: every published extent, its key's fields and meta, read back from
+ * its file (also after a restart), oldest first; a fill in progress and a dropped extent
+ * are not reported. */
+typedef struct seen {
+	size_t n;
+	char keys[8][64];
+	char metas[8][64];
+	uint64_t idx[8], size[8];
+	lota_hash128 names[8];
+} seen;
+
+static bool str_is(lota_str a, const char *b)
+{
+	return a.len == strlen(b) && memcmp(a.ptr, b, a.len) == 0;
+}
+
+static void on_object(void *ud, const lotad_store_object *o)
+{
+	seen *v = ud;
+	if (v->n >= 8)
+		return;
+	CU_ASSERT_TRUE(str_is(o->key.bucket, "bucket"));
+	CU_ASSERT_TRUE(str_is(o->key.etag, "\"0123abcd\""));
+	CU_ASSERT_EQUAL(o->key.version_id.len, 0);
+	snprintf(v->keys[v->n], 64, "%.*s", (int)o->key.key.len, o->key.key.ptr);
+	snprintf(v->metas[v->n], 64, "%.*s", (int)o->meta.len, o->meta.ptr);
+	v->idx[v->n] = o->key.extent_index;
+	v->size[v->n] = o->key.size_bytes;
+	v->names[v->n] = o->name;
+	v->n++;
+}
+
+static void test_objects(void)
+{
+	setup_root();
+	lotad_store *s = open_store((topts){0});
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	uint8_t data[5000];
+	lota_unit_pattern(data, sizeof(data), 5);
+	tkey a = mkkey(1, 0), b = mkkey(2, 3), c = mkkey(3, 0);
+	CU_ASSERT_EQUAL(put(s, &a, data, sizeof(data), "etag: a"), 0);
+	CU_ASSERT_EQUAL(put(s, &b, data, sizeof(data), "etag: b"), 0);
+	lotad_fill *f = NULL; /* in progress: not reported */
+	CU_ASSERT_EQUAL(lotad_fill_begin(s, c.b, c.len, 10, NULL, 0, &f), 0);
+	seen v = {0};
+	CU_ASSERT_EQUAL(lotad_store_objects(s, on_object, &v), 2);
+	CU_ASSERT_EQUAL_FATAL(v.n, 2);
+	CU_ASSERT_STRING_EQUAL(v.keys[0], "dir/obj-1"); /* the older first */
+	CU_ASSERT_STRING_EQUAL(v.metas[0], "etag: a");
+	CU_ASSERT_EQUAL(v.idx[0], 0);
+	CU_ASSERT_STRING_EQUAL(v.keys[1], "dir/obj-2");
+	CU_ASSERT_STRING_EQUAL(v.metas[1], "etag: b");
+	CU_ASSERT_EQUAL(v.idx[1], 3);
+	CU_ASSERT_EQUAL(v.size[1], 1 << 30);
+	CU_ASSERT_TRUE(v.names[1].hi == b.h.hi && v.names[1].lo == b.h.lo);
+	lotad_fill_abort(f);
+	CU_ASSERT_EQUAL(lotad_store_drop(s, a.h), 0);
+	memset(&v, 0, sizeof(v));
+	CU_ASSERT_EQUAL(lotad_store_objects(s, on_object, &v), 1);
+	CU_ASSERT_STRING_EQUAL(v.keys[0], "dir/obj-2");
+	lotad_store_free(s);
+	/* restarted: the same from the files */
+	s = open_store((topts){0});
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	memset(&v, 0, sizeof(v));
+	CU_ASSERT_EQUAL(lotad_store_objects(s, on_object, &v), 1);
+	CU_ASSERT_STRING_EQUAL(v.keys[0], "dir/obj-2");
+	CU_ASSERT_STRING_EQUAL(v.metas[0], "etag: b");
+	lotad_store_free(s);
+	/* an empty store reports nothing */
+	cleanup_root();
+	setup_root();
+	s = open_store((topts){0});
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(lotad_store_objects(s, on_object, &v), 0);
+	lotad_store_free(s);
+	cleanup_root();
+}
+
+/* lotad_store__key_parse: exactly one canonical key, nothing more or less. */
+static void test_key_parse(void)
+{
+	tkey k = mkkey(7, 9);
+	lota_cache_key ck;
+	CU_ASSERT_EQUAL_FATAL(lotad_store__key_parse(k.b, k.len, &ck), 0);
+	CU_ASSERT_TRUE(str_is(ck.key, "dir/obj-7"));
+	CU_ASSERT_EQUAL(ck.extent_index, 9);
+	CU_ASSERT_EQUAL(ck.size_bytes, 1 << 30);
+	uint8_t buf[600];
+	memcpy(buf, k.b, k.len);
+	buf[k.len] = 0;
+	CU_ASSERT_EQUAL(lotad_store__key_parse(buf, k.len + 1, &ck), -EBADMSG); /* trailing */
+	for (size_t n = 0; n < k.len; n++) /* every truncation */
+		CU_ASSERT_EQUAL(lotad_store__key_parse(k.b, n, &ck), -EBADMSG);
+	buf[0] = 'X'; /* the tag */
+	CU_ASSERT_EQUAL(lotad_store__key_parse(buf, k.len, &ck), -EBADMSG);
+	memcpy(buf, k.b, k.len);
+	buf[8] = 0xff; /* a field length beyond the bytes */
+	CU_ASSERT_EQUAL(lotad_store__key_parse(buf, k.len, &ck), -EBADMSG);
+	CU_ASSERT_EQUAL(lotad_store__key_parse(NULL, 0, &ck), -EBADMSG);
+}
+
 static bool present(lotad_store *s, const tkey *k)
 {
 	lotad_store_reader *r = NULL;
@@ -1740,6 +1842,8 @@ int main(void)
 	    {"wrong_node_secret", test_wrong_node_secret},
 	    {"no_plaintext_on_disk", test_no_plaintext_on_disk},
 	    {"restart", test_restart},
+	    {"objects: what the store holds, from its files", test_objects},
+	    {"key parse", test_key_parse},
 	    {"eviction_lru", test_eviction_lru},
 	    {"eviction_thread", test_eviction_thread},
 	    {"room_fits_exactly", test_room_fits_exactly},
