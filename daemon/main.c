@@ -139,7 +139,8 @@ static const lota_config_key lotad_keys[] = {
      "DURATION", "how often redirect_ebpf resolves the redirected names again"},
     {"tls_listen", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "HOST:PORT",
      "HTTPS endpoint for the served names (the upstream's host name, each endpoint_name, "
-     "and bucket.<each>) with certificates issued by the node CA (off when unset)"},
+     "each redirect name, and bucket.<each>) with certificates issued by the node CA (off "
+     "when unset); redirect_ebpf sends the endpoints that speak TLS here"},
     {"ca_dir", LOTA_CONFIG_STRING, LOTAD_CA_DEFAULT_DIR, 0, 0, false, false, 0, "DIR",
      "the node CA for tls_listen: ca.key (0600, refused when others may read it), ca.pem "
      "and bundle.pem (the system roots + ca.pem, for clients), made at first start"},

@@ -6,8 +6,8 @@
  * let the real resolver answer, return its answer unchanged, and record the addresses of
  * a redirected name (table.c). connect() to a recorded address on a covered port, or to a
  * literal address of the config, connects to lotad's listener instead (port 443, or the
- * port of an https:// item, to the TLS one). The program's Host header and signature are untouched: lotad takes a request
- * for the upstream's own name as the upstream's.
+ * port of an https:// item, to the TLS one). The program's Host header and signature are
+ * untouched: lotad takes a request for the upstream's own name as the upstream's.
  *
  * Why names resolve to their real addresses: the program keeps an address that is real
  * and is where it asked to go, so a connect the shim does not see (a raw syscall) or one
