@@ -138,7 +138,8 @@ static const lota_config_key lotad_keys[] = {
      "DURATION", "how often redirect_ebpf resolves the redirected names again"},
     {"tls_listen", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "HOST:PORT",
      "HTTPS endpoint for the served names (the upstream's host name, each endpoint_name, "
-     "and bucket.<each>) with certificates issued by the node CA (off when unset)"},
+     "each redirect name, and bucket.<each>) with certificates issued by the node CA (off "
+     "when unset); redirect_ebpf sends the endpoints that speak TLS here"},
     {"ca_dir", LOTA_CONFIG_STRING, LOTAD_CA_DEFAULT_DIR, 0, 0, false, false, 0, "DIR",
      "the node CA for tls_listen: ca.key (0600, refused when others may read it), ca.pem "
      "and bundle.pem (the system roots + ca.pem, for clients), made at first start"},
@@ -451,8 +452,9 @@ static int setup_cache(lota_config *cfg, lotad_store **out, lotad_cache **cache_
 static int setup_tls(lota_config *cfg, lotad_settings *s, lotad_ca **ca, lotad_tls **tls)
 {
 	const char *tl = lota_config_get_string(cfg, "tls_listen");
-	const char *names[LOTAD_MAX_NAMES + 1];
+	const char *names[2 * LOTAD_MAX_NAMES + 1];
 	char up_host[300];
+	char redir_hosts[LOTAD_MAX_NAMES][300];
 	size_t nn = 0;
 	char err[512];
 	*ca = NULL;
@@ -476,7 +478,7 @@ static int setup_tls(lota_config *cfg, lotad_settings *s, lotad_ca **ca, lotad_t
 		return -1;
 	}
 	/* The served names: the upstream's host (a name, not an address: TLS carries no
-	 * address as SNI) and lotad's endpoint names; the --redirect names join this list. */
+	 * address as SNI), lotad's endpoint names and the --redirect names' hosts. */
 	if (parse_hostport(s->upstream_hostport, up_host, sizeof(up_host), &(int){0}) < 0)
 		snprintf(up_host, sizeof(up_host), "%s", s->upstream_hostport);
 	if (up_host[0] && !strchr(up_host, ':') &&
@@ -484,6 +486,20 @@ static int setup_tls(lota_config *cfg, lotad_settings *s, lotad_ca **ca, lotad_t
 		names[nn++] = up_host;
 	for (size_t i = 0; i < s->num_endpoint_names; i++)
 		names[nn++] = s->endpoint_names[i];
+	for (size_t i = 0; i < s->num_redirect_names; i++) {
+		lota_str rh;
+		long rport;
+		const char *r = s->redirect_names[i];
+		if (lotad_hostport_split((lota_str){r, strlen(r)}, &rh, &rport) < 0)
+			continue; /* refused earlier */
+		rh = lotad_host_unbracket(rh);
+		if (rh.len == 0 || rh.len >= sizeof(redir_hosts[i]) ||
+		    memchr(rh.ptr, ':', rh.len) || strspn(rh.ptr, "0123456789.") >= rh.len)
+			continue; /* an address: no SNI names it */
+		memcpy(redir_hosts[i], rh.ptr, rh.len);
+		redir_hosts[i][rh.len] = 0;
+		names[nn++] = redir_hosts[i];
+	}
 	rc = lotad_tls_new(*ca, names, nn, tls, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "lotad: config key \"tls_listen\": %s\n", err);
@@ -788,6 +804,10 @@ int main(int argc, char **argv)
 	}
 	/* After the listeners exist, so that no redirected connect is refused. */
 	if (redirect_ebpf) {
+		if (tls) { /* endpoints that speak TLS go to the TLS listener */
+			rc_cfg.tls_listen_host = s.tls_listen_host;
+			rc_cfg.tls_listen_port = s.tls_listen_port;
+		}
 		m.redirect = lotad_redirect_new(&rc_cfg, err, sizeof(err));
 		if (!m.redirect) {
 			fprintf(stderr, "lotad: %s\n", err);

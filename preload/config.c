@@ -130,6 +130,22 @@ static int parse_name(const char *s, size_t len, char *out)
 	return 0;
 }
 
+/* Whether s (len bytes) starts with the scheme prefix lit, in any case. */
+static bool has_prefix(const char *s, size_t len, const char *lit)
+{
+	size_t n = strlen(lit);
+	if (len < n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != lit[i])
+			return false;
+	}
+	return true;
+}
+
 /* HOST[:PORT] of one redirect item into t. */
 static int parse_target(const char *s, size_t len, lota__preload_target *t, char *why, size_t cap)
 {
@@ -192,6 +208,40 @@ void lota__preload_config_init(lota__preload_config *cfg)
 	snprintf(cfg->ca_bundle, sizeof(cfg->ca_bundle), "%s", LOTA__PRELOAD_DEFAULT_CA);
 }
 
+/* One redirect item: [http://|https://]HOST[:PORT]. A scheme fixes the listener (and the
+ * port, 80 or 443, when none is given); a bare v6 address needs brackets after it. */
+static int parse_item(const char *s, size_t len, lota__preload_target *t, char *why, size_t cap)
+{
+	lota__preload_scheme scheme = LOTA__PRELOAD_BY_PORT;
+	size_t skip = 0;
+	if (has_prefix(s, len, "https://")) {
+		scheme = LOTA__PRELOAD_HTTPS;
+		skip = 8;
+	} else if (has_prefix(s, len, "http://")) {
+		scheme = LOTA__PRELOAD_HTTP;
+		skip = 7;
+	}
+	if (skip == 0)
+		return parse_target(s, len, t, why, cap);
+	const char *rest = s + skip;
+	size_t n = len - skip;
+	if (n > 0 && rest[n - 1] == '/')
+		n--; /* https://host/ is how a URL is often written: no path beyond it */
+	if (n == 0 || memchr(rest, '/', n))
+		return fail(why, cap, "'%.*s': a scheme takes HOST[:PORT] and no path", (int)len,
+		            s);
+	const char *c1 = rest[0] == '[' ? NULL : memchr(rest, ':', n);
+	if (c1 && memchr(c1 + 1, ':', n - (size_t)(c1 - rest) - 1))
+		return fail(why, cap, "'%.*s': write an IPv6 address as [ADDRESS]", (int)len, s);
+	if (parse_target(rest, n, t, why, cap) < 0)
+		return -1;
+	t->scheme = scheme;
+	if (t->port == 0)
+		t->port = scheme == LOTA__PRELOAD_HTTPS ? 443 : 80;
+	t->addr.port = t->port;
+	return 0;
+}
+
 int lota__preload_parse_redirect(lota__preload_config *cfg, const char *s, size_t len, char *why,
                                  size_t cap)
 {
@@ -212,7 +262,7 @@ int lota__preload_parse_redirect(lota__preload_config *cfg, const char *s, size_
 		}
 		if (cfg->num_targets == LOTA__PRELOAD_MAX_TARGETS)
 			return fail(why, cap, "more than %d endpoints", LOTA__PRELOAD_MAX_TARGETS);
-		if (parse_target(item, n, &cfg->targets[cfg->num_targets], why, cap) < 0)
+		if (parse_item(item, n, &cfg->targets[cfg->num_targets], why, cap) < 0)
 			return -1;
 		cfg->num_targets++;
 	}
@@ -377,7 +427,11 @@ int lota__preload_config_load(lota__preload_config *cfg, const char *(*env)(cons
 
 const lota__preload_addr *lota__preload_endpoint_for(const lota__preload_config *cfg, uint16_t port)
 {
-	if (port == 443)
+	bool tls = port == 443;
+	for (size_t i = 0; i < cfg->num_targets; i++)
+		if (cfg->targets[i].scheme != LOTA__PRELOAD_BY_PORT && cfg->targets[i].port == port)
+			tls = cfg->targets[i].scheme == LOTA__PRELOAD_HTTPS;
+	if (tls)
 		return cfg->has_tls_endpoint ? &cfg->tls_endpoint : NULL;
 	return &cfg->endpoint;
 }
@@ -440,7 +494,8 @@ unsigned lota__preload_ca_exports(const lota__preload_config *cfg, bool bundle_e
 		return 0;
 	bool tls = false;
 	for (size_t i = 0; i < cfg->num_targets; i++)
-		tls = tls || lota__preload_port_covers(cfg->targets[i].port, 443);
+		tls = tls || lota__preload_port_covers(cfg->targets[i].port, 443) ||
+		      cfg->targets[i].scheme == LOTA__PRELOAD_HTTPS;
 	if (!tls)
 		return 0;
 	unsigned bits = 0;

@@ -31,9 +31,18 @@ typedef struct {
 	uint16_t port;
 } lota__preload_addr;
 
-/* One redirected endpoint. port 0 (none given) stands for both 80 and 443. */
+/* Which lotad listener a redirected endpoint's connects go to. */
+typedef enum {
+	LOTA__PRELOAD_BY_PORT = 0, /* HOST[:PORT]: 443 to the TLS listener, others plain */
+	LOTA__PRELOAD_HTTP,        /* http://HOST[:PORT]: the plain listener */
+	LOTA__PRELOAD_HTTPS,       /* https://HOST[:PORT]: the TLS listener, on any port */
+} lota__preload_scheme;
+
+/* One redirected endpoint. port 0 (none given) stands for both 80 and 443; an item with
+ * a scheme always has a port (80 or 443 when it names none). */
 typedef struct {
 	bool literal; /* an address (addr) rather than a name (name) */
+	lota__preload_scheme scheme;
 	char name[LOTA__PRELOAD_NAME_MAX + 1];
 	lota__preload_addr addr; /* when literal; addr.port == port */
 	uint16_t port;
@@ -57,7 +66,8 @@ extern const char *const lota__preload_ca_vars[LOTA__PRELOAD_CA_VARS];
 void lota__preload_config_init(lota__preload_config *cfg);
 
 /* A comma-separated HOST[:PORT] list (HOST a name, a v4 address, [v6] or a bare v6
- * address without port), replacing the targets. Blanks around items are ignored; an empty
+ * address without port), each item maybe prefixed by http:// or https:// (then HOST is
+ * not a bare v6 address and no path follows), replacing the targets. Blanks around items are ignored; an empty
  * list is no target. 0, or -1 with the reason in why (cfg's targets then undefined). */
 int lota__preload_parse_redirect(lota__preload_config *cfg, const char *s, size_t len, char *why,
                                  size_t why_cap);
@@ -83,8 +93,11 @@ int lota__preload_config_parse_file(lota__preload_config *cfg, const char *text,
 int lota__preload_config_load(lota__preload_config *cfg, const char *(*env)(const char *name),
                               char *why, size_t why_cap);
 
-/* The listener a connect to a redirected endpoint on port goes to: the TLS one for 443
- * (NULL when there is none: such connects are left alone), the plain one otherwise. */
+/* The listener a connect to a redirected endpoint on port goes to: when a target with a
+ * scheme names that port, its scheme decides (https: the TLS one, http: the plain one);
+ * otherwise the TLS one for 443, the plain one for any other port. NULL when TLS is
+ * wanted and there is no TLS listener: such connects are left alone. The decision is by
+ * port: endpoints on one port share one scheme. */
 const lota__preload_addr *lota__preload_endpoint_for(const lota__preload_config *cfg,
                                                      uint16_t port);
 
@@ -98,7 +111,8 @@ bool lota__preload_name_matches(const lota__preload_target *t, const char *host,
 /* Whether addr:port is one of the literal targets. */
 bool lota__preload_literal_matches(const lota__preload_config *cfg, const lota__preload_addr *addr);
 
-/* Which of lota__preload_ca_vars to set to cfg->ca_bundle: only when a target covers 443,
+/* Which of lota__preload_ca_vars to set to cfg->ca_bundle: only when a target covers 443
+ * or is https://,
  * a TLS endpoint is configured, the bundle exists (bundle_exists) and the user has not
  * set the variable (env returns NULL). Bit i of the result stands for variable i. */
 unsigned lota__preload_ca_exports(const lota__preload_config *cfg, bool bundle_exists,

@@ -5,9 +5,9 @@
  * How: the resolver hooks (getaddrinfo, gethostbyname, gethostbyname2 and their _r forms)
  * let the real resolver answer, return its answer unchanged, and record the addresses of
  * a redirected name (table.c). connect() to a recorded address on a covered port, or to a
- * literal address of the config, connects to lotad's listener instead (port 443 to the
- * TLS one). The program's Host header and signature are untouched: lotad takes a request
- * for the upstream's own name as the upstream's.
+ * literal address of the config, connects to lotad's listener instead (port 443, or the
+ * port of an https:// item, to the TLS one). The program's Host header and signature are
+ * untouched: lotad takes a request for the upstream's own name as the upstream's.
  *
  * Why names resolve to their real addresses: the program keeps an address that is real
  * and is where it asked to go, so a connect the shim does not see (a raw syscall) or one
@@ -412,7 +412,7 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 	int saved = errno;
 	const lota__preload_addr *ep = lota__preload_endpoint_for(&shim.cfg, dst.port);
-	probe_cache *pc = &shim.probe[dst.port == 443];
+	probe_cache *pc = &shim.probe[ep == &shim.cfg.tls_endpoint];
 	int type = 0, flags;
 	socklen_t tl = sizeof(type);
 	struct sockaddr_storage ss;

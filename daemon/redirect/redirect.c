@@ -109,6 +109,8 @@ struct lotad_redirect {
 	int cg_fd;
 	char cgroup[4096];
 	lota_redir_val target;
+	lota_redir_val tls_target; /* valid when has_tls_target */
+	bool has_tls_target;
 	endpoint_state eps[LOTAD_REDIR_MAX_ENDPOINTS];
 	size_t neps;
 	lotad_redir_table table; /* scratch of the refresh thread */
@@ -200,6 +202,17 @@ static int resolve(endpoint_state *st)
 	return 0;
 }
 
+/* The listener an address's connects go to: the TLS one when an endpoint that speaks
+ * TLS resolved to it (its port is then that endpoint's: 443 or the https upstream's). */
+static const lota_redir_val *target_of(const lotad_redirect *r, const lota_redir_key *k)
+{
+	for (size_t i = 0; r->has_tls_target && i < r->neps; i++)
+		for (size_t j = 0; r->eps[i].ep.tls && j < r->eps[i].n; j++)
+			if (memcmp(&r->eps[i].addrs[j], k, sizeof(*k)) == 0)
+				return &r->tls_target;
+	return &r->target;
+}
+
 /* Resolve every endpoint and make the map hold exactly their addresses. */
 static void refresh(lotad_redirect *r, bool first)
 {
@@ -224,7 +237,8 @@ static void refresh(lotad_redirect *r, bool first)
 	for (size_t i = 0; i < r->table.n; i++) {
 		lota_redir_val old;
 		bool had = bpf_map_lookup_elem(fd, &r->table.keys[i], &old) == 0;
-		if (bpf_map_update_elem(fd, &r->table.keys[i], &r->target, BPF_ANY) < 0) {
+		if (bpf_map_update_elem(fd, &r->table.keys[i], target_of(r, &r->table.keys[i]),
+		                        BPF_ANY) < 0) {
 			char a[80];
 			lotad_redir_key_format(&r->table.keys[i], a, sizeof(a));
 			lota_log_error("redirect: cannot add %s to the map: %s", a,
@@ -411,9 +425,9 @@ static int add_endpoint(lotad_redirect *r, const char *spec, int default_port, b
 		return -1;
 	}
 	ep.tls = ep.tls || tls;
-	if (ep.tls) {
+	if (ep.tls && !r->has_tls_target) {
 		/* A TLS client sent to the plain listener would fail its handshake: redirect
-		 * such endpoints only once lotad terminates TLS for them. */
+		 * such endpoints only when lotad terminates TLS for them (tls_listen). */
 		lota_log_warn("redirect: %s:%d speaks TLS, which this lotad does not terminate: "
 		              "its connects are not redirected",
 		              ep.host, ep.port);
@@ -463,6 +477,16 @@ lotad_redirect *lotad_redirect_new(const lotad_redirect_config *c, char *err, si
 		         c->listen_host);
 		goto fail;
 	}
+	if (c->tls_listen_host) {
+		if (listener_target(c->tls_listen_host, c->tls_listen_port, &r->tls_target) < 0) {
+			snprintf(err, cap,
+			         "config key \"tls_listen\": \"%s\" does not resolve to an address "
+			         "(redirected TLS connects are sent to it)",
+			         c->tls_listen_host);
+			goto fail;
+		}
+		r->has_tls_target = true;
+	}
 	if (add_endpoint(r, c->upstream_hostport, c->upstream_default_port, c->upstream_tls,
 	                 "upstream", err, cap) < 0)
 		goto fail;
@@ -494,7 +518,8 @@ lotad_redirect *lotad_redirect_new(const lotad_redirect_config *c, char *err, si
 	for (size_t i = 0; i < r->table.n; i++) {
 		char a[80];
 		lotad_redir_key_format(&r->table.keys[i], a, sizeof(a));
-		lota_log_info("redirect: %s -> this lotad", a);
+		lota_log_info("redirect: %s -> this lotad%s", a,
+		              target_of(r, &r->table.keys[i]) == &r->tls_target ? " (TLS)" : "");
 	}
 
 	struct {

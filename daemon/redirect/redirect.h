@@ -29,6 +29,10 @@ typedef struct lotad_redirect_config {
 	size_t num_targets;
 	const char *listen_host; /* lotad's plain listener, where redirected connects go */
 	int listen_port;
+	/* lotad's TLS listener (tls_listen), where the connects to an endpoint that speaks
+	 * TLS go; NULL when lotad terminates no TLS (those endpoints are then left alone). */
+	const char *tls_listen_host;
+	int tls_listen_port;
 	uint64_t refresh_ms; /* names are resolved again this often */
 } lotad_redirect_config;
 

@@ -4,7 +4,8 @@
  * same bytes as a LOTA_REDIRECT list and as a listener address. Whatever is accepted
  * keeps config.h's invariants: at most LOTA__PRELOAD_MAX_TARGETS targets, names lower
  * case of [a-z0-9._-] without empty labels or a trailing dot, addresses of a known
- * family (v4-mapped stored as v4), a refusal always says why.
+ * family (v4-mapped stored as v4), an http:// or https:// item has a port, a refusal
+ * always says why.
  */
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -15,6 +16,11 @@
 
 static void check_target(const lota__preload_target *t)
 {
+	/* an http:// or https:// item always names its port (80 or 443 by default) */
+	if (t->scheme != LOTA__PRELOAD_BY_PORT && (t->port == 0 || t->addr.port != t->port))
+		abort();
+	if (t->scheme > LOTA__PRELOAD_HTTPS)
+		abort();
 	if (t->literal) {
 		if (t->addr.family != AF_INET && t->addr.family != AF_INET6)
 			abort();

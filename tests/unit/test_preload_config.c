@@ -193,6 +193,78 @@ static int file(const char *text)
 	return lota__preload_config_parse_file(&cfg, text, strlen(text), why, sizeof(why));
 }
 
+/* http:// and https:// items: a listener chosen by scheme on any port; the plain form
+ * keeps the port rule. */
+static void test_redirect_schemes(void)
+{
+	CU_ASSERT_EQUAL(redirect("https://localhost:8443,HTTP://s3.example,https://[::1],"
+	                         "https://10.0.0.7:9000/,cwobject.com"),
+	                0);
+	CU_ASSERT_EQUAL(cfg.num_targets, 5);
+	CU_ASSERT_EQUAL(cfg.targets[0].scheme, LOTA__PRELOAD_HTTPS);
+	CU_ASSERT_STRING_EQUAL(cfg.targets[0].name, "localhost");
+	CU_ASSERT_EQUAL(cfg.targets[0].port, 8443);
+	CU_ASSERT_EQUAL(cfg.targets[1].scheme, LOTA__PRELOAD_HTTP);
+	CU_ASSERT_EQUAL(cfg.targets[1].port, 80); /* the scheme's port when none is given */
+	CU_ASSERT_EQUAL(cfg.targets[2].scheme, LOTA__PRELOAD_HTTPS);
+	CU_ASSERT_EQUAL(cfg.targets[2].port, 443);
+	lota__preload_addr a = v6("::1", 443);
+	CU_ASSERT_TRUE(lota__preload_addr_equal(&cfg.targets[2].addr, &a));
+	a = v4("10.0.0.7", 9000);
+	CU_ASSERT_TRUE(cfg.targets[3].literal);
+	CU_ASSERT_TRUE(lota__preload_addr_equal(&cfg.targets[3].addr, &a));
+	CU_ASSERT_TRUE(lota__preload_literal_matches(&cfg, &a));
+	CU_ASSERT_EQUAL(cfg.targets[4].scheme, LOTA__PRELOAD_BY_PORT);
+	CU_ASSERT_EQUAL(cfg.targets[4].port, 0);
+
+	/* which listener: https's port goes to TLS, 443 still does, others stay plain */
+	CU_ASSERT_PTR_NULL(lota__preload_endpoint_for(&cfg, 8443)); /* no TLS listener */
+	cfg.has_tls_endpoint = true;
+	CU_ASSERT_PTR_EQUAL(lota__preload_endpoint_for(&cfg, 8443), &cfg.tls_endpoint);
+	CU_ASSERT_PTR_EQUAL(lota__preload_endpoint_for(&cfg, 9000), &cfg.tls_endpoint);
+	CU_ASSERT_PTR_EQUAL(lota__preload_endpoint_for(&cfg, 443), &cfg.tls_endpoint);
+	CU_ASSERT_PTR_EQUAL(lota__preload_endpoint_for(&cfg, 80), &cfg.endpoint);
+	CU_ASSERT_PTR_EQUAL(lota__preload_endpoint_for(&cfg, 8080), &cfg.endpoint);
+	/* http:// on 443 is plain; a scheme's port is exact, not 80 and 443 */
+	CU_ASSERT_EQUAL(redirect("http://s3.example:443"), 0);
+	cfg.has_tls_endpoint = true;
+	CU_ASSERT_PTR_EQUAL(lota__preload_endpoint_for(&cfg, 443), &cfg.endpoint);
+	CU_ASSERT_FALSE(lota__preload_port_covers(cfg.targets[0].port, 80));
+	/* an https item asks for the bundle, on any port */
+	fake_env = NULL;
+	CU_ASSERT_EQUAL(redirect("https://localhost:8443"), 0);
+	cfg.has_tls_endpoint = true;
+	CU_ASSERT_EQUAL(lota__preload_ca_exports(&cfg, true, env_fake),
+	                (1u << LOTA__PRELOAD_CA_VARS) - 1);
+	CU_ASSERT_EQUAL(redirect("http://localhost:8443"), 0);
+	cfg.has_tls_endpoint = true;
+	CU_ASSERT_EQUAL(lota__preload_ca_exports(&cfg, true, env_fake), 0);
+
+	static const char *const bad[] = {
+	    "https://",             /* no host */
+	    "http:///",             /* no host */
+	    "https://host/path",    /* a path */
+	    "https://host:0",       /* port 0 */
+	    "https://host:",        /* empty port */
+	    "https://::1",          /* a bare v6 address */
+	    "https://fd00::1:443",  /* the same, with what looks like a port */
+	    "ftp://host",           /* another scheme */
+	    "https:/host",          /* one slash */
+	    "https://https://host", /* twice */
+	    "https://user@host",    /* user info */
+	    "https://host:443//",   /* two slashes */
+	    "https://[::1]:x",      /* bad port */
+	    "https://ho st",        /* blank inside */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = redirect(bad[i]);
+		if (rc == 0)
+			fprintf(stderr, "accepted: '%s'\n", bad[i]);
+		CU_ASSERT_EQUAL(rc, -1);
+		CU_ASSERT_NOT_EQUAL(why[0], '\0');
+	}
+}
+
 static void test_file(void)
 {
 	CU_ASSERT_EQUAL(file("# lota shim\n\n  redirect = s3.example:443, 10.1.2.3:80\r\n"
@@ -484,6 +556,7 @@ int main(void)
 	    {"redirect: names, addresses, ports", test_redirect_forms},
 	    {"redirect: refused forms", test_redirect_refused},
 	    {"listener addresses and which one a port takes", test_endpoint},
+	    {"redirect: http:// and https:// items", test_redirect_schemes},
 	    {"key=value file", test_file},
 	    {"environment over the file; refusals", test_load},
 	    {"matching names, literals and sockaddrs", test_matching},
