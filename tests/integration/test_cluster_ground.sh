@@ -29,7 +29,7 @@
 [ "${LOTA_TEST_DIRECT:-0}" = 1 ] && it_skip "lotad-specific test (LOTA_TEST_DIRECT=1)"
 ng_require
 it_require_boto3
-it_require_cmd "$IT_AWS" md5sum cc
+it_require_cmd "$IT_AWS" md5sum "${LOTA_CC:-cc}"
 
 BUILD=${LOTA_BUILD_DIR:-$IT_LIB_DIR/../../build}
 SRC=${LOTA_SOURCE_DIR:-$IT_LIB_DIR/../..}
@@ -45,8 +45,12 @@ B=cground
 W=$IT_DIR/work
 mkdir -p "$W"
 
-# The client library's owner lookup, built against this build's liblota.
-cc -std=c11 -O1 -I "$SRC/include" -o "$W/ground_owner" "$IT_CLIENTS_DIR/ground_owner.c" \
+# The client library's owner lookup, built against this build's liblota (with the
+# build's compiler and sanitizers, as test_install does).
+san=()
+[ "${LOTA_SANITIZE:-0}" = 1 ] && san=(-fsanitize=address,undefined)
+"${LOTA_CC:-cc}" -std=c11 -O1 -Wall -Wextra -Werror "${san[@]}" -I "$SRC/include" \
+	-o "$W/ground_owner" "$IT_CLIENTS_DIR/ground_owner.c" \
 	-L "$BUILD/lib" -Wl,-rpath,"$(cd "$BUILD/lib" && pwd)" -llota ||
 	it_die "cannot build clients/ground_owner.c against $BUILD/lib"
 
