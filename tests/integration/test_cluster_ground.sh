@@ -25,6 +25,7 @@
 #   upstream GET, and it holds exactly the extents lota places on it.
 # shellcheck source=lib.sh disable=SC2317 # (helpers run through check)
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=netground.sh
 . "$IT_LIB_DIR/netground.sh"
 [ "${LOTA_TEST_DIRECT:-0}" = 1 ] && it_skip "lotad-specific test (LOTA_TEST_DIRECT=1)"
 ng_require
@@ -35,6 +36,7 @@ BUILD=${LOTA_BUILD_DIR:-$IT_LIB_DIR/../../build}
 SRC=${LOTA_SOURCE_DIR:-$IT_LIB_DIR/../..}
 LOTA=$BUILD/tools/lota
 [ -x "$LOTA" ] || it_die "the lota tool is not built ($LOTA)"
+# shellcheck disable=SC2034 # read by netground.sh
 LOTA_CLUSTER=on
 "$(ng_lotad_bin)" --help 2>/dev/null | grep -q -- '--peer-listen' ||
 	it_die "lotad has no cluster (--peer-listen not in its --help)"
@@ -48,6 +50,7 @@ mkdir -p "$W"
 # The client library's owner lookup, built against this build's liblota (with the
 # build's compiler and sanitizers, as test_install does).
 san=()
+# shellcheck disable=SC2054 # one flag
 [ "${LOTA_SANITIZE:-0}" = 1 ] && san=(-fsanitize=address,undefined)
 "${LOTA_CC:-cc}" -std=c11 -O1 -Wall -Wextra -Werror "${san[@]}" -I "$SRC/include" \
 	-o "$W/ground_owner" "$IT_CLIENTS_DIR/ground_owner.c" \
@@ -55,6 +58,7 @@ san=()
 	it_die "cannot build clients/ground_owner.c against $BUILD/lib"
 
 ng_setup 3 "$IT_DIR/ground" || it_die "the ground did not come up"
+# shellcheck disable=SC2034 # read by ng_lotad_start
 NG_LOTAD_ARGS=(--extent-size 4MiB --min-object-size 1MiB --peer-timeout 2s)
 ng_lotads_start || it_die "the lotads did not start"
 it_log "ground $NG_ID: radosgw $NG_RGW_ADDR, nodes ${NG_ADDR[*]:1}"
@@ -105,6 +109,14 @@ rgw_path_gets() { rgw__awk "$1" gets; }
 rgw_path_bytes() { rgw__awk "$1" bytes; }
 rgw_bytes_are() { [ "$(rgw_path_bytes "$1")" = "$2" ]; }
 etag() { echo "\"$(md5sum "$W/$1" | cut -d' ' -f1)\""; }
+# members I: the members up in node I's GET /cluster as `lota owner` takes them (ID=WEIGHT)
+members() {
+	ip netns exec "${NG_NS_NODE[$1]}" curl -sf -m 5 "$(ng_admin_url "$1")/cluster" |
+		/usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(" ".join("%s=%r" % (m["id"], float(m["weight"])) for m in d["members"] if m["state"] == "up"))'
+}
 # owner KEY OFFSET NODE...: the node `lota owner` places the extent of KEY at OFFSET on
 owner() {
 	local k=$1 off=$2 n=() x
@@ -121,11 +133,11 @@ ext_name() {
 }
 # holders NAME: the nodes whose cache dir holds the extent file NAME (DIR/ab/cd/NAME)
 holders() {
-	local i h=()
+	local i hs=()
 	for ((i = 1; i <= NG_N; i++)); do
-		[ -f "$NG_DIR/n$i/cache/${1:0:2}/${1:2:2}/$1" ] && h+=("n$i")
+		[ -f "$NG_DIR/n$i/cache/${1:0:2}/${1:2:2}/$1" ] && hs+=("n$i")
 	done
-	echo "${h[*]}"
+	echo "${hs[*]}"
 }
 cache_bytes() { ng_metric_sum "$1" lota_cache_bytes; }
 nexts() { echo $((($(stat -c %s "$W/$1") + EXT - 1) / EXT)); }
@@ -136,6 +148,9 @@ url() { echo "$(ng_url "$1")/$B/$2"; }
 
 # ---------------------------------------------------------------- data
 check "every node's /cluster lists n1, n2 and n3 up" it_wait_for 20 all_up
+read -ra M3 <<<"$(members 1)"
+check_eq "node 1's /cluster: three members up, equal weights (equal caches)" "3 1" \
+	"${#M3[@]} $(printf '%s\n' "${M3[@]#*=}" | sort -u | wc -l)"
 check_eq "alice creates bucket $B at radosgw" 200 \
 	"$(ng_curl rgw alice -o /dev/null -w '%{http_code}' -X PUT "$NG_RGW_ENDPOINT/$B")"
 KEYS=()
@@ -193,7 +208,7 @@ for k in "${KEYS[@]}"; do
 	for ((x = 0; x < $(nexts "$k"); x++)); do
 		nm=$(ext_name "$k" $((x * EXT)))
 		h=$(holders "$nm")
-		o=$(owner "$k" $((x * EXT)) n1 n2 n3)
+		o=$(owner "$k" $((x * EXT)) "${M3[@]}")
 		OWN3[$k:$x]=$o
 		HELD[$k:$x]=$h
 		case $h in
@@ -206,7 +221,7 @@ for k in "${KEYS[@]}"; do
 	done
 done
 check_eq "each of the 34 extents is on exactly one node${listed:+ (not:$listed)}" 0 "$bad"
-check_eq "... the node \`lota owner\` names" 0 "$misplaced"
+check_eq "... the node \`lota owner\` names (members and weights from /cluster)" 0 "$misplaced"
 spread=""
 for i in 1 2 3; do
 	c=0
@@ -232,7 +247,7 @@ for i in 1 2 3; do
 		AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null \
 		"$W/ground_owner" "$(ng_url "$i")" "$(ng_admin_url "$i")" "$EXT" "$B" big.bin \
 		"${offs[@]}" 2>&1)
-	want="" got=""
+	want=""
 	for ((x = 0; x < 16; x++)); do
 		want+="${offs[x]} ${HELD[big.bin:$x]}"$'\n'
 	done
@@ -294,11 +309,11 @@ check_eq "... no byte" 0 "$(stat -c %s "$W/peer.nosecret")"
 # k.bin: 32 MiB (8 extents) of which node 2 or 3 owns two or more of the last six; that
 # node dies while it streams to a slow reader on node 1.
 victim=
-for try in 1 2 3 4 5 6 7 8 9 10; do
+for _ in 1 2 3 4 5 6 7 8 9 10; do
 	it_random_file "$W/k.bin" $((32 * MiB))
 	declare -A cnt=([n2]=0 [n3]=0)
 	for ((x = 2; x < 8; x++)); do
-		o=$(owner k.bin $((x * EXT)) n1 n2 n3)
+		o=$(owner k.bin $((x * EXT)) "${M3[@]}")
 		[ "$o" = n1 ] || cnt[$o]=$((cnt[$o] + 1))
 	done
 	if [ "${cnt[n2]}" -ge 2 ]; then victim=2; elif [ "${cnt[n3]}" -ge 2 ]; then victim=3; fi
@@ -316,6 +331,7 @@ ng_curl 1 alice --limit-rate 6M -o "$W/k.slow" -w '%{http_code}' "$(url 1 k.bin)
 reader=$!
 serving() { [ "$(ng_metric "$victim" 'lota_peer_bytes_total{direction="in"}')" -gt "$in0" ]; }
 check "node $victim streams k.bin to node 1" it_wait_for 30 serving
+check "the slow read is still under way when node $victim dies" kill -0 "$reader"
 ng_lotad_kill "$victim"
 wait "$reader"
 check_eq "the slow read through node 1 completes with no error after kill -9 of node $victim" \
@@ -353,18 +369,25 @@ check_eq "... each of them to n4" 0 "$wrong"
 
 ng_node_add || it_die "node 4 could not be added"
 for i in 1 2 3; do
-	ng_lotad_stop "$i"
+	# (not through check: ng_lotad_stop must run in this shell, which started lotad)
+	if ng_lotad_stop "$i"; then
+		it_pass "node $i stops cleanly (SIGTERM, exit 0) for its restart with 4 members"
+	else
+		it_fail "node $i stops cleanly (SIGTERM, exit 0) for its restart with 4 members"
+	fi
 	ng_cluster_args "$i"
 	ng_lotad_start "$i" "${NG_CLUSTER_ARGS[@]}" || it_die "node $i did not restart with 4 members"
 done
 ng_cluster_args 4
 ng_lotad_start 4 "${NG_CLUSTER_ARGS[@]}" || it_die "node 4 did not start"
 check "every node's /cluster lists n1..n4 up" it_wait_for 20 all_up
+read -ra M4 <<<"$(members 4)"
+check_eq "node 4's /cluster: four members up" 4 "${#M4[@]}"
 declare -A MOVED=()
 nm4=0
 for k in "${KEYS[@]}"; do
 	for ((x = 0; x < $(nexts "$k"); x++)); do
-		o=$(owner "$k" $((x * EXT)) n1 n2 n3 n4)
+		o=$(owner "$k" $((x * EXT)) "${M4[@]}")
 		if [ "$o" = n4 ]; then
 			MOVED[$k:$x]=1
 			nm4=$((nm4 + 1))
