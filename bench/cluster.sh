@@ -14,7 +14,8 @@
 # over the epoch's wall time, and per node), the ratios of this one run (warm/cold,
 # cold/direct, warm aggregate of N nodes / one node), the upstream bytes of each epoch
 # (radosgw's own access log; bytes its link sent; lotad's lota_bytes_served_total and
-# lota_fill_bytes_total) and where each node's bytes came from
+# lota_fill_bytes_total; in a cluster also the extents the owners filled, from the
+# upstream or a peer: lota_peer_fills_total) and where each node's bytes came from
 # (lota_bytes_served_total by source). Targets (issue 9): warm >= 10x cold, cold >=
 # 0.95x direct, upstream bytes over cold + warm = the dataset once, N nodes >= 2.7x one
 # node. Absolute figures drift on a shared VM: compare the ratios of one run.
@@ -163,7 +164,7 @@ wait_fills() {
 	done
 }
 
-declare -A E_BYTES E_NS E_NODE E_LABELS E_UP_LOG E_UP_LINK E_UP_LOTAD E_FILL SRC
+declare -A E_BYTES E_NS E_NODE E_LABELS E_UP_LOG E_UP_LINK E_UP_LOTAD E_FILL E_OWNER SRC
 EPOCHS=()
 
 # run_epoch NAME TARGET EPOCH NODE...: each NODE's client reads its shards of EPOCH at
@@ -172,13 +173,15 @@ run_epoch() {
 	local name=$1 target=$2 e=$3 i s base f t0 t1 rc bytes=0 tmin=0 tmax=0 labels nexp
 	shift 3
 	local nodes=("$@") urls src v pids=()
-	local up_log0 up_link0 up_lotad0=0 fill0=0 up_lotad1=0 fill1=0
+	local up_log0 up_link0 up_lotad0=0 fill0=0 up_lotad1=0 fill1=0 pu0=0 pp0=0 pu1=0 pp1=0
 	declare -A src0
 	up_log0=$(rgw_get_bytes)
 	up_link0=$(ng_link_bytes rgw tx)
 	for ((i = 1; i <= N; i++)); do
 		up_lotad0=$((up_lotad0 + $(ng_metric "$i" 'lota_bytes_served_total{source="upstream"}')))
 		fill0=$((fill0 + $(ng_metric "$i" lota_fill_bytes_total)))
+		pu0=$((pu0 + $(ng_metric "$i" 'lota_peer_fills_total{source="upstream"}')))
+		pp0=$((pp0 + $(ng_metric "$i" 'lota_peer_fills_total{source="peer"}')))
 		while read -r src v; do src0[$i.$src]=$v; done < <(sources_of "$i")
 	done
 	for i in "${nodes[@]}"; do
@@ -231,12 +234,15 @@ run_epoch() {
 	for ((i = 1; i <= N; i++)); do
 		up_lotad1=$((up_lotad1 + $(ng_metric "$i" 'lota_bytes_served_total{source="upstream"}')))
 		fill1=$((fill1 + $(ng_metric "$i" lota_fill_bytes_total)))
+		pu1=$((pu1 + $(ng_metric "$i" 'lota_peer_fills_total{source="upstream"}')))
+		pp1=$((pp1 + $(ng_metric "$i" 'lota_peer_fills_total{source="peer"}')))
 		while read -r src v; do
 			SRC[$name.$i.$src]=$((v - ${src0[$i.$src]:-0}))
 		done < <(sources_of "$i")
 	done
 	E_UP_LOTAD[$name]=$((up_lotad1 - up_lotad0))
 	E_FILL[$name]=$((fill1 - fill0))
+	E_OWNER[$name]="$((pu1 - pu0))+$((pp1 - pp0))"
 	EPOCHS+=("$name")
 }
 
@@ -263,8 +269,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else 
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN {print (r == "-") ? "-" : (r + 0 >= t ? "met" : "MISSED")}'; }
 
 echo
+owner_head=""
+[ "$cluster" = on ] && owner_head=" (owner fills: upstream+peer extents)"
 printf '%-8s %12s %9s %8s  %-28s %-22s %s\n' epoch bytes seconds MB/s "per node MB/s" \
-	"x-lota-cache" "upstream bytes: rgw log / rgw link / lotad upstream / lotad filled"
+	"x-lota-cache" "upstream bytes: rgw log / rgw link / lotad upstream / lotad filled$owner_head"
 declare -A RATE
 for name in "${EPOCHS[@]}"; do
 	RATE[$name]=$(mbs "${E_BYTES[$name]}" "${E_NS[$name]}")
@@ -272,10 +280,12 @@ for name in "${EPOCHS[@]}"; do
 	for ((i = 1; i <= N; i++)); do
 		[ -n "${E_NODE[$name.$i]:-}" ] && per="$per n$i:${E_NODE[$name.$i]}"
 	done
-	printf '%-8s %12s %9s %8s  %-28s %-22s %s / %s / %s / %s\n' "$name" "${E_BYTES[$name]}" \
+	owner=""
+	[ "$cluster" = on ] && owner=" (${E_OWNER[$name]})"
+	printf '%-8s %12s %9s %8s  %-28s %-22s %s / %s / %s / %s%s\n' "$name" "${E_BYTES[$name]}" \
 		"$(awk -v ns="${E_NS[$name]}" 'BEGIN {printf "%.2f", ns / 1e9}')" "${RATE[$name]}" \
 		"${per# }" "${E_LABELS[$name]}" "${E_UP_LOG[$name]}" "${E_UP_LINK[$name]}" \
-		"${E_UP_LOTAD[$name]}" "${E_FILL[$name]}"
+		"${E_UP_LOTAD[$name]}" "${E_FILL[$name]}" "$owner"
 done
 echo
 r_wc=$(ratio "${RATE[warm]}" "${RATE[cold]}")
@@ -308,4 +318,8 @@ echo "(MB/s = 10^6 bytes/s over the epoch's wall time, all clients together; per
 echo " client's bytes over its own time. Upstream: radosgw's access log (GET bytes of the"
 echo " dataset), bytes radosgw's link sent (headers and TCP included), lotad's"
 echo " lota_bytes_served_total{source=\"upstream\"} and lota_fill_bytes_total summed over nodes."
+if [ "$cluster" = on ]; then
+	echo " In a cluster the owners fill for the front nodes: lota_peer_fills_total, in extents;"
+	echo " a front node counts what an owner sent as \"peer\", also on a cold read."
+fi
 echo " Every response was a 200 of the shard's size; one shard per node checked by sha256.)"

@@ -7,7 +7,9 @@
 # and a warm one (from the caches). Every object is checked against its ETag while it
 # streams. For each epoch: the MB/s, the x-lota-cache answers, what radosgw sent (its own
 # access log), and where each node's bytes came from (lota_bytes_served_total by source
-# on each node's /metrics).
+# on each node's /metrics; in a cluster also the extents each node filled as their owner,
+# from radosgw or a peer: lota_peer_fills_total). In a cluster the membership is shown
+# with `lota cluster` (the admin GET /cluster) first.
 #
 #   scripts/demo-cluster.sh [DATASET_MIB]      (default 768: 12 shards)
 #
@@ -62,6 +64,17 @@ for i in 1 2 3; do
 done
 if [ "$cluster" = cluster ]; then
 	echo "   the nodes form one cluster (peer port $NG_PEER_PORT, shared secret $NG_DIR/cluster.secret)"
+	members_up() {
+		ip netns exec "${NG_NS_NODE[1]}" curl -sf -m 5 "$(ng_admin_url 1)/cluster" |
+			grep -o '"state":"up"' | wc -l | grep -qx 3
+	}
+	for _ in $(seq 200); do
+		members_up && break
+		sleep 0.1
+	done
+	echo "   lota cluster (node 1's admin endpoint):"
+	ng_exec 1 "$LOTA_BUILD_DIR/tools/lota" cluster --admin-url "$(ng_admin_url 1)" | sed 's/^/     /' ||
+		echo "     (lota cluster failed)"
 else
 	echo "   lotad has no cluster flags yet (no --peer-listen): three islands, each its own cache"
 fi
@@ -79,12 +92,18 @@ sources() { # I: node I's lota_bytes_served_total as "source=value ..."
 	ng_metrics "$1" | awk '/^lota_bytes_served_total\{/ && match($1, /source="[^"]*"/) {
 		printf "%s%s=%.0f", sep, substr($1, RSTART + 8, RLENGTH - 9), $2; sep = " " }'
 }
+owner_fills() { # I: "U P": extents node I filled as owner, from radosgw and from a peer
+	echo "$(ng_metric "$1" 'lota_peer_fills_total{source="upstream"}')" \
+		"$(ng_metric "$1" 'lota_peer_fills_total{source="peer"}')"
+}
+declare -A fills_before
 declare -A before
 epoch() { # NAME: every node's client reads its share (shard s by node s mod 3 + 1)
 	local name=$1 i s keys pids=() t0 t1 sent0 sent1 bytes=0 errs=0 src v
 	sent0=$(ng_rgw_get_bytes "" /dataset/)
 	for i in 1 2 3; do
 		for src in $(sources "$i"); do before[$i.${src%%=*}]=${src#*=}; done
+		fills_before[$i]=$(owner_fills "$i")
 	done
 	t0=$(date +%s%N)
 	for i in 1 2 3; do
@@ -119,6 +138,12 @@ epoch() { # NAME: every node's client reads its share (shard s by node s mod 3 +
 			line="$line ${src%%=*} $((v / 1000000)) MB,"
 		done
 		echo "           bytes served by source (lota_bytes_served_total):${line%,}"
+		if [ "$cluster" = cluster ]; then
+			read -r fu fp <<<"$(owner_fills "$i")"
+			read -r bu bp <<<"${fills_before[$i]}"
+			echo "           as owner it filled $((fu - bu)) shard extent(s) from radosgw," \
+				"$((fp - bp)) from a peer (lota_peer_fills_total)"
+		fi
 	done
 	printf '   all nodes: %d MB in %.2f s = %.0f MB/s; radosgw sent %d MB of the dataset (its access log)\n' \
 		$((bytes / 1000000)) "$(awk -v ns=$((t1 - t0)) 'BEGIN {print ns / 1e9}')" \
