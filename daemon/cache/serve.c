@@ -61,7 +61,10 @@ void cache_creq_finish(creq *q, bool ok)
 {
 	lotad_conn *c = q->c;
 	q->c = NULL;
-	if (c)
+	if (c && q->head_pending) /* failed before its first byte: no head went out yet */
+		lotad_conn_send_error(c, 503, "ServiceUnavailable",
+		                      "The object could not be read; please retry.", true);
+	else if (c)
 		lotad_conn_resp_end(c, ok);
 	cache_creq_free(q);
 }
@@ -172,7 +175,7 @@ static size_t direct_write(char *buf, size_t size, size_t nmemb, void *ud)
 	/* counted before they leave (as pump does): a client that has its last byte sees it
 	 * counted */
 	count(&q->ca->served_upstream, n);
-	if (lotad_conn_resp_body(q->c, buf, n) < 0)
+	if (cache_flush_head(q) < 0 || lotad_conn_resp_body(q->c, buf, n) < 0)
 		return 0;
 	q->a += n;
 	return n;
@@ -332,6 +335,8 @@ void cache_pump(creq *q)
 			lotad_timer_start(q->loop, &q->yield, 0);
 			return;
 		}
+		if (cache_flush_head(q) < 0)
+			return; /* the connection is failing: abort follows */
 		uint64_t want = (uint64_t)rd - off;
 		if (want > q->b - q->a + 1)
 			want = q->b - q->a + 1;
@@ -402,6 +407,16 @@ static int send_head(creq *q, const char *label, lotad_resp_framing fr)
 	int rc = lotad_conn_resp_head(q->c, q->ranged ? 206 : 200, head, (size_t)n, fr);
 	free(head);
 	return rc;
+}
+
+int cache_flush_head(creq *q)
+{
+	if (!q->head_pending)
+		return 0;
+	q->head_pending = false;
+	bool peer = !strcmp(q->label, "peer");
+	count(peer ? &q->ca->peer_hits : &q->ca->misses, 1);
+	return send_head(q, q->label, LOTAD_RESP_LENGTH);
 }
 
 bool lotad_cache__held(lotad_store *st, lota_hash128 h, uint64_t need)
@@ -490,8 +505,16 @@ void cache_authorized(creq *q)
 		cache_creq_to_proxy(q, "miss");
 		return;
 	}
+	if (!cached && ca->cluster) {
+		/* the label waits for the first byte: "peer" when it comes from a member's
+		 * store (peer_header), else "miss" */
+		q->head_pending = true;
+		q->label = "miss";
+		cache_pump(q);
+		return;
+	}
 	count(cached ? &ca->hits : &ca->misses, 1);
-	if (!cached && !ca->cluster)
+	if (!cached)
 		q->plan = cache_start_fills(ca, q->w, q->o, first, last);
 	if (send_head(q, label, LOTAD_RESP_LENGTH) < 0) {
 		cache_creq_finish(q, false);

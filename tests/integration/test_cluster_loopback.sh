@@ -10,6 +10,14 @@
 #   (their own and those made for a member with its fill ticket) add up to 4, the
 #   extents c now owns were taken from the previous owner (the next candidate), and the
 #   nodes that did not own an extent got it from its owner (bytes served by "peer").
+# - labels and sources: a range read through b of an extent another member holds is
+#   x-lota-cache: peer and counted as lota_bytes_served_total{source="peer"} to the byte; a
+#   cold single-extent object read through a node that does not own it is a miss counted
+#   as "upstream" (the owner filled it), and its second read there is peer.
+# - failover to the next candidate: c, owner of an extent of x whose previous owner b still
+#   holds it, is killed with SIGKILL while it streams that extent to a slow reader through
+#   a: the read completes byte-exact with no upstream fill and no upstream byte for the
+#   rest (b gave it), then c restarts and rejoins.
 # - a HEAD through b pre-stages an object's 2 extents where they belong (2 fills), and a
 #   GET through c then needs no other upstream fill.
 # - authorization stays the upstream's: bob and anonymous get 403 on every node for
@@ -122,21 +130,29 @@ mkdir -p "$W"
 B=lota-cluster
 url() { echo "http://127.0.0.1:${LPORT[$1]}/$B/$2"; }
 check_eq "create bucket" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -X PUT "$(url a "")")"
-# owner3 FILE KEY SIZE OFFSET: the owner of the extent at OFFSET among a, b and c
-owner3() {
+# rank3 FILE KEY SIZE OFFSET [RANK]: the member at RANK (1: the owner) in the ranking of
+# the extent at OFFSET among a, b and c
+rank3() {
 	"$LOTA" owner --node a --node b --node c --bucket "$B" --key "$2" \
 		--etag "\"$(md5sum "$1" | cut -d' ' -f1)\"" --size "$3" --extent-size "$EXT" \
-		--offset "$4" | sed -n '2s/^1 //p'
+		--offset "$4" | sed -n "$((${5:-1} + 1))s/^${5:-1} //p"
 }
-# An object of which c (joining later) owns an extent among the three.
-for try in 1 2 3 4 5 6 7 8 9 10; do
+owner3() { rank3 "$@" 1; }
+# An object of which c (joining later) owns an extent after the first whose next
+# candidate is b (b owns it until c joins, and still holds it after), with a full extent
+# b never holds (its ranking has a before b).
+for try in $(seq 1 40); do
 	it_random_file "$W/x" $((48 * MiB + 5))
-	c_owns=0
+	c_owns=0 cb_off= nb_off=
 	for off in 0 $((16 * MiB)) $((32 * MiB)) $((48 * MiB)); do
-		[ "$(owner3 "$W/x" x.bin $((48 * MiB + 5)) "$off")" = c ] && c_owns=$((c_owns + 1))
+		r=$(for i in 1 2 3; do rank3 "$W/x" x.bin $((48 * MiB + 5)) "$off" "$i"; done | tr -d '\n')
+		case $r in c*) c_owns=$((c_owns + 1)) ;; esac
+		[ "$off" -gt 0 ] && [ "$r" = cba ] && cb_off=$off
+		[ "$off" -lt $((48 * MiB)) ] && case $r in a* | ca*) nb_off=$off ;; esac
 	done
-	[ "$c_owns" -gt 0 ] && break
+	[ -n "$cb_off" ] && [ -n "$nb_off" ] && break
 done
+[ -n "$cb_off" ] && [ -n "$nb_off" ] || it_die "no suitable layout of x in $try tries"
 SHA_X=$(it_sha256 "$W/x")
 check_eq "upload through node a" 200 \
 	"$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/x" "$(url a x.bin)")"
@@ -148,6 +164,9 @@ fills() { # the fills of every node: their own and those made for a member
 		t=$((t + $(metric "$n" 'lota_cache_fills_total{result="started"}') + $(metric "$n" 'lota_peer_fills_total{source="upstream"}')))
 	done
 	echo "$t"
+}
+fills_ab() { # those of a and b (when c is dead)
+	echo $(($(metric a 'lota_cache_fills_total{result="started"}') + $(metric a 'lota_peer_fills_total{source="upstream"}') + $(metric b 'lota_cache_fills_total{result="started"}') + $(metric b 'lota_peer_fills_total{source="upstream"}')))
 }
 idle() {
 	local n
@@ -177,6 +196,68 @@ check "nodes b and c got extents from their owners ($peer_b, $peer_c peer bytes)
 	test $((peer_b + peer_c)) -gt 0
 check "fills avoided by a peer are counted" \
 	test $(($(metric b lota_cache_fills_avoided_total) + $(metric c lota_cache_fills_avoided_total))) -gt 0
+
+# --- x-lota-cache: peer for bytes that came warm from a member, counted as "peer"
+off=$nb_off
+sp=$(metric b 'lota_bytes_served_total{source="peer"}')
+su=$(metric b 'lota_bytes_served_total{source="upstream"}')
+ph=$(metric b lota_cache_peer_hits_total)
+it_curl alice -s -D "$W/h.peer" -o "$W/xr" -r "$((off + 1000))-$((off + 1000 + MiB - 1))" "$(url b x.bin)"
+check_contains "a range of a warm extent another member owns: x-lota-cache: peer" \
+	"x-lota-cache: peer" "$(tr -d '\r' <"$W/h.peer")"
+check_eq "... bytes exact" "$(tail -c +$((off + 1001)) "$W/x" | head -c "$MiB" | sha256sum | cut -d' ' -f1)" \
+	"$(it_sha256 "$W/xr")"
+check_eq "... counted as source=peer to the byte" $((sp + MiB)) \
+	"$(metric b 'lota_bytes_served_total{source="peer"}')"
+check_eq "... no byte counted as source=upstream" "$su" \
+	"$(metric b 'lota_bytes_served_total{source="upstream"}')"
+check_eq "... lota_cache_peer_hits_total counts it" $((ph + 1)) "$(metric b lota_cache_peer_hits_total)"
+# a cold single-extent object through a node that does not own it: miss, "upstream"
+for try in $(seq 1 10); do
+	it_random_file "$W/s" $((3 * MiB))
+	so=$(owner3 "$W/s" s.bin $((3 * MiB)) 0)
+	[ "$so" != a ] && break
+done
+check_eq "upload s" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/s" "$(url a s.bin)")"
+sp=$(metric a 'lota_bytes_served_total{source="peer"}')
+su=$(metric a 'lota_bytes_served_total{source="upstream"}')
+it_curl alice -s -D "$W/h.s1" -o "$W/s1" "$(url a s.bin)"
+check_contains "s cold through a (owner $so): x-lota-cache: miss" "x-lota-cache: miss" \
+	"$(tr -d '\r' <"$W/h.s1")"
+check_eq "... bytes exact" "$(it_sha256 "$W/s")" "$(it_sha256 "$W/s1")"
+check_eq "... counted as source=upstream (the owner filled it)" $((su + 3 * MiB)) \
+	"$(metric a 'lota_bytes_served_total{source="upstream"}')"
+check_eq "... and not as peer" "$sp" "$(metric a 'lota_bytes_served_total{source="peer"}')"
+check "fills finish" it_wait_for 30 idle
+it_curl alice -s -D "$W/h.s2" -o "$W/s2" "$(url a s.bin)"
+check_contains "s again through a: x-lota-cache: peer" "x-lota-cache: peer" "$(tr -d '\r' <"$W/h.s2")"
+check_eq "... bytes exact" "$(it_sha256 "$W/s")" "$(it_sha256 "$W/s2")"
+check_eq "... counted as source=peer" $((sp + 3 * MiB)) "$(metric a 'lota_bytes_served_total{source="peer"}')"
+
+# --- the owner of an extent killed mid-stream: the rest from the next candidate (b holds
+# it), not from the upstream
+f0=$(fills_ab)
+su=$(metric a 'lota_bytes_served_total{source="upstream"}')
+dr=$(metric a lota_cache_direct_reads_total)
+fo0=$(metric a lota_cache_peer_failovers_total)
+cin=$(metric c 'lota_peer_bytes_total{direction="in"}')
+it_curl alice --limit-rate 12M -o "$W/x2" -w '%{http_code}' "$(url a x.bin)" >"$W/x2.status" 2>"$W/x2.err" &
+reader=$!
+c_streams() { [ "$(metric c 'lota_peer_bytes_total{direction="in"}')" -gt $((cin + 2 * MiB)) ]; }
+check "owner c streams its extent of x to node a" it_wait_for 30 c_streams
+kill -KILL "${PID[c]}"
+wait "${PID[c]}" 2>/dev/null
+PID[c]=
+wait "$reader"
+check_eq "the read through a completes without error" "0 200" "$? $(cat "$W/x2.status")"
+check_eq "... byte-exact" "$SHA_X" "$(it_sha256 "$W/x2")"
+check "... a failover counted" test "$(metric a lota_cache_peer_failovers_total)" -gt "$fo0"
+check_eq "... no upstream fill in the cluster for the rest" "$f0" "$(fills_ab)"
+check_eq "... no byte from the upstream on a" "$su" "$(metric a 'lota_bytes_served_total{source="upstream"}')"
+check_eq "... no direct read on a" "$dr" "$(metric a lota_cache_direct_reads_total)"
+check_contains "... a's log names the next candidate" "come from member b" "$(cat "$IT_DIR/lotad.log")"
+start_node c
+check "c restarts and rejoins" it_wait_for 20 all_up
 
 # --- a HEAD pre-stages every extent where it belongs
 it_random_file "$W/z" $((32 * MiB))
