@@ -282,6 +282,10 @@ bool cache_objtab_get(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str 
 bool cache_objtab_small(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery);
 bool cache_objtab_cached(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery,
                          uint64_t off);
+/* Whether the last version of the object seen here has the extent holding byte `off`
+ * owned by another member that is up (a cluster). */
+bool cache_objtab_peer_owned(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery,
+                             uint64_t off);
 int cache_decode_key(lota_str rkey, char *out, size_t cap);
 objinfo *cache_obj_new(lota_str bucket, lota_str rkey, lota_str etag, lota_str vid, lota_str vquery,
                        const lotad_auth_result *a, lota_str meta, uint64_t size);

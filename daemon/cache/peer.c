@@ -177,16 +177,17 @@ static void peer_done(lotad_xfer *x, CURLcode rc)
 	uint64_t k = cache_ext_of(ca, q->o, q->a);
 	lotad_peer_owner next;
 	bool have_next = next_candidate(q, k, &next);
-	lota_log_warn("cache: %s %s (%s:%d) of %.*s/%.*s: %s after %" PRIu64
-	              " bytes; the remaining %" PRIu64 " bytes come from %s%s",
-	              q->peer_tries > 1 ? "member" : "owner", q->peer.id, q->peer.host,
-	              q->peer.port, (int)q->o->bucket.len, q->o->bucket.ptr, (int)q->o->rkey.len,
-	              q->o->rkey.ptr,
-	              rc != CURLE_OK ? curl_easy_strerror(rc)
-	              : miss         ? "extent not held (no ticket)"
-	                             : "bad answer",
-	              got, q->direct_end + 1 - q->a, have_next ? "member " : "the upstream",
-	              have_next ? next.id : "");
+	/* a member asked without a ticket that does not hold the extent is no fault */
+	lota_log(miss && q->peer_no_ticket ? LOTA_LOG_INFO : LOTA_LOG_WARN,
+	         "cache: %s %s (%s:%d) of %.*s/%.*s: %s after %" PRIu64
+	         " bytes; the remaining %" PRIu64 " bytes come from %s%s",
+	         q->peer_tries > 1 ? "member" : "owner", q->peer.id, q->peer.host, q->peer.port,
+	         (int)q->o->bucket.len, q->o->bucket.ptr, (int)q->o->rkey.len, q->o->rkey.ptr,
+	         rc != CURLE_OK ? curl_easy_strerror(rc)
+	         : miss         ? "extent not held (no ticket)"
+	                        : "bad answer",
+	         got, q->direct_end + 1 - q->a, have_next ? "member " : "the upstream",
+	         have_next ? next.id : "");
 	if (have_next) {
 		q->peer = next;
 		(void)cache_start_peer(q, k, q->direct_end);

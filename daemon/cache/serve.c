@@ -546,23 +546,30 @@ void lotad_cache_start(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr,
 	 * reach it): the client's own GET goes to the upstream at once (it authorizes and
 	 * carries the bytes, no HEAD first, so the first byte comes as fast as without
 	 * lotad) and its answer starts the fill of the extent. Ranges near the start of an
-	 * extent are read from the fill as it arrives (the authorizing HEAD, then the fork). */
+	 * extent are read from the fill as it arrives (the authorizing HEAD, then the fork).
+	 * In a cluster, such a range of an extent another member owns is asked of it without a
+	 * ticket (it answers from what it holds, else the range is read from the upstream). */
 	const lota_http_header *rh =
 	    lota_http_find_header(req->headers, req->num_headers, "range", 5);
 	lota_range rg;
+	bool peer_only = false;
 	if (rh && !no_fill && !lota_str_eq_nocase(req->method, "HEAD", 4) &&
 	    lota_range_parse(rh->value.ptr, rh->value.len, &rg) == 0 &&
 	    rg.kind == LOTA_RANGE_FROM_TO && rg.last - rg.first < DIRECT_FIRST &&
 	    rg.first % ca->cfg.extent_size >= FAR_AHEAD &&
 	    !cache_objtab_cached(ca, sr->bucket, sr->key, vq, rg.first)) {
-		count(&ca->misses, 1);
-		count(&ca->range_reqs, 1);
-		ca->proxy(ca->proxy_ud, c, sr, auth, "miss", true);
-		return;
+		peer_only = cache_objtab_peer_owned(ca, sr->bucket, sr->key, vq, rg.first);
+		if (!peer_only) {
+			count(&ca->misses, 1);
+			count(&ca->range_reqs, 1);
+			ca->proxy(ca->proxy_ud, c, sr, auth, "miss", true);
+			return;
+		}
 	}
 	creq *q = cache_creq_new(ca, c, sr, auth, vq, no_fill);
 	if (!q)
 		return;
+	q->peer_no_ticket = peer_only;
 	if (ca->cfg.metadata_ttl_ms && cache_grant_use(q)) {
 		cache_authorized(q);
 		return;

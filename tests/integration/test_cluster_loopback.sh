@@ -14,6 +14,7 @@
 #   x-lota-cache: peer and counted as lota_bytes_served_total{source="peer"} to the byte; a
 #   cold single-extent object read through a node that does not own it is a miss counted
 #   as "upstream" (the owner filled it), and its second read there is peer.
+#   A short range far into such an extent is served by the member too (not proxied).
 # - failover to the next candidate: c, owner of an extent of x whose previous owner b still
 #   holds it, is killed with SIGKILL while it streams that extent to a slow reader through
 #   a: the read completes byte-exact with no upstream fill and no upstream byte for the
@@ -212,6 +213,16 @@ check_eq "... counted as source=peer to the byte" $((sp + MiB)) \
 check_eq "... no byte counted as source=upstream" "$su" \
 	"$(metric b 'lota_bytes_served_total{source="upstream"}')"
 check_eq "... lota_cache_peer_hits_total counts it" $((ph + 1)) "$(metric b lota_cache_peer_hits_total)"
+# a short range far into that extent (a single node sends it straight to the upstream)
+far=$((off + 10 * MiB + 77))
+sp=$(metric b 'lota_bytes_served_total{source="peer"}')
+it_curl alice -s -D "$W/h.far" -o "$W/xf" -r "$far-$((far + 65535))" "$(url b x.bin)"
+check_contains "a short range far into an extent a member holds: x-lota-cache: peer" \
+	"x-lota-cache: peer" "$(tr -d '\r' <"$W/h.far")"
+check_eq "... bytes exact" "$(tail -c +$((far + 1)) "$W/x" | head -c 65536 | sha256sum | cut -d' ' -f1)" \
+	"$(it_sha256 "$W/xf")"
+check_eq "... all from the member" $((sp + 65536)) "$(metric b 'lota_bytes_served_total{source="peer"}')"
+check_eq "... none from the upstream" "$su" "$(metric b 'lota_bytes_served_total{source="upstream"}')"
 # a cold single-extent object through a node that does not own it: miss, "upstream"
 for try in $(seq 1 10); do
 	it_random_file "$W/s" $((3 * MiB))
