@@ -22,7 +22,7 @@ void lotad_cache_set_forward(lotad_cache *ca, lotad_cache_forward_fn fn, void *u
 
 bool lotad_cache_enabled(const lotad_cache *ca)
 {
-	return ca->store != NULL;
+	return ca->store != NULL || ca->cluster != NULL;
 }
 
 void lotad_cache_count_upstream_bytes(lotad_cache *ca, uint64_t n)
@@ -110,6 +110,9 @@ lotad_cache *lotad_cache_new(lotad_store *store, const lotad_cache_config *cfg)
 void lotad_cache_set_cluster(lotad_cache *ca, struct lotad_cluster *cl)
 {
 	ca->cluster = cl;
+	/* a front node without a store reads through the cluster: it needs the table too */
+	if (cl && !ca->otab)
+		ca->otab = calloc(OBJ_SLOTS, sizeof(*ca->otab));
 }
 
 void lotad_cache_free(lotad_cache *ca)

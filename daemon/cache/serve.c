@@ -236,7 +236,8 @@ static int open_extent(creq *q, uint64_t k)
 		last = q->b;
 	if (cache_ext_key(ca, q->o, k, &key, &klen, &h) < 0)
 		return cache_start_direct(q, last) < 0 ? -1 : 1;
-	int rc = lotad_store_open(ca->store, h, key, klen, &q->r);
+	/* no store: a front node of a cluster, which holds nothing and reads from owners */
+	int rc = ca->store ? lotad_store_open(ca->store, h, key, klen, &q->r) : -ENOENT;
 	if (ca->cluster)
 		cache_cluster_readahead(q, k);
 	if (rc == -ENOENT && cache_peer_owned(ca, h, &q->peer)) {
@@ -247,7 +248,7 @@ static int open_extent(creq *q, uint64_t k)
 	}
 	if (rc == -ENOENT && ca->cluster && !q->no_fill)
 		rc = cache_cluster_fill_local(q, k); /* ours: from the previous owner or upstream */
-	if (rc == -ENOENT && !q->no_fill && cache_plan_take(q->plan, k)) {
+	if (rc == -ENOENT && ca->store && !q->no_fill && cache_plan_take(q->plan, k)) {
 		/* neither cached nor being filled, and not asked for yet by this request (our
 		 * chains have not reached it, or it was cached when we decided): fill it now.
 		 * One this request asked for already (refused, or its fill failed) is read
@@ -440,7 +441,7 @@ static bool range_held(creq *q)
 		uint64_t start = cache_ext_first(ca, o, k), end = cache_ext_last(ca, o, k);
 		if (end > q->b)
 			end = q->b;
-		if (lota_extent_name(&id, ext_size(ca), k, &h) < 0 ||
+		if (!ca->store || lota_extent_name(&id, ext_size(ca), k, &h) < 0 ||
 		    !lotad_cache__held(ca->store, h, end - start + 1))
 			return false;
 	}
@@ -529,8 +530,11 @@ void lotad_cache_start(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr,
 	const lota_http_request *req = lotad_conn_request(c);
 	bool no_fill = false;
 	lota_str vq = {"", 0};
-	const char *why =
-	    ca->store ? cache_not_cacheable(req, sr, auth, &no_fill, &vq) : "no cache";
+	/* without a store, a cluster member still reads through the cluster (from the
+	 * owners); a read signed with a key lotad does not hold needs a store (foreign.c) */
+	const char *why = !ca->store && (!ca->cluster || auth->mode != LOTAD_AUTH_RESIGN)
+	                      ? "no cache"
+	                      : cache_not_cacheable(req, sr, auth, &no_fill, &vq);
 	if (!why && cache_objtab_small(ca, sr->bucket, sr->key, vq))
 		why = "small object";
 	if (why) {

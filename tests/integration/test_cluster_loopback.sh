@@ -14,11 +14,15 @@
 #   x-lota-cache: peer and counted as lota_bytes_served_total{source="peer"} to the byte; a
 #   cold single-extent object read through a node that does not own it is a miss counted
 #   as "upstream" (the owner filled it), and its second read there is peer.
-#   A short range far into such an extent is served by the member too (not proxied).
 # - failover to the next candidate: c, owner of an extent of x whose previous owner b still
 #   holds it, is killed with SIGKILL while it streams that extent to a slow reader through
 #   a: the read completes byte-exact with no upstream fill and no upstream byte for the
 #   rest (b gave it), then c restarts and rejoins.
+# - a front node without a cache dir (f, a member that owns nothing) reads x from the
+#   owners: byte-exact, x-lota-cache: peer, no upstream fill, no byte from the upstream.
+# - a short range far into an extent (beyond the 16 MiB a fill may lag; a single node sends
+#   it straight to the upstream) that another member holds is served by that member: two
+#   more nodes, g and h, in a cluster of their own with 32 MiB extents.
 # - a HEAD through b pre-stages an object's 2 extents where they belong (2 fills), and a
 #   GET through c then needs no other upstream fill.
 # - authorization stays the upstream's: bob and anonymous get 403 on every node for
@@ -46,27 +50,30 @@ chmod 600 "$SECRET"
 
 read -r PA PB PC <<<"$(it_free_ports)"
 read -r LB AB LC <<<"$(it_free_ports)"
-read -r AC _ _ <<<"$(it_free_ports)"
-CL=(--peer "a=127.0.0.1:$PA" --peer "b=127.0.0.1:$PB" --peer "c=127.0.0.1:$PC"
+read -r AC PF LF <<<"$(it_free_ports)"
+read -r AF _ _ <<<"$(it_free_ports)"
+CL=(--peer "a=127.0.0.1:$PA" --peer "b=127.0.0.1:$PB" --peer "c=127.0.0.1:$PC" --peer "f=127.0.0.1:$PF"
 	--cluster-secret-file "$SECRET" --peer-timeout 2s --extent-size "$EXT"
 	--min-object-size 1MiB --workers 2)
 IT_LOTAD_ARGS=(--node-id a --peer-listen "127.0.0.1:$PA" --cache-dir "$IT_DIR/cache-a:1GiB"
 	"${CL[@]}")
 it_setup
 
-declare -A LPORT=([a]=$IT_LOTAD_PORT [b]=$LB [c]=$LC)
-declare -A APORT=([a]=$IT_LOTAD_ADMIN_PORT [b]=$AB [c]=$AC)
-declare -A PPORT=([a]=$PA [b]=$PB [c]=$PC)
+declare -A LPORT=([a]=$IT_LOTAD_PORT [b]=$LB [c]=$LC [f]=$LF)
+declare -A APORT=([a]=$IT_LOTAD_ADMIN_PORT [b]=$AB [c]=$AC [f]=$AF)
+declare -A PPORT=([a]=$PA [b]=$PB [c]=$PC [f]=$PF)
 declare -A PID=()
 
-# start_node ID: lotad for member ID (b or c), in the background; waits for /healthz.
+# start_node ID: lotad for member ID (b or c; f: a front node without a cache dir), in
+# the background; waits for /healthz.
 start_node() {
-	local id=$1 bin
+	local id=$1 bin cache=(--cache-dir "$IT_DIR/cache-$1:1GiB")
 	bin=$(it_lotad_bin)
+	[ "$id" = f ] && cache=()
 	"$bin" --listen "127.0.0.1:${LPORT[$id]}" --upstream "http://127.0.0.1:$RGW_PORT" \
 		--credentials "$IT_CREDENTIALS" --admin-listen "127.0.0.1:${APORT[$id]}" \
 		--endpoint-name localhost --node-id "$id" --peer-listen "127.0.0.1:${PPORT[$id]}" \
-		--cache-dir "$IT_DIR/cache-$id:1GiB" "${CL[@]}" \
+		"${cache[@]}" "${CL[@]}" \
 		>>"$IT_DIR/lotad-$id.log" 2>&1 </dev/null &
 	PID[$id]=$!
 	it_wait_for 20 curl -sf -m 2 -o /dev/null "http://127.0.0.1:${APORT[$id]}/healthz" ||
@@ -74,7 +81,7 @@ start_node() {
 }
 stop_nodes() {
 	local id
-	for id in b c; do
+	for id in b c f; do
 		[ -n "${PID[$id]:-}" ] || continue
 		kill -CONT "${PID[$id]}" 2>/dev/null
 		kill -TERM "${PID[$id]}" 2>/dev/null
@@ -148,7 +155,7 @@ for try in $(seq 1 40); do
 	for off in 0 $((16 * MiB)) $((32 * MiB)) $((48 * MiB)); do
 		r=$(for i in 1 2 3; do rank3 "$W/x" x.bin $((48 * MiB + 5)) "$off" "$i"; done | tr -d '\n')
 		case $r in c*) c_owns=$((c_owns + 1)) ;; esac
-		[ "$off" -gt 0 ] && [ "$r" = cba ] && cb_off=$off
+		[ "$off" -gt 0 ] && [ "$off" -lt $((48 * MiB)) ] && [ "$r" = cba ] && cb_off=$off
 		[ "$off" -lt $((48 * MiB)) ] && case $r in a* | ca*) nb_off=$off ;; esac
 	done
 	[ -n "$cb_off" ] && [ -n "$nb_off" ] && break
@@ -213,16 +220,6 @@ check_eq "... counted as source=peer to the byte" $((sp + MiB)) \
 check_eq "... no byte counted as source=upstream" "$su" \
 	"$(metric b 'lota_bytes_served_total{source="upstream"}')"
 check_eq "... lota_cache_peer_hits_total counts it" $((ph + 1)) "$(metric b lota_cache_peer_hits_total)"
-# a short range far into that extent (a single node sends it straight to the upstream)
-far=$((off + 10 * MiB + 77))
-sp=$(metric b 'lota_bytes_served_total{source="peer"}')
-it_curl alice -s -D "$W/h.far" -o "$W/xf" -r "$far-$((far + 65535))" "$(url b x.bin)"
-check_contains "a short range far into an extent a member holds: x-lota-cache: peer" \
-	"x-lota-cache: peer" "$(tr -d '\r' <"$W/h.far")"
-check_eq "... bytes exact" "$(tail -c +$((far + 1)) "$W/x" | head -c 65536 | sha256sum | cut -d' ' -f1)" \
-	"$(it_sha256 "$W/xf")"
-check_eq "... all from the member" $((sp + 65536)) "$(metric b 'lota_bytes_served_total{source="peer"}')"
-check_eq "... none from the upstream" "$su" "$(metric b 'lota_bytes_served_total{source="upstream"}')"
 # a cold single-extent object through a node that does not own it: miss, "upstream"
 for try in $(seq 1 10); do
 	it_random_file "$W/s" $((3 * MiB))
@@ -269,6 +266,29 @@ check_eq "... no direct read on a" "$dr" "$(metric a lota_cache_direct_reads_tot
 check_contains "... a's log names the next candidate" "come from member b" "$(cat "$IT_DIR/lotad.log")"
 start_node c
 check "c restarts and rejoins" it_wait_for 20 all_up
+
+# --- a front node without a cache dir (f) owns nothing and reads every extent from its
+# owner: no upstream fill, no byte from the upstream
+start_node f
+f_sees() { [ "$(state f a)" = up ] && [ "$(state f b)" = up ] && [ "$(state f c)" = up ]; }
+check "f (no cache) sees a, b and c up" it_wait_for 20 f_sees
+check_contains "f's /cluster shows no cache capacity for f" '"cache_capacity_bytes":0,"self":true' \
+	"$(curl -sf "http://127.0.0.1:$AF/cluster")"
+f0=$(fills)
+it_curl alice -s -D "$W/h.f" -o "$W/xfr" "$(url f x.bin)"
+check_eq "x through f: bytes exact" "$SHA_X" "$(it_sha256 "$W/xfr")"
+check_contains "... x-lota-cache: peer" "x-lota-cache: peer" "$(tr -d '\r' <"$W/h.f")"
+check_eq "... every byte from the owners" $((48 * MiB + 5)) "$(metric f 'lota_bytes_served_total{source="peer"}')"
+check_eq "... none from the upstream" 0 "$(metric f 'lota_bytes_served_total{source="upstream"}')"
+check_eq "... no upstream fill in the cluster" "$f0" "$(fills)"
+st=$(it_curl bob -s -o "$W/deny" -w '%{http_code}' "$(url f x.bin)")
+check_eq "... bob is refused on f" 403 "$st"
+kill -TERM "${PID[f]}"
+wait "${PID[f]}"
+check_eq "f exits 0 on SIGTERM" 0 $?
+PID[f]=
+f_down() { [ "$(state a f)" = down ]; }
+check "a sees f down" it_wait_for 15 f_down
 
 # --- a HEAD pre-stages every extent where it belongs
 it_random_file "$W/z" $((32 * MiB))
