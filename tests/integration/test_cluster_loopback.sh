@@ -290,6 +290,56 @@ PID[f]=
 f_down() { [ "$(state a f)" = down ]; }
 check "a sees f down" it_wait_for 15 f_down
 
+# --- a short range far into an extent another member holds: from that member (with 16
+# MiB extents no range is that far in, so two more nodes, g and h, with 32 MiB extents)
+read -r PG PH LG <<<"$(it_free_ports)"
+read -r LH AG AH <<<"$(it_free_ports)"
+GH=()
+start_gh() { # start_gh ID LISTEN ADMIN PEER
+	"$(it_lotad_bin)" --listen "127.0.0.1:$2" --upstream "http://127.0.0.1:$RGW_PORT" \
+		--credentials "$IT_CREDENTIALS" --admin-listen "127.0.0.1:$3" --endpoint-name localhost \
+		--node-id "$1" --peer-listen "127.0.0.1:$4" --cache-dir "$IT_DIR/cache-$1:1GiB" \
+		--peer "g=127.0.0.1:$PG" --peer "h=127.0.0.1:$PH" --cluster-secret-file "$SECRET" \
+		--extent-size 32MiB --min-object-size 1MiB --workers 1 \
+		>>"$IT_DIR/lotad-$1.log" 2>&1 </dev/null &
+	GH+=($!)
+}
+stop_gh() {
+	local p
+	for p in "${GH[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	GH=()
+	return 0
+}
+it_at_exit stop_gh
+start_gh g "$LG" "$AG" "$PG"
+start_gh h "$LH" "$AH" "$PH"
+for try in $(seq 1 10); do # an object whose first extent h owns
+	it_random_file "$W/g" $((40 * MiB))
+	[ "$("$LOTA" owner --node g --node h --bucket "$B" --key g.bin --size $((40 * MiB)) \
+		--etag "\"$(md5sum "$W/g" | cut -d' ' -f1)\"" --extent-size 32MiB | sed -n '2s/^1 //p')" = h ] && break
+done
+gh_up() {
+	curl -sf -m 5 "http://127.0.0.1:$AG/cluster" | grep -q '"id":"h","address":"127.0.0.1:'"$PH"'","state":"up"'
+}
+check "g sees h up" it_wait_for 20 gh_up
+check_eq "upload g.bin" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/g" "http://127.0.0.1:$LG/$B/g.bin")"
+it_curl alice -s -o "$W/g1" "http://127.0.0.1:$LG/$B/g.bin"
+check_eq "g.bin through g (its first extent filled on h): bytes exact" "$(it_sha256 "$W/g")" "$(it_sha256 "$W/g1")"
+gmetric() { curl -sf -m 5 "http://127.0.0.1:$1/metrics" | awk -v s="$2" '$1 == s { v = $2 } END { print (v == "" ? 0 : v) }'; }
+hidle() { [ "$(gmetric "$AH" lota_cache_fills_in_progress)" = 0 ]; }
+check "h's fill finishes" it_wait_for 30 hidle
+sp=$(gmetric "$AG" 'lota_bytes_served_total{source="peer"}')
+su=$(gmetric "$AG" 'lota_bytes_served_total{source="upstream"}')
+far=$((20 * MiB + 77))
+it_curl alice -s -D "$W/h.far" -o "$W/gf" -r "$far-$((far + 65535))" "http://127.0.0.1:$LG/$B/g.bin"
+check_contains "a 64 KiB range 20 MiB into an extent h holds, through g: x-lota-cache: peer" \
+	"x-lota-cache: peer" "$(tr -d '\r' <"$W/h.far")"
+check_eq "... bytes exact" "$(tail -c +$((far + 1)) "$W/g" | head -c 65536 | sha256sum | cut -d' ' -f1)" \
+	"$(it_sha256 "$W/gf")"
+check_eq "... all from h" $((sp + 65536)) "$(gmetric "$AG" 'lota_bytes_served_total{source="peer"}')"
+check_eq "... none from the upstream" "$su" "$(gmetric "$AG" 'lota_bytes_served_total{source="upstream"}')"
+stop_gh
+
 # --- a HEAD pre-stages every extent where it belongs
 it_random_file "$W/z" $((32 * MiB))
 check_eq "upload z" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/z" "$(url a z.bin)")"
