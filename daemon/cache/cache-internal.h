@@ -46,10 +46,11 @@
 #include "util/clock.h"
 #include "util/list.h"
 
-#define FAR_AHEAD    (16u << 20) /* a reader this far beyond a fill's prefix reads directly */
-#define PUMP_BUDGET  (2u << 20)  /* bytes sent per turn before yielding to the loop */
-#define SMALL_TTL_MS 30000       /* how long "this object is below the threshold" is trusted */
-#define DIRECT_FIRST (1u << 20)  /* cold ranges up to this long are read straight, filled after */
+#define FAR_AHEAD        (16u << 20) /* a reader this far beyond a fill's prefix reads directly */
+#define PUMP_BUDGET      (2u << 20)  /* bytes sent per turn before yielding to the loop */
+#define SMALL_TTL_MS     30000       /* how long "this object is below the threshold" is trusted */
+#define DIRECT_FIRST     (1u << 20) /* cold ranges up to this long are read straight, filled after */
+#define LOTAD_PEER_TRIES 2          /* members asked for one extent (owner, next candidate) */
 /* objects remembered (direct-mapped; rebuilt from the store at start): a foreign-key read
  * of an object the table lost goes without If-None-Match (foreign.c), so it holds a
  * dataset's worth. 65536 slots of ~560
@@ -84,7 +85,7 @@ struct lotad_cache {
 	atomic_uint_fast64_t fills_started, fills_failed, direct_reads;
 	/* the cluster (peer.c): NULL = one node */
 	lotad_cluster *cluster;
-	atomic_uint_fast64_t served_peer, fills_avoided, peer_failovers;
+	atomic_uint_fast64_t served_peer, fills_avoided, peer_failovers, peer_hits;
 	atomic_int commits_running;
 	pthread_mutex_t mu; /* the job list, the object table and the grants */
 	lotad_list jobs;    /* every fjob running, of every worker */
@@ -194,6 +195,15 @@ struct creq {
 	uint64_t ra_next; /* the next extent to read ahead (0: none asked yet) */
 	int peer_status;
 	bool peer_range_ok;
+	bool peer_warm;      /* the owner answered from its store, not from a fill */
+	bool peer_no_ticket; /* ask owners only for what they hold (no fill for this read) */
+	unsigned peer_tries; /* members asked for extent peer_k */
+	uint64_t peer_k;
+	char peer_tried[LOTAD_PEER_TRIES][LOTA_PLACEMENT_ID_MAX + 1];
+	/* a cluster read not held here: the head waits for its first byte, whose source
+	 * (a warm peer or not) gives the label (label_pending: "miss" until a peer says warm) */
+	bool head_pending;
+	const char *label;
 	size_t rhead_len;
 	char rhead[HEAD_CAP];
 	char errbuf[CURL_ERROR_SIZE];
@@ -277,6 +287,10 @@ bool cache_objtab_get(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str 
 bool cache_objtab_small(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery);
 bool cache_objtab_cached(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery,
                          uint64_t off);
+/* Whether the last version of the object seen here has the extent holding byte `off`
+ * owned by another member that is up (a cluster). */
+bool cache_objtab_peer_owned(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery,
+                             uint64_t off);
 int cache_decode_key(lota_str rkey, char *out, size_t cap);
 objinfo *cache_obj_new(lota_str bucket, lota_str rkey, lota_str etag, lota_str vid, lota_str vquery,
                        const lotad_auth_result *a, lota_str meta, uint64_t size);
@@ -323,6 +337,9 @@ int cache_start_direct(creq *q, uint64_t last);
 void cache_creq_free(creq *q);
 void cache_creq_finish(creq *q, bool ok);
 void cache_creq_to_proxy(creq *q, const char *label);
+/* Send the response head held back for the first byte's source (head_pending); 0 or < 0
+ * when the connection is failing. */
+int cache_flush_head(creq *q);
 void cache_authorized(creq *q);
 
 creq *cache_creq_new(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
@@ -348,8 +365,10 @@ bool cache_fill_cred(const lotad_cache *ca, lotad_auth_result *out);
 /* Whether another member that is up owns the extent named h (then *out names it). */
 bool cache_peer_owned(lotad_cache *ca, lota_hash128 h, lotad_peer_owner *out);
 /* Send bytes [q->a, last] (inside extent k) from the extent's owner q->peer, handing it a
- * fill ticket; when the owner fails, stalls or does not answer, the rest comes from the
- * upstream (cache_start_direct). Returns 0, or < 0 after finishing the request. */
+ * fill ticket (none with q->peer_no_ticket); when the owner fails, stalls or does not
+ * answer, the rest comes from the next candidate in the extent's ranking that is up,
+ * then from the upstream (cache_start_direct). Returns 0, or < 0 after finishing the
+ * request. */
 int cache_start_peer(creq *q, uint64_t k, uint64_t last);
 /* Extent k, which this node owns and does not hold: fill it through the cluster (from the
  * next candidate that holds it, else the upstream with a ticket) and open it in q->r.

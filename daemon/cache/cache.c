@@ -24,7 +24,7 @@ void lotad_cache_set_forward(lotad_cache *ca, lotad_cache_forward_fn fn, void *u
 
 bool lotad_cache_enabled(const lotad_cache *ca)
 {
-	return ca->store != NULL;
+	return ca->store != NULL || ca->cluster != NULL;
 }
 
 void lotad_cache_count_upstream_bytes(lotad_cache *ca, uint64_t n)
@@ -44,6 +44,10 @@ size_t lotad_cache_metrics(char *out, size_t cap, void *cache)
 	    "# HELP lota_cache_misses_total GET/HEAD requests of cacheable objects not cached.\n"
 	    "# TYPE lota_cache_misses_total counter\n"
 	    "lota_cache_misses_total %llu\n"
+	    "# HELP lota_cache_peer_hits_total GET requests of a cluster node answered first "
+	    "from another member's cache (x-lota-cache: peer).\n"
+	    "# TYPE lota_cache_peer_hits_total counter\n"
+	    "lota_cache_peer_hits_total %llu\n"
 	    "# HELP lota_cache_bypass_total GET/HEAD requests proxied without the cache.\n"
 	    "# TYPE lota_cache_bypass_total counter\n"
 	    "lota_cache_bypass_total %llu\n"
@@ -60,8 +64,9 @@ size_t lotad_cache_metrics(char *out, size_t cap, void *cache)
 	    "instead of being filled here.\n"
 	    "# TYPE lota_cache_fills_avoided_total counter\n"
 	    "lota_cache_fills_avoided_total %llu\n"
-	    "# HELP lota_cache_peer_failovers_total Reads from an owner that failed or stalled, "
-	    "finished from the upstream.\n"
+	    "# HELP lota_cache_peer_failovers_total Reads from an owner (or the next candidate) "
+	    "that "
+	    "failed or stalled, finished from the next candidate or the upstream.\n"
 	    "# TYPE lota_cache_peer_failovers_total counter\n"
 	    "lota_cache_peer_failovers_total %llu\n"
 	    "# HELP lota_fill_bytes_total Bytes written into the cache by fills.\n"
@@ -75,9 +80,10 @@ size_t lotad_cache_metrics(char *out, size_t cap, void *cache)
 	    "because the cache could not give them.\n"
 	    "# TYPE lota_cache_direct_reads_total counter\n"
 	    "lota_cache_direct_reads_total %llu\n",
-	    U(ca->hits), U(ca->misses), U(ca->bypasses), U(ca->range_reqs), U(ca->served_cache),
-	    U(ca->served_upstream), U(ca->served_peer), U(ca->fills_avoided), U(ca->peer_failovers),
-	    U(ca->fill_bytes), U(ca->fills_started), U(ca->fills_failed), U(ca->direct_reads));
+	    U(ca->hits), U(ca->misses), U(ca->peer_hits), U(ca->bypasses), U(ca->range_reqs),
+	    U(ca->served_cache), U(ca->served_upstream), U(ca->served_peer), U(ca->fills_avoided),
+	    U(ca->peer_failovers), U(ca->fill_bytes), U(ca->fills_started), U(ca->fills_failed),
+	    U(ca->direct_reads));
 #undef U
 	if (n < 0 || (size_t)n >= cap)
 		return n < 0 ? 0 : (size_t)n;
@@ -111,6 +117,9 @@ lotad_cache *lotad_cache_new(lotad_store *store, const lotad_cache_config *cfg)
 void lotad_cache_set_cluster(lotad_cache *ca, struct lotad_cluster *cl)
 {
 	ca->cluster = cl;
+	/* a front node without a store reads through the cluster: it needs the table too */
+	if (cl && !ca->otab)
+		ca->otab = calloc(OBJ_SLOTS, sizeof(*ca->otab));
 }
 
 void lotad_cache_free(lotad_cache *ca)

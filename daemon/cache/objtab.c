@@ -161,25 +161,41 @@ int cache_decode_key(lota_str rkey, char *out, size_t cap)
 	return lota_uri_decode(rkey.ptr, rkey.len, out, cap);
 }
 
-/* Whether the last version of the object seen here has the extent holding byte `off` in
- * the store (published or being filled). */
-bool cache_objtab_cached(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery,
-                         uint64_t off)
+/* The name of the extent holding byte `off` of the last version of the object seen here;
+ * false when the table does not know the object. */
+static bool objtab_extent(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery,
+                          uint64_t off, lota_hash128 *eh)
 {
 	struct objent e;
 	char dk[4096];
 	int dl;
 	uint64_t k;
-	lota_hash128 eh;
 	if (!cache_objtab_get(ca, bucket, rkey, vquery, &e, false) ||
 	    lota_extent_index(e.size, ca->cfg.extent_size, off, &k) < 0 ||
 	    (dl = cache_decode_key(rkey, dk, sizeof(dk))) < 0)
 		return false;
 	lota_object_id id = {
 	    bucket, {dk, (size_t)dl}, {e.etag, e.etag_len}, {e.vid, e.vid_len}, e.size};
-	if (lota_extent_name(&id, ca->cfg.extent_size, k, &eh) < 0)
-		return false;
-	return lotad_store_lookup(ca->store, eh) >= 0;
+	return lota_extent_name(&id, ca->cfg.extent_size, k, eh) == 0;
+}
+
+/* Whether the last version of the object seen here has the extent holding byte `off` in
+ * the store (published or being filled). */
+bool cache_objtab_cached(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery,
+                         uint64_t off)
+{
+	lota_hash128 eh;
+	return ca->store && objtab_extent(ca, bucket, rkey, vquery, off, &eh) &&
+	       lotad_store_lookup(ca->store, eh) >= 0;
+}
+
+bool cache_objtab_peer_owned(lotad_cache *ca, lota_str bucket, lota_str rkey, lota_str vquery,
+                             uint64_t off)
+{
+	lota_hash128 eh;
+	lotad_peer_owner o;
+	return ca->cluster && objtab_extent(ca, bucket, rkey, vquery, off, &eh) &&
+	       cache_peer_owned(ca, eh, &o);
 }
 
 objinfo *cache_obj_new(lota_str bucket, lota_str rkey, lota_str etag, lota_str vid, lota_str vquery,

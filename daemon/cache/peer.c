@@ -8,10 +8,16 @@
  * extent. The answer must be a 206 of exactly the range asked for; its bytes go to the
  * client as they come, through the worker's curl multi like a direct read.
  *
+ * The owner says whether it answers from its store ("X-Lota-Peer-Source: cache") or from
+ * a fill: the bytes count as served by "peer" or "upstream" accordingly, and when they are
+ * the first of a response not held here, its label is "peer" or "miss".
+ *
  * Failover: an owner that refuses, does not hold the extent and got no ticket, resets,
  * dies, or sends nothing for peer_timeout ends this transfer; the bytes not sent yet
- * ([q->a, last]) are then read from the upstream pinned with If-Match
- * (cache_start_direct), so the client sees no error and every byte is right.
+ * ([q->a, last]) are then asked of the next member up in the extent's ranking (which
+ * holds it, or fills it with a new ticket of the same client), and when that one fails
+ * too, read from the upstream pinned with If-Match (cache_start_direct), so the client
+ * sees no error and every byte is right.
  */
 #include "cache/cache-internal.h"
 
@@ -85,6 +91,13 @@ static size_t peer_header(char *buf, size_t size, size_t nitems, void *ud)
 	if (n > 9 && memcmp(buf, "HTTP/1.", 7) == 0 && sscanf(buf + 9, "%3d", &st) == 1) {
 		q->peer_status = st;
 		q->peer_range_ok = false;
+		q->peer_warm = false;
+		return n;
+	}
+	size_t hl = sizeof(LOTA_PEER_H_SOURCE) - 1;
+	if (n > hl && strncasecmp(buf, LOTA_PEER_H_SOURCE ":", hl + 1) == 0) {
+		lota_str v = trim(buf + hl + 1, n - hl - 1);
+		q->peer_warm = v.len == 5 && memcmp(v.ptr, "cache", 5) == 0;
 		return n;
 	}
 	if (n >= 14 && strncasecmp(buf, "Content-Range:", 14) == 0) {
@@ -98,6 +111,8 @@ static size_t peer_header(char *buf, size_t size, size_t nitems, void *ud)
 		q->peer_range_ok = (size_t)wl == v.len && memcmp(v.ptr, want, v.len) == 0;
 	} else if (n <= 2 && q->peer_status >= 200) {
 		q->head_ok = q->peer_status == 206 && q->peer_range_ok;
+		if (q->head_ok && q->peer_warm && q->head_pending)
+			q->label = "peer"; /* its first byte comes warm from a member */
 		lotad_xfer_status(&q->x, q->peer_status);
 	}
 	return n;
@@ -114,11 +129,28 @@ static size_t peer_write(char *buf, size_t size, size_t nmemb, void *ud)
 		lotad_conn_want_drain(q->c);
 		return CURL_WRITEFUNC_PAUSE;
 	}
-	count(&q->ca->served_peer, n);
-	if (lotad_conn_resp_body(q->c, buf, n) < 0)
+	count(q->peer_warm ? &q->ca->served_peer : &q->ca->served_upstream, n);
+	if (cache_flush_head(q) < 0 || lotad_conn_resp_body(q->c, buf, n) < 0)
 		return 0;
 	q->a += n;
 	return n;
+}
+
+/* The member to ask for the rest of extent k after q->peer failed: the first member up
+ * in the extent's ranking that is not this node and was not asked yet for this extent
+ * (at most LOTAD_PEER_TRIES in all). */
+static bool next_candidate(creq *q, uint64_t k, lotad_peer_owner *out)
+{
+	uint8_t *key = NULL;
+	size_t klen;
+	lota_hash128 h;
+	if (q->peer_tries >= LOTAD_PEER_TRIES || cache_ext_key(q->ca, q->o, k, &key, &klen, &h) < 0)
+		return false;
+	free(key);
+	const char *skip[LOTAD_PEER_TRIES];
+	for (unsigned i = 0; i < q->peer_tries; i++)
+		skip[i] = q->peer_tried[i];
+	return lotad_cluster_candidate(q->ca->cluster, h, skip, q->peer_tries, out) == 1;
 }
 
 static void peer_done(lotad_xfer *x, CURLcode rc)
@@ -142,14 +174,25 @@ static void peer_done(lotad_xfer *x, CURLcode rc)
 	lotad_cluster_count_out(ca->cluster, miss ? LOTAD_PEER_OUT_MISS : LOTAD_PEER_OUT_ERROR,
 	                        got);
 	count(&ca->peer_failovers, 1);
-	lota_log_warn("cache: owner %s (%s:%d) of %.*s/%.*s: %s after %" PRIu64
-	              " bytes; the remaining %" PRIu64 " bytes come from the upstream",
-	              q->peer.id, q->peer.host, q->peer.port, (int)q->o->bucket.len,
-	              q->o->bucket.ptr, (int)q->o->rkey.len, q->o->rkey.ptr,
-	              rc != CURLE_OK ? curl_easy_strerror(rc)
-	              : miss         ? "extent not held (no ticket)"
-	                             : "bad answer",
-	              got, q->direct_end + 1 - q->a);
+	uint64_t k = cache_ext_of(ca, q->o, q->a);
+	lotad_peer_owner next;
+	bool have_next = next_candidate(q, k, &next);
+	/* a member asked without a ticket that does not hold the extent is no fault */
+	lota_log(miss && q->peer_no_ticket ? LOTA_LOG_INFO : LOTA_LOG_WARN,
+	         "cache: %s %s (%s:%d) of %.*s/%.*s: %s after %" PRIu64
+	         " bytes; the remaining %" PRIu64 " bytes come from %s%s",
+	         q->peer_tries > 1 ? "member" : "owner", q->peer.id, q->peer.host, q->peer.port,
+	         (int)q->o->bucket.len, q->o->bucket.ptr, (int)q->o->rkey.len, q->o->rkey.ptr,
+	         rc != CURLE_OK ? curl_easy_strerror(rc)
+	         : miss         ? "extent not held (no ticket)"
+	                        : "bad answer",
+	         got, q->direct_end + 1 - q->a, have_next ? "member " : "the upstream",
+	         have_next ? next.id : "");
+	if (have_next) {
+		q->peer = next;
+		(void)cache_start_peer(q, k, q->direct_end);
+		return;
+	}
 	(void)cache_start_direct(q, q->direct_end);
 }
 
@@ -162,6 +205,13 @@ int cache_start_peer(creq *q, uint64_t k, uint64_t last)
 	char *hex = malloc(LOTA_PEER_EXTENT_MAX + 1), *ticket = malloc(LOTA_PEER_TICKET_MAX + 1);
 	char *lines = malloc(LOTA_PEER_HEAD_MAX), url[320], range[64];
 	CURL *e = NULL;
+	/* a new extent: its owner is the first member asked */
+	if (q->peer_k != k)
+		q->peer_tries = 0;
+	if (q->peer_tries < LOTAD_PEER_TRIES)
+		snprintf(q->peer_tried[q->peer_tries++], sizeof(q->peer_tried[0]), "%s",
+		         q->peer.id);
+	q->peer_k = k;
 	if (!hex || !ticket || !lines || cache_ext_key(ca, q->o, k, &key, &klen, &h) < 0 ||
 	    klen * 2 > LOTA_PEER_EXTENT_MAX)
 		goto direct;
@@ -170,7 +220,7 @@ int cache_start_peer(creq *q, uint64_t k, uint64_t last)
 	uint64_t base = cache_ext_first(ca, q->o, k);
 	int rl =
 	    snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, q->a - base, last - base);
-	if (make_ticket(q, ticket, LOTA_PEER_TICKET_MAX + 1) < 0)
+	if (q->peer_no_ticket || make_ticket(q, ticket, LOTA_PEER_TICKET_MAX + 1) < 0)
 		ticket[0] = 0;
 	int n = lotad_cluster_extent_headers(
 	    ca->cluster, (lota_str){hex, 2 * klen}, (lota_str){range, (size_t)rl},

@@ -61,7 +61,10 @@ void cache_creq_finish(creq *q, bool ok)
 {
 	lotad_conn *c = q->c;
 	q->c = NULL;
-	if (c)
+	if (c && q->head_pending) /* failed before its first byte: no head went out yet */
+		lotad_conn_send_error(c, 503, "ServiceUnavailable",
+		                      "The object could not be read; please retry.", true);
+	else if (c)
 		lotad_conn_resp_end(c, ok);
 	cache_creq_free(q);
 }
@@ -172,7 +175,7 @@ static size_t direct_write(char *buf, size_t size, size_t nmemb, void *ud)
 	/* counted before they leave (as pump does): a client that has its last byte sees it
 	 * counted */
 	count(&q->ca->served_upstream, n);
-	if (lotad_conn_resp_body(q->c, buf, n) < 0)
+	if (cache_flush_head(q) < 0 || lotad_conn_resp_body(q->c, buf, n) < 0)
 		return 0;
 	q->a += n;
 	return n;
@@ -233,7 +236,8 @@ static int open_extent(creq *q, uint64_t k)
 		last = q->b;
 	if (cache_ext_key(ca, q->o, k, &key, &klen, &h) < 0)
 		return cache_start_direct(q, last) < 0 ? -1 : 1;
-	int rc = lotad_store_open(ca->store, h, key, klen, &q->r);
+	/* no store: a front node of a cluster, which holds nothing and reads from owners */
+	int rc = ca->store ? lotad_store_open(ca->store, h, key, klen, &q->r) : -ENOENT;
 	if (ca->cluster)
 		cache_cluster_readahead(q, k);
 	if (rc == -ENOENT && cache_peer_owned(ca, h, &q->peer)) {
@@ -244,7 +248,7 @@ static int open_extent(creq *q, uint64_t k)
 	}
 	if (rc == -ENOENT && ca->cluster && !q->no_fill)
 		rc = cache_cluster_fill_local(q, k); /* ours: from the previous owner or upstream */
-	if (rc == -ENOENT && !q->no_fill && cache_plan_take(q->plan, k)) {
+	if (rc == -ENOENT && ca->store && !q->no_fill && cache_plan_take(q->plan, k)) {
 		/* neither cached nor being filled, and not asked for yet by this request (our
 		 * chains have not reached it, or it was cached when we decided): fill it now.
 		 * One this request asked for already (refused, or its fill failed) is read
@@ -332,6 +336,8 @@ void cache_pump(creq *q)
 			lotad_timer_start(q->loop, &q->yield, 0);
 			return;
 		}
+		if (cache_flush_head(q) < 0)
+			return; /* the connection is failing: abort follows */
 		uint64_t want = (uint64_t)rd - off;
 		if (want > q->b - q->a + 1)
 			want = q->b - q->a + 1;
@@ -404,6 +410,16 @@ static int send_head(creq *q, const char *label, lotad_resp_framing fr)
 	return rc;
 }
 
+int cache_flush_head(creq *q)
+{
+	if (!q->head_pending)
+		return 0;
+	q->head_pending = false;
+	bool peer = !strcmp(q->label, "peer");
+	count(peer ? &q->ca->peer_hits : &q->ca->misses, 1);
+	return send_head(q, q->label, LOTAD_RESP_LENGTH);
+}
+
 bool lotad_cache__held(lotad_store *st, lota_hash128 h, uint64_t need)
 {
 	uint64_t readable = 0;
@@ -425,7 +441,7 @@ static bool range_held(creq *q)
 		uint64_t start = cache_ext_first(ca, o, k), end = cache_ext_last(ca, o, k);
 		if (end > q->b)
 			end = q->b;
-		if (lota_extent_name(&id, ext_size(ca), k, &h) < 0 ||
+		if (!ca->store || lota_extent_name(&id, ext_size(ca), k, &h) < 0 ||
 		    !lotad_cache__held(ca->store, h, end - start + 1))
 			return false;
 	}
@@ -490,8 +506,16 @@ void cache_authorized(creq *q)
 		cache_creq_to_proxy(q, "miss");
 		return;
 	}
+	if (!cached && ca->cluster) {
+		/* the label waits for the first byte: "peer" when it comes from a member's
+		 * store (peer_header), else "miss" */
+		q->head_pending = true;
+		q->label = "miss";
+		cache_pump(q);
+		return;
+	}
 	count(cached ? &ca->hits : &ca->misses, 1);
-	if (!cached && !ca->cluster)
+	if (!cached)
 		q->plan = cache_start_fills(ca, q->w, q->o, first, last);
 	if (send_head(q, label, LOTAD_RESP_LENGTH) < 0) {
 		cache_creq_finish(q, false);
@@ -506,8 +530,11 @@ void lotad_cache_start(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr,
 	const lota_http_request *req = lotad_conn_request(c);
 	bool no_fill = false;
 	lota_str vq = {"", 0};
-	const char *why =
-	    ca->store ? cache_not_cacheable(req, sr, auth, &no_fill, &vq) : "no cache";
+	/* without a store, a cluster member still reads through the cluster (from the
+	 * owners); a read signed with a key lotad does not hold needs a store (foreign.c) */
+	const char *why = !ca->store && (!ca->cluster || auth->mode != LOTAD_AUTH_RESIGN)
+	                      ? "no cache"
+	                      : cache_not_cacheable(req, sr, auth, &no_fill, &vq);
 	if (!why && cache_objtab_small(ca, sr->bucket, sr->key, vq))
 		why = "small object";
 	if (why) {
@@ -523,23 +550,30 @@ void lotad_cache_start(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr,
 	 * reach it): the client's own GET goes to the upstream at once (it authorizes and
 	 * carries the bytes, no HEAD first, so the first byte comes as fast as without
 	 * lotad) and its answer starts the fill of the extent. Ranges near the start of an
-	 * extent are read from the fill as it arrives (the authorizing HEAD, then the fork). */
+	 * extent are read from the fill as it arrives (the authorizing HEAD, then the fork).
+	 * In a cluster, such a range of an extent another member owns is asked of it without a
+	 * ticket (it answers from what it holds, else the range is read from the upstream). */
 	const lota_http_header *rh =
 	    lota_http_find_header(req->headers, req->num_headers, "range", 5);
 	lota_range rg;
+	bool peer_only = false;
 	if (rh && !no_fill && !lota_str_eq_nocase(req->method, "HEAD", 4) &&
 	    lota_range_parse(rh->value.ptr, rh->value.len, &rg) == 0 &&
 	    rg.kind == LOTA_RANGE_FROM_TO && rg.last - rg.first < DIRECT_FIRST &&
 	    rg.first % ca->cfg.extent_size >= FAR_AHEAD &&
 	    !cache_objtab_cached(ca, sr->bucket, sr->key, vq, rg.first)) {
-		count(&ca->misses, 1);
-		count(&ca->range_reqs, 1);
-		ca->proxy(ca->proxy_ud, c, sr, auth, "miss", true);
-		return;
+		peer_only = cache_objtab_peer_owned(ca, sr->bucket, sr->key, vq, rg.first);
+		if (!peer_only) {
+			count(&ca->misses, 1);
+			count(&ca->range_reqs, 1);
+			ca->proxy(ca->proxy_ud, c, sr, auth, "miss", true);
+			return;
+		}
 	}
 	creq *q = cache_creq_new(ca, c, sr, auth, vq, no_fill);
 	if (!q)
 		return;
+	q->peer_no_ticket = peer_only;
 	if (ca->cfg.metadata_ttl_ms && cache_grant_use(q)) {
 		cache_authorized(q);
 		return;

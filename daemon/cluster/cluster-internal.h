@@ -26,6 +26,8 @@ typedef struct member {
 	bool seen; /* DNS refresh: still in the answer */
 } member;
 
+#define LOTAD_CLUSTER_RANK_MAX 8 /* candidates looked at for one extent */
+
 /* Peer request results, for metrics. */
 enum { RES_OK, RES_MISS, RES_REFUSED, RES_ERROR, RES__COUNT };
 enum { DIR_IN, DIR_OUT, DIR__COUNT };

@@ -108,6 +108,11 @@ typedef struct lotad_peer_owner {
  * node owns it (or c is NULL, or nobody is in placement). */
 int lotad_cluster_owner(lotad_cluster *c, lota_hash128 h, lotad_peer_owner *out);
 
+/* The first member up in h's ranking that is neither this node nor one of skip[0..nskip)
+ * (members that failed to give the extent): 1 and *out, or 0 when there is none. */
+int lotad_cluster_candidate(lotad_cluster *c, lota_hash128 h, const char *const *skip, size_t nskip,
+                            lotad_peer_owner *out);
+
 /*
  * The header lines ("Name: value\r\n" each) of a signed GET /peer/extent for the extent
  * whose identity (lota_peer_extent_encode) is extent, range ("bytes=A-B" inside the

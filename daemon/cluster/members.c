@@ -481,16 +481,21 @@ void lotad_cluster_count_out(lotad_cluster *c, int result, uint64_t bytes)
 	atomic_fetch_add(&c->bytes[DIR_OUT], bytes);
 }
 
-int lotad_cluster__next_candidate(lotad_cluster *c, lota_hash128 h, lota_str skip,
-                                  lotad_peer_owner *out)
+int lotad_cluster_candidate(lotad_cluster *c, lota_hash128 h, const char *const *skip, size_t nskip,
+                            lotad_peer_owner *out)
 {
 	int rc = 0;
-	size_t idx[8];
+	size_t idx[LOTAD_CLUSTER_RANK_MAX];
+	if (!c)
+		return 0;
 	pthread_mutex_lock(&c->lock);
-	int n = lota_placement_rank(c->placement, h, idx, 8);
+	int n = lota_placement_rank(c->placement, h, idx, LOTAD_CLUSTER_RANK_MAX);
 	for (int i = 0; i < n && !rc; i++) {
 		lota_str id = lota_placement_node_id(c->placement, idx[i]);
-		if (id.len == skip.len && memcmp(id.ptr, skip.ptr, id.len) == 0)
+		bool skipped = false;
+		for (size_t s = 0; s < nskip && !skipped; s++)
+			skipped = strlen(skip[s]) == id.len && memcmp(skip[s], id.ptr, id.len) == 0;
+		if (skipped)
 			continue;
 		for (size_t j = 0; j < c->n; j++) {
 			member *m = &c->members[j];
@@ -507,4 +512,13 @@ int lotad_cluster__next_candidate(lotad_cluster *c, lota_hash128 h, lota_str ski
 	}
 	pthread_mutex_unlock(&c->lock);
 	return rc;
+}
+
+int lotad_cluster__next_candidate(lotad_cluster *c, lota_hash128 h, lota_str skip,
+                                  lotad_peer_owner *out)
+{
+	char id[LOTA_PLACEMENT_ID_MAX + 1];
+	const char *s[1] = {id};
+	snprintf(id, sizeof(id), "%.*s", (int)skip.len, skip.ptr);
+	return lotad_cluster_candidate(c, h, s, 1, out);
 }

@@ -141,6 +141,8 @@ static int answer_extent(pconn *pc, const lota_peer_fields *f, char *buf)
 	lota_hash128 h = lota_cache_key_hash_canonical(key, (size_t)kn);
 	lotad_store_reader *r = NULL;
 	int rc = c->store ? lotad_store_open(c->store, h, key, (size_t)kn, &r) : -ENOENT;
+	/* warm: whole in the store now (not a fill, ours or one already running) */
+	bool warm = rc == 0 && lotad_reader_readable(r) >= (int64_t)lotad_reader_length(r);
 	if (rc == -ENOENT && c->store && f->ticket.len)
 		rc = lotad_cluster__fill(c, &k, key, (size_t)kn, f->ticket, f->node, &r);
 	if (rc < 0) {
@@ -165,13 +167,14 @@ static int answer_extent(pconn *pc, const lota_peer_fields *f, char *buf)
 			return send_simple(pc, 416, "Range Not Satisfiable", extra, false);
 		}
 	}
-	char head[512];
-	int hn =
-	    snprintf(head, sizeof(head),
-	             "HTTP/1.1 206 Partial Content\r\nContent-Length: %llu\r\nContent-Range: "
-	             "bytes %llu-%llu/%llu\r\n" LOTA_PEER_H_NODE ": %s\r\n\r\n",
-	             (unsigned long long)(len ? last - first + 1 : 0), (unsigned long long)first,
-	             (unsigned long long)last, (unsigned long long)len, c->cfg.node_id);
+	char head[1024];
+	int hn = snprintf(head, sizeof(head),
+	                  "HTTP/1.1 206 Partial Content\r\nContent-Length: %llu\r\nContent-Range: "
+	                  "bytes %llu-%llu/%llu\r\n" LOTA_PEER_H_NODE ": %s\r\n" LOTA_PEER_H_SOURCE
+	                  ": %s\r\n\r\n",
+	                  (unsigned long long)(len ? last - first + 1 : 0),
+	                  (unsigned long long)first, (unsigned long long)last,
+	                  (unsigned long long)len, c->cfg.node_id, warm ? "cache" : "fill");
 	rc = send_out(pc, head, (size_t)hn);
 	if (rc == 0 && len)
 		rc = stream_range(pc, r, first, last, buf);

@@ -75,6 +75,9 @@ extern "C" {
 #define LOTA_PEER_H_EXTENT    "X-Lota-Peer-Extent"
 #define LOTA_PEER_H_TICKET    "X-Lota-Peer-Ticket"
 #define LOTA_PEER_H_SIGNATURE "X-Lota-Peer-Signature"
+/* In an owner's 206 (not signed, a hint for metrics and labels): "cache" when the extent
+ * was whole in its store when asked, "fill" when its bytes come from a fill. */
+#define LOTA_PEER_H_SOURCE "X-Lota-Peer-Source"
 
 /* The signed fields of one peer request. Views are borrowed; an absent field is {NULL,
  * 0}. After lota_peer_verify() they point into the parsed request's buffer. */

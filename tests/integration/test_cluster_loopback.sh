@@ -10,6 +10,19 @@
 #   (their own and those made for a member with its fill ticket) add up to 4, the
 #   extents c now owns were taken from the previous owner (the next candidate), and the
 #   nodes that did not own an extent got it from its owner (bytes served by "peer").
+# - labels and sources: a range read through b of an extent another member holds is
+#   x-lota-cache: peer and counted as lota_bytes_served_total{source="peer"} to the byte; a
+#   cold single-extent object read through a node that does not own it is a miss counted
+#   as "upstream" (the owner filled it), and its second read there is peer.
+# - failover to the next candidate: c, owner of an extent of x whose previous owner b still
+#   holds it, is killed with SIGKILL while it streams that extent to a slow reader through
+#   a: the read completes byte-exact with no upstream fill and no upstream byte for the
+#   rest (b gave it), then c restarts and rejoins.
+# - a front node without a cache dir (f, a member that owns nothing) reads x from the
+#   owners: byte-exact, x-lota-cache: peer, no upstream fill, no byte from the upstream.
+# - a short range far into an extent (beyond the 16 MiB a fill may lag; a single node sends
+#   it straight to the upstream) that another member holds is served by that member: two
+#   more nodes, g and h, in a cluster of their own with 32 MiB extents.
 # - a HEAD through b pre-stages an object's 2 extents where they belong (2 fills), and a
 #   GET through c then needs no other upstream fill.
 # - authorization stays the upstream's: bob and anonymous get 403 on every node for
@@ -37,27 +50,30 @@ chmod 600 "$SECRET"
 
 read -r PA PB PC <<<"$(it_free_ports)"
 read -r LB AB LC <<<"$(it_free_ports)"
-read -r AC _ _ <<<"$(it_free_ports)"
-CL=(--peer "a=127.0.0.1:$PA" --peer "b=127.0.0.1:$PB" --peer "c=127.0.0.1:$PC"
+read -r AC PF LF <<<"$(it_free_ports)"
+read -r AF _ _ <<<"$(it_free_ports)"
+CL=(--peer "a=127.0.0.1:$PA" --peer "b=127.0.0.1:$PB" --peer "c=127.0.0.1:$PC" --peer "f=127.0.0.1:$PF"
 	--cluster-secret-file "$SECRET" --peer-timeout 2s --extent-size "$EXT"
 	--min-object-size 1MiB --workers 2)
 IT_LOTAD_ARGS=(--node-id a --peer-listen "127.0.0.1:$PA" --cache-dir "$IT_DIR/cache-a:1GiB"
 	"${CL[@]}")
 it_setup
 
-declare -A LPORT=([a]=$IT_LOTAD_PORT [b]=$LB [c]=$LC)
-declare -A APORT=([a]=$IT_LOTAD_ADMIN_PORT [b]=$AB [c]=$AC)
-declare -A PPORT=([a]=$PA [b]=$PB [c]=$PC)
+declare -A LPORT=([a]=$IT_LOTAD_PORT [b]=$LB [c]=$LC [f]=$LF)
+declare -A APORT=([a]=$IT_LOTAD_ADMIN_PORT [b]=$AB [c]=$AC [f]=$AF)
+declare -A PPORT=([a]=$PA [b]=$PB [c]=$PC [f]=$PF)
 declare -A PID=()
 
-# start_node ID: lotad for member ID (b or c), in the background; waits for /healthz.
+# start_node ID: lotad for member ID (b or c; f: a front node without a cache dir), in
+# the background; waits for /healthz.
 start_node() {
-	local id=$1 bin
+	local id=$1 bin cache=(--cache-dir "$IT_DIR/cache-$1:1GiB")
 	bin=$(it_lotad_bin)
+	[ "$id" = f ] && cache=()
 	"$bin" --listen "127.0.0.1:${LPORT[$id]}" --upstream "http://127.0.0.1:$RGW_PORT" \
 		--credentials "$IT_CREDENTIALS" --admin-listen "127.0.0.1:${APORT[$id]}" \
 		--endpoint-name localhost --node-id "$id" --peer-listen "127.0.0.1:${PPORT[$id]}" \
-		--cache-dir "$IT_DIR/cache-$id:1GiB" "${CL[@]}" \
+		"${cache[@]}" "${CL[@]}" \
 		>>"$IT_DIR/lotad-$id.log" 2>&1 </dev/null &
 	PID[$id]=$!
 	it_wait_for 20 curl -sf -m 2 -o /dev/null "http://127.0.0.1:${APORT[$id]}/healthz" ||
@@ -65,7 +81,7 @@ start_node() {
 }
 stop_nodes() {
 	local id
-	for id in b c; do
+	for id in b c f; do
 		[ -n "${PID[$id]:-}" ] || continue
 		kill -CONT "${PID[$id]}" 2>/dev/null
 		kill -TERM "${PID[$id]}" 2>/dev/null
@@ -122,21 +138,29 @@ mkdir -p "$W"
 B=lota-cluster
 url() { echo "http://127.0.0.1:${LPORT[$1]}/$B/$2"; }
 check_eq "create bucket" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -X PUT "$(url a "")")"
-# owner3 FILE KEY SIZE OFFSET: the owner of the extent at OFFSET among a, b and c
-owner3() {
+# rank3 FILE KEY SIZE OFFSET [RANK]: the member at RANK (1: the owner) in the ranking of
+# the extent at OFFSET among a, b and c
+rank3() {
 	"$LOTA" owner --node a --node b --node c --bucket "$B" --key "$2" \
 		--etag "\"$(md5sum "$1" | cut -d' ' -f1)\"" --size "$3" --extent-size "$EXT" \
-		--offset "$4" | sed -n '2s/^1 //p'
+		--offset "$4" | sed -n "$((${5:-1} + 1))s/^${5:-1} //p"
 }
-# An object of which c (joining later) owns an extent among the three.
-for try in 1 2 3 4 5 6 7 8 9 10; do
+owner3() { rank3 "$@" 1; }
+# An object of which c (joining later) owns an extent after the first whose next
+# candidate is b (b owns it until c joins, and still holds it after), with a full extent
+# b never holds (its ranking has a before b).
+for try in $(seq 1 40); do
 	it_random_file "$W/x" $((48 * MiB + 5))
-	c_owns=0
+	c_owns=0 cb_off= nb_off=
 	for off in 0 $((16 * MiB)) $((32 * MiB)) $((48 * MiB)); do
-		[ "$(owner3 "$W/x" x.bin $((48 * MiB + 5)) "$off")" = c ] && c_owns=$((c_owns + 1))
+		r=$(for i in 1 2 3; do rank3 "$W/x" x.bin $((48 * MiB + 5)) "$off" "$i"; done | tr -d '\n')
+		case $r in c*) c_owns=$((c_owns + 1)) ;; esac
+		[ "$off" -gt 0 ] && [ "$off" -lt $((48 * MiB)) ] && [ "$r" = cba ] && cb_off=$off
+		[ "$off" -lt $((48 * MiB)) ] && case $r in a* | ca*) nb_off=$off ;; esac
 	done
-	[ "$c_owns" -gt 0 ] && break
+	[ -n "$cb_off" ] && [ -n "$nb_off" ] && break
 done
+[ -n "$cb_off" ] && [ -n "$nb_off" ] || it_die "no suitable layout of x in $try tries"
 SHA_X=$(it_sha256 "$W/x")
 check_eq "upload through node a" 200 \
 	"$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/x" "$(url a x.bin)")"
@@ -148,6 +172,9 @@ fills() { # the fills of every node: their own and those made for a member
 		t=$((t + $(metric "$n" 'lota_cache_fills_total{result="started"}') + $(metric "$n" 'lota_peer_fills_total{source="upstream"}')))
 	done
 	echo "$t"
+}
+fills_ab() { # those of a and b (when c is dead)
+	echo $(($(metric a 'lota_cache_fills_total{result="started"}') + $(metric a 'lota_peer_fills_total{source="upstream"}') + $(metric b 'lota_cache_fills_total{result="started"}') + $(metric b 'lota_peer_fills_total{source="upstream"}')))
 }
 idle() {
 	local n
@@ -177,6 +204,141 @@ check "nodes b and c got extents from their owners ($peer_b, $peer_c peer bytes)
 	test $((peer_b + peer_c)) -gt 0
 check "fills avoided by a peer are counted" \
 	test $(($(metric b lota_cache_fills_avoided_total) + $(metric c lota_cache_fills_avoided_total))) -gt 0
+
+# --- x-lota-cache: peer for bytes that came warm from a member, counted as "peer"
+off=$nb_off
+sp=$(metric b 'lota_bytes_served_total{source="peer"}')
+su=$(metric b 'lota_bytes_served_total{source="upstream"}')
+ph=$(metric b lota_cache_peer_hits_total)
+it_curl alice -s -D "$W/h.peer" -o "$W/xr" -r "$((off + 1000))-$((off + 1000 + MiB - 1))" "$(url b x.bin)"
+check_contains "a range of a warm extent another member owns: x-lota-cache: peer" \
+	"x-lota-cache: peer" "$(tr -d '\r' <"$W/h.peer")"
+check_eq "... bytes exact" "$(tail -c +$((off + 1001)) "$W/x" | head -c "$MiB" | sha256sum | cut -d' ' -f1)" \
+	"$(it_sha256 "$W/xr")"
+check_eq "... counted as source=peer to the byte" $((sp + MiB)) \
+	"$(metric b 'lota_bytes_served_total{source="peer"}')"
+check_eq "... no byte counted as source=upstream" "$su" \
+	"$(metric b 'lota_bytes_served_total{source="upstream"}')"
+check_eq "... lota_cache_peer_hits_total counts it" $((ph + 1)) "$(metric b lota_cache_peer_hits_total)"
+# a cold single-extent object through a node that does not own it: miss, "upstream"
+for try in $(seq 1 10); do
+	it_random_file "$W/s" $((3 * MiB))
+	so=$(owner3 "$W/s" s.bin $((3 * MiB)) 0)
+	[ "$so" != a ] && break
+done
+check_eq "upload s" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/s" "$(url a s.bin)")"
+sp=$(metric a 'lota_bytes_served_total{source="peer"}')
+su=$(metric a 'lota_bytes_served_total{source="upstream"}')
+it_curl alice -s -D "$W/h.s1" -o "$W/s1" "$(url a s.bin)"
+check_contains "s cold through a (owner $so): x-lota-cache: miss" "x-lota-cache: miss" \
+	"$(tr -d '\r' <"$W/h.s1")"
+check_eq "... bytes exact" "$(it_sha256 "$W/s")" "$(it_sha256 "$W/s1")"
+check_eq "... counted as source=upstream (the owner filled it)" $((su + 3 * MiB)) \
+	"$(metric a 'lota_bytes_served_total{source="upstream"}')"
+check_eq "... and not as peer" "$sp" "$(metric a 'lota_bytes_served_total{source="peer"}')"
+check "fills finish" it_wait_for 30 idle
+it_curl alice -s -D "$W/h.s2" -o "$W/s2" "$(url a s.bin)"
+check_contains "s again through a: x-lota-cache: peer" "x-lota-cache: peer" "$(tr -d '\r' <"$W/h.s2")"
+check_eq "... bytes exact" "$(it_sha256 "$W/s")" "$(it_sha256 "$W/s2")"
+check_eq "... counted as source=peer" $((sp + 3 * MiB)) "$(metric a 'lota_bytes_served_total{source="peer"}')"
+
+# --- the owner of an extent killed mid-stream: the rest from the next candidate (b holds
+# it), not from the upstream
+f0=$(fills_ab)
+su=$(metric a 'lota_bytes_served_total{source="upstream"}')
+dr=$(metric a lota_cache_direct_reads_total)
+fo0=$(metric a lota_cache_peer_failovers_total)
+cin=$(metric c 'lota_peer_bytes_total{direction="in"}')
+it_curl alice --limit-rate 12M -o "$W/x2" -w '%{http_code}' "$(url a x.bin)" >"$W/x2.status" 2>"$W/x2.err" &
+reader=$!
+c_streams() { [ "$(metric c 'lota_peer_bytes_total{direction="in"}')" -gt $((cin + 2 * MiB)) ]; }
+check "owner c streams its extent of x to node a" it_wait_for 30 c_streams
+kill -KILL "${PID[c]}"
+wait "${PID[c]}" 2>/dev/null
+PID[c]=
+wait "$reader"
+check_eq "the read through a completes without error" "0 200" "$? $(cat "$W/x2.status")"
+check_eq "... byte-exact" "$SHA_X" "$(it_sha256 "$W/x2")"
+check "... a failover counted" test "$(metric a lota_cache_peer_failovers_total)" -gt "$fo0"
+check_eq "... no upstream fill in the cluster for the rest" "$f0" "$(fills_ab)"
+check_eq "... no byte from the upstream on a" "$su" "$(metric a 'lota_bytes_served_total{source="upstream"}')"
+check_eq "... no direct read on a" "$dr" "$(metric a lota_cache_direct_reads_total)"
+check_contains "... a's log names the next candidate" "come from member b" "$(cat "$IT_DIR/lotad.log")"
+start_node c
+check "c restarts and rejoins" it_wait_for 20 all_up
+
+# --- a front node without a cache dir (f) owns nothing and reads every extent from its
+# owner: no upstream fill, no byte from the upstream
+start_node f
+f_sees() { [ "$(state f a)" = up ] && [ "$(state f b)" = up ] && [ "$(state f c)" = up ]; }
+check "f (no cache) sees a, b and c up" it_wait_for 20 f_sees
+check_contains "f's /cluster shows no cache capacity for f" '"cache_capacity_bytes":0,"self":true' \
+	"$(curl -sf "http://127.0.0.1:$AF/cluster")"
+f0=$(fills)
+it_curl alice -s -D "$W/h.f" -o "$W/xfr" "$(url f x.bin)"
+check_eq "x through f: bytes exact" "$SHA_X" "$(it_sha256 "$W/xfr")"
+check_contains "... x-lota-cache: peer" "x-lota-cache: peer" "$(tr -d '\r' <"$W/h.f")"
+check_eq "... every byte from the owners" $((48 * MiB + 5)) "$(metric f 'lota_bytes_served_total{source="peer"}')"
+check_eq "... none from the upstream" 0 "$(metric f 'lota_bytes_served_total{source="upstream"}')"
+check_eq "... no upstream fill in the cluster" "$f0" "$(fills)"
+st=$(it_curl bob -s -o "$W/deny" -w '%{http_code}' "$(url f x.bin)")
+check_eq "... bob is refused on f" 403 "$st"
+kill -TERM "${PID[f]}"
+wait "${PID[f]}"
+check_eq "f exits 0 on SIGTERM" 0 $?
+PID[f]=
+f_down() { [ "$(state a f)" = down ]; }
+check "a sees f down" it_wait_for 15 f_down
+
+# --- a short range far into an extent another member holds: from that member (with 16
+# MiB extents no range is that far in, so two more nodes, g and h, with 32 MiB extents)
+read -r PG PH LG <<<"$(it_free_ports)"
+read -r LH AG AH <<<"$(it_free_ports)"
+GH=()
+start_gh() { # start_gh ID LISTEN ADMIN PEER
+	"$(it_lotad_bin)" --listen "127.0.0.1:$2" --upstream "http://127.0.0.1:$RGW_PORT" \
+		--credentials "$IT_CREDENTIALS" --admin-listen "127.0.0.1:$3" --endpoint-name localhost \
+		--node-id "$1" --peer-listen "127.0.0.1:$4" --cache-dir "$IT_DIR/cache-$1:1GiB" \
+		--peer "g=127.0.0.1:$PG" --peer "h=127.0.0.1:$PH" --cluster-secret-file "$SECRET" \
+		--extent-size 32MiB --min-object-size 1MiB --workers 1 \
+		>>"$IT_DIR/lotad-$1.log" 2>&1 </dev/null &
+	GH+=($!)
+}
+stop_gh() {
+	local p
+	for p in "${GH[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	GH=()
+	return 0
+}
+it_at_exit stop_gh
+start_gh g "$LG" "$AG" "$PG"
+start_gh h "$LH" "$AH" "$PH"
+for try in $(seq 1 10); do # an object whose first extent h owns
+	it_random_file "$W/g" $((40 * MiB))
+	[ "$("$LOTA" owner --node g --node h --bucket "$B" --key g.bin --size $((40 * MiB)) \
+		--etag "\"$(md5sum "$W/g" | cut -d' ' -f1)\"" --extent-size 32MiB | sed -n '2s/^1 //p')" = h ] && break
+done
+gh_up() {
+	curl -sf -m 5 "http://127.0.0.1:$AG/cluster" | grep -q '"id":"h","address":"127.0.0.1:'"$PH"'","state":"up"'
+}
+check "g sees h up" it_wait_for 20 gh_up
+check_eq "upload g.bin" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/g" "http://127.0.0.1:$LG/$B/g.bin")"
+it_curl alice -s -o "$W/g1" "http://127.0.0.1:$LG/$B/g.bin"
+check_eq "g.bin through g (its first extent filled on h): bytes exact" "$(it_sha256 "$W/g")" "$(it_sha256 "$W/g1")"
+gmetric() { curl -sf -m 5 "http://127.0.0.1:$1/metrics" | awk -v s="$2" '$1 == s { v = $2 } END { print (v == "" ? 0 : v) }'; }
+hidle() { [ "$(gmetric "$AH" lota_cache_fills_in_progress)" = 0 ]; }
+check "h's fill finishes" it_wait_for 30 hidle
+sp=$(gmetric "$AG" 'lota_bytes_served_total{source="peer"}')
+su=$(gmetric "$AG" 'lota_bytes_served_total{source="upstream"}')
+far=$((20 * MiB + 77))
+it_curl alice -s -D "$W/h.far" -o "$W/gf" -r "$far-$((far + 65535))" "http://127.0.0.1:$LG/$B/g.bin"
+check_contains "a 64 KiB range 20 MiB into an extent h holds, through g: x-lota-cache: peer" \
+	"x-lota-cache: peer" "$(tr -d '\r' <"$W/h.far")"
+check_eq "... bytes exact" "$(tail -c +$((far + 1)) "$W/g" | head -c 65536 | sha256sum | cut -d' ' -f1)" \
+	"$(it_sha256 "$W/gf")"
+check_eq "... all from h" $((sp + 65536)) "$(gmetric "$AG" 'lota_bytes_served_total{source="peer"}')"
+check_eq "... none from the upstream" "$su" "$(gmetric "$AG" 'lota_bytes_served_total{source="upstream"}')"
+stop_gh
 
 # --- a HEAD pre-stages every extent where it belongs
 it_random_file "$W/z" $((32 * MiB))

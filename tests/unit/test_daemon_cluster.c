@@ -167,6 +167,11 @@ static void test_two_nodes(void)
 	lotad_peer_owner o;
 	CU_ASSERT_EQUAL(lotad_cluster_owner(a, (lota_hash128){1, 2}, &o), 0);
 	CU_ASSERT_EQUAL(lotad_cluster_owner(NULL, (lota_hash128){1, 2}, &o), 0);
+	/* ... and no failover candidate either, with or without members to skip */
+	const char *skip[] = {"b"};
+	CU_ASSERT_EQUAL(lotad_cluster_candidate(a, (lota_hash128){1, 2}, NULL, 0, &o), 0);
+	CU_ASSERT_EQUAL(lotad_cluster_candidate(a, (lota_hash128){1, 2}, skip, 1, &o), 0);
+	CU_ASSERT_EQUAL(lotad_cluster_candidate(NULL, (lota_hash128){1, 2}, skip, 1, &o), 0);
 
 	/* the peer port: no peer headers = 403, no body */
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
