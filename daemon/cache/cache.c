@@ -36,6 +36,9 @@ size_t lotad_cache_metrics(char *out, size_t cap, void *cache)
 {
 	const lotad_cache *ca = cache;
 #define U(v) ((unsigned long long)atomic_load_explicit(&(v), memory_order_relaxed))
+	/* an owner's fills for members are this node's fills too */
+	uint64_t cl_started, cl_failed, cl_bytes;
+	lotad_cluster_fill_counts(ca->cluster, &cl_started, &cl_failed, &cl_bytes);
 	int n = snprintf(
 	    out, cap,
 	    "# HELP lota_cache_hits_total GET/HEAD requests answered from the cache.\n"
@@ -82,8 +85,9 @@ size_t lotad_cache_metrics(char *out, size_t cap, void *cache)
 	    "lota_cache_direct_reads_total %llu\n",
 	    U(ca->hits), U(ca->misses), U(ca->peer_hits), U(ca->bypasses), U(ca->range_reqs),
 	    U(ca->served_cache), U(ca->served_upstream), U(ca->served_peer), U(ca->fills_avoided),
-	    U(ca->peer_failovers), U(ca->fill_bytes), U(ca->fills_started), U(ca->fills_failed),
-	    U(ca->direct_reads));
+	    U(ca->peer_failovers), U(ca->fill_bytes) + (unsigned long long)cl_bytes,
+	    U(ca->fills_started) + (unsigned long long)cl_started,
+	    U(ca->fills_failed) + (unsigned long long)cl_failed, U(ca->direct_reads));
 #undef U
 	if (n < 0 || (size_t)n >= cap)
 		return n < 0 ? 0 : (size_t)n;

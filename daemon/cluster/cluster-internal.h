@@ -51,6 +51,8 @@ struct lotad_cluster {
 	atomic_ullong requests[DIR__COUNT][RES__COUNT];
 	atomic_ullong bytes[DIR__COUNT];
 	atomic_ullong fills, fills_from_peer;
+	/* owner fills as the cache counts its own: started, failed, bytes written */
+	atomic_ullong fills_started, fills_failed, fill_bytes;
 };
 
 /* Rebuild the placement from the member table; the caller holds c->lock. */

@@ -148,6 +148,10 @@ int lotad_cluster_prestage(lotad_cluster *c, const struct lota_object_id *obj, u
 
 /* Count a peer request this node made: ok (all bytes came), miss (the owner did not hold
  * it) or error (failed, the rest read elsewhere), and the bytes received. */
+/* The fills this node ran as an owner for members (started, failed, bytes written), for
+ * the cache's lota_cache_fills_total and lota_fill_bytes_total. */
+void lotad_cluster_fill_counts(lotad_cluster *c, uint64_t *started, uint64_t *failed,
+                               uint64_t *bytes);
 void lotad_cluster_count_out(lotad_cluster *c, int result, uint64_t bytes);
 #define LOTAD_PEER_OUT_OK    0
 #define LOTAD_PEER_OUT_MISS  1

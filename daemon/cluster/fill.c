@@ -111,6 +111,7 @@ static size_t on_body(char *data, size_t sz, size_t nm, void *ud)
 		return 0;
 	if (lotad_fill_write(p->f, data, n) != 0)
 		return 0;
+	atomic_fetch_add(&p->c->fill_bytes, n);
 	return n;
 }
 
@@ -225,10 +226,12 @@ static void *fill_main(void *arg)
 			              name, want, from_peer == want ? " from " : "",
 			              from_peer == want ? p->cand.id : "");
 		} else {
+			atomic_fetch_add(&c->fills_failed, 1);
 			lota_log_warn("cluster: fill of extent %s not published: %s", name,
 			              lota_strerror(rc));
 		}
 	} else {
+		atomic_fetch_add(&c->fills_failed, 1);
 		lota_log_warn("cluster: fill of extent %s failed: %s, HTTP %ld%s%s", name,
 		              curl_easy_strerror(cc), p->status,
 		              p->etag_ok ? "" : ", ETag differs from the key's",
@@ -295,6 +298,7 @@ int lotad_cluster__fill(lotad_cluster *c, const lota_cache_key *k, const uint8_t
 		return rc;
 	}
 	atomic_fetch_add(&c->conns, 1);
+	atomic_fetch_add(&c->fills_started, 1);
 	pthread_t t;
 	pthread_attr_t at;
 	pthread_attr_init(&at);
@@ -311,4 +315,12 @@ int lotad_cluster__fill(lotad_cluster *c, const lota_cache_key *k, const uint8_t
 		free(p);
 	}
 	return rc;
+}
+
+void lotad_cluster_fill_counts(lotad_cluster *c, uint64_t *started, uint64_t *failed,
+                               uint64_t *bytes)
+{
+	*started = c ? atomic_load(&c->fills_started) : 0;
+	*failed = c ? atomic_load(&c->fills_failed) : 0;
+	*bytes = c ? atomic_load(&c->fill_bytes) : 0;
 }

@@ -75,6 +75,16 @@ done
 it_log "cache bytes: n1 ${cb[1]}, n2 ${cb[2]}, n3 ${cb[3]}; data $total"
 check "the nodes' cache bytes add up to the data size ($sum of $total bytes)" \
 	test "$sum" -ge "$total" -a "$sum" -le $((total + total / 100))
+# every extent filled once in the cluster, as the nodes' own fill counters say
+fb=0 fs=0
+for i in 1 2 3; do
+	fb=$((fb + $(ng_metric "$i" lota_fill_bytes_total)))
+	fs=$((fs + $(ng_metric "$i" 'lota_cache_fills_total{result="started"}')))
+done
+check_eq "lota_fill_bytes_total over the nodes: the data size" "$total" "$fb"
+nx=0
+for k in "${KEYS[@]}"; do nx=$((nx + $(nexts "$k"))); done
+check_eq "lota_cache_fills_total{started} over the nodes: one per extent" "$nx" "$fs"
 bad=0 misplaced=0 listed=""
 declare -A HELD=()
 for k in "${KEYS[@]}"; do
