@@ -276,8 +276,8 @@ typedef struct lota_client_node {
 	char id[128];
 	char address[128]; /* host:port */
 	bool up;
-	bool self; /* the node whose admin endpoint answered */
-	double weight;
+	bool self;     /* the node whose admin endpoint answered */
+	double weight; /* its placement weight (lotad: capacity bytes); 0: not placed yet */
 	uint64_t cache_used_bytes;
 	uint64_t cache_capacity_bytes;
 	int64_t since; /* state since, seconds since the epoch */
@@ -317,7 +317,7 @@ LOTA_API int lota_client_node_stats_get(lota_client *c, const char *admin_url,
 /*
  * Which node holds the extent of bucket/key containing byte `offset`: the object is
  * HEADed for its ETag and size, the members come from lota_client_cluster, and the
- * extent is placed as lotad places it (lota/placement.h, members that are up). *owner
+ * extent is placed as lotad places it (lota/placement.h, members up with a weight). *owner
  * gets that node. Returns 0, -ERANGE (offset beyond the object; a 0-byte object has no
  * extent), LOTA_E_PLACEMENT_NO_NODES (no member up), or the errors above.
  */

@@ -791,7 +791,9 @@ static const char cluster_json[] =
     "{\"id\":\"n1\",\"address\":\"10.0.0.1:8080\",\"state\":\"up\",\"since\":1,\"weight\":1,"
     "\"cache_used_bytes\":5,\"cache_capacity_bytes\":100,\"self\":true,\"extra\":[1]},"
     "{\"id\":\"n2\",\"address\":\"10.0.0.2:8080\",\"state\":\"up\",\"weight\":2},"
-    "{\"id\":\"n3\",\"address\":\"10.0.0.3:8080\",\"state\":\"down\",\"weight\":1}]}";
+    "{\"id\":\"n3\",\"address\":\"10.0.0.3:8080\",\"state\":\"down\",\"weight\":1},"
+    /* up, but no capacity known yet: lotad leaves it out of its placement */
+    "{\"id\":\"n4\",\"address\":\"10.0.0.4:8080\",\"state\":\"up\",\"weight\":0}]}";
 
 static const char metrics_page[] =
     "# HELP lota_cache_hits_total GET/HEAD requests answered from the cache.\n"
@@ -843,7 +845,8 @@ static void test_prestage_owner_cluster(void)
 	CU_ASSERT_EQUAL(lota_client_prestage(c, "bkt", "", &po, &e), 2);
 	CU_ASSERT_EQUAL(lota_client_prestage(c, "bkt", "nope", NULL, &e), LOTA_E_CLIENT_NOT_FOUND);
 	lota_client_node nodes[4];
-	CU_ASSERT_EQUAL(lota_client_cluster(c, NULL, nodes, 4, &e), 3);
+	CU_ASSERT_EQUAL(lota_client_cluster(c, NULL, nodes, 4, &e), 4);
+	CU_ASSERT(nodes[3].up && nodes[3].weight == 0.0);
 	CU_ASSERT_STRING_EQUAL(nodes[0].id, "n1");
 	CU_ASSERT(nodes[0].self && nodes[0].up && !nodes[2].up);
 	CU_ASSERT_EQUAL(nodes[0].cache_used_bytes, 5);
@@ -870,7 +873,8 @@ static void test_prestage_owner_cluster(void)
 			heads++;
 		}
 	}
-	/* the same owner as placing the extent by hand over the members that are up */
+	/* the same owner as placing the extent by hand over the members that are up with a
+	 * weight (n4, weight 0, is not placed, as lotad does not place it) */
 	lota_object_id obj = {{"bkt", 3}, {"obj", 3}, {"\"etag-1\"", 8}, {NULL, 0}, OBJ_SIZE};
 	lota_hash128 h;
 	CU_ASSERT_FATAL(lota_extent_name(&obj, 64ull << 20, 0, &h) == 0);
