@@ -6,8 +6,8 @@
  * place only once every byte is there, so a failed or interrupted download never leaves
  * a partial file under the destination's name (the temp file is removed). A download to
  * stdout ("-") runs its parts one at a time, so the bytes come out in order. An upload
- * from a pipe is first spooled to an unlinked temp file, since parts are read at
- * offsets.
+ * from a pipe is streamed (lota_client_put_stream: parts read in order, no temp file);
+ * SIGINT or SIGTERM during it aborts the multipart upload before exiting.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,6 +216,19 @@ static int download(cpctx *x, const char *bucket, const char *key, const char *d
 	return 0;
 }
 
+static volatile sig_atomic_t stop_signal;
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+/* The bar, and the stop a signal asked for. */
+static int stream_progress(void *ud, uint64_t done, uint64_t total)
+{
+	if (stop_signal)
+		return 1;
+	return tool_progress_cb(ud, done, total);
+}
+
 static int upload(cpctx *x, const char *src, const char *bucket, const char *key)
 {
 	lota_client_error e;
@@ -225,34 +239,12 @@ static int upload(cpctx *x, const char *src, const char *bucket, const char *key
 	lota_put_opts po =
 	    LOTA_OPTS(lota_put_opts, .progress = tool_progress_cb, .progress_ud = &pr);
 	int fd;
+	bool stream = false;
 	if (!strcmp(src, "-")) {
 		struct stat st;
-		fd = STDIN_FILENO;
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-			/* a pipe: spool it, since parts are read at offsets */
-			const char *td = getenv("TMPDIR");
-			char tmp[PATH_MAX];
-			snprintf(tmp, sizeof(tmp), "%s/lota-stdin-XXXXXX", td && *td ? td : "/tmp");
-			fd = mkstemp(tmp);
-			if (fd < 0) {
-				fprintf(stderr, "lota cp: %s: %s\n", tmp, strerror(errno));
-				return 1;
-			}
-			unlink(tmp);
-			char buf[1 << 16];
-			ssize_t r;
-			while ((r = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
-				if (r < 0 && errno == EINTR)
-					continue;
-				if (r < 0 || write(fd, buf, (size_t)r) != r) {
-					fprintf(stderr, "lota cp: stdin: %s\n", strerror(errno));
-					close(fd);
-					return 1;
-				}
-			}
-		} else {
-			fd = dup(STDIN_FILENO);
-		}
+		fd = dup(STDIN_FILENO);
+		/* a pipe is streamed: parts read in order, no temp file */
+		stream = fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode));
 	} else {
 		fd = open(src, O_RDONLY | O_CLOEXEC);
 	}
@@ -261,7 +253,27 @@ static int upload(cpctx *x, const char *src, const char *bucket, const char *key
 		return 1;
 	}
 	lota_object_info info;
-	int rc = lota_client_put_fd(x->c, bucket, key, fd, &po, &info, &e);
+	int rc;
+	if (stream) {
+		/* SIGINT or SIGTERM stops the upload (aborted, nothing left behind) */
+		struct sigaction sa = {.sa_handler = on_stop_signal}, old_int, old_term;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, &old_int);
+		sigaction(SIGTERM, &sa, &old_term);
+		po.progress = stream_progress;
+		rc = lota_client_put_stream(x->c, bucket, key, fd, &po, &info, &e);
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+		if (stop_signal) {
+			tool_progress_end(&pr);
+			close(fd);
+			fprintf(stderr,
+			        "lota cp: %s: stopped by a signal; the upload was aborted\n", src);
+			return 1;
+		}
+	} else {
+		rc = lota_client_put_fd(x->c, bucket, key, fd, &po, &info, &e);
+	}
 	tool_progress_end(&pr);
 	close(fd);
 	if (rc < 0)

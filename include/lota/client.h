@@ -202,6 +202,23 @@ LOTA_API int lota_client_put_fd(lota_client *c, const char *bucket, const char *
                                 const lota_put_opts *opts, lota_object_info *info,
                                 lota_client_error *err) LOTA_WUR;
 
+/*
+ * Write an object from a stream read in order (a pipe, a socket, stdin), without knowing
+ * its size and without a temp file. The first part_size bytes decide: a stream that ends
+ * below the multipart threshold is one PUT; anything longer is a multipart upload whose
+ * parts are read one after the other (by a thread of the call) and uploaded
+ * `concurrency` at a time, each retried from its buffer. Memory: at most concurrency + 1
+ * buffers of part_size, concurrency lowered to keep them near 512 MiB. The progress
+ * callback gets total 0 (unknown) and is called at least every 100 ms, even while the
+ * stream is silent, so that a caller can stop (LOTA_E_CLIENT_ABORTED). Any failure (a
+ * read error, a stop, a part that fails every attempt, more than 10,000 parts:
+ * LOTA_E_TOO_LARGE) aborts the upload before returning. The fd is not closed; what was
+ * read of it is consumed. -EBADF for a bad fd.
+ */
+LOTA_API int lota_client_put_stream(lota_client *c, const char *bucket, const char *key, int fd,
+                                    const lota_put_opts *opts, lota_object_info *info,
+                                    lota_client_error *err) LOTA_WUR;
+
 /* Delete one object (S3 answers 204 for a key that does not exist too). */
 LOTA_API int lota_client_delete(lota_client *c, const char *bucket, const char *key,
                                 lota_client_error *err) LOTA_WUR;

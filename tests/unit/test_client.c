@@ -748,6 +748,139 @@ static void test_put_single(void)
 	fk_stop(&k);
 }
 
+/* ------------------------------------------------------------------ a stream --- */
+
+/* A producer on the write end of a pipe: `size` bytes of the pattern, then either the
+ * end of the stream, or (hold) silence until released, as a producer that stalls. */
+typedef struct producer {
+	int fd;
+	size_t size;
+	bool hold;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool released;
+} producer;
+
+static void *produce(void *ud)
+{
+	producer *p = ud;
+	unsigned char *d = malloc(p->size ? p->size : 1);
+	lota_unit_pattern(d, p->size, 7);
+	size_t off = 0;
+	while (off < p->size) {
+		ssize_t w = write(p->fd, d + off, p->size - off);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	free(d);
+	pthread_mutex_lock(&p->mu);
+	while (p->hold && !p->released)
+		pthread_cond_wait(&p->cv, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+	close(p->fd);
+	return NULL;
+}
+
+/* stop once a part went up */
+static int stop_after_a_part(void *ud, uint64_t done, uint64_t total)
+{
+	(void)ud;
+	CU_ASSERT_EQUAL(total, 0);
+	return done >= (5u << 20);
+}
+
+static void stream_case(mp *m, size_t size, bool hold, int want_rc, size_t want_parts)
+{
+	fk k;
+	fk_start(&k, mp_hook, m);
+	lota_client *c = client(&k, SK);
+	int pfd[2];
+	CU_ASSERT_FATAL(pipe(pfd) == 0);
+	producer p = {.fd = pfd[1], .size = size, .hold = hold};
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.cv, NULL);
+	pthread_t th;
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, produce, &p) == 0);
+	lota_put_opts po = LOTA_OPTS(lota_put_opts, .multipart_threshold_bytes = 5 << 20,
+	                             .part_size_bytes = 5 << 20, .concurrency = 2,
+	                             .progress = hold ? stop_after_a_part : NULL);
+	lota_object_info info;
+	lota_client_error e;
+	int rc = lota_client_put_stream(c, "bkt", "big", pfd[0], &po, &info, &e);
+	pthread_mutex_lock(&p.mu);
+	p.released = true;
+	pthread_cond_signal(&p.cv);
+	pthread_mutex_unlock(&p.mu);
+	pthread_join(th, NULL);
+	close(pfd[0]);
+	fk_halt(&k);
+	CU_ASSERT_EQUAL(rc, want_rc);
+	uint64_t sent = 0;
+	for (size_t i = 0; i < fakeup_nreqs(k.f); i++) {
+		const fakeup_req *r = fakeup_req_at(k.f, i);
+		if (!strcmp(r->method, "PUT") && r->status == 200)
+			sent += r->body_len;
+	}
+	CU_ASSERT_EQUAL(count_target(k.f, "PUT", "partNumber="), want_parts);
+	if (want_rc == 0) {
+		CU_ASSERT_EQUAL(sent, size);
+		CU_ASSERT_EQUAL(info.size_bytes, size);
+		CU_ASSERT_EQUAL(count_target(k.f, "POST", "?uploads"), want_parts ? 1 : 0);
+		CU_ASSERT_EQUAL(count_target(k.f, "DELETE", "uploadId="), 0);
+		if (want_parts)
+			CU_ASSERT_STRING_EQUAL(info.etag, "\"abc-3\"");
+	} else {
+		/* aborted: no upload left behind */
+		CU_ASSERT_EQUAL(count_target(k.f, "DELETE", "uploadId=up%2F1%2Bx"), 1);
+	}
+	pthread_mutex_destroy(&p.mu);
+	pthread_cond_destroy(&p.cv);
+	lota_client_free(c);
+	fk_stop(&k);
+}
+
+static void test_stream_multipart(void)
+{
+	mp m = {0};
+	stream_case(&m, 12 * 1024 * 1024 + 7, false, 0, 3);
+}
+
+static void test_stream_small_is_one_put(void)
+{
+	mp m = {0};
+	stream_case(&m, 5000, false, 0, 0);
+	stream_case(&m, 0, false, 0, 0);
+}
+
+static void test_stream_abort_on_part(void)
+{
+	mp m = {.fail_part = 2};
+	stream_case(&m, 12 * 1024 * 1024 + 7, false, LOTA_E_CLIENT_HTTP, 2 + 4);
+}
+
+static void test_stream_stop_while_silent(void)
+{
+	/* 6 MiB then silence: one part goes up, then the caller stops */
+	mp m = {0};
+	stream_case(&m, 6 * 1024 * 1024, true, LOTA_E_CLIENT_ABORTED, 1);
+}
+
+static void test_stream_refuses(void)
+{
+	fk k;
+	fk_start(&k, NULL, NULL);
+	lota_client *c = client(&k, SK);
+	lota_client_error e;
+	CU_ASSERT_EQUAL(lota_client_put_stream(c, "bkt", "k", -1, NULL, NULL, &e), -EBADF);
+	CU_ASSERT_EQUAL(lota_client_put_stream(c, "bkt", "", 0, NULL, NULL, &e), -EINVAL);
+	CU_ASSERT_EQUAL(lota_client_put_stream(NULL, "bkt", "k", 0, NULL, NULL, &e), -EINVAL);
+	fk_halt(&k);
+	CU_ASSERT_EQUAL(fakeup_nreqs(k.f), 0);
+	lota_client_free(c);
+	fk_stop(&k);
+}
+
 /* ------------------------------------------------------------------ batch delete --- */
 
 static const char del_result[] = "<DeleteResult><Error><Key>k2</Key><Code>AccessDenied</Code>"
@@ -998,6 +1131,11 @@ int main(void)
 	    {"put: multipart aborted on a failing part", test_multipart_abort_on_part},
 	    {"put: multipart aborted on a 200 with <Error>",
 	     test_multipart_abort_on_complete_error},
+	    {"put stream: multipart from a pipe", test_stream_multipart},
+	    {"put stream: a short stream is one PUT", test_stream_small_is_one_put},
+	    {"put stream: aborted on a failing part", test_stream_abort_on_part},
+	    {"put stream: stopped while the pipe is silent", test_stream_stop_while_silent},
+	    {"put stream: refused arguments", test_stream_refuses},
 	    {"delete batch: per-key error", test_delete_batch},
 	    {"prestage, cluster, node stats, owner", test_prestage_owner_cluster},
 	    {"metrics text: refused lines", test_metrics_parse},
