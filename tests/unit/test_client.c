@@ -618,10 +618,46 @@ static void test_list_pages(void)
 	const fakeup_req *r = fakeup_req_at(k.f, 1);
 	CU_ASSERT(strstr(r->target, "continuation-token=tok%2F1%2B%3D") != NULL);
 	CU_ASSERT(strstr(fakeup_req_at(k.f, 0)->target, "prefix=a%20b") != NULL);
+	CU_ASSERT(strstr(fakeup_req_at(k.f, 0)->target, "encoding-type=url") != NULL);
 	CU_ASSERT(r->sig == 1);
 	lota_client_list_free(it);
 	lota_client_free(c);
 	fk_stop(&k);
+}
+
+/* encoding-type=url: keys and common prefixes come %-encoded ('+' a space), the token
+ * not; a broken escape or a NUL byte is a listing that does not parse */
+static void test_list_url_encoded(void)
+{
+	lota__list_page pg;
+	memset(&pg, 0, sizeof(pg));
+	static const char ok[] =
+	    "<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>"
+	    "<NextContinuationToken>t%41+</NextContinuationToken>"
+	    "<Contents><Key>a%01b%3C%26%3E%22%27+c%2B%25%0A</Key><Size>1</Size></Contents>"
+	    "<CommonPrefixes><Prefix>p%7F%2F</Prefix></CommonPrefixes></ListBucketResult>";
+	CU_ASSERT_EQUAL_FATAL(lota__xml_list(ok, strlen(ok), &pg), 0);
+	CU_ASSERT_EQUAL_FATAL(pg.n, 2);
+	CU_ASSERT_STRING_EQUAL(pg.entries[0].key, "a\x01"
+	                                          "b<&>\"' c+%\n");
+	CU_ASSERT_STRING_EQUAL(pg.entries[1].key, "p\x7f/");
+	CU_ASSERT_STRING_EQUAL(pg.next_token, "t%41+");
+	/* without EncodingType the same text is the key itself */
+	static const char plain[] = "<ListBucketResult><Contents><Key>a%41+</Key></Contents>"
+	                            "</ListBucketResult>";
+	CU_ASSERT_EQUAL_FATAL(lota__xml_list(plain, strlen(plain), &pg), 0);
+	CU_ASSERT_STRING_EQUAL(pg.entries[0].key, "a%41+");
+	static const char *bad[] = {"%", "%4", "%G1", "a%00b", "%4x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char b[256];
+		snprintf(b, sizeof(b),
+		         "<ListBucketResult><Contents><Key>%s</Key></Contents>"
+		         "<EncodingType>url</EncodingType></ListBucketResult>",
+		         bad[i]);
+		CU_ASSERT_EQUAL(lota__xml_list(b, strlen(b), &pg), LOTA_E_CLIENT_PROTOCOL);
+		CU_ASSERT_EQUAL(pg.n, 0);
+	}
+	lota__list_page_cleanup(&pg);
 }
 
 /* ------------------------------------------------------------------ multipart --- */
@@ -917,6 +953,38 @@ static void test_delete_batch(void)
 	fk_stop(&k);
 }
 
+static void del_ok_hook(fakeup *f, const fakeup_req *req, fakeup_resp *resp, void *ud)
+{
+	static const char ok[] = "<DeleteResult></DeleteResult>";
+	(void)f;
+	(void)ud;
+	if (!strcmp(req->method, "POST") && strstr(req->target, "?delete")) {
+		resp->status = 200;
+		resp->body = ok;
+		resp->body_len = resp->length = strlen(ok);
+	}
+}
+
+/* a key XML 1.0 cannot carry is deleted on its own, the others in one DeleteObjects */
+static void test_delete_batch_control_chars(void)
+{
+	fk k;
+	fk_start(&k, del_ok_hook, NULL);
+	lota_client *c = client(&k, SK);
+	const char *keys[] = {"k1",
+	                      "a\x01"
+	                      "b",
+	                      "t\tc"};
+	lota_client_error e;
+	CU_ASSERT_EQUAL(lota_client_delete_batch(c, "bkt", keys, 3, &e), 0);
+	fk_halt(&k);
+	CU_ASSERT_EQUAL(count_target(k.f, "POST", "?delete"), 1);
+	CU_ASSERT_EQUAL(fakeup_count(k.f, "DELETE"), 1);
+	CU_ASSERT_EQUAL(count_target(k.f, "DELETE", "/bkt/a%01b"), 1);
+	lota_client_free(c);
+	fk_stop(&k);
+}
+
 /* ------------------------------------------------------------------ prestage, owner --- */
 
 static const char cluster_json[] =
@@ -1126,6 +1194,7 @@ int main(void)
 	    {"errors: S3 code, status, message, request id", test_errors_parsed},
 	    {"progress callback stops a get", test_progress_stop},
 	    {"list: pages, entities, tokens", test_list_pages},
+	    {"list: encoding-type=url decoded, broken escapes refused", test_list_url_encoded},
 	    {"put: single and delete", test_put_single},
 	    {"put: multipart", test_multipart_ok},
 	    {"put: multipart aborted on a failing part", test_multipart_abort_on_part},
@@ -1137,6 +1206,8 @@ int main(void)
 	    {"put stream: stopped while the pipe is silent", test_stream_stop_while_silent},
 	    {"put stream: refused arguments", test_stream_refuses},
 	    {"delete batch: per-key error", test_delete_batch},
+	    {"delete batch: control characters deleted one by one",
+	     test_delete_batch_control_chars},
 	    {"prestage, cluster, node stats, owner", test_prestage_owner_cluster},
 	    {"metrics text: refused lines", test_metrics_parse},
 	    {"Content-MD5 of DeleteObjects", test_content_md5},
