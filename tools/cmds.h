@@ -23,7 +23,7 @@ int lota_cmd_owner_live(int argc, char **argv);
 int lota_cmd_bench(int argc, char **argv);
 
 /* The flags every S3 command takes (endpoint_url, profile, region, concurrency,
- * part_size, multipart_threshold, admin_url, extent_size), to put in front of its own. */
+ * part_size, multipart_threshold, admin_url, addressing_style, extent_size), to put in front of its own. */
 extern const lota_config_key lota_tool_common_keys[];
 extern const size_t lota_tool_common_nkeys;
 

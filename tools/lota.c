@@ -297,6 +297,7 @@ static int cmd_profile(int argc, char **argv)
 	    {LOTA_AWS_FIELD_ENDPOINT_URL, "endpoint_url", false},
 	    {LOTA_AWS_FIELD_CREDENTIALS_FILE, "credentials_file", false},
 	    {LOTA_AWS_FIELD_CONFIG_FILE, "config_file", false},
+	    {LOTA_AWS_FIELD_S3_ADDRESSING_STYLE, "s3.addressing_style", false},
 	};
 	int status = 1;
 	lota_config *cfg = parse(keys, sizeof(keys) / sizeof(keys[0]), argc, argv,

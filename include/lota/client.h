@@ -15,9 +15,10 @@
  * Configuration, highest first: the fields of lota_client_opts; LOTA_ENDPOINT (the
  * node's lotad) for the endpoint; then the AWS environment and shared files exactly as
  * lota/awsconf.h resolves them (AWS_PROFILE, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,
- * AWS_REGION, session tokens, ...). Without any endpoint: https://s3.REGION.amazonaws.com;
- * without a region: us-east-1; without keys: anonymous requests. Requests are path-style
- * (http://endpoint/bucket/key), signed with SigV4 (lota/sigv4.h), payload UNSIGNED.
+ * AWS_REGION, session tokens, s3 addressing_style, ...). Without any endpoint:
+ * https://s3.REGION.amazonaws.com; without a region: us-east-1; without keys: anonymous
+ * requests. Requests are path-style (http://endpoint/bucket/key) unless addressing_style
+ * says otherwise, signed with SigV4 (lota/sigv4.h), payload UNSIGNED.
  *
  * Threads. A handle is thread-safe: any number of threads may run operations on one
  * handle at once. Each operation runs its transfers in the calling thread (a libcurl
@@ -103,6 +104,12 @@ typedef struct lota_client_opts {
 	uint64_t extent_size_bytes; /* the cluster's extent size, for owner(); 64 MiB */
 	const char *ca_bundle;      /* a CA file for https (else the system's) */
 	lota_client_error *err;     /* optional: why lota_client_new failed */
+	/* "path" (http://endpoint/bucket/key), "virtual" (http://bucket.endpoint/key) or
+	 * "auto" (virtual when the bucket can be a host label and the endpoint is a name,
+	 * not an address; path otherwise), like the AWS config's s3 addressing_style, over
+	 * the profile's. Default: path (what lotad and most S3-compatible stores expect
+	 * without a DNS name per bucket). */
+	const char *addressing_style;
 } lota_client_opts;
 
 typedef struct lota_client lota_client;
@@ -110,7 +117,9 @@ typedef struct lota_client lota_client;
 /*
  * A new handle. opts may be NULL (all defaults). Returns 0 and *out, or LOTA_E_OPTS,
  * LOTA_E_CONFIG_* (the AWS files or variables, with opts->err's message naming the file
- * and line), LOTA_E_CLIENT_URI (an endpoint that is not http[s]://host[:port][/]),
+ * and line), LOTA_E_CLIENT_URI (an endpoint that is not http[s]://host[:port][/]; an
+ * addressing_style that is not path, virtual or auto, the message naming where it came
+ * from),
  * -EINVAL (NULL out, a key id without its secret, a value out of range), -ENOMEM,
  * LOTA_E_CLIENT_TRANSPORT (libcurl failed to initialise).
  */

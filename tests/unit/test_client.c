@@ -1091,6 +1091,66 @@ static void test_prestage_owner_cluster(void)
 	fk_stop(&k);
 }
 
+/* ------------------------------------------------------------------ addressing --- */
+
+static lota_client *client_style(fk *k, const char *host, const char *style)
+{
+	char ep[96];
+	snprintf(ep, sizeof(ep), "http://%s:%d", host, fakeup_port(k->f));
+	lota_client *c = NULL;
+	lota_client_opts o = LOTA_OPTS(lota_client_opts, .endpoint_url = ep, .access_key_id = AK,
+	                               .secret_access_key = SK, .region = "us-east-1",
+	                               .max_attempts = 1, .addressing_style = style);
+	CU_ASSERT_FATAL(lota_client_new(&o, &c) == 0);
+	return c;
+}
+
+/* virtual: the bucket in the Host (signed), the key alone in the path; auto: so for a
+ * name, path-style for an address; a bucket that cannot be a label is refused unsent */
+static void test_addressing_style(void)
+{
+	fk k;
+	fk_start(&k, NULL, NULL);
+	lota_client_error e;
+	lota_object_info info;
+	char want_host[64];
+	snprintf(want_host, sizeof(want_host), "bkt.localhost:%d", fakeup_port(k.f));
+	static const struct {
+		const char *host, *style, *target;
+	} cases[] = {
+	    {"localhost", "virtual", "/obj"},  {"localhost", "auto", "/obj"},
+	    {"127.0.0.1", "auto", "/bkt/obj"}, {"localhost", "path", "/bkt/obj"},
+	    {"localhost", NULL, "/bkt/obj"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		lota_client *c = client_style(&k, cases[i].host, cases[i].style);
+		CU_ASSERT_EQUAL(lota_client_head(c, "bkt", "obj", &info, &e),
+		                !strcmp(cases[i].target, "/obj") ? LOTA_E_CLIENT_NOT_FOUND : 0);
+		lota_client_free(c);
+	}
+	lota_client *c = client_style(&k, "localhost", "virtual");
+	CU_ASSERT_EQUAL(lota_client_head(c, "Not_A_Label", "obj", &info, &e), LOTA_E_CLIENT_URI);
+	CU_ASSERT(strstr(e.message, "cannot be a host name") != NULL);
+	CU_ASSERT_EQUAL(lota_client_head(c, "a..b", "obj", &info, &e), LOTA_E_CLIENT_URI);
+	lota_client_free(c);
+	fk_halt(&k);
+	CU_ASSERT_EQUAL_FATAL(fakeup_nreqs(k.f), 5);
+	for (size_t i = 0; i < 5; i++) {
+		const fakeup_req *r = fakeup_req_at(k.f, i);
+		CU_ASSERT_STRING_EQUAL(r->target, cases[i].target);
+		CU_ASSERT(r->sig == 1); /* signed for the Host it was sent to */
+		lota_str h = fakeup_req_header(r, "host");
+		if (!strcmp(cases[i].target, "/obj"))
+			CU_ASSERT(h.len == strlen(want_host) && !memcmp(h.ptr, want_host, h.len));
+	}
+	lota_client_opts o = LOTA_OPTS(lota_client_opts, .endpoint_url = k.endpoint,
+	                               .addressing_style = "sideways", .err = &e);
+	lota_client *bad = NULL;
+	CU_ASSERT_EQUAL(lota_client_new(&o, &bad), LOTA_E_CLIENT_URI);
+	CU_ASSERT(strstr(e.message, "must be path, virtual or auto") != NULL);
+	fk_stop(&k);
+}
+
 /* ------------------------------------------------------------------ pure --- */
 
 static void test_metrics_parse(void)
@@ -1212,6 +1272,7 @@ int main(void)
 	    {"metrics text: refused lines", test_metrics_parse},
 	    {"Content-MD5 of DeleteObjects", test_content_md5},
 	    {"hashed keys", test_hashed_key},
+	    {"addressing: path, virtual, auto", test_addressing_style},
 	    {"new: refused options", test_new_refuses},
 	    CU_TEST_INFO_NULL,
 	};
