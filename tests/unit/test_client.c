@@ -638,8 +638,7 @@ static void test_list_url_encoded(void)
 	    "<CommonPrefixes><Prefix>p%7F%2F</Prefix></CommonPrefixes></ListBucketResult>";
 	CU_ASSERT_EQUAL_FATAL(lota__xml_list(ok, strlen(ok), &pg), 0);
 	CU_ASSERT_EQUAL_FATAL(pg.n, 2);
-	CU_ASSERT_STRING_EQUAL(pg.entries[0].key, "a\x01"
-	                                          "b<&>\"' c+%\n");
+	CU_ASSERT_STRING_EQUAL(pg.entries[0].key, "a\001b<&>\"' c+%\n");
 	CU_ASSERT_STRING_EQUAL(pg.entries[1].key, "p\x7f/");
 	CU_ASSERT_STRING_EQUAL(pg.next_token, "t%41+");
 	/* without EncodingType the same text is the key itself */
@@ -971,10 +970,7 @@ static void test_delete_batch_control_chars(void)
 	fk k;
 	fk_start(&k, del_ok_hook, NULL);
 	lota_client *c = client(&k, SK);
-	const char *keys[] = {"k1",
-	                      "a\x01"
-	                      "b",
-	                      "t\tc"};
+	const char *keys[] = {"k1", "a\001b", "t\tc"}; /* (octal: \x01b would be one byte) */
 	lota_client_error e;
 	CU_ASSERT_EQUAL(lota_client_delete_batch(c, "bkt", keys, 3, &e), 0);
 	fk_halt(&k);
