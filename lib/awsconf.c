@@ -505,7 +505,19 @@ int lota_aws_credentials_foreach_file(const char *path, unsigned flags, lota_aws
 
 /* ---- one profile --------------------------------------------------------------------- */
 
-enum { P_AK, P_SK, P_TOK, P_REGION, P_ENDPOINT, P_SERVICES, P_IGNORE, P_S3, P_S3_ENDPOINT, P_N };
+enum {
+	P_AK,
+	P_SK,
+	P_TOK,
+	P_REGION,
+	P_ENDPOINT,
+	P_SERVICES,
+	P_IGNORE,
+	P_S3,
+	P_S3_ENDPOINT,
+	P_S3_ADDRESSING,
+	P_N
+};
 
 enum { SEC_CREDENTIALS, SEC_CONFIG, SEC_SERVICES };
 
@@ -582,9 +594,13 @@ static int prof_key(void *ud, const msg *m, lota_str key, lota_str val, size_t l
 	if (!c->in_target)
 		return 0;
 	if (parent.ptr) {
-		/* only s3's endpoint_url is read from a nested block */
+		/* only s3's endpoint_url and addressing_style are read from a nested block */
 		if (str_is(parent, "s3") && str_is(key, "endpoint_url"))
 			return slot_set(m, &c->s[P_S3_ENDPOINT], key, val, line, c->header,
+			                LOTA_AWSCONF_LINE_MAX);
+		if (str_is(parent, "s3") && str_is(key, "addressing_style") &&
+		    c->kind != SEC_SERVICES)
+			return slot_set(m, &c->s[P_S3_ADDRESSING], key, val, line, c->header,
 			                LOTA_AWSCONF_LINE_MAX);
 		return 0;
 	}
@@ -646,7 +662,7 @@ static const char *env_get(const env *e, const char *name)
 
 /* ---- the resolved profile ------------------------------------------------------------ */
 
-#define FIELDS 8
+#define FIELDS 9
 
 struct lota_aws_profile {
 	char *val[FIELDS];
@@ -1010,6 +1026,9 @@ int lota_aws_profile_resolve(const lota_aws_resolve_opts *opts_in, lota_aws_prof
 	if ((rc = resolve_keys(p, &e, explicit_opt, &cred, &conf, err, err_cap)) ||
 	    (rc = resolve_region(p, &e, &cred, &conf)) ||
 	    (rc = resolve_endpoint(p, &e, &cred, &conf, err, err_cap)))
+		goto fail;
+	if (has_merged(&cred, &conf, P_S3_ADDRESSING) &&
+	    (rc = put_merged(p, LOTA_AWS_FIELD_S3_ADDRESSING_STYLE, &cred, &conf, P_S3_ADDRESSING)))
 		goto fail;
 	*out = p;
 	p = NULL;

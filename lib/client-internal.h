@@ -23,6 +23,8 @@
 #define LOTA__SAVEBODY_MAX   (32u << 20) /* a listing page, an upload's answer */
 #define LOTA__BACKOFF_CAP_MS 5000u
 
+enum { LOTA__ADDR_PATH, LOTA__ADDR_VIRTUAL, LOTA__ADDR_AUTO };
+
 struct lota_client {
 	char *endpoint; /* "http://host:port", no trailing slash */
 	char *host;     /* host[:port] as in the Host header */
@@ -34,6 +36,7 @@ struct lota_client {
 	char *ca_bundle;
 	uint64_t part_size, mp_threshold, mp_part_size, extent_size;
 	unsigned concurrency, max_attempts;
+	int addressing; /* LOTA__ADDR_* */
 	uint64_t connect_timeout_ms, stall_timeout_ms, retry_base_ms;
 	void *share; /* CURLSH: connections and DNS shared by every transfer */
 	pthread_mutex_t locks[8];

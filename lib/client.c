@@ -8,6 +8,7 @@
  * number of threads may use it. A transfer is signed when it starts (each attempt anew,
  * with the time of that attempt). Nothing is printed, nothing exits.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -120,7 +121,11 @@ int lota__xfer_result(const lota__xfer *x, lota_client_error *err, bool *retry)
 	if (x->fail) {
 		/* a callback's own code; a body past its cap; a bad answer */
 		if (err && err->code != x->fail)
-			lota__client_err(err, x->fail, "%s", lota_strerror(x->fail));
+			lota__client_err(err, x->fail, "%s",
+			                 /* a request that could not be built says why */
+			                 x->curl_code == CURLE_OK && x->curl_err[0]
+			                     ? x->curl_err
+			                     : lota_strerror(x->fail));
 		if (err)
 			err->http_status = x->status;
 		return x->fail;
@@ -378,6 +383,29 @@ int lota_client_new(const lota_client_opts *opts_in, lota_client **out)
 	c->retry_base_ms = o.retry_base_ms ? o.retry_base_ms : 100;
 	c->extent_size =
 	    o.extent_size_bytes ? o.extent_size_bytes : LOTA_CLIENT_DEFAULT_EXTENT_SIZE;
+	const char *style = o.addressing_style && *o.addressing_style
+	                        ? o.addressing_style
+	                        : lota_aws_profile_get(prof, LOTA_AWS_FIELD_S3_ADDRESSING_STYLE);
+	if (!style || !*style || !strcmp(style, "path")) {
+		c->addressing = LOTA__ADDR_PATH;
+	} else if (!strcmp(style, "virtual")) {
+		c->addressing = LOTA__ADDR_VIRTUAL;
+	} else if (!strcmp(style, "auto")) {
+		c->addressing = LOTA__ADDR_AUTO;
+	} else {
+		rc = LOTA_E_CLIENT_URI;
+		if (o.addressing_style && *o.addressing_style)
+			lota__client_err(err, rc,
+			                 "addressing_style \"%s\": must be path, virtual or auto",
+			                 style);
+		else
+			lota__client_err(
+			    err, rc,
+			    "%s: s3 addressing_style \"%s\": must be path, virtual or auto",
+			    lota_aws_profile_origin(prof, LOTA_AWS_FIELD_S3_ADDRESSING_STYLE),
+			    style);
+		goto fail;
+	}
 
 	c->share = curl_share_init();
 	if (!c->share)
@@ -663,10 +691,42 @@ static void easy_put(lota_client *c, CURL *e)
 		curl_easy_cleanup(e);
 }
 
+/* Can the bucket be the first label of a host name (S3's DNS-compatible names: 3-63 of
+ * a-z 0-9 . -, a letter or digit at each end, no "..", not an IPv4 address)? Over https
+ * no dot either: a wildcard certificate covers one label only. */
+static bool bucket_is_label(const char *b, bool https)
+{
+	size_t n = strlen(b);
+	bool digits_dots = true;
+	if (n < 3 || n > 63 || !isalnum((unsigned char)b[0]) || !isalnum((unsigned char)b[n - 1]))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = b[i];
+		if (!(islower((unsigned char)ch) || isdigit((unsigned char)ch) || ch == '-' ||
+		      ch == '.'))
+			return false;
+		if (ch == '.' && (https || b[i + 1] == '.'))
+			return false;
+		digits_dots = digits_dots && (isdigit((unsigned char)ch) || ch == '.');
+	}
+	return !digits_dots;
+}
+
+/* host[:port] an address (IPv4 or [IPv6]), not a name: no bucket goes in front of it. */
+static bool host_is_address(const char *host)
+{
+	if (host[0] == '[')
+		return true;
+	for (const char *p = host; *p && *p != ':'; p++)
+		if (!isdigit((unsigned char)*p) && *p != '.')
+			return false;
+	return true;
+}
+
 /* Build, sign and hand to curl. 0 or a negative code (x->fail set too). */
 static int xfer_prepare(lota_client *c, lota__xfer *x)
 {
-	char path[4096];
+	char path[4096], vhost_name[512] = "";
 	size_t pl = 0;
 	int rc = -ENOMEM;
 	lota_request *req = NULL;
@@ -683,8 +743,35 @@ static int xfer_prepare(lota_client *c, lota__xfer *x)
 		if (!url)
 			goto fail;
 	} else {
+		bool vhost = false;
+		if (x->bucket && c->addressing != LOTA__ADDR_PATH) {
+			vhost = bucket_is_label(x->bucket, !strncasecmp(c->endpoint, "https", 5)) &&
+			        (c->addressing == LOTA__ADDR_VIRTUAL || !host_is_address(c->host));
+			if (!vhost && c->addressing == LOTA__ADDR_VIRTUAL) {
+				rc = LOTA_E_CLIENT_URI;
+				snprintf(x->curl_err, sizeof(x->curl_err),
+				         "bucket \"%s\" cannot be a host name (addressing_style "
+				         "virtual)",
+				         x->bucket);
+				goto fail;
+			}
+		}
 		path[pl++] = '/';
-		if (x->bucket) {
+		if (vhost) {
+			/* http://bucket.host/key: the bucket is the Host's first label */
+			if (x->key) {
+				rc = lota_uri_encode(x->key, strlen(x->key), false, path + pl,
+				                     sizeof(path) - pl);
+				if (rc < 0)
+					goto fail;
+				pl += (size_t)rc;
+			}
+			int hn =
+			    snprintf(vhost_name, sizeof(vhost_name), "%s.%s", x->bucket, c->host);
+			rc = LOTA_E_TOO_LARGE;
+			if (hn < 0 || (size_t)hn >= sizeof(vhost_name))
+				goto fail;
+		} else if (x->bucket) {
 			rc = lota_uri_encode(x->bucket, strlen(x->bucket), true, path + pl,
 			                     sizeof(path) - pl - 1);
 			if (rc < 0)
@@ -716,7 +803,8 @@ static int xfer_prepare(lota_client *c, lota__xfer *x)
 			if (rc < 0)
 				goto fail;
 		}
-		lota_str host = {c->host, strlen(c->host)};
+		lota_str host = vhost ? (lota_str){vhost_name, strlen(vhost_name)}
+		                      : (lota_str){c->host, strlen(c->host)};
 		if (c->access_key) {
 			lota_sigv4_params p = LOTA_OPTS(
 			    lota_sigv4_params, .access_key = {c->access_key, strlen(c->access_key)},
@@ -745,12 +833,17 @@ static int xfer_prepare(lota_client *c, lota__xfer *x)
 			list = nl;
 		}
 		const char *target = lota_request_target(req);
-		size_t ul = strlen(c->endpoint) + strlen(target) + 1;
+		size_t ul = strlen(c->endpoint) + strlen(vhost_name) + strlen(target) + 1;
 		rc = -ENOMEM;
 		url = malloc(ul);
 		if (!url)
 			goto fail;
-		snprintf(url, ul, "%s%s", c->endpoint, target);
+		if (vhost) /* scheme://bucket.host[:port]target */
+			snprintf(url, ul, "%.*s%s%s",
+			         (int)(strstr(c->endpoint, "://") + 3 - c->endpoint), c->endpoint,
+			         vhost_name, target);
+		else
+			snprintf(url, ul, "%s%s", c->endpoint, target);
 	}
 	/* curl's own "Expect: 100-continue" costs a round trip per upload */
 	struct curl_slist *nl = curl_slist_append(list, "Expect:");

@@ -309,9 +309,11 @@ int lota_client_owner(lota_client *c, const char *bucket, const char *key, uint6
 	size_t n = (size_t)rc < OWNER_MAX_NODES ? (size_t)rc : OWNER_MAX_NODES;
 	size_t up = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!nodes[i].up)
+		/* lotad leaves out of its placement a member with no capacity known yet
+		 * (weight 0): so must we, or we name an owner lotad does not use */
+		double w = nodes[i].weight;
+		if (!nodes[i].up || !isfinite(w) || w <= 0)
 			continue;
-		double w = isfinite(nodes[i].weight) && nodes[i].weight > 0 ? nodes[i].weight : 1.0;
 		rc = lota_placement_add_node(pl, nodes[i].id, strlen(nodes[i].id), w);
 		if (rc < 0) {
 			lota__client_err(err, rc, "member %s: %s", nodes[i].id, lota_strerror(rc));

@@ -111,6 +111,10 @@ int lota_client_list_next(lota_client_list *it, const lota_list_entry **entries,
 		rc = qadd(q, sizeof(q), "continuation-token", it->token);
 	if (rc == 0 && it->delimiter)
 		rc = qadd(q, sizeof(q), "delimiter", it->delimiter);
+	/* keys as XML 1.0 cannot carry them (control characters) come URL-encoded, decoded
+	 * by the parser; the AWS SDKs ask for it the same way */
+	if (rc == 0)
+		rc = qadd(q, sizeof(q), "encoding-type", "url");
 	if (rc == 0)
 		rc = qadd(q, sizeof(q), "max-keys", mk);
 	if (rc == 0 && it->prefix)
@@ -185,6 +189,14 @@ static long xml_escape(char *out, size_t cap, size_t len, const char *s)
 	}
 	out[len] = '\0';
 	return (long)len;
+}
+
+static bool xml_safe(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 && *s != '\t' && *s != '\n' && *s != '\r')
+			return false;
+	return true;
 }
 
 static int delete_some(lota_client *c, const char *bucket, const char *const *keys, size_t n,
@@ -269,12 +281,30 @@ int lota_client_delete_batch(lota_client *c, const char *bucket, const char *con
 			                 i);
 			return -EINVAL;
 		}
-	for (size_t i = 0; i < n; i += 1000) {
-		int rc = delete_some(c, bucket, keys + i, n - i < 1000 ? n - i : 1000, err);
-		if (rc < 0)
-			return rc;
+	/* A key with a control character other than tab, LF and CR cannot be written in
+	 * XML 1.0 (not even as &#x1;: S3's parsers refuse the body): it is deleted on its
+	 * own; the others go 1,000 per DeleteObjects. */
+	const char **batch = malloc((n < 1000 ? n : 1000) * sizeof(*batch) + 1);
+	if (!batch) {
+		lota__client_err(err, -ENOMEM, "no memory");
+		return -ENOMEM;
 	}
-	return 0;
+	int rc = 0;
+	size_t nb = 0;
+	for (size_t i = 0; i <= n && rc == 0; i++) {
+		if (i < n && !xml_safe(keys[i])) {
+			rc = lota_client_delete(c, bucket, keys[i], err);
+			continue;
+		}
+		if (i < n)
+			batch[nb++] = keys[i];
+		if (nb && (nb == 1000 || i == n)) {
+			rc = delete_some(c, bucket, batch, nb, err);
+			nb = 0;
+		}
+	}
+	free(batch);
+	return rc;
 }
 
 /* ---- pre-stage -------------------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "client-internal.h"
 
@@ -340,7 +341,7 @@ static long arena_add(lota__list_page *pg, const char *s, size_t n)
 
 typedef struct list_ctx {
 	lota__list_page *pg;
-	char text[2048]; /* the current leaf's text (keys are at most 1024 bytes) */
+	char text[4096]; /* the current leaf's text (keys: 1024 bytes, 3072 URL-encoded) */
 	size_t tlen;
 	bool too_long;
 	/* the entry being read, strings as arena offsets */
@@ -349,6 +350,7 @@ typedef struct list_ctx {
 	int64_t mtime;
 	long token;
 	bool is_root_ok;
+	bool url_encoded; /* <EncodingType>url</EncodingType>: keys and prefixes are encoded */
 	int err;
 } list_ctx;
 
@@ -393,6 +395,8 @@ static int list_cb(void *ud, lota__xml_event ev, const lota_str *stack, size_t d
 		bool prefix = name_is(stack[1], "CommonPrefixes");
 		if (name_is(stack[1], "IsTruncated"))
 			pg->truncated = c->tlen == 4 && !memcmp(c->text, "true", 4);
+		else if (name_is(stack[1], "EncodingType"))
+			c->url_encoded = c->tlen == 3 && !strncasecmp(c->text, "url", 3);
 		else if (name_is(stack[1], "NextContinuationToken")) {
 			if (c->too_long)
 				return BAD;
@@ -482,6 +486,40 @@ void lota__list_page_cleanup(lota__list_page *pg)
 	memset(pg, 0, sizeof(*pg));
 }
 
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Undo encoding-type=url in place, as the AWS SDKs do (unquote_plus: %XX is a byte, '+'
+ * a space; S3 writes a '+' of a key as %2B). A broken escape or a NUL byte (which no key
+ * holds, and a C string cannot carry) is a listing that does not parse. */
+static int url_decode_inplace(char *s)
+{
+	char *o = s;
+	for (const char *p = s; *p; p++) {
+		if (*p == '+') {
+			*o++ = ' ';
+		} else if (*p == '%') {
+			int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+				return BAD;
+			*o++ = (char)(hi * 16 + lo);
+			p += 2;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return 0;
+}
+
 int lota__xml_list(const char *buf, size_t len, lota__list_page *pg)
 {
 	list_ctx c = {.pg = pg, .token = -1};
@@ -500,6 +538,10 @@ int lota__xml_list(const char *buf, size_t len, lota__list_page *pg)
 	for (size_t i = 0; i < pg->n; i++) {
 		lota_list_entry *e = &pg->entries[i];
 		e->key = pg->arena + (uintptr_t)e->key;
+		if (c.url_encoded && url_decode_inplace((char *)e->key) < 0) {
+			pg->n = 0;
+			return BAD;
+		}
 		uintptr_t eo = (uintptr_t)e->etag;
 		e->etag = eo ? pg->arena + eo - 1 : "";
 	}

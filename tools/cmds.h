@@ -19,10 +19,11 @@ int lota_cmd_ls(int argc, char **argv);
 int lota_cmd_rm(int argc, char **argv);
 int lota_cmd_prestage(int argc, char **argv);
 int lota_cmd_cluster(int argc, char **argv);
+int lota_cmd_owner_live(int argc, char **argv);
 int lota_cmd_bench(int argc, char **argv);
 
 /* The flags every S3 command takes (endpoint_url, profile, region, concurrency,
- * part_size, multipart_threshold, admin_url), to put in front of its own. */
+ * part_size, multipart_threshold, admin_url, addressing_style, extent_size), to put in front of its own. */
 extern const lota_config_key lota_tool_common_keys[];
 extern const size_t lota_tool_common_nkeys;
 

@@ -49,6 +49,17 @@ const lota_config_key lota_tool_common_keys[] = {
      .type = LOTA_CONFIG_STRING,
      .metavar = "URL",
      .help = "lotad's admin endpoint (else LOTA_ADMIN_URL)"},
+    {.name = "addressing_style",
+     .type = LOTA_CONFIG_STRING,
+     .metavar = "path|virtual|auto",
+     .help = "bucket in the path or in the host name (else the profile's s3 "
+             "addressing_style; default path)"},
+    {.name = "extent_size",
+     .type = LOTA_CONFIG_SIZE,
+     .def = "64MiB",
+     .min = 1,
+     .max = -1,
+     .help = "the cluster's extent size (lotad --extent-size), for owner"},
 };
 const size_t lota_tool_common_nkeys =
     sizeof(lota_tool_common_keys) / sizeof(lota_tool_common_keys[0]);
@@ -134,15 +145,17 @@ lota_client *tool_client(const char *cmd, const lota_config *cfg)
 {
 	lota_client *c = NULL;
 	lota_client_error e;
-	lota_client_opts o =
-	    LOTA_OPTS(lota_client_opts, .endpoint_url = lota_config_get_string(cfg, "endpoint_url"),
-	              .profile = lota_config_get_string(cfg, "profile"),
-	              .region = lota_config_get_string(cfg, "region"),
-	              .concurrency = (unsigned)lota_config_get_int(cfg, "concurrency"),
-	              .part_size_bytes = lota_config_get_size(cfg, "part_size"),
-	              .multipart_threshold_bytes = lota_config_get_size(cfg, "multipart_threshold"),
-	              .multipart_part_size_bytes = lota_config_get_size(cfg, "multipart_part_size"),
-	              .admin_url = lota_config_get_string(cfg, "admin_url"), .err = &e);
+	lota_client_opts o = LOTA_OPTS(
+	    lota_client_opts, .endpoint_url = lota_config_get_string(cfg, "endpoint_url"),
+	    .profile = lota_config_get_string(cfg, "profile"),
+	    .region = lota_config_get_string(cfg, "region"),
+	    .concurrency = (unsigned)lota_config_get_int(cfg, "concurrency"),
+	    .part_size_bytes = lota_config_get_size(cfg, "part_size"),
+	    .multipart_threshold_bytes = lota_config_get_size(cfg, "multipart_threshold"),
+	    .multipart_part_size_bytes = lota_config_get_size(cfg, "multipart_part_size"),
+	    .admin_url = lota_config_get_string(cfg, "admin_url"),
+	    .extent_size_bytes = lota_config_get_size(cfg, "extent_size"),
+	    .addressing_style = lota_config_get_string(cfg, "addressing_style"), .err = &e);
 	int rc = lota_client_new(&o, &c);
 	if (rc < 0) {
 		fprintf(stderr, "lota %s: %s\n", cmd, e.message[0] ? e.message : lota_strerror(rc));

@@ -11,6 +11,7 @@
  *   lota presign  --endpoint URL --bucket B --key K [--expires 1h] [--method GET]
  *   lota owner    --node ID[=WEIGHT]... --bucket B --key K --etag E --size N
  *                 [--version-id V] [--extent-size 64MiB] [--offset N]
+ *   lota owner    s3://bucket/key [--offset N] [--admin-url URL] [--extent-size 64MiB]
  *   lota profile  [--profile NAME]
  *   lota ca-bundle [--ca-dir DIR]
  *
@@ -18,7 +19,9 @@
  * AWS_SESSION_TOKEN and the region from AWS_REGION (default us-east-1), like the AWS CLI.
  * owner prints the extent's cache name and the nodes in placement order (the first is
  * the owner), as lotad computes them; a data loader can use it to read from the node
- * that holds an extent (a 0-byte object has none: exit status 2). profile prints what
+ * that holds an extent (a 0-byte object has none: exit status 2). With an s3:// URI it
+ * asks the running cluster instead (lota_client_owner: the object's ETag and size from a
+ * HEAD, the members that are up from lotad's /cluster). profile prints what
  * the AWS environment and shared files resolve to (lota_aws_profile_resolve: the AWS
  * CLI's precedence), each value with where it came from; a secret is only said to be
  * set, never printed. Flags are parsed by lota_config, so every subcommand has --help
@@ -160,6 +163,9 @@ out:
 
 static int cmd_owner(int argc, char **argv)
 {
+	for (int i = 1; i < argc; i++)
+		if (strncmp(argv[i], "s3://", 5) == 0)
+			return lota_cmd_owner_live(argc, argv);
 	static const lota_config_key keys[] = {
 	    {.name = "node",
 	     .type = LOTA_CONFIG_LIST,
@@ -291,6 +297,7 @@ static int cmd_profile(int argc, char **argv)
 	    {LOTA_AWS_FIELD_ENDPOINT_URL, "endpoint_url", false},
 	    {LOTA_AWS_FIELD_CREDENTIALS_FILE, "credentials_file", false},
 	    {LOTA_AWS_FIELD_CONFIG_FILE, "config_file", false},
+	    {LOTA_AWS_FIELD_S3_ADDRESSING_STYLE, "s3.addressing_style", false},
 	};
 	int status = 1;
 	lota_config *cfg = parse(keys, sizeof(keys) / sizeof(keys[0]), argc, argv,

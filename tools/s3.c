@@ -1,13 +1,13 @@
 /*
- * s3.c - `lota cp`, `ls`, `rm`, `prestage` and `cluster`: the object commands of the
- * tool, thin users of lota/client.h.
+ * s3.c - `lota cp`, `ls`, `rm`, `prestage`, `cluster` and `owner s3://...`: the object
+ * commands of the tool, thin users of lota/client.h.
  *
  * cp downloads into a temp file in the destination's own folder and renames it into
  * place only once every byte is there, so a failed or interrupted download never leaves
  * a partial file under the destination's name (the temp file is removed). A download to
  * stdout ("-") runs its parts one at a time, so the bytes come out in order. An upload
- * from a pipe is first spooled to an unlinked temp file, since parts are read at
- * offsets.
+ * from a pipe is streamed (lota_client_put_stream: parts read in order, no temp file);
+ * SIGINT or SIGTERM during it aborts the multipart upload before exiting.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,6 +216,19 @@ static int download(cpctx *x, const char *bucket, const char *key, const char *d
 	return 0;
 }
 
+static volatile sig_atomic_t stop_signal;
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+/* The bar, and the stop a signal asked for. */
+static int stream_progress(void *ud, uint64_t done, uint64_t total)
+{
+	if (stop_signal)
+		return 1;
+	return tool_progress_cb(ud, done, total);
+}
+
 static int upload(cpctx *x, const char *src, const char *bucket, const char *key)
 {
 	lota_client_error e;
@@ -225,34 +239,12 @@ static int upload(cpctx *x, const char *src, const char *bucket, const char *key
 	lota_put_opts po =
 	    LOTA_OPTS(lota_put_opts, .progress = tool_progress_cb, .progress_ud = &pr);
 	int fd;
+	bool stream = false;
 	if (!strcmp(src, "-")) {
 		struct stat st;
-		fd = STDIN_FILENO;
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-			/* a pipe: spool it, since parts are read at offsets */
-			const char *td = getenv("TMPDIR");
-			char tmp[PATH_MAX];
-			snprintf(tmp, sizeof(tmp), "%s/lota-stdin-XXXXXX", td && *td ? td : "/tmp");
-			fd = mkstemp(tmp);
-			if (fd < 0) {
-				fprintf(stderr, "lota cp: %s: %s\n", tmp, strerror(errno));
-				return 1;
-			}
-			unlink(tmp);
-			char buf[1 << 16];
-			ssize_t r;
-			while ((r = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
-				if (r < 0 && errno == EINTR)
-					continue;
-				if (r < 0 || write(fd, buf, (size_t)r) != r) {
-					fprintf(stderr, "lota cp: stdin: %s\n", strerror(errno));
-					close(fd);
-					return 1;
-				}
-			}
-		} else {
-			fd = dup(STDIN_FILENO);
-		}
+		fd = dup(STDIN_FILENO);
+		/* a pipe is streamed: parts read in order, no temp file */
+		stream = fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode));
 	} else {
 		fd = open(src, O_RDONLY | O_CLOEXEC);
 	}
@@ -261,7 +253,27 @@ static int upload(cpctx *x, const char *src, const char *bucket, const char *key
 		return 1;
 	}
 	lota_object_info info;
-	int rc = lota_client_put_fd(x->c, bucket, key, fd, &po, &info, &e);
+	int rc;
+	if (stream) {
+		/* SIGINT or SIGTERM stops the upload (aborted, nothing left behind) */
+		struct sigaction sa = {.sa_handler = on_stop_signal}, old_int, old_term;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, &old_int);
+		sigaction(SIGTERM, &sa, &old_term);
+		po.progress = stream_progress;
+		rc = lota_client_put_stream(x->c, bucket, key, fd, &po, &info, &e);
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+		if (stop_signal) {
+			tool_progress_end(&pr);
+			close(fd);
+			fprintf(stderr,
+			        "lota cp: %s: stopped by a signal; the upload was aborted\n", src);
+			return 1;
+		}
+	} else {
+		rc = lota_client_put_fd(x->c, bucket, key, fd, &po, &info, &e);
+	}
 	tool_progress_end(&pr);
 	close(fd);
 	if (rc < 0)
@@ -653,16 +665,25 @@ static void print_stats(const char *who, const lota_client_node_stats *s)
 	       tool_human(s->bytes_from_upstream, fu, sizeof(fu)));
 }
 
+/* Every admin URL given (or the handle's): its node's id (the member its /cluster calls
+ * self) and cache counters, so that each member of the table gets its hit rate. The
+ * /cluster JSON names no member's admin endpoint, so a member whose admin URL is not
+ * given shows none. A node that does not answer is named on stderr (exit status 1), and
+ * the table comes from the first node that does. */
+#define CLUSTER_MAX 256
 int lota_cmd_cluster(int argc, char **argv)
 {
 	const char *usage = "lota cluster [ADMIN_URL...]   (members, state and cache use from "
-	                    "the first node's /cluster; hit rate from each node's /metrics; "
-	                    "default: --admin-url or LOTA_ADMIN_URL)";
+	                    "the first node that answers /cluster; hit rate from each given "
+	                    "node's /metrics; default: --admin-url or LOTA_ADMIN_URL)";
 	tool_args a;
 	int st = tool_parse("cluster", NULL, 0, argc, argv, usage, 0, TOOL_MAX_POS, &a);
 	if (st >= 0)
 		return st;
-	static lota_client_node nodes[256];
+	static lota_client_node nodes[CLUSTER_MAX], tmp[CLUSTER_MAX];
+	static lota_client_node_stats stats[TOOL_MAX_POS];
+	char self[TOOL_MAX_POS][128];
+	bool have_stats[TOOL_MAX_POS] = {0};
 	lota_client_error e;
 	lota_client *c = tool_client("cluster", a.cfg);
 	st = 1;
@@ -670,18 +691,41 @@ int lota_cmd_cluster(int argc, char **argv)
 		st = tool_client_status;
 		goto out;
 	}
-	const char *first = a.npos ? a.pos[0] : NULL;
-	int n = lota_client_cluster(c, first, nodes, 256, &e);
-	if (n == LOTA_E_CLIENT_NOT_FOUND) {
+	size_t nadmin = a.npos ? a.npos : 1;
+	int n = -1; /* members in the table; -1 until a node answered */
+	bool single = false;
+	st = 0;
+	for (size_t i = 0; i < nadmin; i++) {
+		const char *url = a.npos ? a.pos[i] : NULL;
+		self[i][0] = '\0';
+		lota_client_node *into = n < 0 ? nodes : tmp;
+		int m = lota_client_cluster(c, url, into, CLUSTER_MAX, &e);
+		if (m == LOTA_E_CLIENT_NOT_FOUND) {
+			single = true;
+		} else if (m < 0) {
+			st = tool_fail("cluster", url ? url : "GET /cluster", m, &e);
+			continue;
+		} else {
+			for (int k = 0; k < m && k < CLUSTER_MAX; k++)
+				if (into[k].self)
+					snprintf(self[i], sizeof(self[i]), "%.*s",
+					         (int)sizeof(self[i]) - 1, into[k].id);
+			if (n < 0)
+				n = m;
+		}
+		int rc = lota_client_node_stats_get(c, url, &stats[i], &e);
+		if (rc < 0)
+			st = tool_fail("cluster", url ? url : "GET /metrics", rc, &e);
+		else
+			have_stats[i] = true;
+	}
+	if (n < 0 && single)
 		printf("no /cluster on this node: a single lotad\n");
-	} else if (n < 0) {
-		st = tool_fail("cluster", "GET /cluster", n, &e);
-		goto out;
-	} else {
-		printf("%-20s %-22s %-5s %-8s %21s %6s\n", "NODE", "ADDRESS", "STATE", "WEIGHT",
-		       "CACHE USED/CAPACITY", "USE");
-		for (int i = 0; i < n && i < 256; i++) {
-			char u[32], k[32], both[64], pct[16] = "-";
+	if (n >= 0) {
+		printf("%-20s %-22s %-5s %21s %5s %8s\n", "NODE", "ADDRESS", "STATE",
+		       "CACHE USED/CAPACITY", "USE", "HIT RATE");
+		for (int i = 0; i < n && i < CLUSTER_MAX; i++) {
+			char u[32], k[32], both[64], pct[16] = "-", rate[16] = "-";
 			snprintf(both, sizeof(both), "%s/%s",
 			         tool_human(nodes[i].cache_used_bytes, u, sizeof(u)),
 			         tool_human(nodes[i].cache_capacity_bytes, k, sizeof(k)));
@@ -689,23 +733,72 @@ int lota_cmd_cluster(int argc, char **argv)
 				snprintf(pct, sizeof(pct), "%.0f%%",
 				         100.0 * (double)nodes[i].cache_used_bytes /
 				             (double)nodes[i].cache_capacity_bytes);
-			printf("%-20s %-22s %-5s %-8g %21s %6s%s\n", nodes[i].id, nodes[i].address,
-			       nodes[i].up ? "up" : "down", nodes[i].weight, both, pct,
-			       nodes[i].self ? "  (this node)" : "");
+			for (size_t j = 0; j < nadmin; j++) {
+				uint64_t asked = stats[j].cache_hits + stats[j].cache_misses;
+				if (!have_stats[j] || strcmp(self[j], nodes[i].id) != 0)
+					continue;
+				snprintf(rate, sizeof(rate), asked ? "%.1f%%" : "-",
+				         asked ? 100.0 * (double)stats[j].cache_hits / (double)asked
+				               : 0.0);
+			}
+			printf("%-20s %-22s %-5s %21s %5s %8s%s\n", nodes[i].id, nodes[i].address,
+			       nodes[i].up ? "up" : "down", both, pct, rate,
+			       nodes[i].self ? "  (answered)" : "");
 		}
 	}
-	size_t nadmin = a.npos ? a.npos : 1;
+	for (size_t i = 0; i < nadmin; i++)
+		if (have_stats[i])
+			print_stats(a.npos ? a.pos[i] : "node", &stats[i]);
+out:
+	lota_client_free(c);
+	tool_args_free(&a);
+	return st;
+}
+
+/* ------------------------------------------------------------------- owner --- */
+
+int lota_cmd_owner_live(int argc, char **argv)
+{
+	static const lota_config_key own[] = {
+	    {.name = "offset",
+	     .type = LOTA_CONFIG_SIZE,
+	     .def = "0",
+	     .help = "the byte whose extent to place"},
+	};
+	const char *usage = "lota owner s3://bucket/key [--offset N]   (the member of the running "
+	                    "cluster that holds the extent, from --admin-url's /cluster)";
+	tool_args a;
+	int st = tool_parse("owner", own, 1, argc, argv, usage, 1, 1, &a);
+	if (st >= 0)
+		return st;
+	char b[256], k[KEY_MAX];
+	lota_client *c = NULL;
+	st = 2;
+	if (!tool_s3_uri(a.pos[0], b, sizeof(b), k, sizeof(k)) || !k[0]) {
+		fprintf(stderr, "lota owner: \"%s\" is not s3://bucket/key\n", a.pos[0]);
+		goto out;
+	}
+	c = tool_client("owner", a.cfg);
+	if (!c) {
+		st = tool_client_status;
+		goto out;
+	}
+	uint64_t off = lota_config_get_size(a.cfg, "offset");
+	lota_client_node owner;
+	lota_client_error e;
+	int rc = lota_client_owner(c, b, k, off, &owner, &e);
+	if (rc == -ERANGE) {
+		fprintf(stderr, "lota owner: %s: %s\n", a.pos[0], e.message);
+		goto out; /* 2, as the offline form says of an offset beyond the object */
+	}
+	if (rc < 0) {
+		st = tool_fail("owner", a.pos[0], rc, &e);
+		goto out;
+	}
+	printf("extent %llu owner %s %s%s\n",
+	       (unsigned long long)(off / lota_config_get_size(a.cfg, "extent_size")), owner.id,
+	       owner.address, owner.self ? " (answered)" : "");
 	st = 0;
-	for (size_t i = 0; i < nadmin; i++) {
-		lota_client_node_stats s;
-		const char *url = a.npos ? a.pos[i] : NULL;
-		int rc = lota_client_node_stats_get(c, url, &s, &e);
-		if (rc < 0) {
-			st = tool_fail("cluster", "GET /metrics", rc, &e);
-			continue;
-		}
-		print_stats(url ? url : "node", &s);
-	}
 out:
 	lota_client_free(c);
 	tool_args_free(&a);

@@ -148,6 +148,8 @@ typedef enum lota_aws_field {
 	LOTA_AWS_FIELD_ENDPOINT_URL = 5,     /* the S3 endpoint, e.g. "http://127.0.0.1:8000" */
 	LOTA_AWS_FIELD_CREDENTIALS_FILE = 6, /* the path of the credentials file consulted */
 	LOTA_AWS_FIELD_CONFIG_FILE = 7,      /* the path of the config file consulted */
+	/* the s3 block's addressing_style ("path", "virtual", "auto"), as written */
+	LOTA_AWS_FIELD_S3_ADDRESSING_STYLE = 8,
 } lota_aws_field;
 
 /* Where a value came from. Append-only. */

@@ -15,9 +15,10 @@
  * Configuration, highest first: the fields of lota_client_opts; LOTA_ENDPOINT (the
  * node's lotad) for the endpoint; then the AWS environment and shared files exactly as
  * lota/awsconf.h resolves them (AWS_PROFILE, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,
- * AWS_REGION, session tokens, ...). Without any endpoint: https://s3.REGION.amazonaws.com;
- * without a region: us-east-1; without keys: anonymous requests. Requests are path-style
- * (http://endpoint/bucket/key), signed with SigV4 (lota/sigv4.h), payload UNSIGNED.
+ * AWS_REGION, session tokens, s3 addressing_style, ...). Without any endpoint:
+ * https://s3.REGION.amazonaws.com; without a region: us-east-1; without keys: anonymous
+ * requests. Requests are path-style (http://endpoint/bucket/key) unless addressing_style
+ * says otherwise, signed with SigV4 (lota/sigv4.h), payload UNSIGNED.
  *
  * Threads. A handle is thread-safe: any number of threads may run operations on one
  * handle at once. Each operation runs its transfers in the calling thread (a libcurl
@@ -103,6 +104,12 @@ typedef struct lota_client_opts {
 	uint64_t extent_size_bytes; /* the cluster's extent size, for owner(); 64 MiB */
 	const char *ca_bundle;      /* a CA file for https (else the system's) */
 	lota_client_error *err;     /* optional: why lota_client_new failed */
+	/* "path" (http://endpoint/bucket/key), "virtual" (http://bucket.endpoint/key) or
+	 * "auto" (virtual when the bucket can be a host label and the endpoint is a name,
+	 * not an address; path otherwise), like the AWS config's s3 addressing_style, over
+	 * the profile's. Default: path (what lotad and most S3-compatible stores expect
+	 * without a DNS name per bucket). */
+	const char *addressing_style;
 } lota_client_opts;
 
 typedef struct lota_client lota_client;
@@ -110,7 +117,9 @@ typedef struct lota_client lota_client;
 /*
  * A new handle. opts may be NULL (all defaults). Returns 0 and *out, or LOTA_E_OPTS,
  * LOTA_E_CONFIG_* (the AWS files or variables, with opts->err's message naming the file
- * and line), LOTA_E_CLIENT_URI (an endpoint that is not http[s]://host[:port][/]),
+ * and line), LOTA_E_CLIENT_URI (an endpoint that is not http[s]://host[:port][/]; an
+ * addressing_style that is not path, virtual or auto, the message naming where it came
+ * from),
  * -EINVAL (NULL out, a key id without its secret, a value out of range), -ENOMEM,
  * LOTA_E_CLIENT_TRANSPORT (libcurl failed to initialise).
  */
@@ -202,6 +211,23 @@ LOTA_API int lota_client_put_fd(lota_client *c, const char *bucket, const char *
                                 const lota_put_opts *opts, lota_object_info *info,
                                 lota_client_error *err) LOTA_WUR;
 
+/*
+ * Write an object from a stream read in order (a pipe, a socket, stdin), without knowing
+ * its size and without a temp file. The first part_size bytes decide: a stream that ends
+ * below the multipart threshold is one PUT; anything longer is a multipart upload whose
+ * parts are read one after the other (by a thread of the call) and uploaded
+ * `concurrency` at a time, each retried from its buffer. Memory: at most concurrency + 1
+ * buffers of part_size, concurrency lowered to keep them near 512 MiB. The progress
+ * callback gets total 0 (unknown) and is called at least every 100 ms, even while the
+ * stream is silent, so that a caller can stop (LOTA_E_CLIENT_ABORTED). Any failure (a
+ * read error, a stop, a part that fails every attempt, more than 10,000 parts:
+ * LOTA_E_TOO_LARGE) aborts the upload before returning. The fd is not closed; what was
+ * read of it is consumed. -EBADF for a bad fd.
+ */
+LOTA_API int lota_client_put_stream(lota_client *c, const char *bucket, const char *key, int fd,
+                                    const lota_put_opts *opts, lota_object_info *info,
+                                    lota_client_error *err) LOTA_WUR;
+
 /* Delete one object (S3 answers 204 for a key that does not exist too). */
 LOTA_API int lota_client_delete(lota_client *c, const char *bucket, const char *key,
                                 lota_client_error *err) LOTA_WUR;
@@ -276,8 +302,8 @@ typedef struct lota_client_node {
 	char id[128];
 	char address[128]; /* host:port */
 	bool up;
-	bool self; /* the node whose admin endpoint answered */
-	double weight;
+	bool self;     /* the node whose admin endpoint answered */
+	double weight; /* its placement weight (lotad: capacity bytes); 0: not placed yet */
 	uint64_t cache_used_bytes;
 	uint64_t cache_capacity_bytes;
 	int64_t since; /* state since, seconds since the epoch */
@@ -317,7 +343,7 @@ LOTA_API int lota_client_node_stats_get(lota_client *c, const char *admin_url,
 /*
  * Which node holds the extent of bucket/key containing byte `offset`: the object is
  * HEADed for its ETag and size, the members come from lota_client_cluster, and the
- * extent is placed as lotad places it (lota/placement.h, members that are up). *owner
+ * extent is placed as lotad places it (lota/placement.h, members up with a weight). *owner
  * gets that node. Returns 0, -ERANGE (offset beyond the object; a 0-byte object has no
  * extent), LOTA_E_PLACEMENT_NO_NODES (no member up), or the errors above.
  */

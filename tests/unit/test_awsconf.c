@@ -510,6 +510,8 @@ static void test_resolve_files(void)
 	CU_ASSERT_EQUAL(SRC(p, REGION), LOTA_AWS_SOURCE_NONE);
 	CU_ASSERT_PTR_NULL(ORG(p, REGION));
 	CU_ASSERT(is(GET(p, ENDPOINT_URL), "http://cfgonly-s3"));
+	CU_ASSERT(is(GET(p, S3_ADDRESSING_STYLE), "path"));
+	CU_ASSERT(is(ORG(p, S3_ADDRESSING_STYLE), "/nonexistent/lota-test/config:16"));
 	lota_aws_profile_free(p);
 
 	/* no files at all: an anonymous default profile */

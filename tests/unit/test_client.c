@@ -618,10 +618,45 @@ static void test_list_pages(void)
 	const fakeup_req *r = fakeup_req_at(k.f, 1);
 	CU_ASSERT(strstr(r->target, "continuation-token=tok%2F1%2B%3D") != NULL);
 	CU_ASSERT(strstr(fakeup_req_at(k.f, 0)->target, "prefix=a%20b") != NULL);
+	CU_ASSERT(strstr(fakeup_req_at(k.f, 0)->target, "encoding-type=url") != NULL);
 	CU_ASSERT(r->sig == 1);
 	lota_client_list_free(it);
 	lota_client_free(c);
 	fk_stop(&k);
+}
+
+/* encoding-type=url: keys and common prefixes come %-encoded ('+' a space), the token
+ * not; a broken escape or a NUL byte is a listing that does not parse */
+static void test_list_url_encoded(void)
+{
+	lota__list_page pg;
+	memset(&pg, 0, sizeof(pg));
+	static const char ok[] =
+	    "<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>"
+	    "<NextContinuationToken>t%41+</NextContinuationToken>"
+	    "<Contents><Key>a%01b%3C%26%3E%22%27+c%2B%25%0A</Key><Size>1</Size></Contents>"
+	    "<CommonPrefixes><Prefix>p%7F%2F</Prefix></CommonPrefixes></ListBucketResult>";
+	CU_ASSERT_EQUAL_FATAL(lota__xml_list(ok, strlen(ok), &pg), 0);
+	CU_ASSERT_EQUAL_FATAL(pg.n, 2);
+	CU_ASSERT_STRING_EQUAL(pg.entries[0].key, "a\001b<&>\"' c+%\n");
+	CU_ASSERT_STRING_EQUAL(pg.entries[1].key, "p\x7f/");
+	CU_ASSERT_STRING_EQUAL(pg.next_token, "t%41+");
+	/* without EncodingType the same text is the key itself */
+	static const char plain[] = "<ListBucketResult><Contents><Key>a%41+</Key></Contents>"
+	                            "</ListBucketResult>";
+	CU_ASSERT_EQUAL_FATAL(lota__xml_list(plain, strlen(plain), &pg), 0);
+	CU_ASSERT_STRING_EQUAL(pg.entries[0].key, "a%41+");
+	static const char *bad[] = {"%", "%4", "%G1", "a%00b", "%4x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char b[256];
+		snprintf(b, sizeof(b),
+		         "<ListBucketResult><Contents><Key>%s</Key></Contents>"
+		         "<EncodingType>url</EncodingType></ListBucketResult>",
+		         bad[i]);
+		CU_ASSERT_EQUAL(lota__xml_list(b, strlen(b), &pg), LOTA_E_CLIENT_PROTOCOL);
+		CU_ASSERT_EQUAL(pg.n, 0);
+	}
+	lota__list_page_cleanup(&pg);
 }
 
 /* ------------------------------------------------------------------ multipart --- */
@@ -748,6 +783,139 @@ static void test_put_single(void)
 	fk_stop(&k);
 }
 
+/* ------------------------------------------------------------------ a stream --- */
+
+/* A producer on the write end of a pipe: `size` bytes of the pattern, then either the
+ * end of the stream, or (hold) silence until released, as a producer that stalls. */
+typedef struct producer {
+	int fd;
+	size_t size;
+	bool hold;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool released;
+} producer;
+
+static void *produce(void *ud)
+{
+	producer *p = ud;
+	unsigned char *d = malloc(p->size ? p->size : 1);
+	lota_unit_pattern(d, p->size, 7);
+	size_t off = 0;
+	while (off < p->size) {
+		ssize_t w = write(p->fd, d + off, p->size - off);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	free(d);
+	pthread_mutex_lock(&p->mu);
+	while (p->hold && !p->released)
+		pthread_cond_wait(&p->cv, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+	close(p->fd);
+	return NULL;
+}
+
+/* stop once a part went up */
+static int stop_after_a_part(void *ud, uint64_t done, uint64_t total)
+{
+	(void)ud;
+	CU_ASSERT_EQUAL(total, 0);
+	return done >= (5u << 20);
+}
+
+static void stream_case(mp *m, size_t size, bool hold, int want_rc, size_t want_parts)
+{
+	fk k;
+	fk_start(&k, mp_hook, m);
+	lota_client *c = client(&k, SK);
+	int pfd[2];
+	CU_ASSERT_FATAL(pipe(pfd) == 0);
+	producer p = {.fd = pfd[1], .size = size, .hold = hold};
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.cv, NULL);
+	pthread_t th;
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, produce, &p) == 0);
+	lota_put_opts po = LOTA_OPTS(lota_put_opts, .multipart_threshold_bytes = 5 << 20,
+	                             .part_size_bytes = 5 << 20, .concurrency = 2,
+	                             .progress = hold ? stop_after_a_part : NULL);
+	lota_object_info info;
+	lota_client_error e;
+	int rc = lota_client_put_stream(c, "bkt", "big", pfd[0], &po, &info, &e);
+	pthread_mutex_lock(&p.mu);
+	p.released = true;
+	pthread_cond_signal(&p.cv);
+	pthread_mutex_unlock(&p.mu);
+	pthread_join(th, NULL);
+	close(pfd[0]);
+	fk_halt(&k);
+	CU_ASSERT_EQUAL(rc, want_rc);
+	uint64_t sent = 0;
+	for (size_t i = 0; i < fakeup_nreqs(k.f); i++) {
+		const fakeup_req *r = fakeup_req_at(k.f, i);
+		if (!strcmp(r->method, "PUT") && r->status == 200)
+			sent += r->body_len;
+	}
+	CU_ASSERT_EQUAL(count_target(k.f, "PUT", "partNumber="), want_parts);
+	if (want_rc == 0) {
+		CU_ASSERT_EQUAL(sent, size);
+		CU_ASSERT_EQUAL(info.size_bytes, size);
+		CU_ASSERT_EQUAL(count_target(k.f, "POST", "?uploads"), want_parts ? 1 : 0);
+		CU_ASSERT_EQUAL(count_target(k.f, "DELETE", "uploadId="), 0);
+		if (want_parts)
+			CU_ASSERT_STRING_EQUAL(info.etag, "\"abc-3\"");
+	} else {
+		/* aborted: no upload left behind */
+		CU_ASSERT_EQUAL(count_target(k.f, "DELETE", "uploadId=up%2F1%2Bx"), 1);
+	}
+	pthread_mutex_destroy(&p.mu);
+	pthread_cond_destroy(&p.cv);
+	lota_client_free(c);
+	fk_stop(&k);
+}
+
+static void test_stream_multipart(void)
+{
+	mp m = {0};
+	stream_case(&m, 12 * 1024 * 1024 + 7, false, 0, 3);
+}
+
+static void test_stream_small_is_one_put(void)
+{
+	mp m = {0};
+	stream_case(&m, 5000, false, 0, 0);
+	stream_case(&m, 0, false, 0, 0);
+}
+
+static void test_stream_abort_on_part(void)
+{
+	mp m = {.fail_part = 2};
+	stream_case(&m, 12 * 1024 * 1024 + 7, false, LOTA_E_CLIENT_HTTP, 2 + 4);
+}
+
+static void test_stream_stop_while_silent(void)
+{
+	/* 6 MiB then silence: one part goes up, then the caller stops */
+	mp m = {0};
+	stream_case(&m, 6 * 1024 * 1024, true, LOTA_E_CLIENT_ABORTED, 1);
+}
+
+static void test_stream_refuses(void)
+{
+	fk k;
+	fk_start(&k, NULL, NULL);
+	lota_client *c = client(&k, SK);
+	lota_client_error e;
+	CU_ASSERT_EQUAL(lota_client_put_stream(c, "bkt", "k", -1, NULL, NULL, &e), -EBADF);
+	CU_ASSERT_EQUAL(lota_client_put_stream(c, "bkt", "", 0, NULL, NULL, &e), -EINVAL);
+	CU_ASSERT_EQUAL(lota_client_put_stream(NULL, "bkt", "k", 0, NULL, NULL, &e), -EINVAL);
+	fk_halt(&k);
+	CU_ASSERT_EQUAL(fakeup_nreqs(k.f), 0);
+	lota_client_free(c);
+	fk_stop(&k);
+}
+
 /* ------------------------------------------------------------------ batch delete --- */
 
 static const char del_result[] = "<DeleteResult><Error><Key>k2</Key><Code>AccessDenied</Code>"
@@ -784,6 +952,35 @@ static void test_delete_batch(void)
 	fk_stop(&k);
 }
 
+static void del_ok_hook(fakeup *f, const fakeup_req *req, fakeup_resp *resp, void *ud)
+{
+	static const char ok[] = "<DeleteResult></DeleteResult>";
+	(void)f;
+	(void)ud;
+	if (!strcmp(req->method, "POST") && strstr(req->target, "?delete")) {
+		resp->status = 200;
+		resp->body = ok;
+		resp->body_len = resp->length = strlen(ok);
+	}
+}
+
+/* a key XML 1.0 cannot carry is deleted on its own, the others in one DeleteObjects */
+static void test_delete_batch_control_chars(void)
+{
+	fk k;
+	fk_start(&k, del_ok_hook, NULL);
+	lota_client *c = client(&k, SK);
+	const char *keys[] = {"k1", "a\001b", "t\tc"}; /* (octal: \x01b would be one byte) */
+	lota_client_error e;
+	CU_ASSERT_EQUAL(lota_client_delete_batch(c, "bkt", keys, 3, &e), 0);
+	fk_halt(&k);
+	CU_ASSERT_EQUAL(count_target(k.f, "POST", "?delete"), 1);
+	CU_ASSERT_EQUAL(fakeup_count(k.f, "DELETE"), 1);
+	CU_ASSERT_EQUAL(count_target(k.f, "DELETE", "/bkt/a%01b"), 1);
+	lota_client_free(c);
+	fk_stop(&k);
+}
+
 /* ------------------------------------------------------------------ prestage, owner --- */
 
 static const char cluster_json[] =
@@ -791,7 +988,9 @@ static const char cluster_json[] =
     "{\"id\":\"n1\",\"address\":\"10.0.0.1:8080\",\"state\":\"up\",\"since\":1,\"weight\":1,"
     "\"cache_used_bytes\":5,\"cache_capacity_bytes\":100,\"self\":true,\"extra\":[1]},"
     "{\"id\":\"n2\",\"address\":\"10.0.0.2:8080\",\"state\":\"up\",\"weight\":2},"
-    "{\"id\":\"n3\",\"address\":\"10.0.0.3:8080\",\"state\":\"down\",\"weight\":1}]}";
+    "{\"id\":\"n3\",\"address\":\"10.0.0.3:8080\",\"state\":\"down\",\"weight\":1},"
+    /* up, but no capacity known yet: lotad leaves it out of its placement */
+    "{\"id\":\"n4\",\"address\":\"10.0.0.4:8080\",\"state\":\"up\",\"weight\":0}]}";
 
 static const char metrics_page[] =
     "# HELP lota_cache_hits_total GET/HEAD requests answered from the cache.\n"
@@ -843,7 +1042,8 @@ static void test_prestage_owner_cluster(void)
 	CU_ASSERT_EQUAL(lota_client_prestage(c, "bkt", "", &po, &e), 2);
 	CU_ASSERT_EQUAL(lota_client_prestage(c, "bkt", "nope", NULL, &e), LOTA_E_CLIENT_NOT_FOUND);
 	lota_client_node nodes[4];
-	CU_ASSERT_EQUAL(lota_client_cluster(c, NULL, nodes, 4, &e), 3);
+	CU_ASSERT_EQUAL(lota_client_cluster(c, NULL, nodes, 4, &e), 4);
+	CU_ASSERT(nodes[3].up && nodes[3].weight == 0.0);
 	CU_ASSERT_STRING_EQUAL(nodes[0].id, "n1");
 	CU_ASSERT(nodes[0].self && nodes[0].up && !nodes[2].up);
 	CU_ASSERT_EQUAL(nodes[0].cache_used_bytes, 5);
@@ -870,7 +1070,8 @@ static void test_prestage_owner_cluster(void)
 			heads++;
 		}
 	}
-	/* the same owner as placing the extent by hand over the members that are up */
+	/* the same owner as placing the extent by hand over the members that are up with a
+	 * weight (n4, weight 0, is not placed, as lotad does not place it) */
 	lota_object_id obj = {{"bkt", 3}, {"obj", 3}, {"\"etag-1\"", 8}, {NULL, 0}, OBJ_SIZE};
 	lota_hash128 h;
 	CU_ASSERT_FATAL(lota_extent_name(&obj, 64ull << 20, 0, &h) == 0);
@@ -883,6 +1084,66 @@ static void test_prestage_owner_cluster(void)
 	CU_ASSERT(strlen(own.id) == id.len && !memcmp(own.id, id.ptr, id.len));
 	lota_placement_free(pl);
 	lota_client_free(c);
+	fk_stop(&k);
+}
+
+/* ------------------------------------------------------------------ addressing --- */
+
+static lota_client *client_style(fk *k, const char *host, const char *style)
+{
+	char ep[96];
+	snprintf(ep, sizeof(ep), "http://%s:%d", host, fakeup_port(k->f));
+	lota_client *c = NULL;
+	lota_client_opts o = LOTA_OPTS(lota_client_opts, .endpoint_url = ep, .access_key_id = AK,
+	                               .secret_access_key = SK, .region = "us-east-1",
+	                               .max_attempts = 1, .addressing_style = style);
+	CU_ASSERT_FATAL(lota_client_new(&o, &c) == 0);
+	return c;
+}
+
+/* virtual: the bucket in the Host (signed), the key alone in the path; auto: so for a
+ * name, path-style for an address; a bucket that cannot be a label is refused unsent */
+static void test_addressing_style(void)
+{
+	fk k;
+	fk_start(&k, NULL, NULL);
+	lota_client_error e;
+	lota_object_info info;
+	char want_host[64];
+	snprintf(want_host, sizeof(want_host), "bkt.localhost:%d", fakeup_port(k.f));
+	static const struct {
+		const char *host, *style, *target;
+	} cases[] = {
+	    {"localhost", "virtual", "/obj"},  {"localhost", "auto", "/obj"},
+	    {"127.0.0.1", "auto", "/bkt/obj"}, {"localhost", "path", "/bkt/obj"},
+	    {"localhost", NULL, "/bkt/obj"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		lota_client *c = client_style(&k, cases[i].host, cases[i].style);
+		CU_ASSERT_EQUAL(lota_client_head(c, "bkt", "obj", &info, &e),
+		                !strcmp(cases[i].target, "/obj") ? LOTA_E_CLIENT_NOT_FOUND : 0);
+		lota_client_free(c);
+	}
+	lota_client *c = client_style(&k, "localhost", "virtual");
+	CU_ASSERT_EQUAL(lota_client_head(c, "Not_A_Label", "obj", &info, &e), LOTA_E_CLIENT_URI);
+	CU_ASSERT(strstr(e.message, "cannot be a host name") != NULL);
+	CU_ASSERT_EQUAL(lota_client_head(c, "a..b", "obj", &info, &e), LOTA_E_CLIENT_URI);
+	lota_client_free(c);
+	fk_halt(&k);
+	CU_ASSERT_EQUAL_FATAL(fakeup_nreqs(k.f), 5);
+	for (size_t i = 0; i < 5; i++) {
+		const fakeup_req *r = fakeup_req_at(k.f, i);
+		CU_ASSERT_STRING_EQUAL(r->target, cases[i].target);
+		CU_ASSERT(r->sig == 1); /* signed for the Host it was sent to */
+		lota_str h = fakeup_req_header(r, "host");
+		if (!strcmp(cases[i].target, "/obj"))
+			CU_ASSERT(h.len == strlen(want_host) && !memcmp(h.ptr, want_host, h.len));
+	}
+	lota_client_opts o = LOTA_OPTS(lota_client_opts, .endpoint_url = k.endpoint,
+	                               .addressing_style = "sideways", .err = &e);
+	lota_client *bad = NULL;
+	CU_ASSERT_EQUAL(lota_client_new(&o, &bad), LOTA_E_CLIENT_URI);
+	CU_ASSERT(strstr(e.message, "must be path, virtual or auto") != NULL);
 	fk_stop(&k);
 }
 
@@ -989,16 +1250,25 @@ int main(void)
 	    {"errors: S3 code, status, message, request id", test_errors_parsed},
 	    {"progress callback stops a get", test_progress_stop},
 	    {"list: pages, entities, tokens", test_list_pages},
+	    {"list: encoding-type=url decoded, broken escapes refused", test_list_url_encoded},
 	    {"put: single and delete", test_put_single},
 	    {"put: multipart", test_multipart_ok},
 	    {"put: multipart aborted on a failing part", test_multipart_abort_on_part},
 	    {"put: multipart aborted on a 200 with <Error>",
 	     test_multipart_abort_on_complete_error},
+	    {"put stream: multipart from a pipe", test_stream_multipart},
+	    {"put stream: a short stream is one PUT", test_stream_small_is_one_put},
+	    {"put stream: aborted on a failing part", test_stream_abort_on_part},
+	    {"put stream: stopped while the pipe is silent", test_stream_stop_while_silent},
+	    {"put stream: refused arguments", test_stream_refuses},
 	    {"delete batch: per-key error", test_delete_batch},
+	    {"delete batch: control characters deleted one by one",
+	     test_delete_batch_control_chars},
 	    {"prestage, cluster, node stats, owner", test_prestage_owner_cluster},
 	    {"metrics text: refused lines", test_metrics_parse},
 	    {"Content-MD5 of DeleteObjects", test_content_md5},
 	    {"hashed keys", test_hashed_key},
+	    {"addressing: path, virtual, auto", test_addressing_style},
 	    {"new: refused options", test_new_refuses},
 	    CU_TEST_INFO_NULL,
 	};
