@@ -131,13 +131,14 @@ static int jobs_run(cpjobs *j)
 	return atomic_load(&j->status);
 }
 
+/* In order to the fd in ud (NULL: standard output). */
 static int write_stdout(void *ud, uint64_t off, const void *data, size_t len)
 {
-	(void)ud;
 	(void)off;
+	int fd = ud ? *(const int *)ud : STDOUT_FILENO;
 	const char *p = data;
 	while (len) {
-		ssize_t w = write(STDOUT_FILENO, p, len);
+		ssize_t w = write(fd, p, len);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -182,6 +183,33 @@ static int download(cpctx *x, const char *bucket, const char *key, const char *d
 			return tool_fail("cp", key, rc, &e);
 		return 0;
 	}
+	/* A destination that exists and is not a regular file (/dev/null, a FIFO, a
+	 * terminal) is written in order, as standard output is: a rename would replace the
+	 * device node itself. */
+	struct stat st;
+	if (stat(dst, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (S_ISDIR(st.st_mode)) {
+			fprintf(stderr,
+			        "lota cp: %s is a folder (name the file, or use --recursive)\n",
+			        dst);
+			return 1;
+		}
+		int out = open(dst, O_WRONLY | O_CLOEXEC);
+		if (out < 0) {
+			fprintf(stderr, "lota cp: %s: %s\n", dst, strerror(errno));
+			return 1;
+		}
+		go.concurrency = 1;
+		rc = lota_client_get_cb(x->c, bucket, key, write_stdout, &out, &go, NULL, &e);
+		tool_progress_end(&pr);
+		if (close(out) < 0 && rc == 0)
+			rc = -errno;
+		if (rc < 0)
+			return tool_fail("cp", key, rc, &e);
+		if (!x->quiet)
+			printf("download: s3://%s/%s to %s\n", bucket, key, dst);
+		return 0;
+	}
 	/* a temp file beside the destination, renamed into place when complete */
 	char dirbuf[PATH_MAX], tmp[PATH_MAX + 32];
 	snprintf(dirbuf, sizeof(dirbuf), "%s", dst);
@@ -201,7 +229,10 @@ static int download(cpctx *x, const char *bucket, const char *key, const char *d
 	}
 	rc = lota_client_get_fd(x->c, bucket, key, fd, &go, NULL, &e);
 	tool_progress_end(&pr);
-	if (rc == 0 && fchmod(fd, 0666 & ~(mode_t)0) < 0)
+	/* mkstemp made it 0600: the mode a new file gets (0666 less the umask) */
+	mode_t um = umask(0);
+	umask(um);
+	if (rc == 0 && fchmod(fd, 0666 & ~um) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;

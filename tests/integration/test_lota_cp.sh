@@ -55,6 +55,23 @@ for pair in "${endpoints[@]}"; do
 	head -c 3000000 "$W/src-$big" | L "$ep" alice cp --quiet - "s3://$B/$name/stdin" >/dev/null 2>"$W/err"
 	check_eq "$name: stdin up, stdout down" "$(head -c 3000000 "$W/src-$big" | sha256sum | cut -d' ' -f1)" \
 		"$(L "$ep" alice cp "s3://$B/$name/stdin" - --part-size 1MiB | sha256sum | cut -d' ' -f1)"
+	# a destination that is not a regular file is written in order, never replaced:
+	# a FIFO, and (root) a character device of the test's own like /dev/null
+	mkfifo "$W/fifo-$name"
+	sha256sum <"$W/fifo-$name" | cut -d' ' -f1 >"$W/fifo-$name.sha" &
+	fifo_reader=$!
+	check "$name: cp down into a FIFO" L "$ep" alice cp --quiet "s3://$B/$name/obj-$big" "$W/fifo-$name" --part-size 8MiB
+	wait "$fifo_reader"
+	check_eq "$name: the FIFO's reader got every byte in order" "$(it_sha256 "$W/src-$big")" "$(cat "$W/fifo-$name.sha")"
+	check "$name: the FIFO is still a FIFO" test -p "$W/fifo-$name"
+	if [ "$(id -u)" = 0 ]; then
+		mknod -m 666 "$W/null-$name" c 1 3
+		check "$name: cp down into a null device" L "$ep" alice cp --quiet "s3://$B/$name/obj-1" "$W/null-$name"
+		check "$name: the device is still a character device" test -c "$W/null-$name"
+	fi
+	# a new file gets 0666 less the umask, as cp and aws s3 cp give it
+	(umask 027 && L "$ep" alice cp --quiet "s3://$B/$name/obj-1" "$W/umask-$name")
+	check_eq "$name: a downloaded file's mode follows the umask" 640 "$(stat -c %a "$W/umask-$name")"
 	# errors, and nothing left behind by a failed download
 	mkdir -p "$W/empty-$name"
 	check_fails_with "$name: wrong secret -> SignatureDoesNotMatch" SignatureDoesNotMatch \
