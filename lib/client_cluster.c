@@ -288,7 +288,16 @@ int lota_client_owner(lota_client *c, const char *bucket, const char *key, uint6
 		lota__client_err(err, -EINVAL, "bad arguments");
 		return -EINVAL;
 	}
-	rc = lota_client_head(c, bucket, key, &info, err);
+	/* The object's size and ETag, asked with Cache-Control: no-store so that lotad passes
+	 * the HEAD on instead of taking it as a request to pre-stage the whole object. */
+	lota__xfer x;
+	lota__xfer_init(&x, "HEAD", bucket, key);
+	rc = lota__xfer_header(&x, "Cache-Control", "no-store");
+	if (rc == 0)
+		rc = lota__perform(c, &x, err);
+	if (rc == 0)
+		lota__fill_info(&x, &info, x.content_length);
+	lota__xfer_cleanup(&x);
 	if (rc < 0)
 		return rc;
 	uint64_t index;

@@ -5,7 +5,7 @@
 # test_cluster_loopback.sh starts them; no root).
 #
 # - the owner the library names for each extent of an object is the node whose store
-#   holds it after owner()'s HEAD (lotad's pre-stage) and a read through node a: each
+#   holds it after a read through node a (owner()'s HEAD pre-stages nothing): each
 #   node's lota_cache_bytes grows by the bytes of the extents it was named for (plus
 #   a few KiB of headers; nothing for the others); every
 #   node's admin endpoint names the same owners, and the offline `lota owner --node`
@@ -108,9 +108,11 @@ SIZE=$((40 * MiB))
 it_random_file "$W/x" "$SIZE"
 check "upload x (3 extents) through a" L a cp "$W/x" "s3://$B/x.bin"
 ETAG="\"$(md5sum "$W/x" | cut -d' ' -f1)\""
-# (owner()'s HEAD through lotad already pre-stages the extents: count from here)
-declare -A USED0=()
-for n in a b c; do USED0[$n]=$(metric "$n" lota_cache_bytes); done
+declare -A USED0=() BYP0=()
+for n in a b c; do
+	USED0[$n]=$(metric "$n" lota_cache_bytes)
+	BYP0[$n]=$(metric "$n" lota_cache_bypass_total)
+done
 declare -A OWN=([a]=0 [b]=0 [c]=0)
 for off in 0 $((16 * MiB)) $((32 * MiB)); do
 	out=$(L a owner "s3://$B/x.bin" --offset "$off")
@@ -125,6 +127,12 @@ for off in 0 $((16 * MiB)) $((32 * MiB)); do
 	len=$((16 * MiB))
 	[ "$off" = $((32 * MiB)) ] && len=$((8 * MiB))
 	OWN[$o]=$((OWN[$o] + len))
+done
+# owner() asks with Cache-Control: no-store: lotad passes each HEAD on (counted as a
+# bypass) instead of taking it as a request to pre-stage the object
+for n in a b; do
+	check_eq "owner()'s 3 HEADs through $n passed on, nothing pre-staged" 3 \
+		$(($(metric "$n" lota_cache_bypass_total) - BYP0[$n]))
 done
 check_fails_with "an offset beyond the object is refused" "beyond the object" \
 	L a owner "s3://$B/x.bin" --offset "$SIZE"
