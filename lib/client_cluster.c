@@ -284,7 +284,7 @@ int lota_client_owner(lota_client *c, const char *bucket, const char *key, uint6
 	int rc;
 	if (err)
 		memset(err, 0, sizeof(*err));
-	if (!c || !owner) {
+	if (!c || !owner || !bucket || !*bucket || !key || !*key) {
 		lota__client_err(err, -EINVAL, "bad arguments");
 		return -EINVAL;
 	}
