@@ -54,8 +54,19 @@ static double num_field(const cJSON *o, const char *name, double def)
 	return cJSON_IsNumber(v) ? v->valuedouble : def;
 }
 
+/* lota_client_cluster, also giving the extent size the cluster states (0 when its
+ * /cluster names none: a lotad older than the key). */
+static int cluster_get(lota_client *c, const char *admin_url, lota_client_node *nodes, size_t cap,
+                       uint64_t *extent_size, lota_client_error *err);
+
 int lota_client_cluster(lota_client *c, const char *admin_url, lota_client_node *nodes, size_t cap,
                         lota_client_error *err)
+{
+	return cluster_get(c, admin_url, nodes, cap, NULL, err);
+}
+
+static int cluster_get(lota_client *c, const char *admin_url, lota_client_node *nodes, size_t cap,
+                       uint64_t *extent_size, lota_client_error *err)
 {
 	if (err)
 		memset(err, 0, sizeof(*err));
@@ -76,6 +87,10 @@ int lota_client_cluster(lota_client *c, const char *admin_url, lota_client_node 
 	if (!cJSON_IsArray(members)) {
 		lota__client_err(err, rc, "%s is not lotad's /cluster JSON", url);
 		goto out;
+	}
+	if (extent_size) {
+		double es = num_field(doc, "extent_size_bytes", 0);
+		*extent_size = es >= 1 && es < 1e18 ? (uint64_t)es : 0;
 	}
 	int count = 0;
 	const cJSON *m;
@@ -300,22 +315,25 @@ int lota_client_owner(lota_client *c, const char *bucket, const char *key, uint6
 	lota__xfer_cleanup(&x);
 	if (rc < 0)
 		return rc;
-	uint64_t index;
-	rc = lota_extent_index(info.size_bytes, c->extent_size, offset, &index);
-	if (rc < 0) {
-		lota__client_err(err, rc, "offset %llu is beyond the object (%llu bytes)",
-		                 (unsigned long long)offset, (unsigned long long)info.size_bytes);
-		return rc;
-	}
+	uint64_t index, ext = 0;
 	rc = -ENOMEM;
 	nodes = calloc(OWNER_MAX_NODES, sizeof(*nodes));
 	pl = lota_placement_new();
 	if (!nodes || !pl)
 		goto out;
-	rc = lota_client_cluster(c, NULL, nodes, OWNER_MAX_NODES, err);
+	rc = cluster_get(c, NULL, nodes, OWNER_MAX_NODES, &ext, err);
 	if (rc < 0)
 		goto out;
 	size_t n = (size_t)rc < OWNER_MAX_NODES ? (size_t)rc : OWNER_MAX_NODES;
+	/* the cluster's own extent size wins: another one names other extents */
+	if (!ext)
+		ext = c->extent_size;
+	rc = lota_extent_index(info.size_bytes, ext, offset, &index);
+	if (rc < 0) {
+		lota__client_err(err, rc, "offset %llu is beyond the object (%llu bytes)",
+		                 (unsigned long long)offset, (unsigned long long)info.size_bytes);
+		goto out;
+	}
 	size_t up = 0;
 	for (size_t i = 0; i < n; i++) {
 		/* lotad leaves out of its placement a member with no capacity known yet
@@ -341,7 +359,7 @@ int lota_client_owner(lota_client *c, const char *bucket, const char *key, uint6
 	                      .version_id = {info.version_id, strlen(info.version_id)},
 	                      .size_bytes = info.size_bytes};
 	lota_hash128 h;
-	rc = lota_extent_name(&obj, c->extent_size, index, &h);
+	rc = lota_extent_name(&obj, ext, index, &h);
 	size_t best = 0;
 	if (rc == 0) {
 		rc = lota_placement_owner(pl, h);

@@ -341,7 +341,9 @@ char *lotad_cluster_json(lotad_cluster *c, size_t *len)
 	size_t o = 0;
 	o += (size_t)snprintf(out + o, cap - o, "{\"node\":");
 	o += json_str(out + o, cap - o, c->cfg.node_id);
-	o += (size_t)snprintf(out + o, cap - o, ",\"members\":[");
+	/* the extent size: a client computing owners needs the one the cluster cuts by */
+	o += (size_t)snprintf(out + o, cap - o, ",\"extent_size_bytes\":%" PRIu64 ",\"members\":[",
+	                      c->cfg.extent_size);
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < c->n; i++) {
 		member *m = &c->members[i];

@@ -121,6 +121,9 @@ for off in 0 $((16 * MiB)) $((32 * MiB)); do
 	check_contains "... names a member ($out)" "$o" "a b c"
 	check_eq "... node b's admin endpoint names the same owner" "$o" \
 		"$(L b owner "s3://$B/x.bin" --offset "$off" | awk '{ print $4 }')"
+	check_eq "... without --extent-size (the size /cluster states) the same owner" "$o" \
+		"$(timeout 60 "$LOTA" owner "s3://$B/x.bin" --offset "$off" --endpoint-url "$(s3ep c)" \
+			--admin-url "$(admin c)" --profile alice | awk '$3 == "owner" { print $4 }')"
 	off_rank=$("$LOTA" owner --node a --node b --node c --bucket "$B" --key x.bin \
 		--etag "$ETAG" --size "$SIZE" --extent-size "$EXT" --offset "$off" | sed -n '2s/^1 //p')
 	check_eq "... the offline ranking agrees (equal capacities)" "$o" "$off_rank"
