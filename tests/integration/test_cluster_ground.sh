@@ -119,7 +119,7 @@ for i in 1 2 3; do
 	check_contains "lota cluster (node 1's /cluster) lists n$i up at ${NG_ADDR[i]}" \
 		"$(printf '%-20s %-22s %-5s' "n$i" "${NG_ADDR[i]}:$NG_PEER_PORT" up)" "$out"
 done
-check_contains "lota cluster marks node 1 as this node" "  (this node)" \
+check_contains "lota cluster marks node 1 as the node that answered" "  (answered)" \
 	"$(grep '^n1 ' <<<"$out")"
 offs=()
 for ((x = 0; x < 16; x++)); do offs+=($((x * EXT + 12345))); done

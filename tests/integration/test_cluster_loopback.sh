@@ -166,15 +166,16 @@ check_eq "upload through node a" 200 \
 	"$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/x" "$(url a x.bin)")"
 ETAG_X="\"$(md5sum "$W/x" | cut -d' ' -f1)\""
 
-fills() { # the fills of every node: their own and those made for a member
-	local n t=0
-	for n in a b c; do
-		t=$((t + $(metric "$n" 'lota_cache_fills_total{result="started"}') + $(metric "$n" 'lota_peer_fills_total{source="upstream"}')))
-	done
-	echo "$t"
+# node_fills NODE: the fills NODE made from the upstream: every fill it started (its own
+# and those it ran as an owner for a member) but those a member gave it
+node_fills() {
+	echo $(($(metric "$1" 'lota_cache_fills_total{result="started"}') - $(metric "$1" 'lota_peer_fills_total{source="peer"}')))
+}
+fills() { # the upstream fills of every node
+	echo $(($(node_fills a) + $(node_fills b) + $(node_fills c)))
 }
 fills_ab() { # those of a and b (when c is dead)
-	echo $(($(metric a 'lota_cache_fills_total{result="started"}') + $(metric a 'lota_peer_fills_total{source="upstream"}') + $(metric b 'lota_cache_fills_total{result="started"}') + $(metric b 'lota_peer_fills_total{source="upstream"}')))
+	echo $(($(node_fills a) + $(node_fills b)))
 }
 idle() {
 	local n
