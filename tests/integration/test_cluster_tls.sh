@@ -42,7 +42,7 @@ mkcert() { # mkcert NAME CA
 			-days 2 -extfile "$T/$1.ext" -out "$T/$1.pem" 2>/dev/null &&
 		chmod 600 "$T/$1.key"
 }
-mkca ca && mkca rogue-ca || it_die "openssl could not make the CAs"
+{ mkca ca && mkca rogue-ca; } || it_die "openssl could not make the CAs"
 for n in a b c; do mkcert "$n" ca || it_die "openssl could not make $n's certificate"; done
 mkcert rogue rogue-ca || it_die "openssl could not make the rogue certificate"
 tlsargs() { echo --peer-tls-cert "$T/$1.pem" --peer-tls-key "$T/$1.key" --peer-tls-ca "$T/ca.pem"; }
@@ -193,6 +193,7 @@ check_contains "a key that is not the cert's is refused" 'config key "peer_tls_k
 check_contains "... with the reason" "key values mismatch" "$out"
 out=$(bad --peer-tls-cert "$T/a.pem" --peer-tls-key "$T/a.key" --peer-tls-ca "$T/missing.pem")
 check_contains "a missing CA file is refused" 'config key "peer_tls_ca"' "$out"
+# shellcheck disable=SC2046 # (paths without spaces)
 out=$("$(it_lotad_bin)" --upstream "http://127.0.0.1:$RGW_PORT" $(tlsargs a) 2>&1)
 check_contains "peer TLS without a cluster is refused" 'config key "peer_tls_cert": peer TLS needs a cluster' "$out"
 
