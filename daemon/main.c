@@ -164,6 +164,13 @@ static const lota_config_key lotad_keys[] = {
      "a peer that sends nothing this long has failed (the read goes on elsewhere)"},
     {"peer_readahead", LOTA_CONFIG_INT, "2", 0, 64, false, false, 0, "N",
      "extents read ahead from their owners"},
+    {"peer_tls_cert", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "FILE",
+     "mutual TLS on the peer port: this node's certificate (PEM, signed by peer_tls_ca, "
+     "naming the node's peer address); needs peer_tls_key and peer_tls_ca"},
+    {"peer_tls_key", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "FILE",
+     "the key of peer_tls_cert (PEM, mode 0600)"},
+    {"peer_tls_ca", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "FILE",
+     "the cluster CA: peers must present a certificate it signed"},
 };
 
 static char *cluster_json(void *c, size_t *len)

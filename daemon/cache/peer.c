@@ -240,13 +240,25 @@ int cache_start_peer(creq *q, uint64_t k, uint64_t last)
 		q->hdrs = l;
 		p = eol + 2;
 	}
+	const char *tcert = NULL, *tkey = NULL, *tca = NULL;
+	bool tls = lotad_cluster_peer_tls(ca->cluster, &tcert, &tkey, &tca) == 1;
 	snprintf(url, sizeof(url),
-	         strchr(q->peer.host, ':') ? "http://[%s]:%d/peer/extent"
-	                                   : "http://%s:%d/peer/extent",
-	         q->peer.host, q->peer.port);
+	         strchr(q->peer.host, ':') ? "%s://[%s]:%d/peer/extent" : "%s://%s:%d/peer/extent",
+	         tls ? "https" : "http", q->peer.host, q->peer.port);
 	e = cache_easy_new(q->s, url, q->hdrs, false, peer_header, peer_write, q, q->errbuf);
 	if (!e)
 		goto direct;
+	if (tls) {
+		/* mutual TLS: this node's certificate, and the owner's checked against the
+		 * cluster CA and the member address in the URL (never the upstream's CA) */
+		curl_easy_setopt(e, CURLOPT_SSLCERT, tcert);
+		curl_easy_setopt(e, CURLOPT_SSLKEY, tkey);
+		curl_easy_setopt(e, CURLOPT_CAINFO, tca);
+		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+		curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	}
 	uint64_t t = lotad_cluster_timeout_ms(ca->cluster);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)t);
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);

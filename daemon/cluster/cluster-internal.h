@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include <openssl/ssl.h>
+
 #include <lota/http.h>
 #include <lota/peer.h>
 
@@ -41,7 +43,8 @@ struct lotad_cluster {
 	size_t n;
 	lota_placement *placement; /* members up with capacity > 0 */
 	int listen_fd;
-	int stop_fd; /* eventfd: readable once the cluster stops */
+	SSL_CTX *tls_srv, *tls_cli; /* peer TLS (tls.c), or NULL for plain HTTP */
+	int stop_fd;                /* eventfd: readable once the cluster stops */
 	atomic_bool stopping;
 	pthread_t prober, acceptor;
 	bool started;
@@ -63,16 +66,34 @@ void lotad_cluster__probe_result(lotad_cluster *c, const char *id, bool ok, uint
 /* This node's cache figures (0, 0 without a store). */
 void lotad_cluster__own_figures(lotad_cluster *c, uint64_t *used, uint64_t *capacity);
 
+/* --- tls.c: peer TLS --- */
+/* The key file must be a regular file of this user that nobody else may read. */
+int lotad_cluster__tls_key_check(const char *path, char *err, size_t cap);
+/* A context for the listener (server) or this node's peer clients from cfg's files;
+ * err names the config key at fault. */
+int lotad_cluster__tls_ctx(const lotad_cluster_config *cfg, bool server, SSL_CTX **out, char *err,
+                           size_t cap);
+/* Make ssl's verification require that the peer's certificate names host. */
+int lotad_cluster__tls_verify_host(SSL *ssl, const char *host);
+
 /* --- wire.c: blocking sockets with timeouts --- */
-/* Connect to host:port within timeout_ms; the socket then has send/receive timeouts of
- * timeout_ms. Returns the fd or -errno. */
-int lotad_peer_connect(const char *host, int port, uint64_t timeout_ms);
+typedef struct lotad_peer_wire {
+	int fd;
+	SSL *ssl; /* with peer TLS */
+} lotad_peer_wire;
+/* Connect to host:port within timeout_ms (and, with peer TLS, complete the handshake,
+ * the member's certificate checked against host); the socket then has send/receive
+ * timeouts of timeout_ms. Returns 0 or -errno (-EPROTO: the handshake failed). */
+int lotad_peer_connect(lotad_cluster *c, const char *host, int port, uint64_t timeout_ms,
+                       lotad_peer_wire *w);
 /* Send all of buf. Returns 0 or -errno (-EAGAIN: the timeout passed). */
-int lotad_peer_send_all(int fd, const void *buf, size_t len);
+int lotad_peer_send_all(lotad_peer_wire *w, const void *buf, size_t len);
 /* Read a response head into buf (cap): returns the head's length (bytes after it, up to
  * *have, are body), or -errno / a LOTA_E_HTTP code. */
-int lotad_peer_read_response(int fd, char *buf, size_t cap, size_t *have, lota_http_response *r,
-                             lota_http_header *h, size_t nh);
+int lotad_peer_read_response(lotad_peer_wire *w, char *buf, size_t cap, size_t *have,
+                             lota_http_response *r, lota_http_header *h, size_t nh);
+/* Close w (a no-op on a wire that never connected). */
+void lotad_peer_close(lotad_peer_wire *w);
 /* The value of header `name` as an unsigned number, or def when absent or bad. */
 uint64_t lotad_peer_header_u64(const lota_http_header *h, size_t nh, const char *name,
                                uint64_t def);

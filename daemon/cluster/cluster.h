@@ -50,6 +50,9 @@ typedef struct lotad_cluster_config {
 	uint64_t extent_size;    /* the cache's extent size (the same on every node) */
 	char upstream_url[1024]; /* scheme://host[:port]: fill tickets must point there */
 	const char *upstream_ca_file;
+	/* mutual TLS on the peer port: this node's certificate chain, its key (0600) and the
+	 * cluster CA that signs every member's certificate; all empty: plain HTTP */
+	char tls_cert[1024], tls_key[1024], tls_ca[1024];
 } lotad_cluster_config;
 
 typedef struct lotad_cluster lotad_cluster;
@@ -123,6 +126,10 @@ int lotad_cluster_extent_headers(lotad_cluster *c, lota_str extent, lota_str ran
                                  char *buf, size_t cap);
 
 uint64_t lotad_cluster_timeout_ms(const lotad_cluster *c);
+/* With peer TLS: 1 and the certificate, key and CA files for a client of the peer port
+ * (the front node's reads through curl); 0 for plain HTTP. */
+int lotad_cluster_peer_tls(const lotad_cluster *c, const char **cert, const char **key,
+                           const char **ca);
 unsigned lotad_cluster_readahead(const lotad_cluster *c);
 
 /*

@@ -2,7 +2,8 @@
  * config.c - the cluster's keys of lotad's configuration, each checked with a message
  * that names the key and the reason (lotad refuses to start on any of them): the node id,
  * the peer port, the members (a static list that must name this node, or a DNS name),
- * the secret file (size and 0600 enforced), the timeouts.
+ * the secret file (size and 0600 enforced), the timeouts, peer TLS (all three files or
+ * none, the key 0600 enforced, the files loaded once here to refuse a bad one at start).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,6 +42,50 @@ static bool id_ok(const char *id)
 	return true;
 }
 
+static int tls_configure(struct lota_config *cfg, lotad_cluster_config *out)
+{
+	static const char *const keys[3] = {"peer_tls_cert", "peer_tls_key", "peer_tls_ca"};
+	char *dst[3] = {out->tls_cert, out->tls_key, out->tls_ca};
+	int given = 0;
+	for (int i = 0; i < 3; i++) {
+		const char *v = lota_config_get_string(cfg, keys[i]);
+		if (v && v[0]) {
+			given |= 1 << i;
+			if (strlen(v) >= sizeof(out->tls_cert)) {
+				fprintf(stderr, "lotad: config key \"%s\": path too long\n",
+				        keys[i]);
+				return -1;
+			}
+			snprintf(dst[i], sizeof(out->tls_cert), "%s", v);
+		}
+	}
+	if (given == 0)
+		return 0;
+	for (int i = 0; i < 3; i++)
+		if (!(given & (1 << i))) {
+			fprintf(stderr,
+			        "lotad: config key \"%s\": required with %s (peer TLS needs "
+			        "peer_tls_cert, peer_tls_key and peer_tls_ca together)\n",
+			        keys[i],
+			        keys[given & 1   ? 0
+			             : given & 2 ? 1
+			                         : 2]);
+			return -1;
+		}
+	char err[1024];
+	if (lotad_cluster__tls_key_check(out->tls_key, err, sizeof(err)) < 0) {
+		fprintf(stderr, "lotad: config key \"peer_tls_key\": %s\n", err);
+		return -1;
+	}
+	SSL_CTX *x = NULL;
+	if (lotad_cluster__tls_ctx(out, true, &x, err, sizeof(err)) < 0) {
+		fprintf(stderr, "lotad: %s\n", err);
+		return -1;
+	}
+	SSL_CTX_free(x);
+	return 0;
+}
+
 int lotad_cluster_configure(struct lota_config *cfg, const char *upstream_url, uint64_t extent_size,
                             lotad_cluster_config *out)
 {
@@ -48,8 +93,15 @@ int lotad_cluster_configure(struct lota_config *cfg, const char *upstream_url, u
 	size_t np = lota_config_get_list(cfg, "peer", &peers);
 	const char *dns = lota_config_get_string(cfg, "peers_dns");
 	bool has_dns = dns && dns[0];
-	if (np == 0 && !has_dns)
+	if (np == 0 && !has_dns) {
+		const char *t = lota_config_get_string(cfg, "peer_tls_cert");
+		if (t && t[0]) {
+			fprintf(stderr, "lotad: config key \"peer_tls_cert\": peer TLS needs a "
+			                "cluster (peer or peers_dns)\n");
+			return -1;
+		}
 		return 1;
+	}
 	memset(out, 0, sizeof(*out));
 	if (np && has_dns) {
 		fprintf(stderr, "lotad: config key \"peers_dns\": give either peer (a static list) "
@@ -161,5 +213,5 @@ int lotad_cluster_configure(struct lota_config *cfg, const char *upstream_url, u
 		fprintf(stderr, "lotad: config key \"cluster_secret_file\": %s\n", err);
 		return -1;
 	}
-	return 0;
+	return tls_configure(cfg, out);
 }

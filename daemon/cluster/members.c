@@ -229,6 +229,9 @@ lotad_cluster *lotad_cluster_new(const lotad_cluster_config *cfg, lotad_store *s
 		snprintf(err, cap, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
+	if (cfg->tls_cert[0] && (lotad_cluster__tls_ctx(cfg, true, &c->tls_srv, err, cap) < 0 ||
+	                         lotad_cluster__tls_ctx(cfg, false, &c->tls_cli, err, cap) < 0))
+		goto fail;
 	c->listen_fd = bind_listener(cfg->listen_host, cfg->listen_port, err, cap);
 	if (c->listen_fd < 0)
 		goto fail;
@@ -283,6 +286,8 @@ void lotad_cluster_free(lotad_cluster *c)
 		close(c->stop_fd);
 	lota_placement_free(c->placement);
 	lota_peer_auth_free(c->auth);
+	SSL_CTX_free(c->tls_srv);
+	SSL_CTX_free(c->tls_cli);
 	explicit_bzero(c->cfg.secret, sizeof(c->cfg.secret));
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->conns_lock);
@@ -469,6 +474,17 @@ int lotad_cluster_extent_headers(lotad_cluster *c, lota_str extent, lota_str ran
 		i += len;
 	}
 	return (int)o;
+}
+
+int lotad_cluster_peer_tls(const lotad_cluster *c, const char **cert, const char **key,
+                           const char **ca)
+{
+	if (!c || !c->cfg.tls_cert[0])
+		return 0;
+	*cert = c->cfg.tls_cert;
+	*key = c->cfg.tls_key;
+	*ca = c->cfg.tls_ca;
+	return 1;
 }
 
 uint64_t lotad_cluster_timeout_ms(const lotad_cluster *c)

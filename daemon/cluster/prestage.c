@@ -66,13 +66,14 @@ static void poke(lotad_cluster *c, const lotad_peer_owner *o, const char *hex, l
 	                      .range = LOTA_STR_LIT("bytes=0-0"),
 	                      .ticket = ticket};
 	int n = head ? lota_peer_format(c->auth, &f, host, head, LOTA_PEER_HEAD_MAX) : -ENOMEM;
-	int fd = n > 0 ? lotad_peer_connect(o->host, o->port, c->cfg.timeout_ms) : -1;
-	int rc = fd >= 0 ? lotad_peer_send_all(fd, head, (size_t)n) : -ECONNREFUSED;
+	lotad_peer_wire w = {.fd = -1};
+	int rc = n > 0 ? lotad_peer_connect(c, o->host, o->port, c->cfg.timeout_ms, &w) : -1;
 	if (rc == 0)
-		rc = lotad_peer_read_response(fd, head, LOTA_PEER_HEAD_MAX, &have, &r, h, 32);
+		rc = lotad_peer_send_all(&w, head, (size_t)n);
+	if (rc == 0)
+		rc = lotad_peer_read_response(&w, head, LOTA_PEER_HEAD_MAX, &have, &r, h, 32);
 	lotad_cluster_count_out(c, rc > 0 && r.status == 206 ? RES_OK : RES_ERROR, 0);
-	if (fd >= 0)
-		close(fd);
+	lotad_peer_close(&w);
 	free(head);
 }
 

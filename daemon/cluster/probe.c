@@ -39,15 +39,16 @@ static int probe_one(lotad_cluster *c, const member *m, uint64_t *used, uint64_t
 	int n = lota_peer_format(c->auth, &f, host, head, sizeof(head));
 	if (n < 0)
 		return n;
-	int fd = lotad_peer_connect(m->host, m->port, t);
-	if (fd < 0)
-		return fd;
-	int rc = lotad_peer_send_all(fd, head, (size_t)n);
+	lotad_peer_wire w;
+	int rc = lotad_peer_connect(c, m->host, m->port, t, &w);
+	if (rc < 0)
+		return rc;
+	rc = lotad_peer_send_all(&w, head, (size_t)n);
 	if (rc == 0) {
 		size_t have = 0;
 		lota_http_response r;
 		lota_http_header h[32];
-		rc = lotad_peer_read_response(fd, head, sizeof(head), &have, &r, h, 32);
+		rc = lotad_peer_read_response(&w, head, sizeof(head), &have, &r, h, 32);
 		if (rc > 0) {
 			rc = r.status == 200 ? 0 : -EPROTO;
 			*cap = lotad_peer_header_u64(r.headers, r.num_headers,
@@ -66,7 +67,7 @@ static int probe_one(lotad_cluster *c, const member *m, uint64_t *used, uint64_t
 			}
 		}
 	}
-	close(fd);
+	lotad_peer_close(&w);
 	return rc;
 }
 

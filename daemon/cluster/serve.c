@@ -16,8 +16,13 @@
  * a byte. The identity of the extent is its full canonical cache key (bucket, key, ETag,
  * size, version id, index), which the store checks against the file on open: the bytes
  * sent are those of exactly that object version.
+ *
+ * With peer TLS (tls.c) the connection is TLS on a non-blocking socket: the handshake
+ * comes first, and a client without a certificate of the cluster CA fails it and gets
+ * nothing but the handshake's alert.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -27,24 +32,127 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #include <lota/log.h>
 
 #include "cluster/cluster-internal.h"
 
-#define IO_BUF       (256u * 1024u)
-#define IDLE_TIMEOUT 30  /* seconds a peer connection may sit between requests */
-#define SEND_TIMEOUT 120 /* seconds a member may take no byte (its client reads slowly) */
+#define IO_BUF                (256u * 1024u)
+#define IDLE_TIMEOUT          30  /* seconds a peer connection may sit between requests */
+#define SEND_TIMEOUT          120 /* seconds a member may take no byte (its client reads slowly) */
+#define TLS_HANDSHAKE_TIMEOUT 10  /* seconds for a client to complete the TLS handshake */
 
 typedef struct pconn {
 	lotad_cluster *c;
 	int fd;
+	SSL *ssl;      /* with peer TLS */
 	char peer[64]; /* address, for logs */
 } pconn;
+
+/* Wait until fd is ready for ev, the timeout passes or the cluster stops. */
+static int wait_fd(pconn *pc, short ev, int timeout_ms)
+{
+	for (;;) {
+		struct pollfd p[2] = {{.fd = pc->fd, .events = ev},
+		                      {.fd = pc->c->stop_fd, .events = POLLIN}};
+		int pr = poll(p, 2, timeout_ms);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0)
+			return -errno;
+		if (pr == 0)
+			return -ETIMEDOUT;
+		if (p[1].revents)
+			return -ECANCELED;
+		return 0;
+	}
+}
+
+/* After an SSL call returned r <= 0: wait for what it wants, or the error to give up. */
+static int tls_step(pconn *pc, int r, int timeout_ms)
+{
+	switch (SSL_get_error(pc->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		return wait_fd(pc, POLLIN, timeout_ms);
+	case SSL_ERROR_WANT_WRITE:
+		return wait_fd(pc, POLLOUT, timeout_ms);
+	case SSL_ERROR_ZERO_RETURN:
+		return -ECONNRESET;
+	case SSL_ERROR_SYSCALL:
+		return errno && errno != EAGAIN ? -errno : -ECONNRESET;
+	default:
+		return -EPROTO;
+	}
+}
+
+static int tls_handshake(pconn *pc)
+{
+	int fl = fcntl(pc->fd, F_GETFL);
+	if (fl < 0 || fcntl(pc->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	pc->ssl = SSL_new(pc->c->tls_srv);
+	if (!pc->ssl || SSL_set_fd(pc->ssl, pc->fd) != 1)
+		return -ENOMEM;
+	for (;;) {
+		ERR_clear_error();
+		errno = 0;
+		int r = SSL_accept(pc->ssl);
+		if (r == 1)
+			return 0;
+		unsigned long e = ERR_peek_last_error();
+		int rc = tls_step(pc, r, TLS_HANDSHAKE_TIMEOUT * 1000);
+		if (rc) {
+			lota_log_warn("peer %s: TLS handshake refused: %s", pc->peer,
+			              e ? ERR_reason_error_string(e) : lota_strerror(rc));
+			return rc;
+		}
+	}
+}
+
+/* Read what the member sent (at most cap bytes), waiting for the idle timeout. */
+static ssize_t recv_in(pconn *pc, char *buf, size_t cap)
+{
+	if (pc->ssl) {
+		for (;;) {
+			ERR_clear_error();
+			errno = 0;
+			int r = SSL_read(pc->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
+			if (r > 0)
+				return r;
+			int rc = tls_step(pc, r, IDLE_TIMEOUT * 1000);
+			if (rc)
+				return rc;
+		}
+	}
+	for (;;) {
+		int rc = wait_fd(pc, POLLIN, IDLE_TIMEOUT * 1000);
+		if (rc)
+			return rc;
+		ssize_t n = recv(pc->fd, buf, cap, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n <= 0 ? -ECONNRESET : n;
+	}
+}
 
 /* Send all of buf to the member, giving up when it takes nothing for SEND_TIMEOUT
  * seconds or the cluster stops (so a stop never waits on a slow member). */
 static int send_out(pconn *pc, const char *buf, size_t len)
 {
+	while (len && pc->ssl) {
+		ERR_clear_error();
+		errno = 0;
+		int r = SSL_write(pc->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+		if (r > 0) {
+			buf += r;
+			len -= (size_t)r;
+			continue;
+		}
+		int rc = tls_step(pc, r, SEND_TIMEOUT * 1000);
+		if (rc)
+			return rc;
+	}
 	while (len) {
 		struct pollfd p[2] = {{.fd = pc->fd, .events = POLLOUT},
 		                      {.fd = pc->c->stop_fd, .events = POLLIN}};
@@ -201,19 +309,9 @@ static int one_request(pconn *pc, char *in, size_t *have, char *buf)
 		if (*have == LOTA_PEER_HEAD_MAX)
 			break;
 		/* wait for bytes, the idle timeout or the cluster's stop */
-		struct pollfd p[2] = {{.fd = pc->fd, .events = POLLIN},
-		                      {.fd = c->stop_fd, .events = POLLIN}};
-		int pr = poll(p, 2, IDLE_TIMEOUT * 1000);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr <= 0 || p[1].revents)
-			return -ECANCELED;
-		ssize_t n = recv(pc->fd, in + *have, LOTA_PEER_HEAD_MAX - *have, 0);
-		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			return -ECONNRESET;
-		}
+		ssize_t n = recv_in(pc, in + *have, LOTA_PEER_HEAD_MAX - *have);
+		if (n < 0)
+			return (int)n;
 		*have += (size_t)n;
 	}
 	if (hl < 0 || req.body != LOTA_HTTP_BODY_NONE) {
@@ -255,12 +353,18 @@ static void *conn_main(void *arg)
 	char *in = malloc(LOTA_PEER_HEAD_MAX);
 	char *buf = malloc(IO_BUF);
 	size_t have = 0;
-	if (in && buf) {
+	if (in && buf && (!c->tls_srv || tls_handshake(pc) == 0)) {
 		while (!atomic_load(&c->stopping) && one_request(pc, in, &have, buf) == 0) {
 		}
 	}
 	free(in);
 	free(buf);
+	if (pc->ssl) {
+		if (SSL_is_init_finished(pc->ssl))
+			SSL_shutdown(
+			    pc->ssl); /* the close_notify, without waiting for the member's */
+		SSL_free(pc->ssl);
+	}
 	close(pc->fd);
 	free(pc);
 	pthread_mutex_lock(&c->conns_lock);

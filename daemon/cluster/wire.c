@@ -1,7 +1,7 @@
 /*
  * wire.c - blocking sockets with timeouts for the cluster's own threads (the prober and,
  * on the front node, peer fetches): connect within a deadline, send everything, read a
- * response head with liblota's strict parser.
+ * response head with liblota's strict parser; over TLS with peer TLS on (tls.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +15,10 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+
+#include <lota/log.h>
 
 #include "cluster/cluster-internal.h"
 
@@ -57,7 +61,7 @@ static int connect_one(const struct addrinfo *ai, uint64_t timeout_ms)
 	return fd;
 }
 
-int lotad_peer_connect(const char *host, int port, uint64_t timeout_ms)
+static int connect_fd(const char *host, int port, uint64_t timeout_ms)
 {
 	struct addrinfo hints = {
 	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
@@ -76,15 +80,81 @@ int lotad_peer_connect(const char *host, int port, uint64_t timeout_ms)
 	return fd;
 }
 
-int lotad_peer_send_all(int fd, const void *buf, size_t len)
+/* An OpenSSL I/O failure as -errno: the socket's timeouts show as EAGAIN. */
+static int ssl_errno(SSL *ssl, int r)
+{
+	int e = SSL_get_error(ssl, r);
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return -ECONNRESET;
+	if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return -ETIMEDOUT;
+		return errno ? -errno : -ECONNRESET;
+	}
+	return -EPROTO;
+}
+
+int lotad_peer_connect(lotad_cluster *c, const char *host, int port, uint64_t timeout_ms,
+                       lotad_peer_wire *w)
+{
+	w->ssl = NULL;
+	w->fd = connect_fd(host, port, timeout_ms);
+	if (w->fd < 0)
+		return w->fd;
+	if (!c->tls_cli)
+		return 0;
+	ERR_clear_error();
+	w->ssl = SSL_new(c->tls_cli);
+	if (!w->ssl || SSL_set_fd(w->ssl, w->fd) != 1 ||
+	    lotad_cluster__tls_verify_host(w->ssl, host) < 0) {
+		lotad_peer_close(w);
+		return -ENOMEM;
+	}
+	errno = 0;
+	int r = SSL_connect(w->ssl);
+	if (r != 1) {
+		int rc = ssl_errno(w->ssl, r);
+		unsigned long e = ERR_peek_last_error();
+		lota_log_warn("cluster: TLS handshake with %s:%d failed: %s", host, port,
+		              e ? ERR_reason_error_string(e) : lota_strerror(rc));
+		lotad_peer_close(w);
+		return rc == -ETIMEDOUT ? rc : -EPROTO;
+	}
+	return 0;
+}
+
+void lotad_peer_close(lotad_peer_wire *w)
+{
+	if (w->ssl) {
+		SSL_free(w->ssl);
+		w->ssl = NULL;
+	}
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+}
+
+int lotad_peer_send_all(lotad_peer_wire *w, const void *buf, size_t len)
 {
 	const char *p = buf;
 	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		ssize_t n;
+		if (w->ssl) {
+			ERR_clear_error();
+			errno = 0;
+			int r = SSL_write(w->ssl, p, len > INT32_MAX ? INT32_MAX : (int)len);
+			if (r <= 0) {
+				int rc = ssl_errno(w->ssl, r);
+				return rc == -ETIMEDOUT ? -EAGAIN : rc;
+			}
+			n = r;
+		} else {
+			n = send(w->fd, p, len, MSG_NOSIGNAL);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+			}
 		}
 		p += n;
 		len -= (size_t)n;
@@ -92,8 +162,8 @@ int lotad_peer_send_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int lotad_peer_read_response(int fd, char *buf, size_t cap, size_t *have, lota_http_response *r,
-                             lota_http_header *h, size_t nh)
+int lotad_peer_read_response(lotad_peer_wire *w, char *buf, size_t cap, size_t *have,
+                             lota_http_response *r, lota_http_header *h, size_t nh)
 {
 	*have = 0;
 	for (;;) {
@@ -102,7 +172,17 @@ int lotad_peer_read_response(int fd, char *buf, size_t cap, size_t *have, lota_h
 			return rc;
 		if (*have == cap)
 			return LOTA_E_HTTP_HEAD_TOO_LONG;
-		ssize_t n = recv(fd, buf + *have, cap - *have, 0);
+		if (w->ssl) {
+			ERR_clear_error();
+			errno = 0;
+			int n = SSL_read(w->ssl, buf + *have,
+			                 cap - *have > INT32_MAX ? INT32_MAX : (int)(cap - *have));
+			if (n <= 0)
+				return ssl_errno(w->ssl, n);
+			*have += (size_t)n;
+			continue;
+		}
+		ssize_t n = recv(w->fd, buf + *have, cap - *have, 0);
 		if (n == 0)
 			return -ECONNRESET;
 		if (n < 0) {

@@ -4,7 +4,8 @@
  * each other: each sees the other up in GET /cluster, a request without peer headers on
  * the peer port gets a 403 and no body, and a member that stops is seen down after three
  * missed probes (waited for against a deadline, never for a fixed time); members from a
- * DNS name (localhost) with this node recognised by its address.
+ * DNS name (localhost) with this node recognised by its address; the peer TLS key file's
+ * checks and a certificate file that is not one refused with its key.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster/cluster-internal.h"
 #include "cluster/cluster.h"
 #include "util/clock.h"
 
@@ -231,6 +233,34 @@ static void test_dns(void)
 	lotad_cluster_free(c);
 }
 
+static void test_tls_files(void)
+{
+	CU_ASSERT_FATAL(lota_unit_tmpdir("lota-cluster", dir, sizeof(dir)));
+	char err[1024];
+	CU_ASSERT_EQUAL(lotad_cluster__tls_key_check(file_of("key", 64, 0600), err, sizeof(err)),
+	                0);
+	CU_ASSERT_EQUAL(lotad_cluster__tls_key_check(file_of("open", 64, 0644), err, sizeof(err)),
+	                -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "must be 0600"));
+	CU_ASSERT_EQUAL(lotad_cluster__tls_key_check(file_of("group", 64, 0640), err, sizeof(err)),
+	                -1);
+	CU_ASSERT_EQUAL(lotad_cluster__tls_key_check(dir, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "not a regular file"));
+	char missing[600];
+	snprintf(missing, sizeof(missing), "%s/none", dir);
+	CU_ASSERT_EQUAL(lotad_cluster__tls_key_check(missing, err, sizeof(err)), -1);
+	/* random bytes are no certificate: refused with the key named */
+	static lotad_cluster_config cfg;
+	snprintf(cfg.tls_cert, sizeof(cfg.tls_cert), "%s", file_of("cert", 64, 0644));
+	snprintf(cfg.tls_key, sizeof(cfg.tls_key), "%s", file_of("key", 64, 0600));
+	snprintf(cfg.tls_ca, sizeof(cfg.tls_ca), "%s", file_of("ca", 64, 0644));
+	SSL_CTX *x = (SSL_CTX *)1;
+	CU_ASSERT_EQUAL(lotad_cluster__tls_ctx(&cfg, true, &x, err, sizeof(err)), -1);
+	CU_ASSERT_PTR_NULL(x);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "config key \"peer_tls_cert\""));
+	lota_unit_rmtree(dir);
+}
+
 int main(void)
 {
 	CU_TestInfo tests[] = {
@@ -238,6 +268,7 @@ int main(void)
 	    {"cluster secret file checks", test_secret},
 	    {"two members probe each other", test_two_nodes},
 	    {"members from a DNS name", test_dns},
+	    {"peer TLS file checks", test_tls_files},
 	    CU_TEST_INFO_NULL,
 	};
 	return lota_unit_run("daemon_cluster", tests);

@@ -10,12 +10,18 @@ test checks lotad against the specification, not against itself.
     peer_sign.py extent HOST PORT SECRET_FILE NODE_ID BUCKET KEY ETAG SIZE INDEX RANGE OUT
         a signed GET /peer/extent of one extent (no fill ticket); the body goes to OUT,
         the status is printed.
+    peer_sign.py plain HOST PORT SECRET_FILE NODE_ID
+    peer_sign.py tls HOST PORT SECRET_FILE NODE_ID CA [CERT KEY]
+        a signed health probe of member NODE_ID in plain HTTP, or over TLS (the server
+        checked against CA, with the client certificate CERT/KEY if given); prints the
+        status (0: none) and the number of bytes received after the handshake.
 """
 
 import hashlib
 import hmac
 import os
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -104,9 +110,40 @@ def refusals(host, port, secret, node):
     refused("the same request replayed", good)
 
 
+def raw_probe(host, port, raw, ctx=None):
+    """raw on one connection (TLS with ctx): (status, bytes received); a refused
+    handshake or a reset ends the read with what came before it."""
+    data = b""
+    try:
+        with socket.create_connection((host, int(port)), timeout=20) as so:
+            if ctx:
+                so = ctx.wrap_socket(so, server_hostname=host)
+            so.sendall(raw)
+            while True:
+                b = so.recv(65536)
+                if not b:
+                    break
+                data += b
+    except (ssl.SSLError, ConnectionError, socket.timeout):
+        pass
+    hd = data.partition(b"\r\n\r\n")[0]
+    status = int(hd.split(b" ")[1]) if hd.startswith(b"HTTP/1.1 ") else 0
+    return status, len(data)
+
+
 def main():
     mode, host, port, secret_file, node = sys.argv[1:6]
     secret = open(secret_file, "rb").read()
+    if mode in ("plain", "tls"):
+        ctx = None
+        if mode == "tls":
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.load_verify_locations(sys.argv[6])
+            if len(sys.argv) > 8:
+                ctx.load_cert_chain(sys.argv[7], sys.argv[8])
+        st, n = raw_probe(host, port, head(secret, "GET", "/peer/health", node), ctx)
+        print(st, n)
+        return
     if mode == "refusals":
         refusals(host, port, secret, node)
         sys.exit(1 if FAILED else 0)
