@@ -72,7 +72,7 @@ RC=(env -u AWS_CA_BUNDLE rclone --config "$work/rclone.conf" --multi-thread-stre
 AWS=(/usr/bin/aws --endpoint-url "$EP" --no-cli-pager)
 LCP=("$lota" cp --endpoint-url "$EP" --quiet)
 
-metric() { curl -sf "$ADMIN/metrics" | awk -v s="$1" '$1 == s { v = $2 } END { print v + 0 }'; }
+metric() { curl -sf "$ADMIN/metrics" | awk -v s="$1" '$1 == s { v = $2 } END { printf "%.0f\n", v + 0 }'; }
 now() { date +%s%N; }
 # timed NAME CMD...: runs CMD, sets T[NAME] in ns
 declare -A T
