@@ -464,7 +464,7 @@ void rig_resp_get(rig_client *c, rig_resp *p)
 			c->dec = d;
 			c->dec_cap = p->body_len;
 		}
-		lota_http_chunked dc;
+		lota_http_chunked dc = {0}; /* init keeps max_line_bytes: set it first */
 		lota_http_chunked_init(&dc);
 		size_t len = p->body_len;
 		memcpy(c->dec, p->body, len);

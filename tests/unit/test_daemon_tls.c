@@ -98,7 +98,7 @@ static void test_create_and_reload(void)
 {
 	char p[700], roots[700];
 	struct stat st;
-	size_t n1, n2, nb;
+	size_t n1 = 0, n2 = 0, nb = 0;
 	fresh();
 	snprintf(roots, sizeof(roots), "%s/roots.pem", g_dir);
 	FILE *f = fopen(roots, "w");
@@ -202,7 +202,7 @@ static void test_bad_files(void)
 	path_of(key, sizeof(key), "ca.key");
 	path_of(pem, sizeof(pem), "ca.pem");
 	/* ca.pem of another CA (another key) */
-	size_t n;
+	size_t n = 0;
 	char *mine = slurp(pem, &n);
 	fresh();
 	lotad_ca_free(open_ok(NULL));
@@ -233,7 +233,7 @@ static void test_bad_files(void)
 	/* no system roots: the bundle is the node CA alone (a warning), not a failure */
 	lotad_ca *ca = open_ok("/nonexistent/roots.pem");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ca);
-	size_t nb, nc;
+	size_t nb = 0, nc = 0;
 	char *b = slurp(lotad_ca_bundle_path(ca), &nb);
 	char *c = slurp(lotad_ca_cert_path(ca), &nc);
 	CU_ASSERT(b && c && nb == nc && memcmp(b, c, nb) == 0);
