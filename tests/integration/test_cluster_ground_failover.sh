@@ -4,7 +4,7 @@
 # links, radosgw behind a slower one, --extent-size 4MiB, --peer-timeout 2s). Needs root.
 #
 # - a peer killed with kill -9 while it streams to a slow reader on another node: the
-#   client sees no error and every byte right (a failover counted); /cluster shows it
+#   client sees no error and every byte right; /cluster shows it
 #   down on the other nodes, reads go on byte-exact without it; after a restart it
 #   rejoins by itself (up on every node's /cluster) and serves byte-exact again.
 # - a fourth node added (nodes 1-3 stop cleanly and restart, every node's flags naming
@@ -65,8 +65,12 @@ wait "$reader"
 check_eq "the slow read through node 1 completes with no error after kill -9 of node $victim" \
 	"0 200" "$? $(cat "$W/k.status")"
 check_eq "... byte-exact" "$(it_sha256 "$W/k.bin")" "$(it_sha256 "$W/k.slow")"
-check "... the rest came from elsewhere (lota_cache_peer_failovers_total grew)" \
-	test "$(ng_metric 1 lota_cache_peer_failovers_total)" -gt "$fo0"
+# Whether node 1 counts a failover depends on timing, not on correctness: the extent
+# being streamed may already sit whole in node 1's socket buffers when the victim dies,
+# and once three probes are missed the victim's next extents go to their new owners
+# without a failover. What matters is checked above (no error, every byte right); the
+# counter is logged (test_cluster_loopback.sh checks it where the timing is fixed).
+it_log "node 1's failovers during the read: $(($(ng_metric 1 lota_cache_peer_failovers_total) - fo0))"
 check "node 1's /cluster shows n$victim down" it_wait_for 15 is_state 1 "n$victim" down
 other=$((5 - victim)) # the third node
 check "node $other's /cluster shows n$victim down" it_wait_for 15 is_state "$other" "n$victim" down
