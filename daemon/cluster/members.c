@@ -418,6 +418,24 @@ size_t lotad_cluster_metrics(char *out, size_t cap, void *ud)
 	return o;
 }
 
+/* The member named id as an owner to ask (*out): 1, or 0 when it is this node or unknown.
+ * The caller holds c->lock. */
+static int owner_of(lotad_cluster *c, lota_str id, lotad_peer_owner *out)
+{
+	for (size_t j = 0; j < c->n; j++) {
+		member *m = &c->members[j];
+		if (strlen(m->id) != id.len || memcmp(m->id, id.ptr, id.len) != 0)
+			continue;
+		if (m->self)
+			return 0;
+		snprintf(out->id, sizeof(out->id), "%s", m->id);
+		snprintf(out->host, sizeof(out->host), "%s", m->host);
+		out->port = m->port;
+		return 1;
+	}
+	return 0;
+}
+
 int lotad_cluster_owner(lotad_cluster *c, lota_hash128 h, lotad_peer_owner *out)
 {
 	if (!c)
@@ -427,18 +445,7 @@ int lotad_cluster_owner(lotad_cluster *c, lota_hash128 h, lotad_peer_owner *out)
 	int i = lota_placement_owner(c->placement, h);
 	if (i >= 0) {
 		lota_str id = lota_placement_node_id(c->placement, (size_t)i);
-		for (size_t j = 0; j < c->n; j++) {
-			member *m = &c->members[j];
-			if (strlen(m->id) != id.len || memcmp(m->id, id.ptr, id.len) != 0)
-				continue;
-			if (!m->self) {
-				snprintf(out->id, sizeof(out->id), "%s", m->id);
-				snprintf(out->host, sizeof(out->host), "%s", m->host);
-				out->port = m->port;
-				rc = 1;
-			}
-			break;
-		}
+		rc = owner_of(c, id, out);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return rc;
@@ -515,18 +522,7 @@ int lotad_cluster_candidate(lotad_cluster *c, lota_hash128 h, const char *const 
 			skipped = strlen(skip[s]) == id.len && memcmp(skip[s], id.ptr, id.len) == 0;
 		if (skipped)
 			continue;
-		for (size_t j = 0; j < c->n; j++) {
-			member *m = &c->members[j];
-			if (strlen(m->id) != id.len || memcmp(m->id, id.ptr, id.len) != 0)
-				continue;
-			if (!m->self) {
-				snprintf(out->id, sizeof(out->id), "%s", m->id);
-				snprintf(out->host, sizeof(out->host), "%s", m->host);
-				out->port = m->port;
-				rc = 1;
-			}
-			break;
-		}
+		rc = owner_of(c, id, out);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return rc;
