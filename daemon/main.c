@@ -94,6 +94,8 @@ static const lota_config_key lotad_keys[] = {
      "on SIGTERM, time in-flight requests get to finish"},
     {"log_level", LOTA_CONFIG_STRING, "info", 0, 0, false, false, 0, "LEVEL",
      "error, warn, info or debug"},
+    {"log_format", LOTA_CONFIG_STRING, "text", 0, 0, false, false, 0, "FORMAT",
+     "text, or json (one JSON object a line)"},
     {"access_log", LOTA_CONFIG_BOOL, "false", 0, 0, false, false, 0, NULL,
      "log one line per request"},
     {"tcp_congestion", LOTA_CONFIG_STRING, "", 0, 0, false, false, 0, "NAME",
@@ -577,6 +579,14 @@ int main(int argc, char **argv)
 		goto usage_error;
 	}
 	lota_log_set_level(level);
+	const char *lfmt = lota_config_get_string(cfg, "log_format");
+	lota_log_format format;
+	if (lota_log_format_parse(lfmt, strlen(lfmt), &format) < 0) {
+		fprintf(stderr, "lotad: config key \"log_format\": \"%s\" is not text or json\n",
+		        lfmt);
+		goto usage_error;
+	}
+	lota_log_set_format(format);
 	const char *listen = lota_config_get_string(cfg, "listen");
 	if (parse_hostport(listen, s.listen_host, sizeof(s.listen_host), &s.listen_port) < 0 ||
 	    s.listen_port == 0) {

@@ -74,6 +74,8 @@ struct lotad_conn {
 	lotad_op op;
 	uint64_t t_start_us, bytes_in, bytes_out;
 	char reqid[64];
+	char bucket[64];    /* for the access log (S3 names are at most 63 bytes) */
+	const char *source; /* where the response came from, for the access log */
 	char peer[64];
 	/* TLS (a connection of tls_listen; NULL on the plain listener) */
 	lotad_tls_conn *tls;
@@ -353,6 +355,8 @@ static void conn_reset_request(lotad_conn *c)
 	c->op = LOTAD_OP_OTHER;
 	c->bytes_in = c->bytes_out = 0;
 	c->reqid[0] = 0;
+	c->bucket[0] = 0;
+	c->source = NULL;
 	c->head_start_ms = 0;
 }
 
@@ -852,6 +856,36 @@ void lotad_conn_set_op(lotad_conn *c, lotad_op op)
 	c->op = op;
 }
 
+void lotad_conn_set_bucket(lotad_conn *c, const char *bucket, size_t len)
+{
+	if (len >= sizeof(c->bucket))
+		len = sizeof(c->bucket) - 1;
+	if (len)
+		memcpy(c->bucket, bucket, len);
+	c->bucket[len] = 0;
+}
+
+/* The source of a response for the access log, from the x-lota-cache header lotad
+ * writes on every cacheable GET/HEAD (the label of the first byte, as
+ * lota_bytes_served_total{source} counts it): hit = cache, peer, miss = upstream (a
+ * fill or a direct read); bypass or no label: the request was proxied. */
+static const char *head_source(const char *head, size_t len)
+{
+	static const char name[] = "\r\nx-lota-cache: ";
+	const char *p = memmem(head, len, name, sizeof(name) - 1);
+	if (!p)
+		return "proxy";
+	p += sizeof(name) - 1;
+	size_t left = len - (size_t)(p - head);
+	if (left >= 3 && memcmp(p, "hit", 3) == 0)
+		return "cache";
+	if (left >= 4 && memcmp(p, "peer", 4) == 0)
+		return "peer";
+	if (left >= 4 && memcmp(p, "miss", 4) == 0)
+		return "upstream";
+	return "proxy";
+}
+
 int lotad_conn_resp_head(lotad_conn *c, int status, const char *head, size_t len,
                          lotad_resp_framing framing)
 {
@@ -881,6 +915,7 @@ int lotad_conn_resp_head(lotad_conn *c, int status, const char *head, size_t len
 	(void)out_append(c, tail, tl);
 	c->resp_started = true;
 	c->status = status;
+	c->source = head_source(head, len);
 	(void)conn_flush(c);
 	return 0;
 }
@@ -984,21 +1019,35 @@ int lotad_conn_resp_commit(lotad_conn *c, size_t n)
 	return 0;
 }
 
+/* One line per request (access_log): the fields operators grep for, as key=value in
+ * text and as members of the line's object in JSON (lota_log_fields). The target is
+ * redacted (signatures, credentials, tokens) before it is logged. */
 static void access_log(lotad_conn *c, uint64_t dur_us)
 {
-	char target[1024];
+	char target[1024], method[32];
 	if (!c->w->s->access_log)
 		return;
 	if (c->state != C_ACTIVE) {
-		lota_log_info("access client=%s status=%d", c->peer, c->status);
+		lota_log_field f[] = {{"client", c->peer, 0}, {"status", NULL, c->status}};
+		lota_log_fields(LOTA_LOG_INFO, "access", f, sizeof(f) / sizeof(f[0]));
 		return;
 	}
 	lota_log_redact_uri(c->req.target.ptr, c->req.target.len, target, sizeof(target));
-	lota_log_info("access client=%s method=%.*s target=%s status=%d op=%s in=%llu out=%llu "
-	              "us=%llu req_id=%s",
-	              c->peer, (int)c->req.method.len, c->req.method.ptr, target, c->status,
-	              lotad_op_name(c->op), (unsigned long long)c->bytes_in,
-	              (unsigned long long)c->bytes_out, (unsigned long long)dur_us, c->reqid);
+	snprintf(method, sizeof(method), "%.*s", (int)c->req.method.len, c->req.method.ptr);
+	lota_log_field f[] = {
+	    {"req_id", c->reqid, 0},
+	    {"client", c->peer, 0},
+	    {"method", method, 0},
+	    {"op", lotad_op_name(c->op), 0},
+	    {"bucket", c->bucket, 0},
+	    {"target", target, 0},
+	    {"status", NULL, c->status},
+	    {"source", c->source ? c->source : "lotad", 0},
+	    {"bytes_in", NULL, (long long)c->bytes_in},
+	    {"bytes_out", NULL, (long long)c->bytes_out},
+	    {"duration_us", NULL, (long long)dur_us},
+	};
+	lota_log_fields(LOTA_LOG_INFO, "access", f, sizeof(f) / sizeof(f[0]));
 }
 
 void lotad_conn_resp_end(lotad_conn *c, bool ok)
@@ -1050,6 +1099,7 @@ void lotad_conn_send_error(lotad_conn *c, int status, const char *code, const ch
 	(void)out_append(c, buf, n);
 	c->resp_started = true;
 	c->status = status;
+	c->source = "lotad"; /* answered by lotad itself */
 	c->framing = LOTAD_RESP_NONE;
 	if (close)
 		c->close_after = true;

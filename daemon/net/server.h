@@ -148,5 +148,7 @@ void lotad_conn_want_drain(lotad_conn *c);
 void lotad_conn_set_op(lotad_conn *c, lotad_op op);
 /* Information the access log prints. */
 void lotad_conn_set_request_id(lotad_conn *c, const char *id, size_t len);
+/* The request's bucket (empty for ListBuckets), for the access log. */
+void lotad_conn_set_bucket(lotad_conn *c, const char *bucket, size_t len);
 
 #endif

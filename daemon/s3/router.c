@@ -122,6 +122,7 @@ void lotad_router_request(lotad_conn *c, void *router)
 	}
 	lotad_classify(req, names, nn, &sr);
 	lotad_conn_set_op(c, sr.op);
+	lotad_conn_set_bucket(c, sr.bucket.ptr, sr.bucket.len);
 
 	lotad_auth_result ar;
 	memset(&ar, 0, sizeof(ar));

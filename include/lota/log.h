@@ -1,8 +1,11 @@
 /*
  * lota/log.h - leveled, line-oriented logging shared by the library and its users.
  *
- * One event = one line. By default lines go to stderr as
- *   2026-11-21T12:00:00.123Z level=info msg...
+ * One event = one line. By default lines go to stderr as text
+ *   2026-11-21T12:00:00.123Z info  msg... key=value...
+ * or, with lota_log_set_format(LOTA_LOG_JSON), as one JSON object a line
+ *   {"ts":"2026-11-21T12:00:00.123Z","level":"info","msg":"...","key":value,...}
+ * (strings escaped so that every line parses whatever bytes it carries).
  * A program may install its own sink. Nothing that is a secret (secret keys, signatures,
  * session tokens, HMACs) may be passed to these functions; lota_log_redact_uri() and
  * lota_log_redact_header() produce loggable forms of URIs and header values that may
@@ -42,6 +45,32 @@ LOTA_API const char *lota_log_level_name(lota_log_level level);
 
 LOTA_API void lota_log(lota_log_level level, const char *fmt, ...) LOTA_PRINTF(2, 3);
 LOTA_API void lota_logv(lota_log_level level, const char *fmt, va_list ap);
+
+/* The shape of a line: text (the default) or one JSON object. Thread-safe. */
+typedef enum lota_log_format {
+	LOTA_LOG_TEXT = 0,
+	LOTA_LOG_JSON = 1,
+} lota_log_format;
+
+LOTA_API void lota_log_set_format(lota_log_format format);
+LOTA_API lota_log_format lota_log_get_format(void);
+/* Parse "text" or "json" (as (ptr,len)). Returns 0 and sets *out, or
+ * LOTA_E_CONFIG_VALUE. */
+LOTA_API int lota_log_format_parse(const char *s, size_t len, lota_log_format *out) LOTA_WUR;
+
+/* One named value of an event: a string when str is non-NULL, else the number num. The
+ * caller keeps both; fields are copied into the line. */
+typedef struct lota_log_field {
+	const char *key;
+	const char *str;
+	long long num;
+} lota_log_field;
+
+/* Log the event msg with n fields: in text, "msg key=value ..." (an empty string shows
+ * as "-"); in JSON, each field is a member of the line's object (a number unquoted).
+ * Values are logged as given: redact them first (lota_log_redact_uri). */
+LOTA_API void lota_log_fields(lota_log_level level, const char *msg, const lota_log_field *fields,
+                              size_t n);
 
 /*
  * Copy `uri` into out (capacity out_cap, always NUL-terminated when out_cap > 0) with the
