@@ -4,7 +4,8 @@
  * The main thread owns the admin listener and the signals (through a signalfd; every
  * thread blocks them): SIGTERM/SIGINT drain the workers (no new connections, in-flight
  * requests finish, bounded by shutdown_timeout, then exit 0); SIGHUP reloads the
- * credentials file, keeping the old store when the new file is bad.
+ * credentials file, keeping the old store when the new file is bad. systemd hears of
+ * each step (READY, RELOADING, STOPPING: util/notify.h).
  * Usage errors exit 2, start-up failures (bind, ...) exit 1.
  */
 #include <errno.h>
@@ -40,6 +41,7 @@
 #include "store/nodesecret.h"
 #include "store/store.h"
 #include "util/hostport.h"
+#include "util/notify.h"
 
 #define MAX_WORKERS 256
 
@@ -245,13 +247,16 @@ typedef struct main_state {
 static void reload_creds(main_state *m)
 {
 	char err[512];
+	lotad_notify("RELOADING=1");
 	lotad_creds *c = lotad_creds_load(m->creds_path ? m->creds_path : "", err, sizeof(err));
 	if (!c) {
 		lota_log_error("SIGHUP: credentials not reloaded, keeping the old ones: %s", err);
+		lotad_notify("READY=1\nSTATUS=serving (the last credentials reload failed)");
 		return;
 	}
 	lotad_creds_set_current(c);
 	lota_log_info("SIGHUP: credentials reloaded (%zu keys)", lotad_creds_count(c));
+	lotad_notify("READY=1\nSTATUS=serving");
 	lotad_creds_unref(c);
 }
 
@@ -282,6 +287,7 @@ static void start_shutdown(main_state *m, const char *why, uint64_t timeout_ms)
 	if (m->stopping)
 		return;
 	m->stopping = true;
+	lotad_notify("STOPPING=1");
 	lota_log_info("%s: stopping: no new connections, finishing requests in flight", why);
 	lotad_admin_set_draining(m->admin);
 	lotad_redirect_detach(m->redirect); /* new connects go direct while lotad drains */
@@ -841,6 +847,7 @@ int main(int argc, char **argv)
 	              "(max_connections, client_buffer)",
 	              (long long)s.max_connections, per_conn / 1024,
 	              (unsigned long long)s.max_connections * per_conn >> 20);
+	lotad_notify("READY=1\nSTATUS=serving");
 	lotad_loop_run(m.loop);
 	exit_code = 0;
 	lota_log_info("lotad stopped%s", m.forced ? " (requests aborted at the deadline)" : "");
