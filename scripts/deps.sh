@@ -13,6 +13,8 @@ PKGS=(
   ceph-mon ceph-osd radosgw awscli python3-boto3 s3cmd curl rclone
   # tools used by tests and benchmarks
   iproute2 procps psmisc openssl wrk nginx-light varnish xxd jq socat bpftool python3-yaml
+  # packaging and deployment: the .debs, sd_notify, the unit, man pages, /metrics lint
+  debhelper lintian fakeroot libsystemd-dev systemd groff-base man-db adduser prometheus
 )
 
 missing=()
@@ -31,8 +33,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # nginx and varnish are started by the benchmarks themselves on loopback ports, never as
-# system services.
-for s in nginx varnish; do
+# system services; prometheus is there for promtool only.
+for s in nginx varnish prometheus; do
   systemctl disable --now "$s" >/dev/null 2>&1 || true
   pkill -x "$s" 2>/dev/null || true
 done
