@@ -6,10 +6,20 @@
 # cache for a hit, proxy for a PUT and lotad for a refused signature; a presigned
 # URL's signature and credential never appear in the log. A bad --log-format is refused
 # at start with the key and the reason.
+# Then the dashboard: lotad is a one-member cluster (so the cluster series exist too);
+# after a miss and a hit its /metrics passes `promtool check metrics`, and every query of
+# deploy/grafana/lota.json names only metrics and labels it exports
+# (tests/deploy/check_dashboard.py).
 . "$(dirname "$0")/lib.sh"
 it_require_rgw
-it_require_cmd "$IT_PY"
-IT_LOTAD_ARGS=(--cache-dir "$IT_DIR/cache:1GiB" --log-format json --access-log)
+it_require_cmd "$IT_PY" promtool
+SRC=${LOTA_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+read -r PEER_PORT _ <<<"$(it_free_ports)"
+head -c 32 /dev/urandom >"$IT_DIR/cluster.secret"
+chmod 600 "$IT_DIR/cluster.secret"
+IT_LOTAD_ARGS=(--cache-dir "$IT_DIR/cache:1GiB" --log-format json --access-log
+	--node-id n1 --peer-listen "127.0.0.1:$PEER_PORT" --peer "n1=127.0.0.1:$PEER_PORT"
+	--cluster-secret-file "$IT_DIR/cluster.secret")
 it_setup
 
 W=$IT_DIR/work
@@ -99,5 +109,11 @@ else
 	it_fail "a presigned URL was made"
 fi
 check "no secret key in the log" bash -c "! grep -qF '$RGW_ALICE_SECRET' '$LOG'"
+
+# --- the dashboard against the live /metrics
+check "GET /metrics" bash -c "curl -sf -m 5 http://127.0.0.1:$IT_LOTAD_ADMIN_PORT/metrics >'$W/metrics'"
+check "promtool check metrics" bash -c "promtool check metrics <'$W/metrics'"
+it_run_checks "dashboard queries" "$IT_PY" "$SRC/tests/deploy/check_dashboard.py" \
+	"$SRC/deploy/grafana/lota.json" "$W/metrics"
 
 it_finish
