@@ -552,8 +552,7 @@ int main(int argc, char **argv)
 	 * that buffer's size, and every later one then comes from a worker's heap, where the
 	 * freed buffers stay (each round of 1,000 uploads aborted at once left ~120 MB more
 	 * RSS behind). */
-	if (!mallopt(M_MMAP_THRESHOLD, 128 * 1024))
-		lota_log_warn("mallopt(M_MMAP_THRESHOLD) failed: freed buffers may stay in RSS");
+	bool mmap_threshold_set = mallopt(M_MMAP_THRESHOLD, 128 * 1024) != 0;
 	cfg = lota_config_new(lotad_keys, sizeof(lotad_keys) / sizeof(lotad_keys[0]));
 	if (!cfg) {
 		fprintf(stderr, "lotad: out of memory\n");
@@ -593,6 +592,9 @@ int main(int argc, char **argv)
 		goto usage_error;
 	}
 	lota_log_set_format(format);
+	/* logged once the format is known: every line of a json log is json */
+	if (!mmap_threshold_set)
+		lota_log_warn("mallopt(M_MMAP_THRESHOLD) failed: freed buffers may stay in RSS");
 	const char *listen = lota_config_get_string(cfg, "listen");
 	if (parse_hostport(listen, s.listen_host, sizeof(s.listen_host), &s.listen_port) < 0 ||
 	    s.listen_port == 0) {
