@@ -13,6 +13,8 @@ PKGS=(
   ceph-mon ceph-osd radosgw awscli python3-boto3 s3cmd curl rclone
   # tools used by tests and benchmarks
   iproute2 procps psmisc openssl wrk nginx-light varnish xxd jq socat bpftool python3-yaml
+  # profiles of bench/cache.sh (LOTA_BENCH_PERF)
+  linux-perf
 )
 
 missing=()
