@@ -98,6 +98,10 @@ static const lota_config_key lotad_keys[] = {
      "log one line per request"},
     {"tcp_congestion", LOTA_CONFIG_STRING, "", 0, 0, false, false, 0, "NAME",
      "TCP congestion control for client sockets, e.g. reno (empty = system default)"},
+    {"relay_send", LOTA_CONFIG_STRING, "direct", 0, 0, false, false, 0, "HOW",
+     "how bytes relayed from the upstream (proxied, or fed from a fill) reach the client: "
+     "direct (each 16 KiB piece curl hands over is sent at once) or coalesce (queued and "
+     "sent in pieces of half the client buffer)"},
     {"cache_dir", LOTA_CONFIG_LIST, NULL, 0, 0, false, false, 0, "DIR:SIZE",
      "a cache directory on a local disk and the bytes it may hold, e.g. /nvme0/lota:500GiB "
      "(repeat for several disks; none = no cache, lotad only proxies)"},
@@ -655,6 +659,13 @@ int main(int argc, char **argv)
 	s.access_log = lota_config_get_bool(cfg, "access_log");
 	s.upstream_vhost = lota_config_get_bool(cfg, "upstream_virtual_hosted");
 	s.tcp_congestion = lota_config_get_string(cfg, "tcp_congestion");
+	const char *rs = lota_config_get_string(cfg, "relay_send");
+	if (strcmp(rs, "direct") != 0 && strcmp(rs, "coalesce") != 0) {
+		fprintf(stderr,
+		        "lotad: config key \"relay_send\": \"%s\" is not direct or coalesce\n", rs);
+		goto usage_error;
+	}
+	s.relay_coalesce = strcmp(rs, "coalesce") == 0;
 	s.auth.endpoint_names = s.endpoint_names;
 	s.auth.num_endpoint_names = s.num_endpoint_names;
 	s.auth.upstream_host = s.upstream_hostport;
