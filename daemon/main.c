@@ -132,6 +132,9 @@ static const lota_config_key lotad_keys[] = {
      "extents of one object filled at once"},
     {"plain_hit_io", LOTA_CONFIG_STRING, "pread", 0, 0, false, false, 0, "HOW",
      "how unencrypted hits reach the socket: sendfile, or pread (read + send)"},
+    {"fill_io", LOTA_CONFIG_STRING, "buffered", 0, 0, false, false, 0, "HOW",
+     "how fills write the cache: buffered (through the page cache), or sync-range (also "
+     "start the write-back of every 8 MiB written, without waiting for it)"},
     {"redirect_ebpf", LOTA_CONFIG_BOOL, "false", 0, 0, false, false, 0, NULL,
      "redirect the TCP connects of the processes in redirect_cgroup to the upstream (and to "
      "each redirect endpoint) to this lotad, with eBPF (root; detached when lotad exits)"},
@@ -350,6 +353,13 @@ static int setup_cache(lota_config *cfg, lotad_store **out, lotad_cache **cache_
 		return -1;
 	}
 	cc.plain_sendfile = strcmp(hio, "sendfile") == 0;
+	const char *fio = lota_config_get_string(cfg, "fill_io");
+	if (strcmp(fio, "buffered") != 0 && strcmp(fio, "sync-range") != 0) {
+		fprintf(stderr,
+		        "lotad: config key \"fill_io\": \"%s\" is not buffered or sync-range\n",
+		        fio);
+		return -1;
+	}
 	cc.fill_profile = lota_config_get_string(cfg, "fill_credentials");
 	if (cc.fill_profile && cc.fill_profile[0]) {
 		lotad_creds *cur = lotad_creds_current();
@@ -430,6 +440,8 @@ static int setup_cache(lota_config *cfg, lotad_store **out, lotad_cache **cache_
 	sc.num_dirs = nd;
 	sc.node_secret = secret;
 	sc.encrypt = lota_config_get_bool(cfg, "encrypt");
+	sc.fill_io =
+	    strcmp(fio, "sync-range") == 0 ? LOTAD_FILL_IO_SYNC_RANGE : LOTAD_FILL_IO_BUFFERED;
 	sc.high_watermark_pct = hi;
 	sc.low_watermark_pct = lo;
 	for (size_t i = 0; i < nd && rc == 0; i++)
