@@ -14,8 +14,9 @@
 #                    --metadata-ttl (no upstream HEAD per hit) is shown for reference.
 #   cold [N]         N fresh 64 MiB objects per side (default 12), each read once: through
 #                    lotad (cold miss, the extent is filled) vs other fresh objects read
-#                    straight from radosgw; lotad without a cache dir (pure proxy), nginx
-#                    and Varnish cold misses for reference. Target: lotad >= 0.95x direct.
+#                    straight from radosgw; lotad without a cache dir (pure proxy), a socat
+#                    relay (the bare extra hop), nginx and Varnish cold misses for
+#                    reference. Target: lotad >= 0.95x direct.
 #   ttfb [OBJECTS]   time to first byte of 100-byte ranges of cold 1 GiB objects (default 3
 #                    objects, 4 ranges in distinct extents each) through lotad vs the same
 #                    ranged GET straight at radosgw. Target: median <= 2x direct.
@@ -93,12 +94,14 @@ proc_tree() { # PID: that process and its descendants, one a line
 	echo "$1"
 	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do proc_tree "$c"; done
 }
-# cpu_ticks PID...: utime + stime of those processes and their descendants (clock ticks).
+# cpu_ticks PID...: utime + stime of those processes and their descendants, and of the
+# children they reaped (cutime + cstime: socat's per-connection children), in ticks.
 cpu_ticks() {
 	local p t=0 x
 	for p in $(for x in "$@"; do proc_tree "$x"; done); do
-		# fields after "pid (comm) ": utime and stime are the 12th and 13th
-		x=$(sed 's/^.*) //' /proc/"$p"/stat 2>/dev/null | awk '{print $12 + $13}') || continue
+		# fields after "pid (comm) ": utime, stime, cutime, cstime are the 12th to 15th
+		x=$(sed 's/^.*) //' /proc/"$p"/stat 2>/dev/null | awk '{print $12 + $13 + $14 + $15}') ||
+			continue
 		t=$((t + ${x:-0}))
 	done
 	echo "$t"
@@ -302,6 +305,25 @@ raw_start() {
 	die "rawserve ($mode) did not start"
 }
 
+# relay_start: socat relaying TCP to radosgw (read + write of 256 KiB, a process per
+# connection): the bare cost of one more loopback hop, beside the pure proxy. Clients sign
+# for the relay's host:port, which radosgw verifies as it gets it. RELAY_PORT, RELAY_PID.
+RELAY_PORT= RELAY_PID=
+relay_start() {
+	local i
+	read -r RELAY_PORT _ <<<"$(rgw__free_ports)"
+	socat -b 262144 "TCP-LISTEN:$RELAY_PORT,bind=127.0.0.1,reuseaddr,fork" \
+		"TCP:127.0.0.1:$RGW_PORT" >"$work/socat.log" 2>&1 </dev/null &
+	RELAY_PID=$!
+	EXTRA_PIDS+=("$!")
+	for i in $(seq 100); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$RELAY_PORT/")" != 000 ] &&
+			return 0
+		sleep 0.1
+	done
+	die "socat did not start"
+}
+
 # server_pids NAME: the processes whose CPU time counts for that server.
 server_pids() {
 	case $1 in
@@ -310,6 +332,7 @@ server_pids() {
 	raw) echo "${RAW_PID[pread]}" ;;
 	rawsf) echo "${RAW_PID[sendfile]}" ;;
 	rgw) echo "$RGW_PIDS" ;;
+	relay) echo "$RELAY_PID" ;;
 	*) echo "${LPID[$1]}" ;;
 	esac
 }
@@ -582,7 +605,7 @@ bench_hit() {
 bench_cold() {
 	local n=${1:-12}
 	# 6 sides x N x 64 MiB, plus room.
-	start_stack $((8 * n * 64 * MiB + 2 * GiB))
+	start_stack $((9 * n * 64 * MiB + 2 * GiB))
 	lotad_start_cached on $((n * 64 + 512))MiB
 	lotad_start_cached off $((n * 64 + 512))MiB --no-encrypt
 	varnish_start $((n * 64 + 512))M
@@ -592,7 +615,8 @@ bench_cold() {
 
 	make_base "$work/o64" $((64 * MiB))
 	local i s
-	local sides=(direct proxy on off nginx varnish)
+	local sides=(direct proxy relay on off nginx varnish)
+	relay_start
 	# Alternatives measured in the same run (flags to compare): a second pure proxy, a
 	# second cold lotad (encryption off).
 	if [ -n "${LOTA_BENCH_ALT_PROXY:-}" ]; then
@@ -636,6 +660,7 @@ bench_cold() {
 			s=${sides[$(((i + j) % ns))]}
 			case $s in
 			direct) u=$(presign "$RGW_ENDPOINT" "cold-$s-$i") ;;
+			relay) u=$(presign "http://127.0.0.1:$RELAY_PORT" "cold-$s-$i") ;;
 			nginx) u="http://127.0.0.1:$NGINX_PORT/bench/cold-$s-$i" ;;
 			varnish) u="http://127.0.0.1:$VARNISH_PORT/bench/cold-$s-$i" ;;
 			*) u=$(lotad_url "$s" "cold-$s-$i") ;;
@@ -658,6 +683,7 @@ bench_cold() {
 				wait_fills "$s"
 				;;
 			proxy | proxy2) lotad_alive "$s" ;;
+			relay) sleep 0.2 ;; # socat reaps the connection's process (its CPU time)
 			nginx | varnish)
 				c=$(hdr "$work/cold.h" x-cache)
 				[ "$c" = miss ] || die "$s cold-$s-$i: X-Cache '$c', want miss"
@@ -692,7 +718,7 @@ bench_cold() {
 	declare -A rate
 	printf '%-34s %9s %12s %10s %8s %10s %10s\n' side MiB/s median_s ratio target cpu_s/GiB \
 		rgw_s/GiB
-	for s in direct on off off2 proxy proxy2 nginx varnish; do
+	for s in direct on off off2 proxy proxy2 relay nginx varnish; do
 		[[ " ${sides[*]} " == *" $s "* ]] || continue
 		rate[$s]=$(awk -v b="${bytes[$s]}" -v t="${took[$s]}" 'BEGIN {printf "%.0f", b / 1048576 / t}')
 		m=$(awk -v s="$s" '$1 == s {print $2}' "$work/cold.times" | median)
@@ -700,6 +726,7 @@ bench_cold() {
 		direct) d="radosgw direct" ;;
 		proxy) d="lotad, no cache (pure proxy)" ;;
 		proxy2) d="lotad, no cache, alternative" ;;
+		relay) d="socat relay (one more hop)" ;;
 		off2) d="lotad cold miss, off, alternative" ;;
 		on) d="lotad cold miss, encryption on" ;;
 		off) d="lotad cold miss, encryption off" ;;
@@ -708,7 +735,7 @@ bench_cold() {
 		esac
 		case $s in
 		direct) printf '%-34s %9s %12s %10s %8s' "$d" "${rate[$s]}" "$m" - - ;;
-		proxy | proxy2 | nginx | varnish) printf '%-34s %9s %12s %10s %8s' "$d" "${rate[$s]}" "$m" \
+		proxy | proxy2 | relay | nginx | varnish) printf '%-34s %9s %12s %10s %8s' "$d" "${rate[$s]}" "$m" \
 			"$(ratio "${rate[$s]}" "${rate[direct]}")x" "(info)" ;;
 		*) printf '%-34s %9s %12s %10s %8s' "$d" "${rate[$s]}" "$m" \
 			"$(ratio "${rate[$s]}" "${rate[direct]}")x" \
@@ -721,7 +748,8 @@ bench_cold() {
 	echo " Varnish (anonymous GETs of public-read objects) show what a cache that stores a"
 	echo " miss while serving it gets on this machine; cpu_s/GiB = the server's CPU seconds"
 	echo " per GiB over its reads (and, for lotad, until its fill ended), rgw_s/GiB ="
-	echo " radosgw's (mon, osd, rgw) over the same reads)"
+	echo " radosgw's (mon, osd, rgw) over the same reads; the socat relay is the bare cost of"
+	echo " one more loopback hop: the floor of the pure proxy)"
 	show_metrics on off
 	[[ " ${sides[*]} " != *" off2 "* ]] || show_metrics off2
 	[ ! -s "$work/perf.out" ] || cat "$work/perf.out"
