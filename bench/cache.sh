@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: bench/cache.sh hit [SECONDS [ROUNDS]] | cold [N] | ttfb [OBJECTS] | conns [SECONDS] | all
+# usage: bench/cache.sh hit [SECONDS [ROUNDS]] | cold [N] | cold-link [N] | ttfb [OBJECTS] | conns [SECONDS] | all
 #
 # cache.sh - benchmarks of lotad's node cache, each compared with its reference in one run
 # (absolute figures drift on a shared VM; the ratios of one run are what to compare):
@@ -17,6 +17,8 @@
 #                    straight from radosgw; lotad without a cache dir (pure proxy), a socat
 #                    relay (the bare extra hop), nginx and Varnish cold misses for
 #                    reference. Target: lotad >= 0.95x direct.
+#   cold-link [N]    the cold miss of `cold` behind the cluster test ground's slowed link
+#                    (root; bench_cold_link says more). Target: lotad >= 0.95x direct.
 #   ttfb [OBJECTS]   time to first byte of 100-byte ranges of cold 1 GiB objects (default 3
 #                    objects, 4 ranges in distinct extents each) through lotad vs the same
 #                    ranged GET straight at radosgw. Target: median <= 2x direct.
@@ -755,6 +757,75 @@ bench_cold() {
 	[ ! -s "$work/perf.out" ] || cat "$work/perf.out"
 }
 
+# ---------------------------------------------------------------- 2b. cold over a link
+
+# cold-link [N]: the cold miss behind the cluster test ground's slowed link (root; the
+# ground of tests/integration/netground.sh with one node: radosgw behind a tbf-capped
+# link, 1 Gbit/s by default). N fresh 64 MiB objects per side (default 6), read once each
+# by curl inside the node's namespace, straight from radosgw and through the node's lotad
+# (encryption on; LOTA_BENCH_LOTAD_ARGS adds flags), sides alternating. Target (issue 14):
+# lotad >= 0.95x direct. Not part of `all` (root, and a minute of its own).
+bench_cold_link() {
+	local n=${1:-6} i s u out code size t c t0 pid
+	# shellcheck source=../tests/integration/netground.sh
+	. "$src/tests/integration/netground.sh"
+	ng_require
+	export LOTA_BUILD_DIR=$build
+	LOTA_GROUND_CACHE_SIZE=$((n * 64 + 512))MiB RGW_MEMSTORE_BYTES=$((2 * n * 64 * MiB + GiB)) \
+		ng_setup 1 || die "the ground did not come up"
+	# shellcheck disable=SC2086
+	ng_lotad_start 1 --log-level warn ${LOTA_BENCH_LOTAD_ARGS:-} || die "lotad did not start"
+	pid=${NG_LOTAD_PID[1]}
+	work=$NG_DIR
+	machine_facts
+	echo "# cold GETs of fresh 64 MiB objects behind the ground's link" \
+		"(${LOTA_GROUND_RGW_RATE:-1gbit}), $n per side, curl in the node's namespace"
+	code=$(ng_curl rgw alice -o /dev/null -w '%{http_code}' -X PUT "$NG_RGW_ENDPOINT/bench")
+	[ "$code" = 200 ] || die "create bucket: $code"
+	make_base "$work/o64" $((64 * MiB))
+	for i in $(seq "$n"); do
+		for s in direct lotad; do
+			stamp "$work/o64" "cl-$s-$i"
+			code=$(ng_curl rgw alice -o /dev/null -w '%{http_code}' -T "$work/o64" \
+				"$NG_RGW_ENDPOINT/bench/cl-$s-$i")
+			[ "$code" = 200 ] || die "upload of cl-$s-$i: $code"
+		done
+	done
+	declare -A bytes took
+	local ticks=0
+	bytes[direct]=0 bytes[lotad]=0 took[direct]=0 took[lotad]=0
+	for i in $(seq "$n"); do
+		for s in direct lotad; do
+			[ $((i % 2)) = 0 ] && s=$([ "$s" = direct ] && echo lotad || echo direct)
+			u=$NG_RGW_ENDPOINT
+			[ "$s" = lotad ] && u=$(ng_url 1)
+			t0=$(cpu_ticks "$pid")
+			out=$(ng_curl 1 alice -D "$work/cl.h" -o /dev/null \
+				-w '%{http_code} %{size_download} %{time_total}' "$u/bench/cl-$s-$i") || true
+			read -r code size t <<<"$out"
+			[ "$code" = 200 ] && [ "$size" = $((64 * MiB)) ] ||
+				die "$s cl-$s-$i: status $code, $size bytes"
+			if [ "$s" = lotad ]; then
+				c=$(hdr "$work/cl.h" x-lota-cache)
+				[ "$c" = miss ] || die "lotad cl-$s-$i: x-lota-cache '$c', want miss"
+				until [ "$(ng_metric 1 lota_cache_fills_in_progress)" = 0 ]; do sleep 0.1; done
+				ticks=$((ticks + $(cpu_ticks "$pid") - t0))
+			fi
+			bytes[$s]=$((bytes[$s] + size))
+			took[$s]=$(awk -v a="${took[$s]}" -v b="$t" 'BEGIN {printf "%.6f", a + b}')
+		done
+	done
+	local rd rl r
+	rd=$(awk -v b="${bytes[direct]}" -v t="${took[direct]}" 'BEGIN {printf "%.0f", b / 1048576 / t}')
+	rl=$(awk -v b="${bytes[lotad]}" -v t="${took[lotad]}" 'BEGIN {printf "%.0f", b / 1048576 / t}')
+	r=$(ratio "$rl" "$rd")
+	printf '%-34s %9s %10s %8s %10s\n' side MiB/s ratio target cpu_s/GiB
+	printf '%-34s %9s %10s %8s %10s\n' "radosgw direct, over the link" "$rd" - - -
+	printf '%-34s %9s %10s %8s %10s\n' "lotad cold miss, over the link" "$rl" "${r}x" \
+		"$(verdict "$r" ">=" 0.95)" "$(cpu_per_gib "$ticks" "${bytes[lotad]}")"
+	echo "(MiB/s = bytes / summed GET times; lotad's CPU until its fill ended)"
+}
+
 # ---------------------------------------------------------------- 3. first byte of a range
 
 bench_ttfb() {
@@ -887,6 +958,10 @@ bench_conns() {
 cmd=$1
 shift
 case $cmd in
+cold-link)
+	for b in "$lota" "$lotad"; do [ -x "$b" ] || die "build first: $b missing"; done
+	bench_cold_link "$@"
+	;;
 hit | cold | ttfb | conns)
 	for b in "$lota" "$lotad"; do [ -x "$b" ] || die "build first: $b missing"; done
 	for c in wrk curl /usr/bin/python3; do
