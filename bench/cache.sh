@@ -243,7 +243,7 @@ lotad_start_cached() { # NAME SIZE [ARGS...]
 
 # varnish_start: varnishd in the foreground (-F, PID is ours), malloc storage, no jail
 # (runs as the caller; every file is in the stack dir), VCL from bench/conf.
-VARNISH_PORT= VARNISH_PID=
+VARNISH_PORT='' VARNISH_PID=''
 varnish_start() {
 	local i
 	read -r VARNISH_PORT _ <<<"$(rgw__free_ports)"
@@ -263,7 +263,7 @@ varnish_start() {
 }
 
 # nginx_start: nginx (master in the foreground, daemon off) with proxy_cache in the stack.
-NGINX_PORT= NGINX_PID=
+NGINX_PORT='' NGINX_PID=''
 nginx_start() {
 	local i d=$work/nginx
 	read -r NGINX_PORT _ <<<"$(rgw__free_ports)"
@@ -310,7 +310,7 @@ raw_start() {
 # relay_start: socat relaying TCP to radosgw (read + write of 256 KiB, a process per
 # connection): the bare cost of one more loopback hop, beside the pure proxy. Clients sign
 # for the relay's host:port, which radosgw verifies as it gets it. RELAY_PORT, RELAY_PID.
-RELAY_PORT= RELAY_PID=
+RELAY_PORT='' RELAY_PID=''
 relay_start() {
 	local i
 	read -r RELAY_PORT _ <<<"$(rgw__free_ports)"
@@ -792,7 +792,7 @@ bench_cold_link() {
 		done
 	done
 	declare -A bytes took
-	local ticks=0
+	local lticks=0
 	bytes[direct]=0 bytes[lotad]=0 took[direct]=0 took[lotad]=0
 	for i in $(seq "$n"); do
 		for s in direct lotad; do
@@ -809,7 +809,7 @@ bench_cold_link() {
 				c=$(hdr "$work/cl.h" x-lota-cache)
 				[ "$c" = miss ] || die "lotad cl-$s-$i: x-lota-cache '$c', want miss"
 				until [ "$(ng_metric 1 lota_cache_fills_in_progress)" = 0 ]; do sleep 0.1; done
-				ticks=$((ticks + $(cpu_ticks "$pid") - t0))
+				lticks=$((lticks + $(cpu_ticks "$pid") - t0))
 			fi
 			bytes[$s]=$((bytes[$s] + size))
 			took[$s]=$(awk -v a="${took[$s]}" -v b="$t" 'BEGIN {printf "%.6f", a + b}')
@@ -822,7 +822,7 @@ bench_cold_link() {
 	printf '%-34s %9s %10s %8s %10s\n' side MiB/s ratio target cpu_s/GiB
 	printf '%-34s %9s %10s %8s %10s\n' "radosgw direct, over the link" "$rd" - - -
 	printf '%-34s %9s %10s %8s %10s\n' "lotad cold miss, over the link" "$rl" "${r}x" \
-		"$(verdict "$r" ">=" 0.95)" "$(cpu_per_gib "$ticks" "${bytes[lotad]}")"
+		"$(verdict "$r" ">=" 0.95)" "$(cpu_per_gib "$lticks" "${bytes[lotad]}")"
 	echo "(MiB/s = bytes / summed GET times; lotad's CPU until its fill ended)"
 }
 
