@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: bench/cache.sh hit [SECONDS [ROUNDS]] | cold [N] | ttfb [OBJECTS] | conns [SECONDS] | all
+# usage: bench/cache.sh hit [SECONDS [ROUNDS]] | cold [N] | cold-link [N] | ttfb [OBJECTS] | conns [SECONDS] | all
 #
 # cache.sh - benchmarks of lotad's node cache, each compared with its reference in one run
 # (absolute figures drift on a shared VM; the ratios of one run are what to compare):
@@ -14,8 +14,11 @@
 #                    --metadata-ttl (no upstream HEAD per hit) is shown for reference.
 #   cold [N]         N fresh 64 MiB objects per side (default 12), each read once: through
 #                    lotad (cold miss, the extent is filled) vs other fresh objects read
-#                    straight from radosgw; lotad without a cache dir (pure proxy), nginx
-#                    and Varnish cold misses for reference. Target: lotad >= 0.95x direct.
+#                    straight from radosgw; lotad without a cache dir (pure proxy), a socat
+#                    relay (the bare extra hop), nginx and Varnish cold misses for
+#                    reference. Target: lotad >= 0.95x direct.
+#   cold-link [N]    the cold miss of `cold` behind the cluster test ground's slowed link
+#                    (root; bench_cold_link says more). Target: lotad >= 0.95x direct.
 #   ttfb [OBJECTS]   time to first byte of 100-byte ranges of cold 1 GiB objects (default 3
 #                    objects, 4 ranges in distinct extents each) through lotad vs the same
 #                    ranged GET straight at radosgw. Target: median <= 2x direct.
@@ -23,6 +26,21 @@
 #                    object: wrk's errors (non-2xx included) must be 0, lotad's peak RSS
 #                    (VmHWM) <= 256 MiB.
 #   all              the four in turn, each in its own stack.
+#
+# Beside the throughput, `hit` and `cold` print the CPU seconds each server spent per GiB
+# it served (utime + stime from /proc/PID/stat of the server and its child processes:
+# Varnish's cache process, nginx's workers, lotad's threads; radosgw's own under "rgw"),
+# and `hit` runs a baseline "raw" server (bench/rawserve.c: a blocking pread + send loop,
+# and a sendfile one, of the same file from the page cache) in the same rounds, so lotad's
+# figures stand beside the physical cost of a loopback copy. The per-core AES-256-GCM
+# speed (`openssl speed`) is printed as the limit of encrypted hits.
+# `cold` compares alternatives in the same run: LOTA_BENCH_ALT_PROXY="FLAGS" adds a side
+# "proxy2" (lotad without a cache, with FLAGS), LOTA_BENCH_ALT_COLD="FLAGS" a side "off2"
+# (a cold lotad, encryption off, with FLAGS), e.g. LOTA_BENCH_ALT_COLD="--fill-io sync-range".
+# LOTA_BENCH_PERF="NAME..." records a `perf` profile (perf record -g) of those servers
+# (off, on, ttl, raw, rawsf, varnish, nginx in `hit`: during the first round of each
+# cell; proxy, proxy2, on, off, off2, nginx, varnish in `cold`: over all their reads) and prints the top of `perf report --sort symbol`;
+# skipped with a message when perf cannot record here (Debian: linux-perf).
 #
 # Every run starts its own radosgw (scripts/stack.sh, RAM-backed), lotad instances with
 # their cache dirs inside the stack's temp dir, and for `hit` and `cold` Varnish and nginx
@@ -62,11 +80,88 @@ declare -A LPORT LADMIN LPID
 
 cleanup() {
 	local p
+	[ -z "$PERF_PID" ] || kill -INT "$PERF_PID" 2>/dev/null || true
 	for p in "${EXTRA_PIDS[@]}"; do
 		kill "$p" 2>/dev/null || continue
 		wait "$p" 2>/dev/null || true
 	done
 	stack__cleanup || true
+}
+
+# ---------------------------------------------------------------- CPU time and profiles
+
+CLK_TCK=$(getconf CLK_TCK)
+proc_tree() { # PID: that process and its descendants, one a line
+	local c
+	echo "$1"
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do proc_tree "$c"; done
+}
+# cpu_ticks PID...: utime + stime of those processes and their descendants, and of the
+# children they reaped (cutime + cstime: socat's per-connection children), in ticks.
+cpu_ticks() {
+	local p t=0 x
+	for p in $(for x in "$@"; do proc_tree "$x"; done); do
+		# fields after "pid (comm) ": utime, stime, cutime, cstime are the 12th to 15th
+		x=$(sed 's/^.*) //' /proc/"$p"/stat 2>/dev/null | awk '{print $12 + $13 + $14 + $15}') ||
+			continue
+		t=$((t + ${x:-0}))
+	done
+	echo "$t"
+}
+# cpu_per_gib TICKS BYTES: CPU seconds per GiB served ("-" without bytes).
+cpu_per_gib() {
+	awk -v t="$1" -v b="$2" -v hz="$CLK_TCK" 'BEGIN {
+		if (b > 0) printf "%.3f", t / hz / (b / 1073741824); else print "-" }'
+}
+# aes_speed: the per-core AES-256-GCM speed of this machine's OpenSSL, as a line.
+aes_speed() {
+	local k
+	k=$(openssl speed -evp aes-256-gcm -bytes 65536 -seconds 1 2>/dev/null |
+		awk '/^(AES-256-GCM|aes-256-gcm)/ {v = $NF} END {sub(/k$/, "", v); print v}')
+	if [ -z "$k" ]; then
+		echo "# AES-256-GCM per core: unknown (openssl speed failed)"
+		return 0
+	fi
+	awk -v k="$k" 'BEGIN {b = k * 1000
+		f = "# AES-256-GCM per core (openssl speed, 64 KiB blocks): %.2f GB/s = %.3f"
+		printf f " CPU-s per GiB: the limit of an encrypted hit\n", b / 1e9, 1073741824 / b}'
+}
+
+PERF_OK=
+perf_check() { # whether perf can record here (tried once)
+	if [ -z "$PERF_OK" ]; then
+		PERF_OK=no
+		if command -v perf >/dev/null &&
+			perf record -q -o "$work/perf-probe.data" -- true >/dev/null 2>&1; then
+			PERF_OK=yes
+		else
+			echo "# perf cannot record here (missing: Debian linux-perf, or" \
+				"kernel.perf_event_paranoid): no profiles" >&2
+		fi
+	fi
+	[ "$PERF_OK" = yes ]
+}
+perf_wanted() { # NAME: whether LOTA_BENCH_PERF names that server
+	case " ${LOTA_BENCH_PERF:-} " in *" $1 "*) perf_check ;; *) return 1 ;; esac
+}
+# perf_start FILE PID...: record those processes (and their children's threads as they
+# are now) until perf_stop; PERF_PID is the recorder.
+PERF_PID=
+perf_start() {
+	local f=$1 pids
+	shift
+	pids=$(for p in "$@"; do proc_tree "$p"; done | paste -sd, -)
+	perf record -q -g -o "$f" -p "$pids" >/dev/null 2>&1 &
+	PERF_PID=$!
+	sleep 0.5 # perf attaches to every thread before it samples
+}
+perf_stop() { # TITLE FILE: stop the recorder, print the top symbols
+	kill -INT "$PERF_PID" 2>/dev/null || true
+	wait "$PERF_PID" 2>/dev/null || true
+	PERF_PID=
+	echo "perf profile: $1 (perf report --no-children --sort symbol, top 25)"
+	perf report -i "$2" --stdio --no-children --sort symbol -g none 2>/dev/null |
+		grep -v '^#' | grep -v '^[[:space:]]*$' | head -n 25 | sed 's/^/  /' || true
 }
 
 # start_stack MEMSTORE_BYTES: radosgw and the stack's own lotad (no cache dir: a pure
@@ -148,7 +243,7 @@ lotad_start_cached() { # NAME SIZE [ARGS...]
 
 # varnish_start: varnishd in the foreground (-F, PID is ours), malloc storage, no jail
 # (runs as the caller; every file is in the stack dir), VCL from bench/conf.
-VARNISH_PORT=
+VARNISH_PORT='' VARNISH_PID=''
 varnish_start() {
 	local i
 	read -r VARNISH_PORT _ <<<"$(rgw__free_ports)"
@@ -156,6 +251,7 @@ varnish_start() {
 	sed "s/@RGW_PORT@/$RGW_PORT/g" "$here/conf/varnish.vcl.in" >"$work/varnish/bench.vcl"
 	varnishd -F -j none -a "127.0.0.1:$VARNISH_PORT" -T none -n "$work/varnish/work" \
 		-f "$work/varnish/bench.vcl" -s "malloc,$1" >"$work/varnish/out.log" 2>&1 </dev/null &
+	VARNISH_PID=$!
 	EXTRA_PIDS+=("$!")
 	for i in $(seq 100); do
 		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$VARNISH_PORT/")" != 000 ] &&
@@ -167,7 +263,7 @@ varnish_start() {
 }
 
 # nginx_start: nginx (master in the foreground, daemon off) with proxy_cache in the stack.
-NGINX_PORT=
+NGINX_PORT='' NGINX_PID=''
 nginx_start() {
 	local i d=$work/nginx
 	read -r NGINX_PORT _ <<<"$(rgw__free_ports)"
@@ -175,6 +271,7 @@ nginx_start() {
 	sed -e "s#@DIR@#$d#g" -e "s/@PORT@/$NGINX_PORT/g" -e "s/@RGW_PORT@/$RGW_PORT/g" \
 		"$here/conf/nginx.conf.in" >"$d/nginx.conf"
 	nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" >"$d/out.log" 2>&1 </dev/null &
+	NGINX_PID=$!
 	EXTRA_PIDS+=("$!")
 	for i in $(seq 100); do
 		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NGINX_PORT/")" != 000 ] &&
@@ -183,6 +280,63 @@ nginx_start() {
 	done
 	cat "$d/out.log" "$d/error.log" >&2
 	die "nginx did not start"
+}
+
+# raw_start MODE: bench/rawserve (built in the build tree, else compiled here with cc)
+# serving $work/raw/NAME at GET /NAME with MODE pread or sendfile; RAW_PORT[MODE],
+# RAW_PID[MODE].
+declare -A RAW_PORT RAW_PID
+raw_start() {
+	local mode=$1 bin=$build/bench/rawserve port i
+	if [ ! -x "$bin" ]; then
+		bin=$work/rawserve
+		[ -x "$bin" ] || cc -O2 -pthread -o "$bin" "$here/rawserve.c" ||
+			die "cannot compile bench/rawserve.c"
+	fi
+	mkdir -p "$work/raw"
+	read -r port _ <<<"$(rgw__free_ports)"
+	"$bin" "$port" "$work/raw" "$mode" >"$work/raw-$mode.log" 2>&1 </dev/null &
+	RAW_PID[$mode]=$! RAW_PORT[$mode]=$port
+	EXTRA_PIDS+=("$!")
+	for i in $(seq 100); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/-")" != 000 ] &&
+			return 0
+		sleep 0.1
+	done
+	cat "$work/raw-$mode.log" >&2
+	die "rawserve ($mode) did not start"
+}
+
+# relay_start: socat relaying TCP to radosgw (read + write of 256 KiB, a process per
+# connection): the bare cost of one more loopback hop, beside the pure proxy. Clients sign
+# for the relay's host:port, which radosgw verifies as it gets it. RELAY_PORT, RELAY_PID.
+RELAY_PORT='' RELAY_PID=''
+relay_start() {
+	local i
+	read -r RELAY_PORT _ <<<"$(rgw__free_ports)"
+	socat -b 262144 "TCP-LISTEN:$RELAY_PORT,bind=127.0.0.1,reuseaddr,fork" \
+		"TCP:127.0.0.1:$RGW_PORT" >"$work/socat.log" 2>&1 </dev/null &
+	RELAY_PID=$!
+	EXTRA_PIDS+=("$!")
+	for i in $(seq 100); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$RELAY_PORT/")" != 000 ] &&
+			return 0
+		sleep 0.1
+	done
+	die "socat did not start"
+}
+
+# server_pids NAME: the processes whose CPU time counts for that server.
+server_pids() {
+	case $1 in
+	varnish) echo "$VARNISH_PID" ;;
+	nginx) echo "$NGINX_PID" ;;
+	raw) echo "${RAW_PID[pread]}" ;;
+	rawsf) echo "${RAW_PID[sendfile]}" ;;
+	rgw) echo "$RGW_PIDS" ;;
+	relay) echo "$RELAY_PID" ;;
+	*) echo "${LPID[$1]}" ;;
+	esac
 }
 
 # ---------------------------------------------------------------- objects and requests
@@ -326,7 +480,10 @@ bench_hit() {
 	lotad_start_cached ttl 2GiB --no-encrypt --metadata-ttl 1h
 	varnish_start 1G
 	nginx_start
+	raw_start pread
+	raw_start sendfile
 	machine_facts
+	aes_speed
 	echo "# hit throughput: per cell $rounds interleaved rounds of ${secs} s per server;" \
 		"lotad authorizes each hit with a HEAD at radosgw"
 
@@ -335,6 +492,8 @@ bench_hit() {
 	upload obj-64m "$work/o64"
 	upload obj-4m "$work/o4"
 	s3py public obj-64m obj-4m
+	ln -f "$work/o64" "$work/raw/obj-64m"
+	ln -f "$work/o4" "$work/raw/obj-4m"
 
 	# Warm every cache: first GET (miss, fills), then a GET that must be a hit; both must
 	# return the object's bytes.
@@ -345,6 +504,10 @@ bench_hit() {
 		[ "$key" = obj-4m ] && file=$work/o4
 		url[varnish.$key]="http://127.0.0.1:$VARNISH_PORT/bench/$key"
 		url[nginx.$key]="http://127.0.0.1:$NGINX_PORT/bench/$key"
+		url[raw.$key]="http://127.0.0.1:${RAW_PORT[pread]}/$key"
+		url[rawsf.$key]="http://127.0.0.1:${RAW_PORT[sendfile]}/$key"
+		get_check "raw (pread) $key" "${url[raw.$key]}" "$file" "" ""
+		get_check "raw (sendfile) $key" "${url[rawsf.$key]}" "$file" "" ""
 		get_check "varnish $key miss" "${url[varnish.$key]}" "$file" "" ""
 		get_check "varnish $key hit" "${url[varnish.$key]}" "$file" x-cache hit
 		get_check "nginx $key miss" "${url[nginx.$key]}" "$file" "" ""
@@ -358,24 +521,37 @@ bench_hit() {
 		done
 	done
 
-	local spec conc label e fail=0 misses0 misses1 up0 up1 round j
-	local servers=(varnish nginx off on ttl)
-	declare -A mib bytes us
-	printf '%-14s %8s %8s %10s %9s %10s %9s %10s %7s\n' case varnish nginx lotad-off \
-		lotad-on off+ttl off/varn off/nginx on/off
+	local spec conc label e fail=0 misses0 misses1 up0 up1 round j t0 pf
+	local servers=(varnish nginx off on ttl raw rawsf)
+	local ns=${#servers[@]}
+	declare -A mib bytes us ticks cpu
+	: >"$work/cpu.table"
+	printf '%-14s %8s %8s %10s %9s %10s %8s %8s %9s %10s %7s %8s\n' case varnish nginx lotad-off \
+		lotad-on off+ttl raw raw-sf off/varn off/nginx on/off off/raw
 	for spec in "obj-64m 1 64MiB" "obj-64m 8 64MiB" "obj-64m 64 64MiB" "obj-4m 64 4MiB"; do
 		read -r key conc label <<<"$spec"
-		for s in "${servers[@]}"; do bytes[$s]=0 us[$s]=0; done
+		for s in "${servers[@]}"; do bytes[$s]=0 us[$s]=0 ticks[$s]=0; done
 		# Rounds in a rotated order: the load of a shared machine drifts, and each server
 		# gets its share of every phase of it.
-		for round in $(seq "$rounds"); do for j in 0 1 2 3 4; do
-			s=${servers[$(((round + j) % 5))]}
+		for round in $(seq "$rounds"); do for j in $(seq 0 $((ns - 1))); do
+			s=${servers[$(((round + j) % ns))]}
 			case $s in on | off | ttl)
 				misses0=$(metric "$s" lota_cache_misses_total)
 				up0=$(metric "$s" 'lota_bytes_served_total{source="upstream"}')
 				;;
 			esac
+			pf=
+			if [ "$round" = 1 ] && perf_wanted "$s"; then
+				pf=$work/perf-$s-$label-c$conc.data
+				# shellcheck disable=SC2046
+				perf_start "$pf" $(server_pids "$s")
+			fi
+			# shellcheck disable=SC2046
+			t0=$(cpu_ticks $(server_pids "$s"))
 			wrk_run "${url[$s.$key]}" "$conc" "$secs"
+			# shellcheck disable=SC2046
+			ticks[$s]=$((ticks[$s] + $(cpu_ticks $(server_pids "$s")) - t0))
+			[ -z "$pf" ] || perf_stop "$s, $label c=$conc, ${secs} s" "$pf" >>"$work/perf.out"
 			bytes[$s]=$((bytes[$s] + W_BYTES)) us[$s]=$((us[$s] + W_US)) e=$W_ERRORS
 			if [ "$e" != 0 ]; then
 				echo "# $s $label c=$conc: $e errors ($(wrk_errors))" >&2
@@ -393,19 +569,35 @@ bench_hit() {
 		done; done
 		for s in "${servers[@]}"; do
 			mib[$s]=$(awk -v b="${bytes[$s]}" -v u="${us[$s]}" 'BEGIN {printf "%.0f", b / 1048576 / (u / 1e6)}')
+			cpu[$s]=$(cpu_per_gib "${ticks[$s]}" "${bytes[$s]}")
 		done
-		printf '%-14s %8s %8s %10s %9s %10s %9s %10s %7s\n' "$label c=$conc" "${mib[varnish]}" \
-			"${mib[nginx]}" "${mib[off]}" "${mib[on]}" "${mib[ttl]}" "$(ratio "${mib[off]}" "${mib[varnish]}")x" \
-			"$(ratio "${mib[off]}" "${mib[nginx]}")x" "$(ratio "${mib[on]}" "${mib[off]}")x" |
-			tee -a "$work/table"
+		printf '%-14s %8s %8s %10s %9s %10s %8s %8s %9s %10s %7s %8s\n' "$label c=$conc" \
+			"${mib[varnish]}" "${mib[nginx]}" "${mib[off]}" "${mib[on]}" "${mib[ttl]}" \
+			"${mib[raw]}" "${mib[rawsf]}" "$(ratio "${mib[off]}" "${mib[varnish]}")x" \
+			"$(ratio "${mib[off]}" "${mib[nginx]}")x" "$(ratio "${mib[on]}" "${mib[off]}")x" \
+			"$(ratio "${mib[off]}" "${mib[raw]}")x" | tee -a "$work/table"
+		printf '%-14s %8s %8s %10s %9s %10s %8s %8s %9s %9s\n' "$label c=$conc" \
+			"${cpu[varnish]}" "${cpu[nginx]}" "${cpu[off]}" "${cpu[on]}" "${cpu[ttl]}" \
+			"${cpu[raw]}" "${cpu[rawsf]}" "$(ratio "${cpu[off]}" "${cpu[raw]}")x" \
+			"$(ratio "${cpu[on]}" "${cpu[raw]}")x" >>"$work/cpu.table"
 	done
 	echo "(MiB/s served; lotad-off = --no-encrypt, lotad-on = AES-256-GCM at rest, both"
 	echo " authorizing every hit with radosgw; off+ttl = lotad-off with --metadata-ttl 1h,"
-	echo " no upstream round trip per hit: for reference, not a target)"
+	echo " no upstream round trip per hit: for reference, not a target; raw / raw-sf ="
+	echo " bench/rawserve, a blocking pread + send / sendfile loop of the same file: the"
+	echo " loopback copy itself)"
 	echo "targets (64 MiB rows): lotad-off/varnish >= 1.0x, lotad-on/lotad-off >= 0.8x"
-	awk '$2 ~ /^c=/ && $1 == "64MiB" {print}' "$work/table" | while read -r l c _ _ _ _ _ ov _ oo; do
-		echo "  $l $c: off/varnish ${ov} $(verdict "${ov%x}" ">=" 1.0), on/off ${oo} $(verdict "${oo%x}" ">=" 0.8)"
-	done
+	awk '$2 ~ /^c=/ && $1 == "64MiB" {print}' "$work/table" |
+		while read -r l c _ _ _ _ _ _ _ ov _ oo _; do
+			echo "  $l $c: off/varnish ${ov} $(verdict "${ov%x}" ">=" 1.0), on/off ${oo} $(verdict "${oo%x}" ">=" 0.8)"
+		done
+	echo
+	echo "CPU seconds per GiB served (the server's processes and threads, utime + stime;"
+	echo " lotad's upstream HEAD per hit costs radosgw CPU too, not counted here)"
+	printf '%-14s %8s %8s %10s %9s %10s %8s %8s %9s %9s\n' case varnish nginx lotad-off \
+		lotad-on off+ttl raw raw-sf off/raw on/raw
+	cat "$work/cpu.table"
+	[ ! -s "$work/perf.out" ] || cat "$work/perf.out"
 	show_metrics off on ttl
 	[ "$fail" = 0 ] || die "lotad answered with errors (see above)"
 }
@@ -415,7 +607,7 @@ bench_hit() {
 bench_cold() {
 	local n=${1:-12}
 	# 6 sides x N x 64 MiB, plus room.
-	start_stack $((6 * n * 64 * MiB + 2 * GiB))
+	start_stack $((9 * n * 64 * MiB + 2 * GiB))
 	lotad_start_cached on $((n * 64 + 512))MiB
 	lotad_start_cached off $((n * 64 + 512))MiB --no-encrypt
 	varnish_start $((n * 64 + 512))M
@@ -425,7 +617,23 @@ bench_cold() {
 
 	make_base "$work/o64" $((64 * MiB))
 	local i s
-	local sides=(direct proxy on off nginx varnish)
+	local sides=(direct proxy relay on off nginx varnish)
+	relay_start
+	# Alternatives measured in the same run (flags to compare): a second pure proxy, a
+	# second cold lotad (encryption off).
+	if [ -n "${LOTA_BENCH_ALT_PROXY:-}" ]; then
+		# shellcheck disable=SC2086
+		lotad_start proxy2 $LOTA_BENCH_ALT_PROXY
+		sides+=(proxy2)
+		echo "# proxy2 = lotad without a cache, with: $LOTA_BENCH_ALT_PROXY"
+	fi
+	if [ -n "${LOTA_BENCH_ALT_COLD:-}" ]; then
+		# shellcheck disable=SC2086
+		lotad_start_cached off2 $((n * 64 + 512))MiB --no-encrypt $LOTA_BENCH_ALT_COLD
+		sides+=(off2)
+		echo "# off2 = lotad cold miss, encryption off, with: $LOTA_BENCH_ALT_COLD"
+	fi
+	local ns=${#sides[@]}
 	for i in $(seq "$n"); do
 		for s in "${sides[@]}"; do upload "cold-$s-$i" "$work/o64"; done
 	done
@@ -434,20 +642,36 @@ bench_cold() {
 	upload cold-check-on "$work/o64"
 	upload cold-check-off "$work/o64"
 
-	local j k u out code size t c
-	declare -A bytes took
+	local j k u out code size t c t0 r0
+	declare -A bytes took ticks rticks pf
 	: >"$work/cold.times"
-	for s in "${sides[@]}"; do bytes[$s]=0 took[$s]=0; done
+	for s in "${sides[@]}"; do bytes[$s]=0 took[$s]=0 ticks[$s]=0 rticks[$s]=0; done
+	# Profiles over all the reads of a side (a server works only during its own reads).
+	for s in proxy proxy2 on off off2 nginx varnish; do
+		[[ " ${sides[*]} " == *" $s "* ]] || continue
+		perf_wanted "$s" || continue
+		pf[$s]=$work/perf-cold-$s.data
+		# shellcheck disable=SC2046
+		perf_start "${pf[$s]}" $(server_pids "$s")
+		pf[$s.pid]=$PERF_PID
+	done
+	PERF_PID=
 	for i in $(seq "$n"); do
 		# Rotate the order every round so no side always goes first.
-		for j in 0 1 2 3 4 5; do
-			s=${sides[$(((i + j) % 6))]}
+		for j in $(seq 0 $((ns - 1))); do
+			s=${sides[$(((i + j) % ns))]}
 			case $s in
 			direct) u=$(presign "$RGW_ENDPOINT" "cold-$s-$i") ;;
+			relay) u=$(presign "http://127.0.0.1:$RELAY_PORT" "cold-$s-$i") ;;
 			nginx) u="http://127.0.0.1:$NGINX_PORT/bench/cold-$s-$i" ;;
 			varnish) u="http://127.0.0.1:$VARNISH_PORT/bench/cold-$s-$i" ;;
 			*) u=$(lotad_url "$s" "cold-$s-$i") ;;
 			esac
+			# CPU of this read: the server's (until its fill ended) and radosgw's
+			# shellcheck disable=SC2046
+			[ "$s" = direct ] && t0=0 || t0=$(cpu_ticks $(server_pids "$s"))
+			# shellcheck disable=SC2086
+			r0=$(cpu_ticks $RGW_PIDS)
 			out=$(curl -s -D "$work/cold.h" -o /dev/null -w '%{http_code} %{size_download} %{time_total}' "$u") || true
 			read -r code size t <<<"$out"
 			if [ "$code" != 200 ] || [ "$size" != $((64 * MiB)) ]; then
@@ -455,22 +679,32 @@ bench_cold() {
 				die "$s cold-$s-$i: status $code, $size bytes"
 			fi
 			case $s in
-			on | off)
+			on | off | off2)
 				c=$(hdr "$work/cold.h" x-lota-cache)
 				[ "$c" = miss ] || die "lotad ($s) cold-$s-$i: x-lota-cache '$c', want miss"
 				wait_fills "$s"
 				;;
-			proxy) lotad_alive proxy ;;
+			proxy | proxy2) lotad_alive "$s" ;;
+			relay) sleep 0.2 ;; # socat reaps the connection's process (its CPU time)
 			nginx | varnish)
 				c=$(hdr "$work/cold.h" x-cache)
 				[ "$c" = miss ] || die "$s cold-$s-$i: X-Cache '$c', want miss"
 				sleep 0.3 # the cache file or object is completed after the response
 				;;
 			esac
+			# shellcheck disable=SC2046
+			[ "$s" = direct ] || ticks[$s]=$((ticks[$s] + $(cpu_ticks $(server_pids "$s")) - t0))
+			# shellcheck disable=SC2086
+			rticks[$s]=$((rticks[$s] + $(cpu_ticks $RGW_PIDS) - r0))
 			bytes[$s]=$((bytes[$s] + size))
 			took[$s]=$(awk -v a="${took[$s]}" -v b="$t" 'BEGIN {printf "%.6f", a + b}')
 			echo "$s $t" >>"$work/cold.times"
 		done
+	done
+	for s in proxy proxy2 on off off2 nginx varnish; do
+		[ -n "${pf[$s]:-}" ] || continue
+		PERF_PID=${pf[$s.pid]}
+		perf_stop "$s, $n cold reads" "${pf[$s]}" >>"$work/perf.out"
 	done
 	# The bytes of a cold miss and of the hit after it are the object's.
 	stamp "$work/o64" cold-check-on
@@ -484,31 +718,112 @@ bench_cold() {
 
 	local m d
 	declare -A rate
-	printf '%-34s %9s %12s %10s %8s\n' side MiB/s median_s ratio target
-	for s in direct on off proxy nginx varnish; do
+	printf '%-34s %9s %12s %10s %8s %10s %10s\n' side MiB/s median_s ratio target cpu_s/GiB \
+		rgw_s/GiB
+	for s in direct on off off2 proxy proxy2 relay nginx varnish; do
+		[[ " ${sides[*]} " == *" $s "* ]] || continue
 		rate[$s]=$(awk -v b="${bytes[$s]}" -v t="${took[$s]}" 'BEGIN {printf "%.0f", b / 1048576 / t}')
 		m=$(awk -v s="$s" '$1 == s {print $2}' "$work/cold.times" | median)
 		case $s in
 		direct) d="radosgw direct" ;;
 		proxy) d="lotad, no cache (pure proxy)" ;;
+		proxy2) d="lotad, no cache, alternative" ;;
+		relay) d="socat relay (one more hop)" ;;
+		off2) d="lotad cold miss, off, alternative" ;;
 		on) d="lotad cold miss, encryption on" ;;
 		off) d="lotad cold miss, encryption off" ;;
 		nginx) d="nginx proxy_cache cold miss" ;;
 		varnish) d="Varnish cold miss" ;;
 		esac
 		case $s in
-		direct) printf '%-34s %9s %12s %10s %8s\n' "$d" "${rate[$s]}" "$m" - - ;;
-		proxy | nginx | varnish) printf '%-34s %9s %12s %10s %8s\n' "$d" "${rate[$s]}" "$m" \
+		direct) printf '%-34s %9s %12s %10s %8s' "$d" "${rate[$s]}" "$m" - - ;;
+		proxy | proxy2 | relay | nginx | varnish) printf '%-34s %9s %12s %10s %8s' "$d" "${rate[$s]}" "$m" \
 			"$(ratio "${rate[$s]}" "${rate[direct]}")x" "(info)" ;;
-		*) printf '%-34s %9s %12s %10s %8s\n' "$d" "${rate[$s]}" "$m" \
+		*) printf '%-34s %9s %12s %10s %8s' "$d" "${rate[$s]}" "$m" \
 			"$(ratio "${rate[$s]}" "${rate[direct]}")x" \
 			"$(verdict "$(ratio "${rate[$s]}" "${rate[direct]}")" ">=" 0.95)" ;;
 		esac
+		printf ' %10s %10s\n' "$([ "$s" = direct ] && echo - || cpu_per_gib "${ticks[$s]}" "${bytes[$s]}")" \
+			"$(cpu_per_gib "${rticks[$s]}" "${bytes[$s]}")"
 	done
 	echo "(MiB/s = bytes / summed GET times; target: lotad cold >= 0.95x direct; nginx and"
 	echo " Varnish (anonymous GETs of public-read objects) show what a cache that stores a"
-	echo " miss while serving it gets on this machine)"
+	echo " miss while serving it gets on this machine; cpu_s/GiB = the server's CPU seconds"
+	echo " per GiB over its reads (and, for lotad, until its fill ended), rgw_s/GiB ="
+	echo " radosgw's (mon, osd, rgw) over the same reads; the socat relay is the bare cost of"
+	echo " one more loopback hop: the floor of the pure proxy)"
 	show_metrics on off
+	[[ " ${sides[*]} " != *" off2 "* ]] || show_metrics off2
+	[ ! -s "$work/perf.out" ] || cat "$work/perf.out"
+}
+
+# ---------------------------------------------------------------- 2b. cold over a link
+
+# cold-link [N]: the cold miss behind the cluster test ground's slowed link (root; the
+# ground of tests/integration/netground.sh with one node: radosgw behind a tbf-capped
+# link, 1 Gbit/s by default). N fresh 64 MiB objects per side (default 6), read once each
+# by curl inside the node's namespace, straight from radosgw and through the node's lotad
+# (encryption on; LOTA_BENCH_LOTAD_ARGS adds flags), sides alternating. Target (issue 14):
+# lotad >= 0.95x direct. Not part of `all` (root, and a minute of its own).
+bench_cold_link() {
+	local n=${1:-6} i s u out code size t c t0 pid
+	# shellcheck source=../tests/integration/netground.sh
+	. "$src/tests/integration/netground.sh"
+	ng_require
+	export LOTA_BUILD_DIR=$build
+	LOTA_GROUND_CACHE_SIZE=$((n * 64 + 512))MiB RGW_MEMSTORE_BYTES=$((2 * n * 64 * MiB + GiB)) \
+		ng_setup 1 || die "the ground did not come up"
+	# shellcheck disable=SC2086
+	ng_lotad_start 1 --log-level warn ${LOTA_BENCH_LOTAD_ARGS:-} || die "lotad did not start"
+	pid=${NG_LOTAD_PID[1]}
+	work=$NG_DIR
+	machine_facts
+	echo "# cold GETs of fresh 64 MiB objects behind the ground's link" \
+		"(${LOTA_GROUND_RGW_RATE:-1gbit}), $n per side, curl in the node's namespace"
+	code=$(ng_curl rgw alice -o /dev/null -w '%{http_code}' -X PUT "$NG_RGW_ENDPOINT/bench")
+	[ "$code" = 200 ] || die "create bucket: $code"
+	make_base "$work/o64" $((64 * MiB))
+	for i in $(seq "$n"); do
+		for s in direct lotad; do
+			stamp "$work/o64" "cl-$s-$i"
+			code=$(ng_curl rgw alice -o /dev/null -w '%{http_code}' -T "$work/o64" \
+				"$NG_RGW_ENDPOINT/bench/cl-$s-$i")
+			[ "$code" = 200 ] || die "upload of cl-$s-$i: $code"
+		done
+	done
+	declare -A bytes took
+	local lticks=0
+	bytes[direct]=0 bytes[lotad]=0 took[direct]=0 took[lotad]=0
+	for i in $(seq "$n"); do
+		for s in direct lotad; do
+			[ $((i % 2)) = 0 ] && s=$([ "$s" = direct ] && echo lotad || echo direct)
+			u=$NG_RGW_ENDPOINT
+			[ "$s" = lotad ] && u=$(ng_url 1)
+			t0=$(cpu_ticks "$pid")
+			out=$(ng_curl 1 alice -D "$work/cl.h" -o /dev/null \
+				-w '%{http_code} %{size_download} %{time_total}' "$u/bench/cl-$s-$i") || true
+			read -r code size t <<<"$out"
+			[ "$code" = 200 ] && [ "$size" = $((64 * MiB)) ] ||
+				die "$s cl-$s-$i: status $code, $size bytes"
+			if [ "$s" = lotad ]; then
+				c=$(hdr "$work/cl.h" x-lota-cache)
+				[ "$c" = miss ] || die "lotad cl-$s-$i: x-lota-cache '$c', want miss"
+				until [ "$(ng_metric 1 lota_cache_fills_in_progress)" = 0 ]; do sleep 0.1; done
+				lticks=$((lticks + $(cpu_ticks "$pid") - t0))
+			fi
+			bytes[$s]=$((bytes[$s] + size))
+			took[$s]=$(awk -v a="${took[$s]}" -v b="$t" 'BEGIN {printf "%.6f", a + b}')
+		done
+	done
+	local rd rl r
+	rd=$(awk -v b="${bytes[direct]}" -v t="${took[direct]}" 'BEGIN {printf "%.0f", b / 1048576 / t}')
+	rl=$(awk -v b="${bytes[lotad]}" -v t="${took[lotad]}" 'BEGIN {printf "%.0f", b / 1048576 / t}')
+	r=$(ratio "$rl" "$rd")
+	printf '%-34s %9s %10s %8s %10s\n' side MiB/s ratio target cpu_s/GiB
+	printf '%-34s %9s %10s %8s %10s\n' "radosgw direct, over the link" "$rd" - - -
+	printf '%-34s %9s %10s %8s %10s\n' "lotad cold miss, over the link" "$rl" "${r}x" \
+		"$(verdict "$r" ">=" 0.95)" "$(cpu_per_gib "$lticks" "${bytes[lotad]}")"
+	echo "(MiB/s = bytes / summed GET times; lotad's CPU until its fill ended)"
 }
 
 # ---------------------------------------------------------------- 3. first byte of a range
@@ -643,6 +958,10 @@ bench_conns() {
 cmd=$1
 shift
 case $cmd in
+cold-link)
+	for b in "$lota" "$lotad"; do [ -x "$b" ] || die "build first: $b missing"; done
+	bench_cold_link "$@"
+	;;
 hit | cold | ttfb | conns)
 	for b in "$lota" "$lotad"; do [ -x "$b" ] || die "build first: $b missing"; done
 	for c in wrk curl /usr/bin/python3; do

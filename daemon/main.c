@@ -102,6 +102,10 @@ static const lota_config_key lotad_keys[] = {
      "log one line per request"},
     {"tcp_congestion", LOTA_CONFIG_STRING, "", 0, 0, false, false, 0, "NAME",
      "TCP congestion control for client sockets, e.g. reno (empty = system default)"},
+    {"relay_send", LOTA_CONFIG_STRING, "direct", 0, 0, false, false, 0, "HOW",
+     "how bytes relayed from the upstream (proxied, or fed from a fill) reach the client: "
+     "direct (each 16 KiB piece curl hands over is sent at once) or coalesce (queued and "
+     "sent in pieces of half the client buffer)"},
     {"cache_dir", LOTA_CONFIG_LIST, NULL, 0, 0, false, false, 0, "DIR:SIZE",
      "a cache directory on a local disk and the bytes it may hold, e.g. /nvme0/lota:500GiB "
      "(repeat for several disks; none = no cache, lotad only proxies)"},
@@ -132,6 +136,9 @@ static const lota_config_key lotad_keys[] = {
      "extents of one object filled at once"},
     {"plain_hit_io", LOTA_CONFIG_STRING, "pread", 0, 0, false, false, 0, "HOW",
      "how unencrypted hits reach the socket: sendfile, or pread (read + send)"},
+    {"fill_io", LOTA_CONFIG_STRING, "buffered", 0, 0, false, false, 0, "HOW",
+     "how fills write the cache: buffered (through the page cache), or sync-range (also "
+     "start the write-back of every 8 MiB written, without waiting for it)"},
     {"redirect_ebpf", LOTA_CONFIG_BOOL, "false", 0, 0, false, false, 0, NULL,
      "redirect the TCP connects of the processes in redirect_cgroup to the upstream (and to "
      "each redirect endpoint) to this lotad, with eBPF (root; detached when lotad exits)"},
@@ -354,6 +361,13 @@ static int setup_cache(lota_config *cfg, lotad_store **out, lotad_cache **cache_
 		return -1;
 	}
 	cc.plain_sendfile = strcmp(hio, "sendfile") == 0;
+	const char *fio = lota_config_get_string(cfg, "fill_io");
+	if (strcmp(fio, "buffered") != 0 && strcmp(fio, "sync-range") != 0) {
+		fprintf(stderr,
+		        "lotad: config key \"fill_io\": \"%s\" is not buffered or sync-range\n",
+		        fio);
+		return -1;
+	}
 	cc.fill_profile = lota_config_get_string(cfg, "fill_credentials");
 	if (cc.fill_profile && cc.fill_profile[0]) {
 		lotad_creds *cur = lotad_creds_current();
@@ -434,6 +448,8 @@ static int setup_cache(lota_config *cfg, lotad_store **out, lotad_cache **cache_
 	sc.num_dirs = nd;
 	sc.node_secret = secret;
 	sc.encrypt = lota_config_get_bool(cfg, "encrypt");
+	sc.fill_io =
+	    strcmp(fio, "sync-range") == 0 ? LOTAD_FILL_IO_SYNC_RANGE : LOTAD_FILL_IO_BUFFERED;
 	sc.high_watermark_pct = hi;
 	sc.low_watermark_pct = lo;
 	for (size_t i = 0; i < nd && rc == 0; i++)
@@ -673,6 +689,13 @@ int main(int argc, char **argv)
 	s.access_log = lota_config_get_bool(cfg, "access_log");
 	s.upstream_vhost = lota_config_get_bool(cfg, "upstream_virtual_hosted");
 	s.tcp_congestion = lota_config_get_string(cfg, "tcp_congestion");
+	const char *rs = lota_config_get_string(cfg, "relay_send");
+	if (strcmp(rs, "direct") != 0 && strcmp(rs, "coalesce") != 0) {
+		fprintf(stderr,
+		        "lotad: config key \"relay_send\": \"%s\" is not direct or coalesce\n", rs);
+		goto usage_error;
+	}
+	s.relay_coalesce = strcmp(rs, "coalesce") == 0;
 	s.auth.endpoint_names = s.endpoint_names;
 	s.auth.num_endpoint_names = s.num_endpoint_names;
 	s.auth.upstream_host = s.upstream_hostport;

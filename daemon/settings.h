@@ -52,6 +52,9 @@ typedef struct lotad_settings {
 	/* Host: <bucket>.<upstream host> is virtual-hosted style, as the upstream reads it */
 	bool upstream_vhost;
 	const char *tcp_congestion; /* NULL or "" = system default */
+	/* relay_send coalesce: body bytes relayed from the upstream (curl hands them over
+	 * 16 KiB at a time) are queued and sent in larger pieces */
+	bool relay_coalesce;
 	/* TLS towards clients for the served names (tls_listen; port 0 = off), with
 	 * certificates from the node CA in ca_dir */
 	char tls_listen_host[256];

@@ -15,6 +15,8 @@ PKGS=(
   iproute2 procps psmisc openssl wrk nginx-light varnish xxd jq socat bpftool python3-yaml
   # packaging and deployment: the .debs, sd_notify, the unit, man pages, /metrics lint
   debhelper lintian fakeroot libsystemd-dev systemd groff-base man-db adduser prometheus
+  # profiles of bench/cache.sh (LOTA_BENCH_PERF)
+  linux-perf
 )
 
 missing=()

@@ -83,6 +83,7 @@ struct lotad_cache {
 	atomic_uint_fast64_t hits, misses, bypasses, range_reqs;
 	atomic_uint_fast64_t served_cache, served_upstream, fill_bytes;
 	atomic_uint_fast64_t fills_started, fills_failed, direct_reads;
+	atomic_uint_fast64_t fill_xfers, fill_xfers_max; /* fill GETs running now, and most */
 	/* the cluster (peer.c): NULL = one node */
 	lotad_cluster *cluster;
 	atomic_uint_fast64_t served_peer, fills_avoided, peer_failovers, peer_hits;

@@ -169,15 +169,16 @@ int lotad_cache__directives(lota_str name, lota_str value);
 /* The head of a fill's (or a direct read's) ranged GET of bytes [first, last] of an object
  * of `size` bytes pinned with If-Match: etag. Fed one header line at a time (status line,
  * header lines, the blank line; CRLF allowed): returns 0 before the end of the head (1xx
- * heads are skipped), then 1 when it is a 206 of exactly those bytes with that ETag, -1
- * for anything else (a 200 for the range, another range, another ETag, an error status):
- * nothing of that body may be used. */
+ * heads are skipped), then 1 when it is a 206 of exactly those bytes with that ETag and,
+ * when vid is not empty, with x-amz-version-id vid; -1 for anything else (a 200 for the
+ * range, another range, another ETag or version, an error status): nothing of that body
+ * may be used. */
 typedef struct lotad_cache_pinned {
 	int status;
-	bool in_1xx, range_ok, etag_ok;
+	bool in_1xx, range_ok, etag_ok, vid_ok;
 } lotad_cache_pinned;
-int lotad_cache__pinned_line(lotad_cache_pinned *ph, lota_str line, lota_str etag, uint64_t size,
-                             uint64_t first, uint64_t last);
+int lotad_cache__pinned_line(lotad_cache_pinned *ph, lota_str line, lota_str etag, lota_str vid,
+                             uint64_t size, uint64_t first, uint64_t last);
 /* The headers stored with extents a foreign-key answer carries (tee.c): its header lines
  * (fields, each ending in LF) but Content-Length, Content-Range and x-lota-cache, copied
  * to out; 0 when they do not fit cap (or there are none). */

@@ -33,6 +33,7 @@ static void fjob_stop_xfer(fjob *j)
 		lotad_upstream_remove(lotad_worker_upstream(j->w), &j->x);
 		curl_easy_cleanup(j->x.easy);
 		j->x.easy = NULL;
+		atomic_fetch_sub_explicit(&j->ca->fill_xfers, 1, memory_order_relaxed);
 	}
 	curl_slist_free_all(j->hdrs);
 	j->hdrs = NULL;
@@ -157,6 +158,10 @@ static int fjob_launch(fjob *j)
 		j->x.easy = NULL;
 		return -EIO;
 	}
+	uint64_t now = atomic_fetch_add(&j->ca->fill_xfers, 1) + 1;
+	uint64_t peak = atomic_load(&j->ca->fill_xfers_max);
+	while (now > peak && !atomic_compare_exchange_weak(&j->ca->fill_xfers_max, &peak, now))
+		;
 	return 0;
 }
 
@@ -341,7 +346,9 @@ static void fork_feed(creq *q, uint64_t pos, const char *buf, size_t n)
 	if (!len)
 		return;
 	count(&q->ca->served_upstream, len); /* before they leave, as in direct_write */
-	if (lotad_conn_resp_body(q->c, buf + off, len) < 0)
+	int rc = q->s->relay_coalesce ? lotad_conn_resp_body_coalesced(q->c, buf + off, len)
+	                              : lotad_conn_resp_body(q->c, buf + off, len);
+	if (rc < 0)
 		return;
 	q->a += len;
 	if (q->a > q->b)

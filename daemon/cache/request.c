@@ -121,11 +121,12 @@ out:
 int cache_pinned_head_line(pinned_head *ph, const char *buf, size_t n, const objinfo *o,
                            uint64_t first, uint64_t last)
 {
-	return lotad_cache__pinned_line(ph, (lota_str){buf, n}, o->etag, o->size, first, last);
+	return lotad_cache__pinned_line(ph, (lota_str){buf, n}, o->etag, o->vid, o->size, first,
+	                                last);
 }
 
-int lotad_cache__pinned_line(lotad_cache_pinned *ph, lota_str line, lota_str etag, uint64_t size,
-                             uint64_t first, uint64_t last)
+int lotad_cache__pinned_line(lotad_cache_pinned *ph, lota_str line, lota_str etag, lota_str vid,
+                             uint64_t size, uint64_t first, uint64_t last)
 {
 	const char *buf = line.ptr;
 	size_t n = line.len;
@@ -134,7 +135,7 @@ int lotad_cache__pinned_line(lotad_cache_pinned *ph, lota_str line, lota_str eta
 		const char *sp = memchr(l.ptr, ' ', l.len);
 		ph->status = sp ? atoi(sp + 1) : 0;
 		ph->in_1xx = ph->status >= 100 && ph->status < 200;
-		ph->range_ok = ph->etag_ok = false;
+		ph->range_ok = ph->etag_ok = ph->vid_ok = false;
 		return HEAD_MORE;
 	}
 	if (!l.len) {
@@ -142,7 +143,12 @@ int lotad_cache__pinned_line(lotad_cache_pinned *ph, lota_str line, lota_str eta
 			ph->in_1xx = false;
 			return HEAD_MORE;
 		}
-		return ph->status == 206 && ph->range_ok && ph->etag_ok ? HEAD_OK : HEAD_BAD;
+		/* the version authorized, where the object has versions: an ETag alone does
+		 * not tell two versions of the same bytes apart, and lotad pins the one the
+		 * upstream named */
+		return ph->status == 206 && ph->range_ok && ph->etag_ok && (ph->vid_ok || !vid.len)
+		           ? HEAD_OK
+		           : HEAD_BAD;
 	}
 	const char *colon = memchr(l.ptr, ':', l.len);
 	if (!colon || ph->in_1xx)
@@ -153,6 +159,8 @@ int lotad_cache__pinned_line(lotad_cache_pinned *ph, lota_str line, lota_str eta
 		ph->range_ok = lotad_cache__content_range_is(v, first, last, size);
 	else if (name_is(name, "etag"))
 		ph->etag_ok = v.len == etag.len && memcmp(v.ptr, etag.ptr, v.len) == 0;
+	else if (name_is(name, "x-amz-version-id"))
+		ph->vid_ok = vid.len && v.len == vid.len && memcmp(v.ptr, vid.ptr, v.len) == 0;
 	return HEAD_MORE;
 }
 

@@ -65,6 +65,7 @@ struct lotad_conn {
 	size_t body_avail;
 	bool body_eof, continue_sent, want_body, want_drain;
 	bool want_write; /* EPOLLOUT wanted with an empty buffer (a sendfile that blocked) */
+	bool flush_soon; /* coalesced body bytes wait: flush them after this loop turn */
 	lota_http_chunked dec;
 	lotad_handler *h;
 	/* the current response */
@@ -637,6 +638,11 @@ static void conn_process(lotad_conn *c)
 		c->tls_read_now = false;
 		conn_on_read(c);
 	}
+	if (c->flush_soon) {
+		c->flush_soon = false;
+		if (!conn_flush(c))
+			return;
+	}
 	for (int guard = 0; guard < 64 && !c->dead; guard++) {
 		if (c->state == C_HEAD) {
 			if (atomic_load(&c->w->shutdown_req) && c->in_end == c->in_start) {
@@ -951,6 +957,25 @@ int lotad_conn_resp_body(lotad_conn *c, const char *data, size_t len)
 	lotad_metrics_bytes_out(len);
 	if (!conn_flush(c))
 		return -EPIPE;
+	return 0;
+}
+
+int lotad_conn_resp_body_coalesced(lotad_conn *c, const char *data, size_t len)
+{
+	if (c->dead)
+		return -EPIPE;
+	if (c->framing == LOTAD_RESP_CHUNKED)
+		return lotad_conn_resp_body(c, data, len);
+	if (!len)
+		return 0;
+	if (out_append(c, data, len) < 0)
+		return -ENOSPC;
+	c->bytes_out += len;
+	lotad_metrics_bytes_out(len);
+	if (c->out_end - c->out_start >= c->cap / 2)
+		return conn_flush(c) ? 0 : -EPIPE;
+	c->flush_soon = true;
+	conn_schedule(c);
 	return 0;
 }
 

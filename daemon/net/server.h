@@ -120,6 +120,11 @@ int lotad_conn_resp_head(lotad_conn *c, int status, const char *head, size_t len
                          lotad_resp_framing framing);
 /* Body bytes; len must be <= lotad_conn_out_room(). Returns 0 or -ENOSPC. */
 int lotad_conn_resp_body(lotad_conn *c, const char *data, size_t len);
+/* As lotad_conn_resp_body, but the bytes are only queued: they leave with the next ones
+ * in one send, once half the output buffer is queued or, at the latest, after this turn
+ * of the loop. For producers that hand a body over in small pieces (curl delivers 16 KiB
+ * per write callback): one send per piece costs more than the copy. */
+int lotad_conn_resp_body_coalesced(lotad_conn *c, const char *data, size_t len);
 /* Body bytes produced in place (Content-Length framing only): a pointer to *len free
  * contiguous bytes at the end of the output buffer (NULL, *len = 0 when there is none or
  * the response is chunked). Write up to *len bytes there, then lotad_conn_resp_commit(n)

@@ -9,8 +9,9 @@
  *   upstream -> client: CURLOPT_HEADERFUNCTION builds the response head (hop-by-hop
  *     headers dropped, the rest byte for byte); the blank line commits it with a framing
  *     chosen here (Content-Length when the upstream gave one, else chunked).
- *     CURLOPT_WRITEFUNCTION copies body bytes into the output buffer, or pauses the
- *     download when it is full; on_drain resumes it.
+ *     CURLOPT_WRITEFUNCTION sends body bytes (or queues what the socket does not take;
+ *     with relay_send coalesce it queues them all, sent in larger pieces), or pauses the
+ *     download when the output buffer is full; on_drain resumes it.
  * aws-chunked uploads (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) that lotad re-signs pass
  * through a chunk re-signer between the client's body and curl: each chunk signature is
  * verified against the client's chain and replaced by the upstream chain's (same length,
@@ -333,7 +334,9 @@ static size_t write_cb(char *buf, size_t size, size_t nmemb, void *ud)
 		lotad_conn_want_drain(p->c);
 		return CURL_WRITEFUNC_PAUSE;
 	}
-	if (lotad_conn_resp_body(p->c, buf, n) < 0)
+	int rc = p->s->relay_coalesce ? lotad_conn_resp_body_coalesced(p->c, buf, n)
+	                              : lotad_conn_resp_body(p->c, buf, n);
+	if (rc < 0)
 		return 0; /* the client is gone: abort the transfer */
 	if (p->sink)
 		p->tee->write(p->sink, buf, n);

@@ -3,6 +3,11 @@
  * per name through the index), its temp file written block by block (sealed into a
  * page-aligned buffer), readers told of each block, then published by fdatasync +
  * rename, or aborted.
+ *
+ * The write path copies as little as it can: whole blocks are taken straight from the
+ * caller's buffer (plain ones written from it, sealed ones sealed from it into the write
+ * buffer); only a block that arrives in pieces is staged in f->blk. Readers are told once
+ * per lotad_fill_write call, not once per block (fewer wake-ups of their loops).
  */
 #include "store/store-internal.h"
 
@@ -14,6 +19,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Sealed blocks the write buffer holds besides the page carried over (at least one):
+ * about this many bytes go to the kernel per write. One 64 KiB block, as before: a fill's
+ * buffers are not in the per-connection memory bound, so they do not grow. */
+#define WB_TARGET_BYTES (64u << 10)
 
 /* Called with fs->mu held: wake waiters and watchers. */
 static void notify_locked(struct fillsh *fs)
@@ -127,8 +137,10 @@ int lotad_fill_begin(lotad_store *s, const uint8_t *key, size_t key_len, uint64_
 	atomic_init(&e->state, EXT_FILLING);
 	atomic_init(&e->readable, 0);
 	f->wb_off = f->data_off;
+	f->synced_off = f->data_off & ~(uint64_t)4095;
+	f->wb_blocks = f->bs >= WB_TARGET_BYTES ? 1 : WB_TARGET_BYTES / f->bs;
 	if (!(f->blk = malloc((size_t)f->bs + LOTAD_STORE_TAG_LEN)) ||
-	    !(f->wb = malloc((size_t)f->bs + LOTAD_STORE_TAG_LEN + 4096))) {
+	    !(f->wb = malloc(f->wb_blocks * ((size_t)f->bs + LOTAD_STORE_TAG_LEN) + 4096))) {
 		rc = -ENOMEM;
 		goto fail_free;
 	}
@@ -148,7 +160,10 @@ int lotad_fill_begin(lotad_store *s, const uint8_t *key, size_t key_len, uint64_
 	atomic_fetch_add(&s->dirs[e->dir].used, e->file_bytes);
 	store_idx_insert(s, e);
 	pthread_mutex_unlock(&s->lock);
-	atomic_fetch_add(&s->fills_in_progress, 1);
+	uint64_t now = atomic_fetch_add(&s->fills_in_progress, 1) + 1;
+	uint64_t peak = atomic_load(&s->fills_peak);
+	while (now > peak && !atomic_compare_exchange_weak(&s->fills_peak, &peak, now))
+		;
 	store_evict_kick(s, e->dir); /* room made up to the capacity: back to the low watermark */
 
 	char hex[LOTA_HASH128_HEX_LEN + 1];
@@ -219,31 +234,67 @@ static int wb_write(lotad_fill *f)
 	return 0;
 }
 
-/* Seal (when on) the block in f->blk (blk_fill bytes) into the write buffer, write what
- * fills whole pages, and publish the blocks that are now entirely in the file. */
-static int flush_block(lotad_fill *f)
+/* fill_io sync-range: start the write-back of what is final (whole pages before the one
+ * carried over in wb) once a chunk of it has piled up. It never waits: the fdatasync of
+ * the publication does, off the loop thread. Errors show there too. */
+static void sync_some(lotad_fill *f)
+{
+	if (f->s->fill_io != LOTAD_FILL_IO_SYNC_RANGE)
+		return;
+	uint64_t upto = f->wb_off & ~(uint64_t)4095;
+	if (upto - f->synced_off < LOTAD_STORE_SYNC_CHUNK)
+		return;
+	(void)sync_file_range(f->fd, (off64_t)f->synced_off, (off64_t)(upto - f->synced_off),
+	                      SYNC_FILE_RANGE_WRITE);
+	f->synced_off = upto;
+}
+
+/* Put n bytes at p (whole blocks, the last one short only when it ends the extent) into
+ * the file: plain ones written straight from p when nothing waits in wb, else sealed (or
+ * copied) into wb and written from there. Counts the blocks as flushed; the caller counts
+ * the bytes and tells the readers. */
+static int put_blocks(lotad_fill *f, const uint8_t *p, size_t n)
 {
 	lotad_store *s = f->s;
-	uint64_t bi = f->flushed_blocks;
-	size_t n = f->blk_fill;
+	uint64_t nblocks = (n + f->bs - 1) / f->bs;
 	int rc;
-	uint8_t *out = f->wb + f->wb_len;
-	if (f->sealed) {
-		uint8_t nonce[LOTA__GCM_NONCE_LEN], aad[32];
-		store_block_nonce(nonce, f->e->fs->h.salt, bi);
-		store_block_aad(aad, f->e->h, bi, f->data_len);
-		rc = lota__aead_seal(s->data_key, nonce, aad, sizeof(aad), f->blk, n, out, out + n);
-		if (rc)
+	if (!f->sealed && f->wb_len == 0) {
+		if ((rc = store_write_all(f->fd, p, n, f->wb_off))) {
+			store_dir_failed(s, f->e->dir, rc, "write");
 			return rc;
-		n += LOTAD_STORE_TAG_LEN;
+		}
+		f->wb_off += n; /* a multiple of the block size, so of the page, but at the end */
 	} else {
-		memcpy(out, f->blk, n);
+		for (uint64_t i = 0; i < nblocks; i++) {
+			size_t b = n - i * f->bs < f->bs ? n - i * f->bs : f->bs;
+			const uint8_t *in = p + i * f->bs;
+			uint8_t *out = f->wb + f->wb_len;
+			if (f->sealed) {
+				uint64_t bi = f->flushed_blocks + i;
+				uint8_t nonce[LOTA__GCM_NONCE_LEN], aad[32];
+				store_block_nonce(nonce, f->e->fs->h.salt, bi);
+				store_block_aad(aad, f->e->h, bi, f->data_len);
+				rc = lota__aead_seal(s->data_key, nonce, aad, sizeof(aad), in, b,
+				                     out, out + b);
+				if (rc)
+					return rc;
+				f->wb_len += b + LOTAD_STORE_TAG_LEN;
+			} else {
+				memcpy(out, in, b);
+				f->wb_len += b;
+			}
+		}
+		if ((rc = wb_write(f)))
+			return rc;
 	}
-	f->wb_len += n;
-	if ((rc = wb_write(f)))
-		return rc;
-	f->flushed_blocks++;
-	f->blk_fill = 0;
+	f->flushed_blocks += nblocks;
+	sync_some(f);
+	return 0;
+}
+
+/* Readers may read every flushed block now: wake them. */
+static void tell_readers(lotad_fill *f)
+{
 	uint64_t readable = f->flushed_blocks * f->bs;
 	if (readable > f->data_len)
 		readable = f->data_len;
@@ -252,7 +303,22 @@ static int flush_block(lotad_fill *f)
 	atomic_store(&f->e->readable, readable);
 	notify_locked(fs);
 	pthread_mutex_unlock(&fs->mu);
-	return 0;
+}
+
+/* The bytes of data[0..len) that go to put_blocks at once, straight from the caller's
+ * buffer: whole blocks (up to what wb holds, unless they are written from data itself),
+ * and the extent's last short block with its last byte. 0: stage them. */
+static size_t run_len(const lotad_fill *f, size_t len)
+{
+	if (f->blk_fill)
+		return 0;
+	uint64_t rest = f->data_len - f->written;
+	size_t n = len >= rest ? (size_t)rest : len / f->bs * f->bs;
+	bool direct = !f->sealed && f->wb_len == 0;
+	size_t cap = f->wb_blocks * f->bs;
+	if (!direct && n > cap)
+		n = cap;
+	return n;
 }
 
 int lotad_fill_write(lotad_fill *f, const void *data, size_t len)
@@ -264,8 +330,19 @@ int lotad_fill_write(lotad_fill *f, const void *data, size_t len)
 	if (len > f->data_len - f->written)
 		return -EFBIG;
 	const uint8_t *p = data;
+	uint64_t flushed0 = f->flushed_blocks;
+	int rc = 0;
 	while (len > 0) {
-		size_t n = f->bs - f->blk_fill;
+		size_t n = run_len(f, len);
+		if (n) {
+			if ((rc = put_blocks(f, p, n)))
+				break;
+			f->written += n;
+			p += n;
+			len -= n;
+			continue;
+		}
+		n = f->bs - f->blk_fill;
 		if (n > len)
 			n = len;
 		memcpy(f->blk + f->blk_fill, p, n);
@@ -277,13 +354,17 @@ int lotad_fill_write(lotad_fill *f, const void *data, size_t len)
 		 * then have every byte as soon as the fill does, not after its publication (a
 		 * read of a complete fill is a hit) */
 		if (f->blk_fill == f->bs || f->written == f->data_len) {
-			int rc = flush_block(f);
-			if (rc) {
-				f->failed = true;
-				return rc;
-			}
+			if ((rc = put_blocks(f, f->blk, f->blk_fill)))
+				break;
+			f->blk_fill = 0;
 		}
 	}
+	if (rc) {
+		f->failed = true;
+		return rc;
+	}
+	if (f->flushed_blocks != flushed0)
+		tell_readers(f);
 	return 0;
 }
 
@@ -372,8 +453,12 @@ int lotad_fill_commit(lotad_fill *f)
 	int rc = f->failed ? -EIO : 0;
 	if (rc == 0 && f->written != f->data_len)
 		rc = LOTA_E_INCOMPLETE;
-	if (rc == 0 && f->blk_fill > 0 && (rc = flush_block(f)))
-		goto fail;
+	if (rc == 0 && f->blk_fill > 0) {
+		if ((rc = put_blocks(f, f->blk, f->blk_fill)))
+			goto fail;
+		f->blk_fill = 0;
+		tell_readers(f);
+	}
 	if (rc)
 		goto fail;
 	lotad_store *s = f->s;

@@ -90,14 +90,15 @@ struct lotad_store {
 	uint8_t data_key[LOTA__GCM_KEY_LEN];
 	uint8_t hdr_key[32];
 	bool encrypt, fsync_dir;
+	int fill_io;
 	uint32_t block_size;
 	unsigned high_pct, low_pct;
 	uint32_t evict_interval_ms, degraded_retry_ms;
 	atomic_uint_fast64_t tmp_seq;
 	/* counters */
-	atomic_uint_fast64_t evictions, fills_in_progress, fills_committed, fills_aborted,
-	    fills_refused, fills_refused_degraded, write_errors, read_errors, tag_failures,
-	    corrupt_dropped;
+	atomic_uint_fast64_t evictions, fills_in_progress, fills_peak, fills_committed,
+	    fills_aborted, fills_refused, fills_refused_degraded, write_errors, read_errors,
+	    tag_failures, corrupt_dropped;
 	/* eviction thread */
 	pthread_t thr;
 	bool thr_started, stopping;
@@ -132,8 +133,9 @@ struct lotad_fill {
 	 * are sealed into this buffer, which always starts on a page boundary (see
 	 * wb_write). */
 	uint8_t *wb;
-	size_t wb_len;
-	uint64_t wb_off; /* file offset of wb[0] */
+	size_t wb_len, wb_blocks; /* bytes in wb; whole sealed blocks it holds besides a page */
+	uint64_t wb_off;          /* file offset of wb[0] */
+	uint64_t synced_off;      /* write-back started up to here (fill_io sync-range) */
 	char tmp_path[PATH_CAP], final_path[PATH_CAP];
 };
 

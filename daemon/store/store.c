@@ -170,7 +170,8 @@ int lotad_store_new(const lotad_store_config *cfg, lotad_store **out)
 	if (!cfg || !out || !cfg->dirs || cfg->num_dirs == 0 ||
 	    cfg->num_dirs > LOTAD_STORE_MAX_DIRS || !cfg->node_secret ||
 	    !block_size_ok(cfg->block_size) || cfg->low_watermark_pct == 0 ||
-	    cfg->low_watermark_pct > cfg->high_watermark_pct || cfg->high_watermark_pct > 100)
+	    cfg->low_watermark_pct > cfg->high_watermark_pct || cfg->high_watermark_pct > 100 ||
+	    (cfg->fill_io != LOTAD_FILL_IO_BUFFERED && cfg->fill_io != LOTAD_FILL_IO_SYNC_RANGE))
 		return -EINVAL;
 	int rc = -ENOMEM;
 	lotad_store *s = calloc(1, sizeof(*s));
@@ -189,6 +190,7 @@ int lotad_store_new(const lotad_store_config *cfg, lotad_store **out)
 		goto fail;
 	s->encrypt = cfg->encrypt;
 	s->fsync_dir = cfg->fsync_dir;
+	s->fill_io = cfg->fill_io;
 	s->block_size = cfg->block_size;
 	s->high_pct = cfg->high_watermark_pct;
 	s->low_pct = cfg->low_watermark_pct;
@@ -282,6 +284,7 @@ void lotad_store_get_stats(lotad_store *s, lotad_store_stats *o)
 	}
 	o->evictions = atomic_load(&s->evictions);
 	o->fills_in_progress = atomic_load(&s->fills_in_progress);
+	o->fills_in_progress_max = atomic_load(&s->fills_peak);
 	o->fills_committed = atomic_load(&s->fills_committed);
 	o->fills_aborted = atomic_load(&s->fills_aborted);
 	o->fills_refused = atomic_load(&s->fills_refused);
@@ -329,28 +332,34 @@ size_t lotad_store_metrics(char *out, size_t cap, void *store)
 	for (size_t d = 0; d < st.num_dirs; d++)
 		tb_printf(&b, "lota_cache_dir_degraded{dir=\"%zu\"} %d\n", d,
 		          st.dirs[d].degraded ? 1 : 0);
-	tb_printf(&b,
-	          "# HELP lota_cache_extents Extents in the cache index.\n"
-	          "# TYPE lota_cache_extents gauge\nlota_cache_extents %" PRIu64 "\n"
-	          "# HELP lota_evictions_total Extents removed by eviction.\n"
-	          "# TYPE lota_evictions_total counter\nlota_evictions_total %" PRIu64 "\n"
-	          "# HELP lota_cache_fills_in_progress Fills writing into the cache now.\n"
-	          "# TYPE lota_cache_fills_in_progress gauge\n"
-	          "lota_cache_fills_in_progress %" PRIu64 "\n"
-	          "# HELP lota_cache_fills_refused_total Fills refused: no healthy cache dir had "
-	          "or could make the room (no_room: what eviction may not remove is pinned by "
-	          "readers and fills), or no dir was healthy (degraded).\n"
-	          "# TYPE lota_cache_fills_refused_total counter\n"
-	          "lota_cache_fills_refused_total{reason=\"no_room\"} %" PRIu64 "\n"
-	          "lota_cache_fills_refused_total{reason=\"degraded\"} %" PRIu64 "\n"
-	          "# HELP lota_store_errors_total Cache store errors by kind.\n"
-	          "# TYPE lota_store_errors_total counter\n"
-	          "lota_store_errors_total{kind=\"write\"} %" PRIu64 "\n"
-	          "lota_store_errors_total{kind=\"read\"} %" PRIu64 "\n"
-	          "lota_store_errors_total{kind=\"auth_tag\"} %" PRIu64 "\n"
-	          "lota_store_errors_total{kind=\"corrupt\"} %" PRIu64 "\n",
-	          st.extents, st.evictions, st.fills_in_progress, st.fills_refused,
-	          st.fills_refused_degraded, st.write_errors, st.read_errors, st.tag_failures,
-	          st.corrupt_dropped);
+	tb_printf(
+	    &b,
+	    "# HELP lota_cache_extents Extents in the cache index.\n"
+	    "# TYPE lota_cache_extents gauge\nlota_cache_extents %" PRIu64 "\n"
+	    "# HELP lota_evictions_total Extents removed by eviction.\n"
+	    "# TYPE lota_evictions_total counter\nlota_evictions_total %" PRIu64 "\n"
+	    "# HELP lota_cache_fills_in_progress Fills writing into the cache now.\n"
+	    "# TYPE lota_cache_fills_in_progress gauge\n"
+	    "lota_cache_fills_in_progress %" PRIu64 "\n"
+	    "# HELP lota_cache_fills_in_progress_max The most fills in progress at once since "
+	    "start (writing, or written and being published: a backlog of fdatasyncs shows "
+	    "here).\n"
+	    "# TYPE lota_cache_fills_in_progress_max gauge\n"
+	    "lota_cache_fills_in_progress_max %" PRIu64 "\n"
+	    "# HELP lota_cache_fills_refused_total Fills refused: no healthy cache dir had "
+	    "or could make the room (no_room: what eviction may not remove is pinned by "
+	    "readers and fills), or no dir was healthy (degraded).\n"
+	    "# TYPE lota_cache_fills_refused_total counter\n"
+	    "lota_cache_fills_refused_total{reason=\"no_room\"} %" PRIu64 "\n"
+	    "lota_cache_fills_refused_total{reason=\"degraded\"} %" PRIu64 "\n"
+	    "# HELP lota_store_errors_total Cache store errors by kind.\n"
+	    "# TYPE lota_store_errors_total counter\n"
+	    "lota_store_errors_total{kind=\"write\"} %" PRIu64 "\n"
+	    "lota_store_errors_total{kind=\"read\"} %" PRIu64 "\n"
+	    "lota_store_errors_total{kind=\"auth_tag\"} %" PRIu64 "\n"
+	    "lota_store_errors_total{kind=\"corrupt\"} %" PRIu64 "\n",
+	    st.extents, st.evictions, st.fills_in_progress, st.fills_in_progress_max,
+	    st.fills_refused, st.fills_refused_degraded, st.write_errors, st.read_errors,
+	    st.tag_failures, st.corrupt_dropped);
 	return b.len;
 }

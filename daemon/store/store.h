@@ -124,7 +124,16 @@ typedef struct lotad_store_config {
 	 * synchronous metadata write. The data itself is always fdatasync'd before the
 	 * rename, so a published name never points at missing data. */
 	bool fsync_dir;
+	/* How fills write (lotad_store_fill_io): through the page cache as it comes
+	 * (buffered, the default), or also starting the write-back of each
+	 * LOTAD_STORE_SYNC_CHUNK written (sync-range: sync_file_range WRITE, never waiting),
+	 * so that the fdatasync of the publication finds little left to write and dirty pages
+	 * do not pile up behind a fast upstream. */
+	int fill_io;
 } lotad_store_config;
+
+enum { LOTAD_FILL_IO_BUFFERED = 0, LOTAD_FILL_IO_SYNC_RANGE = 1 };
+#define LOTAD_STORE_SYNC_CHUNK (8u << 20)
 
 /* Fill *c with the defaults (no dirs, no secret). */
 void lotad_store_config_init(lotad_store_config *c);
@@ -289,6 +298,7 @@ typedef struct lotad_store_stats {
 	uint64_t used_bytes, capacity_bytes, extents;
 	uint64_t evictions; /* extents removed by eviction (for a fill or in the background) */
 	uint64_t fills_in_progress;
+	uint64_t fills_in_progress_max; /* the most fills writing at once since start */
 	uint64_t fills_committed, fills_aborted;
 	uint64_t fills_refused;          /* no healthy dir had or could make the room */
 	uint64_t fills_refused_degraded; /* no healthy dir at all */
@@ -304,7 +314,7 @@ void lotad_store_get_stats(lotad_store *s, lotad_store_stats *out);
 /*
  * A lotad_metrics_provider (daemon/metrics.h; ud = the store): lota_cache_bytes{dir},
  * lota_cache_capacity_bytes{dir}, lota_cache_extents, lota_cache_dir_degraded{dir},
- * lota_evictions_total, lota_cache_fills_in_progress,
+ * lota_evictions_total, lota_cache_fills_in_progress, lota_cache_fills_in_progress_max,
  * lota_cache_fills_refused_total{reason="no_room"|"degraded"} and
  * lota_store_errors_total{kind="write"|"read"|"auth_tag"|"corrupt"}. dir is the index of
  * the dir in the configuration (paths are not labels).

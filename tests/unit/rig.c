@@ -104,6 +104,7 @@ static void setup_settings(rig *r, const rig_opts *o, int up_port)
 	s->upstream_retries = o->no_retries ? 0 : 2;
 	s->max_connections = 1000;
 	s->client_buffer = o->client_buffer ? o->client_buffer : 64 * 1024;
+	s->relay_coalesce = o->relay_coalesce;
 	s->auth.endpoint_names = s->endpoint_names;
 	s->auth.num_endpoint_names = 0;
 	s->auth.upstream_host = s->upstream_hostport;

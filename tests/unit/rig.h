@@ -46,6 +46,7 @@ typedef struct rig_opts {
 	bool no_retries;              /* upstream_retries 0 (else lotad's default, 2) */
 	int upstream_port;            /* 0: the fake's; else another port of 127.0.0.1 */
 	const char *fill_profile;     /* the cache's fill_credentials ("unit": the test key) */
+	bool relay_coalesce;          /* relay_send coalesce (else direct) */
 } rig_opts;
 
 typedef struct rig_client rig_client;

@@ -140,7 +140,8 @@ static void test_parse_content_range(void)
 }
 
 /* Feed a whole head (lines separated by \n) and return the verdict at its end. */
-static int pinned(const char *head, const char *etag, uint64_t size, uint64_t first, uint64_t last)
+static int pinned_v(const char *head, const char *etag, const char *vid, uint64_t size,
+                    uint64_t first, uint64_t last)
 {
 	lotad_cache_pinned ph;
 	memset(&ph, 0, sizeof(ph));
@@ -148,12 +149,17 @@ static int pinned(const char *head, const char *etag, uint64_t size, uint64_t fi
 	for (;;) {
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		int rc =
-		    lotad_cache__pinned_line(&ph, (lota_str){p, len}, S(etag), size, first, last);
+		int rc = lotad_cache__pinned_line(&ph, (lota_str){p, len}, S(etag),
+		                                  (lota_str){vid, strlen(vid)}, size, first, last);
 		if (rc != 0 || !nl || !nl[1])
 			return rc;
 		p = nl + 1;
 	}
+}
+
+static int pinned(const char *head, const char *etag, uint64_t size, uint64_t first, uint64_t last)
+{
+	return pinned_v(head, etag, "", size, first, last);
 }
 
 static void test_pinned(void)
@@ -184,6 +190,14 @@ static void test_pinned(void)
 	                       1000, 0, 99),
 	                -1);
 	CU_ASSERT_EQUAL(pinned("HTTP/1.1 403 Forbidden\r\n\r\n", "\"e1\"", 1000, 0, 99), -1);
+	/* a versioned object: the version authorized, and no other */
+	const char *v1 = "HTTP/1.1 206 Partial Content\r\nETag: \"e1\"\r\nx-amz-version-id: v1\r\n"
+	                 "Content-Range: bytes 0-99/1000\r\n\r\n";
+	CU_ASSERT_EQUAL(pinned_v(v1, "\"e1\"", "v1", 1000, 0, 99), 1);
+	CU_ASSERT_EQUAL(pinned_v(v1, "\"e1\"", "v2", 1000, 0, 99), -1);
+	CU_ASSERT_EQUAL(pinned_v(v1, "\"e1\"", "v", 1000, 0, 99), -1);
+	CU_ASSERT_EQUAL(pinned_v(ok, "\"e1\"", "v1", 1000, 0, 99), -1); /* no version named */
+	CU_ASSERT_EQUAL(pinned(v1, "\"e1\"", 1000, 0, 99), 1); /* none asked: not checked */
 	/* nothing decided before the blank line */
 	CU_ASSERT_EQUAL(
 	    pinned("HTTP/1.1 206 Partial Content\r\nETag: \"e1\"\r\n", "\"e1\"", 1000, 0, 99), 0);

@@ -428,6 +428,55 @@ static void hook_after(fakeup *f, const fakeup_req *q, fakeup_resp *r, void *ud)
 	}
 }
 
+/* relay_send coalesce: the body's pieces are queued and leave in larger sends, the
+ * bytes and the backpressure are the same: a whole body byte-exact, one through a client
+ * that stops reading and reads again, a close-delimited body relayed chunked, and a
+ * client that vanishes with bytes queued aborts the upstream transfer. */
+static void test_relay_coalesced(void)
+{
+	static uint8_t large[8u << 20];
+	lota_unit_pattern(large, sizeof(large), 9);
+	rig_opts o = {.relay_coalesce = true};
+	CU_ASSERT_TRUE_FATAL(start(&o));
+	fakeup_object(R.up, "/bkt/large", large, sizeof(large), OBJ_ETAG);
+	rig_resp p;
+	get("GET", "/bkt/large", NULL, &p);
+	CU_ASSERT_EQUAL(p.status, 200);
+	CU_ASSERT_TRUE(p.complete);
+	CU_ASSERT_EQUAL(p.body_len, sizeof(large));
+	CU_ASSERT_TRUE(p.body_len == sizeof(large) && memcmp(p.body, large, sizeof(large)) == 0);
+
+	rig_client *c = rig_client_new(&R);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	rig_request(c, "GET", "/bkt/large", NULL, NULL, 0, true);
+	rig_client_pause(c, true);
+	RIG_WAIT(&R, fakeup_nreqs(R.up) == 2 && fakeup_req_at(R.up, 1)->blocked);
+	CU_ASSERT_TRUE(fakeup_req_at(R.up, 1)->sent < sizeof(large));
+	rig_client_pause(c, false);
+	rig_resp_wait(c, &p);
+	CU_ASSERT_TRUE(p.complete);
+	CU_ASSERT_TRUE(p.body_len == sizeof(large) && memcmp(p.body, large, sizeof(large)) == 0);
+
+	c = rig_client_new(&R);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	rig_request(c, "GET", "/bkt/large", NULL, NULL, 0, true);
+	rig_client_pause(c, true);
+	RIG_WAIT(&R, fakeup_nreqs(R.up) == 3 && fakeup_req_at(R.up, 2)->blocked);
+	rig_client_close(c, true);
+	RIG_WAIT(&R, fakeup_req_at(R.up, 2)->peer_closed);
+	CU_ASSERT_FALSE(fakeup_req_at(R.up, 2)->done);
+	RIG_WAIT(&R, rig_metric("lota_requests_total{op=\"get_object\",status=\"4xx\"}") == 1);
+
+	int64_t at = -1;
+	fakeup_hook_set(R.up, hook_no_length, &at);
+	c = get("GET", OBJ_PATH, NULL, &p);
+	CU_ASSERT_EQUAL(p.status, 200);
+	CU_ASSERT_TRUE(p.chunked && p.complete);
+	CU_ASSERT_TRUE(p.body_len == OBJ_LEN && memcmp(p.body, obj, OBJ_LEN) == 0);
+	CU_ASSERT_FALSE(c->ended);
+	rig_stop(&R);
+}
+
 static void test_bytes_after_response(void)
 {
 	CU_ASSERT_TRUE_FATAL(start(NULL));
@@ -465,6 +514,7 @@ int main(void)
 	    {"client stops reading, then vanishes: upstream transfer aborted",
 	     test_client_stops_reading_then_vanishes},
 	    {"client vanishes mid-upload: upload aborted", test_client_vanishes_mid_upload},
+	    {"relay_send coalesce: the same bytes and backpressure", test_relay_coalesced},
 	    {"body delimited by close: relayed chunked", test_close_delimited_body_relayed_chunked},
 	    {"body delimited by close, reset mid-body: no last chunk",
 	     test_close_delimited_body_reset_cuts},
