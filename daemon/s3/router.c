@@ -6,6 +6,7 @@
 #include "s3/router.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,6 +14,7 @@
 
 #include "cache/cache.h"
 #include "metrics.h"
+#include "util/clock.h"
 #include "util/hostport.h"
 
 /* ------------------------------------------------------------ glue --- */
@@ -37,6 +39,22 @@ static void hook_upstream_bytes(void *ud, uint64_t n)
 {
 	lotad_router *r = ud;
 	lotad_cache_count_upstream_bytes(r->cache, n);
+}
+
+/* A 404 (NoSuchBucket, or no such key) or a redirect from the bucket's remembered home:
+ * the bucket may have moved, so the next request probes it again (region.h). */
+static void hook_upstream_status(void *ud, const lotad_s3req *sr, int status)
+{
+	lotad_router *r = ud;
+	if (r->regions && sr->bucket.len && (status == 404 || status == 301 || status == 307))
+		lotad_regions_forget(r->regions, sr->bucket);
+}
+
+static void hook_label(void *ud, const lotad_s3req *sr, const char *label)
+{
+	lotad_router *r = ud;
+	if (r->regions && sr->region > 0 && strcmp(label, "hit") == 0)
+		lotad_regions_count_remote_hit(r->regions, (size_t)sr->region);
 }
 
 /* The cache hands a request to the proxy. */
@@ -67,6 +85,7 @@ void lotad_router_init(lotad_router *r, lotad_cache *cache)
 	    .object_written = hook_object_written,
 	    .filled_response = hook_filled_response,
 	    .upstream_bytes = hook_upstream_bytes,
+	    .upstream_status = hook_upstream_status,
 	    .ud = r,
 	};
 	lotad_cache_set_proxy(cache, cache_to_proxy, r);
@@ -78,12 +97,109 @@ void lotad_router_init(lotad_router *r, lotad_cache *cache)
 	    .ud = cache,
 	};
 	lotad_cache_set_forward(cache, cache_forward, r);
+	lotad_cache_set_label_hook(cache, hook_label, r);
 }
 
 void lotad_router_worker_stop(lotad_worker *w, void *router)
 {
 	lotad_router *r = router;
 	lotad_cache_worker_stop(r->cache, w);
+}
+
+/* ------------------------------------------------------- regions --- */
+
+static void dispatch(lotad_router *r, lotad_conn *c, lotad_s3req *sr, lotad_auth_result *ar)
+{
+	if (r->regions)
+		lotad_regions_count_request(r->regions, (size_t)sr->region);
+	if (sr->object_read)
+		lotad_cache_start(r->cache, c, sr, ar);
+	else
+		lotad_proxy_start(c, sr, ar, NULL, &r->proxy_hooks);
+}
+
+/* A request waiting for its bucket's home (a probe): the connection's handler meanwhile,
+ * so a client that goes away cancels the probe. Body bytes wait in the connection's
+ * buffer (bounded: the socket is not read when it is full) for the handler that follows. */
+typedef struct region_wait {
+	lotad_handler h; /* first */
+	lotad_router *r;
+	lotad_conn *c;
+	lotad_s3req sr;
+	lotad_auth_result ar;
+	lotad_region_probe *probe;
+} region_wait;
+
+static void wait_nothing(lotad_handler *h)
+{
+	(void)h;
+}
+
+static void wait_abort(lotad_handler *h)
+{
+	region_wait *w = (region_wait *)h;
+	lotad_region_probe_cancel(w->probe);
+	lotad_auth_result_cleanup(&w->ar);
+	free(w);
+}
+
+static const lotad_handler_ops wait_ops = {
+    .on_body = wait_nothing,
+    .on_drain = wait_nothing,
+    .abort = wait_abort,
+};
+
+static void set_region(lotad_router *r, lotad_s3req *sr, int home)
+{
+	sr->region = home > 0 ? home : 0;
+	sr->up = home > 0 ? lotad_regions_settings(r->regions, (size_t)home) : NULL;
+}
+
+static void probe_done(void *ud, int home)
+{
+	region_wait *w = ud;
+	w->probe = NULL; /* freed by the probe itself */
+	set_region(w->r, &w->sr, home);
+	lotad_conn_attach(w->c, NULL);
+	dispatch(w->r, w->c, &w->sr, &w->ar); /* takes w->ar over */
+	free(w);
+}
+
+/* Route sr to its bucket's home region (daemon/region). Only requests lotad may send
+ * anywhere are routed: anonymous ones, and those it re-signs with the client's key
+ * (RESIGN). A request signed by the client for the upstream's own name (FORWARD) or
+ * relayed for the upstream's verdict (RELAY) carries a signature only the host it names
+ * can check: it goes there as it is. Returns true when a probe was started (dispatch
+ * follows from its end). */
+static bool route_region(lotad_router *r, lotad_conn *c, lotad_s3req *sr, lotad_auth_result *ar)
+{
+	sr->up = NULL;
+	sr->region = 0;
+	if (!r->regions || lotad_regions_count(r->regions) < 2 || !sr->bucket.len ||
+	    (ar->mode != LOTAD_AUTH_RESIGN && ar->mode != LOTAD_AUTH_ANONYMOUS))
+		return false;
+	int home = lotad_regions_lookup(r->regions, sr->bucket, lotad_mono_ms());
+	if (home >= 0) {
+		set_region(r, sr, home);
+		return false;
+	}
+	region_wait *w = calloc(1, sizeof(*w));
+	if (!w)
+		return false; /* the local region answers */
+	w->h.ops = &wait_ops;
+	w->r = r;
+	w->c = c;
+	w->sr = *sr;
+	w->probe = lotad_region_probe_start(r->regions, lotad_worker_upstream(lotad_conn_worker(c)),
+	                                    sr->bucket, probe_done, w);
+	if (!w->probe) {
+		free(w);
+		return false;
+	}
+	w->ar = *ar;
+	memset(ar, 0, sizeof(*ar)); /* taken over */
+	lotad_conn_attach(c, &w->h);
+	return true;
 }
 
 /* ------------------------------------------------------- request start --- */
@@ -143,8 +259,7 @@ void lotad_router_request(lotad_conn *c, void *router)
 		lotad_auth_result_cleanup(&ar);
 		return;
 	}
-	if (sr.object_read)
-		lotad_cache_start(r->cache, c, &sr, &ar);
-	else
-		lotad_proxy_start(c, &sr, &ar, NULL, &r->proxy_hooks);
+	if (route_region(r, c, &sr, &ar))
+		return; /* the bucket's home is being probed: dispatch follows */
+	dispatch(r, c, &sr, &ar);
 }
