@@ -12,7 +12,8 @@
 #                 remote region: one HEAD over the slow link per read)
 #   warm local    the local object's later reads, from lotad's cache
 #
-# Warm reads are the median of ROUNDS (default 3) reads each, interleaved remote/local.
+# Warm reads are the median of ROUNDS (default 3) reads each, interleaved remote/local;
+# the HEAD times (median of 5) show what the authorization of each hit costs per region.
 # Targets: warm remote >= 0.9x warm local; warm remote >= 5x cold remote.
 # Prints the figures, the ratios and the targets. Exits non-zero only on a malfunction (a
 # server that does not start, an error status, wrong bytes, a warm read that is not a
@@ -133,13 +134,28 @@ for _ in $(seq "$ROUNDS"); do
 	[ "${o#* }" = hit ] || die "a warm local read was not a hit: $o"
 	echo "${o%% *}" >>"$DIR/wl"
 done
+# the authorization every hit pays: a HEAD through lotad (answered by the home region)
+head_once() {
+	s3 "http://127.0.0.1:$PORT" lota-local -I -o /dev/null -w '%{time_total}\n' \
+		"http://127.0.0.1:$PORT/bench-$1/obj" || die "HEAD of $1 failed"
+}
+: >"$DIR/hr"
+: >"$DIR/hl"
+for _ in $(seq 5); do
+	head_once remote >>"$DIR/hr"
+	head_once local >>"$DIR/hl"
+done
+hr=$(median <"$DIR/hr")
+hl=$(median <"$DIR/hl")
 wr=$(median <"$DIR/wr")
 wl=$(median <"$DIR/wl")
-awk -v n="$SIZE_MIB" -v c="$cold_s" -v r="$wr" -v l="$wl" -v rate="$RG_RATE" 'BEGIN {
+awk -v n="$SIZE_MIB" -v c="$cold_s" -v r="$wr" -v l="$wl" -v rate="$RG_RATE" \
+	-v hr="$hr" -v hl="$hl" 'BEGIN {
 	printf "object %d MiB, remote link %s\n", n, rate
 	printf "cold remote  %8.3f s  %8.1f MiB/s\n", c, n / c
 	printf "warm remote  %8.3f s  %8.1f MiB/s  (median of reads)\n", r, n / r
 	printf "warm local   %8.3f s  %8.1f MiB/s  (median of reads)\n", l, n / l
+	printf "HEAD remote  %8.4f s, HEAD local %.4f s  (median of 5: the authorization of a hit)\n", hr, hl
 	printf "warm remote / warm local  %.2fx  (target >= 0.9x)\n", l / r
 	printf "warm remote / cold remote %.2fx  (target >= 5x)\n", c / r
 }'

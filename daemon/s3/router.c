@@ -165,18 +165,35 @@ static void probe_done(void *ud, int home)
 	free(w);
 }
 
+/* The region whose endpoint a Host names (0: none, or the local one). */
+static int region_of_host(const lotad_regions *t, lota_str host)
+{
+	for (size_t i = 1; i < lotad_regions_count(t); i++) {
+		const lotad_settings *rs = lotad_regions_settings(t, i);
+		if (lotad_auth_host_is(rs->upstream_hostport, rs->auth.upstream_default_port, host))
+			return (int)i;
+	}
+	return 0;
+}
+
 /* Route sr to its bucket's home region (daemon/region). Only requests lotad may send
- * anywhere are routed: anonymous ones, and those it re-signs with the client's key
- * (RESIGN). A request signed by the client for the upstream's own name (FORWARD) or
- * relayed for the upstream's verdict (RELAY) carries a signature only the host it names
- * can check: it goes there as it is. Returns true when a probe was started (dispatch
- * follows from its end). */
+ * anywhere are routed by their bucket: anonymous ones, and those it re-signs with the
+ * client's key (RESIGN). A request signed by the client for an endpoint's own name
+ * (FORWARD: redirected traffic) carries a signature only that host can check: it goes,
+ * as it is, to the region whose endpoint its Host names (listed in redirect), else to
+ * the local upstream; so does one relayed for the upstream's verdict (RELAY). Returns
+ * true when a probe was started (dispatch follows from its end). */
 static bool route_region(lotad_router *r, lotad_conn *c, lotad_s3req *sr, lotad_auth_result *ar)
 {
 	sr->up = NULL;
 	sr->region = 0;
-	if (!r->regions || lotad_regions_count(r->regions) < 2 || !sr->bucket.len ||
-	    (ar->mode != LOTAD_AUTH_RESIGN && ar->mode != LOTAD_AUTH_ANONYMOUS))
+	if (!r->regions || lotad_regions_count(r->regions) < 2)
+		return false;
+	if (ar->mode == LOTAD_AUTH_FORWARD) {
+		set_region(r, sr, region_of_host(r->regions, lotad_conn_request(c)->host));
+		return false;
+	}
+	if (!sr->bucket.len || (ar->mode != LOTAD_AUTH_RESIGN && ar->mode != LOTAD_AUTH_ANONYMOUS))
 		return false;
 	int home = lotad_regions_lookup(r->regions, sr->bucket, lotad_mono_ms());
 	if (home >= 0) {

@@ -13,6 +13,8 @@
 #   - the second read of the remote object is a hit (x-lota-cache and
 #     lota_region_remote_hits_total);
 #   - an overwrite made in the remote region is what the next read through lotad returns;
+#   - a request signed by the client for the remote endpoint's own name (redirected to
+#     lotad; the name is in --redirect) is forwarded there as it is;
 #   - bob, who may not read alice's remote bucket, gets 403 also for the cached object;
 #   - a write through lotad to the remote bucket lands in the remote region only;
 #   - a bucket no region holds gets the upstream's own NoSuchBucket, and CreateBucket with
@@ -43,8 +45,9 @@ LOCAL_EP=$RG_LOCAL_EP REMOTE_EP=$RG_REMOTE_EP
 S3_HOST_PORT=127.0.0.1:$RGW_PORT S3_ENDPOINT=$RGW_ENDPOINT S3_PORT=$RGW_PORT
 S3_VHOST_DOMAIN=localhost
 it_write_client_configs
+REMOTE_HP=${REMOTE_EP#http://}
 IT_LOTAD_ARGS=(--cache-dir "$IT_DIR/cache:1GiB" --min-object-size 1MiB --region lota-local
-	--region-upstream "lota-remote=$REMOTE_EP")
+	--region-upstream "lota-remote=$REMOTE_EP" --redirect "$REMOTE_HP")
 lotad_start "$RGW_PORT" "$IT_CREDENTIALS"
 S3_PORT=$IT_LOTAD_PORT S3_HOST_PORT=127.0.0.1:$IT_LOTAD_PORT
 S3_ENDPOINT=http://$S3_HOST_PORT
@@ -123,6 +126,22 @@ EOF
 check_eq "boto3: the remote object through lotad is a hit, byte-exact" \
 	"$(it_sha256 "$W/remote.bin") hit" \
 	"$(AWS_PROFILE=alice S3_ENDPOINT=$E it_python "$W/boto.py" rg-remote obj 2>&1 | tail -n 1)"
+
+# a request the client signed for the remote endpoint itself (redirected to lotad: its
+# name is in --redirect) goes there as it is
+redirected_get() {
+	it_keys alice
+	: >"$W/body"
+	ST=$(timeout 60 curl -sS --aws-sigv4 "aws:amz:lota-remote:s3" --user "$IT_AK:$IT_SK" \
+		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --connect-to "$REMOTE_HP:127.0.0.1:$IT_LOTAD_PORT" \
+		-o "$W/body" -w '%{http_code}' "$REMOTE_EP/$1") || true
+	SHA=$(it_sha256 "$W/body")
+}
+FWD_BEFORE=$(it_metric0 "$RREQ")
+redirected_get rg-remote/obj
+check_eq "a request signed for the remote endpoint's own name, through lotad, byte-exact" \
+	"200 $(it_sha256 "$W/remote.bin")" "$ST $SHA"
+check "and it went to the remote region" it_wait_metric_ge 5 "$RREQ" $((FWD_BEFORE + 1))
 
 # bob may not read alice's remote bucket: denied, also with the object cached
 get bob rg-remote obj

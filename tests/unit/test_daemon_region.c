@@ -13,6 +13,7 @@
 #include "fakeup.h"
 #include "net/loop.h"
 #include "region/region.h"
+#include "s3/auth.h"
 #include "unit.h"
 #include "util/clock.h"
 
@@ -183,6 +184,23 @@ static void test_decide(void)
 	CU_ASSERT_EQUAL(lotad_regions__decide(st6, nm6, 0), -1);
 }
 
+/* Which Host names a region's endpoint (redirected requests go there as they are). */
+static void test_host_is(void)
+{
+	CU_ASSERT(lotad_auth_host_is("198.51.100.2:7480", 80, LOTA_STR_LIT("198.51.100.2:7480")));
+	CU_ASSERT(lotad_auth_host_is("s3.eu.example", 443, LOTA_STR_LIT("S3.EU.example")));
+	CU_ASSERT(lotad_auth_host_is("s3.eu.example", 443, LOTA_STR_LIT("s3.eu.example:443")));
+	CU_ASSERT(lotad_auth_host_is("s3.eu.example", 443, LOTA_STR_LIT("data.s3.eu.example")));
+	CU_ASSERT(lotad_auth_host_is("s3.eu.example:80", 80, LOTA_STR_LIT("s3.eu.example")));
+	CU_ASSERT(!lotad_auth_host_is("198.51.100.2:7480", 80, LOTA_STR_LIT("198.51.100.2:7481")));
+	CU_ASSERT(!lotad_auth_host_is("198.51.100.2:7480", 80, LOTA_STR_LIT("198.51.100.2")));
+	CU_ASSERT(!lotad_auth_host_is("s3.eu.example", 443, LOTA_STR_LIT("xs3.eu.example")));
+	CU_ASSERT(!lotad_auth_host_is("s3.eu.example", 443, LOTA_STR_LIT(".s3.eu.example")));
+	CU_ASSERT(!lotad_auth_host_is("s3.eu.example", 443, LOTA_STR_LIT("s3.eu.example:x")));
+	CU_ASSERT(!lotad_auth_host_is("s3.eu.example", 443, LOTA_STR_LIT("")));
+	CU_ASSERT(!lotad_auth_host_is(NULL, 443, LOTA_STR_LIT("s3.eu.example")));
+}
+
 /* ------------------------------------------------------------- the probe */
 
 #define DEADLINE_MS 10000
@@ -316,6 +334,7 @@ int main(void)
 	    {"bucket homes: learn, TTL, forget", test_homes},
 	    {"the probe's decision", test_decide},
 	    {"the probe against two fake regions", test_probe},
+	    {"hosts of a region's endpoint", test_host_is},
 	    CU_TEST_INFO_NULL,
 	};
 	return lota_unit_run("daemon_region", tests);
