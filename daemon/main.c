@@ -70,8 +70,8 @@ static const lota_config_key lotad_keys[] = {
      "region to sign upstream requests for"},
     /* cross-region reads (daemon/region) */
     {"region_upstream", LOTA_CONFIG_LIST, NULL, 0, 0, false, false, 0, "REGION=URL",
-     "the endpoint of another region (repeatable): requests for a bucket homed there go "
-     "there, and its objects are cached here like local ones"},
+     "the endpoint of another region: requests for a bucket homed there go there, and its "
+     "objects are cached here like local ones (region is the upstream's own)"},
     {"region_ttl", LOTA_CONFIG_DURATION, "10m", 1000, 7 * 24 * 3600 * 1000LL, false, false, 0,
      "DURATION", "how long a bucket's learned home region is remembered"},
     {"max_skew", LOTA_CONFIG_DURATION, "15m", 1000, 7 * 24 * 3600 * 1000LL, false, false, 0,
