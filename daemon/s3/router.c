@@ -57,11 +57,27 @@ static void hook_label(void *ud, const lotad_s3req *sr, const char *label)
 		lotad_regions_count_remote_hit(r->regions, (size_t)sr->region);
 }
 
+static bool route_region(lotad_router *r, lotad_conn *c, lotad_s3req *sr, lotad_auth_result *ar);
+static void dispatch(lotad_router *r, lotad_conn *c, lotad_s3req *sr, lotad_auth_result *ar);
+
 /* The cache hands a request to the proxy. */
 static void cache_to_proxy(void *ud, lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
                            const char *cache_label, bool fill_after)
 {
 	lotad_router *r = ud;
+	/* The bucket's remembered home says it has no such bucket (or key) or redirects:
+	 * before anything is answered, its home is probed again and the read starts over
+	 * there, so a bucket that moved is followed by the very read that found it gone. The
+	 * read after the probe is never sent round again (region_remembered is false). */
+	if (r->regions && sr->region_remembered && !fill_after &&
+	    (sr->auth_status == 404 || sr->auth_status == 301 || sr->auth_status == 307)) {
+		lotad_s3req again = *sr;
+		again.auth_status = 0;
+		lotad_regions_forget(r->regions, sr->bucket);
+		if (!route_region(r, c, &again, auth))
+			dispatch(r, c, &again, auth);
+		return;
+	}
 	if (fill_after)
 		lotad_proxy_start_filling(c, sr, auth, &r->proxy_hooks);
 	else
@@ -187,6 +203,7 @@ static bool route_region(lotad_router *r, lotad_conn *c, lotad_s3req *sr, lotad_
 {
 	sr->up = NULL;
 	sr->region = 0;
+	sr->region_remembered = false;
 	if (!r->regions || lotad_regions_count(r->regions) < 2)
 		return false;
 	if (ar->mode == LOTAD_AUTH_FORWARD) {
@@ -198,6 +215,7 @@ static bool route_region(lotad_router *r, lotad_conn *c, lotad_s3req *sr, lotad_
 	int home = lotad_regions_lookup(r->regions, sr->bucket, lotad_mono_ms());
 	if (home >= 0) {
 		set_region(r, sr, home);
+		sr->region_remembered = true;
 		return false;
 	}
 	region_wait *w = calloc(1, sizeof(*w));
