@@ -34,6 +34,7 @@
 #include "net/loop.h"
 #include "net/server.h"
 #include "redirect/redirect.h"
+#include "region/region.h"
 #include "net/tls.h"
 #include "s3/auth.h"
 #include "s3/router.h"
@@ -69,6 +70,12 @@ static const lota_config_key lotad_keys[] = {
      "HOST:PORT (port 80 when absent) are sent here too"},
     {"region", LOTA_CONFIG_STRING, "us-east-1", 0, 0, false, false, 0, "REGION",
      "region to sign upstream requests for"},
+    /* cross-region reads (daemon/region) */
+    {"region_upstream", LOTA_CONFIG_LIST, NULL, 0, 0, false, false, 0, "REGION=URL",
+     "the endpoint of another region: requests for a bucket homed there go there, and its "
+     "objects are cached here like local ones (region is the upstream's own)"},
+    {"region_ttl", LOTA_CONFIG_DURATION, "10m", 1000, 7 * 24 * 3600 * 1000LL, false, false, 0,
+     "DURATION", "how long a bucket's learned home region is remembered"},
     {"max_skew", LOTA_CONFIG_DURATION, "15m", 1000, 7 * 24 * 3600 * 1000LL, false, false, 0,
      "DURATION", "largest accepted difference between a request's time and now"},
     {"admin_listen", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "HOST:PORT",
@@ -235,6 +242,69 @@ static int parse_upstream(const char *url, lotad_settings *s)
 	         s->upstream_hostport);
 	s->auth.upstream_default_port = tls ? 443 : 80;
 	return 0;
+}
+
+/* The regions of region_upstream beside the local one (region.h). Returns 0 (*out NULL
+ * when there is no other region) or -1 after a message naming the key and the reason. */
+static int configure_regions(lota_config *cfg, const lotad_settings *s, lotad_regions **out)
+{
+	const char *const *specs = NULL;
+	size_t n = lota_config_get_list(cfg, "region_upstream", &specs);
+	*out = NULL;
+	if (n == 0)
+		return 0;
+	if (n >= LOTAD_MAX_REGIONS) {
+		fprintf(stderr, "lotad: config key \"region_upstream\": at most %d regions\n",
+		        LOTAD_MAX_REGIONS - 1);
+		return -1;
+	}
+	lotad_regions *t = lotad_regions_new(
+	    s, s->region, (uint64_t)lota_config_get_duration_ms(cfg, "region_ttl"));
+	if (!t) {
+		fprintf(stderr, "lotad: out of memory\n");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char name[LOTAD_REGION_NAME_MAX + 1], url[1024], err[512] = "";
+		static lotad_settings up;
+		up = *s;
+		if (lotad_region_spec_parse(specs[i], name, url, sizeof(url), err, sizeof(err)) <
+		        0 ||
+		    parse_upstream(url, &up) < 0) {
+			if (!err[0] || strncmp(err, "\"", 1) != 0)
+				snprintf(err, sizeof(err),
+				         "\"%s\": the URL is not http[s]://host[:port]", specs[i]);
+			fprintf(stderr, "lotad: config key \"region_upstream\": %s\n", err);
+			goto fail;
+		}
+		if (strcmp(name, s->region) == 0) {
+			if (strcmp(up.upstream_url, s->upstream_url) == 0)
+				continue; /* the local region, as upstream says */
+			fprintf(
+			    stderr,
+			    "lotad: config key \"region_upstream\": \"%s\": %s is the local region "
+			    "(region), whose endpoint is upstream %s\n",
+			    specs[i], name, s->upstream_url);
+			goto fail;
+		}
+		if (lotad_regions_add(t, name, &up) < 0) {
+			fprintf(stderr,
+			        "lotad: config key \"region_upstream\": \"%s\": region %s is given "
+			        "twice\n",
+			        specs[i], name);
+			goto fail;
+		}
+	}
+	if (lotad_regions_count(t) < 2) {
+		lotad_regions_free(t);
+		return 0;
+	}
+	lotad_regions_metrics(t);
+	*out = t;
+	return 0;
+fail:
+	lotad_regions_free(t);
+	return -1;
 }
 
 typedef struct main_state {
@@ -555,6 +625,7 @@ int main(int argc, char **argv)
 	int ntls = 0;
 	lotad_cluster *cluster = NULL;
 	static lotad_cluster_config ccfg;
+	lotad_regions *regions = NULL;
 	lota_config *cfg = NULL;
 	bool help = false;
 	int rc, exit_code = 1, sfd = -1;
@@ -703,6 +774,8 @@ int main(int argc, char **argv)
 	s.auth.num_redirect_names = s.num_redirect_names;
 	s.auth.region = s.region;
 	s.auth.max_skew_s = s.max_skew_s;
+	if (configure_regions(cfg, &s, &regions) < 0)
+		goto usage_error;
 
 	char admin_host[256] = "";
 	int admin_port = -1;
@@ -765,6 +838,9 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		goto usage_error;
 	ccfg.upstream_ca_file = s.upstream_ca_file;
+	for (size_t i = 1; i < lotad_regions_count(regions) && i <= 15; i++)
+		snprintf(ccfg.region_urls[ccfg.num_region_urls++], sizeof(ccfg.region_urls[0]),
+		         "%s", lotad_regions_settings(regions, i)->upstream_url);
 	if (rc == 0) {
 		cluster = lotad_cluster_new(&ccfg, store, err, sizeof(err));
 		explicit_bzero(ccfg.secret, sizeof(ccfg.secret));
@@ -830,6 +906,7 @@ int main(int argc, char **argv)
 	lotad_timer_init(&m.deadline, deadline_cb, &m);
 
 	lotad_router_init(&router, cache);
+	router.regions = regions;
 	hooks = (lotad_server_hooks){
 	    .request = lotad_router_request,
 	    .worker_stop = lotad_router_worker_stop,
@@ -887,6 +964,7 @@ out:
 	lotad_cluster_free(cluster);
 	lotad_cache_free(cache);
 	lotad_store_free(store);
+	lotad_regions_free(regions);
 	for (int i = m.nworkers; i < nfds; i++)
 		if (listen_fds[i] >= 0)
 			close(listen_fds[i]);
@@ -910,6 +988,7 @@ usage_error:
 	lotad_cluster_free(cluster);
 	lotad_cache_free(cache);
 	lotad_store_free(store);
+	lotad_regions_free(regions);
 	lota_config_free(cfg);
 	return 2;
 }

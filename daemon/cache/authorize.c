@@ -191,6 +191,7 @@ static void auth_done(lotad_xfer *x, CURLcode rc)
 	/* Anything but a usable 200: the proxy asks again with the client's own request and
 	 * relays the answer exactly (denials, 304, 412, errors, retries). */
 	if (rc != CURLE_OK || q->status != 200 || !q->have_cl || !q->etag.len || q->overflow) {
+		q->sr.auth_status = rc == CURLE_OK ? q->status : 0; /* the router reads it */
 		cache_creq_to_proxy(q, "bypass");
 		return;
 	}

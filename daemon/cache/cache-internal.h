@@ -91,8 +91,10 @@ struct lotad_cache {
 	pthread_mutex_t mu; /* the job list, the object table and the grants */
 	lotad_list jobs;    /* every fjob running, of every worker */
 	struct objent *otab;
-	struct grant *grants;       /* metadata_ttl > 0 only */
-	lotad_cache_proxy_fn proxy; /* how a request goes to the proxy */
+	struct grant *grants;            /* metadata_ttl > 0 only */
+	lotad_cache_proxy_fn proxy;      /* how a request goes to the proxy */
+	lotad_cache_label_fn label_hook; /* NULL: none */
+	void *label_ud;
 	void *proxy_ud;
 	lotad_cache_forward_fn forward; /* how a foreign-key read goes (foreign.c) */
 	void *forward_ud;
@@ -105,7 +107,8 @@ typedef struct objinfo {
 	atomic_int refs;
 	uint64_t size;
 	lota_str bucket, rkey, dkey, etag, vid, vquery, meta;
-	lotad_auth_result cred; /* access/secret/token views into buf; header form */
+	lotad_auth_result cred;   /* access/secret/token views into buf; header form */
+	const lotad_settings *up; /* the bucket's region's settings (NULL: the worker's) */
 	size_t buf_len;
 	char buf[];
 } objinfo;

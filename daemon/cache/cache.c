@@ -16,6 +16,12 @@ void lotad_cache_set_proxy(lotad_cache *ca, lotad_cache_proxy_fn fn, void *ud)
 	ca->proxy_ud = ud;
 }
 
+void lotad_cache_set_label_hook(lotad_cache *ca, lotad_cache_label_fn fn, void *ud)
+{
+	ca->label_hook = fn;
+	ca->label_ud = ud;
+}
+
 void lotad_cache_set_forward(lotad_cache *ca, lotad_cache_forward_fn fn, void *ud)
 {
 	ca->forward = fn;

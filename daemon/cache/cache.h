@@ -91,6 +91,11 @@ typedef void (*lotad_cache_proxy_fn)(void *ud, lotad_conn *c, const lotad_s3req 
                                      bool fill_after);
 void lotad_cache_set_proxy(lotad_cache *ca, lotad_cache_proxy_fn fn, void *ud);
 
+/* Told the label (x-lota-cache: hit, peer, miss, bypass) of every response the cache
+ * answers itself, with its request (the regions count hits of remote objects). */
+typedef void (*lotad_cache_label_fn)(void *ud, const lotad_s3req *sr, const char *label);
+void lotad_cache_set_label_hook(lotad_cache *ca, lotad_cache_label_fn fn, void *ud);
+
 /*
  * Reads signed with a key lotad does not hold (auth->mode FORWARD: signed for the
  * upstream's own name; cache/foreign.c, docs/architecture.md §3.4 second form). The

@@ -144,7 +144,7 @@ void cache_publish(lotad_cache *ca, lotad_fill *f)
 
 static int fjob_launch(fjob *j)
 {
-	const lotad_settings *s = lotad_worker_settings(j->w);
+	const lotad_settings *s = j->o->up ? j->o->up : lotad_worker_settings(j->w);
 	memset(&j->ph, 0, sizeof(j->ph));
 	j->head_ok = false;
 	CURL *e = cache_ranged_get(s, j->o, j->start, j->start + j->len - 1, &j->hdrs, fjob_header,
@@ -380,6 +380,7 @@ void lotad_cache_fill_from_response(lotad_cache *ca, lotad_worker *w, const lota
 	    cache_obj_new(sr->bucket, sr->key, etag, version_id, vq, auth, (lota_str){"", 0}, size);
 	if (!o)
 		return;
+	o->up = sr->up;
 	cache_plan_unref(
 	    cache_start_fills(ca, w, o, cache_ext_of(ca, o, first), cache_ext_of(ca, o, last)));
 	cache_obj_unref(o);

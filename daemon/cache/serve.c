@@ -405,6 +405,8 @@ static int send_head(creq *q, const char *label, lotad_resp_framing fr)
 		              "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n", q->a,
 		              q->b, q->cl);
 	n += snprintf(head + n, HEAD_CAP + 512 - (size_t)n, "x-lota-cache: %s\r\n", label);
+	if (q->ca->label_hook)
+		q->ca->label_hook(q->ca->label_ud, &q->sr, label);
 	int rc = lotad_conn_resp_head(q->c, q->ranged ? 206 : 200, head, (size_t)n, fr);
 	free(head);
 	return rc;
@@ -489,6 +491,7 @@ void cache_authorized(creq *q)
 		cache_creq_to_proxy(q, "bypass");
 		return;
 	}
+	q->o->up = q->sr.up;
 	uint64_t first = cache_ext_of(ca, q->o, q->a), last = cache_ext_of(ca, q->o, q->b);
 	bool cached = range_held(q);
 	const char *label = cached ? "hit" : "miss";
@@ -601,7 +604,8 @@ creq *cache_creq_new(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr, lota
 	q->c = c;
 	q->w = lotad_conn_worker(c);
 	q->loop = lotad_worker_loop(q->w);
-	q->s = lotad_worker_settings(q->w);
+	/* the bucket's region's upstream (region.h), else the worker's */
+	q->s = sr->up ? sr->up : lotad_worker_settings(q->w);
 	q->auth = *auth;
 	memset(auth, 0, sizeof(*auth));
 	q->sr = *sr;

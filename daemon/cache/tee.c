@@ -112,6 +112,7 @@ void *lotad_cache_tee_begin(void *cache, lotad_worker *w, const lotad_s3req *sr,
 		t = NULL;
 		goto out;
 	}
+	t->o->up = sr->up;
 	t->ca = ca;
 	t->w = w;
 	t->fill = fill;

@@ -49,6 +49,9 @@ typedef struct lotad_cluster_config {
 	unsigned readahead;      /* extents read ahead from their owners */
 	uint64_t extent_size;    /* the cache's extent size (the same on every node) */
 	char upstream_url[1024]; /* scheme://host[:port]: fill tickets must point there */
+	/* the other regions' endpoints (daemon/region), where fill tickets may point too */
+	char region_urls[15][1024];
+	size_t num_region_urls;
 	const char *upstream_ca_file;
 	/* mutual TLS on the peer port: this node's certificate chain, its key (0600) and the
 	 * cluster CA that signs every member's certificate; all empty: plain HTTP */

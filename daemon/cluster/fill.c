@@ -248,12 +248,23 @@ static void *fill_main(void *arg)
 	return NULL;
 }
 
+/* Whether a fill ticket is a URL of the upstream (or of another region's endpoint). */
+static bool ticket_points_upstream(const lotad_cluster *c, lota_str ticket)
+{
+	for (size_t i = 0; i <= c->cfg.num_region_urls; i++) {
+		const char *base = i == 0 ? c->cfg.upstream_url : c->cfg.region_urls[i - 1];
+		size_t ul = strlen(base);
+		if (ul && ticket.len > ul && memcmp(ticket.ptr, base, ul) == 0 &&
+		    ticket.ptr[ul] == '/')
+			return true;
+	}
+	return false;
+}
+
 int lotad_cluster__fill(lotad_cluster *c, const lota_cache_key *k, const uint8_t *key,
                         size_t key_len, lota_str ticket, lota_str asker, lotad_store_reader **out)
 {
-	size_t ul = strlen(c->cfg.upstream_url);
-	if (ticket.len <= ul || memcmp(ticket.ptr, c->cfg.upstream_url, ul) != 0 ||
-	    ticket.ptr[ul] != '/')
+	if (!ticket_points_upstream(c, ticket))
 		return LOTA_E_PEER_MALFORMED;
 	if (!c->cfg.extent_size || k->etag.len == 0)
 		return -EINVAL;

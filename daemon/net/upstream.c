@@ -154,6 +154,24 @@ static int closesocket_fn(void *ud, curl_socket_t fd)
 
 /* ------------------------------------------------------------ the glue --- */
 
+static lotad_upstream_observer g_observer;
+static void *g_observer_ud;
+
+void lotad_upstream_set_observer(lotad_upstream_observer fn, void *ud)
+{
+	g_observer = fn;
+	g_observer_ud = ud;
+}
+
+static void observe(CURL *e)
+{
+	char *url = NULL;
+	curl_off_t n = 0;
+	if (g_observer && curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url &&
+	    curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &n) == CURLE_OK && n > 0)
+		g_observer(g_observer_ud, url, (uint64_t)n);
+}
+
 static void check_done(lotad_upstream *u)
 {
 	CURLMsg *msg;
@@ -165,6 +183,7 @@ static void check_done(lotad_upstream *u)
 		CURLcode rc = msg->data.result;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 		pool_note(u, msg->easy_handle);
+		observe(msg->easy_handle);
 		if (x)
 			x->u = NULL; /* finished by curl */
 		if (x && x->done)

@@ -55,6 +55,12 @@ int lotad_upstream_add(lotad_upstream *u, lotad_xfer *x);
 /* Stop a transfer (finished or not). Safe outside curl callbacks only. */
 void lotad_upstream_remove(lotad_upstream *u, lotad_xfer *x);
 
+/* An observer of every finished transfer of every worker: the URL curl used and the body
+ * bytes it received (the regions count the bytes each region's endpoint sent). Process-
+ * wide, like the metrics it feeds; set before the workers run. NULL: none. */
+typedef void (*lotad_upstream_observer)(void *ud, const char *url, uint64_t body_bytes);
+void lotad_upstream_set_observer(lotad_upstream_observer fn, void *ud);
+
 /*
  * The header list curl sends for a request lotad makes upstream (the proxy's, the cache's
  * authorizing HEAD, fills, direct reads), from its description r (lota/request.h): every

@@ -396,6 +396,17 @@ bool lotad_auth__host_is_upstream(const lotad_auth_config *cfg, lota_str host)
 	return false;
 }
 
+bool lotad_auth_host_is(const char *endpoint_hostport, int default_port, lota_str host)
+{
+	if (!endpoint_hostport || host.len == 0)
+		return false;
+	long dport = default_port > 0 ? default_port : 443;
+	long cl_port;
+	lota_str cl = split_host(host, &cl_port);
+	return cl_port != -2 && host_names((lota_str){endpoint_hostport, strlen(endpoint_hostport)},
+	                                   dport, false, cl, cl_port);
+}
+
 static bool is_hex64(lota_str s)
 {
 	if (s.len != 64)

@@ -177,6 +177,11 @@ bool lotad_auth__unsigned_amz_header(const lota_http_header *headers, size_t num
  * <bucket>.<upstream host>) or one of its redirect names (see above). */
 bool lotad_auth__host_is_upstream(const lotad_auth_config *cfg, lota_str host);
 
+/* Whether a Host value names the endpoint endpoint_hostport (host[:port], a missing port
+ * being default_port, 0 = 443) or <bucket>.<its host>, as for the upstream above: the
+ * router sends a request the client signed for another region's endpoint there. */
+bool lotad_auth_host_is(const char *endpoint_hostport, int default_port, lota_str host);
+
 /* The query string with the client's presign parameters (X-Amz-Algorithm, -Credential,
  * -Date, -Expires, -SignedHeaders, -Signature, -Security-Token; names compared
  * case-insensitively) removed, and empty parameters dropped. Returns the length of the

@@ -20,6 +20,14 @@ typedef struct lotad_s3req {
 	lota_str key;     /* percent-encoded as sent, without the leading '/' */
 	bool vhost;       /* the bucket came from the Host header */
 	bool object_read; /* GET/HEAD of an object without a subresource */
+	/* The upstream of the bucket's home region (daemon/region), set by the router; NULL:
+	 * the local one (the worker's settings). */
+	const struct lotad_settings *up;
+	int region; /* its index (0: local) */
+	/* the home was remembered (not probed for this request): an answer that the bucket
+	 * is not there may mean it moved */
+	bool region_remembered;
+	int auth_status; /* the cache's authorizing HEAD's status when it was not a 200 */
 } lotad_s3req;
 
 /* host: the Host header value (port allowed); names: lotad's endpoint names plus the

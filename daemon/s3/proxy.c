@@ -262,6 +262,8 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
 			return n;
 		}
 		lotad_xfer_status(&p->x, p->status);
+		if (p->hooks && p->hooks->upstream_status)
+			p->hooks->upstream_status(p->hooks->ud, &p->sr, p->status);
 		if (p->local_status || !p->status)
 			return 0;
 		if (p->tee && tee_head(p) == 1)
@@ -717,7 +719,8 @@ static void proxy_start(lotad_conn *c, const lotad_s3req *sr, lotad_auth_result 
 	p->h.ops = &proxy_ops;
 	p->c = c;
 	p->w = lotad_conn_worker(c);
-	p->s = lotad_worker_settings(p->w);
+	/* the bucket's region's upstream (region.h), else the worker's */
+	p->s = sr->up ? sr->up : lotad_worker_settings(p->w);
 	p->auth = *auth;
 	memset(auth, 0, sizeof(*auth)); /* taken over */
 	p->sr = *sr;

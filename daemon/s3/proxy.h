@@ -32,6 +32,9 @@ typedef struct lotad_proxy_hooks {
 	/* n body bytes of a 2xx answer to an object read (cache_label set) went to the
 	 * client. */
 	void (*upstream_bytes)(void *ud, uint64_t n);
+	/* The upstream's final status for sr (NULL: not wanted): the regions learn from it
+	 * that a bucket is not where they remembered it. */
+	void (*upstream_status)(void *ud, const lotad_s3req *sr, int status);
 	void *ud;
 } lotad_proxy_hooks;
 

@@ -6,6 +6,7 @@
 #include "s3/router.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,6 +14,7 @@
 
 #include "cache/cache.h"
 #include "metrics.h"
+#include "util/clock.h"
 #include "util/hostport.h"
 
 /* ------------------------------------------------------------ glue --- */
@@ -39,11 +41,43 @@ static void hook_upstream_bytes(void *ud, uint64_t n)
 	lotad_cache_count_upstream_bytes(r->cache, n);
 }
 
+/* A 404 (NoSuchBucket, or no such key) or a redirect from the bucket's remembered home:
+ * the bucket may have moved, so the next request probes it again (region.h). */
+static void hook_upstream_status(void *ud, const lotad_s3req *sr, int status)
+{
+	lotad_router *r = ud;
+	if (r->regions && sr->bucket.len && (status == 404 || status == 301 || status == 307))
+		lotad_regions_forget(r->regions, sr->bucket);
+}
+
+static void hook_label(void *ud, const lotad_s3req *sr, const char *label)
+{
+	lotad_router *r = ud;
+	if (r->regions && sr->region > 0 && strcmp(label, "hit") == 0)
+		lotad_regions_count_remote_hit(r->regions, (size_t)sr->region);
+}
+
+static bool route_region(lotad_router *r, lotad_conn *c, lotad_s3req *sr, lotad_auth_result *ar);
+static void dispatch(lotad_router *r, lotad_conn *c, lotad_s3req *sr, lotad_auth_result *ar);
+
 /* The cache hands a request to the proxy. */
 static void cache_to_proxy(void *ud, lotad_conn *c, const lotad_s3req *sr, lotad_auth_result *auth,
                            const char *cache_label, bool fill_after)
 {
 	lotad_router *r = ud;
+	/* The bucket's remembered home says it has no such bucket (or key) or redirects:
+	 * before anything is answered, its home is probed again and the read starts over
+	 * there, so a bucket that moved is followed by the very read that found it gone. The
+	 * read after the probe is never sent round again (region_remembered is false). */
+	if (r->regions && sr->region_remembered && !fill_after &&
+	    (sr->auth_status == 404 || sr->auth_status == 301 || sr->auth_status == 307)) {
+		lotad_s3req again = *sr;
+		again.auth_status = 0;
+		lotad_regions_forget(r->regions, sr->bucket);
+		if (!route_region(r, c, &again, auth))
+			dispatch(r, c, &again, auth);
+		return;
+	}
 	if (fill_after)
 		lotad_proxy_start_filling(c, sr, auth, &r->proxy_hooks);
 	else
@@ -67,6 +101,7 @@ void lotad_router_init(lotad_router *r, lotad_cache *cache)
 	    .object_written = hook_object_written,
 	    .filled_response = hook_filled_response,
 	    .upstream_bytes = hook_upstream_bytes,
+	    .upstream_status = hook_upstream_status,
 	    .ud = r,
 	};
 	lotad_cache_set_proxy(cache, cache_to_proxy, r);
@@ -78,12 +113,128 @@ void lotad_router_init(lotad_router *r, lotad_cache *cache)
 	    .ud = cache,
 	};
 	lotad_cache_set_forward(cache, cache_forward, r);
+	lotad_cache_set_label_hook(cache, hook_label, r);
 }
 
 void lotad_router_worker_stop(lotad_worker *w, void *router)
 {
 	lotad_router *r = router;
 	lotad_cache_worker_stop(r->cache, w);
+}
+
+/* ------------------------------------------------------- regions --- */
+
+static void dispatch(lotad_router *r, lotad_conn *c, lotad_s3req *sr, lotad_auth_result *ar)
+{
+	if (r->regions)
+		lotad_regions_count_request(r->regions, (size_t)sr->region);
+	if (sr->object_read)
+		lotad_cache_start(r->cache, c, sr, ar);
+	else
+		lotad_proxy_start(c, sr, ar, NULL, &r->proxy_hooks);
+}
+
+/* A request waiting for its bucket's home (a probe): the connection's handler meanwhile,
+ * so a client that goes away cancels the probe. Body bytes wait in the connection's
+ * buffer (bounded: the socket is not read when it is full) for the handler that follows. */
+typedef struct region_wait {
+	lotad_handler h; /* first */
+	lotad_router *r;
+	lotad_conn *c;
+	lotad_s3req sr;
+	lotad_auth_result ar;
+	lotad_region_probe *probe;
+} region_wait;
+
+static void wait_nothing(lotad_handler *h)
+{
+	(void)h;
+}
+
+static void wait_abort(lotad_handler *h)
+{
+	region_wait *w = (region_wait *)h;
+	lotad_region_probe_cancel(w->probe);
+	lotad_auth_result_cleanup(&w->ar);
+	free(w);
+}
+
+static const lotad_handler_ops wait_ops = {
+    .on_body = wait_nothing,
+    .on_drain = wait_nothing,
+    .abort = wait_abort,
+};
+
+static void set_region(lotad_router *r, lotad_s3req *sr, int home)
+{
+	sr->region = home > 0 ? home : 0;
+	sr->up = home > 0 ? lotad_regions_settings(r->regions, (size_t)home) : NULL;
+}
+
+static void probe_done(void *ud, int home)
+{
+	region_wait *w = ud;
+	w->probe = NULL; /* freed by the probe itself */
+	set_region(w->r, &w->sr, home);
+	lotad_conn_attach(w->c, NULL);
+	dispatch(w->r, w->c, &w->sr, &w->ar); /* takes w->ar over */
+	free(w);
+}
+
+/* The region whose endpoint a Host names (0: none, or the local one). */
+static int region_of_host(const lotad_regions *t, lota_str host)
+{
+	for (size_t i = 1; i < lotad_regions_count(t); i++) {
+		const lotad_settings *rs = lotad_regions_settings(t, i);
+		if (lotad_auth_host_is(rs->upstream_hostport, rs->auth.upstream_default_port, host))
+			return (int)i;
+	}
+	return 0;
+}
+
+/* Route sr to its bucket's home region (daemon/region). Only requests lotad may send
+ * anywhere are routed by their bucket: anonymous ones, and those it re-signs with the
+ * client's key (RESIGN). A request signed by the client for an endpoint's own name
+ * (FORWARD: redirected traffic) carries a signature only that host can check: it goes,
+ * as it is, to the region whose endpoint its Host names (listed in redirect), else to
+ * the local upstream; so does one relayed for the upstream's verdict (RELAY). Returns
+ * true when a probe was started (dispatch follows from its end). */
+static bool route_region(lotad_router *r, lotad_conn *c, lotad_s3req *sr, lotad_auth_result *ar)
+{
+	sr->up = NULL;
+	sr->region = 0;
+	sr->region_remembered = false;
+	if (!r->regions || lotad_regions_count(r->regions) < 2)
+		return false;
+	if (ar->mode == LOTAD_AUTH_FORWARD) {
+		set_region(r, sr, region_of_host(r->regions, lotad_conn_request(c)->host));
+		return false;
+	}
+	if (!sr->bucket.len || (ar->mode != LOTAD_AUTH_RESIGN && ar->mode != LOTAD_AUTH_ANONYMOUS))
+		return false;
+	int home = lotad_regions_lookup(r->regions, sr->bucket, lotad_mono_ms());
+	if (home >= 0) {
+		set_region(r, sr, home);
+		sr->region_remembered = true;
+		return false;
+	}
+	region_wait *w = calloc(1, sizeof(*w));
+	if (!w)
+		return false; /* the local region answers */
+	w->h.ops = &wait_ops;
+	w->r = r;
+	w->c = c;
+	w->sr = *sr;
+	w->probe = lotad_region_probe_start(r->regions, lotad_worker_upstream(lotad_conn_worker(c)),
+	                                    sr->bucket, probe_done, w);
+	if (!w->probe) {
+		free(w);
+		return false;
+	}
+	w->ar = *ar;
+	memset(ar, 0, sizeof(*ar)); /* taken over */
+	lotad_conn_attach(c, &w->h);
+	return true;
 }
 
 /* ------------------------------------------------------- request start --- */
@@ -144,8 +295,7 @@ void lotad_router_request(lotad_conn *c, void *router)
 		lotad_auth_result_cleanup(&ar);
 		return;
 	}
-	if (sr.object_read)
-		lotad_cache_start(r->cache, c, &sr, &ar);
-	else
-		lotad_proxy_start(c, &sr, &ar, NULL, &r->proxy_hooks);
+	if (route_region(r, c, &sr, &ar))
+		return; /* the bucket's home is being probed: dispatch follows */
+	dispatch(r, c, &sr, &ar);
 }

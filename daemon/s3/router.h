@@ -13,12 +13,16 @@
 
 #include "cache/cache.h"
 #include "net/server.h"
+#include "region/region.h"
 #include "s3/proxy.h"
 
 typedef struct lotad_router {
 	lotad_cache *cache;            /* object reads go there */
 	lotad_proxy_hooks proxy_hooks; /* the proxy's reports, to the cache */
 	lotad_proxy_tee tee;           /* foreign-key reads' answers, to the cache */
+	/* the regions (NULL or one region: every bucket is the local upstream's); set by
+	 * main before the workers run */
+	lotad_regions *regions;
 } lotad_router;
 
 /* Set up r (storage owned by the caller; it and the cache must outlive the workers) and

@@ -13,6 +13,10 @@
 # radosgw's S3 frontend listens on (default 127.0.0.1; the monitor and the OSD stay on
 # 127.0.0.1): tests/integration/netground.sh runs the cluster inside a network namespace
 # and binds the frontend to that namespace's veth address.
+# RGW_API_NAME names the cluster's region: the default zonegroup's api_name is set to it
+# after radosgw's first start (then radosgw is restarted), so GetBucketLocation answers it
+# and CreateBucket accepts it as LocationConstraint; rgw.env's RGW_REGION is then it
+# (tests/integration/test_region.sh runs two clusters, two regions).
 #
 # The file can also be sourced: it then only defines rgw_start DIR / rgw_stop DIR and the
 # RGW_* user constants.
@@ -125,6 +129,23 @@ rgw__fail() {
 	rgw__tail_logs "$dir" "$@"
 	rgw_stop "$dir"
 	return 1
+}
+
+# Start radosgw of DIR and wait until its S3 port PORT answers (90 s).
+rgw__radosgw() {
+	local dir=$1 rgwp=$2
+	rgw__spawn "$dir" rgw radosgw -f -c "$dir/ceph.conf" -n client.rgw.a
+	local deadline=$((SECONDS + 90))
+	while ! rgw__http_answers "$rgwp"; do
+		if ! rgw__alive "$dir" rgw; then
+			rgw__fail "$dir" "radosgw exited" rgw.out client.rgw.a.log || return 1
+		fi
+		if [ $SECONDS -ge $deadline ]; then
+			rgw__fail "$dir" "radosgw did not answer on ${RGW_BIND:-127.0.0.1}:$rgwp within 90 s" \
+				rgw.out client.rgw.a.log mon.a.log || return 1
+		fi
+		sleep 0.2
+	done
 }
 
 rgw_start() {
@@ -248,7 +269,7 @@ RGW_TLS_PORT=$tlsp
 RGW_TLS_CA=${tlsp:+$dir/tls/ca.pem}
 RGW_ENDPOINT=http://${RGW_BIND:-127.0.0.1}:$rgwp
 RGW_MON_PORTS=$mon2,$mon1
-RGW_REGION=$RGW_REGION
+RGW_REGION=${RGW_API_NAME:-$RGW_REGION}
 RGW_ALICE_ACCESS=$RGW_ALICE_ACCESS
 RGW_ALICE_SECRET=$RGW_ALICE_SECRET
 RGW_BOB_ACCESS=$RGW_BOB_ACCESS
@@ -283,18 +304,16 @@ EOF
 		return 1
 
 	# --- radosgw (creates its pools on first start)
-	rgw__spawn "$dir" rgw radosgw -f -c "$dir/ceph.conf" -n client.rgw.a
-	local deadline=$((SECONDS + 90))
-	while ! rgw__http_answers "$rgwp"; do
-		if ! rgw__alive "$dir" rgw; then
-			rgw__fail "$dir" "radosgw exited" rgw.out client.rgw.a.log || return 1
-		fi
-		if [ $SECONDS -ge $deadline ]; then
-			rgw__fail "$dir" "radosgw did not answer on ${RGW_BIND:-127.0.0.1}:$rgwp within 90 s" \
-				rgw.out client.rgw.a.log mon.a.log || return 1
-		fi
-		sleep 0.2
-	done
+	rgw__radosgw "$dir" "$rgwp" || return 1
+	if [ -n "${RGW_API_NAME:-}" ]; then
+		timeout 60 radosgw-admin -c "$dir/ceph.conf" zonegroup modify \
+			--rgw-zonegroup=default --api-name="$RGW_API_NAME" >>"$dir/log/setup.out" 2>&1 ||
+			rgw__fail "$dir" "radosgw-admin zonegroup modify --api-name=$RGW_API_NAME" \
+				setup.out client.admin.log || return 1
+		# radosgw reads its zonegroup at start
+		rgw__term_wait "$dir" rgw
+		rgw__radosgw "$dir" "$rgwp" || return 1
+	fi
 
 	# --- users
 	local u acc sec
