@@ -127,7 +127,8 @@ static const lota_config_key lotad_keys[] = {
     {"fill_streams", LOTA_CONFIG_INT, "2", 1, 16, false, false, 0, "N",
      "extents of one object filled at once"},
     {"plain_hit_io", LOTA_CONFIG_STRING, "pread", 0, 0, false, false, 0, "HOW",
-     "how unencrypted hits reach the socket: sendfile, or pread (read + send)"},
+     "how unencrypted hits reach the socket: pread (read + send), sendfile, or mmap (send "
+     "from a mapping of the extent)"},
     {"redirect_ebpf", LOTA_CONFIG_BOOL, "false", 0, 0, false, false, 0, NULL,
      "redirect the TCP connects of the processes in redirect_cgroup to the upstream (and to "
      "each redirect endpoint) to this lotad, with eBPF (root; detached when lotad exits)"},
@@ -339,13 +340,16 @@ static int setup_cache(lota_config *cfg, lotad_store **out, lotad_cache **cache_
 	cc.metadata_ttl_ms = (uint64_t)lota_config_get_duration_ms(cfg, "metadata_ttl");
 	cc.fill_streams = (unsigned)lota_config_get_int(cfg, "fill_streams");
 	const char *hio = lota_config_get_string(cfg, "plain_hit_io");
-	if (strcmp(hio, "sendfile") != 0 && strcmp(hio, "pread") != 0) {
-		fprintf(stderr,
-		        "lotad: config key \"plain_hit_io\": \"%s\" is not sendfile or pread\n",
-		        hio);
+	if (strcmp(hio, "sendfile") != 0 && strcmp(hio, "pread") != 0 && strcmp(hio, "mmap") != 0) {
+		fprintf(
+		    stderr,
+		    "lotad: config key \"plain_hit_io\": \"%s\" is not pread, sendfile or mmap\n",
+		    hio);
 		return -1;
 	}
-	cc.plain_sendfile = strcmp(hio, "sendfile") == 0;
+	cc.plain_hit_io = !strcmp(hio, "sendfile") ? LOTAD_HIT_IO_SENDFILE
+	                  : !strcmp(hio, "mmap")   ? LOTAD_HIT_IO_MMAP
+	                                           : LOTAD_HIT_IO_PREAD;
 	cc.fill_profile = lota_config_get_string(cfg, "fill_credentials");
 	if (cc.fill_profile && cc.fill_profile[0]) {
 		lotad_creds *cur = lotad_creds_current();

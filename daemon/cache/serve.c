@@ -43,6 +43,7 @@ void cache_creq_stop_xfer(creq *q)
 
 void cache_creq_free(creq *q)
 {
+	cache_preread_drop(q);
 	creq_close_reader(q);
 	cache_creq_stop_xfer(q);
 	lotad_timer_stop(q->loop, &q->yield);
@@ -292,6 +293,11 @@ void cache_pump(creq *q)
 			cache_creq_finish(q, true);
 			return;
 		}
+		if (q->pre_buf) { /* the bytes read while the HEAD was in flight go first */
+			if (cache_preread_send(q) != 0)
+				return; /* on_drain, or the connection is failing */
+			continue;
+		}
 		uint64_t k = cache_ext_of(ca, q->o, q->a);
 		if (q->r && q->r_k != k)
 			creq_close_reader(q);
@@ -345,8 +351,16 @@ void cache_pump(creq *q)
 			want = budget;
 		int pfd;
 		uint64_t doff;
-		if (ca->cfg.plain_sendfile && lotad_reader_plain_fd(q->r, &pfd, &doff) == 0) {
-			ssize_t n = lotad_conn_resp_sendfile(q->c, pfd, doff + off, (size_t)want);
+		const uint8_t *map;
+		if (ca->cfg.plain_hit_io != LOTAD_HIT_IO_PREAD && !lotad_reader_encrypted(q->r)) {
+			/* one copy: the kernel reads the page cache straight into the socket */
+			ssize_t n = -EAGAIN;
+			if (ca->cfg.plain_hit_io == LOTAD_HIT_IO_MMAP &&
+			    lotad_reader_plain_map(q->r, &map) == 0)
+				n = lotad_conn_resp_send(q->c, map + off, (size_t)want);
+			else if (ca->cfg.plain_hit_io == LOTAD_HIT_IO_SENDFILE &&
+			         lotad_reader_plain_fd(q->r, &pfd, &doff) == 0)
+				n = lotad_conn_resp_sendfile(q->c, pfd, doff + off, (size_t)want);
 			if (n == 0) {
 				lotad_conn_want_drain(q->c);
 				return;
@@ -363,7 +377,8 @@ void cache_pump(creq *q)
 				reader_failed(q, -EIO);
 				return;
 			}
-			/* -EAGAIN: bytes are buffered; this round goes through the buffer */
+			/* -EAGAIN: bytes are buffered (or TLS, or a growing extent not mapped);
+			 * this round goes through the buffer */
 		}
 		size_t room;
 		char *dst = lotad_conn_resp_reserve(q->c, &room);
@@ -492,6 +507,8 @@ void cache_authorized(creq *q)
 	uint64_t first = cache_ext_of(ca, q->o, q->a), last = cache_ext_of(ca, q->o, q->b);
 	bool cached = range_held(q);
 	const char *label = cached ? "hit" : "miss";
+	if (!cached || !cache_preread_take(q))
+		cache_preread_drop(q);
 	if (q->is_head) {
 		count(cached ? &ca->hits : &ca->misses, 1);
 		if (!cached && !q->no_fill && (ca->cfg.prestage_on_head || rh) && ca->cluster)
@@ -581,7 +598,12 @@ void lotad_cache_start(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr,
 	if (cache_start_auth(q) < 0) {
 		lota_log_warn("cache: cannot start the authorizing request; proxying");
 		cache_creq_to_proxy(q, "bypass");
+		return;
 	}
+	/* the HEAD goes out now; the first bytes are read during its round trip (q stays
+	 * allocated until the loop's deferred frees even if the HEAD failed at once) */
+	lotad_upstream_kick(lotad_worker_upstream(q->w));
+	cache_preread_start(q);
 }
 
 /* A client request attached to c, taking over *auth; NULL (the client answered 503)

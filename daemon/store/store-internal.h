@@ -115,7 +115,10 @@ struct lotad_store_reader {
 	uint8_t *hdr; /* own copy of the header for committed opens (meta points into it) */
 	const uint8_t *meta;
 	size_t meta_len;
-	uint8_t *blk; /* bs + tag: one sealed block */
+	uint8_t *blk; /* nblk sealed blocks (bs + tag each), read by one pread */
+	uint32_t nblk;
+	lota__aead_key *aead; /* the data key's schedule, made at the first sealed read */
+	void *map;            /* plain: the data mapped (lotad_reader_plain_map), or NULL */
 };
 
 struct lotad_fill {

@@ -186,6 +186,15 @@ ssize_t lotad_reader_read(lotad_store_reader *r, uint64_t off, void *buf, size_t
 int lotad_reader_plain_fd(const lotad_store_reader *r, int *fd, uint64_t *data_off) LOTA_WUR;
 
 /*
+ * Plain, complete extents only: the extent's data mapped read-only (made at the first
+ * call, unmapped at close): *data points at byte 0, lotad_reader_length() bytes long.
+ * -ENOTSUP for sealed extents, -EAGAIN while the extent is still being filled, -errno
+ * of mmap. A disk error while the mapping is read is a SIGBUS, not an error code: that
+ * is the price of the one copy (plain_hit_io = mmap).
+ */
+int lotad_reader_plain_map(lotad_store_reader *r, const uint8_t **data) LOTA_WUR;
+
+/*
  * Progress notification. A watch is caller-owned storage registered on a reader; its fn
  * is called (from the filling thread, with the fill's lock held, so it must be short and
  * must not call back into the store: write an eventfd, post to a loop) each time the

@@ -336,15 +336,25 @@ static void roundtrip(bool plain)
 		}
 		int fd = -1;
 		uint64_t doff = 0;
+		const uint8_t *map = NULL;
 		if (plain) {
 			CU_ASSERT_EQUAL(lotad_reader_plain_fd(r, &fd, &doff), 0);
 			CU_ASSERT_EQUAL(doff % 4096, 0);
 			if (n) {
 				CU_ASSERT_EQUAL(pread(fd, got, n, (off_t)doff), (ssize_t)n);
 				CU_ASSERT_EQUAL(memcmp(got, data, n), 0);
+				/* the mapping is the data, the same on a second call */
+				CU_ASSERT_EQUAL_FATAL(lotad_reader_plain_map(r, &map), 0);
+				CU_ASSERT_EQUAL(memcmp(map, data, n), 0);
+				const uint8_t *map2 = NULL;
+				CU_ASSERT_EQUAL(lotad_reader_plain_map(r, &map2), 0);
+				CU_ASSERT_PTR_EQUAL(map, map2);
+			} else {
+				CU_ASSERT_EQUAL(lotad_reader_plain_map(r, &map), -EAGAIN);
 			}
 		} else {
 			CU_ASSERT_EQUAL(lotad_reader_plain_fd(r, &fd, &doff), -ENOTSUP);
+			CU_ASSERT_EQUAL(lotad_reader_plain_map(r, &map), -ENOTSUP);
 		}
 		lotad_reader_close(r);
 	}
@@ -470,6 +480,8 @@ static void growing(bool plain)
 	CU_ASSERT_EQUAL(lotad_reader_readable(r), 0);
 	CU_ASSERT_EQUAL(lotad_reader_read(r, 0, got, 10), -EAGAIN);
 	CU_ASSERT_EQUAL(lotad_reader_meta(r).len, 1);
+	const uint8_t *map = NULL; /* a growing file is never mapped (its end would fault) */
+	CU_ASSERT_EQUAL(lotad_reader_plain_map(r, &map), plain ? -EAGAIN : -ENOTSUP);
 	lotad_fill_watch w;
 	atomic_store(&notified, 0);
 	CU_ASSERT_EQUAL(lotad_reader_watch(r, &w, on_progress, &notified), 0);

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# test_cache_hitpath.sh - the hit path of issue 14: the first bytes of a hit are read
+# while the authorizing HEAD is in flight, and never sent unless its 200 names the very
+# version read; the HEADs reuse the worker's upstream connections; every way plain hits
+# reach the socket (--plain-hit-io pread|sendfile|mmap) and sealed hits give the exact
+# bytes; `lota bench cipher` prints the cipher's speed per core.
+#
+# An encrypted lotad (--workers 1, 8 MiB extents) caches two 6 MiB objects of alice's.
+# A hit and a ranged hit: byte-exact, each counted by lota_cache_preread_total{result=
+# "used"}. Ten hits: the authorizing HEADs reuse the upstream connection (far fewer
+# opened than sent, lota_cache_authorize_connections_opened_total vs _requests_total)
+# and their latency histogram counts them. Then the attacks, each after the extent was
+# pre-read (lota_cache_preread_total{result="dropped"} moves by one) and each serving no
+# cached byte (lota_bytes_served_total{source="cache"} still): an overwrite at radosgw of
+# the same size (another ETag) gives the new bytes only; bob's GET of alice's private object
+# a 403 with S3's body; an If-Match of another ETag a 412; the object deleted at radosgw
+# a 404. Then, for each plain hit way and for a sealed cache, a fresh object read cold
+# and warm (whole, a range inside the extent, a range across extents): byte-exact.
+# shellcheck source=lib.sh disable=SC2317 # (helpers run through check)
+. "$(dirname "$0")/lib.sh"
+[ "${LOTA_TEST_DIRECT:-0}" = 1 ] && it_skip "lotad-specific test (LOTA_TEST_DIRECT=1)"
+it_require_rgw
+it_require_cmd curl cmp
+COMMON=(--workers 1 --extent-size 8MiB --min-object-size 1MiB)
+IT_LOTAD_ARGS=(--cache-dir "$IT_DIR/cache-enc:1GiB" "${COMMON[@]}")
+it_setup
+
+LOTA=${LOTA_BUILD_DIR:-$IT_LIB_DIR/../../build}/tools/lota
+W=$IT_DIR/work
+mkdir -p "$W"
+B=lota-hitpath
+E=$S3_ENDPOINT
+R=$RGW_ENDPOINT
+MiB=$((1024 * 1024))
+USED='lota_cache_preread_total{result="used"}'
+DROPPED='lota_cache_preread_total{result="dropped"}'
+CACHE_BYTES='lota_bytes_served_total{source="cache"}'
+AUTH_N=lota_cache_authorize_requests_total
+AUTH_OPENED=lota_cache_authorize_connections_opened_total
+
+hdr() { tr -d '\r' <"$W/hdr" | sed -n "s/^$1: //Ip" | tail -n 1; }
+# get PROFILE KEY [CURL ARGS...]: GET through lotad; ST status, XC x-lota-cache, body $W/body.
+get() {
+	local p=$1 k=$2
+	shift 2
+	: >"$W/body"
+	: >"$W/hdr"
+	ST=$(it_curl "$p" -o "$W/body" -D "$W/hdr" -w '%{http_code}' "$@" "$E/$B/$k" 2>/dev/null) ||
+		true
+	XC=$(hdr x-lota-cache)
+}
+put_direct() { it_curl alice -sf -o /dev/null -T "$1" "$R/$B/$2"; }
+# warm KEY: read KEY through lotad until it is a hit (the fill published).
+warm() {
+	local i
+	for i in $(seq 1 100); do
+		get alice "$1"
+		[ "$XC" = hit ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+m() { it_metric0 "$1"; }
+
+check_eq "create bucket" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -X PUT "$R/$B")"
+it_random_file "$W/a" $((6 * MiB))
+it_random_file "$W/a2" $((6 * MiB))
+it_random_file "$W/p" $((6 * MiB))
+put_direct "$W/a" a || it_fail "upload a"
+put_direct "$W/p" p || it_fail "upload p"
+check "a: cached (miss, then a hit)" warm a
+check "p: cached" warm p
+
+# --- pre-read, used
+u0=$(m "$USED")
+get alice a
+check_eq "a: hit" "hit:200" "$XC:$ST"
+check "a: byte-exact" cmp -s "$W/body" "$W/a"
+check_eq "a: its first bytes were read during the HEAD and sent" $((u0 + 1)) "$(m "$USED")"
+get alice a -r 1000-300000
+check_eq "a: ranged hit" "hit:206" "$XC:$ST"
+check "a: range byte-exact" cmp -s "$W/body" <(tail -c +1001 "$W/a" | head -c 299001)
+check_eq "a: the range's first bytes pre-read and sent" $((u0 + 2)) "$(m "$USED")"
+
+# --- the authorizing HEADs: connection reuse and latency
+n0=$(m "$AUTH_N")
+o0=$(m "$AUTH_OPENED")
+for i in $(seq 1 10); do get alice a -r 0-99; done
+n1=$(m "$AUTH_N")
+o1=$(m "$AUTH_OPENED")
+it_log "authorizing HEADs: $((n1 - n0)) sent, $((o1 - o0)) new upstream connections"
+check_eq "ten hits: ten authorizing HEADs" 10 $((n1 - n0))
+check "ten hits: the HEADs reuse the upstream connection ($((o1 - o0)) opened)" \
+	test $((o1 - o0)) -le 2
+check "the HEAD latency histogram counts them" \
+	test "$(m lota_cache_authorize_seconds_count)" -ge "$n1"
+
+# --- the attacks: pre-read, then refused or another version; no cached byte sent
+# attack_checks DESC [new]: the last request pre-read the extent, dropped it, used
+# nothing of it, and (unless it read a new version, whose fill the store then serves)
+# sent no cached byte at all.
+attack_checks() {
+	check_eq "$1: the extent was pre-read, then dropped" $((d0 + 1)) "$(m "$DROPPED")"
+	check_eq "$1: nothing pre-read was used" "$u1" "$(m "$USED")"
+	[ "${2:-}" = new ] || check_eq "$1: no cached byte sent" "$c0" "$(m "$CACHE_BYTES")"
+}
+snap() {
+	d0=$(m "$DROPPED")
+	c0=$(m "$CACHE_BYTES")
+	u1=$(m "$USED")
+}
+
+check "a: overwrite at radosgw (same size, another ETag)" put_direct "$W/a2" a
+snap
+get alice a
+check_eq "overwrite: 200, not a hit" "200:miss" "$ST:$XC"
+check "overwrite: the new bytes" cmp -s "$W/body" "$W/a2"
+attack_checks "overwrite" new
+
+snap
+get bob p
+check_eq "bob on alice's object: 403" 403 "$ST"
+check_eq "bob: S3's AccessDenied" AccessDenied "$(it_s3_code <"$W/body")"
+check "bob: no byte of the object" test "$(stat -c %s "$W/body")" -lt 4096
+attack_checks "bob"
+
+snap
+get alice p -H 'If-Match: "0123456789abcdef0123456789abcdef"'
+check_eq "If-Match of another ETag: 412" 412 "$ST"
+attack_checks "412"
+
+check "p: deleted at radosgw" it_curl alice -sf -o /dev/null -X DELETE "$R/$B/p"
+snap
+get alice p
+check_eq "deleted: 404" 404 "$ST"
+check_eq "deleted: NoSuchKey" NoSuchKey "$(it_s3_code <"$W/body")"
+attack_checks "404"
+
+# --- every way a hit reaches the socket, byte-exact (plain: pread, sendfile, mmap;
+# and sealed, through the multi-block reads)
+# ways NAME: a fresh 20 MiB + 333 object (three extents) read cold, warm, and in ranges.
+ways() {
+	local k=obj-$1
+	it_random_file "$W/$k" $((20 * MiB + 333))
+	put_direct "$W/$k" "$k" || it_fail "upload $k"
+	check "$1: cached" warm "$k"
+	check "$1: warm read byte-exact" cmp -s "$W/body" "$W/$k"
+	get alice "$k" -r 5000-7000000
+	check_eq "$1: range inside an extent" "hit:206" "$XC:$ST"
+	check "$1: that range byte-exact" cmp -s "$W/body" <(tail -c +5001 "$W/$k" | head -c 6995001)
+	get alice "$k" -r 8000000-20971000
+	check_eq "$1: range across extents" "hit:206" "$XC:$ST"
+	check "$1: that range byte-exact" cmp -s "$W/body" \
+		<(tail -c +8000001 "$W/$k" | head -c 12971001)
+}
+ways sealed
+for io in pread sendfile mmap; do
+	IT_LOTAD_ARGS=(--cache-dir "$IT_DIR/cache-$io:1GiB" --no-encrypt --plain-hit-io "$io"
+		"${COMMON[@]}")
+	lotad_restart
+	ways "$io"
+done
+check_fails_with "--plain-hit-io splice refused" 'plain_hit_io' \
+	"$(it_lotad_bin)" --upstream "$R" --plain-hit-io splice --cache-dir "$IT_DIR/cache-x:1GiB"
+
+# --- the cipher's speed per core, printed for the benchmark
+if [ -x "$LOTA" ]; then
+	check "lota bench cipher exits 0" \
+		sh -c '"$0" bench cipher --duration 100ms >"$1" 2>&1' "$LOTA" "$W/cipher"
+	check "lota bench cipher prints MB/s" grep -q 'open (hit, key schedule kept) .* MB/s' "$W/cipher"
+	it_log "$(cat "$W/cipher")"
+else
+	it_fail "the lota tool is not built ($LOTA missing)"
+fi
+it_finish
