@@ -126,9 +126,13 @@ static const lota_config_key lotad_keys[] = {
      "and stops when it is at most this full"},
     {"fill_streams", LOTA_CONFIG_INT, "2", 1, 16, false, false, 0, "N",
      "extents of one object filled at once"},
-    {"plain_hit_io", LOTA_CONFIG_STRING, "pread", 0, 0, false, false, 0, "HOW",
-     "how unencrypted hits reach the socket: pread (read + send), sendfile, or mmap (send "
-     "from a mapping of the extent)"},
+    {"plain_hit_io", LOTA_CONFIG_STRING, "sendfile", 0, 0, false, false, 0, "HOW",
+     "how unencrypted hits reach the socket: sendfile (the least CPU per byte), pread "
+     "(read + send), or mmap (send from a mapping of the extent)"},
+    {"ram_cache_size", LOTA_CONFIG_SIZE, "0", 0, 1LL << 40, false, false, 0, "SIZE",
+     "a RAM tier in front of the cache dirs: plaintext copies of the most recently read "
+     "whole extents, at most SIZE bytes (0 = off); saves the disk read and, encrypted, the "
+     "decryption of a hot extent"},
     {"redirect_ebpf", LOTA_CONFIG_BOOL, "false", 0, 0, false, false, 0, NULL,
      "redirect the TCP connects of the processes in redirect_cgroup to the upstream (and to "
      "each redirect endpoint) to this lotad, with eBPF (root; detached when lotad exits)"},
@@ -430,6 +434,7 @@ static int setup_cache(lota_config *cfg, lotad_store **out, lotad_cache **cache_
 	sc.num_dirs = nd;
 	sc.node_secret = secret;
 	sc.encrypt = lota_config_get_bool(cfg, "encrypt");
+	sc.ram_bytes = lota_config_get_size(cfg, "ram_cache_size");
 	sc.high_watermark_pct = hi;
 	sc.low_watermark_pct = lo;
 	for (size_t i = 0; i < nd && rc == 0; i++)
@@ -447,9 +452,10 @@ static int setup_cache(lota_config *cfg, lotad_store **out, lotad_cache **cache_
 	char cap[32];
 	lota_format_size(st.capacity_bytes, cap, sizeof(cap));
 	lota_log_info("cache: %zu dir(s), %s, %" PRIu64 " extents found, encryption %s, extents "
-	              "of %" PRIu64 " MiB, objects from %" PRIu64 " bytes",
+	              "of %" PRIu64 " MiB, objects from %" PRIu64 " bytes, RAM tier %" PRIu64
+	              " MiB",
 	              nd, cap, st.extents, sc.encrypt ? "on" : "OFF", cc.extent_size >> 20,
-	              cc.min_object_size);
+	              cc.min_object_size, sc.ram_bytes >> 20);
 	*cache_out = lotad_cache_new(*out, &cc);
 	if (!*cache_out) {
 		fprintf(stderr, "lotad: out of memory\n");

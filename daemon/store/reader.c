@@ -116,7 +116,9 @@ int lotad_store_open(lotad_store *s, lota_hash128 h, const uint8_t *key, size_t 
 	*out = NULL;
 	pthread_mutex_lock(&s->lock);
 	struct ext *e = store_idx_find(s, h);
+	struct ramcopy *ram = NULL;
 	if (e) {
+		ram = atomic_load(&e->state) == EXT_READY ? store_ram_open_locked(s, e) : NULL;
 		atomic_fetch_add(&e->refs, 1);
 		lotad_list_remove(&e->lru_node);
 		lotad_list_insert_head(&s->dirs[e->dir].lru, &e->lru_node);
@@ -127,9 +129,12 @@ int lotad_store_open(lotad_store *s, lota_hash128 h, const uint8_t *key, size_t 
 	lotad_store_reader *r = NULL;
 	int rc = reader_alloc(s, e, &r);
 	if (rc) {
+		if (ram)
+			store_ram_unref(s, ram);
 		store_ext_unref(s, e);
 		return rc;
 	}
+	r->ram = ram;
 	rc = 1;
 	if (e->fs) {
 		rc = reader_follow(r);
@@ -156,6 +161,7 @@ void lotad_reader_close(lotad_store_reader *r)
 		return;
 	if (r->fd >= 0)
 		close(r->fd);
+	store_ram_reader_close(r);
 	free(r->hdr);
 	free(r->blk);
 	lota__aead_key_free(r->aead);
@@ -209,8 +215,8 @@ int lotad_reader_plain_map(lotad_store_reader *r, const uint8_t **data)
 		if (lotad_reader_readable(r) < (int64_t)r->data_len || !r->data_len)
 			return -EAGAIN; /* a growing file: bytes past its end would be a SIGBUS */
 		/* data_off is page aligned (the format rounds it to 4096) */
-		void *m = mmap(NULL, (size_t)r->data_len, PROT_READ, MAP_SHARED, r->fd,
-		               (off_t)r->data_off);
+		void *m = mmap(NULL, (size_t)r->data_len, PROT_READ, MAP_SHARED | MAP_POPULATE,
+		               r->fd, (off_t)r->data_off);
 		if (m == MAP_FAILED)
 			return -errno;
 		(void)madvise(m, (size_t)r->data_len, MADV_SEQUENTIAL);
@@ -246,6 +252,10 @@ ssize_t lotad_reader_read(lotad_store_reader *r, uint64_t off, void *buf, size_t
 		end = off + SSIZE_MAX;
 	uint8_t *dst = buf;
 	int rc;
+	if (r->ram) { /* the RAM tier's copy: verified when it was made */
+		memcpy(dst, r->ram->data + off, (size_t)(end - off));
+		return (ssize_t)(end - off);
+	}
 	if (!r->sealed) {
 		rc = store_read_full(r->fd, dst, (size_t)(end - off), r->data_off + off);
 		if (rc) {
@@ -253,6 +263,7 @@ ssize_t lotad_reader_read(lotad_store_reader *r, uint64_t off, void *buf, size_t
 			reader_failed(r, rc);
 			return rc;
 		}
+		store_ram_note_read(r, off, buf, (size_t)(end - off));
 		return (ssize_t)(end - off);
 	}
 	uint64_t pos = off;
@@ -298,6 +309,7 @@ ssize_t lotad_reader_read(lotad_store_reader *r, uint64_t off, void *buf, size_t
 			pos += n;
 		}
 	}
+	store_ram_note_read(r, off, buf, (size_t)(end - off));
 	return (ssize_t)(end - off);
 fail:
 	rc = rc == LOTA_E_INCOMPLETE ? -EIO : rc;

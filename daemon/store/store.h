@@ -124,6 +124,10 @@ typedef struct lotad_store_config {
 	 * synchronous metadata write. The data itself is always fdatasync'd before the
 	 * rename, so a published name never points at missing data. */
 	bool fsync_dir;
+	/* the RAM tier (ram.c): at most this many bytes of plaintext copies of whole
+	 * extents, made by hits that read an extent in order, served to the next ones
+	 * without a disk read or a decryption (0 = off, the default) */
+	uint64_t ram_bytes;
 } lotad_store_config;
 
 /* Fill *c with the defaults (no dirs, no secret). */
@@ -184,6 +188,13 @@ ssize_t lotad_reader_read(lotad_store_reader *r, uint64_t off, void *buf, size_t
  * The fd belongs to the reader (valid until close). -ENOTSUP for sealed extents.
  */
 int lotad_reader_plain_fd(const lotad_store_reader *r, int *fd, uint64_t *data_off) LOTA_WUR;
+
+/* The extent's plaintext in the RAM tier, when it had a copy there at open: *data points
+ * at byte 0, lotad_reader_length() bytes, valid until close. -ENOENT otherwise. */
+int lotad_reader_ram(const lotad_store_reader *r, const uint8_t **data) LOTA_WUR;
+/* This reader makes no RAM copy (its bytes leave another way, e.g. by sendfile: a copy
+ * would only reserve room and evict others). */
+void lotad_reader_ram_off(lotad_store_reader *r);
 
 /*
  * Plain, complete extents only: the extent's data mapped read-only (made at the first
@@ -306,6 +317,9 @@ typedef struct lotad_store_stats {
 	uint64_t tag_failures;           /* blocks or headers that did not verify */
 	uint64_t corrupt_dropped;        /* files deleted as invalid (start-up scan, open) */
 	uint64_t degraded_dirs;          /* dirs currently degraded */
+	/* the RAM tier: bytes held (copies and copies being made) and its bound, opens that
+	 * found a copy, copies made, copies evicted to make room */
+	uint64_t ram_bytes, ram_capacity_bytes, ram_hits, ram_fills, ram_evictions;
 } lotad_store_stats;
 
 void lotad_store_get_stats(lotad_store *s, lotad_store_stats *out);

@@ -15,7 +15,11 @@
 # the same size (another ETag) gives the new bytes only; bob's GET of alice's private object
 # a 403 with S3's body; an If-Match of another ETag a 412; the object deleted at radosgw
 # a 404. Then, for each plain hit way and for a sealed cache, a fresh object read cold
-# and warm (whole, a range inside the extent, a range across extents): byte-exact.
+# and warm (whole, a range inside the extent, a range across extents): byte-exact. Then
+# the RAM tier (--ram-cache-size 16MiB, sealed): the second hit of an extent comes from
+# RAM (lota_ram_cache_hits_total), byte-exact, also a range; three 6 MiB copies keep it
+# within its bound (one evicted); a PUT through lotad takes the copy with the extent;
+# an overwrite at radosgw is read as the new version.
 # shellcheck source=lib.sh disable=SC2317 # (helpers run through check)
 . "$(dirname "$0")/lib.sh"
 [ "${LOTA_TEST_DIRECT:-0}" = 1 ] && it_skip "lotad-specific test (LOTA_TEST_DIRECT=1)"
@@ -162,6 +166,41 @@ for io in pread sendfile mmap; do
 done
 check_fails_with "--plain-hit-io splice refused" 'plain_hit_io' \
 	"$(it_lotad_bin)" --upstream "$R" --plain-hit-io splice --cache-dir "$IT_DIR/cache-x:1GiB"
+
+# --- the RAM tier (--ram-cache-size): sealed extents read once from the disk (the copy
+# made), then from RAM; bounded; gone with the extent (a PUT through lotad); another
+# version is another extent
+IT_LOTAD_ARGS=(--cache-dir "$IT_DIR/cache-ram:1GiB" --ram-cache-size 16MiB "${COMMON[@]}")
+lotad_restart
+RB=lota_ram_cache_bytes
+RH=lota_ram_cache_hits_total
+RF=lota_ram_cache_fills_total
+for k in r1 r2 r3; do
+	it_random_file "$W/$k" $((6 * MiB))
+	put_direct "$W/$k" "$k" || it_fail "upload $k"
+done
+check "r1: cached" warm r1
+check_eq "r1: the hit from the disk made its RAM copy" 1 "$(m "$RF")"
+h0=$(m "$RH")
+get alice r1
+check_eq "r1: hit" hit "$XC"
+check "r1: from RAM, byte-exact" cmp -s "$W/body" "$W/r1"
+check_eq "r1: served from the RAM tier" $((h0 + 1)) "$(m "$RH")"
+get alice r1 -r 777-4000000
+check "r1: a range from RAM, byte-exact" cmp -s "$W/body" <(tail -c +778 "$W/r1" | head -c 3999224)
+check "r2, r3: cached" warm r2
+check "r3: cached" warm r3
+check "r3: a hit again" warm r3
+check "three 6 MiB copies in a 16 MiB tier: one evicted" \
+	test "$(m lota_ram_cache_evictions_total)" -ge 1
+check "the tier holds at most its bound" test "$(m "$RB")" -le $((16 * MiB))
+check "r3: a PUT through lotad" it_curl alice -sf -o /dev/null -T "$W/r1" "$E/$B/r3"
+check "r3: its RAM copy went with its extent" it_wait_metric 10 "$RB" $((6 * MiB))
+get alice r3
+check "r3: the new bytes" cmp -s "$W/body" "$W/r1"
+check "r1: overwrite at radosgw" put_direct "$W/r2" r1
+get alice r1
+check "r1: the new version, not the RAM copy of the old" cmp -s "$W/body" "$W/r2"
 
 # --- the cipher's speed per core, printed for the benchmark
 if [ -x "$LOTA" ]; then
