@@ -52,6 +52,7 @@ typedef struct lotad_settings {
 	/* Host: <bucket>.<upstream host> is virtual-hosted style, as the upstream reads it */
 	bool upstream_vhost;
 	const char *tcp_congestion; /* NULL or "" = system default */
+	size_t client_sndbuf;       /* SO_SNDBUF of client sockets (0 = kernel autotuning) */
 	/* TLS towards clients for the served names (tls_listen; port 0 = off), with
 	 * certificates from the node CA in ca_dir */
 	char tls_listen_host[256];

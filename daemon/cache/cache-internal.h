@@ -96,7 +96,7 @@ struct lotad_cache {
 	lotad_cache_forward_fn forward; /* how a foreign-key read goes (foreign.c) */
 	void *forward_ud;
 	atomic_uint_fast64_t foreign[4]; /* foreign-key reads by outcome (foreign.c) */
-	atomic_uint_fast64_t preread[2]; /* pre-reads used, dropped (preread.c) */
+	atomic_uint_fast64_t preread[3]; /* pre-reads used, dropped, HEADs answered first */
 };
 
 /* ------------------------------------------------------------- objinfo --- */

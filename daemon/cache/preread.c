@@ -12,7 +12,9 @@
  * file against that key on open) and the range starts where the pre-read did. Anything
  * else (a 403, 404, 304, 412, a changed ETag, a HEAD of the client, a range resolved
  * elsewhere, a request that ends) drops the buffer, wiped, and closes the reader:
- * lota_cache_preread_total{result="used"|"dropped"} counts both.
+ * lota_cache_preread_total{result="used"|"dropped"} counts both. On loopback the answer
+ * may come while curl is still sending the HEAD (curl reads right after its send): then
+ * nothing is pre-read (result="answered_first").
  */
 #include "cache/cache-internal.h"
 
@@ -48,7 +50,13 @@ void cache_preread_start(creq *q)
 {
 	lotad_cache *ca = q->ca;
 	struct objent e;
-	if (!ca->store || q->is_head || q->xkind != X_AUTH || !q->c ||
+	if (ca->store && !q->is_head && q->xkind != X_AUTH) {
+		/* the upstream answered while curl was still sending (it reads right after):
+		 * nothing to overlap any more */
+		count(&ca->preread[2], 1);
+		return;
+	}
+	if (!ca->store || q->is_head || !q->c ||
 	    !cache_objtab_get(ca, q->sr.bucket, q->sr.key, q->vquery, &e, false) ||
 	    e.size < ca->cfg.min_object_size || !e.etag_len)
 		return;

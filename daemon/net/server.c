@@ -712,6 +712,10 @@ static void accept_conns(lotad_worker *w, int listen_fd, lotad_tls *tls)
 		}
 		int one = 1;
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (w->s->client_sndbuf) {
+			int sb = (int)w->s->client_sndbuf;
+			(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
+		}
 		if (w->s->tcp_congestion && w->s->tcp_congestion[0])
 			(void)setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, w->s->tcp_congestion,
 			                 (socklen_t)strlen(w->s->tcp_congestion));
