@@ -96,9 +96,10 @@ static const lota_config_key lotad_keys[] = {
      "error, warn, info or debug"},
     {"access_log", LOTA_CONFIG_BOOL, "false", 0, 0, false, false, 0, NULL,
      "log one line per request"},
-    {"client_send_buffer", LOTA_CONFIG_SIZE, "0", 0, 64 * 1024 * 1024, false, false, 0, "SIZE",
-     "SO_SNDBUF of client sockets (0 = the kernel's autotuning); a larger one means fewer "
-     "wake-ups per byte of a hit"},
+    {"client_send_buffer", LOTA_CONFIG_SIZE, "4MiB", 0, 64 * 1024 * 1024, false, false, 0, "SIZE",
+     "SO_SNDBUF of client sockets (0 = the kernel's autotuning; the kernel caps it at "
+     "net.core.wmem_max and doubles it): a large one means fewer wake-ups per byte of a "
+     "hit (measured: about half the CPU per GiB of a single sendfile stream)"},
     {"tcp_congestion", LOTA_CONFIG_STRING, "", 0, 0, false, false, 0, "NAME",
      "TCP congestion control for client sockets, e.g. reno (empty = system default)"},
     {"cache_dir", LOTA_CONFIG_LIST, NULL, 0, 0, false, false, 0, "DIR:SIZE",
