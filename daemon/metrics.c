@@ -95,6 +95,26 @@ static struct {
 	atomic_uint_fast64_t refused[N_REFUSE];
 } M;
 
+/* The authorizing HEADs of the cache: bounds in microseconds. */
+static const uint64_t auth_bucket_us[] = {100,  200,  300,   500,   750,   1000,   1500,   2000,
+                                          3000, 5000, 10000, 25000, 50000, 100000, 250000, 1000000};
+#define N_AUTH_BUCKETS (sizeof(auth_bucket_us) / sizeof(auth_bucket_us[0]))
+static struct {
+	atomic_uint_fast64_t bucket[N_AUTH_BUCKETS + 1];
+	atomic_uint_fast64_t sum_us, opened;
+} A;
+
+void lotad_metrics_authorize(uint64_t us, bool new_connection)
+{
+	size_t i = 0;
+	while (i < N_AUTH_BUCKETS && us > auth_bucket_us[i])
+		i++;
+	atomic_fetch_add_explicit(&A.bucket[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&A.sum_us, us, memory_order_relaxed);
+	if (new_connection)
+		atomic_fetch_add_explicit(&A.opened, 1, memory_order_relaxed);
+}
+
 static pthread_mutex_t prov_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	lotad_metrics_provider fn;
@@ -182,6 +202,7 @@ void lotad_metrics__reset(void)
 	num_providers = 0;
 	pthread_mutex_unlock(&prov_lock);
 	memset(&M, 0, sizeof(M));
+	memset(&A, 0, sizeof(A));
 }
 
 /* A growing output buffer for the renderer (the scrape is off the request path). */
@@ -316,6 +337,31 @@ char *lotad_metrics_render(size_t *len)
 	header(&b, "lota_upstream_first_byte_seconds", "histogram",
 	       "Time from sending an upstream request to its first response byte.");
 	render_histo(&b, "lota_upstream_first_byte_seconds", "", &M.first_byte);
+
+	header(&b, "lota_cache_authorize_seconds", "histogram",
+	       "Time of the cache's authorizing HEADs, from their start to their answer's end.");
+	uint64_t cum = 0;
+	char le[32];
+	for (size_t i = 0; i <= N_AUTH_BUCKETS; i++) {
+		cum += atomic_load_explicit(&A.bucket[i], memory_order_relaxed);
+		if (i < N_AUTH_BUCKETS)
+			fmt_seconds(auth_bucket_us[i], le, sizeof(le));
+		else
+			snprintf(le, sizeof(le), "+Inf");
+		bprintf(&b, "lota_cache_authorize_seconds_bucket{le=\"%s\"} %llu\n", le,
+		        (unsigned long long)cum);
+	}
+	fmt_seconds(atomic_load_explicit(&A.sum_us, memory_order_relaxed), le, sizeof(le));
+	bprintf(&b, "lota_cache_authorize_seconds_sum %s\n", le);
+	bprintf(&b, "lota_cache_authorize_seconds_count %llu\n", (unsigned long long)cum);
+	header(&b, "lota_cache_authorize_requests_total", "counter",
+	       "Authorizing HEADs the cache sent upstream.");
+	bprintf(&b, "lota_cache_authorize_requests_total %llu\n", (unsigned long long)cum);
+	header(&b, "lota_cache_authorize_connections_opened_total", "counter",
+	       "Authorizing HEADs for which a new upstream connection was opened (the others "
+	       "reused one).");
+	bprintf(&b, "lota_cache_authorize_connections_opened_total %llu\n",
+	        (unsigned long long)atomic_load_explicit(&A.opened, memory_order_relaxed));
 
 	header(&b, "lota_connections_open", "gauge", "Client connections currently open.");
 	bprintf(&b, "lota_connections_open %lld\n",

@@ -8,6 +8,7 @@
 #ifndef LOTAD_METRICS_H
 #define LOTAD_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,13 @@ void lotad_metrics_upstream_error(
 void lotad_metrics_upstream_latency(uint64_t first_byte_us);
 void lotad_metrics_conn_open(int delta); /* +1 on accept, -1 on close */
 void lotad_metrics_auth_refused(const char *s3_code);
+
+/* The cache's authorizing HEADs (cache/authorize.c): each one's time from its start to
+ * the end of its answer, and whether curl opened a new connection for it (else it reused
+ * one of the worker's pool): lota_cache_authorize_seconds (a histogram finer than the
+ * others: these take about a millisecond), lota_cache_authorize_requests_total and
+ * lota_cache_authorize_connections_opened_total. */
+void lotad_metrics_authorize(uint64_t us, bool new_connection);
 
 /* Extra gauge/counter providers (the cache adds its own lines later). A provider writes
  * complete lines (with their # HELP / # TYPE) into out (capacity cap, including a NUL)

@@ -55,6 +55,7 @@ typedef struct lotad_settings {
 	/* relay_send coalesce: body bytes relayed from the upstream (curl hands them over
 	 * 16 KiB at a time) are queued and sent in larger pieces */
 	bool relay_coalesce;
+	size_t client_sndbuf; /* SO_SNDBUF of client sockets (0 = kernel autotuning) */
 	/* TLS towards clients for the served names (tls_listen; port 0 = off), with
 	 * certificates from the node CA in ca_dir */
 	char tls_listen_host[256];

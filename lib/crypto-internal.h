@@ -67,6 +67,20 @@ int lota__aead_open(const uint8_t key[LOTA__GCM_KEY_LEN], const uint8_t nonce[LO
                     const void *aad, size_t aad_len, const void *in, size_t len, void *out,
                     const uint8_t tag[LOTA__GCM_TAG_LEN]) LOTA_WUR;
 
+/*
+ * AES-256-GCM opening of many blocks under one key: the key schedule (AES round keys and
+ * the GHASH table) is computed once by _new and kept in the context, so each block costs
+ * only its nonce set-up, the cipher and the tag check (the one-shot lota__aead_open
+ * expands the key again for every block). One context is used by one thread at a time;
+ * _free wipes it and accepts NULL. _open behaves exactly as lota__aead_open.
+ */
+typedef struct lota__aead_key lota__aead_key;
+lota__aead_key *lota__aead_key_new(const uint8_t key[LOTA__GCM_KEY_LEN]);
+void lota__aead_key_free(lota__aead_key *k);
+int lota__aead_key_open(lota__aead_key *k, const uint8_t nonce[LOTA__GCM_NONCE_LEN],
+                        const void *aad, size_t aad_len, const void *in, size_t len, void *out,
+                        const uint8_t tag[LOTA__GCM_TAG_LEN]) LOTA_WUR;
+
 /* Cryptographically secure random bytes. */
 int lota__random_bytes(void *buf, size_t len) LOTA_WUR;
 

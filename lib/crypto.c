@@ -323,6 +323,74 @@ out:
 	return rc;
 }
 
+/* ---- AES-256-GCM with a kept key schedule ---- */
+
+struct lota__aead_key {
+	EVP_CIPHER_CTX *c;
+	bool bad; /* the last open failed: the context is keyed again before the next */
+	uint8_t key[LOTA__GCM_KEY_LEN];
+};
+
+lota__aead_key *lota__aead_key_new(const uint8_t key[LOTA__GCM_KEY_LEN])
+{
+	if (algs())
+		return NULL;
+	lota__aead_key *k = calloc(1, sizeof(*k));
+	if (!k)
+		return NULL;
+	k->c = EVP_CIPHER_CTX_new();
+	memcpy(k->key, key, LOTA__GCM_KEY_LEN);
+	/* the key alone: each block gives its nonce (OpenSSL keeps the schedule) */
+	if (!k->c || EVP_DecryptInit_ex2(k->c, alg_gcm, key, NULL, NULL) != 1) {
+		lota__aead_key_free(k);
+		return NULL;
+	}
+	return k;
+}
+
+void lota__aead_key_free(lota__aead_key *k)
+{
+	if (!k)
+		return;
+	EVP_CIPHER_CTX_free(k->c); /* clears the expanded key */
+	lota__wipe(k->key, sizeof(k->key));
+	free(k);
+}
+
+int lota__aead_key_open(lota__aead_key *k, const uint8_t nonce[LOTA__GCM_NONCE_LEN],
+                        const void *aad, size_t aad_len, const void *in, size_t len, void *out,
+                        const uint8_t tag[LOTA__GCM_TAG_LEN])
+{
+	int n = 0;
+	EVP_CIPHER_CTX *c = k->c;
+	/* after a failure OpenSSL's state is not trusted: start again from the key */
+	if (k->bad) {
+		if (EVP_CIPHER_CTX_reset(c) != 1 ||
+		    EVP_DecryptInit_ex2(c, alg_gcm, k->key, NULL, NULL) != 1)
+			return LOTA_E_CRYPTO;
+		k->bad = false;
+	}
+	int rc = LOTA_E_CRYPTO;
+	k->bad = true;
+	if (EVP_DecryptInit_ex2(c, NULL, NULL, nonce, NULL) != 1)
+		goto fail;
+	if (aad_len && gcm_update(c, false, NULL, aad, aad_len))
+		goto fail;
+	if (gcm_update(c, false, out, in, len))
+		goto fail;
+	if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, LOTA__GCM_TAG_LEN, (void *)tag) != 1)
+		goto fail;
+	if (EVP_DecryptFinal_ex(c, (uint8_t *)out + len, &n) != 1) {
+		rc = LOTA_E_AUTH_TAG;
+		goto fail;
+	}
+	k->bad = false;
+	return 0;
+fail:
+	lota__wipe(out, len); /* never hand out unauthenticated plaintext */
+	return rc;
+}
+
 /* ---- small helpers ---- */
 
 int lota__random_bytes(void *buf, size_t len)

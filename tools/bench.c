@@ -115,7 +115,10 @@ static int cmp_d(const void *a, const void *b)
 int lota_cmd_bench(int argc, char **argv)
 {
 	const char *usage = "lota bench get|put s3://bucket/prefix [--objects N] [--size 4MiB] "
-	                    "[--concurrency C] [--duration 10s]";
+	                    "[--concurrency C] [--duration 10s]\n       lota bench cipher "
+	                    "[--block 64KiB] [--duration 1s]";
+	if (argc >= 2 && !strcmp(argv[1], "cipher"))
+		return lota_cmd_bench_cipher(argc - 1, argv + 1);
 	if (argc < 2 || (strcmp(argv[1], "get") != 0 && strcmp(argv[1], "put") != 0)) {
 		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 			printf("usage: %s\n", usage);

@@ -21,6 +21,8 @@ int lota_cmd_prestage(int argc, char **argv);
 int lota_cmd_cluster(int argc, char **argv);
 int lota_cmd_owner_live(int argc, char **argv);
 int lota_cmd_bench(int argc, char **argv);
+/* `lota bench cipher` (cipher.c): the AES-256-GCM speed of lotad's sealed blocks. */
+int lota_cmd_bench_cipher(int argc, char **argv);
 
 /* The flags every S3 command takes (endpoint_url, profile, region, concurrency,
  * part_size, multipart_threshold, admin_url, addressing_style, extent_size), to put in front of its own. */

@@ -8,6 +8,7 @@
  *   lota prestage s3://bucket/prefix
  *   lota cluster  [ADMIN_URL...] [--admin-url URL]
  *   lota bench    get|put s3://bucket/prefix [--objects N] [--size S] [--duration D]
+ *   lota bench    cipher [--block 64KiB] [--duration 1s]   (AES-GCM per core, cipher.c)
  *   lota presign  --endpoint URL --bucket B --key K [--expires 1h] [--method GET]
  *   lota owner    --node ID[=WEIGHT]... --bucket B --key K --etag E --size N
  *                 [--version-id V] [--extent-size 64MiB] [--offset N]
@@ -378,7 +379,8 @@ static const struct command {
     {"rm", lota_cmd_rm, "delete an object, or a prefix with --recursive"},
     {"prestage", lota_cmd_prestage, "ask lotad to cache every object under a prefix"},
     {"cluster", lota_cmd_cluster, "the cluster's members, state, cache use and hit rate"},
-    {"bench", lota_cmd_bench, "bench get|put: throughput, ops/s, latency p50/p99"},
+    {"bench", lota_cmd_bench,
+     "bench get|put: throughput, ops/s, latency p50/p99; bench cipher: AES-GCM per core"},
     {"presign", cmd_presign, "a presigned URL"},
     {"owner", cmd_owner, "which node holds an extent"},
     {"profile", cmd_profile, "the resolved AWS profile"},

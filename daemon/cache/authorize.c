@@ -178,6 +178,11 @@ void cache_grants_free(lotad_cache *ca)
 static void auth_done(lotad_xfer *x, CURLcode rc)
 {
 	creq *q = (creq *)((char *)x - offsetof(creq, x));
+	curl_off_t us = 0;
+	long conns = 0;
+	if (curl_easy_getinfo(q->x.easy, CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK &&
+	    curl_easy_getinfo(q->x.easy, CURLINFO_NUM_CONNECTS, &conns) == CURLE_OK)
+		lotad_metrics_authorize(us > 0 ? (uint64_t)us : 0, conns > 0);
 	lotad_upstream_remove(lotad_worker_upstream(q->w), &q->x);
 	curl_easy_cleanup(q->x.easy);
 	q->x.easy = NULL;

@@ -99,6 +99,7 @@ struct lotad_cache {
 	lotad_cache_forward_fn forward; /* how a foreign-key read goes (foreign.c) */
 	void *forward_ud;
 	atomic_uint_fast64_t foreign[4]; /* foreign-key reads by outcome (foreign.c) */
+	atomic_uint_fast64_t preread[3]; /* pre-reads used, dropped, HEADs answered first */
 };
 
 /* ------------------------------------------------------------- objinfo --- */
@@ -204,6 +205,15 @@ struct creq {
 	unsigned peer_tries; /* members asked for extent peer_k */
 	uint64_t peer_k;
 	char peer_tried[LOTAD_PEER_TRIES][LOTA_PLACEMENT_ID_MAX + 1];
+	/* the pre-read of a likely hit (preread.c): extent pre_k of the version pre_o names
+	 * opened in pre_r, bytes [pre_a, pre_a + pre_len) of the object in pre_buf, while
+	 * the authorizing HEAD is in flight; used only when its 200 names that version
+	 * (pre_done of them sent) */
+	lotad_store_reader *pre_r;
+	objinfo *pre_o;
+	uint64_t pre_k, pre_a;
+	char *pre_buf;
+	size_t pre_len, pre_done;
 	/* a cluster read not held here: the head waits for its first byte, whose source
 	 * (a warm peer or not) gives the label (label_pending: "miss" until a peer says warm) */
 	bool head_pending;
@@ -333,6 +343,9 @@ void cache_fork_attach(creq *q, lota_hash128 h);
 void cache_fork_detach(creq *q);
 
 /* --- serve.c: the client state machine --- */
+/* A reader just opened for a client: whether it may make a RAM copy (not when its plain
+ * bytes leave by sendfile). */
+void cache_reader_setup(const lotad_cache *ca, lotad_store_reader *r);
 void cache_pump(creq *q);
 void cache_creq_stop_xfer(creq *q);
 /* Send bytes [q->a, last] by a ranged GET of the upstream pinned to the ETag. Returns 0,
@@ -388,6 +401,20 @@ void cache_cluster_prestage(creq *q, uint64_t first, uint64_t last);
  * credential; false when neither (then only what the answers carry is stored). */
 bool cache_foreign_cred(const lotad_cache *ca, const lotad_auth_result *client,
                         lotad_auth_result *out);
+
+/* --- preread.c: the first bytes of a likely hit, read during the authorizing HEAD --- */
+/* After the HEAD was sent: open and read the first bytes of the range of the version the
+ * object table names, when the store holds that extent whole. */
+void cache_preread_start(creq *q);
+/* Once authorized (q->o and the range set): whether the pre-read is of exactly this
+ * version and range; then its reader becomes q->r (extent q->r_k) and its bytes are sent
+ * first (cache_preread_send); else everything of it is dropped. */
+bool cache_preread_take(creq *q);
+/* Send the pre-read bytes (after the head): 0 done (or nothing to send), 1 wait for
+ * on_drain, < 0 the connection is failing. */
+int cache_preread_send(creq *q);
+/* Drop the pre-read, wiped (any time; nothing of it was sent). */
+void cache_preread_drop(creq *q);
 
 /* --- authorize.c: the authorizing HEAD and metadata_ttl grants --- */
 int cache_start_auth(creq *q);

@@ -96,13 +96,21 @@ size_t lotad_cache_metrics(char *out, size_t cap, void *cache)
 	    "# HELP lota_cache_fill_transfers_max The most ranged GETs of fills running at once "
 	    "since start.\n"
 	    "# TYPE lota_cache_fill_transfers_max gauge\n"
-	    "lota_cache_fill_transfers_max %llu\n",
+	    "lota_cache_fill_transfers_max %llu\n"
+	    "# HELP lota_cache_preread_total Hits whose first bytes were read while the "
+	    "authorizing HEAD was in flight: used (the answer named that version) or dropped; "
+	    "answered_first: the HEAD was answered during its own send (nothing read).\n"
+	    "# TYPE lota_cache_preread_total counter\n"
+	    "lota_cache_preread_total{result=\"used\"} %llu\n"
+	    "lota_cache_preread_total{result=\"dropped\"} %llu\n"
+	    "lota_cache_preread_total{result=\"answered_first\"} %llu\n",
 	    U(ca->hits), U(ca->misses), U(ca->peer_hits), U(ca->bypasses), U(ca->range_reqs),
 	    U(ca->served_cache), U(ca->served_upstream), U(ca->served_peer), U(ca->fills_avoided),
 	    U(ca->peer_failovers), U(ca->fill_bytes) + (unsigned long long)cl_bytes,
 	    U(ca->fills_started) + (unsigned long long)cl_started,
 	    U(ca->fills_failed) + (unsigned long long)cl_failed, U(ca->direct_reads),
-	    U(ca->fill_xfers), U(ca->fill_xfers_max));
+	    U(ca->fill_xfers), U(ca->fill_xfers_max), U(ca->preread[0]), U(ca->preread[1]),
+	    U(ca->preread[2]));
 #undef U
 	if (n < 0 || (size_t)n >= cap)
 		return n < 0 ? 0 : (size_t)n;

@@ -57,8 +57,11 @@ typedef struct lotad_cache_config {
 	bool prestage_on_head;    /* a plain HEAD pre-stages (default true) */
 	uint64_t metadata_ttl_ms; /* 0 = authorize every request (default) */
 	unsigned fill_streams;    /* fills of one request running at once (default 2) */
-	bool plain_sendfile;      /* unencrypted hits with sendfile(2), else pread + send (default:
-	                             pread measured faster here) */
+	/* how unencrypted hits reach the socket (plain_hit_io): sendfile(2) from the extent
+	 * file (the default: the least CPU per byte measured, page-cache pages handed to the
+	 * socket), pread into the connection's buffer + send (two copies), or send(2) from a
+	 * mapping of the extent (one copy, and page-table work per reader) */
+	enum { LOTAD_HIT_IO_PREAD = 0, LOTAD_HIT_IO_SENDFILE, LOTAD_HIT_IO_MMAP } plain_hit_io;
 	/* fill_credentials: the profile (a [section] of the credentials file) whose key fills
 	 * misses of reads signed with keys lotad does not hold, once the upstream authorized
 	 * the client (NULL or "": none; only what the client's own answers carry is stored) */

@@ -19,7 +19,7 @@ void lotad_cache_config_init(lotad_cache_config *c)
 	c->min_object_size = 4ull << 20;
 	c->prestage_on_head = true;
 	c->fill_streams = 2;
-	c->plain_sendfile = false;
+	c->plain_hit_io = LOTAD_HIT_IO_SENDFILE;
 }
 
 bool lotad_cache__parse_content_range(lota_str v, uint64_t *first, uint64_t *last, uint64_t *total)

@@ -43,6 +43,7 @@ void cache_creq_stop_xfer(creq *q)
 
 void cache_creq_free(creq *q)
 {
+	cache_preread_drop(q);
 	creq_close_reader(q);
 	cache_creq_stop_xfer(q);
 	lotad_timer_stop(q->loop, &q->yield);
@@ -223,6 +224,12 @@ int cache_start_direct(creq *q, uint64_t last)
 
 /* --- the store as the source --- */
 
+void cache_reader_setup(const lotad_cache *ca, lotad_store_reader *r)
+{
+	if (!lotad_reader_encrypted(r) && ca->cfg.plain_hit_io == LOTAD_HIT_IO_SENDFILE)
+		lotad_reader_ram_off(r); /* sent by sendfile: a RAM copy would not be used */
+}
+
 /* Open extent k for reading: published, being filled, or filled now by us. Returns 0,
  * 1 when the part was handed to a direct read instead, < 0 when the request is over. */
 static int open_extent(creq *q, uint64_t k)
@@ -262,6 +269,7 @@ static int open_extent(creq *q, uint64_t k)
 		return cache_start_direct(q, last) < 0 ? -1 : 1;
 	}
 	q->r_k = k;
+	cache_reader_setup(ca, q->r);
 	if (lotad_reader_readable(q->r) < (int64_t)lotad_reader_length(q->r))
 		cache_fork_attach(q, h);
 	return 0;
@@ -291,6 +299,11 @@ void cache_pump(creq *q)
 		if (q->a > q->b) {
 			cache_creq_finish(q, true);
 			return;
+		}
+		if (q->pre_buf) { /* the bytes read while the HEAD was in flight go first */
+			if (cache_preread_send(q) != 0)
+				return; /* on_drain, or the connection is failing */
+			continue;
 		}
 		uint64_t k = cache_ext_of(ca, q->o, q->a);
 		if (q->r && q->r_k != k)
@@ -345,8 +358,25 @@ void cache_pump(creq *q)
 			want = budget;
 		int pfd;
 		uint64_t doff;
-		if (ca->cfg.plain_sendfile && lotad_reader_plain_fd(q->r, &pfd, &doff) == 0) {
-			ssize_t n = lotad_conn_resp_sendfile(q->c, pfd, doff + off, (size_t)want);
+		const uint8_t *map;
+		bool plain = !lotad_reader_encrypted(q->r);
+		/* a RAM copy is sent from where it is, but for a plain extent sendfile does
+		 * better still (the page cache's pages go to the socket without a copy:
+		 * 0.10-0.12 CPU-s per GiB here against 0.17-0.22 from RAM) */
+		bool ram = !(plain && ca->cfg.plain_hit_io == LOTAD_HIT_IO_SENDFILE) &&
+		           lotad_reader_ram(q->r, &map) == 0;
+		if (ram || (plain && ca->cfg.plain_hit_io != LOTAD_HIT_IO_PREAD)) {
+			/* at most one copy: the kernel copies from the RAM tier or the mapping,
+			 * or passes the page cache's pages, straight into the socket */
+			ssize_t n = -EAGAIN;
+			if (ram)
+				n = lotad_conn_resp_send(q->c, map + off, (size_t)want);
+			else if (ca->cfg.plain_hit_io == LOTAD_HIT_IO_MMAP &&
+			         lotad_reader_plain_map(q->r, &map) == 0)
+				n = lotad_conn_resp_send(q->c, map + off, (size_t)want);
+			else if (ca->cfg.plain_hit_io == LOTAD_HIT_IO_SENDFILE &&
+			         lotad_reader_plain_fd(q->r, &pfd, &doff) == 0)
+				n = lotad_conn_resp_sendfile(q->c, pfd, doff + off, (size_t)want);
 			if (n == 0) {
 				lotad_conn_want_drain(q->c);
 				return;
@@ -363,7 +393,8 @@ void cache_pump(creq *q)
 				reader_failed(q, -EIO);
 				return;
 			}
-			/* -EAGAIN: bytes are buffered; this round goes through the buffer */
+			/* -EAGAIN: bytes are buffered (or TLS, or a growing extent not mapped);
+			 * this round goes through the buffer */
 		}
 		size_t room;
 		char *dst = lotad_conn_resp_reserve(q->c, &room);
@@ -495,6 +526,8 @@ void cache_authorized(creq *q)
 	uint64_t first = cache_ext_of(ca, q->o, q->a), last = cache_ext_of(ca, q->o, q->b);
 	bool cached = range_held(q);
 	const char *label = cached ? "hit" : "miss";
+	if (!cached || !cache_preread_take(q))
+		cache_preread_drop(q);
 	if (q->is_head) {
 		count(cached ? &ca->hits : &ca->misses, 1);
 		if (!cached && !q->no_fill && (ca->cfg.prestage_on_head || rh) && ca->cluster)
@@ -584,7 +617,12 @@ void lotad_cache_start(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr,
 	if (cache_start_auth(q) < 0) {
 		lota_log_warn("cache: cannot start the authorizing request; proxying");
 		cache_creq_to_proxy(q, "bypass");
+		return;
 	}
+	/* the HEAD goes out now; the first bytes are read during its round trip (q stays
+	 * allocated until the loop's deferred frees even if the HEAD failed at once) */
+	lotad_upstream_kick(lotad_worker_upstream(q->w));
+	cache_preread_start(q);
 }
 
 /* A client request attached to c, taking over *auth; NULL (the client answered 503)

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -177,6 +178,37 @@ static int send_out(pconn *pc, const char *buf, size_t len)
 	return 0;
 }
 
+/* Send bytes [off, off + len) of the file fd to the member (plain connections, the
+ * socket non-blocking meanwhile): the page cache's pages go to the socket without a copy
+ * through user space, with send_out's timeout and stop. */
+static int send_file(pconn *pc, int fd, uint64_t off, size_t len)
+{
+	off_t o = (off_t)off;
+	while (len) {
+		struct pollfd p[2] = {{.fd = pc->fd, .events = POLLOUT},
+		                      {.fd = pc->c->stop_fd, .events = POLLIN}};
+		int pr = poll(p, 2, SEND_TIMEOUT * 1000);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0)
+			return -errno;
+		if (pr == 0)
+			return -ETIMEDOUT;
+		if (p[1].revents)
+			return -ECANCELED;
+		ssize_t n = sendfile(pc->fd, fd, &o, len);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO; /* the file is shorter than its extent says */
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 static int send_simple(pconn *pc, int status, const char *reason, const char *extra, bool close)
 {
 	char head[1024];
@@ -209,12 +241,52 @@ static int answer_health(pconn *pc)
 	return send_simple(pc, 200, "OK", extra, false);
 }
 
-/* Stream [first, last] of the extent from r. Returns 0, or a negative code once the
- * connection must close (the peer then sees a short body, never a wrong one). */
+/* Stream [first, last] of the extent from r: as a node's own hits go (cache/serve.c), a
+ * copy in the RAM tier is sent from where it is, a plain extent by sendfile (plain
+ * connections), a sealed one read, verified and decrypted into buf. Returns 0, or a
+ * negative code once the connection must close (the peer then sees a short body, never
+ * a wrong one). */
 static int stream_range(pconn *pc, lotad_store_reader *r, uint64_t first, uint64_t last, char *buf)
 {
 	lotad_cluster *c = pc->c;
 	uint64_t off = first;
+	const uint8_t *ram = NULL;
+	int fd = -1, fl = -1, rc = 0;
+	uint64_t doff = 0;
+	bool direct = lotad_reader_ram(r, &ram) == 0;
+	if (!direct && !pc->ssl && lotad_reader_plain_fd(r, &fd, &doff) == 0 &&
+	    (fl = fcntl(pc->fd, F_GETFL)) >= 0 && fcntl(pc->fd, F_SETFL, fl | O_NONBLOCK) == 0) {
+		direct = true;
+		lotad_reader_ram_off(r); /* its bytes leave by sendfile: no copy to make */
+	}
+	while (direct && off <= last) {
+		size_t want = last - off + 1 < IO_BUF ? (size_t)(last - off + 1) : IO_BUF;
+		int64_t rd = lotad_reader_readable(r);
+		if (rd < 0) {
+			rc = (int)rd;
+			break;
+		}
+		if (off >= (uint64_t)rd) { /* a plain fill still growing */
+			int64_t w = lotad_reader_wait(r, off, (int)c->cfg.timeout_ms);
+			if (w < 0) {
+				rc = (int)w;
+				break;
+			}
+			continue;
+		}
+		if (want > (uint64_t)rd - off)
+			want = (size_t)((uint64_t)rd - off);
+		rc = ram ? send_out(pc, (const char *)ram + off, want)
+		         : send_file(pc, fd, doff + off, want);
+		if (rc)
+			break;
+		atomic_fetch_add(&c->bytes[DIR_IN], (unsigned long long)want);
+		off += want;
+	}
+	if (fl >= 0)
+		(void)fcntl(pc->fd, F_SETFL, fl);
+	if (direct)
+		return rc;
 	while (off <= last) {
 		size_t want = last - off + 1 < IO_BUF ? (size_t)(last - off + 1) : IO_BUF;
 		ssize_t n = lotad_reader_read(r, off, buf, want);
@@ -226,7 +298,7 @@ static int stream_range(pconn *pc, lotad_store_reader *r, uint64_t first, uint64
 		}
 		if (n <= 0)
 			return n == 0 ? -EIO : (int)n;
-		int rc = send_out(pc, buf, (size_t)n);
+		rc = send_out(pc, buf, (size_t)n);
 		if (rc)
 			return rc;
 		atomic_fetch_add(&c->bytes[DIR_IN], (unsigned long long)n);

@@ -121,6 +121,10 @@ static atomic_llong g_conns_peak; /* most connections open at once since the las
 #define CHUNK_STAGE_BYTES   (64 * 1024)
 #define CHUNK_MAX_BYTES     (1024 * 1024)
 #define XFER_STATE_BYTES    (256 * 1024)
+/* A cache hit's reading state: a store reader's sealed blocks read at once (256 KiB,
+ * store/reader.c READ_SPAN) and the first bytes read during the authorizing HEAD
+ * (128 KiB, cache/preread.c). */
+#define HIT_READ_BYTES (384 * 1024)
 /* A TLS session: its record buffers (released while idle) and its state. */
 #define TLS_STATE_BYTES (64 * 1024)
 /* Trim only after a real drop: a trim walks every heap. */
@@ -146,7 +150,7 @@ size_t lotad_conn_memory_cap(const lotad_settings *s)
 	size_t rx = s->client_buffer < CURL_MAX_READ_SIZE ? s->client_buffer : CURL_MAX_READ_SIZE;
 	return sizeof(lotad_conn) + 2 * s->client_buffer + LOTAD_MAX_HEAD_BYTES + rx +
 	       UPLOAD_BUFFER_BYTES + CHUNK_STAGE_BYTES + CHUNK_MAX_BYTES + XFER_STATE_BYTES +
-	       (s->tls_listen_port > 0 ? TLS_STATE_BYTES : 0);
+	       HIT_READ_BYTES + (s->tls_listen_port > 0 ? TLS_STATE_BYTES : 0);
 }
 
 static void conns_opened(void)
@@ -718,6 +722,10 @@ static void accept_conns(lotad_worker *w, int listen_fd, lotad_tls *tls)
 		}
 		int one = 1;
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (w->s->client_sndbuf) {
+			int sb = (int)w->s->client_sndbuf;
+			(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
+		}
 		if (w->s->tcp_congestion && w->s->tcp_congestion[0])
 			(void)setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, w->s->tcp_congestion,
 			                 (socklen_t)strlen(w->s->tcp_congestion));
@@ -1028,6 +1036,26 @@ ssize_t lotad_conn_resp_sendfile(lotad_conn *c, int fd, uint64_t off, size_t len
 		conn_update_io(c);
 	}
 	return (ssize_t)done;
+}
+
+ssize_t lotad_conn_resp_send(lotad_conn *c, const void *data, size_t len)
+{
+	if (c->dead)
+		return -EPIPE;
+	if (c->framing == LOTAD_RESP_CHUNKED || c->out_end > c->out_start || c->tls)
+		return -EAGAIN; /* the buffer goes first; TLS encrypts in user space */
+	ssize_t n = send_some(c, data, len);
+	if (n < 0)
+		return -EPIPE;
+	if (n) {
+		c->bytes_out += (uint64_t)n;
+		lotad_metrics_bytes_out((uint64_t)n);
+	}
+	if ((size_t)n < len) {
+		c->want_write = true;
+		conn_update_io(c);
+	}
+	return n;
 }
 
 int lotad_conn_resp_commit(lotad_conn *c, size_t n)

@@ -136,6 +136,11 @@ int lotad_conn_resp_commit(lotad_conn *c, size_t n);
  * ask for on_drain, which comes when it is writable again), -EAGAIN when the buffer is
  * not empty or the response is chunked (use the buffer), -EPIPE, -EIO for a short file. */
 ssize_t lotad_conn_resp_sendfile(lotad_conn *c, int fd, uint64_t off, size_t len);
+/* Body bytes straight from the caller's memory (a mapping of a file), nothing buffered:
+ * as lotad_conn_resp_sendfile, send(2) of up to len bytes of data (0 when the socket is
+ * full, -EAGAIN when the buffer is not empty, the response is chunked or the connection
+ * is TLS, -EPIPE). */
+ssize_t lotad_conn_resp_send(lotad_conn *c, const void *data, size_t len);
 /* The handler is done. ok = the response is complete (else the connection is closed
  * after what was buffered, so the client sees a truncated transfer, never a silently
  * short one). The handler must not touch c afterwards. Metrics info for the log. */

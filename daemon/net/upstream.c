@@ -317,6 +317,12 @@ int lotad_upstream_add(lotad_upstream *u, lotad_xfer *x)
 	return 0;
 }
 
+void lotad_upstream_kick(lotad_upstream *u)
+{
+	if (!u->in_action)
+		action(u, CURL_SOCKET_TIMEOUT, 0);
+}
+
 void lotad_upstream_remove(lotad_upstream *u, lotad_xfer *x)
 {
 	if (!x || !x->easy)

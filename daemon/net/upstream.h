@@ -52,6 +52,11 @@ void lotad_upstream_free(lotad_upstream *u); /* NULL ok; transfers must be remov
 
 /* Start x->easy (CURLOPT_PRIVATE is set to x here). Returns 0 or -EIO. */
 int lotad_upstream_add(lotad_upstream *u, lotad_xfer *x);
+/* Have curl start the transfers just added now (send their requests) rather than at the
+ * loop's next timer turn, so that work done next overlaps their round trip. Does nothing
+ * inside curl's callbacks. A transfer that fails at once may finish (its done function
+ * run) before this returns. */
+void lotad_upstream_kick(lotad_upstream *u);
 /* Stop a transfer (finished or not). Safe outside curl callbacks only. */
 void lotad_upstream_remove(lotad_upstream *u, lotad_xfer *x);
 

@@ -87,6 +87,7 @@ void store_idx_remove(lotad_store *s, struct ext *e)
 		*pp = e->hnext;
 	e->hnext = NULL;
 	e->indexed = false;
+	store_ram_detach_locked(s, e); /* the RAM copy goes with it, exactly then */
 	s->count--;
 	atomic_fetch_sub(&s->dirs[e->dir].extents, 1);
 	lotad_list_remove(&e->lru_node);

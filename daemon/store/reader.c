@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static int reader_alloc(lotad_store *s, struct ext *e, lotad_store_reader **out)
@@ -25,11 +26,16 @@ static int reader_alloc(lotad_store *s, struct ext *e, lotad_store_reader **out)
 	return 0;
 }
 
+/* Sealed blocks read by one pread: fewer system calls per byte, and a buffer of at most
+ * READ_SPAN bytes per open reader (one block when blocks are that large). */
+#define READ_SPAN (256u << 10)
+
 static int reader_setup_blocks(lotad_store_reader *r)
 {
 	if (!r->sealed)
 		return 0;
-	r->blk = malloc((size_t)r->bs + LOTAD_STORE_TAG_LEN);
+	r->nblk = r->bs < READ_SPAN ? READ_SPAN / r->bs : 1;
+	r->blk = malloc((size_t)r->nblk * ((size_t)r->bs + LOTAD_STORE_TAG_LEN));
 	return r->blk ? 0 : -ENOMEM;
 }
 
@@ -110,7 +116,9 @@ int lotad_store_open(lotad_store *s, lota_hash128 h, const uint8_t *key, size_t 
 	*out = NULL;
 	pthread_mutex_lock(&s->lock);
 	struct ext *e = store_idx_find(s, h);
+	struct ramcopy *ram = NULL;
 	if (e) {
+		ram = atomic_load(&e->state) == EXT_READY ? store_ram_open_locked(s, e) : NULL;
 		atomic_fetch_add(&e->refs, 1);
 		lotad_list_remove(&e->lru_node);
 		lotad_list_insert_head(&s->dirs[e->dir].lru, &e->lru_node);
@@ -121,9 +129,12 @@ int lotad_store_open(lotad_store *s, lota_hash128 h, const uint8_t *key, size_t 
 	lotad_store_reader *r = NULL;
 	int rc = reader_alloc(s, e, &r);
 	if (rc) {
+		if (ram)
+			store_ram_unref(s, ram);
 		store_ext_unref(s, e);
 		return rc;
 	}
+	r->ram = ram;
 	rc = 1;
 	if (e->fs) {
 		rc = reader_follow(r);
@@ -150,8 +161,12 @@ void lotad_reader_close(lotad_store_reader *r)
 		return;
 	if (r->fd >= 0)
 		close(r->fd);
+	store_ram_reader_close(r);
 	free(r->hdr);
 	free(r->blk);
+	lota__aead_key_free(r->aead);
+	if (r->map)
+		munmap(r->map, (size_t)r->data_len);
 	store_ext_unref(r->s, r->e);
 	free(r);
 }
@@ -192,6 +207,25 @@ int lotad_reader_plain_fd(const lotad_store_reader *r, int *fd, uint64_t *data_o
 	return 0;
 }
 
+int lotad_reader_plain_map(lotad_store_reader *r, const uint8_t **data)
+{
+	if (r->sealed)
+		return -ENOTSUP;
+	if (!r->map) {
+		if (lotad_reader_readable(r) < (int64_t)r->data_len || !r->data_len)
+			return -EAGAIN; /* a growing file: bytes past its end would be a SIGBUS */
+		/* data_off is page aligned (the format rounds it to 4096) */
+		void *m = mmap(NULL, (size_t)r->data_len, PROT_READ, MAP_SHARED | MAP_POPULATE,
+		               r->fd, (off_t)r->data_off);
+		if (m == MAP_FAILED)
+			return -errno;
+		(void)madvise(m, (size_t)r->data_len, MADV_SEQUENTIAL);
+		r->map = m;
+	}
+	*data = r->map;
+	return 0;
+}
+
 static void reader_failed(lotad_store_reader *r, int rc)
 {
 	if (rc == LOTA_E_AUTH_TAG)
@@ -218,6 +252,10 @@ ssize_t lotad_reader_read(lotad_store_reader *r, uint64_t off, void *buf, size_t
 		end = off + SSIZE_MAX;
 	uint8_t *dst = buf;
 	int rc;
+	if (r->ram) { /* the RAM tier's copy: verified when it was made */
+		memcpy(dst, r->ram->data + off, (size_t)(end - off));
+		return (ssize_t)(end - off);
+	}
 	if (!r->sealed) {
 		rc = store_read_full(r->fd, dst, (size_t)(end - off), r->data_off + off);
 		if (rc) {
@@ -225,35 +263,53 @@ ssize_t lotad_reader_read(lotad_store_reader *r, uint64_t off, void *buf, size_t
 			reader_failed(r, rc);
 			return rc;
 		}
+		store_ram_note_read(r, off, buf, (size_t)(end - off));
 		return (ssize_t)(end - off);
 	}
 	uint64_t pos = off;
 	const uint64_t bs = r->bs, sbs = bs + LOTAD_STORE_TAG_LEN;
+	if (!r->aead && !(r->aead = lota__aead_key_new(r->s->data_key))) {
+		lota__wipe(buf, (size_t)(end - off));
+		return -ENOMEM;
+	}
 	while (pos < end) {
-		uint64_t bi = pos / bs, boff = pos % bs;
-		size_t blen = (size_t)(r->data_len - bi * bs < bs ? r->data_len - bi * bs : bs);
-		rc = store_read_full(r->fd, r->blk, blen + LOTAD_STORE_TAG_LEN,
+		/* blocks bi .. bi + nb - 1, every one complete in the file (a growing fill's
+		 * readable prefix ends on a block boundary or at the extent's end) */
+		uint64_t bi = pos / bs, nb = (end - 1) / bs - bi + 1;
+		if (nb > r->nblk)
+			nb = r->nblk;
+		uint64_t pend = (bi + nb) * bs < r->data_len ? (bi + nb) * bs : r->data_len;
+		rc = store_read_full(r->fd, r->blk,
+		                     (size_t)(pend - bi * bs + nb * LOTAD_STORE_TAG_LEN),
 		                     r->data_off + bi * sbs);
 		if (rc)
 			goto fail;
-		uint8_t nonce[LOTA__GCM_NONCE_LEN], aad[32];
-		store_block_nonce(nonce, r->salt, bi);
-		store_block_aad(aad, r->e->h, bi, r->data_len);
-		size_t n = (size_t)(blen - boff < end - pos ? blen - boff : end - pos);
-		if (boff == 0 && n == blen) { /* whole block: straight into the caller's buffer */
-			rc = lota__aead_open(r->s->data_key, nonce, aad, sizeof(aad), r->blk, blen,
-			                     dst, r->blk + blen);
-		} else {
-			rc = lota__aead_open(r->s->data_key, nonce, aad, sizeof(aad), r->blk, blen,
-			                     r->blk, r->blk + blen);
-			if (rc == 0)
-				memcpy(dst, r->blk + boff, n);
+		for (uint64_t j = 0; j < nb && pos < end; j++, bi++) {
+			uint8_t *cb = r->blk + j * sbs;
+			uint64_t boff = pos % bs;
+			size_t blen =
+			    (size_t)(r->data_len - bi * bs < bs ? r->data_len - bi * bs : bs);
+			uint8_t nonce[LOTA__GCM_NONCE_LEN], aad[32];
+			store_block_nonce(nonce, r->salt, bi);
+			store_block_aad(aad, r->e->h, bi, r->data_len);
+			size_t n = (size_t)(blen - boff < end - pos ? blen - boff : end - pos);
+			if (boff == 0 &&
+			    n == blen) { /* whole block: straight into the caller's buffer */
+				rc = lota__aead_key_open(r->aead, nonce, aad, sizeof(aad), cb, blen,
+				                         dst, cb + blen);
+			} else {
+				rc = lota__aead_key_open(r->aead, nonce, aad, sizeof(aad), cb, blen,
+				                         cb, cb + blen);
+				if (rc == 0)
+					memcpy(dst, cb + boff, n);
+			}
+			if (rc)
+				goto fail;
+			dst += n;
+			pos += n;
 		}
-		if (rc)
-			goto fail;
-		dst += n;
-		pos += n;
 	}
+	store_ram_note_read(r, off, buf, (size_t)(end - off));
 	return (ssize_t)(end - off);
 fail:
 	rc = rc == LOTA_E_INCOMPLETE ? -EIO : rc;

@@ -57,6 +57,15 @@ struct fillsh {
 	lotad_store_header h; /* parsed form of hdr */
 };
 
+/* A plaintext copy of a whole published extent in RAM (ram.c). */
+struct ramcopy {
+	atomic_uint refs; /* its extent's (while attached) and each reader's */
+	struct ext *e;    /* while attached (s->lock) */
+	lotad_list node;  /* in s->ram_lru while attached, most recently opened first */
+	uint64_t len;
+	uint8_t *data;
+};
+
 struct ext {
 	lota_hash128 h;
 	struct ext *hnext;   /* hash chain */
@@ -68,7 +77,8 @@ struct ext {
 	atomic_uint refs;
 	atomic_int state;
 	atomic_uint_fast64_t readable;
-	struct fillsh *fs; /* set while created by a fill (also after its commit) */
+	struct fillsh *fs;   /* set while created by a fill (also after its commit) */
+	struct ramcopy *ram; /* its copy in the RAM tier (ram.c; s->lock) */
 };
 
 struct dirstate {
@@ -99,6 +109,11 @@ struct lotad_store {
 	atomic_uint_fast64_t evictions, fills_in_progress, fills_peak, fills_committed,
 	    fills_aborted, fills_refused, fills_refused_degraded, write_errors, read_errors,
 	    tag_failures, corrupt_dropped;
+	/* the RAM tier (ram.c): ram_used counts copies and copies being made, reserved
+	 * under lock before they are allocated */
+	uint64_t ram_cap;
+	lotad_list ram_lru;
+	atomic_uint_fast64_t ram_used, ram_hits, ram_fills, ram_evictions;
 	/* eviction thread */
 	pthread_t thr;
 	bool thr_started, stopping;
@@ -116,7 +131,14 @@ struct lotad_store_reader {
 	uint8_t *hdr; /* own copy of the header for committed opens (meta points into it) */
 	const uint8_t *meta;
 	size_t meta_len;
-	uint8_t *blk; /* bs + tag: one sealed block */
+	uint8_t *blk; /* nblk sealed blocks (bs + tag each), read by one pread */
+	uint32_t nblk;
+	lota__aead_key *aead; /* the data key's schedule, made at the first sealed read */
+	void *map;            /* plain: the data mapped (lotad_reader_plain_map), or NULL */
+	struct ramcopy *ram;  /* the extent's RAM copy when it had one at open (ram.c) */
+	uint8_t *build;       /* a copy being made by this reader's in-order reads */
+	uint64_t build_next;
+	bool ram_refused; /* no copy by this reader (no room, or not read in order) */
 };
 
 struct lotad_fill {
@@ -204,5 +226,15 @@ int store_mkdir_p(const char *path);
 int store_write_all(int fd, const void *buf, size_t len, uint64_t off);
 int store_read_full(int fd, void *buf, size_t len, uint64_t off);
 int store_read_header(lotad_store *s, int fd, uint8_t **bufp, lotad_store_header *h);
+
+/* ram.c: the RAM tier */
+/* Drop e's copy (s->lock held): e leaves the index. */
+void store_ram_detach_locked(lotad_store *s, struct ext *e);
+/* A reader opens e (s->lock held): a reference to e's copy, or NULL. */
+struct ramcopy *store_ram_open_locked(lotad_store *s, struct ext *e);
+/* A read of r of [off, off + n) succeeded into src: make the copy as reads go. */
+void store_ram_note_read(lotad_store_reader *r, uint64_t off, const uint8_t *src, size_t n);
+void store_ram_reader_close(lotad_store_reader *r);
+void store_ram_unref(lotad_store *s, struct ramcopy *rc);
 
 #endif

@@ -196,6 +196,8 @@ int lotad_store_new(const lotad_store_config *cfg, lotad_store **out)
 	s->low_pct = cfg->low_watermark_pct;
 	s->evict_interval_ms = cfg->evict_interval_ms;
 	s->degraded_retry_ms = cfg->degraded_retry_ms;
+	s->ram_cap = cfg->ram_bytes;
+	lotad_list_init(&s->ram_lru);
 	static const char salt[] = "lotad extent store";
 	static const char info_data[] = "lota store data v1", info_hdr[] = "lota store header v1";
 	if ((rc = lota__hkdf_sha256(cfg->node_secret, LOTAD_STORE_SECRET_LEN, salt,
@@ -254,6 +256,7 @@ void lotad_store_free(lotad_store *s)
 	for (size_t i = 0; s->buckets && i < s->nbuckets; i++) {
 		for (struct ext *e = s->buckets[i], *n; e; e = n) {
 			n = e->hnext;
+			store_ram_detach_locked(s, e);
 			store_fillsh_free(e->fs);
 			free(e);
 		}
@@ -293,6 +296,11 @@ void lotad_store_get_stats(lotad_store *s, lotad_store_stats *o)
 	o->read_errors = atomic_load(&s->read_errors);
 	o->tag_failures = atomic_load(&s->tag_failures);
 	o->corrupt_dropped = atomic_load(&s->corrupt_dropped);
+	o->ram_bytes = atomic_load(&s->ram_used);
+	o->ram_capacity_bytes = s->ram_cap;
+	o->ram_hits = atomic_load(&s->ram_hits);
+	o->ram_fills = atomic_load(&s->ram_fills);
+	o->ram_evictions = atomic_load(&s->ram_evictions);
 }
 
 /* Append to a fixed text buffer, snprintf style (counts what did not fit). */
@@ -361,5 +369,21 @@ size_t lotad_store_metrics(char *out, size_t cap, void *store)
 	    st.extents, st.evictions, st.fills_in_progress, st.fills_in_progress_max,
 	    st.fills_refused, st.fills_refused_degraded, st.write_errors, st.read_errors,
 	    st.tag_failures, st.corrupt_dropped);
+	tb_printf(&b,
+	          "# HELP lota_ram_cache_bytes Bytes of the RAM tier in use (copies of extents and "
+	          "copies being made).\n# TYPE lota_ram_cache_bytes gauge\n"
+	          "lota_ram_cache_bytes %" PRIu64 "\n"
+	          "# HELP lota_ram_cache_capacity_bytes The RAM tier's bound (ram_cache_size).\n"
+	          "# TYPE lota_ram_cache_capacity_bytes gauge\n"
+	          "lota_ram_cache_capacity_bytes %" PRIu64 "\n"
+	          "# HELP lota_ram_cache_hits_total Extents opened with a copy in the RAM tier "
+	          "(served without a disk read or a decryption).\n"
+	          "# TYPE lota_ram_cache_hits_total counter\nlota_ram_cache_hits_total %" PRIu64
+	          "\n# HELP lota_ram_cache_fills_total Copies of extents made in the RAM tier.\n"
+	          "# TYPE lota_ram_cache_fills_total counter\nlota_ram_cache_fills_total %" PRIu64
+	          "\n# HELP lota_ram_cache_evictions_total Copies dropped from the RAM tier to "
+	          "make room.\n# TYPE lota_ram_cache_evictions_total counter\n"
+	          "lota_ram_cache_evictions_total %" PRIu64 "\n",
+	          st.ram_bytes, st.ram_capacity_bytes, st.ram_hits, st.ram_fills, st.ram_evictions);
 	return b.len;
 }

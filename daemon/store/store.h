@@ -130,6 +130,10 @@ typedef struct lotad_store_config {
 	 * so that the fdatasync of the publication finds little left to write and dirty pages
 	 * do not pile up behind a fast upstream. */
 	int fill_io;
+	/* the RAM tier (ram.c): at most this many bytes of plaintext copies of whole
+	 * extents, made by hits that read an extent in order, served to the next ones
+	 * without a disk read or a decryption (0 = off, the default) */
+	uint64_t ram_bytes;
 } lotad_store_config;
 
 enum { LOTAD_FILL_IO_BUFFERED = 0, LOTAD_FILL_IO_SYNC_RANGE = 1 };
@@ -193,6 +197,22 @@ ssize_t lotad_reader_read(lotad_store_reader *r, uint64_t off, void *buf, size_t
  * The fd belongs to the reader (valid until close). -ENOTSUP for sealed extents.
  */
 int lotad_reader_plain_fd(const lotad_store_reader *r, int *fd, uint64_t *data_off) LOTA_WUR;
+
+/* The extent's plaintext in the RAM tier, when it had a copy there at open: *data points
+ * at byte 0, lotad_reader_length() bytes, valid until close. -ENOENT otherwise. */
+int lotad_reader_ram(const lotad_store_reader *r, const uint8_t **data) LOTA_WUR;
+/* This reader makes no RAM copy (its bytes leave another way, e.g. by sendfile: a copy
+ * would only reserve room and evict others). */
+void lotad_reader_ram_off(lotad_store_reader *r);
+
+/*
+ * Plain, complete extents only: the extent's data mapped read-only (made at the first
+ * call, unmapped at close): *data points at byte 0, lotad_reader_length() bytes long.
+ * -ENOTSUP for sealed extents, -EAGAIN while the extent is still being filled, -errno
+ * of mmap. A disk error while the mapping is read is a SIGBUS, not an error code: that
+ * is the price of the one copy (plain_hit_io = mmap).
+ */
+int lotad_reader_plain_map(lotad_store_reader *r, const uint8_t **data) LOTA_WUR;
 
 /*
  * Progress notification. A watch is caller-owned storage registered on a reader; its fn
@@ -307,6 +327,9 @@ typedef struct lotad_store_stats {
 	uint64_t tag_failures;           /* blocks or headers that did not verify */
 	uint64_t corrupt_dropped;        /* files deleted as invalid (start-up scan, open) */
 	uint64_t degraded_dirs;          /* dirs currently degraded */
+	/* the RAM tier: bytes held (copies and copies being made) and its bound, opens that
+	 * found a copy, copies made, copies evicted to make room */
+	uint64_t ram_bytes, ram_capacity_bytes, ram_hits, ram_fills, ram_evictions;
 } lotad_store_stats;
 
 void lotad_store_get_stats(lotad_store *s, lotad_store_stats *out);

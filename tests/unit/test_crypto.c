@@ -119,6 +119,70 @@ static void test_gcm_known_answer(void)
 	CU_ASSERT(memcmp(back, pt, 16) == 0);
 }
 
+/* A kept key schedule (lota__aead_key) opens exactly what the one-shot form opens, block
+ * after block with new nonces, refuses every change without leaving plaintext, and keeps
+ * working after a refusal; another key's context refuses everything. */
+static void test_gcm_kept_key(void)
+{
+	uint8_t key[32], other[32], nonce[12] = {0}, tag[4][16];
+	size_t n = 65536;
+	uint8_t *pt = malloc(4 * n), *ct = malloc(4 * n), *out = malloc(n);
+	CU_ASSERT_FATAL(pt && ct && out);
+	CU_ASSERT_EQUAL(lota__random_bytes(key, sizeof(key)), 0);
+	memcpy(other, key, sizeof(key));
+	other[0] ^= 1;
+	CU_ASSERT_EQUAL(lota__random_bytes(pt, 4 * n), 0);
+	static const char aad[] = "hash|index|length";
+	for (int i = 0; i < 4; i++) {
+		nonce[11] = (uint8_t)i;
+		CU_ASSERT_EQUAL(lota__aead_seal(key, nonce, aad, sizeof(aad), pt + i * n, n,
+		                                ct + i * n, tag[i]),
+		                0);
+	}
+	lota__aead_key *k = lota__aead_key_new(key), *ko = lota__aead_key_new(other);
+	CU_ASSERT_FATAL(k && ko);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 4; i++) {
+			nonce[11] = (uint8_t)i;
+			memset(out, 0, n);
+			CU_ASSERT_EQUAL(lota__aead_key_open(k, nonce, aad, sizeof(aad), ct + i * n,
+			                                    n, out, tag[i]),
+			                0);
+			CU_ASSERT(memcmp(out, pt + i * n, n) == 0);
+		}
+		/* a block under another block's nonce, a flipped byte, a wrong tag, another key */
+		nonce[11] = 1;
+		memset(out, 0x5a, n);
+		CU_ASSERT_EQUAL(lota__aead_key_open(k, nonce, aad, sizeof(aad), ct, n, out, tag[0]),
+		                LOTA_E_AUTH_TAG);
+		bool zero = true;
+		for (size_t i = 0; i < n; i++)
+			zero &= out[i] == 0;
+		CU_ASSERT(zero);
+		nonce[11] = 0;
+		ct[100] ^= 4;
+		CU_ASSERT_EQUAL(lota__aead_key_open(k, nonce, aad, sizeof(aad), ct, n, out, tag[0]),
+		                LOTA_E_AUTH_TAG);
+		ct[100] ^= 4;
+		CU_ASSERT_EQUAL(lota__aead_key_open(k, nonce, aad, sizeof(aad), ct, n, out, tag[1]),
+		                LOTA_E_AUTH_TAG);
+		CU_ASSERT_EQUAL(
+		    lota__aead_key_open(ko, nonce, aad, sizeof(aad), ct, n, out, tag[0]),
+		    LOTA_E_AUTH_TAG);
+		/* in place, as a reader decrypts a partial block */
+		memcpy(out, ct, n);
+		CU_ASSERT_EQUAL(
+		    lota__aead_key_open(k, nonce, aad, sizeof(aad), out, n, out, tag[0]), 0);
+		CU_ASSERT(memcmp(out, pt, n) == 0);
+	}
+	lota__aead_key_free(k);
+	lota__aead_key_free(ko);
+	lota__aead_key_free(NULL);
+	free(pt);
+	free(ct);
+	free(out);
+}
+
 static void test_gcm_tamper(void)
 {
 	uint8_t key[32], nonce[12], tag[16];
@@ -264,6 +328,7 @@ static CU_TestInfo tests[] = {
     {"HMAC-SHA256", test_hmac},
     {"AES-256-GCM known answers", test_gcm_known_answer},
     {"AES-256-GCM tamper detection", test_gcm_tamper},
+    {"AES-256-GCM with a kept key schedule", test_gcm_kept_key},
     {"random, hex, compare, wipe", test_helpers},
     {"per-thread contexts", test_threads},
     {"no pthread key left: -EAGAIN, no abort", test_no_pthread_keys},

@@ -338,15 +338,25 @@ static void roundtrip(bool plain)
 		}
 		int fd = -1;
 		uint64_t doff = 0;
+		const uint8_t *map = NULL;
 		if (plain) {
 			CU_ASSERT_EQUAL(lotad_reader_plain_fd(r, &fd, &doff), 0);
 			CU_ASSERT_EQUAL(doff % 4096, 0);
 			if (n) {
 				CU_ASSERT_EQUAL(pread(fd, got, n, (off_t)doff), (ssize_t)n);
 				CU_ASSERT_EQUAL(memcmp(got, data, n), 0);
+				/* the mapping is the data, the same on a second call */
+				CU_ASSERT_EQUAL_FATAL(lotad_reader_plain_map(r, &map), 0);
+				CU_ASSERT_EQUAL(memcmp(map, data, n), 0);
+				const uint8_t *map2 = NULL;
+				CU_ASSERT_EQUAL(lotad_reader_plain_map(r, &map2), 0);
+				CU_ASSERT_PTR_EQUAL(map, map2);
+			} else {
+				CU_ASSERT_EQUAL(lotad_reader_plain_map(r, &map), -EAGAIN);
 			}
 		} else {
 			CU_ASSERT_EQUAL(lotad_reader_plain_fd(r, &fd, &doff), -ENOTSUP);
+			CU_ASSERT_EQUAL(lotad_reader_plain_map(r, &map), -ENOTSUP);
 		}
 		lotad_reader_close(r);
 	}
@@ -532,6 +542,141 @@ static void *wait_thread(void *arg)
 	return NULL;
 }
 
+/* ------------------------------------------------------------ the RAM tier */
+
+/* Read all of k through a new reader in pieces of `piece` bytes from byte `from`;
+ * returns whether the bytes equal data and whether the reader had a RAM copy at open. */
+static bool read_all(lotad_store *s, const tkey *k, const uint8_t *data, size_t n, size_t piece,
+                     size_t from, bool *had_ram)
+{
+	lotad_store_reader *r = NULL;
+	uint8_t *got = malloc(n);
+	bool ok = got && lotad_store_open(s, k->h, k->b, k->len, &r) == 0;
+	const uint8_t *ram = NULL;
+	if (ok)
+		*had_ram = lotad_reader_ram(r, &ram) == 0;
+	for (size_t off = from; ok && off < n;) {
+		ssize_t rn = lotad_reader_read(r, off, got + off, piece);
+		ok = rn > 0;
+		off += rn > 0 ? (size_t)rn : 0;
+	}
+	ok = ok && memcmp(got + from, data + from, n - from) == 0;
+	if (ok && *had_ram)
+		ok = memcmp(ram, data, n) == 0;
+	lotad_reader_close(r);
+	free(got);
+	return ok;
+}
+
+static void ram_tier(bool plain)
+{
+	setup_root();
+	const size_t n = 3 * BS + 100;
+	lotad_store_dir_spec d;
+	snprintf(d.path, sizeof(d.path), "%s/d0", root);
+	d.capacity_bytes = 1ull << 30;
+	lotad_store_config c;
+	lotad_store_config_init(&c);
+	c.dirs = &d;
+	c.num_dirs = 1;
+	c.node_secret = secret1;
+	c.encrypt = !plain;
+	c.block_size = BS;
+	c.evict_interval_ms = 0;
+	c.ram_bytes = 2 * n + n / 2; /* two copies fit, not three */
+	lotad_store *s = NULL;
+	CU_ASSERT_EQUAL_FATAL(lotad_store_new(&c, &s), 0);
+	tkey k[3];
+	uint8_t *data[3];
+	for (int i = 0; i < 3; i++) {
+		k[i] = mkkey(100 + i, 0);
+		data[i] = malloc(n);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(data[i]);
+		lota_unit_pattern(data[i], n, 500 + (uint64_t)i);
+		CU_ASSERT_EQUAL_FATAL(put(s, &k[i], data[i], n, NULL), 0);
+	}
+	lotad_store_stats st;
+	bool ram = true;
+	/* a fill makes no copy; a read not from byte 0, or out of order, makes none */
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.ram_bytes, 0);
+	CU_ASSERT_EQUAL(st.ram_capacity_bytes, c.ram_bytes);
+	CU_ASSERT_TRUE(read_all(s, &k[0], data[0], n, 7000, 10, &ram));
+	CU_ASSERT_FALSE(ram);
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.ram_fills, 0);
+	CU_ASSERT_EQUAL(st.ram_bytes, 0);
+	/* a whole read in order makes one; the next reader reads from it */
+	CU_ASSERT_TRUE(read_all(s, &k[0], data[0], n, 7000, 0, &ram));
+	CU_ASSERT_FALSE(ram);
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.ram_fills, 1);
+	CU_ASSERT_EQUAL(st.ram_bytes, n);
+	CU_ASSERT_TRUE(read_all(s, &k[0], data[0], n, 3 * BS, 0, &ram));
+	CU_ASSERT_TRUE(ram);
+	CU_ASSERT_TRUE(read_all(s, &k[0], data[0], n, 1000, 17, &ram)); /* any range of it */
+	CU_ASSERT_TRUE(ram);
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.ram_hits, 2);
+	/* the bound: a third copy evicts the least recently opened one nobody reads */
+	CU_ASSERT_TRUE(read_all(s, &k[1], data[1], n, 65536, 0, &ram));
+	lotad_store_reader *pin = NULL; /* k[1]'s copy held open by a reader */
+	CU_ASSERT_EQUAL_FATAL(lotad_store_open(s, k[1].h, k[1].b, k[1].len, &pin), 0);
+	const uint8_t *p = NULL;
+	CU_ASSERT_EQUAL(lotad_reader_ram(pin, &p), 0);
+	CU_ASSERT_TRUE(read_all(s, &k[2], data[2], n, 65536, 0, &ram));
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.ram_fills, 3);
+	CU_ASSERT_EQUAL(st.ram_evictions, 1);
+	CU_ASSERT(st.ram_bytes <= c.ram_bytes);
+	CU_ASSERT_EQUAL(st.ram_bytes, 2 * n);
+	CU_ASSERT_TRUE(read_all(s, &k[0], data[0], n, 65536, 5, &ram));
+	CU_ASSERT_FALSE(ram); /* evicted: read from the disk again */
+	/* both copies pinned by readers: no room, nothing evicted, the read still right */
+	lotad_store_reader *pin2 = NULL;
+	CU_ASSERT_EQUAL_FATAL(lotad_store_open(s, k[2].h, k[2].b, k[2].len, &pin2), 0);
+	CU_ASSERT_TRUE(read_all(s, &k[0], data[0], n, 65536, 0, &ram));
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.ram_fills, 3);
+	CU_ASSERT_EQUAL(st.ram_evictions, 1);
+	CU_ASSERT_EQUAL(st.ram_bytes, 2 * n);
+	/* invalidation exactly where the disk's: a drop (a write through lotad) removes the
+	 * copy with the extent; an open reader keeps its bytes until it closes */
+	CU_ASSERT_EQUAL(lotad_store_drop(s, k[1].h), 0);
+	lotad_store_reader *gone = NULL;
+	CU_ASSERT_EQUAL(lotad_store_open(s, k[1].h, k[1].b, k[1].len, &gone), -ENOENT);
+	uint8_t got[64];
+	CU_ASSERT_EQUAL(lotad_reader_read(pin, 100, got, sizeof(got)), (ssize_t)sizeof(got));
+	CU_ASSERT_EQUAL(memcmp(got, data[1] + 100, sizeof(got)), 0);
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.ram_bytes, 2 * n);
+	lotad_reader_close(pin);
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.ram_bytes, n); /* freed with its last reader */
+	/* eviction of the extent from the disk takes its copy too */
+	lotad_reader_close(pin2);
+	CU_ASSERT_EQUAL(lotad_store_drop(s, k[2].h), 0);
+	lotad_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.ram_bytes, 0);
+	/* a new version is another key: never the old copy */
+	tkey k2 = mkkey(100, 1);
+	CU_ASSERT_EQUAL(lotad_store_open(s, k2.h, k2.b, k2.len, &gone), -ENOENT);
+	lotad_store_free(s);
+	for (int i = 0; i < 3; i++)
+		free(data[i]);
+	cleanup_root();
+}
+
+static void test_ram_tier_sealed(void)
+{
+	ram_tier(false);
+}
+
+static void test_ram_tier_plain(void)
+{
+	ram_tier(true);
+}
+
 static void growing(bool plain)
 {
 	setup_root();
@@ -550,6 +695,8 @@ static void growing(bool plain)
 	CU_ASSERT_EQUAL(lotad_reader_readable(r), 0);
 	CU_ASSERT_EQUAL(lotad_reader_read(r, 0, got, 10), -EAGAIN);
 	CU_ASSERT_EQUAL(lotad_reader_meta(r).len, 1);
+	const uint8_t *map = NULL; /* a growing file is never mapped (its end would fault) */
+	CU_ASSERT_EQUAL(lotad_reader_plain_map(r, &map), plain ? -EAGAIN : -ENOTSUP);
 	lotad_fill_watch w;
 	atomic_store(&notified, 0);
 	CU_ASSERT_EQUAL(lotad_reader_watch(r, &w, on_progress, &notified), 0);
@@ -1922,6 +2069,8 @@ int main(void)
 	    {"roundtrip_sealed", test_roundtrip_sealed},
 	    {"write_pieces: any write sizes, readers told of whole blocks", test_write_pieces},
 	    {"fill_negative", test_fill_negative},
+	    {"ram_tier_sealed", test_ram_tier_sealed},
+	    {"ram_tier_plain", test_ram_tier_plain},
 	    {"growing_sealed", test_growing_sealed},
 	    {"growing_plain", test_growing_plain},
 	    {"fill_abort_readers", test_fill_abort_readers},
