@@ -101,6 +101,7 @@ def directive_commands(bins, prog):
         h = run_help([bins[prog], name, "--help"])
         if name == "bench":  # bench takes its mode first
             h += run_help([bins[prog], name, "get", "--help"])
+            h += run_help([bins[prog], name, "cipher", "--help"])
         helps[name] = h
     per = {n: parse_options(h) for n, h in helps.items()}
     with_opts = [n for n in per if per[n]]

@@ -63,6 +63,7 @@ def main(lotad, lota, mandir, src):
         helps += out([lota, c, "--help"])
         if c == "bench":
             helps += out([lota, c, "get", "--help"])
+            helps += out([lota, c, "cipher", "--help"])
         check("lota.1 has the command %s" % c,
               re.search(r"^\.SS %s$" % re.escape(c), pages["lota.1"].replace("\\-", "-"), re.M))
     compare("lota.1", helps, pages["lota.1"])
