@@ -384,7 +384,7 @@ show_metrics() {
 	for n in "$@"; do
 		echo "lotad ($n) counters after the run:"
 		curl -sf "http://127.0.0.1:${LADMIN[$n]}/metrics" |
-			grep -E '^lota_(cache_(hits|misses|bypass|fills|direct_reads)|fill_bytes|bytes_served|upstream_errors)' |
+			grep -E '^lota_(cache_(hits|misses|bypass|fills|direct_reads)|fill_bytes|bytes_served|upstream_errors|ram_cache_(hits|fills)_total)' |
 			grep -v ' 0$' | sed 's/^/  /' || true
 	done
 }
@@ -478,6 +478,9 @@ bench_hit() {
 	lotad_start_cached off 2GiB --no-encrypt
 	# For reference only: no upstream round trip per hit (relaxes authorization).
 	lotad_start_cached ttl 2GiB --no-encrypt --metadata-ttl 1h
+	# Encrypted at rest with a RAM tier (plaintext copies of hot extents): what the sealed
+	# hit costs when the hottest extents need no decryption.
+	lotad_start_cached ram 2GiB --ram-cache-size 512MiB
 	varnish_start 1G
 	nginx_start
 	raw_start pread
@@ -512,7 +515,7 @@ bench_hit() {
 		get_check "varnish $key hit" "${url[varnish.$key]}" "$file" x-cache hit
 		get_check "nginx $key miss" "${url[nginx.$key]}" "$file" "" ""
 		get_check "nginx $key hit" "${url[nginx.$key]}" "$file" x-cache hit
-		for s in off on ttl; do
+		for s in off on ttl ram; do
 			u=$(lotad_url "$s" "$key")
 			url[$s.$key]=$u
 			get_check "lotad ($s) $key first GET" "$u" "$file" x-lota-cache miss
@@ -522,12 +525,12 @@ bench_hit() {
 	done
 
 	local spec conc label e fail=0 misses0 misses1 up0 up1 round j t0 pf
-	local servers=(varnish nginx off on ttl raw rawsf)
+	local servers=(varnish nginx off on ttl ram raw rawsf)
 	local ns=${#servers[@]}
 	declare -A mib bytes us ticks cpu
 	: >"$work/cpu.table"
-	printf '%-14s %8s %8s %10s %9s %10s %8s %8s %9s %10s %7s %8s\n' case varnish nginx lotad-off \
-		lotad-on off+ttl raw raw-sf off/varn off/nginx on/off off/raw
+	printf '%-14s %8s %8s %10s %9s %10s %8s %8s %8s %9s %10s %7s %8s %8s\n' case varnish nginx \
+		lotad-off lotad-on off+ttl on+ram raw raw-sf off/varn off/nginx on/off off/raw ram/off
 	for spec in "obj-64m 1 64MiB" "obj-64m 8 64MiB" "obj-64m 64 64MiB" "obj-4m 64 4MiB"; do
 		read -r key conc label <<<"$spec"
 		for s in "${servers[@]}"; do bytes[$s]=0 us[$s]=0 ticks[$s]=0; done
@@ -535,7 +538,7 @@ bench_hit() {
 		# gets its share of every phase of it.
 		for round in $(seq "$rounds"); do for j in $(seq 0 $((ns - 1))); do
 			s=${servers[$(((round + j) % ns))]}
-			case $s in on | off | ttl)
+			case $s in on | off | ttl | ram)
 				misses0=$(metric "$s" lota_cache_misses_total)
 				up0=$(metric "$s" 'lota_bytes_served_total{source="upstream"}')
 				;;
@@ -555,9 +558,9 @@ bench_hit() {
 			bytes[$s]=$((bytes[$s] + W_BYTES)) us[$s]=$((us[$s] + W_US)) e=$W_ERRORS
 			if [ "$e" != 0 ]; then
 				echo "# $s $label c=$conc: $e errors ($(wrk_errors))" >&2
-				case $s in on | off | ttl) [ "$W_HARD" = 0 ] || fail=1 ;; esac
+				case $s in on | off | ttl | ram) [ "$W_HARD" = 0 ] || fail=1 ;; esac
 			fi
-			case $s in on | off | ttl)
+			case $s in on | off | ttl | ram)
 				lotad_alive "$s"
 				misses1=$(metric "$s" lota_cache_misses_total)
 				up1=$(metric "$s" 'lota_bytes_served_total{source="upstream"}')
@@ -571,34 +574,36 @@ bench_hit() {
 			mib[$s]=$(awk -v b="${bytes[$s]}" -v u="${us[$s]}" 'BEGIN {printf "%.0f", b / 1048576 / (u / 1e6)}')
 			cpu[$s]=$(cpu_per_gib "${ticks[$s]}" "${bytes[$s]}")
 		done
-		printf '%-14s %8s %8s %10s %9s %10s %8s %8s %9s %10s %7s %8s\n' "$label c=$conc" \
-			"${mib[varnish]}" "${mib[nginx]}" "${mib[off]}" "${mib[on]}" "${mib[ttl]}" \
-			"${mib[raw]}" "${mib[rawsf]}" "$(ratio "${mib[off]}" "${mib[varnish]}")x" \
-			"$(ratio "${mib[off]}" "${mib[nginx]}")x" "$(ratio "${mib[on]}" "${mib[off]}")x" \
-			"$(ratio "${mib[off]}" "${mib[raw]}")x" | tee -a "$work/table"
-		printf '%-14s %8s %8s %10s %9s %10s %8s %8s %9s %9s\n' "$label c=$conc" \
+		printf '%-14s %8s %8s %10s %9s %10s %8s %8s %8s %9s %10s %7s %8s %8s\n' \
+			"$label c=$conc" "${mib[varnish]}" "${mib[nginx]}" "${mib[off]}" "${mib[on]}" \
+			"${mib[ttl]}" "${mib[ram]}" "${mib[raw]}" "${mib[rawsf]}" \
+			"$(ratio "${mib[off]}" "${mib[varnish]}")x" "$(ratio "${mib[off]}" "${mib[nginx]}")x" \
+			"$(ratio "${mib[on]}" "${mib[off]}")x" "$(ratio "${mib[off]}" "${mib[raw]}")x" \
+			"$(ratio "${mib[ram]}" "${mib[off]}")x" | tee -a "$work/table"
+		printf '%-14s %8s %8s %10s %9s %10s %8s %8s %8s %9s %9s\n' "$label c=$conc" \
 			"${cpu[varnish]}" "${cpu[nginx]}" "${cpu[off]}" "${cpu[on]}" "${cpu[ttl]}" \
-			"${cpu[raw]}" "${cpu[rawsf]}" "$(ratio "${cpu[off]}" "${cpu[raw]}")x" \
+			"${cpu[ram]}" "${cpu[raw]}" "${cpu[rawsf]}" "$(ratio "${cpu[off]}" "${cpu[raw]}")x" \
 			"$(ratio "${cpu[on]}" "${cpu[raw]}")x" >>"$work/cpu.table"
 	done
 	echo "(MiB/s served; lotad-off = --no-encrypt, lotad-on = AES-256-GCM at rest, both"
 	echo " authorizing every hit with radosgw; off+ttl = lotad-off with --metadata-ttl 1h,"
-	echo " no upstream round trip per hit: for reference, not a target; raw / raw-sf ="
+	echo " no upstream round trip per hit: for reference, not a target; on+ram = lotad-on"
+	echo " with --ram-cache-size 512MiB (hot extents kept decrypted in RAM); raw / raw-sf ="
 	echo " bench/rawserve, a blocking pread + send / sendfile loop of the same file: the"
 	echo " loopback copy itself)"
 	echo "targets (64 MiB rows): lotad-off/varnish >= 1.0x, lotad-on/lotad-off >= 0.8x"
 	awk '$2 ~ /^c=/ && $1 == "64MiB" {print}' "$work/table" |
-		while read -r l c _ _ _ _ _ _ _ ov _ oo _; do
+		while read -r l c _ _ _ _ _ _ _ _ ov _ oo _; do
 			echo "  $l $c: off/varnish ${ov} $(verdict "${ov%x}" ">=" 1.0), on/off ${oo} $(verdict "${oo%x}" ">=" 0.8)"
 		done
 	echo
 	echo "CPU seconds per GiB served (the server's processes and threads, utime + stime;"
 	echo " lotad's upstream HEAD per hit costs radosgw CPU too, not counted here)"
-	printf '%-14s %8s %8s %10s %9s %10s %8s %8s %9s %9s\n' case varnish nginx lotad-off \
-		lotad-on off+ttl raw raw-sf off/raw on/raw
+	printf '%-14s %8s %8s %10s %9s %10s %8s %8s %8s %9s %9s\n' case varnish nginx lotad-off \
+		lotad-on off+ttl on+ram raw raw-sf off/raw on/raw
 	cat "$work/cpu.table"
 	[ ! -s "$work/perf.out" ] || cat "$work/perf.out"
-	show_metrics off on ttl
+	show_metrics off on ttl ram
 	[ "$fail" = 0 ] || die "lotad answered with errors (see above)"
 }
 

@@ -343,9 +343,6 @@ void cache_fork_attach(creq *q, lota_hash128 h);
 void cache_fork_detach(creq *q);
 
 /* --- serve.c: the client state machine --- */
-/* A reader just opened for a client: whether it may make a RAM copy (not when its plain
- * bytes leave by sendfile). */
-void cache_reader_setup(const lotad_cache *ca, lotad_store_reader *r);
 void cache_pump(creq *q);
 void cache_creq_stop_xfer(creq *q);
 /* Send bytes [q->a, last] by a ranged GET of the upstream pinned to the ETag. Returns 0,

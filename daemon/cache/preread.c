@@ -84,7 +84,6 @@ void cache_preread_start(creq *q)
 	if (cache_ext_key(ca, o, k, &key, &klen, &h) < 0 ||
 	    lotad_store_open(ca->store, h, key, klen, &r) < 0)
 		goto out;
-	cache_reader_setup(ca, r);
 	/* only a complete extent: a growing fill is read as it grows, by the pump */
 	if (lotad_reader_readable(r) < (int64_t)lotad_reader_length(r))
 		goto out;

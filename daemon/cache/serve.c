@@ -224,12 +224,6 @@ int cache_start_direct(creq *q, uint64_t last)
 
 /* --- the store as the source --- */
 
-void cache_reader_setup(const lotad_cache *ca, lotad_store_reader *r)
-{
-	if (!lotad_reader_encrypted(r) && ca->cfg.plain_hit_io == LOTAD_HIT_IO_SENDFILE)
-		lotad_reader_ram_off(r); /* sent by sendfile: a RAM copy would not be used */
-}
-
 /* Open extent k for reading: published, being filled, or filled now by us. Returns 0,
  * 1 when the part was handed to a direct read instead, < 0 when the request is over. */
 static int open_extent(creq *q, uint64_t k)
@@ -269,7 +263,6 @@ static int open_extent(creq *q, uint64_t k)
 		return cache_start_direct(q, last) < 0 ? -1 : 1;
 	}
 	q->r_k = k;
-	cache_reader_setup(ca, q->r);
 	if (lotad_reader_readable(q->r) < (int64_t)lotad_reader_length(q->r))
 		cache_fork_attach(q, h);
 	return 0;
@@ -360,12 +353,11 @@ void cache_pump(creq *q)
 		uint64_t doff;
 		const uint8_t *map;
 		bool plain = !lotad_reader_encrypted(q->r);
-		/* a RAM copy is sent from where it is, but for a plain extent sendfile does
-		 * better still (the page cache's pages go to the socket without a copy:
-		 * 0.10-0.12 CPU-s per GiB here against 0.17-0.22 from RAM) */
-		bool ram = !(plain && ca->cfg.plain_hit_io == LOTAD_HIT_IO_SENDFILE) &&
-		           lotad_reader_ram(q->r, &map) == 0;
-		if (ram || (plain && ca->cfg.plain_hit_io != LOTAD_HIT_IO_PREAD)) {
+		/* a RAM copy is sent from where it is; a plain extent whose RAM copy this
+		 * read is making goes through the buffer (the copy is made from it) */
+		bool ram = lotad_reader_ram(q->r, &map) == 0;
+		if (ram || (plain && ca->cfg.plain_hit_io != LOTAD_HIT_IO_PREAD &&
+		            !lotad_reader_ram_would_copy(q->r, off))) {
 			/* at most one copy: the kernel copies from the RAM tier or the mapping,
 			 * or passes the page cache's pages, straight into the socket */
 			ssize_t n = -EAGAIN;

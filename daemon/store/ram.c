@@ -164,6 +164,13 @@ void lotad_reader_ram_off(lotad_store_reader *r)
 	r->ram_refused = true;
 }
 
+bool lotad_reader_ram_would_copy(const lotad_store_reader *r, uint64_t off)
+{
+	if (!r->s->ram_cap || r->ram || r->ram_refused || r->following || !r->data_len)
+		return false;
+	return r->build ? off == r->build_next : off == 0;
+}
+
 int lotad_reader_ram(const lotad_store_reader *r, const uint8_t **data)
 {
 	if (!r->ram)

@@ -201,6 +201,11 @@ int lotad_reader_plain_fd(const lotad_store_reader *r, int *fd, uint64_t *data_o
 /* The extent's plaintext in the RAM tier, when it had a copy there at open: *data points
  * at byte 0, lotad_reader_length() bytes, valid until close. -ENOENT otherwise. */
 int lotad_reader_ram(const lotad_store_reader *r, const uint8_t **data) LOTA_WUR;
+/* Whether a read of r at off would go into a RAM copy being made (the RAM tier is on,
+ * the extent has no copy yet and this reader reads it in order from byte 0): a caller
+ * that could send the bytes another way (sendfile) reads them instead, so that the
+ * extent's next hits come from RAM. */
+bool lotad_reader_ram_would_copy(const lotad_store_reader *r, uint64_t off);
 /* This reader makes no RAM copy (its bytes leave another way, e.g. by sendfile: a copy
  * would only reserve room and evict others). */
 void lotad_reader_ram_off(lotad_store_reader *r);

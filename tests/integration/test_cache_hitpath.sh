@@ -224,6 +224,24 @@ check "r1: overwrite at radosgw" put_direct "$W/r2" r1
 get alice r1
 check "r1: the new version, not the RAM copy of the old" cmp -s "$W/body" "$W/r2"
 
+# --- plain extents with a RAM tier (sendfile is the way without one): the first hit
+# goes through the buffer and makes the copy, the next ones are sent from RAM
+IT_LOTAD_ARGS=(--cache-dir "$IT_DIR/cache-ramp:1GiB" --ram-cache-size 16MiB --no-encrypt
+	--plain-hit-io sendfile "${COMMON[@]}")
+lotad_restart
+it_random_file "$W/p1" $((6 * MiB + 5))
+put_direct "$W/p1" p1 || it_fail "upload p1"
+check "p1 (plain): cached" warm p1
+check_eq "p1: the hit made its RAM copy (not sent by sendfile)" 1 "$(m "$RF")"
+h0=$(m "$RH")
+get alice p1
+check_eq "p1: hit" hit "$XC"
+check "p1: from RAM, byte-exact" cmp -s "$W/body" "$W/p1"
+check_eq "p1: served from the RAM tier" $((h0 + 1)) "$(m "$RH")"
+check "p1: overwrite at radosgw" put_direct "$W/r2" p1
+get alice p1
+check "p1: the new version, not the RAM copy of the old" cmp -s "$W/body" "$W/r2"
+
 # --- the cipher's speed per core, printed for the benchmark
 if [ -x "$LOTA" ]; then
 	check "lota bench cipher exits 0" \
