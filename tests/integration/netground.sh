@@ -467,7 +467,7 @@ ng_cluster_on() {
 	case "${LOTA_CLUSTER:-auto}" in
 	off) return 1 ;;
 	on) return 0 ;;
-	*) "$(ng_lotad_bin)" --help 2>/dev/null | grep -q -- '--peer-listen' ;;
+	*) "$(ng_lotad_bin)" --help 2>/dev/null | grep -- '--peer-listen' >/dev/null ;;
 	esac
 }
 

@@ -17,7 +17,7 @@ E=$S3_ENDPOINT
 BIN=$(it_lotad_bin)
 
 # --- usage
-check "lotad --help exits 0 and lists --upstream" bash -c "'$BIN' --help | grep -q -- --upstream"
+check "lotad --help exits 0 and lists --upstream" bash -c "'$BIN' --help | grep -- --upstream >/dev/null"
 "$BIN" --no-such-flag >/dev/null 2>&1
 check_eq "an unknown flag exits 2" 2 "$?"
 out=$("$BIN" --upstream ftp://x 2>&1)

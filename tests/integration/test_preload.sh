@@ -38,7 +38,7 @@ R=$RGW_ENDPOINT
 RP=$RGW_PORT
 SERVED_CACHE='lota_bytes_served_total{source="cache"}'
 CACHE_FORWARDED=0
-"$(it_lotad_bin)" --help 2>&1 | grep -q -- '--fill-credentials' && CACHE_FORWARDED=1
+"$(it_lotad_bin)" --help 2>&1 | grep -- '--fill-credentials' >/dev/null && CACHE_FORWARDED=1
 it_log "lotad caches requests for the upstream's own name: $CACHE_FORWARDED"
 
 # The C client, built without the project's flags: a program lota does not build.
