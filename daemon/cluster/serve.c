@@ -137,6 +137,20 @@ static ssize_t recv_in(pconn *pc, char *buf, size_t cap)
 	}
 }
 
+/* Until the member's socket takes bytes: 0, -ETIMEDOUT after SEND_TIMEOUT seconds,
+ * -ECANCELED when the cluster stops, -EINTR to try again, or another -errno. */
+static int wait_writable(pconn *pc)
+{
+	struct pollfd p[2] = {{.fd = pc->fd, .events = POLLOUT},
+	                      {.fd = pc->c->stop_fd, .events = POLLIN}};
+	int pr = poll(p, 2, SEND_TIMEOUT * 1000);
+	if (pr < 0)
+		return -errno;
+	if (pr == 0)
+		return -ETIMEDOUT;
+	return p[1].revents ? -ECANCELED : 0;
+}
+
 /* Send all of buf to the member, giving up when it takes nothing for SEND_TIMEOUT
  * seconds or the cluster stops (so a stop never waits on a slow member). */
 static int send_out(pconn *pc, const char *buf, size_t len)
@@ -155,17 +169,11 @@ static int send_out(pconn *pc, const char *buf, size_t len)
 			return rc;
 	}
 	while (len) {
-		struct pollfd p[2] = {{.fd = pc->fd, .events = POLLOUT},
-		                      {.fd = pc->c->stop_fd, .events = POLLIN}};
-		int pr = poll(p, 2, SEND_TIMEOUT * 1000);
-		if (pr < 0 && errno == EINTR)
+		int wr = wait_writable(pc);
+		if (wr == -EINTR)
 			continue;
-		if (pr < 0)
-			return -errno;
-		if (pr == 0)
-			return -ETIMEDOUT;
-		if (p[1].revents)
-			return -ECANCELED;
+		if (wr)
+			return wr;
 		ssize_t n = send(pc->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
@@ -185,17 +193,11 @@ static int send_file(pconn *pc, int fd, uint64_t off, size_t len)
 {
 	off_t o = (off_t)off;
 	while (len) {
-		struct pollfd p[2] = {{.fd = pc->fd, .events = POLLOUT},
-		                      {.fd = pc->c->stop_fd, .events = POLLIN}};
-		int pr = poll(p, 2, SEND_TIMEOUT * 1000);
-		if (pr < 0 && errno == EINTR)
+		int wr = wait_writable(pc);
+		if (wr == -EINTR)
 			continue;
-		if (pr < 0)
-			return -errno;
-		if (pr == 0)
-			return -ETIMEDOUT;
-		if (p[1].revents)
-			return -ECANCELED;
+		if (wr)
+			return wr;
 		ssize_t n = sendfile(pc->fd, fd, &o, len);
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN)
