@@ -10,14 +10,7 @@ import json
 import re
 import sys
 
-failed = 0
-
-
-def check(desc, cond, detail=""):
-    global failed
-    print(("ok - " if cond else "not ok - ") + desc + ("" if cond or not detail else ": %s" % detail))
-    if not cond:
-        failed += 1
+from tap import check, finish
 
 
 def exported(text):
@@ -78,8 +71,7 @@ def main(dashfile, metricsfile):
                  "fills", "range requests", "errors by kind", "latency",
                  "cache use per node and disk", "members up"):
         check("a panel for %s" % want, want in titles)
-    print("%d failed" % failed)
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -24,16 +24,7 @@ except ImportError:
     print("SKIP: check_k8s.py: python3 has no yaml (Debian python3-yaml)")
     sys.exit(77)
 
-failed = 0
-
-
-def check(desc, cond, detail=""):
-    global failed
-    if cond:
-        print("ok - " + desc)
-    else:
-        failed += 1
-        print("not ok - " + desc + (": " + str(detail) if detail else ""))
+from tap import check, finish
 
 
 def port_of(hostport):
@@ -196,8 +187,7 @@ def main(lotad, mdir):
     check("the grace period outlasts lotad's shutdown_timeout",
           st.endswith("s") and grace > int(st[:-1]), (grace, st))
 
-    print("%d failed" % failed)
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == "__main__":

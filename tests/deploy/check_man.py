@@ -13,14 +13,7 @@ import shutil
 import subprocess
 import sys
 
-failed = 0
-
-
-def check(desc, cond, detail=""):
-    global failed
-    print(("ok - " if cond else "not ok - ") + desc + ("" if cond or not detail else ": %s" % detail))
-    if not cond:
-        failed += 1
+from tap import check, finish
 
 
 def out(argv):
@@ -88,8 +81,7 @@ def main(lotad, lota, mandir, src):
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             check("%s renders without warnings" % p, r.returncode == 0 and not r.stderr.strip(),
                   r.stderr.strip()[:400])
-    print("%d failed" % failed)
-    return 1 if failed else 0
+    return finish()
 
 
 if __name__ == "__main__":
