@@ -874,7 +874,7 @@ int main(int argc, char **argv)
 
 	/* --- sockets (failures here are reported before anything runs) --- */
 	for (int i = 0; i < s.workers; i++) {
-		if ((rc = lotad_server_listen(&s, &listen_fds[i])) < 0) {
+		if ((rc = lotad_server_listen(&s, i == 0, &listen_fds[i])) < 0) {
 			fprintf(stderr, "lotad: cannot listen on %s: %s\n", listen,
 			        lota_strerror(rc));
 			goto out;
@@ -882,7 +882,7 @@ int main(int argc, char **argv)
 		nfds++;
 	}
 	for (int i = 0; tls && i < s.workers; i++) {
-		if ((rc = lotad_server_listen_at(s.tls_listen_host, s.tls_listen_port,
+		if ((rc = lotad_server_listen_at(s.tls_listen_host, s.tls_listen_port, i == 0,
 		                                 &tls_fds[i])) < 0) {
 			fprintf(stderr, "lotad: cannot listen on %s: %s\n",
 			        lota_config_get_string(cfg, "tls_listen"), lota_strerror(rc));

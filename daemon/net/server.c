@@ -174,12 +174,29 @@ static void trim_after_load(void)
 
 /* ---------------------------------------------------------------- listeners --- */
 
-int lotad_server_listen(const lotad_settings *s, int *fd_out)
+int lotad_server_listen(const lotad_settings *s, bool first, int *fd_out)
 {
-	return lotad_server_listen_at(s->listen_host, s->listen_port, fd_out);
+	return lotad_server_listen_at(s->listen_host, s->listen_port, first, fd_out);
 }
 
-int lotad_server_listen_at(const char *host, int listen_port, int *fd_out)
+/* The workers share their address through SO_REUSEPORT, which would as well let a
+ * second lotad of the same user bind it and silently take half of the connections. A
+ * socket bound without SO_REUSEPORT finds any other holder: 0 when the address is free,
+ * else -errno (EADDRINUSE). */
+static int listen_address_free(const struct addrinfo *ai)
+{
+	int one = 1, rc = 0;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int lotad_server_listen_at(const char *host, int listen_port, bool first, int *fd_out)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC,
 	                         .ai_socktype = SOCK_STREAM,
@@ -192,6 +209,11 @@ int lotad_server_listen_at(const char *host, int listen_port, int *fd_out)
 	if (rc != 0) {
 		lota_log_error("listen: cannot resolve \"%s\": %s", host, gai_strerror(rc));
 		return -EINVAL;
+	}
+	if (first && listen_port > 0 && (rc = listen_address_free(res)) < 0) {
+		lota_log_error("listen: %s:%d: %s (another process is bound there)", host,
+		               listen_port, strerror(-rc));
+		goto out;
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {

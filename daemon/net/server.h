@@ -73,9 +73,11 @@ typedef struct lotad_server_hooks {
 } lotad_server_hooks;
 
 /* --- workers --- */
-int lotad_server_listen(const lotad_settings *s, int *fd_out); /* one SO_REUSEPORT socket */
+/* One SO_REUSEPORT socket of a worker. first: the first of them, which fails with
+ * -EADDRINUSE when any other socket is bound to the address (another lotad too). */
+int lotad_server_listen(const lotad_settings *s, bool first, int *fd_out);
 /* The same on host:port (tls_listen). */
-int lotad_server_listen_at(const char *host, int port, int *fd_out);
+int lotad_server_listen_at(const char *host, int port, bool first, int *fd_out);
 /* s and hooks must outlive the worker. */
 lotad_worker *lotad_worker_new(int id, const lotad_settings *s, const lotad_server_hooks *hooks,
                                int listen_fd);

@@ -22,6 +22,15 @@ check "lotad --help exits 0 and lists --upstream" bash -c "'$BIN' --help | grep 
 check_eq "an unknown flag exits 2" 2 "$?"
 out=$("$BIN" --upstream ftp://x 2>&1)
 check_contains "a bad upstream URL is refused with the key name" '"upstream"' "$out"
+# The workers share their port through SO_REUSEPORT; a second lotad on it must not join
+# them (it would take half of the first one's connections without a word).
+read -r ADM2 _ _ <<<"$(it_free_ports)"
+out=$(timeout 20 "$BIN" --listen "127.0.0.1:$S3_PORT" --upstream "http://127.0.0.1:$RGW_PORT" \
+	--credentials "$IT_CREDENTIALS" --admin-listen "127.0.0.1:$ADM2" 2>&1)
+rc=$?
+check "a second lotad on a port lotad listens on exits non-zero (got $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
+check_contains "... naming the address in use" "cannot listen on 127.0.0.1:$S3_PORT: Address already in use" "$out"
+check "... and the first lotad still answers" it_lotad_healthy
 
 # --- bytes through lotad
 check "create bucket" it_curl alice -f -X PUT "$E/$B"

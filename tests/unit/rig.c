@@ -130,7 +130,7 @@ bool rig_start(rig *r, const rig_opts *o)
 	/* The fake needs the loop and the worker's settings need the fake's port: the
 	 * settings name a port first and get the fake's once the worker exists. */
 	setup_settings(r, o, o->upstream_port ? o->upstream_port : 1);
-	if (lotad_server_listen(&r->s, &lfd) < 0)
+	if (lotad_server_listen(&r->s, true, &lfd) < 0)
 		goto fail;
 	struct sockaddr_in a;
 	socklen_t al = sizeof(a);
