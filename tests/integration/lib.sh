@@ -99,6 +99,7 @@ it__cleanup() {
 		fi
 	fi
 	[ -n "${LOTA_TEST_KEEP:-}" ] || rm -rf "$IT_DIR"
+	rgw__free_ports_release
 	exit "$rc"
 }
 

@@ -52,19 +52,96 @@ rgw__tail_logs() {
 	done
 }
 
-# Three distinct free TCP ports on 127.0.0.1 (bound to port 0 by the kernel, then freed).
+# Three distinct free TCP ports on 127.0.0.1, for servers the caller starts later.
+# They come from below the kernel's ephemeral range (ip_local_port_range), which the
+# kernel never hands out to outgoing connections: a port picked there could be taken
+# as the source port of some client's connection (of this test, or of one running beside
+# it) before the server binds it, sometimes minutes later (a member started late in a
+# cluster test). Each pick is bindable now and reserved for this script ($$) in
+# ${TMPDIR:-/tmp}/lota-test-ports, so that two tests running side by side never pick the
+# same port; a reservation whose script has exited is free again (the bind check still
+# skips a port a server of it holds).
 rgw__free_ports() {
-	/usr/bin/python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(3):
+	/usr/bin/python3 - "$$" "${TMPDIR:-/tmp}/lota-test-ports" <<'EOF'
+import os, random, socket, sys
+owner, rdir = sys.argv[1], sys.argv[2]
+try:
+    lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    lo = 32768
+os.makedirs(rdir, exist_ok=True)
+
+def alive(pid):
+    try:
+        os.kill(int(pid), 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+
+def reserve(port):
+    path = os.path.join(rdir, str(port))
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.write(fd, owner.encode())
+            os.close(fd)
+            return True
+        except FileExistsError:
+            try:
+                held = open(path).read().strip()
+            except OSError:
+                continue
+            if held and alive(held):
+                return False
+            try:
+                os.unlink(path)  # its script has exited
+            except OSError:
+                pass
+    return False
+
+def bindable(port):
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-for s in socks:
-    s.close()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+picked = []
+if lo > 12000:
+    for _ in range(2000):
+        port = random.randrange(10000, lo)
+        if port in picked or not bindable(port) or not reserve(port):
+            continue
+        picked.append(port)
+        if len(picked) == 3:
+            break
+if len(picked) < 3:  # no room below the ephemeral range: let the kernel pick
+    socks = []
+    for _ in range(3 - len(picked)):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    picked += [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+print(" ".join(str(p) for p in picked))
 EOF
+}
+
+# Drop this script's port reservations (rgw__free_ports); run at exit.
+rgw__free_ports_release() {
+	local d=${TMPDIR:-/tmp}/lota-test-ports f
+	[ -d "$d" ] || return 0
+	for f in "$d"/*; do
+		[ -f "$f" ] && [ "$(cat "$f" 2>/dev/null)" = "$$" ] && rm -f "$f"
+	done
+	return 0
 }
 
 # The ceph CLI against DIR's cluster, never hanging.
