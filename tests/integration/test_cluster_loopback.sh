@@ -16,8 +16,9 @@
 #   as "upstream" (the owner filled it), and its second read there is peer.
 # - failover to the next candidate: c, owner of an extent of x whose previous owner b still
 #   holds it, is killed with SIGKILL while it streams that extent to a slow reader through
-#   a: the read completes byte-exact with no upstream fill and no upstream byte for the
-#   rest (b gave it), then c restarts and rejoins.
+#   a (4 MB/s, a range across the extent, so that the socket buffers cannot hold what is
+#   left of it): the read completes byte-exact with no upstream fill and no upstream
+#   byte for the rest (b gave it), then c restarts and rejoins.
 # - a front node without a cache dir (f, a member that owns nothing) reads x from the
 #   owners: byte-exact, x-lota-cache: peer, no upstream fill, no byte from the upstream.
 # - a short range far into an extent (beyond the 16 MiB a fill may lag; a single node sends
@@ -31,8 +32,8 @@
 #   HMAC, another secret, stale, future, replayed, an unknown node id, a tampered range
 #   are all 403 with no body byte; a signed request of a member for an extent range gets
 #   exactly those bytes from its owner.
-# - failover: a slow read through node a of an object whose extents other nodes own; the
-#   owner is killed with SIGKILL while it streams; the read completes byte-exact, with
+# - failover: a slow read through node a (a range across an extent another node owns);
+#   the owner is killed with SIGKILL while it streams; the read completes byte-exact, with
 #   no error; /cluster shows the dead node down, then up after it restarts; the same
 #   with an owner that stalls (SIGSTOP) for longer than --peer-timeout.
 # shellcheck source=lib.sh disable=SC2317 # (helpers run through check)
@@ -55,8 +56,13 @@ read -r AF _ _ <<<"$(it_free_ports)"
 CL=(--peer "a=127.0.0.1:$PA" --peer "b=127.0.0.1:$PB" --peer "c=127.0.0.1:$PC" --peer "f=127.0.0.1:$PF"
 	--cluster-secret-file "$SECRET" --peer-timeout 2s --extent-size "$EXT"
 	--min-object-size 1MiB --workers 2)
+# a: the front node of the slow reads an owner is killed under. Its client socket's
+# send buffer is kept small, so that what the owner has sent and the reader has not read
+# yet stays well below an extent (with the default 4 MiB, which the kernel doubles, and
+# the receive buffers in between, an owner can send a whole 16 MiB extent before it is
+# killed, and nothing fails over).
 IT_LOTAD_ARGS=(--node-id a --peer-listen "127.0.0.1:$PA" --cache-dir "$IT_DIR/cache-a:1GiB"
-	"${CL[@]}")
+	--client-send-buffer 64KiB "${CL[@]}")
 it_setup
 
 declare -A LPORT=([a]=$IT_LOTAD_PORT [b]=$LB [c]=$LC [f]=$LF)
@@ -245,21 +251,43 @@ check_eq "... counted as source=peer" $((sp + 3 * MiB)) "$(metric a 'lota_bytes_
 
 # --- the owner of an extent killed mid-stream: the rest from the next candidate (b holds
 # it), not from the upstream
-f0=$(fills_ab)
-su=$(metric a 'lota_bytes_served_total{source="upstream"}')
-dr=$(metric a lota_cache_direct_reads_total)
-fo0=$(metric a lota_cache_peer_failovers_total)
-cin=$(metric c 'lota_peer_bytes_total{direction="in"}')
-it_curl alice --limit-rate 12M -o "$W/x2" -w '%{http_code}' "$(url a x.bin)" >"$W/x2.status" 2>"$W/x2.err" &
-reader=$!
-c_streams() { [ "$(metric c 'lota_peer_bytes_total{direction="in"}')" -gt $((cin + 2 * MiB)) ]; }
-check "owner c streams its extent of x to node a" it_wait_for 30 c_streams
+# slow_read VICTIM URL RANGE OUT: a slow reader (4 MB/s) of RANGE of URL into OUT, in the
+# background (its PID in $reader); waits until VICTIM streams to it (more than the first
+# byte a read-ahead asks for). True when VICTIM is then still in the middle of its
+# extent: the socket buffers between an owner and the reader take several MiB, on some
+# machines most of an extent, and an owner that has sent all of it can no longer fail
+# mid-stream. False when it has (the read is left to finish: try again).
+slow_read() {
+	local v=$1 in0 now=0 i
+	in0=$(metric "$v" 'lota_peer_bytes_total{direction="in"}')
+	it_curl alice --limit-rate 4M -r "$3" -o "$4" -w '%{http_code}' "$2" >"$4.status" 2>"$4.err" &
+	reader=$!
+	for ((i = 0; i < 300; i++)); do
+		now=$(metric "$v" 'lota_peer_bytes_total{direction="in"}')
+		[ "$now" -gt $((in0 + 2 * MiB)) ] && break
+		sleep 0.1
+	done
+	it_log "$v has sent $((now - in0)) bytes of the read"
+	[ "$now" -gt $((in0 + 2 * MiB)) ] && [ "$now" -lt $((in0 + 12 * MiB)) ]
+}
+# The read: from 2 MiB before c's extent to its end.
+rng=$((cb_off - 2 * MiB))-$((cb_off + 16 * MiB - 1))
+for try in 1 2 3 4; do
+	f0=$(fills_ab)
+	su=$(metric a 'lota_bytes_served_total{source="upstream"}')
+	dr=$(metric a lota_cache_direct_reads_total)
+	fo0=$(metric a lota_cache_peer_failovers_total)
+	slow_read c "$(url a x.bin)" "$rng" "$W/x2" && break
+	wait "$reader"
+	[ "$try" = 4 ] && it_fail "owner c streams its extent of x to node a, mid-extent (4 tries)"
+done
 kill -KILL "${PID[c]}"
 wait "${PID[c]}" 2>/dev/null
 PID[c]=
 wait "$reader"
-check_eq "the read through a completes without error" "0 200" "$? $(cat "$W/x2.status")"
-check_eq "... byte-exact" "$SHA_X" "$(it_sha256 "$W/x2")"
+check_eq "the read through a completes without error" "0 206" "$? $(cat "$W/x2.status")"
+check_eq "... byte-exact" "$(tail -c +$((cb_off - 2 * MiB + 1)) "$W/x" | head -c $((18 * MiB)) | sha256sum | cut -d' ' -f1)" \
+	"$(it_sha256 "$W/x2")"
 check "... a failover counted" test "$(metric a lota_cache_peer_failovers_total)" -gt "$fo0"
 check_eq "... no upstream fill in the cluster for the rest" "$f0" "$(fills_ab)"
 check_eq "... no byte from the upstream on a" "$su" "$(metric a 'lota_bytes_served_total{source="upstream"}')"
@@ -377,33 +405,36 @@ check_eq "... with exactly those bytes" "$(tail -c +101 "$W/x" | head -c 4096 | 
 # which becomes the victim.
 pick() {
 	local try off o
-	victim=
+	victim= voff=
 	for try in 1 2 3 4 5 6 7 8; do
 		it_random_file "$W/$1" $((48 * MiB))
 		for off in $((16 * MiB)) $((32 * MiB)); do
 			o=$(owner3 "$W/$1" "$1.bin" $((48 * MiB)) "$off")
-			case $o in b | c) victim=$o && return 0 ;; esac
+			case $o in b | c) victim=$o voff=$off && return 0 ;; esac
 		done
 	done
 	it_die "no object layout with an extent owned by b or c in $try tries"
 }
+# slice FILE: the sha256 of the range the slow reader reads (1 MiB before the victim's
+# extent to its end)
+slice() { tail -c +$((voff - MiB + 1)) "$1" | head -c $((17 * MiB)) | sha256sum | cut -d' ' -f1; }
 pick y
 check_eq "upload y" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/y" "$(url a y.bin)")"
 it_curl alice -o "$W/y1" "$(url a y.bin)"
 check_eq "y, cold through a: bytes exact" "$(it_sha256 "$W/y")" "$(it_sha256 "$W/y1")"
 check "fills finish" it_wait_for 30 idle
-served0=$(metric "$victim" 'lota_peer_bytes_total{direction="in"}')
-fo0=$(metric a lota_cache_peer_failovers_total)
-it_curl alice --limit-rate 12M -o "$W/y2" -w '%{http_code}' "$(url a y.bin)" >"$W/y2.status" 2>"$W/y2.err" &
-reader=$!
-serving() { [ "$(metric "$victim" 'lota_peer_bytes_total{direction="in"}')" -gt "$served0" ]; }
-check "owner $victim streams to node a" it_wait_for 30 serving
+for try in 1 2 3 4; do
+	fo0=$(metric a lota_cache_peer_failovers_total)
+	slow_read "$victim" "$(url a y.bin)" "$((voff - MiB))-$((voff + 16 * MiB - 1))" "$W/y2" && break
+	wait "$reader"
+	[ "$try" = 4 ] && it_fail "owner $victim streams to node a, mid-extent (4 tries)"
+done
 kill -KILL "${PID[$victim]}"
 wait "${PID[$victim]}" 2>/dev/null
 PID[$victim]=
 wait "$reader"
-check_eq "the slow read through a completes without error" "0 200" "$? $(cat "$W/y2.status")"
-check_eq "... byte-exact" "$(it_sha256 "$W/y")" "$(it_sha256 "$W/y2")"
+check_eq "the slow read through a completes without error" "0 206" "$? $(cat "$W/y2.status")"
+check_eq "... byte-exact" "$(slice "$W/y")" "$(it_sha256 "$W/y2")"
 check "... the rest came from elsewhere (a failover counted)" \
 	test "$(metric a lota_cache_peer_failovers_total)" -gt "$fo0"
 down() { [ "$(state a "$victim")" = down ]; }
@@ -424,17 +455,18 @@ check_eq "upload v" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$
 it_curl alice -o "$W/v1" "$(url a v.bin)"
 check_eq "v, cold through a: bytes exact" "$(it_sha256 "$W/v")" "$(it_sha256 "$W/v1")"
 check "fills finish" it_wait_for 30 idle
-served0=$(metric "$victim" 'lota_peer_bytes_total{direction="in"}')
-fo0=$(metric a lota_cache_peer_failovers_total)
-it_curl alice --limit-rate 12M -o "$W/v2" -w '%{http_code}' "$(url a v.bin)" >"$W/v2.status" 2>"$W/v2.err" &
-reader=$!
-check "owner $victim streams v to node a" it_wait_for 30 serving
+for try in 1 2 3 4; do
+	fo0=$(metric a lota_cache_peer_failovers_total)
+	slow_read "$victim" "$(url a v.bin)" "$((voff - MiB))-$((voff + 16 * MiB - 1))" "$W/v2" && break
+	wait "$reader"
+	[ "$try" = 4 ] && it_fail "owner $victim streams v to node a, mid-extent (4 tries)"
+done
 kill -STOP "${PID[$victim]}"
 wait "$reader"
-check_eq "the slow read through a completes without error despite the stalled owner" "0 200" \
+check_eq "the slow read through a completes without error despite the stalled owner" "0 206" \
 	"$? $(cat "$W/v2.status")"
 kill -CONT "${PID[$victim]}"
-check_eq "... byte-exact" "$(it_sha256 "$W/v")" "$(it_sha256 "$W/v2")"
+check_eq "... byte-exact" "$(slice "$W/v")" "$(it_sha256 "$W/v2")"
 check "... the rest came from elsewhere (a failover counted)" \
 	test "$(metric a lota_cache_peer_failovers_total)" -gt "$fo0"
 check "$victim answers again: up on a's /cluster" it_wait_for 15 up
