@@ -70,12 +70,12 @@ declare -A APORT=([a]=$IT_LOTAD_ADMIN_PORT [b]=$AB [c]=$AC [f]=$AF)
 declare -A PPORT=([a]=$PA [b]=$PB [c]=$PC [f]=$PF)
 declare -A PID=()
 
-# start_node ID: lotad for member ID (b or c; f: a front node without a cache dir), in
-# the background; waits for /healthz.
+# start_node ID: lotad for member ID (b or c; f: a front node without a cache dir, with
+# an access log in JSON), in the background; waits for /healthz.
 start_node() {
 	local id=$1 bin cache=(--cache-dir "$IT_DIR/cache-$1:1GiB")
 	bin=$(it_lotad_bin)
-	[ "$id" = f ] && cache=()
+	[ "$id" = f ] && cache=(--access-log --log-format json)
 	"$bin" --listen "127.0.0.1:${LPORT[$id]}" --upstream "http://127.0.0.1:$RGW_PORT" \
 		--credentials "$IT_CREDENTIALS" --admin-listen "127.0.0.1:${APORT[$id]}" \
 		--endpoint-name localhost --node-id "$id" --peer-listen "127.0.0.1:${PPORT[$id]}" \
@@ -310,6 +310,16 @@ check_contains "... x-lota-cache: peer" "x-lota-cache: peer" "$(tr -d '\r' <"$W/
 check_eq "... every byte from the owners" $((48 * MiB + 5)) "$(metric f 'lota_bytes_served_total{source="peer"}')"
 check_eq "... none from the upstream" 0 "$(metric f 'lota_bytes_served_total{source="upstream"}')"
 check_eq "... no upstream fill in the cluster" "$f0" "$(fills)"
+check "... f's access log gives it as source peer" it_python - "$IT_DIR/lotad-f.log" "$B" \
+	$((48 * MiB + 5)) <<'PY'
+import json, sys
+for line in open(sys.argv[1], "rb"):
+    j = json.loads(line)
+    if (j.get("msg") == "access" and j.get("op") == "get_object" and j.get("bucket") == sys.argv[2]
+            and j.get("status") == 200 and j.get("bytes_out") == int(sys.argv[3])):
+        sys.exit(0 if j.get("source") == "peer" else "source %r" % j.get("source"))
+sys.exit("no access line of the GET of x")
+PY
 st=$(it_curl bob -s -o "$W/deny" -w '%{http_code}' "$(url f x.bin)")
 check_eq "... bob is refused on f" 403 "$st"
 kill -TERM "${PID[f]}"

@@ -12,6 +12,8 @@
 #   - a HEAD answered 403 (bob's HEAD of alice's object) or 404 before alice's GETs;
 #   - a client that drops a download half-way (the upstream transfer ends early) before
 #     bob's GETs;
+#   - requests of alice and bob in turn (a range, a DELETE, a PUT, a HEAD, GETs): each is
+#     answered as its client sent it;
 #   - the same through the cache path (the authorizing HEAD re-signed with alice's key
 #     is the one answered 400 with a body).
 . "$(dirname "$0")/lib.sh"
@@ -141,7 +143,31 @@ check_eq "10 bob GETs after 5 dropped downloads: all 200 with his bytes" "0 bad"
 c=$(it_curl alice -o "$W/big.got" -w '%{http_code}' "$E/$B/big.bin")
 check_eq "alice's large object whole afterwards" "200 $BIG_SHA" "$c $(it_sha256 "$W/big.got")"
 
-# --- 5. the cache path: lotad's own authorizing HEAD (re-signed with alice's key) is the
+# --- 5. requests of two users in turn on the worker's pooled connections: no method,
+# body, header or range of one request carries over into the next (a DELETE or PUT that
+# stuck would turn bob's GET into one of his object)
+bad=0
+it_random_file "$W/put.bin" 4099
+for ((i = 1; i <= 5; i++)); do
+	c=$(it_curl alice -o "$W/r.got" -w '%{http_code}' -r 100-199 "$E/$B/alice.bin")
+	[ "$c $(wc -c <"$W/r.got")" = "206 100" ] || bad=$((bad + 1))
+	c=$(it_curl bob -o "$W/bob.got" -w '%{http_code}' "$E/$B-bob/bob.bin")
+	[ "$c $(it_sha256 "$W/bob.got")" = "200 $BOB_SHA" ] || bad=$((bad + 1))
+	[ "$(code alice -X DELETE "$E/$B/missing-$i")" = 204 ] || bad=$((bad + 1))
+	c=$(it_curl bob -o "$W/bob.got" -w '%{http_code}' "$E/$B-bob/bob.bin")
+	[ "$c $(it_sha256 "$W/bob.got")" = "200 $BOB_SHA" ] || bad=$((bad + 1))
+	[ "$(code alice -T "$W/put.bin" "$E/$B/put-$i")" = 200 ] || bad=$((bad + 1))
+	c=$(it_curl bob -o "$W/bob.got" -w '%{http_code}' "$E/$B-bob/bob.bin")
+	[ "$c $(it_sha256 "$W/bob.got")" = "200 $BOB_SHA" ] || bad=$((bad + 1))
+	[ "$(code bob -I "$E/$B-bob/bob.bin")" = 200 ] || bad=$((bad + 1))
+	[ "$(get_alice "h$i")" = "200 $SHA" ] || bad=$((bad + 1))
+done
+check_eq "40 requests of alice and bob in turn (range, DELETE, PUT, HEAD, GET): each as sent" \
+	"0 bad" "$bad bad"
+check_eq "bob's object is still his (at radosgw)" "200 $BOB_SHA" \
+	"$(it_curl bob -o "$W/bob.got" -w '%{http_code}' "$RGW_ENDPOINT/$B-bob/bob.bin") $(it_sha256 "$W/bob.got")"
+
+# --- 6. the cache path: lotad's own authorizing HEAD (re-signed with alice's key) is the
 # one answered 400 with a body
 IT_LOTAD_ARGS=(--workers 1 --cache-dir "$IT_DIR/cache:1GiB" --min-object-size 1)
 lotad_restart
