@@ -428,17 +428,26 @@ pick() {
 # slice FILE: the sha256 of the range the slow reader reads (1 MiB before the victim's
 # extent to its end)
 slice() { tail -c +$((voff - MiB + 1)) "$1" | head -c $((17 * MiB)) | sha256sum | cut -d' ' -f1; }
-pick y
-check_eq "upload y" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/y" "$(url a y.bin)")"
-it_curl alice -o "$W/y1" "$(url a y.bin)"
-check_eq "y, cold through a: bytes exact" "$(it_sha256 "$W/y")" "$(it_sha256 "$W/y1")"
-check "fills finish" it_wait_for 30 idle
-for try in 1 2 3 4; do
-	fo0=$(metric a lota_cache_peer_failovers_total)
-	slow_read "$victim" "$(url a y.bin)" "$((voff - MiB))-$((voff + 16 * MiB - 1))" "$W/y2" && break
-	wait "$reader"
-	[ "$try" = 4 ] && it_fail "owner $victim streams to node a, mid-extent (4 tries)"
-done
+# victim_read NAME: a 48 MiB object NAME with an extent of the victim's (pick), uploaded
+# and read cold through a; then a slow reader through a (slow_read, $reader) of the
+# victim's extent, left running once the victim is mid-extent. fo0: a's failovers before.
+victim_read() {
+	local n=$1 try
+	pick "$n"
+	check_eq "upload $n" 200 \
+		"$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/$n" "$(url a "$n.bin")")"
+	it_curl alice -o "$W/${n}1" "$(url a "$n.bin")"
+	check_eq "$n, cold through a: bytes exact" "$(it_sha256 "$W/$n")" "$(it_sha256 "$W/${n}1")"
+	check "fills finish" it_wait_for 30 idle
+	for try in 1 2 3 4; do
+		fo0=$(metric a lota_cache_peer_failovers_total)
+		slow_read "$victim" "$(url a "$n.bin")" "$((voff - MiB))-$((voff + 16 * MiB - 1))" \
+			"$W/${n}2" && return 0
+		wait "$reader"
+	done
+	it_fail "owner $victim streams $n to node a, mid-extent (4 tries)"
+}
+victim_read y
 kill -KILL "${PID[$victim]}"
 wait "${PID[$victim]}" 2>/dev/null
 PID[$victim]=
@@ -460,17 +469,7 @@ check_eq "y through the restarted $victim: bytes exact" "$(it_sha256 "$W/y")" "$
 
 # --- an owner that stalls (SIGSTOP) mid-stream: after --peer-timeout the rest comes from
 # elsewhere, byte-exact; it comes back up once it answers again (SIGCONT)
-pick v
-check_eq "upload v" 200 "$(it_curl alice -s -o /dev/null -w '%{http_code}' -T "$W/v" "$(url a v.bin)")"
-it_curl alice -o "$W/v1" "$(url a v.bin)"
-check_eq "v, cold through a: bytes exact" "$(it_sha256 "$W/v")" "$(it_sha256 "$W/v1")"
-check "fills finish" it_wait_for 30 idle
-for try in 1 2 3 4; do
-	fo0=$(metric a lota_cache_peer_failovers_total)
-	slow_read "$victim" "$(url a v.bin)" "$((voff - MiB))-$((voff + 16 * MiB - 1))" "$W/v2" && break
-	wait "$reader"
-	[ "$try" = 4 ] && it_fail "owner $victim streams v to node a, mid-extent (4 tries)"
-done
+victim_read v
 kill -STOP "${PID[$victim]}"
 wait "$reader"
 check_eq "the slow read through a completes without error despite the stalled owner" "0 206" \
