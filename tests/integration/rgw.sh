@@ -58,18 +58,22 @@ rgw__tail_logs() {
 # as the source port of some client's connection (of this test, or of one running beside
 # it) before the server binds it, sometimes minutes later (a member started late in a
 # cluster test). Each pick is bindable now and reserved for this script ($$) in
-# ${TMPDIR:-/tmp}/lota-test-ports, so that two tests running side by side never pick the
+# ${TMPDIR:-/tmp}/lota-test-ports-UID, so that two tests running side by side never pick the
 # same port; a reservation whose script has exited is free again (the bind check still
 # skips a port a server of it holds).
 rgw__free_ports() {
-	/usr/bin/python3 - "$$" "${TMPDIR:-/tmp}/lota-test-ports" <<'EOF'
+	/usr/bin/python3 - "$$" "${TMPDIR:-/tmp}/lota-test-ports-$(id -u)" <<'EOF'
 import os, random, socket, sys
 owner, rdir = sys.argv[1], sys.argv[2]
 try:
     lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 except (OSError, ValueError, IndexError):
     lo = 32768
-os.makedirs(rdir, exist_ok=True)
+try:
+    os.makedirs(rdir, exist_ok=True)
+    reserving = os.access(rdir, os.W_OK)
+except OSError:
+    reserving = False  # no shared directory: the bind check alone
 
 def alive(pid):
     try:
@@ -81,6 +85,8 @@ def alive(pid):
         return True
 
 def reserve(port):
+    if not reserving:
+        return True
     path = os.path.join(rdir, str(port))
     for _ in range(2):
         try:
@@ -136,7 +142,7 @@ EOF
 
 # Drop this script's port reservations (rgw__free_ports); run at exit.
 rgw__free_ports_release() {
-	local d=${TMPDIR:-/tmp}/lota-test-ports f
+	local d=${TMPDIR:-/tmp}/lota-test-ports-$(id -u) f
 	[ -d "$d" ] || return 0
 	for f in "$d"/*; do
 		[ -f "$f" ] && [ "$(cat "$f" 2>/dev/null)" = "$$" ] && rm -f "$f"
