@@ -74,7 +74,7 @@ ng_require
 
 cluster=off
 if ng_cluster_on; then cluster=on; fi
-if [ "$cluster" = on ] && ! "$(ng_lotad_bin)" --help 2>/dev/null | grep -- '--peer-listen' >/dev/null; then
+if [ "$cluster" = on ] && ! ng_lotad_has_cluster; then
 	die "LOTA_CLUSTER=on but lotad has no --peer-listen"
 fi
 

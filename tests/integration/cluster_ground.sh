@@ -29,7 +29,7 @@ cg_setup() {
 	[ -x "$LOTA" ] || it_die "the lota tool is not built ($LOTA)"
 	# shellcheck disable=SC2034 # read by netground.sh
 	LOTA_CLUSTER=on
-	"$(ng_lotad_bin)" --help 2>/dev/null | grep -- '--peer-listen' >/dev/null ||
+	ng_lotad_has_cluster ||
 		it_die "lotad has no cluster (--peer-listen not in its --help)"
 	mkdir -p "$W"
 	ng_setup 3 "$IT_DIR/ground" || it_die "the ground did not come up"

@@ -105,6 +105,9 @@ ng_require() {
 }
 
 ng_lotad_bin() { echo "${LOTA_BUILD_DIR:-$NG_LIB_DIR/../../build}/daemon/lotad"; }
+# True when that lotad has the cluster (--peer-listen in its --help; grep reads it all,
+# so lotad never writes into a closed pipe).
+ng_lotad_has_cluster() { "$(ng_lotad_bin)" --help 2>/dev/null | grep -- '--peer-listen' >/dev/null; }
 
 # ---------------------------------------------------------------- addressing
 # ng_pick_subnet: the first three octets of a /24 that no address or route of the host's
@@ -467,7 +470,7 @@ ng_cluster_on() {
 	case "${LOTA_CLUSTER:-auto}" in
 	off) return 1 ;;
 	on) return 0 ;;
-	*) "$(ng_lotad_bin)" --help 2>/dev/null | grep -- '--peer-listen' >/dev/null ;;
+	*) ng_lotad_has_cluster ;;
 	esac
 }
 
