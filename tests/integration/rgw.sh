@@ -173,7 +173,16 @@ rgw__spawn() {
 	# setsid: a Ctrl-C in the test's terminal must not kill the cluster before the
 	# cleanup trap stops it in order.
 	setsid "$@" >>"$dir/log/$name.out" 2>&1 </dev/null &
-	echo $! >"$dir/pids/$name"
+	local pid=$! i
+	echo "$pid" >"$dir/pids/$name"
+	# Until the child has exec'd the daemon (its command line names DIR's ceph.conf) or
+	# died: before that, /proc shows this shell's fork, and a liveness check made right
+	# away (rgw__alive) took the daemon for one that had exited.
+	for ((i = 0; i < 50; i++)); do
+		rgw__is_ours "$pid" "$dir" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
 }
 
 # Poll CMD... until it succeeds or SECONDS pass (0.2 s steps). Returns 1 on timeout.
