@@ -45,7 +45,10 @@
 # sha256. Exits non-zero only on a malfunction (a server that does not start, an error
 # status, a short body, wrong bytes), never on a missed target. Everything runs on the
 # ground and is removed on exit (netground's teardown).
-set -euo pipefail
+set -Eeuo pipefail
+# A command that fails where errexit ends the run says so: which one, where, and its status
+# (without this, a failing command substitution in an assignment ends the run silently).
+trap 'echo "cluster.sh: line $LINENO${FUNCNAME:+ (in ${FUNCNAME[*]})}: exit status $? from: $BASH_COMMAND" >&2' ERR
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
 export LOTA_BUILD_DIR=${LOTA_BUILD_DIR:-$src/build}
