@@ -34,11 +34,19 @@
 # and a sendfile one, of the same file from the page cache) in the same rounds, so lotad's
 # figures stand beside the physical cost of a loopback copy. The per-core AES-256-GCM
 # speed (`openssl speed`) is printed as the limit of encrypted hits.
+# The other ways of sending a hit run as more raw columns (raw-WAY) in the same rounds:
+# LOTA_BENCH_RAW_WAYS="WAY..." (rawserve's modes beside pread and sendfile; default
+# "mmap splice uring uring-zc", which makes `hit` 1.5 times as long; mmap-populate is one
+# more; "" runs none). A way rawserve was built without (uring without liburing) or this
+# kernel lacks is skipped with a note. LOTA_BENCH_RAW_CHUNK sets the bytes per call of
+# every raw server (default 262144, lotad's client buffer), LOTA_BENCH_RAW_SNDBUF their
+# SO_SNDBUF (default 4194304, lotad's client_send_buffer; 0 = the kernel's autotuning);
+# each rawserve's first log line (printed in the header) says what it obtained.
 # `cold` compares alternatives in the same run: LOTA_BENCH_ALT_PROXY="FLAGS" adds a side
 # "proxy2" (lotad without a cache, with FLAGS), LOTA_BENCH_ALT_COLD="FLAGS" a side "off2"
 # (a cold lotad, encryption off, with FLAGS), e.g. LOTA_BENCH_ALT_COLD="--fill-io sync-range".
 # LOTA_BENCH_PERF="NAME..." records a `perf` profile (perf record -g) of those servers
-# (off, on, ttl, raw, rawsf, varnish, nginx in `hit`: during the first round of each
+# (off, on, ttl, raw, rawsf, raw-WAY, varnish, nginx in `hit`: during the first round of each
 # cell; proxy, proxy2, on, off, off2, nginx, varnish in `cold`: over all their reads) and prints the top of `perf report --sort symbol`;
 # skipped with a message when perf cannot record here (Debian: linux-perf).
 #
@@ -282,27 +290,37 @@ nginx_start() {
 	die "nginx did not start"
 }
 
-# raw_start MODE: bench/rawserve (built in the build tree, else compiled here with cc)
-# serving $work/raw/NAME at GET /NAME with MODE pread or sendfile; RAW_PORT[MODE],
-# RAW_PID[MODE].
+# raw_start MODE: bench/rawserve (built in the build tree, else compiled here with cc,
+# with liburing when pkg-config finds it) serving $work/raw/NAME at GET /NAME with MODE
+# (pread, sendfile, or another of its modes), LOTA_BENCH_RAW_CHUNK bytes per call and
+# LOTA_BENCH_RAW_SNDBUF; RAW_PORT[MODE], RAW_PID[MODE], its log $work/raw-MODE.log.
+# Returns 1 when rawserve says the mode is unavailable here (exit status 3).
 declare -A RAW_PORT RAW_PID
 raw_start() {
-	local mode=$1 bin=$build/bench/rawserve port i
+	local mode=$1 bin=$build/bench/rawserve port i st=0 uring=()
 	if [ ! -x "$bin" ]; then
 		bin=$work/rawserve
-		[ -x "$bin" ] || cc -O2 -pthread -o "$bin" "$here/rawserve.c" ||
-			die "cannot compile bench/rawserve.c"
+		if [ ! -x "$bin" ]; then
+			pkg-config --exists liburing 2>/dev/null &&
+				read -ra uring <<<"-DLOTA_HAVE_LIBURING $(pkg-config --cflags --libs liburing)"
+			cc -O2 -pthread -o "$bin" "$here/rawserve.c" "${uring[@]}" ||
+				die "cannot compile bench/rawserve.c"
+		fi
 	fi
 	mkdir -p "$work/raw"
 	read -r port _ <<<"$(rgw__free_ports)"
-	"$bin" "$port" "$work/raw" "$mode" >"$work/raw-$mode.log" 2>&1 </dev/null &
+	"$bin" "$port" "$work/raw" "$mode" "${LOTA_BENCH_RAW_CHUNK:-262144}" \
+		"${LOTA_BENCH_RAW_SNDBUF:-4194304}" >"$work/raw-$mode.log" 2>&1 </dev/null &
 	RAW_PID[$mode]=$! RAW_PORT[$mode]=$port
 	EXTRA_PIDS+=("$!")
 	for i in $(seq 100); do
 		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/-")" != 000 ] &&
 			return 0
+		kill -0 "${RAW_PID[$mode]}" 2>/dev/null || break
 		sleep 0.1
 	done
+	kill -0 "${RAW_PID[$mode]}" 2>/dev/null || wait "${RAW_PID[$mode]}" || st=$?
+	[ "$st" != 3 ] || return 1
 	cat "$work/raw-$mode.log" >&2
 	die "rawserve ($mode) did not start"
 }
@@ -333,6 +351,7 @@ server_pids() {
 	nginx) echo "$NGINX_PID" ;;
 	raw) echo "${RAW_PID[pread]}" ;;
 	rawsf) echo "${RAW_PID[sendfile]}" ;;
+	raw-*) echo "${RAW_PID[${1#raw-}]}" ;;
 	rgw) echo "$RGW_PIDS" ;;
 	relay) echo "$RELAY_PID" ;;
 	*) echo "${LPID[$1]}" ;;
@@ -485,8 +504,22 @@ bench_hit() {
 	nginx_start
 	raw_start pread
 	raw_start sendfile
+	# The other ways of sending a hit, each a raw-WAY column (rawways) of its own.
+	local way rawways=() rawnotes=()
+	for way in ${LOTA_BENCH_RAW_WAYS-mmap splice uring uring-zc}; do
+		case $way in pread | sendfile) die "LOTA_BENCH_RAW_WAYS: $way is always measured" ;; esac
+		if raw_start "$way"; then
+			rawways+=("raw-$way")
+		else
+			rawnotes+=("# raw-$way skipped: $(head -n 1 "$work/raw-$way.log")")
+		fi
+	done
 	machine_facts
 	aes_speed
+	for way in pread sendfile "${rawways[@]#raw-}"; do
+		echo "# $(head -n 1 "$work/raw-$way.log")"
+	done
+	[ ${#rawnotes[@]} = 0 ] || printf '%s\n' "${rawnotes[@]}"
 	echo "# hit throughput: per cell $rounds interleaved rounds of ${secs} s per server;" \
 		"lotad authorizes each hit with a HEAD at radosgw"
 
@@ -511,6 +544,10 @@ bench_hit() {
 		url[rawsf.$key]="http://127.0.0.1:${RAW_PORT[sendfile]}/$key"
 		get_check "raw (pread) $key" "${url[raw.$key]}" "$file" "" ""
 		get_check "raw (sendfile) $key" "${url[rawsf.$key]}" "$file" "" ""
+		for s in "${rawways[@]}"; do
+			url[$s.$key]="http://127.0.0.1:${RAW_PORT[${s#raw-}]}/$key"
+			get_check "$s $key" "${url[$s.$key]}" "$file" "" ""
+		done
 		get_check "varnish $key miss" "${url[varnish.$key]}" "$file" "" ""
 		get_check "varnish $key hit" "${url[varnish.$key]}" "$file" x-cache hit
 		get_check "nginx $key miss" "${url[nginx.$key]}" "$file" "" ""
@@ -525,12 +562,18 @@ bench_hit() {
 	done
 
 	local spec conc label e fail=0 misses0 misses1 up0 up1 round j t0 pf
-	local servers=(varnish nginx off on ttl ram raw rawsf)
+	local servers=(varnish nginx off on ttl ram raw rawsf "${rawways[@]}")
 	local ns=${#servers[@]}
 	declare -A mib bytes us ticks cpu
+	# the raw-WAY columns go after raw-sf in both tables, each as wide as its name
+	local wfmt='' wmib=() wcpu=()
+	for s in "${rawways[@]}"; do wfmt+=" %$((${#s} > 8 ? ${#s} : 8))s"; done
 	: >"$work/cpu.table"
-	printf '%-14s %8s %8s %10s %9s %10s %8s %8s %8s %9s %10s %7s %8s %8s\n' case varnish nginx \
-		lotad-off lotad-on off+ttl on+ram raw raw-sf off/varn off/nginx on/off off/raw ram/off
+	: >"$work/targets"
+	# shellcheck disable=SC2059 # the format is built above
+	printf "%-14s %8s %8s %10s %9s %10s %8s %8s %8s$wfmt %8s %9s %10s %7s %8s %8s\n" case \
+		varnish nginx lotad-off lotad-on off+ttl on+ram raw raw-sf "${rawways[@]}" off/varn \
+		off/nginx on/off off/raw ram/off
 	for spec in "obj-64m 1 64MiB" "obj-64m 8 64MiB" "obj-64m 64 64MiB" "obj-4m 64 4MiB"; do
 		read -r key conc label <<<"$spec"
 		for s in "${servers[@]}"; do bytes[$s]=0 us[$s]=0 ticks[$s]=0; done
@@ -574,16 +617,23 @@ bench_hit() {
 			mib[$s]=$(awk -v b="${bytes[$s]}" -v u="${us[$s]}" 'BEGIN {printf "%.0f", b / 1048576 / (u / 1e6)}')
 			cpu[$s]=$(cpu_per_gib "${ticks[$s]}" "${bytes[$s]}")
 		done
-		printf '%-14s %8s %8s %10s %9s %10s %8s %8s %8s %9s %10s %7s %8s %8s\n' \
+		wmib=() wcpu=()
+		for s in "${rawways[@]}"; do wmib+=("${mib[$s]}") wcpu+=("${cpu[$s]}"); done
+		# shellcheck disable=SC2059
+		printf "%-14s %8s %8s %10s %9s %10s %8s %8s %8s$wfmt %8s %9s %10s %7s %8s %8s\n" \
 			"$label c=$conc" "${mib[varnish]}" "${mib[nginx]}" "${mib[off]}" "${mib[on]}" \
-			"${mib[ttl]}" "${mib[ram]}" "${mib[raw]}" "${mib[rawsf]}" \
+			"${mib[ttl]}" "${mib[ram]}" "${mib[raw]}" "${mib[rawsf]}" "${wmib[@]}" \
 			"$(ratio "${mib[off]}" "${mib[varnish]}")x" "$(ratio "${mib[off]}" "${mib[nginx]}")x" \
 			"$(ratio "${mib[on]}" "${mib[off]}")x" "$(ratio "${mib[off]}" "${mib[raw]}")x" \
 			"$(ratio "${mib[ram]}" "${mib[off]}")x" | tee -a "$work/table"
-		printf '%-14s %8s %8s %10s %9s %10s %8s %8s %8s %9s %9s\n' "$label c=$conc" \
+		echo "$label c=$conc $(ratio "${mib[off]}" "${mib[varnish]}")x" \
+			"$(ratio "${mib[on]}" "${mib[off]}")x" >>"$work/targets"
+		# shellcheck disable=SC2059
+		printf "%-14s %8s %8s %10s %9s %10s %8s %8s %8s$wfmt %9s %9s\n" "$label c=$conc" \
 			"${cpu[varnish]}" "${cpu[nginx]}" "${cpu[off]}" "${cpu[on]}" "${cpu[ttl]}" \
-			"${cpu[ram]}" "${cpu[raw]}" "${cpu[rawsf]}" "$(ratio "${cpu[off]}" "${cpu[raw]}")x" \
-			"$(ratio "${cpu[on]}" "${cpu[raw]}")x" >>"$work/cpu.table"
+			"${cpu[ram]}" "${cpu[raw]}" "${cpu[rawsf]}" "${wcpu[@]}" \
+			"$(ratio "${cpu[off]}" "${cpu[raw]}")x" "$(ratio "${cpu[on]}" "${cpu[raw]}")x" \
+			>>"$work/cpu.table"
 	done
 	echo "(MiB/s served; lotad-off = --no-encrypt, lotad-on = AES-256-GCM at rest, both"
 	echo " authorizing every hit with radosgw; off+ttl = lotad-off with --metadata-ttl 1h,"
@@ -591,17 +641,24 @@ bench_hit() {
 	echo " with --ram-cache-size 512MiB (hot extents kept decrypted in RAM); raw / raw-sf ="
 	echo " bench/rawserve, a blocking pread + send / sendfile loop of the same file: the"
 	echo " loopback copy itself)"
+	[ ${#rawways[@]} = 0 ] || echo "(${rawways[*]}: bench/rawserve sending the same file" \
+		"by the other ways: mmap = send from a mapping, splice = file -> pipe -> socket," \
+		"uring = io_uring reads and sends, uring-zc = io_uring zerocopy sends)"
 	echo "targets (64 MiB rows): lotad-off/varnish >= 1.0x, lotad-on/lotad-off >= 0.8x"
-	awk '$2 ~ /^c=/ && $1 == "64MiB" {print}' "$work/table" |
-		while read -r l c _ _ _ _ _ _ _ _ ov _ oo _; do
+	awk '$1 == "64MiB" {print}' "$work/targets" |
+		while read -r l c ov oo; do
 			echo "  $l $c: off/varnish ${ov} $(verdict "${ov%x}" ">=" 1.0), on/off ${oo} $(verdict "${oo%x}" ">=" 0.8)"
 		done
 	echo
 	echo "CPU seconds per GiB served (the server's processes and threads, utime + stime;"
 	echo " lotad's upstream HEAD per hit costs radosgw CPU too, not counted here)"
-	printf '%-14s %8s %8s %10s %9s %10s %8s %8s %8s %9s %9s\n' case varnish nginx lotad-off \
-		lotad-on off+ttl on+ram raw raw-sf off/raw on/raw
+	# shellcheck disable=SC2059
+	printf "%-14s %8s %8s %10s %9s %10s %8s %8s %8s$wfmt %9s %9s\n" case varnish nginx \
+		lotad-off lotad-on off+ttl on+ram raw raw-sf "${rawways[@]}" off/raw on/raw
 	cat "$work/cpu.table"
+	for s in "${rawways[@]}"; do
+		grep -h "uring-zc: the kernel copied" "$work/$s.log" | sed 's/^/# /' || true
+	done
 	[ ! -s "$work/perf.out" ] || cat "$work/perf.out"
 	show_metrics off on ttl ram
 	[ "$fail" = 0 ] || die "lotad answered with errors (see above)"

@@ -1,39 +1,95 @@
 /*
  * rawserve.c - the baseline of bench/cache.sh: the fewest moves a server can make to send
- * a file from the page cache over loopback HTTP/1.1, so that lotad's hit figures (MiB/s
- * and CPU seconds per GiB) can be set beside the physical cost of the copy in one run.
+ * a file from the page cache over loopback HTTP/1.1, each way the kernel offers, so that
+ * lotad's hit figures (MiB/s and CPU seconds per GiB) can be set beside the physical cost
+ * of the copy in one run.
  *
- *   rawserve PORT DIR pread|sendfile [CHUNK_BYTES]
+ *   rawserve PORT DIR MODE [CHUNK_BYTES [SNDBUF_BYTES]]
  *
  * Serves GET /NAME as the file DIR/NAME (NAME: one path component, no "..") with 200 and
- * Content-Length, keep-alive, one blocking thread per connection: a pread + send loop of
- * CHUNK_BYTES (default 256 KiB, lotad's client buffer) or sendfile of the same calls.
+ * Content-Length, keep-alive, one blocking thread per connection. MODE is how the body
+ * goes out, in calls of CHUNK_BYTES (default 256 KiB, lotad's client buffer):
+ *   pread          pread into a buffer + send (two copies: page cache -> buffer -> socket)
+ *   sendfile       sendfile(2) (the page cache's pages handed to the socket)
+ *   mmap           the file mapped per request (MAP_SHARED, MADV_SEQUENTIAL) and sent from
+ *                  the mapping (one copy, and a page fault per fault-around block)
+ *   mmap-populate  the same with MAP_POPULATE (what lotad's --plain-hit-io mmap does)
+ *   splice         file -> pipe -> socket by splice(2), SPLICE_F_MOVE | SPLICE_F_MORE, the
+ *                  pipe raised (F_SETPIPE_SZ) to CHUNK_BYTES within fs.pipe-max-size
+ *   uring          io_uring, a ring per connection: IORING_OP_READ(_FIXED) into one of
+ *                  two registered buffers while IORING_OP_SEND sends the other
+ *   uring-zc       the same with IORING_OP_SEND_ZC (on loopback the kernel copies
+ *                  zerocopy data for the receiver; the log says how often)
+ * Every socket gets SO_SNDBUF = SNDBUF_BYTES (default 4 MiB, lotad's client_send_buffer;
+ * 0 = the kernel's autotuning), so the ways differ only in how the bytes move. The first
+ * line on stderr says what was obtained (the socket buffer, the pipe, the ring's setup).
+ * A mode this build or kernel lacks (uring without liburing at build time, SEND_ZC on an
+ * old kernel) exits with status 3 and "rawserve: MODE unavailable: WHY".
  * No parsing beyond the request line, no authorization, no event loop: whatever lotad
  * spends above this is its own. Listens on 127.0.0.1 only. A benchmark tool, not a
- * server: a malformed request closes the connection.
+ * server: a malformed request or a failing call closes the connection, and a file
+ * truncated while mapped kills it (SIGBUS).
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* accept4, memmem; the build defines it already */
+#define _GNU_SOURCE /* accept4, memmem, splice; the build defines it already */
 #endif
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
+#ifdef LOTA_HAVE_LIBURING
+#include <liburing.h>
+#endif
 
 #define HEAD_MAX 16384
 
+enum way {
+	WAY_PREAD,
+	WAY_SENDFILE,
+	WAY_MMAP,
+	WAY_MMAP_POPULATE,
+	WAY_SPLICE,
+	WAY_URING,
+	WAY_URING_ZC
+};
+static const char *const way_names[] = {"pread",  "sendfile", "mmap",    "mmap-populate",
+                                        "splice", "uring",    "uring-zc"};
+#define WAYS (sizeof(way_names) / sizeof(way_names[0]))
+
 static const char *g_dir;
-static int g_sendfile;
+static enum way g_way;
 static size_t g_chunk = 256 * 1024;
+static int g_sndbuf = 4 << 20;
+static size_t g_pipe_bytes; /* splice: the pipe size asked for */
+
+/* A connection's state: the request buffer and what its way needs per connection. */
+struct conn {
+	int sock;
+	char *head;
+	char *buf;       /* pread: one chunk */
+	int pipe_fd[2];  /* splice: file -> pipe_fd[1], pipe_fd[0] -> socket */
+	size_t pipe_cap; /* splice: the pipe's size as obtained */
+#ifdef LOTA_HAVE_LIBURING
+	struct io_uring ring;
+	bool ring_ok;
+	bool fixed; /* the two buffers are registered with the ring */
+	char *ubuf; /* uring: two buffers of g_chunk bytes */
+	unsigned zc_sends, zc_copied;
+#endif
+};
 
 static int send_all(int fd, const char *p, size_t n)
 {
@@ -49,35 +105,318 @@ static int send_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* Send bytes [0, size) of file fd; -1 when the client went away. */
-static int send_file(int sock, int fd, off_t size, char *buf)
+static size_t chunk_at(off_t off, off_t size)
+{
+	return (size_t)(size - off) < g_chunk ? (size_t)(size - off) : g_chunk;
+}
+
+static int send_pread(struct conn *c, int fd, off_t size)
 {
 	off_t off = 0;
 	while (off < size) {
-		size_t want = (size_t)(size - off) < g_chunk ? (size_t)(size - off) : g_chunk;
-		if (g_sendfile) {
-			ssize_t n = sendfile(sock, fd, &off, want);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return -1;
-			continue;
-		}
-		ssize_t n = pread(fd, buf, want, off);
+		ssize_t n = pread(fd, c->buf, chunk_at(off, size), off);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0 || send_all(sock, buf, (size_t)n) < 0)
+		if (n <= 0 || send_all(c->sock, c->buf, (size_t)n) < 0)
 			return -1;
 		off += n;
 	}
 	return 0;
 }
 
+static int send_sendfile(struct conn *c, int fd, off_t size)
+{
+	off_t off = 0;
+	while (off < size) {
+		ssize_t n = sendfile(c->sock, fd, &off, chunk_at(off, size));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int send_mmap(struct conn *c, int fd, off_t size)
+{
+	if (size == 0)
+		return 0; /* a mapping of nothing is EINVAL */
+	int flags = MAP_SHARED | (g_way == WAY_MMAP_POPULATE ? MAP_POPULATE : 0);
+	char *m = mmap(NULL, (size_t)size, PROT_READ, flags, fd, 0);
+	if (m == MAP_FAILED)
+		return -1;
+	(void)madvise(m, (size_t)size, MADV_SEQUENTIAL);
+	int rc = 0;
+	for (off_t off = 0; off < size && rc == 0; off += (off_t)chunk_at(off, size))
+		rc = send_all(c->sock, m + off, chunk_at(off, size));
+	munmap(m, (size_t)size);
+	return rc;
+}
+
+/* file -> pipe for up to a pipe's worth, then pipe -> socket until the pipe is empty;
+ * SPLICE_F_MORE on the socket but for the last bytes, whose segment must not wait. */
+static int send_splice(struct conn *c, int fd, off_t size)
+{
+	off_t off = 0;
+	while (off < size) {
+		size_t want = chunk_at(off, size);
+		if (want > c->pipe_cap)
+			want = c->pipe_cap;
+		ssize_t n = splice(fd, &off, c->pipe_fd[1], NULL, want, SPLICE_F_MOVE);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		size_t in_pipe = (size_t)n;
+		while (in_pipe) {
+			unsigned more = off < size ? SPLICE_F_MORE : 0;
+			ssize_t w = splice(c->pipe_fd[0], NULL, c->sock, NULL, in_pipe,
+			                   SPLICE_F_MOVE | more);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return -1; /* the pipe keeps what it held: the connection closes */
+			in_pipe -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+#ifdef LOTA_HAVE_LIBURING
+/* IORING_SEND_ZC_REPORT_USAGE (Linux 6.2, newer than liburing 2.3's header): the
+ * notification says whether the kernel copied the data after all. Dropped on EINVAL. */
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
+#endif
+
+static unsigned g_ring_flags;  /* the setup flags this kernel took */
+static atomic_uint g_zc_flags; /* uring-zc: IORING_OP_SEND_ZC's flags */
+static atomic_int g_noted;     /* one-time notes on stderr already written */
+
+static void note_once(int bit, const char *msg)
+{
+	if (!(atomic_fetch_or(&g_noted, bit) & bit))
+		fprintf(stderr, "rawserve: %s\n", msg);
+}
+
+enum { OP_READ, OP_SEND };
+enum { B_FREE, B_READING, B_FILLED, B_SENDING };
+
+/* One of the two buffers: chunk k of the file goes through buffer k % 2. */
+struct ubuf {
+	char *p;
+	off_t off;        /* the chunk's place in the file */
+	size_t len, done; /* bytes of the chunk, bytes read (B_READING) or sent (B_SENDING) */
+	int state;
+	unsigned notifs; /* uring-zc: notifications still to come; the buffer is busy */
+};
+
+static int ring_setup(struct io_uring *ring, unsigned flags)
+{
+	struct io_uring_params p = {.flags = flags};
+	return io_uring_queue_init_params(8, ring, &p);
+}
+
+static void submit_read(struct conn *c, int fd, struct ubuf *b, unsigned i)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring); /* 8 entries, 3 in flight */
+	size_t n = b->len - b->done;
+	if (c->fixed)
+		io_uring_prep_read_fixed(sqe, fd, b->p + b->done, (unsigned)n,
+		                         (uint64_t)(b->off + (off_t)b->done), (int)i);
+	else
+		io_uring_prep_read(sqe, fd, b->p + b->done, (unsigned)n,
+		                   (uint64_t)(b->off + (off_t)b->done));
+	io_uring_sqe_set_data64(sqe, OP_READ << 1 | i);
+}
+
+static void submit_send(struct conn *c, struct ubuf *b, unsigned i)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
+	size_t n = b->len - b->done;
+	if (g_way != WAY_URING_ZC)
+		io_uring_prep_send(sqe, c->sock, b->p + b->done, n, MSG_NOSIGNAL);
+	else if (c->fixed)
+		io_uring_prep_send_zc_fixed(sqe, c->sock, b->p + b->done, n, MSG_NOSIGNAL,
+		                            atomic_load(&g_zc_flags), i);
+	else
+		io_uring_prep_send_zc(sqe, c->sock, b->p + b->done, n, MSG_NOSIGNAL,
+		                      atomic_load(&g_zc_flags));
+	io_uring_sqe_set_data64(sqe, OP_SEND << 1 | i);
+}
+
+/* Reads run ahead into the free buffer while the other one is sent, but only one send is
+ * in flight: io_uring does not keep two sends on one socket in order unless they are
+ * linked, and a read's link to its send would not order it after the previous send. A
+ * short read or send is resubmitted for its remainder. No request outlives the call: on
+ * an error the socket is shut down and every completion (and notification) is reaped. */
+static int send_uring(struct conn *c, int fd, off_t size)
+{
+	struct ubuf b[2] = {{.p = c->ubuf}, {.p = c->ubuf + g_chunk}};
+	off_t nchunks = (size + (off_t)g_chunk - 1) / (off_t)g_chunk;
+	off_t next_read = 0, next_send = 0;
+	unsigned pending = 0;
+	int rc = 0;
+	bool sending = false;
+	for (;;) {
+		while (rc == 0 && next_read < nchunks && next_read < next_send + 2) {
+			struct ubuf *r = &b[next_read % 2];
+			if (r->state != B_FREE || r->notifs)
+				break;
+			r->off = next_read * (off_t)g_chunk;
+			r->len = chunk_at(r->off, size);
+			r->done = 0;
+			r->state = B_READING;
+			submit_read(c, fd, r, (unsigned)(next_read % 2));
+			pending++;
+			next_read++;
+		}
+		struct ubuf *s = &b[next_send % 2];
+		if (rc == 0 && !sending && next_send < nchunks && s->state == B_FILLED) {
+			s->state = B_SENDING;
+			s->done = 0;
+			submit_send(c, s, (unsigned)(next_send % 2));
+			pending++;
+			sending = true;
+		}
+		if (!pending && !b[0].notifs && !b[1].notifs)
+			break;
+		struct io_uring_cqe *cqe;
+		int e = io_uring_submit_and_wait(&c->ring, 1);
+		if (e < 0 && e != -EINTR && e != -EAGAIN && e != -EBUSY) {
+			/* the ring itself failed: nothing more can be reaped */
+			fprintf(stderr, "rawserve: io_uring_submit_and_wait: %s\n", strerror(-e));
+			abort();
+		}
+		unsigned head, seen = 0;
+		io_uring_for_each_cqe(&c->ring, head, cqe)
+		{
+			seen++;
+			unsigned i = (unsigned)(cqe->user_data & 1),
+			         op = (unsigned)(cqe->user_data >> 1);
+			struct ubuf *x = &b[i];
+			int res = cqe->res;
+			if (cqe->flags & IORING_CQE_F_NOTIF) {
+				x->notifs--;
+				c->zc_sends++;
+				if ((unsigned)res & IORING_NOTIF_USAGE_ZC_COPIED)
+					c->zc_copied++;
+				continue;
+			}
+			pending--;
+			if (cqe->flags & IORING_CQE_F_MORE)
+				x->notifs++;
+			if (res == -EINVAL && op == OP_SEND && g_way == WAY_URING_ZC &&
+			    (atomic_fetch_and(&g_zc_flags, ~IORING_SEND_ZC_REPORT_USAGE) &
+			     IORING_SEND_ZC_REPORT_USAGE))
+				res = -EAGAIN; /* an older kernel: again without the report */
+			if (rc == 0 && (res == -EAGAIN || res == -EINTR)) {
+				if (op == OP_READ)
+					submit_read(c, fd, x, i);
+				else
+					submit_send(c, x, i);
+				pending++;
+				continue;
+			}
+			if (res <= 0) { /* an error, or the file ended before its size */
+				if (rc == 0)
+					shutdown(c->sock, SHUT_RDWR);
+				rc = -1;
+				continue;
+			}
+			x->done += (size_t)res;
+			if (rc == 0 && x->done < x->len) {
+				if (op == OP_READ)
+					submit_read(c, fd, x, i);
+				else
+					submit_send(c, x, i);
+				pending++;
+				continue;
+			}
+			if (op == OP_READ) {
+				x->state = B_FILLED;
+			} else {
+				x->state = B_FREE;
+				sending = false;
+				next_send++;
+			}
+		}
+		io_uring_cq_advance(&c->ring, seen);
+	}
+	return rc;
+}
+
+static int conn_uring_init(struct conn *c)
+{
+	if (ring_setup(&c->ring, g_ring_flags) < 0)
+		return -1;
+	c->ring_ok = true;
+	if (posix_memalign((void **)&c->ubuf, 4096, 2 * g_chunk) != 0) {
+		c->ubuf = NULL;
+		return -1;
+	}
+	struct iovec iov[2] = {{c->ubuf, g_chunk}, {c->ubuf + g_chunk, g_chunk}};
+	int e = io_uring_register_buffers(&c->ring, iov, 2);
+	c->fixed = e == 0;
+	if (e < 0)
+		note_once(2, "uring: io_uring_register_buffers failed (RLIMIT_MEMLOCK?): "
+		             "unregistered buffers on some connections");
+	return 0;
+}
+
+static void conn_uring_cleanup(struct conn *c)
+{
+	if (c->ring_ok)
+		io_uring_queue_exit(&c->ring);
+	free(c->ubuf);
+	if (c->zc_sends && !(atomic_fetch_or(&g_noted, 4) & 4))
+		fprintf(stderr,
+		        "rawserve: uring-zc: the kernel copied %u of %u zerocopy sends "
+		        "of the first connection%s\n",
+		        c->zc_copied, c->zc_sends,
+		        atomic_load(&g_zc_flags) & IORING_SEND_ZC_REPORT_USAGE
+		            ? ""
+		            : " (not reported by this kernel)");
+}
+
+/* Whether this kernel has what MODE needs; the setup flags it takes go to g_ring_flags. */
+static int uring_check(char *why, size_t len)
+{
+	struct io_uring ring;
+	static const unsigned tries[] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
+	                                 IORING_SETUP_COOP_TASKRUN, 0};
+	int e = -EINVAL;
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		if ((e = ring_setup(&ring, tries[i])) == 0) {
+			g_ring_flags = tries[i];
+			break;
+		}
+	}
+	if (e < 0) {
+		snprintf(why, len, "io_uring_queue_init: %s", strerror(-e));
+		return -1;
+	}
+	struct io_uring_probe *p = io_uring_get_probe_ring(&ring);
+	int rc = 0;
+	if (g_way == WAY_URING_ZC && (!p || !io_uring_opcode_supported(p, IORING_OP_SEND_ZC))) {
+		snprintf(why, len, "this kernel has no IORING_OP_SEND_ZC");
+		rc = -1;
+	}
+	if (p)
+		io_uring_free_probe(p);
+	io_uring_queue_exit(&ring);
+	return rc;
+}
+#endif
+
 /* One request from head[0..len): its response. Returns -1 to close the connection. */
-static int answer(int sock, char *head, char *buf)
+static int answer(struct conn *c)
 {
 	char name[256], path[4096 + 256], resp[256];
-	if (sscanf(head, "GET /%255[^ ?] HTTP/1.", name) != 1 || strchr(name, '/') ||
+	if (sscanf(c->head, "GET /%255[^ ?] HTTP/1.", name) != 1 || strchr(name, '/') ||
 	    strstr(name, ".."))
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s", g_dir, name);
@@ -87,64 +426,211 @@ static int answer(int sock, char *head, char *buf)
 		static const char nf[] = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
 		if (fd >= 0)
 			close(fd);
-		return send_all(sock, nf, sizeof(nf) - 1);
+		return send_all(c->sock, nf, sizeof(nf) - 1);
 	}
 	int n = snprintf(resp, sizeof(resp),
 	                 "HTTP/1.1 200 OK\r\nContent-Length: %lld\r\n"
 	                 "Content-Type: application/octet-stream\r\n\r\n",
 	                 (long long)st.st_size);
-	int rc = send_all(sock, resp, (size_t)n);
-	if (rc == 0)
-		rc = send_file(sock, fd, st.st_size, buf);
+	int rc = send_all(c->sock, resp, (size_t)n);
+	if (rc == 0) {
+		switch (g_way) {
+		case WAY_PREAD:
+			rc = send_pread(c, fd, st.st_size);
+			break;
+		case WAY_SENDFILE:
+			rc = send_sendfile(c, fd, st.st_size);
+			break;
+		case WAY_MMAP:
+		case WAY_MMAP_POPULATE:
+			rc = send_mmap(c, fd, st.st_size);
+			break;
+		case WAY_SPLICE:
+			rc = send_splice(c, fd, st.st_size);
+			break;
+		case WAY_URING:
+		case WAY_URING_ZC:
+#ifdef LOTA_HAVE_LIBURING
+			rc = send_uring(c, fd, st.st_size);
+#else
+			rc = -1;
+#endif
+			break;
+		}
+	}
 	close(fd);
 	return rc;
 }
 
+/* What the connection's way needs: -1 when it cannot be had (the connection closes). */
+static int conn_init(struct conn *c)
+{
+	if (g_sndbuf > 0)
+		(void)setsockopt(c->sock, SOL_SOCKET, SO_SNDBUF, &g_sndbuf, sizeof(g_sndbuf));
+	if (!(c->head = malloc(HEAD_MAX + 1)))
+		return -1;
+	switch (g_way) {
+	case WAY_PREAD:
+		return (c->buf = malloc(g_chunk)) ? 0 : -1;
+	case WAY_SPLICE: {
+		if (pipe2(c->pipe_fd, O_CLOEXEC) < 0) {
+			c->pipe_fd[0] = c->pipe_fd[1] = -1;
+			return -1;
+		}
+		int got = fcntl(c->pipe_fd[1], F_SETPIPE_SZ, (int)g_pipe_bytes);
+		if (got < 0)
+			got = fcntl(c->pipe_fd[1], F_GETPIPE_SZ);
+		c->pipe_cap = got > 0 ? (size_t)got : 4096;
+		return 0;
+	}
+	case WAY_URING:
+	case WAY_URING_ZC:
+#ifdef LOTA_HAVE_LIBURING
+		return conn_uring_init(c);
+#else
+		return -1;
+#endif
+	default:
+		return 0;
+	}
+}
+
+static void conn_cleanup(struct conn *c)
+{
+#ifdef LOTA_HAVE_LIBURING
+	conn_uring_cleanup(c);
+#endif
+	for (int i = 0; i < 2; i++)
+		if (c->pipe_fd[i] >= 0)
+			close(c->pipe_fd[i]);
+	free(c->head);
+	free(c->buf);
+	close(c->sock);
+}
+
 static void *conn_main(void *arg)
 {
-	int sock = (int)(intptr_t)arg;
-	char *head = malloc(HEAD_MAX + 1), *buf = malloc(g_chunk);
+	struct conn c = {.sock = (int)(intptr_t)arg, .pipe_fd = {-1, -1}};
 	size_t have = 0;
-	if (!head || !buf)
+	if (conn_init(&c) < 0)
 		goto out;
 	for (;;) {
 		char *end = NULL;
-		while (!(end = memmem(head, have, "\r\n\r\n", 4))) {
+		while (!(end = memmem(c.head, have, "\r\n\r\n", 4))) {
 			if (have == HEAD_MAX)
 				goto out;
-			ssize_t n = recv(sock, head + have, HEAD_MAX - have, 0);
+			ssize_t n = recv(c.sock, c.head + have, HEAD_MAX - have, 0);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0)
 				goto out;
 			have += (size_t)n;
 		}
-		size_t used = (size_t)(end + 4 - head);
-		head[have < HEAD_MAX ? have : HEAD_MAX] = 0;
-		if (answer(sock, head, buf) < 0)
+		size_t used = (size_t)(end + 4 - c.head);
+		c.head[have < HEAD_MAX ? have : HEAD_MAX] = 0;
+		if (answer(&c) < 0)
 			goto out;
-		memmove(head, head + used, have - used);
+		memmove(c.head, c.head + used, have - used);
 		have -= used;
 	}
 out:
-	free(head);
-	free(buf);
-	close(sock);
+	conn_cleanup(&c);
 	return NULL;
+}
+
+/* The pipe size to ask for: CHUNK_BYTES within fs.pipe-max-size. */
+static size_t pipe_bytes_for(size_t chunk, long *max_out)
+{
+	long max = 1 << 20;
+	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+	if (f) {
+		if (fscanf(f, "%ld", &max) != 1)
+			max = 1 << 20;
+		fclose(f);
+	}
+	*max_out = max;
+	return chunk < (size_t)max ? chunk : (size_t)max;
+}
+
+/* The first line on stderr: what this process obtained, for the benchmark's record. */
+static void report(void)
+{
+	char extra[160] = "";
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), sb = 0;
+	socklen_t sl = sizeof(sb);
+	if (s >= 0) {
+		if (g_sndbuf > 0)
+			(void)setsockopt(s, SOL_SOCKET, SO_SNDBUF, &g_sndbuf, sizeof(g_sndbuf));
+		if (getsockopt(s, SOL_SOCKET, SO_SNDBUF, &sb, &sl) < 0)
+			sb = -1;
+		close(s);
+	}
+	if (g_way == WAY_SPLICE) {
+		long max;
+		int p[2], got = -1;
+		g_pipe_bytes = pipe_bytes_for(g_chunk, &max);
+		if (pipe2(p, O_CLOEXEC) == 0) {
+			if ((got = fcntl(p[1], F_SETPIPE_SZ, (int)g_pipe_bytes)) < 0)
+				got = fcntl(p[1], F_GETPIPE_SZ);
+			close(p[0]);
+			close(p[1]);
+		}
+		snprintf(extra, sizeof(extra), ", pipe %d bytes (asked %zu, pipe-max-size %ld)",
+		         got, g_pipe_bytes, max);
+	}
+#ifdef LOTA_HAVE_LIBURING
+	if (g_way == WAY_URING || g_way == WAY_URING_ZC)
+		snprintf(extra, sizeof(extra), ", ring setup flags 0x%x, 2 registered buffers",
+		         g_ring_flags);
+#endif
+	fprintf(stderr, "rawserve: %s, calls of %zu bytes, SO_SNDBUF %d asked, %d obtained%s\n",
+	        way_names[g_way], g_chunk, g_sndbuf, sb, extra);
 }
 
 int main(int argc, char **argv)
 {
-	if (argc < 4 || (strcmp(argv[3], "pread") && strcmp(argv[3], "sendfile"))) {
-		fprintf(stderr, "usage: rawserve PORT DIR pread|sendfile [CHUNK_BYTES]\n");
+	size_t w = WAYS;
+	if (argc >= 4)
+		for (w = 0; w < WAYS && strcmp(argv[3], way_names[w]); w++)
+			;
+	if (argc < 4 || w == WAYS) {
+		fprintf(stderr, "usage: rawserve PORT DIR "
+		                "pread|sendfile|mmap|mmap-populate|splice|uring|uring-zc "
+		                "[CHUNK_BYTES [SNDBUF_BYTES]]\n");
 		return 2;
 	}
 	g_dir = argv[2];
-	g_sendfile = strcmp(argv[3], "sendfile") == 0;
+	g_way = (enum way)w;
 	if (argc > 4 && (g_chunk = strtoul(argv[4], NULL, 10)) < 4096) {
 		fprintf(stderr, "rawserve: CHUNK_BYTES below 4096\n");
 		return 2;
 	}
+	if (g_chunk > (1U << 30)) {
+		fprintf(stderr, "rawserve: CHUNK_BYTES above 1 GiB\n");
+		return 2;
+	}
+	if (argc > 5) {
+		long sb = strtol(argv[5], NULL, 10);
+		if (sb < 0 || sb > (1L << 30)) {
+			fprintf(stderr, "rawserve: SNDBUF_BYTES out of [0, 1 GiB]\n");
+			return 2;
+		}
+		g_sndbuf = (int)sb;
+	}
+	if (g_way == WAY_URING || g_way == WAY_URING_ZC) {
+#ifdef LOTA_HAVE_LIBURING
+		char why[128];
+		atomic_store(&g_zc_flags, IORING_SEND_ZC_REPORT_USAGE);
+		if (uring_check(why, sizeof(why)) < 0) {
+			fprintf(stderr, "rawserve: %s unavailable: %s\n", argv[3], why);
+			return 3;
+		}
+#else
+		fprintf(stderr, "rawserve: %s unavailable: built without liburing\n", argv[3]);
+		return 3;
+#endif
+	}
+	report();
 	signal(SIGPIPE, SIG_IGN);
 	int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 	struct sockaddr_in a = {.sin_family = AF_INET,

@@ -17,6 +17,8 @@ PKGS=(
   debhelper lintian fakeroot libsystemd-dev systemd groff-base man-db adduser prometheus
   # profiles of bench/cache.sh (LOTA_BENCH_PERF)
   linux-perf
+  # the io_uring ways of bench/rawserve (bench/cache.sh hit); lotad does not use it
+  liburing-dev
 )
 
 missing=()
