@@ -121,6 +121,11 @@ cpu_per_gib() {
 	awk -v t="$1" -v b="$2" -v hz="$CLK_TCK" 'BEGIN {
 		if (b > 0) printf "%.3f", t / hz / (b / 1073741824); else print "-" }'
 }
+# machine_ticks: busy ticks of the whole machine so far (every CPU: user, nice, system,
+# irq, softirq, steal), from /proc/stat.
+machine_ticks() {
+	awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat
+}
 # aes_speed: the per-core AES-256-GCM speed of this machine's OpenSSL, as a line.
 aes_speed() {
 	local k
@@ -564,7 +569,9 @@ bench_hit() {
 	local spec conc label e fail=0 misses0 misses1 up0 up1 round j t0 pf
 	local servers=(varnish nginx off on ttl ram raw rawsf "${rawways[@]}")
 	local ns=${#servers[@]}
-	declare -A mib bytes us ticks cpu
+	declare -A mib bytes us ticks cpu mticks rticks wall
+	local m0 r0 w0 line
+	: >"$work/machine.table"
 	# the raw-WAY columns go after raw-sf in both tables, each as wide as its name
 	local wfmt='' wmib=() wcpu=()
 	for s in "${rawways[@]}"; do wfmt+=" %$((${#s} > 8 ? ${#s} : 8))s"; done
@@ -576,7 +583,7 @@ bench_hit() {
 		off/nginx on/off off/raw ram/off
 	for spec in "obj-64m 1 64MiB" "obj-64m 8 64MiB" "obj-64m 64 64MiB" "obj-4m 64 4MiB"; do
 		read -r key conc label <<<"$spec"
-		for s in "${servers[@]}"; do bytes[$s]=0 us[$s]=0 ticks[$s]=0; done
+		for s in "${servers[@]}"; do bytes[$s]=0 us[$s]=0 ticks[$s]=0 mticks[$s]=0 rticks[$s]=0 wall[$s]=0; done
 		# Rounds in a rotated order: the load of a shared machine drifts, and each server
 		# gets its share of every phase of it.
 		for round in $(seq "$rounds"); do for j in $(seq 0 $((ns - 1))); do
@@ -594,9 +601,15 @@ bench_hit() {
 			fi
 			# shellcheck disable=SC2046
 			t0=$(cpu_ticks $(server_pids "$s"))
+			# shellcheck disable=SC2086
+			r0=$(cpu_ticks $RGW_PIDS) m0=$(machine_ticks) w0=$(date +%s%N)
 			wrk_run "${url[$s.$key]}" "$conc" "$secs"
 			# shellcheck disable=SC2046
 			ticks[$s]=$((ticks[$s] + $(cpu_ticks $(server_pids "$s")) - t0))
+			mticks[$s]=$((mticks[$s] + $(machine_ticks) - m0))
+			# shellcheck disable=SC2086
+			rticks[$s]=$((rticks[$s] + $(cpu_ticks $RGW_PIDS) - r0))
+			wall[$s]=$((wall[$s] + $(date +%s%N) - w0))
 			[ -z "$pf" ] || perf_stop "$s, $label c=$conc, ${secs} s" "$pf" >>"$work/perf.out"
 			bytes[$s]=$((bytes[$s] + W_BYTES)) us[$s]=$((us[$s] + W_US)) e=$W_ERRORS
 			if [ "$e" != 0 ]; then
@@ -634,6 +647,17 @@ bench_hit() {
 			"${cpu[ram]}" "${cpu[raw]}" "${cpu[rawsf]}" "${wcpu[@]}" \
 			"$(ratio "${cpu[off]}" "${cpu[raw]}")x" "$(ratio "${cpu[on]}" "${cpu[raw]}")x" \
 			>>"$work/cpu.table"
+		# the whole machine: how busy it was, its CPU per GiB, radosgw's share
+		line=$(printf '%-14s' "$label c=$conc")
+		for s in varnish nginx off on ttl ram rawsf; do
+			line+=$(awk -v m="${mticks[$s]}" -v r="${rticks[$s]}" -v w="${wall[$s]}" \
+				-v b="${bytes[$s]}" -v hz="$CLK_TCK" -v n="$(nproc)" 'BEGIN {
+				busy = (w > 0) ? 100 * m / hz / (w / 1e9) / n : 0
+				g = b / 1073741824
+				if (g > 0) printf " %4.0f%% %5.3f %5.3f", busy, m / hz / g, r / hz / g
+				else printf " %4s %5s %5s", "-", "-", "-" }')
+		done
+		echo "$line" >>"$work/machine.table"
 	done
 	echo "(MiB/s served; lotad-off = --no-encrypt, lotad-on = AES-256-GCM at rest, both"
 	echo " authorizing every hit with radosgw; off+ttl = lotad-off with --metadata-ttl 1h,"
@@ -656,6 +680,19 @@ bench_hit() {
 	printf "%-14s %8s %8s %10s %9s %10s %8s %8s %8s$wfmt %9s %9s\n" case varnish nginx \
 		lotad-off lotad-on off+ttl on+ram raw raw-sf "${rawways[@]}" off/raw on/raw
 	cat "$work/cpu.table"
+	echo
+	echo "The whole machine during each cell: busy % of all $(nproc) CPUs, machine CPU-s per GiB"
+	echo " served (every process: server, radosgw, wrk, the kernel's softirqs), and radosgw's"
+	echo " CPU-s per GiB (the authorizing HEADs of lotad-off/on/ram; ~0 elsewhere). When two"
+	echo " cells both keep the machine busy, their throughput ratio is the inverse of their"
+	echo " machine CPU per GiB: that is the ceiling a server's own CPU cannot lift."
+	printf '%-14s' case
+	for s in varnish nginx lotad-off lotad-on off+ttl on+ram raw-sf; do printf ' %-17s' "$s"; done
+	echo
+	printf '%-14s' ""
+	for s in varnish nginx lotad-off lotad-on off+ttl on+ram raw-sf; do printf ' %-17s' "busy mach rgw"; done
+	echo
+	cat "$work/machine.table"
 	for s in "${rawways[@]}"; do
 		grep -h "uring-zc: the kernel copied" "$work/$s.log" | sed 's/^/# /' || true
 	done
