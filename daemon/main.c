@@ -80,6 +80,10 @@ static const lota_config_key lotad_keys[] = {
      "DURATION", "largest accepted difference between a request's time and now"},
     {"admin_listen", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "HOST:PORT",
      "admin listener for /healthz and /metrics (off when unset)"},
+    {"admin_advertise", LOTA_CONFIG_STRING, NULL, 0, 0, false, false, 0, "HOST:PORT",
+     "the admin address this node tells the cluster's members (GET /cluster shows it; "
+     "default: admin_listen's, with this node's peer host when it listens on all "
+     "addresses)"},
     {"workers", LOTA_CONFIG_INT, "0", 0, MAX_WORKERS, false, false, 'w', "N",
      "worker threads (0 = one per CPU)"},
     {"max_connections", LOTA_CONFIG_INT, "10000", 1, 1000000, false, false, 0, "N",

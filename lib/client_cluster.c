@@ -2,7 +2,8 @@
  * client_cluster.c - what a locality-aware loader asks: the cluster's members (lotad's
  * admin GET /cluster, JSON), the node that owns an object's extent (placed exactly as
  * lotad places it: lota/extent.h names the extent, lota/placement.h ranks the members
- * that are up), and the hashed-prefix form of a key.
+ * that are up), each member's admin endpoint (as it advertises it to the others, which
+ * /cluster repeats), and the hashed-prefix form of a key.
  */
 #include <errno.h>
 #include <ctype.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 #include <xxhash.h>
@@ -54,23 +56,52 @@ static double num_field(const cJSON *o, const char *name, double def)
 	return cJSON_IsNumber(v) ? v->valuedouble : def;
 }
 
-/* lota_client_cluster, also giving the extent size the cluster states (0 when its
- * /cluster names none: a lotad older than the key). */
-static int cluster_get(lota_client *c, const char *admin_url, lota_client_node *nodes, size_t cap,
-                       uint64_t *extent_size, lota_client_error *err);
+/* lota_client_cluster into nodes, or lota_client_cluster_members into members (the other
+ * NULL), also giving the extent size the cluster states (0 when its /cluster names none:
+ * a lotad older than the key). */
+static int cluster_get(lota_client *c, const char *admin_url, lota_client_node *nodes,
+                       lota_client_member *into, size_t cap, uint64_t *extent_size,
+                       lota_client_error *err);
 
 int lota_client_cluster(lota_client *c, const char *admin_url, lota_client_node *nodes, size_t cap,
                         lota_client_error *err)
 {
-	return cluster_get(c, admin_url, nodes, cap, NULL, err);
+	return cluster_get(c, admin_url, nodes, NULL, cap, NULL, err);
 }
 
-static int cluster_get(lota_client *c, const char *admin_url, lota_client_node *nodes, size_t cap,
-                       uint64_t *extent_size, lota_client_error *err)
+int lota_client_cluster_members(lota_client *c, const char *admin_url, lota_client_member *members,
+                                size_t cap, lota_client_error *err)
+{
+	return cluster_get(c, admin_url, NULL, members, cap, NULL, err);
+}
+
+/* A member's "admin": HOST:PORT of printable bytes without space, quote or backslash
+ * (lotad checks it stricter), else none; and whether its host is a loopback one. */
+static void admin_field(const cJSON *m, lota_client_member *out)
+{
+	char a[sizeof(out->admin) + 1]; /* one more: a longer one is refused, not cut */
+	str_field(m, "admin", a, sizeof(a));
+	size_t n = strlen(a);
+	const char *colon = strrchr(a, ':');
+	if (n == 0 || n >= sizeof(out->admin) || !colon || colon == a || !colon[1])
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (a[i] <= ' ' || a[i] >= 0x7f || a[i] == '"' || a[i] == '\\' || a[i] == '/')
+			return;
+	memcpy(out->admin, a, n + 1);
+	size_t hl = (size_t)(colon - a);
+	out->admin_loopback = (hl > 4 && !strncmp(a, "127.", 4)) ||
+	                      (hl == 5 && !strncmp(a, "[::1]", 5)) ||
+	                      (hl == 9 && !strncasecmp(a, "localhost", 9));
+}
+
+static int cluster_get(lota_client *c, const char *admin_url, lota_client_node *nodes,
+                       lota_client_member *into, size_t cap, uint64_t *extent_size,
+                       lota_client_error *err)
 {
 	if (err)
 		memset(err, 0, sizeof(*err));
-	if (!c || (!nodes && cap)) {
+	if (!c || (!nodes && !into && cap)) {
 		lota__client_err(err, -EINVAL, "bad arguments");
 		return -EINVAL;
 	}
@@ -106,7 +137,11 @@ static int cluster_get(lota_client *c, const char *admin_url, lota_client_node *
 			goto out;
 		}
 		if ((size_t)count < cap) {
-			lota_client_node *n = &nodes[count];
+			lota_client_node *n = into ? &into[count].node : &nodes[count];
+			if (into) {
+				memset(&into[count], 0, sizeof(into[count]));
+				admin_field(m, &into[count]);
+			}
 			memset(n, 0, sizeof(*n));
 			snprintf(n->id, sizeof(n->id), "%s", id);
 			str_field(m, "address", n->address, sizeof(n->address));
@@ -321,7 +356,7 @@ int lota_client_owner(lota_client *c, const char *bucket, const char *key, uint6
 	pl = lota_placement_new();
 	if (!nodes || !pl)
 		goto out;
-	rc = cluster_get(c, NULL, nodes, OWNER_MAX_NODES, &ext, err);
+	rc = cluster_get(c, NULL, nodes, NULL, OWNER_MAX_NODES, &ext, err);
 	if (rc < 0)
 		goto out;
 	size_t n = (size_t)rc < OWNER_MAX_NODES ? (size_t)rc : OWNER_MAX_NODES;

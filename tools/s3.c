@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -696,25 +697,73 @@ static void print_stats(const char *who, const lota_client_node_stats *s)
 	       tool_human(s->bytes_from_upstream, fu, sizeof(fu)));
 }
 
+/* Whether "host:port" or "http[s]://host:port/..." names a loopback host. */
+static bool loopback(const char *s)
+{
+	const char *p = strstr(s, "://");
+	p = p ? p + 3 : s;
+	size_t hl = p[0] == '[' ? strcspn(p, "]") + 1 : strcspn(p, ":/");
+	return (hl > 4 && !strncmp(p, "127.", 4)) || (hl == 5 && !strncmp(p, "[::1]", 5)) ||
+	       (hl == 9 && !strncasecmp(p, "localhost", 9));
+}
+
+/* A member's hit rate from its advertised admin endpoint (stats, true), or why there is
+ * none in why. here: the node that gave the table is on this host (its admin URL or its
+ * own admin address is a loopback one), so that a loopback admin address of a member on
+ * its host (a loopback peer address) reaches that member and not another program. */
+static bool member_stats(lota_client *c, const lota_client_member *m, bool here,
+                         lota_client_node_stats *stats, char *why, size_t cap)
+{
+	char url[sizeof(m->admin) + 8];
+	if (!m->admin[0]) {
+		snprintf(why, cap, "its admin address is not known (%s)",
+		         m->node.up ? "it advertises none" : "down, and none heard from it");
+		return false;
+	}
+	if (m->admin_loopback && !(here && loopback(m->node.address))) {
+		snprintf(why, cap,
+		         "its admin listener is on a loopback address (%s), not reachable from "
+		         "here",
+		         m->admin);
+		return false;
+	}
+	snprintf(url, sizeof(url), "http://%s", m->admin);
+	lota_client_error e;
+	int rc = lota_client_node_stats_get(c, url, stats, &e);
+	if (rc < 0) {
+		char msg[512];
+		if (e.code)
+			lota_client_error_format(&e, msg, sizeof(msg));
+		else
+			snprintf(msg, sizeof(msg), "%s", lota_strerror(rc));
+		snprintf(why, cap, "its admin endpoint %s does not answer: %s", url, msg);
+		return false;
+	}
+	return true;
+}
+
 /* Every admin URL given (or the handle's): its node's id (the member its /cluster calls
- * self) and cache counters, so that each member of the table gets its hit rate. The
- * /cluster JSON names no member's admin endpoint, so a member whose admin URL is not
- * given shows none. A node that does not answer is named on stderr (exit status 1), and
- * the table comes from the first node that does. */
+ * self) and cache counters. A member no given URL answered for is asked at the admin
+ * address the cluster advertises for it (GET /cluster's "admin"), so one admin URL gives
+ * every member's hit rate; a member whose address is unknown or does not answer is named
+ * with the reason under the table. A given node that does not answer is named on stderr
+ * (exit status 1), and the table comes from the first node that does. */
 #define CLUSTER_MAX 256
 int lota_cmd_cluster(int argc, char **argv)
 {
 	const char *usage = "lota cluster [ADMIN_URL...]   (members, state and cache use from "
-	                    "the first node that answers /cluster; hit rate from each given "
-	                    "node's /metrics; default: --admin-url or LOTA_ADMIN_URL)";
+	                    "the first node that answers /cluster; hit rate from each node's "
+	                    "/metrics, at its advertised admin address unless given; default: "
+	                    "--admin-url or LOTA_ADMIN_URL)";
 	tool_args a;
 	int st = tool_parse("cluster", NULL, 0, argc, argv, usage, 0, TOOL_MAX_POS, &a);
 	if (st >= 0)
 		return st;
-	static lota_client_node nodes[CLUSTER_MAX], tmp[CLUSTER_MAX];
-	static lota_client_node_stats stats[TOOL_MAX_POS];
+	static lota_client_member nodes[CLUSTER_MAX], tmp[CLUSTER_MAX];
+	static lota_client_node_stats stats[TOOL_MAX_POS], mstats[CLUSTER_MAX];
+	static char why[CLUSTER_MAX][1024];
 	char self[TOOL_MAX_POS][128];
-	bool have_stats[TOOL_MAX_POS] = {0};
+	bool have_stats[TOOL_MAX_POS] = {0}, have_mstats[CLUSTER_MAX] = {0};
 	lota_client_error e;
 	lota_client *c = tool_client("cluster", a.cfg);
 	st = 1;
@@ -724,23 +773,29 @@ int lota_cmd_cluster(int argc, char **argv)
 	}
 	size_t nadmin = a.npos ? a.npos : 1;
 	int n = -1; /* members in the table; -1 until a node answered */
-	bool single = false;
+	bool single = false, here = false;
 	st = 0;
 	for (size_t i = 0; i < nadmin; i++) {
 		const char *url = a.npos ? a.pos[i] : NULL;
 		self[i][0] = '\0';
-		lota_client_node *into = n < 0 ? nodes : tmp;
-		int m = lota_client_cluster(c, url, into, CLUSTER_MAX, &e);
+		lota_client_member *into = n < 0 ? nodes : tmp;
+		int m = lota_client_cluster_members(c, url, into, CLUSTER_MAX, &e);
 		if (m == LOTA_E_CLIENT_NOT_FOUND) {
 			single = true;
 		} else if (m < 0) {
 			st = tool_fail("cluster", url ? url : "GET /cluster", m, &e);
 			continue;
 		} else {
+			const char *u = url ? url : lota_config_get_string(a.cfg, "admin_url");
+			if (!u)
+				u = getenv("LOTA_ADMIN_URL");
 			for (int k = 0; k < m && k < CLUSTER_MAX; k++)
-				if (into[k].self)
+				if (into[k].node.self) {
 					snprintf(self[i], sizeof(self[i]), "%.*s",
-					         (int)sizeof(self[i]) - 1, into[k].id);
+					         (int)sizeof(self[i]) - 1, into[k].node.id);
+					if (n < 0)
+						here = into[k].admin_loopback || (u && loopback(u));
+				}
 			if (n < 0)
 				n = m;
 		}
@@ -752,34 +807,57 @@ int lota_cmd_cluster(int argc, char **argv)
 	}
 	if (n < 0 && single)
 		printf("no /cluster on this node: a single lotad\n");
+	/* the members no given URL answered for, at their advertised admin addresses */
+	for (int i = 0; i < n && i < CLUSTER_MAX; i++) {
+		bool given = false;
+		for (size_t j = 0; j < nadmin && !given; j++)
+			given = have_stats[j] && !strcmp(self[j], nodes[i].node.id);
+		if (!given)
+			have_mstats[i] =
+			    member_stats(c, &nodes[i], here, &mstats[i], why[i], sizeof(why[i]));
+	}
 	if (n >= 0) {
 		printf("%-20s %-22s %-5s %21s %5s %8s\n", "NODE", "ADDRESS", "STATE",
 		       "CACHE USED/CAPACITY", "USE", "HIT RATE");
 		for (int i = 0; i < n && i < CLUSTER_MAX; i++) {
+			const lota_client_node *nd = &nodes[i].node;
 			char u[32], k[32], both[64], pct[16] = "-", rate[16] = "-";
 			snprintf(both, sizeof(both), "%s/%s",
-			         tool_human(nodes[i].cache_used_bytes, u, sizeof(u)),
-			         tool_human(nodes[i].cache_capacity_bytes, k, sizeof(k)));
-			if (nodes[i].cache_capacity_bytes)
+			         tool_human(nd->cache_used_bytes, u, sizeof(u)),
+			         tool_human(nd->cache_capacity_bytes, k, sizeof(k)));
+			if (nd->cache_capacity_bytes)
 				snprintf(pct, sizeof(pct), "%.0f%%",
-				         100.0 * (double)nodes[i].cache_used_bytes /
-				             (double)nodes[i].cache_capacity_bytes);
-			for (size_t j = 0; j < nadmin; j++) {
-				uint64_t asked = stats[j].cache_hits + stats[j].cache_misses;
-				if (!have_stats[j] || strcmp(self[j], nodes[i].id) != 0)
-					continue;
+				         100.0 * (double)nd->cache_used_bytes /
+				             (double)nd->cache_capacity_bytes);
+			const lota_client_node_stats *ns = have_mstats[i] ? &mstats[i] : NULL;
+			for (size_t j = 0; j < nadmin && !ns; j++)
+				if (have_stats[j] && !strcmp(self[j], nd->id))
+					ns = &stats[j];
+			if (ns) {
+				uint64_t asked = ns->cache_hits + ns->cache_misses;
 				snprintf(rate, sizeof(rate), asked ? "%.1f%%" : "-",
-				         asked ? 100.0 * (double)stats[j].cache_hits / (double)asked
+				         asked ? 100.0 * (double)ns->cache_hits / (double)asked
 				               : 0.0);
+			} else {
+				snprintf(rate, sizeof(rate), "?");
 			}
-			printf("%-20s %-22s %-5s %21s %5s %8s%s\n", nodes[i].id, nodes[i].address,
-			       nodes[i].up ? "up" : "down", both, pct, rate,
-			       nodes[i].self ? "  (answered)" : "");
+			printf("%-20s %-22s %-5s %21s %5s %8s%s\n", nd->id, nd->address,
+			       nd->up ? "up" : "down", both, pct, rate,
+			       nd->self ? "  (answered)" : "");
 		}
+		for (int i = 0; i < n && i < CLUSTER_MAX; i++)
+			if (why[i][0] && !have_mstats[i])
+				printf("%s: hit rate unknown: %s\n", nodes[i].node.id, why[i]);
 	}
 	for (size_t i = 0; i < nadmin; i++)
 		if (have_stats[i])
 			print_stats(a.npos ? a.pos[i] : "node", &stats[i]);
+	for (int i = 0; i < n && i < CLUSTER_MAX; i++)
+		if (have_mstats[i]) {
+			char who[sizeof(nodes[i].admin) + 8];
+			snprintf(who, sizeof(who), "http://%s", nodes[i].admin);
+			print_stats(who, &mstats[i]);
+		}
 out:
 	lota_client_free(c);
 	tool_args_free(&a);

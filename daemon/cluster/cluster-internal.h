@@ -26,7 +26,22 @@ typedef struct member {
 	int64_t since_s; /* wall clock of the last change of state */
 	uint64_t used_bytes, capacity_bytes;
 	bool seen; /* DNS refresh: still in the answer */
+	/* the admin address it advertised in its last answer ("" unknown; kept while it is
+	 * down), and whether a bad one was logged (once, until it sends a good one) */
+	char admin[LOTAD_CLUSTER_ADMIN_MAX + 1];
+	bool admin_bad_logged;
 } member;
+
+/* The health answer's header of the member's admin address (HOST:PORT). */
+#define LOTAD_PEER_H_ADMIN "X-Lota-Peer-Admin"
+
+/* What a member's health answer says. */
+typedef struct lotad_probe_answer {
+	uint64_t used_bytes, capacity_bytes;
+	char admin[LOTAD_CLUSTER_ADMIN_MAX + 1]; /* checked (lotad_cluster_admin_parse), or "" */
+	bool admin_bad;                          /* it sent one that is not HOST:PORT */
+	char admin_raw[64];                      /* its start, escaped, for the log */
+} lotad_probe_answer;
 
 #define LOTAD_CLUSTER_RANK_MAX 8 /* candidates looked at for one extent */
 
@@ -60,9 +75,8 @@ struct lotad_cluster {
 
 /* Rebuild the placement from the member table; the caller holds c->lock. */
 void lotad_cluster__replace_placement(lotad_cluster *c);
-/* The probe result of member `id`: up with these figures, or a miss. */
-void lotad_cluster__probe_result(lotad_cluster *c, const char *id, bool ok, uint64_t used,
-                                 uint64_t capacity);
+/* The probe result of member `id`: up with what it answered, or a miss (a NULL). */
+void lotad_cluster__probe_result(lotad_cluster *c, const char *id, const lotad_probe_answer *a);
 /* This node's cache figures (0, 0 without a store). */
 void lotad_cluster__own_figures(lotad_cluster *c, uint64_t *used, uint64_t *capacity);
 

@@ -27,6 +27,9 @@
 #define LOTAD_CLUSTER_MAX_CONNS   256 /* peer connections + fill and read-ahead threads */
 #define LOTAD_CLUSTER_PROBE_MS    1000
 #define LOTAD_CLUSTER_MISSES      3
+/* "HOST:PORT" of an admin listener: a host name of 255 bytes or a bracketed IPv6 literal,
+ * and a port */
+#define LOTAD_CLUSTER_ADMIN_MAX 263
 
 typedef struct lotad_cluster_member_spec {
 	char id[LOTA_PLACEMENT_ID_MAX + 1];
@@ -56,13 +59,17 @@ typedef struct lotad_cluster_config {
 	/* mutual TLS on the peer port: this node's certificate chain, its key (0600) and the
 	 * cluster CA that signs every member's certificate; all empty: plain HTTP */
 	char tls_cert[1024], tls_key[1024], tls_ca[1024];
+	/* HOST:PORT of this node's admin listener as members and clients reach it, sent in
+	 * the health answer (GET /cluster shows every member's); "" = none */
+	char admin_advertise[LOTAD_CLUSTER_ADMIN_MAX + 1];
 } lotad_cluster_config;
 
 typedef struct lotad_cluster lotad_cluster;
 
 /*
  * Read the cluster keys of lotad's configuration (node_id, peer_listen, peer, peers_dns,
- * peers_refresh, cluster_secret_file, peer_timeout, peer_readahead) into out. Returns 1
+ * peers_refresh, cluster_secret_file, peer_timeout, peer_readahead, peer TLS, and
+ * admin_advertise with admin_listen, already checked by the caller) into out. Returns 1
  * when no cluster is configured (neither peer nor peers_dns), 0 when one is, -1 after
  * printing a message naming the bad key and why to stderr.
  */
@@ -74,6 +81,16 @@ int lotad_cluster_configure(struct lota_config *cfg, const char *upstream_url, u
  * Parse "ID=HOST:PORT" (the --peer flag). Returns 0 or -EINVAL.
  */
 int lotad_cluster_parse_member(const char *s, lotad_cluster_member_spec *out);
+
+/*
+ * Check an admin address as a member advertises it (its health answer's
+ * X-Lota-Peer-Admin) or admin_advertise gives it: HOST:PORT with a port from 1 to 65535
+ * and a host of letters, digits, '-' and '.' (a name or an IPv4 address) or a bracketed
+ * IPv6 literal, at most LOTAD_CLUSTER_ADMIN_MAX bytes, nothing else (no space, no control
+ * byte). Copies it NUL-terminated into out (cap > LOTAD_CLUSTER_ADMIN_MAX) and returns 0,
+ * or -EINVAL (out "").
+ */
+int lotad_cluster_admin_parse(lota_str v, char *out, size_t cap);
 
 /*
  * Read the cluster secret file into cfg: a regular file owned by this user, mode 0600 or

@@ -3,7 +3,8 @@
  * that names the key and the reason (lotad refuses to start on any of them): the node id,
  * the peer port, the members (a static list that must name this node, or a DNS name),
  * the secret file (size and 0600 enforced), the timeouts, peer TLS (all three files or
- * none, the key 0600 enforced, the files loaded once here to refuse a bad one at start).
+ * none, the key 0600 enforced, the files loaded once here to refuse a bad one at start),
+ * the admin address this node advertises to the members.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <lota/config.h>
+#include <lota/log.h>
 
 #include "cluster/cluster-internal.h"
 #include "util/hostport.h"
@@ -40,6 +42,73 @@ static bool id_ok(const char *id)
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '"' || *p == '\\' || *p == '=')
 			return false;
 	return true;
+}
+
+static bool wildcard(const char *host)
+{
+	return !host[0] || !strcmp(host, "0.0.0.0") || !strcmp(host, "::");
+}
+
+/* The admin address this node advertises to the members (admin_advertise, checked here;
+ * else admin_listen's, checked by the caller). A listener on all addresses is advertised
+ * with the host members reach this node at (its --peer entry; with peers_dns, its id when
+ * that is an address, else peer_listen's host); a loopback one as it is (a client on
+ * another host then knows it cannot reach it). Nothing when there is no admin listener,
+ * or no host to name. */
+static int admin_configure(struct lota_config *cfg, lotad_cluster_config *out)
+{
+	const char *adv = lota_config_get_string(cfg, "admin_advertise");
+	const char *al = lota_config_get_string(cfg, "admin_listen");
+	char *dst = out->admin_advertise;
+	size_t cap = sizeof(out->admin_advertise);
+	if (adv && adv[0]) {
+		if (!al || !al[0]) {
+			fprintf(stderr, "lotad: config key \"admin_advertise\": needs admin_listen "
+			                "(the admin listener it names)\n");
+			return -1;
+		}
+		if (lotad_cluster_admin_parse((lota_str){adv, strlen(adv)}, dst, cap) < 0) {
+			fprintf(stderr,
+			        "lotad: config key \"admin_advertise\": \"%s\" is not HOST:PORT (a "
+			        "host name, an IPv4 address or a [bracketed] IPv6 address, and a "
+			        "port from 1 to 65535)\n",
+			        adv);
+			return -1;
+		}
+		return 0;
+	}
+	char host[256];
+	int port;
+	if (!al || !al[0] || hostport(al, host, sizeof(host), &port) < 0)
+		return 0;
+	if (wildcard(host)) {
+		const char *h = NULL;
+		struct in6_addr a6;
+		for (size_t i = 0; i < out->num_members && !h; i++)
+			if (!strcmp(out->members[i].id, out->node_id))
+				h = out->members[i].host;
+		if (!h && out->dns_name[0] &&
+		    (inet_pton(AF_INET, out->node_id, &a6) == 1 ||
+		     inet_pton(AF_INET6, out->node_id, &a6) == 1))
+			h = out->node_id;
+		if (!h && !wildcard(out->listen_host))
+			h = out->listen_host;
+		if (!h || wildcard(h)) {
+			lota_log_warn("cluster: admin_listen %s is on all addresses and no address "
+			              "of this node is known: no admin address advertised (give "
+			              "admin_advertise)",
+			              al);
+			return 0;
+		}
+		snprintf(host, sizeof(host), "%s", h);
+	}
+	char a[LOTAD_CLUSTER_ADMIN_MAX + 16];
+	snprintf(a, sizeof(a), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+	if (lotad_cluster_admin_parse((lota_str){a, strlen(a)}, dst, cap) < 0)
+		lota_log_warn("cluster: the admin address %s is not HOST:PORT a member can read: "
+		              "not advertised (give admin_advertise)",
+		              a);
+	return 0;
 }
 
 static int tls_configure(struct lota_config *cfg, lotad_cluster_config *out)
@@ -98,6 +167,12 @@ int lotad_cluster_configure(struct lota_config *cfg, const char *upstream_url, u
 		if (t && t[0]) {
 			fprintf(stderr, "lotad: config key \"peer_tls_cert\": peer TLS needs a "
 			                "cluster (peer or peers_dns)\n");
+			return -1;
+		}
+		t = lota_config_get_string(cfg, "admin_advertise");
+		if (t && t[0]) {
+			fprintf(stderr, "lotad: config key \"admin_advertise\": needs a cluster "
+			                "(peer or peers_dns), whose members it is told to\n");
 			return -1;
 		}
 		return 1;
@@ -213,5 +288,7 @@ int lotad_cluster_configure(struct lota_config *cfg, const char *upstream_url, u
 		fprintf(stderr, "lotad: config key \"cluster_secret_file\": %s\n", err);
 		return -1;
 	}
+	if (admin_configure(cfg, out) < 0)
+		return -1;
 	return tls_configure(cfg, out);
 }

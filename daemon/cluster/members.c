@@ -8,6 +8,7 @@
  * the table at each change of state or weight; weights are cache capacities in bytes, and
  * a member without a cache (capacity 0) owns nothing.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -47,6 +48,31 @@ int lotad_cluster_parse_member(const char *s, lotad_cluster_member_spec *out)
 	memcpy(out->host, h.ptr, h.len);
 	out->host[h.len] = 0;
 	out->port = (int)port;
+	return 0;
+}
+
+int lotad_cluster_admin_parse(lota_str v, char *out, size_t cap)
+{
+	lota_str h;
+	long port;
+	if (cap)
+		out[0] = 0;
+	if (v.len == 0 || v.len > LOTAD_CLUSTER_ADMIN_MAX || v.len >= cap ||
+	    lotad_hostport_split(v, &h, &port) < 0 || port <= 0)
+		return -EINVAL;
+	lota_str u = lotad_host_unbracket(h);
+	bool v6 = u.len != h.len;
+	if (u.len == 0 || u.len > 255)
+		return -EINVAL;
+	for (size_t i = 0; i < u.len; i++) {
+		unsigned char ch = (unsigned char)u.ptr[i];
+		bool ok = v6 ? isxdigit(ch) || ch == ':' || ch == '.'
+		             : isalnum(ch) || ch == '-' || ch == '.';
+		if (!ok)
+			return -EINVAL;
+	}
+	memcpy(out, v.ptr, v.len);
+	out[v.len] = 0;
 	return 0;
 }
 
@@ -127,8 +153,7 @@ void lotad_cluster__replace_placement(lotad_cluster *c)
 	c->placement = p;
 }
 
-void lotad_cluster__probe_result(lotad_cluster *c, const char *id, bool ok, uint64_t used,
-                                 uint64_t capacity)
+void lotad_cluster__probe_result(lotad_cluster *c, const char *id, const lotad_probe_answer *a)
 {
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < c->n; i++) {
@@ -136,19 +161,26 @@ void lotad_cluster__probe_result(lotad_cluster *c, const char *id, bool ok, uint
 		if (strcmp(m->id, id) != 0)
 			continue;
 		bool changed = false;
-		if (ok) {
+		if (a) {
 			m->misses = 0;
-			m->used_bytes = used;
-			if (!m->up || m->capacity_bytes != capacity) {
+			m->used_bytes = a->used_bytes;
+			if (!m->up || m->capacity_bytes != a->capacity_bytes) {
 				if (!m->up) {
 					m->up = true;
 					m->since_s = time(NULL);
 					lota_log_info("cluster: member %s (%s:%d) is up", m->id,
 					              m->host, m->port);
 				}
-				m->capacity_bytes = capacity;
+				m->capacity_bytes = a->capacity_bytes;
 				changed = true;
 			}
+			/* what it says now: a bad or absent address is no address */
+			snprintf(m->admin, sizeof(m->admin), "%s", a->admin);
+			if (a->admin_bad && !m->admin_bad_logged)
+				lota_log_warn("cluster: member %s advertises an admin address that is "
+				              "not HOST:PORT (\"%s\"): ignored",
+				              m->id, a->admin_raw);
+			m->admin_bad_logged = a->admin_bad;
 		} else if (m->up && ++m->misses >= LOTAD_CLUSTER_MISSES) {
 			m->up = false;
 			m->since_s = time(NULL);
@@ -337,7 +369,7 @@ static size_t json_str(char *out, size_t cap, const char *s)
 
 char *lotad_cluster_json(lotad_cluster *c, size_t *len)
 {
-	size_t cap = 256 + LOTAD_CLUSTER_MAX_MEMBERS * 1400;
+	size_t cap = 256 + LOTAD_CLUSTER_MAX_MEMBERS * (1400 + 16 + LOTAD_CLUSTER_ADMIN_MAX);
 	char *out = malloc(cap);
 	if (!out)
 		return NULL;
@@ -366,9 +398,17 @@ char *lotad_cluster_json(lotad_cluster *c, size_t *len)
 		o += (size_t)snprintf(out + o, cap - o,
 		                      ",\"state\":\"%s\",\"since\":%" PRId64 ",\"weight\":%" PRIu64
 		                      ",\"cache_used_bytes\":%" PRIu64
-		                      ",\"cache_capacity_bytes\":%" PRIu64 ",\"self\":%s}",
+		                      ",\"cache_capacity_bytes\":%" PRIu64 ",\"self\":%s",
 		                      m->up ? "up" : "down", m->since_s, m->capacity_bytes,
 		                      m->used_bytes, m->capacity_bytes, m->self ? "true" : "false");
+		/* the admin address: this node's own, another's as it last advertised it */
+		const char *admin = m->self ? c->cfg.admin_advertise : m->admin;
+		o += (size_t)snprintf(out + o, cap - o, ",\"admin\":");
+		if (admin[0])
+			o += json_str(out + o, cap - o, admin);
+		else
+			o += (size_t)snprintf(out + o, cap - o, "null");
+		o += (size_t)snprintf(out + o, cap - o, "}");
 	}
 	pthread_mutex_unlock(&c->lock);
 	o += (size_t)snprintf(out + o, cap - o, "]}\n");

@@ -4,6 +4,8 @@
  * the member's cache figures, which are its placement weight) or a miss; with
  * --peers-dns it re-resolves the name every refresh period first, adding the new
  * addresses as members (down until they answer) and dropping the ones that left.
+ * The answer also names the member's admin address (X-Lota-Peer-Admin, HOST:PORT), checked
+ * here: a bad one is left out (GET /cluster then shows none), never copied.
  *
  * One member at a time, each bounded by min(peer_timeout, the probe period), so one dead
  * member slows a round but never stops it; a member that refuses connections costs
@@ -25,8 +27,27 @@
 #include "cluster/cluster-internal.h"
 #include "util/clock.h"
 
-/* Ask one member for its health. Returns 0 and its figures, or a negative code. */
-static int probe_one(lotad_cluster *c, const member *m, uint64_t *used, uint64_t *cap)
+/* The admin address of a health answer into a (a->admin "" when there is none; a bad
+ * one is left out, a->admin_bad set, and its start kept escaped for the log). */
+static void read_admin(const lota_http_response *r, lotad_probe_answer *a)
+{
+	const lota_http_header *h = lota_http_find_header(
+	    r->headers, r->num_headers, LOTAD_PEER_H_ADMIN, strlen(LOTAD_PEER_H_ADMIN));
+	a->admin[0] = 0;
+	if (!h || lotad_cluster_admin_parse(h->value, a->admin, sizeof(a->admin)) == 0)
+		return;
+	a->admin_bad = true;
+	size_t o = 0;
+	for (size_t i = 0; i < h->value.len && o + 5 < sizeof(a->admin_raw); i++) {
+		unsigned char ch = (unsigned char)h->value.ptr[i];
+		o += (size_t)snprintf(a->admin_raw + o, sizeof(a->admin_raw) - o,
+		                      ch > 0x20 && ch < 0x7f && ch != '\\' && ch != '"' ? "%c" : "\\x%02x", ch);
+	}
+	a->admin_raw[o] = 0;
+}
+
+/* Ask one member for its health. Returns 0 and what it answered, or a negative code. */
+static int probe_one(lotad_cluster *c, const member *m, lotad_probe_answer *a)
 {
 	uint64_t t =
 	    c->cfg.timeout_ms < LOTAD_CLUSTER_PROBE_MS ? c->cfg.timeout_ms : LOTAD_CLUSTER_PROBE_MS;
@@ -51,10 +72,11 @@ static int probe_one(lotad_cluster *c, const member *m, uint64_t *used, uint64_t
 		rc = lotad_peer_read_response(&w, head, sizeof(head), &have, &r, h, 32);
 		if (rc > 0) {
 			rc = r.status == 200 ? 0 : -EPROTO;
-			*cap = lotad_peer_header_u64(r.headers, r.num_headers,
-			                             "X-Lota-Peer-Capacity", 0);
-			*used =
+			a->capacity_bytes = lotad_peer_header_u64(r.headers, r.num_headers,
+			                                          "X-Lota-Peer-Capacity", 0);
+			a->used_bytes =
 			    lotad_peer_header_u64(r.headers, r.num_headers, "X-Lota-Peer-Used", 0);
+			read_admin(&r, a);
 			const lota_http_header *id = lota_http_find_header(
 			    r.headers, r.num_headers, LOTA_PEER_H_NODE, strlen(LOTA_PEER_H_NODE));
 			/* a static member must be the node it is named after (a DNS member's id
@@ -162,12 +184,12 @@ void *lotad_cluster__probe_main(void *arg)
 				break;
 			if (m.self)
 				continue;
-			uint64_t used = 0, cap = 0;
-			int rc = probe_one(c, &m, &used, &cap);
+			lotad_probe_answer a = {0};
+			int rc = probe_one(c, &m, &a);
 			if (rc < 0)
 				lota_log_debug("cluster: probe of %s failed: %s", m.id,
 				               lota_strerror(rc));
-			lotad_cluster__probe_result(c, m.id, rc == 0, used, cap);
+			lotad_cluster__probe_result(c, m.id, rc == 0 ? &a : NULL);
 		}
 		uint64_t spent = lotad_mono_ms() - start;
 		if (spent < LOTAD_CLUSTER_PROBE_MS) {

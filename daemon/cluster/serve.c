@@ -3,7 +3,8 @@
  * connection (at most LOTAD_CLUSTER_MAX_CONNS threads of the cluster), answering signed
  * requests of members:
  *
- *   GET /peer/health   200 with this node's id and cache figures (its weight)
+ *   GET /peer/health   200 with this node's id, cache figures (its weight) and admin
+ *                      address (X-Lota-Peer-Admin, when it has one to advertise)
  *   GET /peer/extent   the byte range (Range, inside the extent) of the extent named by
  *                      X-Lota-Peer-Extent, from this node's store; while the extent is
  *                      being filled the bytes are sent as the fill grows. A miss is
@@ -235,11 +236,14 @@ static int answer_health(pconn *pc)
 	lotad_cluster *c = pc->c;
 	uint64_t used, cap;
 	lotad_cluster__own_figures(c, &used, &cap);
-	char extra[512];
-	snprintf(extra, sizeof(extra),
-	         LOTA_PEER_H_NODE
-	         ": %s\r\nX-Lota-Peer-Capacity: %llu\r\nX-Lota-Peer-Used: %llu\r\n",
-	         c->cfg.node_id, (unsigned long long)cap, (unsigned long long)used);
+	char extra[768]; /* the id (255 bytes), two numbers and the admin address fit */
+	int n = snprintf(extra, sizeof(extra),
+	                 LOTA_PEER_H_NODE
+	                 ": %s\r\nX-Lota-Peer-Capacity: %llu\r\nX-Lota-Peer-Used: %llu\r\n",
+	                 c->cfg.node_id, (unsigned long long)cap, (unsigned long long)used);
+	if (c->cfg.admin_advertise[0])
+		snprintf(extra + n, sizeof(extra) - (size_t)n, LOTAD_PEER_H_ADMIN ": %s\r\n",
+		         c->cfg.admin_advertise);
 	return send_simple(pc, 200, "OK", extra, false);
 }
 

@@ -318,6 +318,30 @@ typedef struct lota_client_node {
 LOTA_API int lota_client_cluster(lota_client *c, const char *admin_url, lota_client_node *nodes,
                                  size_t cap, lota_client_error *err) LOTA_WUR;
 
+/*
+ * A cluster node with its admin endpoint, as lotad's GET /cluster gives it. (A struct of
+ * its own: lota_client_node's layout is fixed, see lota/common.h.)
+ */
+typedef struct lota_client_member {
+	lota_client_node node;
+	/* host:port of its admin listener as the member advertises it (http://<admin>/ has
+	 * its /metrics), "" when not known (a member down since before it ever answered, or
+	 * one without an admin listener) */
+	char admin[264];
+	/* admin is a loopback address (127.0.0.0/8, ::1, localhost): only a client on that
+	 * member's own host reaches it */
+	bool admin_loopback;
+} lota_client_member;
+
+/*
+ * lota_client_cluster with each member's admin endpoint: the members from the admin
+ * endpoint admin_url (NULL: the handle's) into members[0..cap). Returns the number of
+ * members (only cap are written) or the errors of lota_client_cluster.
+ */
+LOTA_API int lota_client_cluster_members(lota_client *c, const char *admin_url,
+                                         lota_client_member *members, size_t cap,
+                                         lota_client_error *err) LOTA_WUR;
+
 /* What one node's admin /metrics says of its cache (sums over every series of a name;
  * 0 for a series the node does not print). */
 typedef struct lota_client_node_stats {

@@ -31,8 +31,9 @@
  * lota_aws_credentials_entry), caller-owned state
  * (lota_http_chunked) and key-table entries (lota_config_key); the client's results
  * (lota_client_error, lota_object_info, lota_list_entry, lota_client_node,
- * lota_client_node_stats). Their layout is fixed for the SONAME: growing one takes a new
- * function or a new major version.
+ * lota_client_member, lota_client_node_stats). Their layout is fixed for the SONAME:
+ * growing one takes a new function or a new major version (lota_client_member, with
+ * lota_client_cluster_members, is lota_client_node grown so).
  */
 #ifndef LOTA_COMMON_H
 #define LOTA_COMMON_H

@@ -13,6 +13,9 @@
 # - `lota cluster` lists every member with its state, cache use and hit rate (each node's
 #   /metrics); after a SIGKILL the dead member shows down, its admin URL is named on
 #   stderr (exit 1), and owner() never names it.
+# - every node's /cluster names each member's admin address (the port it listens on), and
+#   `lota cluster` given one admin URL (or --admin-url) reports every node's counters
+#   through them; with a member dead it says that member's admin endpoint does not answer.
 # - example_locality reads first exactly the objects whose extent the node it asks owns.
 # shellcheck source=lib.sh disable=SC2317 # (helpers run through check)
 . "$(dirname "$0")/lib.sh"
@@ -166,6 +169,26 @@ want=$(awk -v h="$hits" -v m="$misses" 'BEGIN { printf "%.1f%%", 100 * h / (h + 
 check_eq "node a's hit rate from its /metrics" "$want" "$rate"
 check_contains "per-node counters" "$(admin b): hits" "$out"
 
+# --- each member's admin address: every node's /cluster names it (the port it listens
+# on), so that lota cluster given ONE admin URL reports every node's counters
+for n in a b c; do
+	got=$(curl -sf -m 5 "$(admin "$n")/cluster" | /usr/bin/python3 -c '
+import json, sys
+print(" ".join("%s=%s" % (m["id"], m.get("admin")) for m in json.load(sys.stdin)["members"]))')
+	check_eq "$n's /cluster names every member's admin address" \
+		"a=127.0.0.1:${APORT[a]} b=127.0.0.1:${APORT[b]} c=127.0.0.1:${APORT[c]}" "$got"
+done
+out=$(timeout 60 "$LOTA" cluster "$(admin b)")
+check_eq "lota cluster with b's admin URL alone exits 0" 0 $?
+for n in a b c; do
+	check_contains "... reports $n's counters" "$(admin "$n"): hits" "$out"
+done
+rate=$(echo "$out" | awk '$1 == "a" { print $NF }')
+check_eq "... node a's hit rate from its /metrics" "$want" "$rate"
+check_eq "... and no member without one" "" "$(echo "$out" | grep 'hit rate unknown')"
+out=$(L c cluster)
+check_contains "lota cluster with --admin-url alone reports a's counters" "$(admin a): hits" "$out"
+
 # --- the locality-aware example reads what its node owns first
 declare -A LOCAL=()
 for i in 1 2 3 4 5 6; do
@@ -198,6 +221,11 @@ check_eq "lota cluster exits 1 when a node's admin endpoint does not answer" 1 $
 check_contains "... naming it" "$(admin c)" "$(cat "$W/err")"
 check_contains "... still listing a up" "up" "$(echo "$out" | awk '$1 == "a"')"
 check_contains "... and c down" "down" "$(echo "$out" | awk '$1 == "c"')"
+out=$(timeout 60 "$LOTA" cluster "$(admin a)")
+check_eq "lota cluster with a's admin URL alone exits 0 with c down" 0 $?
+check_contains "... says c's admin endpoint does not answer" \
+	"c: hit rate unknown: its admin endpoint $(admin c) does not answer" "$out"
+check_contains "... still reports b's counters" "$(admin b): hits" "$out"
 for off in 0 $((16 * MiB)) $((32 * MiB)); do
 	o=$(L a owner "s3://$B/x.bin" --offset "$off" | awk '{ print $4 }')
 	want=$("$LOTA" owner --node a --node b --bucket "$B" --key x.bin --etag "$ETAG" \

@@ -986,11 +986,15 @@ static void test_delete_batch_control_chars(void)
 static const char cluster_json[] =
     "{\"node\":\"n1\",\"members\":["
     "{\"id\":\"n1\",\"address\":\"10.0.0.1:8080\",\"state\":\"up\",\"since\":1,\"weight\":1,"
-    "\"cache_used_bytes\":5,\"cache_capacity_bytes\":100,\"self\":true,\"extra\":[1]},"
-    "{\"id\":\"n2\",\"address\":\"10.0.0.2:8080\",\"state\":\"up\",\"weight\":2},"
-    "{\"id\":\"n3\",\"address\":\"10.0.0.3:8080\",\"state\":\"down\",\"weight\":1},"
+    "\"cache_used_bytes\":5,\"cache_capacity_bytes\":100,\"self\":true,\"extra\":[1],"
+    "\"admin\":\"10.0.0.1:9090\"},"
+    "{\"id\":\"n2\",\"address\":\"10.0.0.2:8080\",\"state\":\"up\",\"weight\":2,"
+    "\"admin\":\"127.0.0.1:9090\"},"
+    "{\"id\":\"n3\",\"address\":\"10.0.0.3:8080\",\"state\":\"down\",\"weight\":1,"
+    "\"admin\":null},"
     /* up, but no capacity known yet: lotad leaves it out of its placement */
-    "{\"id\":\"n4\",\"address\":\"10.0.0.4:8080\",\"state\":\"up\",\"weight\":0}]}";
+    "{\"id\":\"n4\",\"address\":\"10.0.0.4:8080\",\"state\":\"up\",\"weight\":0,"
+    "\"admin\":\"a b:1\"}]}";
 
 static const char metrics_page[] =
     "# HELP lota_cache_hits_total GET/HEAD requests answered from the cache.\n"
@@ -1048,6 +1052,22 @@ static void test_prestage_owner_cluster(void)
 	CU_ASSERT(nodes[0].self && nodes[0].up && !nodes[2].up);
 	CU_ASSERT_EQUAL(nodes[0].cache_used_bytes, 5);
 	CU_ASSERT_EQUAL(nodes[1].weight, 2.0);
+	/* with each member's admin address: as advertised, none when null or not HOST:PORT */
+	lota_client_member mem[4];
+	CU_ASSERT_EQUAL(lota_client_cluster_members(c, NULL, mem, 4, &e), 4);
+	CU_ASSERT_EQUAL(lota_client_cluster_members(c, NULL, mem, 2, &e), 4);
+	CU_ASSERT_STRING_EQUAL(mem[0].node.id, "n1");
+	CU_ASSERT(mem[0].node.self && mem[0].node.up && mem[1].node.weight == 2.0);
+	CU_ASSERT_STRING_EQUAL(mem[0].admin, "10.0.0.1:9090");
+	CU_ASSERT(!mem[0].admin_loopback);
+	CU_ASSERT_STRING_EQUAL(mem[1].admin, "127.0.0.1:9090");
+	CU_ASSERT(mem[1].admin_loopback);
+	CU_ASSERT_EQUAL(lota_client_cluster_members(c, NULL, mem, 4, &e), 4);
+	CU_ASSERT_STRING_EQUAL(mem[2].admin, "");
+	CU_ASSERT_STRING_EQUAL(mem[3].admin, "");
+	CU_ASSERT(!mem[3].admin_loopback);
+	CU_ASSERT_EQUAL(lota_client_cluster_members(c, NULL, NULL, 4, &e), -EINVAL);
+	CU_ASSERT_EQUAL(lota_client_cluster_members(c, "ftp://x", mem, 4, &e), LOTA_E_CLIENT_URI);
 	lota_client_node_stats ns;
 	CU_ASSERT_EQUAL(lota_client_node_stats_get(c, NULL, &ns, &e), 0);
 	CU_ASSERT_EQUAL(ns.cache_hits, 30);

@@ -5,7 +5,9 @@
  * the peer port gets a 403 and no body, and a member that stops is seen down after three
  * missed probes (waited for against a deadline, never for a fixed time); members from a
  * DNS name (localhost) with this node recognised by its address; the peer TLS key file's
- * checks and a certificate file that is not one refused with its key.
+ * checks and a certificate file that is not one refused with its key; the admin address
+ * a node advertises (from its keys) and how a member's is read (HOST:PORT only, a bad
+ * one left out of GET /cluster).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -15,6 +17,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <lota/config.h>
 
 #include "cluster/cluster-internal.h"
 #include "cluster/cluster.h"
@@ -34,6 +38,47 @@ static void test_parse_member(void)
 	const char *bad[] = {"=h:1", "a=h", "a=h:0", "a b=h:1", "a=:1", "a=h:70000", "a", ""};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CU_ASSERT_EQUAL(lotad_cluster_parse_member(bad[i], &m), -EINVAL);
+}
+
+/* An admin address a member advertises: HOST:PORT only, anything else refused (and
+ * never copied). */
+static void test_admin_parse(void)
+{
+	char out[LOTAD_CLUSTER_ADMIN_MAX + 1];
+	const char *good[] = {"127.0.0.1:9090", "node-1.example.com:80", "[::1]:9090",
+	                      "[fd00::1:2]:1", "h:65535"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		CU_ASSERT_EQUAL(lotad_cluster_admin_parse((lota_str){good[i], strlen(good[i])}, out,
+		                                          sizeof(out)),
+		                0);
+		CU_ASSERT_STRING_EQUAL(out, good[i]);
+	}
+	const char *bad[] = {"",           "h",          "h:0",          "h:65536",
+	                     ":9090",      "[]:1",       "h :1",         "h:1 ",
+	                     "h\r\nX: y:1", "h\"x:1",      "h\\x:1",        "h/x:1",
+	                     "[::1]x:1",   "[::g]:1",    "h_x:1",        "http://h:1",
+	                     "h:1:2",      "\x80h:1",    "[::1:1"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(out, 'z', sizeof(out));
+		CU_ASSERT_EQUAL(lotad_cluster_admin_parse((lota_str){bad[i], strlen(bad[i])}, out,
+		                                          sizeof(out)),
+		                -EINVAL);
+		CU_ASSERT_EQUAL(out[0], 0);
+	}
+	/* the length: a host of 255 bytes and a port fit, one more byte does not */
+	char big[LOTAD_CLUSTER_ADMIN_MAX + 8];
+	memset(big, 'h', 255);
+	memcpy(big + 255, ":65535", 7);
+	CU_ASSERT_EQUAL(lotad_cluster_admin_parse((lota_str){big, strlen(big)}, out, sizeof(out)),
+	                0);
+	memset(big, 'h', 256);
+	memcpy(big + 256, ":65535", 7);
+	CU_ASSERT_EQUAL(lotad_cluster_admin_parse((lota_str){big, strlen(big)}, out, sizeof(out)),
+	                -EINVAL);
+	/* a view, not a string: the bytes after len are not read */
+	CU_ASSERT_EQUAL(lotad_cluster_admin_parse((lota_str){"h:12 junk", 4}, out, sizeof(out)), 0);
+	CU_ASSERT_STRING_EQUAL(out, "h:12");
+	CU_ASSERT_EQUAL(lotad_cluster_admin_parse((lota_str){"h:12", 4}, out, 4), -EINVAL);
 }
 
 static char dir[512];
@@ -149,10 +194,18 @@ static void test_two_nodes(void)
 	CU_ASSERT_FATAL(pa > 0 && pb > 0 && pa != pb);
 	config(&ca, "a", pa, pb);
 	config(&cb, "b", pa, pb);
+	snprintf(ca.admin_advertise, sizeof(ca.admin_advertise), "a.example:9091");
+	snprintf(cb.admin_advertise, sizeof(cb.admin_advertise), "127.0.0.1:9092");
 	char err[256];
 	lotad_cluster *a = lotad_cluster_new(&ca, NULL, err, sizeof(err));
 	lotad_cluster *b = lotad_cluster_new(&cb, NULL, err, sizeof(err));
 	CU_ASSERT_FATAL(a && b);
+	/* before b ever answered: a's own admin address, none for b */
+	size_t len;
+	char *j = lotad_cluster_json(a, &len);
+	CU_ASSERT(j && strstr(j, "\"self\":true,\"admin\":\"a.example:9091\"}"));
+	CU_ASSERT(j && strstr(j, "\"self\":false,\"admin\":null}"));
+	free(j);
 	/* a second cluster on a's peer port cannot bind it */
 	CU_ASSERT_PTR_NULL(lotad_cluster_new(&ca, NULL, err, sizeof(err)));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot listen"));
@@ -160,8 +213,9 @@ static void test_two_nodes(void)
 	CU_ASSERT_EQUAL(lotad_cluster_start(b), 0);
 	CU_ASSERT(wait_b(a, "up", 10000));
 	CU_ASSERT_EQUAL(lotad_cluster_members_up(a), 2);
-	size_t len;
-	char *j = lotad_cluster_json(a, &len);
+	j = lotad_cluster_json(a, &len);
+	/* b's admin address, from its health answer */
+	CU_ASSERT(j && strstr(j, "\"self\":false,\"admin\":\"127.0.0.1:9092\"}"));
 	CU_ASSERT(j && strncmp(j, "{\"node\":\"a\",\"extent_size_bytes\":", 32) == 0);
 	CU_ASSERT(j && strstr(j, ",\"members\":[{\"id\":"));
 	CU_ASSERT(j && strstr(j, "\"self\":true") && strstr(j, "\"self\":false"));
@@ -200,6 +254,114 @@ static void test_two_nodes(void)
 	CU_ASSERT(wait_b(a, "down", 10000));
 	CU_ASSERT_EQUAL(lotad_cluster_members_up(a), 1);
 	lotad_cluster_free(a);
+}
+
+/* A member that advertises an admin address that is not HOST:PORT (here one with a
+ * quote, which copied into JSON would end the string) is up, with no admin address. */
+static void test_bad_admin(void)
+{
+	static lotad_cluster_config ca, cb;
+	int pa = free_port(), pb = free_port();
+	CU_ASSERT_FATAL(pa > 0 && pb > 0 && pa != pb);
+	config(&ca, "a", pa, pb);
+	config(&cb, "b", pa, pb);
+	snprintf(cb.admin_advertise, sizeof(cb.admin_advertise), "b\",\"x\":\"y:1");
+	char err[256];
+	lotad_cluster *a = lotad_cluster_new(&ca, NULL, err, sizeof(err));
+	lotad_cluster *b = lotad_cluster_new(&cb, NULL, err, sizeof(err));
+	CU_ASSERT_FATAL(a && b);
+	CU_ASSERT_EQUAL(lotad_cluster_start(a), 0);
+	CU_ASSERT_EQUAL(lotad_cluster_start(b), 0);
+	CU_ASSERT(wait_b(a, "up", 10000));
+	size_t len;
+	char *j = lotad_cluster_json(a, &len);
+	CU_ASSERT(j && strstr(j, "\"self\":false,\"admin\":null}"));
+	CU_ASSERT(j && !strstr(j, "\"x\""));
+	/* a, which advertises none, is shown so by itself */
+	CU_ASSERT(j && strstr(j, "\"self\":true,\"admin\":null}"));
+	free(j);
+	lotad_cluster_free(b);
+	lotad_cluster_free(a);
+}
+
+/* The admin address this node advertises, from lotad's keys (config.c): admin_advertise
+ * when given (checked), else admin_listen's, with this node's peer host in place of an
+ * address of all; a loopback listener as it is; none without an admin listener. */
+static const lota_config_key keys[] = {
+    {.name = "node_id", .type = LOTA_CONFIG_STRING},
+    {.name = "peer_listen", .type = LOTA_CONFIG_STRING},
+    {.name = "peer", .type = LOTA_CONFIG_LIST},
+    {.name = "peers_dns", .type = LOTA_CONFIG_STRING},
+    {.name = "peers_refresh", .type = LOTA_CONFIG_DURATION, .def = "10s"},
+    {.name = "cluster_secret_file", .type = LOTA_CONFIG_STRING},
+    {.name = "peer_timeout", .type = LOTA_CONFIG_DURATION, .def = "5s"},
+    {.name = "peer_readahead", .type = LOTA_CONFIG_INT, .def = "2"},
+    {.name = "peer_tls_cert", .type = LOTA_CONFIG_STRING},
+    {.name = "peer_tls_key", .type = LOTA_CONFIG_STRING},
+    {.name = "peer_tls_ca", .type = LOTA_CONFIG_STRING},
+    {.name = "admin_listen", .type = LOTA_CONFIG_STRING},
+    {.name = "admin_advertise", .type = LOTA_CONFIG_STRING},
+};
+
+/* lotad_cluster_configure over the flags args (NULL-terminated) and a node a of peers a and
+ * b; returns its result, the advertised address in out. */
+static int configure(const char *secret, const char *const *args, lotad_cluster_config *out)
+{
+	char *argv[16] = {"lotad", "--node-id", "a", "--cluster-secret-file", (char *)secret};
+	int argc = 5;
+	for (; *args && argc < 15; args++)
+		argv[argc++] = (char *)*args;
+	lota_config *cfg = lota_config_new(keys, sizeof(keys) / sizeof(keys[0]));
+	CU_ASSERT_FATAL(cfg != NULL);
+	bool help = false;
+	int rc = lota_config_parse_args(cfg, argc, argv, NULL, &help, NULL);
+	CU_ASSERT_EQUAL(rc, 0);
+	if (rc == 0)
+		rc = lotad_cluster_configure(cfg, "http://127.0.0.1:9", 1 << 20, out);
+	lota_config_free(cfg);
+	return rc;
+}
+
+static void test_admin_config(void)
+{
+	CU_ASSERT_FATAL(lota_unit_tmpdir("lota-cluster", dir, sizeof(dir)));
+	char secret[600];
+	snprintf(secret, sizeof(secret), "%s", file_of("secret", 32, 0600));
+	static lotad_cluster_config out;
+#define PEERS "--peer", "a=10.1.2.3:7000", "--peer", "b=10.1.2.4:7000"
+	struct {
+		const char *args[12];
+		const char *want;
+	} ok[] = {
+	    {{"--peer-listen", "0.0.0.0:7000", PEERS, "--admin-listen", "127.0.0.1:9090"},
+	     "127.0.0.1:9090"},
+	    {{"--peer-listen", "0.0.0.0:7000", PEERS, "--admin-listen", "0.0.0.0:9090"},
+	     "10.1.2.3:9090"},
+	    {{"--peer-listen", "0.0.0.0:7000", PEERS, "--admin-listen", ":9090"}, "10.1.2.3:9090"},
+	    {{"--peer-listen", "[::]:7000", "--peer", "a=[fd00::1]:7000", "--admin-listen",
+	      "[::]:9090"},
+	     "[fd00::1]:9090"},
+	    {{"--peer-listen", "10.1.2.3:7000", PEERS, "--admin-listen", "0.0.0.0:9090",
+	      "--admin-advertise", "n1.example:80"},
+	     "n1.example:80"},
+	    {{"--peer-listen", "10.1.2.3:7000", PEERS}, ""},
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		CU_ASSERT_EQUAL(configure(secret, ok[i].args, &out), 0);
+		CU_ASSERT_STRING_EQUAL(out.admin_advertise, ok[i].want);
+	}
+	const char *bad[][12] = {
+	    {"--peer-listen", "10.1.2.3:7000", PEERS, "--admin-listen", "0.0.0.0:9090",
+	     "--admin-advertise", "n1 example:80"},
+	    {"--peer-listen", "10.1.2.3:7000", PEERS, "--admin-listen", "0.0.0.0:9090",
+	     "--admin-advertise", "n1.example"},
+	    {"--peer-listen", "10.1.2.3:7000", PEERS, "--admin-advertise", "n1.example:80"},
+	    {"--admin-advertise", "n1.example:80"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CU_ASSERT_EQUAL(configure(secret, bad[i], &out), -1);
+#undef PEERS
+	lota_unit_rmtree(dir);
 }
 
 /* --peers-dns: the members are the name's addresses, a member's id is its address, and
@@ -265,6 +427,9 @@ int main(void)
 {
 	CU_TestInfo tests[] = {
 	    {"--peer ID=HOST:PORT", test_parse_member},
+	    {"an advertised admin address is HOST:PORT", test_admin_parse},
+	    {"the admin address a node advertises", test_admin_config},
+	    {"a member's bad admin address is left out", test_bad_admin},
 	    {"cluster secret file checks", test_secret},
 	    {"two members probe each other", test_two_nodes},
 	    {"members from a DNS name", test_dns},
