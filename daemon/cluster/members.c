@@ -177,9 +177,10 @@ void lotad_cluster__probe_result(lotad_cluster *c, const char *id, const lotad_p
 			/* what it says now: a bad or absent address is no address */
 			snprintf(m->admin, sizeof(m->admin), "%s", a->admin);
 			if (a->admin_bad && !m->admin_bad_logged)
-				lota_log_warn("cluster: member %s advertises an admin address that is "
-				              "not HOST:PORT (\"%s\"): ignored",
-				              m->id, a->admin_raw);
+				lota_log_warn(
+				    "cluster: member %s advertises an admin address that is "
+				    "not HOST:PORT (\"%s\"): ignored",
+				    m->id, a->admin_raw);
 			m->admin_bad_logged = a->admin_bad;
 		} else if (m->up && ++m->misses >= LOTAD_CLUSTER_MISSES) {
 			m->up = false;

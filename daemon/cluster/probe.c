@@ -40,8 +40,9 @@ static void read_admin(const lota_http_response *r, lotad_probe_answer *a)
 	size_t o = 0;
 	for (size_t i = 0; i < h->value.len && o + 5 < sizeof(a->admin_raw); i++) {
 		unsigned char ch = (unsigned char)h->value.ptr[i];
-		o += (size_t)snprintf(a->admin_raw + o, sizeof(a->admin_raw) - o,
-		                      ch > 0x20 && ch < 0x7f && ch != '\\' && ch != '"' ? "%c" : "\\x%02x", ch);
+		o += (size_t)snprintf(
+		    a->admin_raw + o, sizeof(a->admin_raw) - o,
+		    ch > 0x20 && ch < 0x7f && ch != '\\' && ch != '"' ? "%c" : "\\x%02x", ch);
 	}
 	a->admin_raw[o] = 0;
 }

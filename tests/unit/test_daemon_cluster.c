@@ -53,16 +53,15 @@ static void test_admin_parse(void)
 		                0);
 		CU_ASSERT_STRING_EQUAL(out, good[i]);
 	}
-	const char *bad[] = {"",           "h",          "h:0",          "h:65536",
-	                     ":9090",      "[]:1",       "h :1",         "h:1 ",
-	                     "h\r\nX: y:1", "h\"x:1",      "h\\x:1",        "h/x:1",
-	                     "[::1]x:1",   "[::g]:1",    "h_x:1",        "http://h:1",
-	                     "h:1:2",      "\x80h:1",    "[::1:1"};
+	const char *bad[] = {"",           "h",     "h:0",      "h:65536",     ":9090",
+	                     "[]:1",       "h :1",  "h:1 ",     "h\r\nX: y:1", "h\"x:1",
+	                     "h\\x:1",     "h/x:1", "[::1]x:1", "[::g]:1",     "h_x:1",
+	                     "http://h:1", "h:1:2", "\x80h:1",  "[::1:1"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(out, 'z', sizeof(out));
-		CU_ASSERT_EQUAL(lotad_cluster_admin_parse((lota_str){bad[i], strlen(bad[i])}, out,
-		                                          sizeof(out)),
-		                -EINVAL);
+		CU_ASSERT_EQUAL(
+		    lotad_cluster_admin_parse((lota_str){bad[i], strlen(bad[i])}, out, sizeof(out)),
+		    -EINVAL);
 		CU_ASSERT_EQUAL(out[0], 0);
 	}
 	/* the length: a host of 255 bytes and a port fit, one more byte does not */
