@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# test_cluster_foreign_keys.sh - reads signed with a key lotad does not hold, through a
+# cluster of two lotads on 127.0.0.1 (docs/architecture.md §9.4: such reads are cached by
+# the node that took them, and authorized by the upstream every time, on every node).
+#
+# Both nodes hold alice's key only; bob's programs sign for radosgw's own endpoint and
+# connect to a node (curl --connect-to, as the shim or eBPF would redirect them).
+#   - bob's private 3-extent object read through a: a miss, then a hit that radosgw
+#     authorized (its 304), bytes exact; then through b: b's own miss and hit. Nothing of
+#     it crosses the peer port (no peer bytes on either node), and each node filled the
+#     object from the upstream once (radosgw's log: two 200s of bob's GET, the others 304).
+#   - attacks on the copies both nodes now hold: alice (a key both nodes hold, no grant),
+#     anonymous, bob's key with a wrong secret, an unknown key: 403 on each node, no byte
+#     of the object, nothing served from the cache meanwhile.
+#   - a range across extents through b is a hit, byte-exact; an overwrite made at radosgw
+#     is seen by the next read on each node.
+# shellcheck source=lib.sh disable=SC2317 # (helpers run through check)
+. "$(dirname "$0")/lib.sh"
+[ "${LOTA_TEST_DIRECT:-0}" = 1 ] && it_skip "lotad-specific test (LOTA_TEST_DIRECT=1)"
+it_require_rgw
+it_require_cmd curl
+
+MiB=$((1024 * 1024))
+SECRET=$IT_DIR/cluster.secret
+head -c 32 /dev/urandom >"$SECRET"
+chmod 600 "$SECRET"
+W=$IT_DIR/work
+mkdir -p "$W"
+B=lota-cfk
+RND=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+MARK=LOTA-CLUSTER-FOREIGN-$RND
+SERVED_CACHE='lota_bytes_served_total{source="cache"}'
+SERVED_PEER='lota_bytes_served_total{source="peer"}'
+
+read -r PA PB LB <<<"$(it_free_ports)"
+read -r AB _ _ <<<"$(it_free_ports)"
+CL=(--peer "a=127.0.0.1:$PA" --peer "b=127.0.0.1:$PB" --cluster-secret-file "$SECRET"
+	--peer-timeout 2s --extent-size 1MiB --min-object-size 1MiB --workers 2)
+IT_LOTAD_ARGS=(--node-id a --peer-listen "127.0.0.1:$PA" --cache-dir "$IT_DIR/cache-a:1GiB"
+	"${CL[@]}")
+it_setup
+UP=http://127.0.0.1:$RGW_PORT
+
+# Both nodes with alice's key only: bob's is foreign to them.
+cat >"$W/creds-alice" <<EOF
+[alice]
+aws_access_key_id = $RGW_ALICE_ACCESS
+aws_secret_access_key = $RGW_ALICE_SECRET
+EOF
+chmod 600 "$W/creds-alice"
+IT_LOTAD_CREDENTIALS=$W/creds-alice
+lotad_restart
+
+declare -A LPORT=([a]=$IT_LOTAD_PORT [b]=$LB)
+declare -A APORT=([a]=$IT_LOTAD_ADMIN_PORT [b]=$AB)
+BPID=
+"$(it_lotad_bin)" --listen "127.0.0.1:$LB" --upstream "$UP" --credentials "$W/creds-alice" \
+	--admin-listen "127.0.0.1:$AB" --endpoint-name localhost --node-id b \
+	--peer-listen "127.0.0.1:$PB" --cache-dir "$IT_DIR/cache-b:1GiB" "${CL[@]}" \
+	>>"$IT_DIR/lotad-b.log" 2>&1 </dev/null &
+BPID=$!
+stop_b() {
+	[ -n "$BPID" ] || return 0
+	kill -TERM "$BPID" 2>/dev/null
+	wait "$BPID" 2>/dev/null
+	return 0
+}
+it_at_exit stop_b
+it_wait_for 20 curl -sf -m 2 -o /dev/null "http://127.0.0.1:$AB/healthz" ||
+	it_die "lotad b did not start (see $IT_DIR/lotad-b.log)"
+
+metric() { # NODE SERIES: its value (0 when not printed yet)
+	curl -sf -m 5 "http://127.0.0.1:${APORT[$1]}/metrics" |
+		awk -v s="$2" '$1 == s { v = $2 } END { printf "%.0f\n", v }'
+}
+both_up() {
+	local n
+	for n in a b; do
+		curl -sf -m 5 "http://127.0.0.1:${APORT[$n]}/cluster" | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+sys.exit(0 if all(m["state"] == "up" for m in d["members"]) and len(d["members"]) == 2 else 1)' ||
+			return 1
+	done
+}
+check "a and b see each other up" it_wait_for 20 both_up
+
+hdr() { tr -d '\r' <"$W/hdr" | sed -n "s/^$1: //Ip" | tail -n 1; }
+sig() { # PROFILE: curl's --aws-sigv4 arguments in SIG
+	it_keys "$1"
+	SIG=(--aws-sigv4 "aws:amz:$RGW_REGION:s3" --user "$IT_AK:$IT_SK"
+		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
+}
+direct() { # PROFILE CURL_ARGS...: straight to radosgw
+	sig "$1"
+	timeout 60 curl -sS "${SIG[@]}" "${@:2}"
+}
+# req NODE PROFILE|anonymous|wrong|unknown CURL_ARGS...: a request for radosgw's endpoint
+# connected to NODE; status in ST, x-lota-cache in XC, body $W/body, head $W/hdr.
+req() {
+	local n=$1 p=$2 a=()
+	shift 2
+	: >"$W/body"
+	: >"$W/hdr"
+	case $p in
+	anonymous) ;;
+	wrong) a=(--aws-sigv4 "aws:amz:$RGW_REGION:s3" --user "$RGW_BOB_ACCESS:$IT_WRONG_SECRET"
+		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD") ;;
+	unknown) a=(--aws-sigv4 "aws:amz:$RGW_REGION:s3" --user "$IT_UNKNOWN_ACCESS:$IT_UNKNOWN_SECRET"
+		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD") ;;
+	*)
+		sig "$p"
+		a=("${SIG[@]}")
+		;;
+	esac
+	ST=$(timeout 60 curl -s "${a[@]}" --connect-to "127.0.0.1:$RGW_PORT:127.0.0.1:${LPORT[$n]}" \
+		-o "$W/body" -D "$W/hdr" -w '%{http_code}' "$@") || true
+	XC=$(hdr x-lota-cache)
+}
+get() { # DESC NODE PROFILE STATUS XC FILE CURL_ARGS...
+	local d=$1 n=$2 p=$3 st=$4 xc=$5 f=$6
+	shift 6
+	req "$n" "$p" "$@"
+	check_eq "$d: status" "$st" "$ST"
+	check_eq "$d: x-lota-cache" "$xc" "$XC"
+	check_eq "$d: bytes" "$(it_sha256 "$f")" "$(it_sha256 "$W/body")"
+}
+idle() { # NODE: its fills done
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ "$(metric "$1" lota_cache_fills_in_progress)" = 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+mkobj() { # PATH SIZE: random bytes with the marker every 4 KiB
+	/usr/bin/python3 - "$1" "$MARK" "$2" <<'PY'
+import os, sys
+path, mark, size = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
+out = bytearray()
+while len(out) < size:
+    out += mark + os.urandom(4096 - len(mark))
+open(path, "wb").write(out[:size])
+PY
+}
+# bob_gets STATUS: how many GETs of bob's object radosgw answered with STATUS so far.
+bob_gets() {
+	awk -v p="\"GET /$B/o1 " -v s="$1" '/ beast: / && index($0, p) {
+		n = split($0, q, "\""); split(q[3], r, " "); if (r[1] == s) c++ } END { print c + 0 }' \
+		"$RGW_DIR/log/client.rgw.a.log" 2>/dev/null || echo 0
+}
+bob_gets_ge() { [ "$(bob_gets "$1")" -ge "$2" ]; } # STATUS N (radosgw logs a moment after)
+
+O1=$W/o1 NEW=$W/o1-new
+mkobj "$O1" $((3 * MiB + 321))
+mkobj "$NEW" $((3 * MiB + 99))
+check_eq "bob creates a private bucket at radosgw" 200 \
+	"$(direct bob -o /dev/null -w '%{http_code}' -X PUT "$UP/$B")"
+check_eq "bob uploads o1 at radosgw" 200 \
+	"$(direct bob -o /dev/null -w '%{http_code}' -T "$O1" "$UP/$B/o1")"
+
+# --- bob's reads: each node fills its own copy once, hits are radosgw's 304s
+g200=$(bob_gets 200)
+get "a: bob's first GET" a bob 200 miss "$O1" "$UP/$B/o1"
+check "a: its fills end" idle a
+get "a: bob's second GET" a bob 200 hit "$O1" "$UP/$B/o1"
+get "b: bob's first GET" b bob 200 miss "$O1" "$UP/$B/o1"
+check "b: its fills end" idle b
+c0=$(metric b "$SERVED_CACHE")
+get "b: bob's second GET" b bob 200 hit "$O1" "$UP/$B/o1"
+check_eq "b: the hit's bytes came from b's own store" $((c0 + 3 * MiB + 321)) \
+	"$(metric b "$SERVED_CACHE")"
+tail -c +$((1000000 + 1)) "$O1" | head -c 1500001 >"$W/part"
+get "b: a range across extents" b bob 206 hit "$W/part" -H "Range: bytes=1000000-2500000" \
+	"$UP/$B/o1"
+it_wait_for 5 bob_gets_ge 304 3 || true
+check_eq "radosgw answered bob's GET with the object once per node" $((g200 + 2)) "$(bob_gets 200)"
+check "radosgw authorized the hits (its 304s)" bob_gets_ge 304 3
+for n in a b; do
+	check_eq "$n: no byte of bob's reads crossed the peer port" 0 "$(metric "$n" "$SERVED_PEER")"
+done
+
+# --- attacks on the cached copies: every node asks radosgw, no byte leaves the cache
+for n in a b; do
+	c0=$(metric "$n" "$SERVED_CACHE")
+	for p in alice anonymous wrong unknown; do
+		req "$n" "$p" "$UP/$B/o1"
+		check_eq "$n: $p: 403" 403 "$ST"
+		check "$n: $p: no byte of the object" bash -c "! grep -q -a -F -- '$MARK' '$W/body' '$W/hdr'"
+		req "$n" "$p" -H "Range: bytes=0-99" "$UP/$B/o1"
+		check_eq "$n: $p, a range: 403" 403 "$ST"
+	done
+	check_eq "$n: nothing was served from the cache meanwhile" "$c0" "$(metric "$n" "$SERVED_CACHE")"
+done
+
+# --- an overwrite at radosgw is seen through both nodes
+check_eq "bob overwrites o1 at radosgw" 200 \
+	"$(direct bob -o /dev/null -w '%{http_code}' -T "$NEW" "$UP/$B/o1")"
+for n in a b; do
+	get "$n: the next read has the new bytes" "$n" bob 200 miss "$NEW" "$UP/$B/o1"
+	check "$n: its fills end" idle "$n"
+	get "$n: and then is a hit of them" "$n" bob 200 hit "$NEW" "$UP/$B/o1"
+done
+check "b is still running" kill -0 "$BPID"
+check "a is still running" kill -0 "$IT_LOTAD_PID"
+
+check "no sanitizer report in the logs of a and b" \
+	bash -c "! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' '$IT_DIR'/lotad*.log"
+
+it_finish
