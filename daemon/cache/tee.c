@@ -14,7 +14,9 @@
  * filled whole with that key (fill.c), the upstream having just
  * authorized the client; a HEAD pre-stages the object as a held key's does. (The fills
  * start at the end of the answer, outside curl's callbacks, which may not add
- * transfers.)
+ * transfers.) In a cluster this node's own fill chains do not run (extents are filled
+ * by their owners, fill.c), so there the tee stores what the answer carries whatever
+ * the key: the copy is this node's, as for a key it cannot fill with.
  *
  * The extents are named by the answer's own ETag, size and version id, and the object
  * table learns them, so the next read of the object asks with If-None-Match.
@@ -99,7 +101,7 @@ void *lotad_cache_tee_begin(void *cache, lotad_worker *w, const lotad_s3req *sr,
 		return NULL;
 	lota_str mv = {meta, lotad_cache__tee_meta(fields, meta, LOTAD_STORE_META_MAX)};
 	lotad_auth_result fc;
-	bool fill = cache_foreign_cred(ca, auth, &fc);
+	bool fill = !ca->cluster && cache_foreign_cred(ca, auth, &fc);
 	tee *t = NULL;
 	if ((is_head && (!fill || !ca->cfg.prestage_on_head)) || !(t = calloc(1, sizeof(*t))))
 		goto out;

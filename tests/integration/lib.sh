@@ -407,6 +407,32 @@ it_keys() {
 
 IT_PROFILES="alice bob alice-vhost bob-vhost wrongsecret unknown"
 
+# it_creds_file FILE PROFILE...: a credentials file (mode 0600) with those profiles' keys
+# (it_keys): for a lotad that holds some users' keys and not others'.
+it_creds_file() {
+	local f=$1 p
+	shift
+	: >"$f"
+	chmod 600 "$f"
+	for p in "$@"; do
+		it_keys "$p" || return 1
+		printf '[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$p" "$IT_AK" "$IT_SK" >>"$f"
+	done
+}
+
+# it_mkobj_marked PATH MARK SIZE: SIZE random bytes with MARK at the start of every 4 KiB,
+# so that any piece of the object larger than 4 KiB that leaks contains MARK.
+it_mkobj_marked() {
+	/usr/bin/python3 - "$1" "$2" "$3" <<'PY'
+import os, sys
+path, mark, size = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
+out = bytearray()
+while len(out) < size:
+    out += mark + os.urandom(4096 - len(mark))
+open(path, "wb").write(out[:size])
+PY
+}
+
 it_write_client_configs() {
 	local p d=$IT_DIR/clients
 	mkdir -p "$d"

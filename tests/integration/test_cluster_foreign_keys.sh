@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# test_cluster_foreign_keys.sh - reads signed with a key lotad does not hold, through a
-# cluster of two lotads on 127.0.0.1 (docs/architecture.md §9.4: such reads are cached by
+# test_cluster_foreign_keys.sh - reads signed for the upstream's own name (keys lotad does
+# not hold, and one it holds), through a cluster of two lotads on 127.0.0.1 (docs/architecture.md §9.4: such reads are cached by
 # the node that took them, and authorized by the upstream every time, on every node).
 #
 # Both nodes hold alice's key only; bob's programs sign for radosgw's own endpoint and
@@ -14,6 +14,9 @@
 #     of the object, nothing served from the cache meanwhile.
 #   - a range across extents through b is a hit, byte-exact; an overwrite made at radosgw
 #     is seen by the next read on each node.
+#   - alice's redirected reads (her key, which both nodes hold, signed for radosgw's own
+#     name: verified, forwarded as they are): a miss then a hit on each node, from its
+#     own store; bob and anonymous get 403 for her cached object, no byte of it.
 # shellcheck source=lib.sh disable=SC2317 # (helpers run through check)
 . "$(dirname "$0")/lib.sh"
 [ "${LOTA_TEST_DIRECT:-0}" = 1 ] && it_skip "lotad-specific test (LOTA_TEST_DIRECT=1)"
@@ -42,12 +45,7 @@ it_setup
 UP=http://127.0.0.1:$RGW_PORT
 
 # Both nodes with alice's key only: bob's is foreign to them.
-cat >"$W/creds-alice" <<EOF
-[alice]
-aws_access_key_id = $RGW_ALICE_ACCESS
-aws_secret_access_key = $RGW_ALICE_SECRET
-EOF
-chmod 600 "$W/creds-alice"
+it_creds_file "$W/creds-alice" alice
 IT_LOTAD_CREDENTIALS=$W/creds-alice
 lotad_restart
 
@@ -133,16 +131,6 @@ idle() { # NODE: its fills done
 	done
 	return 1
 }
-mkobj() { # PATH SIZE: random bytes with the marker every 4 KiB
-	/usr/bin/python3 - "$1" "$MARK" "$2" <<'PY'
-import os, sys
-path, mark, size = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
-out = bytearray()
-while len(out) < size:
-    out += mark + os.urandom(4096 - len(mark))
-open(path, "wb").write(out[:size])
-PY
-}
 # bob_gets STATUS: how many GETs of bob's object radosgw answered with STATUS so far.
 bob_gets() {
 	awk -v p="\"GET /$B/o1 " -v s="$1" '/ beast: / && index($0, p) {
@@ -152,8 +140,8 @@ bob_gets() {
 bob_gets_ge() { [ "$(bob_gets "$1")" -ge "$2" ]; } # STATUS N (radosgw logs a moment after)
 
 O1=$W/o1 NEW=$W/o1-new
-mkobj "$O1" $((3 * MiB + 321))
-mkobj "$NEW" $((3 * MiB + 99))
+it_mkobj_marked "$O1" "$MARK" $((3 * MiB + 321))
+it_mkobj_marked "$NEW" "$MARK" $((3 * MiB + 99))
 check_eq "bob creates a private bucket at radosgw" 200 \
 	"$(direct bob -o /dev/null -w '%{http_code}' -X PUT "$UP/$B")"
 check_eq "bob uploads o1 at radosgw" 200 \
@@ -201,6 +189,31 @@ for n in a b; do
 	check "$n: its fills end" idle "$n"
 	get "$n: and then is a hit of them" "$n" bob 200 hit "$NEW" "$UP/$B/o1"
 done
+# --- a key the nodes hold, signed for radosgw's own name (alice's redirected programs):
+# verified and forwarded as it is, then stored on the node that took it, as bob's are
+BA=lota-cfk-alice
+OA=$W/oa
+it_mkobj_marked "$OA" "$MARK" $((2 * MiB + 77))
+check_eq "alice creates a private bucket at radosgw" 200 \
+	"$(direct alice -o /dev/null -w '%{http_code}' -X PUT "$UP/$BA")"
+check_eq "alice uploads oa at radosgw" 200 \
+	"$(direct alice -o /dev/null -w '%{http_code}' -T "$OA" "$UP/$BA/oa")"
+for n in a b; do
+	get "$n: alice's first GET of oa" "$n" alice 200 miss "$OA" "$UP/$BA/oa"
+	check "$n: its fills end" idle "$n"
+	c0=$(metric "$n" "$SERVED_CACHE")
+	get "$n: alice's second GET of oa" "$n" alice 200 hit "$OA" "$UP/$BA/oa"
+	check_eq "$n: its bytes came from the node's store" $((c0 + 2 * MiB + 77)) \
+		"$(metric "$n" "$SERVED_CACHE")"
+	c0=$(metric "$n" "$SERVED_CACHE")
+	for p in bob anonymous; do
+		req "$n" "$p" "$UP/$BA/oa"
+		check_eq "$n: $p on alice's cached oa: 403" 403 "$ST"
+		check "$n: $p: no byte of it" bash -c "! grep -q -a -F -- '$MARK' '$W/body' '$W/hdr'"
+	done
+	check_eq "$n: nothing was served from the cache meanwhile" "$c0" "$(metric "$n" "$SERVED_CACHE")"
+done
+
 check "b is still running" kill -0 "$BPID"
 check "a is still running" kill -0 "$IT_LOTAD_PID"
 
