@@ -47,11 +47,7 @@ OP_ACCESS=AKIAOPERATOR0000TEST
 OP_SECRET=operatorsecret000000000000000000000test
 
 # lotad with alice's key only (and, for --fill-credentials, the operator's).
-cat >"$W/creds-alice" <<EOF
-[alice]
-aws_access_key_id = $RGW_ALICE_ACCESS
-aws_secret_access_key = $RGW_ALICE_SECRET
-EOF
+it_creds_file "$W/creds-alice" alice
 {
 	cat "$W/creds-alice"
 	printf '\n[operator]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
@@ -63,16 +59,7 @@ IT_LOTAD_ARGS=("${COMMON[@]}" --redirect "$RNAME:$RGW_PORT" --upstream-virtual-h
 lotad_restart
 
 # mkobj PATH SIZE: random bytes with the marker every 4 KiB.
-mkobj() {
-	/usr/bin/python3 - "$1" "$MARK" "$2" <<'PY'
-import os, sys
-path, mark, size = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
-out = bytearray()
-while len(out) < size:
-    out += mark + os.urandom(4096 - len(mark))
-open(path, "wb").write(out[:size])
-PY
-}
+mkobj() { it_mkobj_marked "$1" "$MARK" "$2"; }
 hdr() { tr -d '\r' <"$W/hdr" | sed -n "s/^$1: //Ip" | tail -n 1; }
 # sig PROFILE: curl's --aws-sigv4 arguments for PROFILE.
 sig() {

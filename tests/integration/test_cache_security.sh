@@ -36,14 +36,7 @@ SERVED_CACHE='lota_bytes_served_total{source="cache"}'
 
 # The object: 3 MiB + 5 of random bytes with the marker every 4 KiB, so any piece of it
 # larger than 4 KiB contains the marker.
-/usr/bin/python3 - "$W/obj" "$MARK" $((3 * MiB + 5)) <<'PY'
-import os, sys
-path, mark, size = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
-out = bytearray()
-while len(out) < size:
-    out += mark + os.urandom(4096 - len(mark))
-open(path, "wb").write(out[:size])
-PY
+it_mkobj_marked "$W/obj" "$MARK" $((3 * MiB + 5))
 SHA=$(it_sha256 "$W/obj")
 
 # absent NEEDLE PATH...: no file under PATH holds NEEDLE (binary files too).

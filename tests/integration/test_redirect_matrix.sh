@@ -85,12 +85,7 @@ it_setup
 read -r TP HP _ <<<"$(it_free_ports)"
 LP=$IT_LOTAD_PORT
 RP=$RGW_PORT
-cat >"$W/creds-alice" <<EOF
-[alice]
-aws_access_key_id = $RGW_ALICE_ACCESS
-aws_secret_access_key = $RGW_ALICE_SECRET
-EOF
-chmod 600 "$W/creds-alice"
+it_creds_file "$W/creds-alice" alice
 # shellcheck disable=SC2034 # read by lotad_restart (lib.sh)
 IT_LOTAD_CREDENTIALS=$W/creds-alice
 IT_LOTAD_ARGS=(--cache-dir "$IT_DIR/cache:1GiB" --min-object-size 1MiB
