@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_cluster_foreign_keys.sh - reads signed for the upstream's own name (keys lotad does
-# not hold, and one it holds), through a cluster of two lotads on 127.0.0.1 (docs/architecture.md §9.4: such reads are cached by
-# the node that took them, and authorized by the upstream every time, on every node).
+# not hold, and one it holds), through a cluster of two lotads on 127.0.0.1
+# (docs/architecture.md §9.4: such reads are cached by the node that took them, and
+# authorized by the upstream every time, on every node).
 #
 # Both nodes hold alice's key only; bob's programs sign for radosgw's own endpoint and
 # connect to a node (curl --connect-to, as the shim or eBPF would redirect them).
