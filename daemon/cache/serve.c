@@ -558,6 +558,13 @@ void lotad_cache_start(lotad_cache *ca, lotad_conn *c, const lotad_s3req *sr,
 	const lota_http_request *req = lotad_conn_request(c);
 	bool no_fill = false;
 	lota_str vq = {"", 0};
+	/* A key lotad holds, its signature verified here, on a request signed for the
+	 * upstream's own name (a redirected program): in a cluster it is read as one signed
+	 * for lotad's name is (re-signed with that key, authorized by the upstream's HEAD), so
+	 * that its extents are filled once in the cluster, where they belong, and read from
+	 * their owners. On a single node foreign.c forwards it as it is. */
+	if (ca->cluster && cache_foreign_eligible(auth) && auth->secret_key.len && auth->creds)
+		auth->mode = LOTAD_AUTH_RESIGN;
 	/* without a store, a cluster member still reads through the cluster (from the
 	 * owners); a read signed with a key lotad does not hold needs a store (foreign.c) */
 	const char *why = !ca->store && (!ca->cluster || auth->mode != LOTAD_AUTH_RESIGN)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test_cluster_foreign_keys.sh - reads signed for the upstream's own name (keys lotad does
 # not hold, and one it holds), through a cluster of two lotads on 127.0.0.1
-# (docs/architecture.md §9.4: such reads are cached by the node that took them, and
-# authorized by the upstream every time, on every node).
+# (docs/architecture.md §9.4: with a key lotad does not hold they are cached by the node
+# that took them; with one it holds, across the cluster; authorized by the upstream every
+# time, on every node).
 #
 # Both nodes hold alice's key only; bob's programs sign for radosgw's own endpoint and
 # connect to a node (curl --connect-to, as the shim or eBPF would redirect them).
@@ -16,8 +17,10 @@
 #   - a range across extents through b is a hit, byte-exact; an overwrite made at radosgw
 #     is seen by the next read on each node.
 #   - alice's redirected reads (her key, which both nodes hold, signed for radosgw's own
-#     name: verified, forwarded as they are): a miss then a hit on each node, from its
-#     own store; bob and anonymous get 403 for her cached object, no byte of it.
+#     name: verified here, then read through the cluster as a request signed for lotad's
+#     name is): radosgw sends each extent once, to its owner; later reads through either
+#     node are hit or peer, every byte from the cluster's stores; bob and anonymous get
+#     403 for her cached object, no byte of it.
 # shellcheck source=lib.sh disable=SC2317 # (helpers run through check)
 . "$(dirname "$0")/lib.sh"
 [ "${LOTA_TEST_DIRECT:-0}" = 1 ] && it_skip "lotad-specific test (LOTA_TEST_DIRECT=1)"
@@ -191,7 +194,8 @@ for n in a b; do
 	get "$n: and then is a hit of them" "$n" bob 200 hit "$NEW" "$UP/$B/o1"
 done
 # --- a key the nodes hold, signed for radosgw's own name (alice's redirected programs):
-# verified and forwarded as it is, then stored on the node that took it, as bob's are
+# verified here and read as a request signed for lotad's name is, through the cluster:
+# each extent filled once in the cluster, by its owner, and read from it
 BA=lota-cfk-alice
 OA=$W/oa
 it_mkobj_marked "$OA" "$MARK" $((2 * MiB + 77))
@@ -199,13 +203,46 @@ check_eq "alice creates a private bucket at radosgw" 200 \
 	"$(direct alice -o /dev/null -w '%{http_code}' -X PUT "$UP/$BA")"
 check_eq "alice uploads oa at radosgw" 200 \
 	"$(direct alice -o /dev/null -w '%{http_code}' -T "$OA" "$UP/$BA/oa")"
+# alice_gets: GETs of oa radosgw answered with its bytes (200 or 206) so far
+alice_gets() {
+	awk -v p="\"GET /$BA/oa" '/ beast: / && index($0, p) {
+		n = split($0, q, "\""); split(q[3], r, " "); if (r[1] == 200 || r[1] == 206) c++ }
+		END { print c + 0 }' "$RGW_DIR/log/client.rgw.a.log" 2>/dev/null || echo 0
+}
+get "a: alice's first GET of oa" a alice 200 miss "$OA" "$UP/$BA/oa"
+check "a: its fills end" idle a
+check "b: its fills end" idle b
+sleep 0.5 # radosgw logs a request a moment after its answer
+fills=$(alice_gets)
+check_eq "radosgw sent oa's 3 extents once, to their owners" 3 "$fills"
+# from_stores N: node N's bytes served from its store and from its members' so far
+from_stores() { echo $(($(metric "$1" "$SERVED_CACHE") + $(metric "$1" "$SERVED_PEER"))); }
+for n in a b b a; do
+	c0=$(from_stores "$n")
+	req "$n" alice "$UP/$BA/oa"
+	check_eq "$n: alice's GET of oa: status" 200 "$ST"
+	check "$n: ... through the cache (x-lota-cache: $XC)" bash -c "[ -n '$XC' ] && [ '$XC' != bypass ]"
+	check_eq "$n: ... bytes" "$(it_sha256 "$OA")" "$(it_sha256 "$W/body")"
+	check_eq "$n: ... every one from this node's store or its owner's" $((c0 + 2 * MiB + 77)) \
+		"$(from_stores "$n")"
+done
+sleep 0.5
+check_eq "radosgw sent none of oa's bytes again" "$fills" "$(alice_gets)"
+req b alice -I "$UP/$BA/oa"
+check_eq "b: alice's HEAD of oa: 200" 200 "$ST"
+check_eq "b: ... its Content-Length" $((2 * MiB + 77)) "$(hdr Content-Length)"
+head -c 1000 "$OA" >"$W/small"
+check_eq "alice uploads a small object at radosgw" 200 \
+	"$(direct alice -o /dev/null -w '%{http_code}' -T "$W/small" "$UP/$BA/small")"
 for n in a b; do
-	get "$n: alice's first GET of oa" "$n" alice 200 miss "$OA" "$UP/$BA/oa"
-	check "$n: its fills end" idle "$n"
-	c0=$(metric "$n" "$SERVED_CACHE")
-	get "$n: alice's second GET of oa" "$n" alice 200 hit "$OA" "$UP/$BA/oa"
-	check_eq "$n: its bytes came from the node's store" $((c0 + 2 * MiB + 77)) \
-		"$(metric "$n" "$SERVED_CACHE")"
+	get "$n: alice's GET of the small object (proxied)" "$n" alice 200 bypass "$W/small" \
+		"$UP/$BA/small"
+done
+tail -c +$((1000000 + 1)) "$OA" | head -c 1100001 >"$W/part"
+req a alice -H "Range: bytes=1000000-2100000" "$UP/$BA/oa"
+check_eq "a: alice's range across extents of oa: 206" 206 "$ST"
+check_eq "a: ... bytes" "$(it_sha256 "$W/part")" "$(it_sha256 "$W/body")"
+for n in a b; do
 	c0=$(metric "$n" "$SERVED_CACHE")
 	for p in bob anonymous; do
 		req "$n" "$p" "$UP/$BA/oa"
