@@ -239,6 +239,7 @@ static int open_extent(creq *q, uint64_t k)
 		return cache_start_direct(q, last) < 0 ? -1 : 1;
 	/* no store: a front node of a cluster, which holds nothing and reads from owners */
 	int rc = ca->store ? lotad_store_open(ca->store, h, key, klen, &q->r) : -ENOENT;
+	bool held = rc == 0; /* in the store before this request asked for it */
 	if (ca->cluster)
 		cache_cluster_readahead(q, k);
 	if (rc == -ENOENT && cache_peer_owned(ca, h, &q->peer)) {
@@ -265,6 +266,8 @@ static int open_extent(creq *q, uint64_t k)
 	q->r_k = k;
 	if (lotad_reader_readable(q->r) < (int64_t)lotad_reader_length(q->r))
 		cache_fork_attach(q, h);
+	else if (held && q->head_pending)
+		q->label = "hit"; /* a cluster read whose first byte this node holds whole */
 	return 0;
 }
 
@@ -440,8 +443,8 @@ int cache_flush_head(creq *q)
 	if (!q->head_pending)
 		return 0;
 	q->head_pending = false;
-	bool peer = !strcmp(q->label, "peer");
-	count(peer ? &q->ca->peer_hits : &q->ca->misses, 1);
+	bool peer = !strcmp(q->label, "peer"), hit = !strcmp(q->label, "hit");
+	count(peer ? &q->ca->peer_hits : hit ? &q->ca->hits : &q->ca->misses, 1);
 	return send_head(q, q->label, LOTAD_RESP_LENGTH);
 }
 
@@ -536,7 +539,7 @@ void cache_authorized(creq *q)
 	}
 	if (!cached && ca->cluster) {
 		/* the label waits for the first byte: "peer" when it comes from a member's
-		 * store (peer_header), else "miss" */
+		 * store (peer_header), "hit" from this node's (open_extent), else "miss" */
 		q->head_pending = true;
 		q->label = "miss";
 		cache_pump(q);

@@ -221,7 +221,8 @@ for n in a b b a; do
 	c0=$(from_stores "$n")
 	req "$n" alice "$UP/$BA/oa"
 	check_eq "$n: alice's GET of oa: status" 200 "$ST"
-	check "$n: ... through the cache (x-lota-cache: $XC)" bash -c "[ -n '$XC' ] && [ '$XC' != bypass ]"
+	check "$n: ... its first byte from this node's store or its owner's (x-lota-cache: $XC)" \
+		bash -c "[ '$XC' = hit ] || [ '$XC' = peer ]"
 	check_eq "$n: ... bytes" "$(it_sha256 "$OA")" "$(it_sha256 "$W/body")"
 	check_eq "$n: ... every one from this node's store or its owner's" $((c0 + 2 * MiB + 77)) \
 		"$(from_stores "$n")"
