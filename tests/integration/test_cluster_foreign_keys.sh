@@ -16,6 +16,8 @@
 #     of the object, nothing served from the cache meanwhile.
 #   - a range across extents through b is a hit, byte-exact; an overwrite made at radosgw
 #     is seen by the next read on each node.
+#   - a with --fill-credentials (the operator's key, which bob granted read): bob's reads
+#     there are still stored by the node that took them (a miss, then a hit).
 #   - alice's redirected reads (her key, which both nodes hold, signed for radosgw's own
 #     name: verified here, then read through the cluster as a request signed for lotad's
 #     name is): radosgw sends each extent once, to its owner; later reads through either
@@ -252,6 +254,45 @@ for n in a b; do
 	done
 	check_eq "$n: nothing was served from the cache meanwhile" "$c0" "$(metric "$n" "$SERVED_CACHE")"
 done
+
+# --- a with --fill-credentials (an operator's key bob granted read): in a cluster the tee
+# still stores what bob's answers carry on the node that took them
+OPK=AKIAOPERATOR0000TEST OPS=operatorsecret000000000000000000000test
+if timeout 60 radosgw-admin -c "$RGW_DIR/ceph.conf" user create --uid operator \
+	--display-name operator --access-key "$OPK" --secret-key "$OPS" >"$W/operator.out" 2>&1; then
+	it_pass "radosgw user operator created"
+else
+	it_fail "radosgw user operator created"
+fi
+O5=$W/o5
+it_mkobj_marked "$O5" "$MARK" $((2 * MiB + 5))
+rc=$(it_keys bob && AWS_ACCESS_KEY_ID=$IT_AK AWS_SECRET_ACCESS_KEY=$IT_SK \
+	it_python - "$UP" "$B" o5 "$O5" <<'PY'
+import sys, boto3
+ep, b, k, path = sys.argv[1:5]
+s3 = boto3.client("s3", endpoint_url=ep, region_name="us-east-1")
+s3.put_object(Bucket=b, Key=k, Body=open(path, "rb").read(),
+              GrantRead='id="operator"', GrantFullControl='id="bob"')
+print("ok")
+PY
+) || true
+check_eq "bob uploads o5 at radosgw, readable by operator" ok "$rc"
+{
+	cat "$W/creds-alice"
+	printf '[operator]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$OPK" "$OPS"
+} >"$W/creds-op"
+chmod 600 "$W/creds-op"
+IT_LOTAD_CREDENTIALS=$W/creds-op
+IT_LOTAD_ARGS+=(--fill-credentials operator)
+lotad_restart
+check "a and b see each other up again" it_wait_for 20 both_up
+get "a (fill credential): bob's first GET of o5" a bob 200 miss "$O5" "$UP/$B/o5"
+check "a: its fills end" idle a
+c0=$(metric a "$SERVED_CACHE")
+get "a (fill credential): bob's second GET of o5" a bob 200 hit "$O5" "$UP/$B/o5"
+check_eq "a: its bytes came from a's store" $((c0 + 2 * MiB + 5)) "$(metric a "$SERVED_CACHE")"
+req a alice "$UP/$B/o5"
+check_eq "a: alice on bob's cached o5: 403" 403 "$ST"
 
 check "b is still running" kill -0 "$BPID"
 check "a is still running" kill -0 "$IT_LOTAD_PID"
