@@ -252,6 +252,11 @@ row() {
 			it_wait_metric_ge 10 lota_cache_hits_total $((h0 + 1))
 		check_eq "$name read 2: x-lota-cache" hit "${xc#* }"
 		it_log "$name: $((SECONDS - t0)) s (x-lota-cache: $xc)"
+		if [ "${xc#* }" != hit ]; then # what lotad said about it (warnings and errors)
+			grep -E ' (warn|error) ' "$IT_DIR/lotad.log" | tail -n 8 | sed 's/^/#   lotad: /'
+			curl -sf -m 5 "http://127.0.0.1:$IT_LOTAD_ADMIN_PORT/metrics" |
+				grep -E '^lota_cache_(fills_total|bypasses|misses)' | sed 's/^/#   /'
+		fi
 		return
 	fi
 	for pass in 1 2; do
