@@ -420,6 +420,35 @@ it_creds_file() {
 	done
 }
 
+# The operator: a third radosgw user whose key lotad may fill with (--fill-credentials),
+# created by it_operator_create; users grant it read with it_put_granted.
+IT_OP_ACCESS=AKIAOPERATOR0000TEST
+IT_OP_SECRET=operatorsecret000000000000000000000test
+it_operator_create() {
+	if timeout 60 radosgw-admin -c "$RGW_DIR/ceph.conf" user create --uid operator \
+		--display-name operator --access-key "$IT_OP_ACCESS" --secret-key "$IT_OP_SECRET" \
+		>"$IT_DIR/operator.out" 2>&1; then
+		it_pass "radosgw user operator created"
+	else
+		it_fail "radosgw user operator created"
+	fi
+}
+
+# it_put_granted PROFILE BUCKET KEY FILE: upload FILE at radosgw as PROFILE, readable by
+# the operator (boto3 put_object with GrantRead); prints "ok" when radosgw took it.
+it_put_granted() {
+	it_keys "$1" || return 1
+	AWS_ACCESS_KEY_ID=$IT_AK AWS_SECRET_ACCESS_KEY=$IT_SK \
+		it_python - "$RGW_ENDPOINT" "$2" "$3" "$4" "$1" <<'PY'
+import sys, boto3
+ep, b, k, path, owner = sys.argv[1:6]
+s3 = boto3.client("s3", endpoint_url=ep, region_name="us-east-1")
+s3.put_object(Bucket=b, Key=k, Body=open(path, "rb").read(),
+              GrantRead='id="operator"', GrantFullControl='id="%s"' % owner)
+print("ok")
+PY
+}
+
 # it_mkobj_marked PATH MARK SIZE: SIZE random bytes with MARK at the start of every 4 KiB,
 # so that any piece of the object larger than 4 KiB that leaks contains MARK.
 it_mkobj_marked() {

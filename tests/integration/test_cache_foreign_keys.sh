@@ -43,15 +43,13 @@ RND=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 MARK=LOTA-FOREIGN-MARKER-$RND
 SERVED_CACHE='lota_bytes_served_total{source="cache"}'
 FILLED=lota_fill_bytes_total
-OP_ACCESS=AKIAOPERATOR0000TEST
-OP_SECRET=operatorsecret000000000000000000000test
 
 # lotad with alice's key only (and, for --fill-credentials, the operator's).
 it_creds_file "$W/creds-alice" alice
 {
 	cat "$W/creds-alice"
 	printf '\n[operator]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
-		"$OP_ACCESS" "$OP_SECRET"
+		"$IT_OP_ACCESS" "$IT_OP_SECRET"
 } >"$W/creds-alice-operator"
 chmod 600 "$W/creds-alice" "$W/creds-alice-operator"
 IT_LOTAD_CREDENTIALS=$W/creds-alice
@@ -248,24 +246,9 @@ get "lotad restarted: a range of o2 is a hit" bob 206 hit "$W/part" \
 	-H "Range: bytes=100-1048675" "$UP/$B/o2"
 
 # --- --fill-credentials: the operator's key fills whole extents once radosgw said yes
-if timeout 60 radosgw-admin -c "$RGW_DIR/ceph.conf" user create --uid operator \
-	--display-name operator --access-key "$OP_ACCESS" --secret-key "$OP_SECRET" \
-	>"$W/operator.out" 2>&1; then
-	it_pass "radosgw user operator created"
-else
-	it_fail "radosgw user operator created"
-fi
+it_operator_create
 for o in o3 o4; do
-	rc=$(it_keys bob && AWS_ACCESS_KEY_ID=$IT_AK AWS_SECRET_ACCESS_KEY=$IT_SK \
-		it_python - "$RGW_ENDPOINT" "$B" "$o" "$W/$o" <<'PY'
-import sys, boto3
-ep, b, k, path = sys.argv[1:5]
-s3 = boto3.client("s3", endpoint_url=ep, region_name="us-east-1")
-s3.put_object(Bucket=b, Key=k, Body=open(path, "rb").read(),
-              GrantRead='id="operator"', GrantFullControl='id="bob"')
-print("ok")
-PY
-	) || true
+	rc=$(it_put_granted bob "$B" "$o" "$W/$o") || true
 	check_eq "bob uploads $o at radosgw, readable by operator" ok "$rc"
 done
 IT_LOTAD_CREDENTIALS=$W/creds-alice-operator

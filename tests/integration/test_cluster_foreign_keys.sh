@@ -257,29 +257,15 @@ done
 
 # --- a with --fill-credentials (an operator's key bob granted read): in a cluster the tee
 # still stores what bob's answers carry on the node that took them
-OPK=AKIAOPERATOR0000TEST OPS=operatorsecret000000000000000000000test
-if timeout 60 radosgw-admin -c "$RGW_DIR/ceph.conf" user create --uid operator \
-	--display-name operator --access-key "$OPK" --secret-key "$OPS" >"$W/operator.out" 2>&1; then
-	it_pass "radosgw user operator created"
-else
-	it_fail "radosgw user operator created"
-fi
+it_operator_create
 O5=$W/o5
 it_mkobj_marked "$O5" "$MARK" $((2 * MiB + 5))
-rc=$(it_keys bob && AWS_ACCESS_KEY_ID=$IT_AK AWS_SECRET_ACCESS_KEY=$IT_SK \
-	it_python - "$UP" "$B" o5 "$O5" <<'PY'
-import sys, boto3
-ep, b, k, path = sys.argv[1:5]
-s3 = boto3.client("s3", endpoint_url=ep, region_name="us-east-1")
-s3.put_object(Bucket=b, Key=k, Body=open(path, "rb").read(),
-              GrantRead='id="operator"', GrantFullControl='id="bob"')
-print("ok")
-PY
-) || true
+rc=$(it_put_granted bob "$B" o5 "$O5") || true
 check_eq "bob uploads o5 at radosgw, readable by operator" ok "$rc"
 {
 	cat "$W/creds-alice"
-	printf '[operator]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$OPK" "$OPS"
+	printf '[operator]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
+		"$IT_OP_ACCESS" "$IT_OP_SECRET"
 } >"$W/creds-op"
 chmod 600 "$W/creds-op"
 IT_LOTAD_CREDENTIALS=$W/creds-op
