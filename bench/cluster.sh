@@ -8,17 +8,33 @@
 #   direct   the clients read their shards straight from radosgw over the capped links
 #   cold     the same shards through each node's own lotad, every cache empty
 #   warm     the next epoch through each node's lotad (after the cold fills completed)
-#   warm-1   node 1's client alone, the same shards as in the warm epoch
+#   warm-I   node I's client alone, the same shards as in the warm epoch (each node in turn)
 #
 # and prints each epoch's MB/s (10^6 bytes per second: the dataset bytes the clients got
 # over the epoch's wall time, and per node), the ratios of this one run (warm/cold,
-# cold/direct, warm aggregate of N nodes / one node), the upstream bytes of each epoch
+# cold/direct, N nodes / one node: see "scaling" below), the upstream bytes of each epoch
 # (radosgw's own access log; bytes its link sent; lotad's lota_bytes_served_total and
 # lota_fill_bytes_total; in a cluster also the extents the owners filled, from the
 # upstream or a peer: lota_peer_fills_total) and where each node's bytes came from
 # (lota_bytes_served_total by source). Targets (issue 9): warm >= 10x cold, cold >=
 # 0.95x direct, upstream bytes over cold + warm = the dataset once, N nodes >= 2.7x one
 # node. Absolute figures drift on a shared VM: compare the ratios of one run.
+#
+# Raw (cluster only): the same epoch's transfers made by a raw TCP client and server
+# (bench/rawpeer.py), with lotad's placement (`lota owner` for every extent, the nodes
+# weighted equally as their caches are): each node's client reads its shards with the
+# same number of streams, a shard's extents one after the other, each from its owner over
+# a kept-alive connection, its own extents for free. Run together and each node alone, it
+# gives the scaling the links and this access pattern allow with nothing of lotad in the
+# way, printed beside lotad's.
+#
+# Scaling, N nodes / one node: the sum of the N clients' rates in the warm epoch (each
+# client's bytes over its own time) over the mean rate of a node alone (warm-I, each
+# node's client with the others idle). It is the share of a node's speed alone that every
+# node keeps when all read at once (N x that share at most). The epoch's wall-clock rate
+# over node 1 alone is printed beside it: that one ends with the node whose shards fell
+# least on its own disk and starts from node 1's share of local shards, so it measures
+# where one run's extents fell as much as the cluster.
 #
 # Cluster: when lotad lists --peer-listen in --help (or LOTA_CLUSTER=on), every node gets
 # netground's cluster flags (--node-id nI, --peer-listen, --peer for every member,
@@ -167,7 +183,10 @@ wait_fills() {
 	done
 }
 
-declare -A E_BYTES E_NS E_NODE E_LABELS E_UP_LOG E_UP_LINK E_UP_LOTAD E_FILL E_OWNER SRC
+declare -A E_BYTES E_NS E_NODE E_LABELS E_UP_LOG E_UP_LINK E_UP_LOTAD E_FILL E_OWNER SRC E_BUSY E_LINKS
+
+# cpu_ticks: "BUSY TOTAL" jiffies of the whole machine (/proc/stat; idle and iowait are idle).
+cpu_ticks() { awk '$1 == "cpu" {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t; exit}' /proc/stat; }
 EPOCHS=()
 
 # run_epoch NAME TARGET EPOCH NODE...: each NODE's client reads its shards of EPOCH at
@@ -177,7 +196,8 @@ run_epoch() {
 	shift 3
 	local nodes=("$@") urls src v pids=()
 	local up_log0 up_link0 up_lotad0=0 fill0=0 up_lotad1=0 fill1=0 pu0=0 pp0=0 pu1=0 pp1=0
-	declare -A src0
+	local busy0 total0 busy1 total1 links=""
+	declare -A src0 rx0 tx0
 	up_log0=$(rgw_get_bytes)
 	up_link0=$(ng_link_bytes rgw tx)
 	for ((i = 1; i <= N; i++)); do
@@ -186,7 +206,10 @@ run_epoch() {
 		pu0=$((pu0 + $(ng_metric "$i" 'lota_peer_fills_total{source="upstream"}')))
 		pp0=$((pp0 + $(ng_metric "$i" 'lota_peer_fills_total{source="peer"}')))
 		while read -r src v; do src0[$i.$src]=$v; done < <(sources_of "$i")
+		rx0[$i]=$(ng_link_bytes "$i" rx)
+		tx0[$i]=$(ng_link_bytes "$i" tx)
 	done
+	read -r busy0 total0 < <(cpu_ticks)
 	for i in "${nodes[@]}"; do
 		base=$(ng_url "$i")
 		[ "$target" = direct ] && base=$NG_RGW_ENDPOINT
@@ -207,6 +230,12 @@ run_epoch() {
 	done
 	# (not a bare `wait`: the lotads are children of this shell too)
 	wait "${pids[@]}"
+	read -r busy1 total1 < <(cpu_ticks)
+	E_BUSY[$name]=$(awk -v b=$((busy1 - busy0)) -v t=$((total1 - total0)) 'BEGIN {if (t > 0) printf "%.0f", 100 * b / t; else print "-"}')
+	for ((i = 1; i <= N; i++)); do
+		links="$links $(($(ng_link_bytes "$i" rx) - rx0[$i])) $(($(ng_link_bytes "$i" tx) - tx0[$i]))"
+	done
+	E_LINKS[$name]=${links# }
 	labels=""
 	for i in "${nodes[@]}"; do
 		f=$work/epoch-$name-n$i
@@ -254,7 +283,82 @@ for ((i = 1; i <= N; i++)); do all_nodes+=("$i"); done
 run_epoch direct direct 0 "${all_nodes[@]}"
 run_epoch cold lotad 0 "${all_nodes[@]}"
 run_epoch warm lotad 1 "${all_nodes[@]}"
-run_epoch warm-1 lotad 1 1
+for ((i = 1; i <= N; i++)); do run_epoch "warm-$i" lotad 1 "$i"; done
+
+# ---------------------------------------------------------------- raw
+# The warm epoch's transfers without lotad (see the header): plans from lotad's placement.
+declare -A RAW
+raw_port=8091
+if [ "$cluster" = on ]; then
+	lota_cli=$LOTA_BUILD_DIR/tools/lota
+	[ -x "$lota_cli" ] || die "build first: $lota_cli missing"
+	ext_size=64MiB
+	# shellcheck disable=SC2086 # a list of words
+	set -- ${LOTA_BENCH_LOTAD_ARGS:-}
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--extent-size) ext_size=${2:-$ext_size} && shift ;;
+		--extent-size=*) ext_size=${1#*=} ;;
+		esac
+		shift
+	done
+	ext_bytes=$(numfmt --from=iec-i --suffix=B "$ext_size" 2>/dev/null || numfmt --from=iec "$ext_size")
+	ext_bytes=${ext_bytes%B}
+	nodes_args=()
+	raw_addrs=()
+	for ((i = 1; i <= N; i++)); do
+		nodes_args+=(--node "n$i")
+		raw_addrs+=("${NG_ADDR[i]}")
+	done
+	declare -A ETAG
+	for ((s = 0; s < nshards; s++)); do
+		ETAG[$s]=$(ng_curl rgw alice -sI "$NG_RGW_ENDPOINT/bench/shard-$s" | tr -d '\r' |
+			awk 'tolower($1) == "etag:" {print $2}')
+		[ -n "${ETAG[$s]}" ] || die "no ETag for shard-$s"
+	done
+	for ((i = 1; i <= N; i++)); do
+		: >"$work/raw-plan-n$i"
+		for s in $(shards_of "$i" 1); do
+			line=""
+			for ((off = 0; off < shard_bytes; off += ext_bytes)); do
+				len=$((shard_bytes - off < ext_bytes ? shard_bytes - off : ext_bytes))
+				o=$("$lota_cli" owner "${nodes_args[@]}" --bucket bench --key "shard-$s" \
+					--etag "${ETAG[$s]}" --size "$shard_bytes" --extent-size "$ext_bytes" \
+					--offset "$off" | awk '$1 == 1 {print substr($2, 2); exit}')
+				[ -n "$o" ] || die "lota owner gave no owner for shard-$s at $off"
+				if [ "$o" = "$i" ]; then line="$line $len:-"; else line="$line $len:$((o - 1))"; fi
+			done
+			echo "${line# }" >>"$work/raw-plan-n$i"
+		done
+	done
+	raw_pids=()
+	for ((i = 1; i <= N; i++)); do
+		# (ip netns exec runs python in its own process: its PID is the server's)
+		ip netns exec "$(ng_ns "$i")" python3 "$here/rawpeer.py" serve "${NG_ADDR[i]}" "$raw_port" &
+		raw_pids+=("$!")
+	done
+	sleep 1
+	# raw_epoch NAME NODE...: their raw readers at once; RAW[NAME.I] = "BYTES REMOTE SECONDS"
+	raw_epoch() {
+		local name=$1 i
+		shift
+		local pids=()
+		for i in "$@"; do
+			ng_exec "$i" python3 "$here/rawpeer.py" read "$work/raw-plan-n$i" "$streams" \
+				"$raw_port" "${raw_addrs[@]}" >"$work/raw-$name-n$i" &
+			pids+=("$!")
+		done
+		wait "${pids[@]}"
+		for i in "$@"; do
+			RAW[$name.$i]=$(cat "$work/raw-$name-n$i")
+			[ -n "${RAW[$name.$i]}" ] || die "raw epoch $name: node $i's reader printed nothing"
+		done
+	}
+	raw_epoch raw "${all_nodes[@]}"
+	for ((i = 1; i <= N; i++)); do raw_epoch "raw-$i" "$i"; done
+	kill "${raw_pids[@]}" 2>/dev/null || true
+	wait "${raw_pids[@]}" 2>/dev/null || true
+fi
 
 # ---------------------------------------------------------------- bytes check
 for ((i = 1; i <= N; i++)); do
@@ -290,25 +394,65 @@ for name in "${EPOCHS[@]}"; do
 		"${per# }" "${E_LABELS[$name]}" "${E_UP_LOG[$name]}" "${E_UP_LINK[$name]}" \
 		"${E_UP_LOTAD[$name]}" "${E_FILL[$name]}" "$owner"
 done
+echo "the machine's CPU busy over each epoch (100 % = all $(nproc) cores) and each node's link, MB/s in/out:"
+for name in "${EPOCHS[@]}"; do
+	printf '  %-8s busy %3s %%  %s\n' "$name" "${E_BUSY[$name]}" "$(awk -v ns="${E_NS[$name]}" '{
+		for (i = 1; i + 1 <= NF; i += 2)
+			printf "%sn%d %.0f/%.0f", (i > 1 ? "  " : ""), (i + 1) / 2, $i / 1e3 / (ns / 1e6), $(i + 1) / 1e3 / (ns / 1e6) }' <<<"${E_LINKS[$name]}")"
+done
 echo
 r_wc=$(ratio "${RATE[warm]}" "${RATE[cold]}")
 r_cd=$(ratio "${RATE[cold]}" "${RATE[direct]}")
 r_n1=$(ratio "${RATE[warm]}" "${RATE[warm-1]}")
+# scaling: the sum of the nodes' rates together over the mean of their rates alone
+sum_warm=0 sum_alone=0 n_alone=0
+for ((i = 1; i <= N; i++)); do
+	[ -n "${E_NODE[warm.$i]:-}" ] && sum_warm=$((sum_warm + ${E_NODE[warm.$i]}))
+	if [ -n "${E_NODE[warm-$i.$i]:-}" ]; then
+		sum_alone=$((sum_alone + ${E_NODE[warm-$i.$i]}))
+		n_alone=$((n_alone + 1))
+	fi
+done
+r_scale=$(awk -v w="$sum_warm" -v a="$sum_alone" -v n="$n_alone" 'BEGIN {if (a > 0) printf "%.2f", w / (a / n); else print "-"}')
+# the same for the raw transfers: per node MB/s = bytes / seconds
+raw_rate() { awk '{if ($3 > 0) printf "%.0f", $1 / 1e6 / $3}' <<<"${RAW[$1]:-}"; }
+raw_sum=0 raw_alone=0 raw_line="" raw_alone_line=""
+for ((i = 1; i <= N; i++)); do
+	[ -n "${RAW[raw.$i]:-}" ] || continue
+	raw_sum=$((raw_sum + $(raw_rate "raw.$i")))
+	raw_alone=$((raw_alone + $(raw_rate "raw-$i.$i")))
+	raw_line="$raw_line n$i:$(raw_rate "raw.$i")"
+	raw_alone_line="$raw_alone_line n$i:$(raw_rate "raw-$i.$i")"
+done
+r_raw=$(awk -v w="$raw_sum" -v a="$raw_alone" -v n="$N" 'BEGIN {if (a > 0) printf "%.2f", w / (a / n); else print "-"}')
 up=$((E_UP_LOG[cold] + E_UP_LOG[warm]))
 r_up=$(ratio "$up" "$dataset_bytes")
 echo "ratios of this run:"
 printf '  %-46s %6sx  target >= 10    %s\n' "warm / cold" "$r_wc" "$(verdict "$r_wc" 10)"
 printf '  %-46s %6sx  target >= 0.95  %s\n' "cold / direct" "$r_cd" "$(verdict "$r_cd" 0.95)"
 if [ "$cluster" = on ]; then
-	printf '  %-46s %6sx  target >= 2.7   %s\n' "warm, $N nodes aggregate / node 1 alone" "$r_n1" "$(verdict "$r_n1" 2.7)"
+	printf '  %-46s %6sx  target >= 2.7   %s  (sum %s MB/s; alone, mean of %s: %s MB/s)\n' \
+		"warm, $N nodes together / one node alone" "$r_scale" "$(verdict "$r_scale" 2.7)" \
+		"$sum_warm" "$n_alone" "$(awk -v a="$sum_alone" -v n="$n_alone" 'BEGIN {if (n > 0) printf "%.0f", a / n}')"
+	printf '  %-46s %6sx  (wall clock; placement-dependent, see the header)\n' \
+		"warm, epoch MB/s / node 1 alone" "$r_n1"
+	printf '  %-46s %6sx  (raw TCP, the same transfers: together%s, alone%s MB/s)\n' \
+		"raw, $N nodes together / one node alone" "$r_raw" "$raw_line" "$raw_alone_line"
+	printf '  %-46s %6sx\n' "lotad's scaling / raw's" "$(ratio "$r_scale" "$r_raw")"
 else
 	printf '  %-46s %6sx  (islands: each node reads its own disk; the target is the cluster'"'"'s)\n' \
-		"warm, $N nodes aggregate / node 1 alone" "$r_n1"
+		"warm, $N nodes together / one node alone" "$r_scale"
 fi
 printf '  %-46s %6sx  target = 1.00 (%s of %s bytes)  %s\n' "upstream bytes over cold + warm / dataset" \
 	"$r_up" "$up" "$dataset_bytes" "$(if [ "$up" = "$dataset_bytes" ]; then echo met; else echo MISSED; fi)"
+if [ "$cluster" = on ]; then
+	# placement: the extents each node owns; the busiest owner's link out bounds a warm epoch
+	printf 'extents each node holds (lota_cache_extents):'
+	for ((i = 1; i <= N; i++)); do printf ' n%s:%s' "$i" "$(ng_metric "$i" lota_cache_extents)"; done
+	echo
+fi
 echo "where each node's bytes came from (lota_bytes_served_total by source, per epoch):"
-for name in cold warm warm-1; do
+for name in cold warm $(for ((i = 1; i <= N; i++)); do echo "warm-$i"; done); do
 	for ((i = 1; i <= N; i++)); do
 		line=""
 		for key in "${!SRC[@]}"; do

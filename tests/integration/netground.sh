@@ -32,6 +32,8 @@
 #   LOTA_GROUND_RGW_RATE    radosgw's link (tbf rate; default 1gbit; "off": not shaped)
 #   LOTA_GROUND_NODE_RATE   each node's link (default 2gbit; "off": not shaped)
 #   LOTA_GROUND_RGW_BURST / LOTA_GROUND_NODE_BURST   tbf bursts (256kb / 512kb)
+#   LOTA_GROUND_QUEUE       how long a packet may wait in a shaped link's queue (tbf latency,
+#                           default 50ms)
 #   LOTA_GROUND_CACHE_SIZE  each node's cache dir capacity (default 2GiB; "none": no
 #                           cache dir, for flags that bring their own)
 #   LOTA_CLUSTER            auto (default: on when `lotad --help` lists --peer-listen),
@@ -170,7 +172,7 @@ ng__netns_add() {
 # ng__shape NS DEV RATE BURST: tbf on the egress of DEV in NS ("off": nothing).
 ng__shape() {
 	[ "$3" = off ] && return 0
-	tc -n "$1" qdisc add dev "$2" root tbf rate "$3" burst "$4" latency 50ms
+	tc -n "$1" qdisc add dev "$2" root tbf rate "$3" burst "$4" latency "${LOTA_GROUND_QUEUE:-50ms}"
 }
 
 # ng__link NS NAME ADDR RATE BURST: a veth from NS (eth0, ADDR/24) to the bridge (NAME),
