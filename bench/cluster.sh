@@ -9,6 +9,11 @@
 #   cold     the same shards through each node's own lotad, every cache empty
 #   warm     the next epoch through each node's lotad (after the cold fills completed)
 #   warm-I   node I's client alone, the same shards as in the warm epoch (each node in turn)
+#   kill     (a cluster) the clients of nodes 1..N-1 read their shards again, each checked
+#            by sha256, and node N's lotad, an owner of their extents, is killed with
+#            kill -9 a second into it: the target is 0 client errors, 0 wrong bytes (its
+#            extents come from the next member in their ranking, which fills them from
+#            the upstream); then it is started again
 #
 # and prints each epoch's MB/s (10^6 bytes per second: the dataset bytes the clients got
 # over the epoch's wall time, and per node), the ratios of this one run (warm/cold,
@@ -370,6 +375,70 @@ for ((i = 1; i <= N; i++)); do
 	[ "$got" = "$want" ] || die "node $i: shard-$s read through its lotad differs from what was uploaded"
 done
 
+# placement: the extents each node owns (before the kill below adds copies elsewhere)
+held=""
+if [ "$cluster" = on ]; then
+	for ((i = 1; i <= N; i++)); do held="$held n$i:$(ng_metric "$i" lota_cache_extents)"; done
+fi
+
+# ---------------------------------------------------------------- an owner killed
+# (see the header) Expected digests first, then the readers, then the kill.
+kill_shards=0 kill_errors=0 kill_wrong=0 kill_sent=0 kill_s=0 kill_fo=0
+if [ "$cluster" = on ] && [ "$N" -ge 2 ]; then
+	declare -A WANT
+	for ((i = 1; i < N; i++)); do
+		for s in $(shards_of "$i" 1); do
+			stamp "shard-$s"
+			WANT[$s]=$(sha256sum <"$work/base" | cut -d' ' -f1)
+		done
+	done
+	mkdir -p "$work/kill"
+	# kill_reader NODE: its shards, $streams at a time: per shard F.rc (curl), F.h, F.sha
+	kill_reader() {
+		local i=$1 s f
+		for s in $(shards_of "$i" 1); do
+			while [ "$(jobs -rp | wc -l)" -ge "$streams" ]; do wait -n || true; done
+			f=$work/kill/n$i-s$s
+			(
+				set +eo pipefail
+				ng_curl "$i" alice -sS -D "$f.h" "$(ng_url "$i")/bench/shard-$s" 2>"$f.err" |
+					sha256sum | cut -d' ' -f1 >"$f.sha"
+				echo "${PIPESTATUS[0]}" >"$f.rc"
+			) &
+		done
+		wait
+	}
+	for ((i = 1; i < N; i++)); do kill_fo=$((kill_fo - $(ng_metric "$i" lota_cache_peer_failovers_total))); done
+	t0=$(date +%s%N)
+	sent0=$(ng_link_bytes "$N" tx)
+	kpids=()
+	for ((i = 1; i < N; i++)); do
+		kill_reader "$i" &
+		kpids+=("$!")
+	done
+	sleep 1
+	kill_sent=$(($(ng_link_bytes "$N" tx) - sent0))
+	ng_lotad_kill "$N" || true # (its wait returns the signal status)
+	wait "${kpids[@]}"
+	kill_s=$(awk -v ns=$(($(date +%s%N) - t0)) 'BEGIN {printf "%.2f", ns / 1e9}')
+	for ((i = 1; i < N; i++)); do kill_fo=$((kill_fo + $(ng_metric "$i" lota_cache_peer_failovers_total))); done
+	for ((i = 1; i < N; i++)); do
+		for s in $(shards_of "$i" 1); do
+			f=$work/kill/n$i-s$s
+			kill_shards=$((kill_shards + 1))
+			if [ "$(cat "$f.rc" 2>/dev/null)" != 0 ] || ! head -n 1 "$f.h" 2>/dev/null | grep -q '^HTTP/1.1 200'; then
+				kill_errors=$((kill_errors + 1))
+				echo "---- node $i, shard-$s: curl status $(cat "$f.rc" 2>/dev/null), $(head -n 1 "$f.h" 2>/dev/null)" >&2
+				cat "$f.err" >&2
+			elif [ "$(cat "$f.sha")" != "${WANT[$s]}" ]; then
+				kill_wrong=$((kill_wrong + 1))
+				echo "---- node $i, shard-$s: wrong bytes (sha256 $(cat "$f.sha"))" >&2
+			fi
+		done
+	done
+	ng_lotad_restart "$N" || die "lotad of node $N did not start again after the kill"
+fi
+
 # ---------------------------------------------------------------- report
 mbs() { awk -v b="$1" -v ns="$2" 'BEGIN {if (ns > 0) printf "%.0f", b / 1e6 / (ns / 1e9); else print "-"}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
@@ -445,12 +514,15 @@ else
 fi
 printf '  %-46s %6sx  target = 1.00 (%s of %s bytes)  %s\n' "upstream bytes over cold + warm / dataset" \
 	"$r_up" "$up" "$dataset_bytes" "$(if [ "$up" = "$dataset_bytes" ]; then echo met; else echo MISSED; fi)"
-if [ "$cluster" = on ]; then
-	# placement: the extents each node owns; the busiest owner's link out bounds a warm epoch
-	printf 'extents each node holds (lota_cache_extents):'
-	for ((i = 1; i <= N; i++)); do printf ' n%s:%s' "$i" "$(ng_metric "$i" lota_cache_extents)"; done
-	echo
+if [ "$kill_shards" -gt 0 ]; then
+	printf '  %-46s %s errors, %s wrong of %s shards  target 0, 0  %s\n' \
+		"an owner killed (node $N, kill -9)" "$kill_errors" "$kill_wrong" "$kill_shards" \
+		"$(if [ "$kill_errors" = 0 ] && [ "$kill_wrong" = 0 ]; then echo met; else echo MISSED; fi)"
+	echo "    (nodes 1-$((N - 1)) read their shards again, each checked by sha256, in $kill_s s; node $N had"
+	echo "     sent $((kill_sent / 1000000)) MB on its link when it was killed, 1 s in; reads the others took"
+	echo "     on from it or from the next member (lota_cache_peer_failovers_total): $kill_fo; then it started again)"
 fi
+[ -z "$held" ] || echo "extents each node holds after the warm epochs (lota_cache_extents):$held"
 echo "where each node's bytes came from (lota_bytes_served_total by source, per epoch):"
 for name in cold warm $(for ((i = 1; i <= N; i++)); do echo "warm-$i"; done); do
 	for ((i = 1; i <= N; i++)); do
