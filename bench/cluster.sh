@@ -367,7 +367,9 @@ fi
 
 # ---------------------------------------------------------------- bytes check
 for ((i = 1; i <= N; i++)); do
-	s=$(shards_of "$i" 1 | head -n 1)
+	# (awk reads to the end: `head` could leave shards_of a closed pipe, a SIGPIPE that
+	# pipefail and errexit turn into the end of the run)
+	s=$(shards_of "$i" 1 | awk 'NR == 1')
 	[ -n "$s" ] || continue
 	stamp "shard-$s"
 	want=$(sha256sum <"$work/base" | cut -d' ' -f1)
@@ -426,9 +428,10 @@ if [ "$cluster" = on ] && [ "$N" -ge 2 ]; then
 		for s in $(shards_of "$i" 1); do
 			f=$work/kill/n$i-s$s
 			kill_shards=$((kill_shards + 1))
-			if [ "$(cat "$f.rc" 2>/dev/null)" != 0 ] || ! head -n 1 "$f.h" 2>/dev/null | grep -q '^HTTP/1.1 200'; then
+			if [ "$(cat "$f.rc" 2>/dev/null)" != 0 ] ||
+				! awk 'NR == 1 {exit !/^HTTP\/1\.1 200/}' "$f.h" 2>/dev/null; then
 				kill_errors=$((kill_errors + 1))
-				echo "---- node $i, shard-$s: curl status $(cat "$f.rc" 2>/dev/null), $(head -n 1 "$f.h" 2>/dev/null)" >&2
+				echo "---- node $i, shard-$s: curl status $(cat "$f.rc" 2>/dev/null), $(awk 'NR == 1' "$f.h" 2>/dev/null)" >&2
 				cat "$f.err" >&2
 			elif [ "$(cat "$f.sha")" != "${WANT[$s]}" ]; then
 				kill_wrong=$((kill_wrong + 1))
