@@ -134,13 +134,22 @@ echo "# dataset: $nshards shards x $shard_mb MiB = $((dataset_bytes / MiB)) MiB;
 # radosgw's own namespace (its loopback: not through the capped link).
 head -c "$shard_bytes" /dev/urandom >"$work/base"
 stamp() { printf '%-32.32s' "$1" | dd of="$work/base" bs=32 count=1 conv=notrunc status=none; }
+# shard_sha S: the sha256 of shard-S's bytes
+shard_sha() {
+	stamp "shard-$1"
+	sha256sum <"$work/base" | cut -d' ' -f1
+}
+declare -A ETAG # of each shard, from radosgw's answer to its upload
 code=$(ng_curl rgw alice -o /dev/null -w '%{http_code}' -X PUT "$NG_RGW_ENDPOINT/bench")
 [ "$code" = 200 ] || die "create bucket: $code"
 t0=$(date +%s%N)
 for ((s = 0; s < nshards; s++)); do
 	stamp "shard-$s"
-	code=$(ng_curl rgw alice -o /dev/null -w '%{http_code}' -T "$work/base" "$NG_RGW_ENDPOINT/bench/shard-$s")
+	code=$(ng_curl rgw alice -o /dev/null -D "$work/put.h" -w '%{http_code}' -T "$work/base" \
+		"$NG_RGW_ENDPOINT/bench/shard-$s")
 	[ "$code" = 200 ] || die "upload of shard-$s: $code"
+	ETAG[$s]=$(tr -d '\r' <"$work/put.h" | awk 'tolower($1) == "etag:" {print $2}')
+	[ -n "${ETAG[$s]}" ] || die "upload of shard-$s: no ETag in radosgw's answer"
 done
 echo "# uploaded in $((($(date +%s%N) - t0) / 1000000)) ms"
 
@@ -315,12 +324,6 @@ if [ "$cluster" = on ]; then
 		nodes_args+=(--node "n$i")
 		raw_addrs+=("${NG_ADDR[i]}")
 	done
-	declare -A ETAG
-	for ((s = 0; s < nshards; s++)); do
-		ETAG[$s]=$(ng_curl rgw alice -sI "$NG_RGW_ENDPOINT/bench/shard-$s" | tr -d '\r' |
-			awk 'tolower($1) == "etag:" {print $2}')
-		[ -n "${ETAG[$s]}" ] || die "no ETag for shard-$s"
-	done
 	for ((i = 1; i <= N; i++)); do
 		: >"$work/raw-plan-n$i"
 		for s in $(shards_of "$i" 1); do
@@ -343,7 +346,7 @@ if [ "$cluster" = on ]; then
 		raw_pids+=("$!")
 	done
 	sleep 1
-	# raw_epoch NAME NODE...: their raw readers at once; RAW[NAME.I] = "BYTES REMOTE SECONDS"
+	# raw_epoch NAME NODE...: their raw readers at once; RAW[NAME.I] = "BYTES SECONDS"
 	raw_epoch() {
 		local name=$1 i
 		shift
@@ -371,8 +374,7 @@ for ((i = 1; i <= N; i++)); do
 	# pipefail and errexit turn into the end of the run)
 	s=$(shards_of "$i" 1 | awk 'NR == 1')
 	[ -n "$s" ] || continue
-	stamp "shard-$s"
-	want=$(sha256sum <"$work/base" | cut -d' ' -f1)
+	want=$(shard_sha "$s")
 	got=$(ng_curl "$i" alice "$(ng_url "$i")/bench/shard-$s" | sha256sum | cut -d' ' -f1)
 	[ "$got" = "$want" ] || die "node $i: shard-$s read through its lotad differs from what was uploaded"
 done
@@ -389,10 +391,7 @@ kill_shards=0 kill_errors=0 kill_wrong=0 kill_sent=0 kill_s=0 kill_fo=0
 if [ "$cluster" = on ] && [ "$N" -ge 2 ]; then
 	declare -A WANT
 	for ((i = 1; i < N; i++)); do
-		for s in $(shards_of "$i" 1); do
-			stamp "shard-$s"
-			WANT[$s]=$(sha256sum <"$work/base" | cut -d' ' -f1)
-		done
+		for s in $(shards_of "$i" 1); do WANT[$s]=$(shard_sha "$s"); done
 	done
 	mkdir -p "$work/kill"
 	# kill_reader NODE: its shards, $streams at a time: per shard F.rc (curl), F.h, F.sha
@@ -445,6 +444,8 @@ fi
 # ---------------------------------------------------------------- report
 mbs() { awk -v b="$1" -v ns="$2" 'BEGIN {if (ns > 0) printf "%.0f", b / 1e6 / (ns / 1e9); else print "-"}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
+# scaling SUM_TOGETHER SUM_ALONE N_ALONE: the sum of the rates together over the mean alone
+scaling() { awk -v w="$1" -v a="$2" -v n="$3" 'BEGIN {if (a > 0 && n > 0) printf "%.2f", w / (a / n); else print "-"}'; }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN {print (r == "-") ? "-" : (r + 0 >= t ? "met" : "MISSED")}'; }
 
 echo
@@ -485,18 +486,19 @@ for ((i = 1; i <= N; i++)); do
 		n_alone=$((n_alone + 1))
 	fi
 done
-r_scale=$(awk -v w="$sum_warm" -v a="$sum_alone" -v n="$n_alone" 'BEGIN {if (a > 0) printf "%.2f", w / (a / n); else print "-"}')
+r_scale=$(scaling "$sum_warm" "$sum_alone" "$n_alone")
 # the same for the raw transfers: per node MB/s = bytes / seconds
-raw_rate() { awk '{if ($3 > 0) printf "%.0f", $1 / 1e6 / $3}' <<<"${RAW[$1]:-}"; }
-raw_sum=0 raw_alone=0 raw_line="" raw_alone_line=""
+raw_rate() { awk '{if ($2 > 0) printf "%.0f", $1 / 1e6 / $2}' <<<"${RAW[$1]:-}"; }
+raw_sum=0 raw_alone=0 raw_n=0 raw_line="" raw_alone_line=""
 for ((i = 1; i <= N; i++)); do
 	[ -n "${RAW[raw.$i]:-}" ] || continue
+	raw_n=$((raw_n + 1))
 	raw_sum=$((raw_sum + $(raw_rate "raw.$i")))
 	raw_alone=$((raw_alone + $(raw_rate "raw-$i.$i")))
 	raw_line="$raw_line n$i:$(raw_rate "raw.$i")"
 	raw_alone_line="$raw_alone_line n$i:$(raw_rate "raw-$i.$i")"
 done
-r_raw=$(awk -v w="$raw_sum" -v a="$raw_alone" -v n="$N" 'BEGIN {if (a > 0) printf "%.2f", w / (a / n); else print "-"}')
+r_raw=$(scaling "$raw_sum" "$raw_alone" "$raw_n")
 up=$((E_UP_LOG[cold] + E_UP_LOG[warm]))
 r_up=$(ratio "$up" "$dataset_bytes")
 echo "ratios of this run:"

@@ -13,7 +13,7 @@ pattern allow with nothing of lotad in the way (no HTTP, no signing, no store, n
       threads take the shards in order, as curl --parallel does; a thread reads a
       shard's extents one after the other, each from its owner over a connection of
       its own to that owner (kept alive); its own extents cost nothing (lotad reads
-      them from its store). Prints "BYTES REMOTE_BYTES SECONDS".
+      them from its store). Prints "BYTES SECONDS".
 """
 import socket
 import sys
@@ -48,7 +48,7 @@ def read(plan, streams, port, addrs):
     with open(plan) as f:
         shards = [line.split() for line in f if line.strip()]
     lock = threading.Lock()
-    total = [0, 0]
+    total = [0]
     nxt = [0]
 
     def stream():
@@ -77,8 +77,6 @@ def read(plan, streams, port, addrs):
                         left -= k
                 with lock:
                     total[0] += n
-                    if owner != "-":
-                        total[1] += n
         for c in conns.values():
             c.close()
 
@@ -88,7 +86,7 @@ def read(plan, streams, port, addrs):
         t.start()
     for t in ts:
         t.join()
-    print(total[0], total[1], "%.6f" % (time.monotonic() - t0))
+    print(total[0], "%.6f" % (time.monotonic() - t0))
 
 
 if __name__ == "__main__":

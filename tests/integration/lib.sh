@@ -434,6 +434,17 @@ it_operator_create() {
 	fi
 }
 
+# it_creds_with_operator FROM TO: the credentials file FROM with the operator's key added
+# as profile "operator", written to TO (0600).
+it_creds_with_operator() {
+	{
+		cat "$1"
+		printf '\n[operator]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
+			"$IT_OP_ACCESS" "$IT_OP_SECRET"
+	} >"$2"
+	chmod 600 "$2"
+}
+
 # it_put_granted PROFILE BUCKET KEY FILE: upload FILE at radosgw as PROFILE, readable by
 # the operator (boto3 put_object with GrantRead); prints "ok" when radosgw took it.
 it_put_granted() {

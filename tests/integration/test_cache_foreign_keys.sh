@@ -46,12 +46,8 @@ FILLED=lota_fill_bytes_total
 
 # lotad with alice's key only (and, for --fill-credentials, the operator's).
 it_creds_file "$W/creds-alice" alice
-{
-	cat "$W/creds-alice"
-	printf '\n[operator]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
-		"$IT_OP_ACCESS" "$IT_OP_SECRET"
-} >"$W/creds-alice-operator"
-chmod 600 "$W/creds-alice" "$W/creds-alice-operator"
+chmod 600 "$W/creds-alice"
+it_creds_with_operator "$W/creds-alice" "$W/creds-alice-operator"
 IT_LOTAD_CREDENTIALS=$W/creds-alice
 IT_LOTAD_ARGS=("${COMMON[@]}" --redirect "$RNAME:$RGW_PORT" --upstream-virtual-hosted)
 lotad_restart

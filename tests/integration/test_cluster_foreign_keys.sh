@@ -262,12 +262,7 @@ O5=$W/o5
 it_mkobj_marked "$O5" "$MARK" $((2 * MiB + 5))
 rc=$(it_put_granted bob "$B" o5 "$O5") || true
 check_eq "bob uploads o5 at radosgw, readable by operator" ok "$rc"
-{
-	cat "$W/creds-alice"
-	printf '[operator]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
-		"$IT_OP_ACCESS" "$IT_OP_SECRET"
-} >"$W/creds-op"
-chmod 600 "$W/creds-op"
+it_creds_with_operator "$W/creds-alice" "$W/creds-op"
 IT_LOTAD_CREDENTIALS=$W/creds-op
 IT_LOTAD_ARGS+=(--fill-credentials operator)
 lotad_restart

@@ -255,7 +255,7 @@ row() {
 		if [ "${xc#* }" != hit ]; then # what lotad said about it (warnings and errors)
 			grep -E ' (warn|error) ' "$IT_DIR/lotad.log" | tail -n 8 | sed 's/^/#   lotad: /'
 			curl -sf -m 5 "http://127.0.0.1:$IT_LOTAD_ADMIN_PORT/metrics" |
-				grep -E '^lota_cache_(fills_total|bypasses|misses)' | sed 's/^/#   /'
+				grep -E '^lota_cache_(fills_total|bypass_total|misses_total)' | sed 's/^/#   /'
 		fi
 		return
 	fi
