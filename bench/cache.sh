@@ -36,8 +36,10 @@
 # speed (`openssl speed`) is printed as the limit of encrypted hits.
 # The other ways of sending a hit run as more raw columns (raw-WAY) in the same rounds:
 # LOTA_BENCH_RAW_WAYS="WAY..." (rawserve's modes beside pread and sendfile; default
-# "mmap splice uring uring-zc", which makes `hit` 1.5 times as long; mmap-populate is one
-# more; "" runs none). A way rawserve was built without (uring without liburing) or this
+# "gcm gcm-mmap mmap splice", which makes `hit` 1.5 times as long; mmap-populate, uring
+# and uring-zc are more; "" runs none). gcm and gcm-mmap decrypt a copy of the file sealed
+# as lotad's store seals an extent: the fewest moves of a sealed hit, printed against
+# lotad-off as the ceiling of the on/off target on this machine. A way rawserve was built without (uring without liburing) or this
 # kernel lacks is skipped with a note. LOTA_BENCH_RAW_CHUNK sets the bytes per call of
 # every raw server (default 262144, lotad's client buffer), LOTA_BENCH_RAW_SNDBUF their
 # SO_SNDBUF (default 4194304, lotad's client_send_buffer; 0 = the kernel's autotuning);
@@ -302,13 +304,14 @@ nginx_start() {
 # Returns 1 when rawserve says the mode is unavailable here (exit status 3).
 declare -A RAW_PORT RAW_PID
 raw_start() {
-	local mode=$1 bin=$build/bench/rawserve port i st=0 uring=()
+	local mode=$1 bin=$build/bench/rawserve port i st=0 uring=() crypto=()
 	if [ ! -x "$bin" ]; then
 		bin=$work/rawserve
 		if [ ! -x "$bin" ]; then
 			pkg-config --exists liburing 2>/dev/null &&
 				read -ra uring <<<"-DLOTA_HAVE_LIBURING $(pkg-config --cflags --libs liburing)"
-			cc -O2 -pthread -o "$bin" "$here/rawserve.c" "${uring[@]}" ||
+			read -ra crypto <<<"$(pkg-config --cflags --libs libcrypto)"
+			cc -O2 -pthread -o "$bin" "$here/rawserve.c" "${uring[@]}" "${crypto[@]}" ||
 				die "cannot compile bench/rawserve.c"
 		fi
 	fi
@@ -511,7 +514,7 @@ bench_hit() {
 	raw_start sendfile
 	# The other ways of sending a hit, each a raw-WAY column (rawways) of its own.
 	local way rawways=() rawnotes=()
-	for way in ${LOTA_BENCH_RAW_WAYS-mmap splice uring uring-zc}; do
+	for way in ${LOTA_BENCH_RAW_WAYS-gcm gcm-mmap mmap splice}; do
 		case $way in pread | sendfile) die "LOTA_BENCH_RAW_WAYS: $way is always measured" ;; esac
 		if raw_start "$way"; then
 			rawways+=("raw-$way")
@@ -639,8 +642,13 @@ bench_hit() {
 			"$(ratio "${mib[off]}" "${mib[varnish]}")x" "$(ratio "${mib[off]}" "${mib[nginx]}")x" \
 			"$(ratio "${mib[on]}" "${mib[off]}")x" "$(ratio "${mib[off]}" "${mib[raw]}")x" \
 			"$(ratio "${mib[ram]}" "${mib[off]}")x" | tee -a "$work/table"
+		# the sealed hit's floor: rawserve's fewest moves for the same sealed bytes
+		local g1=- g2=- g3=-
+		[ -z "${mib[raw-gcm]:-}" ] || g1=$(ratio "${mib[raw-gcm]}" "${mib[off]}")x
+		[ -z "${mib[raw-gcm-mmap]:-}" ] || g2=$(ratio "${mib[raw-gcm-mmap]}" "${mib[off]}")x
+		[ -z "${mib[raw-gcm]:-}" ] || g3=$(ratio "${mib[on]}" "${mib[raw-gcm]}")x
 		echo "$label c=$conc $(ratio "${mib[off]}" "${mib[varnish]}")x" \
-			"$(ratio "${mib[on]}" "${mib[off]}")x" >>"$work/targets"
+			"$(ratio "${mib[on]}" "${mib[off]}")x $g1 $g2 $g3" >>"$work/targets"
 		# shellcheck disable=SC2059
 		printf "%-14s %8s %8s %10s %9s %10s %8s %8s %8s$wfmt %9s %9s\n" "$label c=$conc" \
 			"${cpu[varnish]}" "${cpu[nginx]}" "${cpu[off]}" "${cpu[on]}" "${cpu[ttl]}" \
@@ -666,13 +674,21 @@ bench_hit() {
 	echo " bench/rawserve, a blocking pread + send / sendfile loop of the same file: the"
 	echo " loopback copy itself)"
 	[ ${#rawways[@]} = 0 ] || echo "(${rawways[*]}: bench/rawserve sending the same file" \
-		"by the other ways: mmap = send from a mapping, splice = file -> pipe -> socket," \
-		"uring = io_uring reads and sends, uring-zc = io_uring zerocopy sends)"
+		"by the other ways: gcm = the file sealed as lotad seals an extent, pread, each" \
+		"block checked and decrypted into the send buffer, send; gcm-mmap = the same" \
+		"decrypting from a mapping; mmap = send from a mapping, splice = file -> pipe ->" \
+		"socket, uring = io_uring reads and sends, uring-zc = io_uring zerocopy sends)"
 	echo "targets (64 MiB rows): lotad-off/varnish >= 1.0x, lotad-on/lotad-off >= 0.8x"
 	awk '$1 == "64MiB" {print}' "$work/targets" |
-		while read -r l c ov oo; do
+		while read -r l c ov oo _; do
 			echo "  $l $c: off/varnish ${ov} $(verdict "${ov%x}" ">=" 1.0), on/off ${oo} $(verdict "${oo%x}" ">=" 0.8)"
 		done
+	if [[ " ${rawways[*]} " == *" raw-gcm "* ]]; then
+		echo "the sealed hit's floor: a raw loop decrypting the same sealed bytes, over"
+		echo " lotad-off (the ceiling of on/off on this machine) and lotad-on over it"
+		awk '{printf "  %s %s: raw-gcm/off %s, raw-gcm-mmap/off %s, lotad-on/raw-gcm %s\n", $1, $2, $5, $6, $7}' \
+			"$work/targets"
+	fi
 	echo
 	echo "CPU seconds per GiB served (the server's processes and threads, utime + stime;"
 	echo " lotad's upstream HEAD per hit costs radosgw CPU too, not counted here)"

@@ -20,6 +20,16 @@
  *                  two registered buffers while IORING_OP_SEND sends the other
  *   uring-zc       the same with IORING_OP_SEND_ZC (on loopback the kernel copies
  *                  zerocopy data for the receiver; the log says how often)
+ *   gcm            a sealed hit's fewest moves: the file sealed as lotad's store seals an
+ *                  extent (AES-256-GCM blocks of 64 KiB, each with its 16-byte tag, a
+ *                  nonce and 32 bytes of AAD per block), read by pread a CHUNK_BYTES span
+ *                  of blocks at a time, each block checked and decrypted into the send
+ *                  buffer, then sent (a copy in, the cipher, a copy out)
+ *   gcm-mmap       the same, decrypting straight from a mapping of the sealed file
+ *                  (MAP_POPULATE): the cipher and the copy out
+ * The gcm ways serve NAME from DIR/NAME.gcm-PID, which the first request for NAME makes
+ * with this process's key (drawn at start, never written anywhere), so two rawserves on
+ * one DIR never read each other's.
  * Every socket gets SO_SNDBUF = SNDBUF_BYTES (default 4 MiB, lotad's client_send_buffer;
  * 0 = the kernel's autotuning), so the ways differ only in how the bytes move. The first
  * line on stderr says what was obtained (the socket buffer, the pipe, the ring's setup).
@@ -53,6 +63,8 @@
 #ifdef LOTA_HAVE_LIBURING
 #include <liburing.h>
 #endif
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #define HEAD_MAX 16384
 
@@ -63,10 +75,12 @@ enum way {
 	WAY_MMAP_POPULATE,
 	WAY_SPLICE,
 	WAY_URING,
-	WAY_URING_ZC
+	WAY_URING_ZC,
+	WAY_GCM,
+	WAY_GCM_MMAP
 };
-static const char *const way_names[] = {"pread",  "sendfile", "mmap",    "mmap-populate",
-                                        "splice", "uring",    "uring-zc"};
+static const char *const way_names[] = {"pread", "sendfile", "mmap", "mmap-populate", "splice",
+                                        "uring", "uring-zc", "gcm",  "gcm-mmap"};
 #define WAYS (sizeof(way_names) / sizeof(way_names[0]))
 
 static const char *g_dir;
@@ -79,9 +93,11 @@ static size_t g_pipe_bytes; /* splice: the pipe size asked for */
 struct conn {
 	int sock;
 	char *head;
-	char *buf;       /* pread: one chunk */
-	int pipe_fd[2];  /* splice: file -> pipe_fd[1], pipe_fd[0] -> socket */
-	size_t pipe_cap; /* splice: the pipe's size as obtained */
+	char *buf;           /* pread: one chunk; gcm: the chunk's plaintext */
+	char *sealed;        /* gcm: one chunk's sealed blocks */
+	EVP_CIPHER_CTX *gcm; /* gcm: keyed once per connection, a nonce per block */
+	int pipe_fd[2];      /* splice: file -> pipe_fd[1], pipe_fd[0] -> socket */
+	size_t pipe_cap;     /* splice: the pipe's size as obtained */
 #ifdef LOTA_HAVE_LIBURING
 	struct io_uring ring;
 	bool ring_ok;
@@ -180,6 +196,178 @@ static int send_splice(struct conn *c, int fd, off_t size)
 		}
 	}
 	return 0;
+}
+
+/* ---- the gcm ways: a sealed file as lotad's store seals an extent ---- */
+#define GCM_BLOCK  (64u << 10) /* plaintext bytes per block (lotad's default) */
+#define GCM_TAG    16u
+#define GCM_SEALED (GCM_BLOCK + GCM_TAG)
+#define GCM_NAMES  64
+
+static unsigned char g_key[32];
+static size_t g_gcm_blocks; /* blocks per call: CHUNK_BYTES / GCM_BLOCK */
+static pthread_mutex_t g_seal_mu = PTHREAD_MUTEX_INITIALIZER;
+static char g_sealed[GCM_NAMES][4096 + 256]; /* the sources this process has sealed */
+static int g_nsealed;
+
+/* Block i's nonce (4 zero bytes, then i) and AAD (24 zero bytes, then i): the sizes
+ * lotad's store uses, so the cipher does the same work per block. */
+static void gcm_nonce_aad(uint64_t i, unsigned char nonce[12], unsigned char aad[32])
+{
+	memset(nonce, 0, 12);
+	memset(aad, 0, 32);
+	for (int k = 0; k < 8; k++)
+		nonce[4 + k] = aad[24 + k] = (unsigned char)(i >> (56 - 8 * k));
+}
+
+static off_t gcm_plain_size(off_t sealed)
+{
+	return sealed - (sealed + GCM_SEALED - 1) / GCM_SEALED * GCM_TAG;
+}
+
+static int pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	char *p = buf;
+	while (len) {
+		ssize_t n = pread(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* SRC sealed into OUT (through OUT.tmp): each block encrypted with its nonce and AAD and
+ * followed by its tag. */
+static int gcm_seal_file(const char *src, const char *out)
+{
+	char tmp[sizeof(g_sealed[0]) + 48];
+	unsigned char nonce[12], aad[32], *in = malloc(GCM_BLOCK), *ct = malloc(GCM_SEALED);
+	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+	int fi = open(src, O_RDONLY | O_CLOEXEC), fo = -1, rc = -1, n;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+	if (!in || !ct || !x || fi < 0 ||
+	    EVP_EncryptInit_ex2(x, EVP_aes_256_gcm(), g_key, NULL, NULL) != 1 ||
+	    (fo = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		goto out;
+	for (uint64_t i = 0;; i++) {
+		ssize_t got = 0, r = 0;
+		while (got < (ssize_t)GCM_BLOCK &&
+		       ((r = read(fi, in + got, GCM_BLOCK - (size_t)got)) > 0 ||
+		        (r < 0 && errno == EINTR)))
+			got += r > 0 ? r : 0;
+		if (r < 0)
+			goto out;
+		if (got == 0)
+			break;
+		gcm_nonce_aad(i, nonce, aad);
+		if (EVP_EncryptInit_ex2(x, NULL, NULL, nonce, NULL) != 1 ||
+		    EVP_EncryptUpdate(x, NULL, &n, aad, sizeof(aad)) != 1 ||
+		    EVP_EncryptUpdate(x, ct, &n, in, (int)got) != 1 ||
+		    EVP_EncryptFinal_ex(x, ct + got, &n) != 1 ||
+		    EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, GCM_TAG, ct + got) != 1 ||
+		    write(fo, ct, (size_t)got + GCM_TAG) != (ssize_t)got + (ssize_t)GCM_TAG)
+			goto out;
+		if (got < (ssize_t)GCM_BLOCK)
+			break;
+	}
+	rc = close(fo) == 0 && rename(tmp, out) == 0 ? 0 : -1;
+	fo = -1;
+out:
+	if (fo >= 0)
+		close(fo);
+	if (rc)
+		unlink(tmp);
+	if (fi >= 0)
+		close(fi);
+	EVP_CIPHER_CTX_free(x);
+	free(in);
+	free(ct);
+	return rc;
+}
+
+/* PATH (a source file) -> PATH.gcm-PID, sealed by this process the first time it is asked
+ * for. Returns -1 when the source cannot be sealed (missing: a 404). */
+static int gcm_path(char *path, size_t cap)
+{
+	int rc = 0, i;
+	pthread_mutex_lock(&g_seal_mu);
+	for (i = 0; i < g_nsealed && strcmp(g_sealed[i], path); i++)
+		;
+	if (i == g_nsealed) {
+		char out[sizeof(g_sealed[0]) + 32];
+		snprintf(out, sizeof(out), "%s.gcm-%ld", path, (long)getpid());
+		rc = g_nsealed < GCM_NAMES && strlen(path) < sizeof(g_sealed[0]) &&
+		             gcm_seal_file(path, out) == 0
+		         ? 0
+		         : -1;
+		if (rc == 0)
+			snprintf(g_sealed[g_nsealed++], sizeof(g_sealed[0]), "%s", path);
+	}
+	pthread_mutex_unlock(&g_seal_mu);
+	size_t len = strlen(path);
+	if (rc == 0 &&
+	    snprintf(path + len, cap - len, ".gcm-%ld", (long)getpid()) >= (int)(cap - len))
+		rc = -1;
+	return rc;
+}
+
+/* Block i (LEN bytes of ciphertext, its tag after them) checked and decrypted into OUT. */
+static int gcm_open_block(struct conn *c, uint64_t i, const unsigned char *in, size_t len,
+                          char *out)
+{
+	unsigned char nonce[12], aad[32];
+	int n;
+	gcm_nonce_aad(i, nonce, aad);
+	if (EVP_DecryptInit_ex2(c->gcm, NULL, NULL, nonce, NULL) != 1 ||
+	    EVP_DecryptUpdate(c->gcm, NULL, &n, aad, sizeof(aad)) != 1 ||
+	    EVP_DecryptUpdate(c->gcm, (unsigned char *)out, &n, in, (int)len) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(c->gcm, EVP_CTRL_GCM_SET_TAG, GCM_TAG, (void *)(in + len)) != 1 ||
+	    EVP_DecryptFinal_ex(c->gcm, (unsigned char *)out + len, &n) != 1)
+		return -1;
+	return 0;
+}
+
+/* The sealed file's blocks, g_gcm_blocks a call: read by pread into c->sealed (gcm) or
+ * taken from a mapping (gcm-mmap), each checked and decrypted into c->buf, then sent. A
+ * block that fails its tag closes the connection before any of its bytes is sent. */
+static int send_gcm(struct conn *c, int fd, off_t sealed)
+{
+	const unsigned char *map = NULL;
+	if (g_way == WAY_GCM_MMAP && sealed > 0) {
+		void *m = mmap(NULL, (size_t)sealed, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+		if (m == MAP_FAILED)
+			return -1;
+		(void)madvise(m, (size_t)sealed, MADV_SEQUENTIAL);
+		map = m;
+	}
+	uint64_t nb = ((uint64_t)sealed + GCM_SEALED - 1) / GCM_SEALED;
+	int rc = 0;
+	for (uint64_t b = 0; b < nb && rc == 0; b += g_gcm_blocks) {
+		uint64_t k = nb - b < g_gcm_blocks ? nb - b : g_gcm_blocks;
+		off_t soff = (off_t)(b * GCM_SEALED);
+		size_t slen = (size_t)(sealed - soff) < k * GCM_SEALED ? (size_t)(sealed - soff)
+		                                                       : (size_t)(k * GCM_SEALED);
+		const unsigned char *in = map ? map + soff : (const unsigned char *)c->sealed;
+		if (!map && pread_full(fd, c->sealed, slen, soff) < 0)
+			rc = -1;
+		size_t plain = 0;
+		for (uint64_t j = 0; j < k && rc == 0; j++) {
+			size_t left = slen - (size_t)j * GCM_SEALED;
+			size_t blen = (left < GCM_SEALED ? left : GCM_SEALED) - GCM_TAG;
+			rc = gcm_open_block(c, b + j, in + j * GCM_SEALED, blen, c->buf + plain);
+			plain += blen;
+		}
+		if (rc == 0)
+			rc = send_all(c->sock, c->buf, plain);
+	}
+	if (map)
+		munmap((void *)map, (size_t)sealed);
+	return rc;
 }
 
 #ifdef LOTA_HAVE_LIBURING
@@ -420,7 +608,8 @@ static int answer(struct conn *c)
 	    strstr(name, ".."))
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s", g_dir, name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool gcm = g_way == WAY_GCM || g_way == WAY_GCM_MMAP;
+	int fd = gcm && gcm_path(path, sizeof(path)) < 0 ? -1 : open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		static const char nf[] = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
@@ -431,7 +620,7 @@ static int answer(struct conn *c)
 	int n = snprintf(resp, sizeof(resp),
 	                 "HTTP/1.1 200 OK\r\nContent-Length: %lld\r\n"
 	                 "Content-Type: application/octet-stream\r\n\r\n",
-	                 (long long)st.st_size);
+	                 (long long)(gcm ? gcm_plain_size(st.st_size) : st.st_size));
 	int rc = send_all(c->sock, resp, (size_t)n);
 	if (rc == 0) {
 		switch (g_way) {
@@ -455,6 +644,10 @@ static int answer(struct conn *c)
 #else
 			rc = -1;
 #endif
+			break;
+		case WAY_GCM:
+		case WAY_GCM_MMAP:
+			rc = send_gcm(c, fd, st.st_size);
 			break;
 		}
 	}
@@ -490,6 +683,14 @@ static int conn_init(struct conn *c)
 #else
 		return -1;
 #endif
+	case WAY_GCM:
+	case WAY_GCM_MMAP:
+		if (!(c->buf = malloc(g_gcm_blocks * GCM_BLOCK)) ||
+		    (g_way == WAY_GCM && !(c->sealed = malloc(g_gcm_blocks * GCM_SEALED))) ||
+		    !(c->gcm = EVP_CIPHER_CTX_new()) ||
+		    EVP_DecryptInit_ex2(c->gcm, EVP_aes_256_gcm(), g_key, NULL, NULL) != 1)
+			return -1;
+		return 0;
 	default:
 		return 0;
 	}
@@ -505,6 +706,8 @@ static void conn_cleanup(struct conn *c)
 			close(c->pipe_fd[i]);
 	free(c->head);
 	free(c->buf);
+	free(c->sealed);
+	EVP_CIPHER_CTX_free(c->gcm);
 	close(c->sock);
 }
 
@@ -583,6 +786,9 @@ static void report(void)
 		snprintf(extra, sizeof(extra), ", ring setup flags 0x%x, 2 registered buffers",
 		         g_ring_flags);
 #endif
+	if (g_way == WAY_GCM || g_way == WAY_GCM_MMAP)
+		snprintf(extra, sizeof(extra), ", AES-256-GCM blocks of %u bytes, %zu a call",
+		         GCM_BLOCK, g_gcm_blocks);
 	fprintf(stderr, "rawserve: %s, calls of %zu bytes, SO_SNDBUF %d asked, %d obtained%s\n",
 	        way_names[g_way], g_chunk, g_sndbuf, sb, extra);
 }
@@ -594,9 +800,10 @@ int main(int argc, char **argv)
 		for (w = 0; w < WAYS && strcmp(argv[3], way_names[w]); w++)
 			;
 	if (argc < 4 || w == WAYS) {
-		fprintf(stderr, "usage: rawserve PORT DIR "
-		                "pread|sendfile|mmap|mmap-populate|splice|uring|uring-zc "
-		                "[CHUNK_BYTES [SNDBUF_BYTES]]\n");
+		fprintf(stderr,
+		        "usage: rawserve PORT DIR "
+		        "pread|sendfile|mmap|mmap-populate|splice|uring|uring-zc|gcm|gcm-mmap "
+		        "[CHUNK_BYTES [SNDBUF_BYTES]]\n");
 		return 2;
 	}
 	g_dir = argv[2];
@@ -629,6 +836,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rawserve: %s unavailable: built without liburing\n", argv[3]);
 		return 3;
 #endif
+	}
+	if (g_way == WAY_GCM || g_way == WAY_GCM_MMAP) {
+		if ((g_gcm_blocks = g_chunk / GCM_BLOCK) == 0) {
+			fprintf(stderr,
+			        "rawserve: %s needs CHUNK_BYTES of at least one block (%u)\n",
+			        argv[3], GCM_BLOCK);
+			return 2;
+		}
+		if (RAND_bytes(g_key, sizeof(g_key)) != 1) {
+			fprintf(stderr, "rawserve: no random key\n");
+			return 1;
+		}
 	}
 	report();
 	signal(SIGPIPE, SIG_IGN);
