@@ -10,6 +10,9 @@
 #   PUT 64 MiB  at c=1 and c=2   (presigned PUT, UNSIGNED-PAYLOAD, body from a Lua script)
 # and prints requests/s, MiB/s and the ratio lotad/direct for each. Absolute figures
 # drift on a shared VM; the ratios of one run are what to compare (target >= 0.9).
+# A third side, a socat relay to radosgw (read + write of 256 KiB, no logic, URLs signed
+# for the relay's address), measures in the same run what one more loopback hop costs by
+# itself: the floor of any proxy on this machine, printed as relay/direct.
 #
 #   bench/proxy_overhead.sh [SECONDS_PER_RUN]       (default 8)
 # Needs a built tree in build/ (or LOTA_BUILD_DIR) and the packages of scripts/deps.sh.
@@ -30,6 +33,20 @@ export AWS_ACCESS_KEY_ID=$RGW_ALICE_ACCESS AWS_SECRET_ACCESS_KEY=$RGW_ALICE_SECR
 lport=$LOTAD_PORT aport=$LOTAD_ADMIN_PORT work=$STACK_DIR
 
 direct=${RGW_ENDPOINT#http://}
+command -v socat >/dev/null || { echo "socat missing: run scripts/deps.sh" >&2; exit 1; }
+read -r relay_port _ <<<"$(rgw__free_ports)"
+socat -b 262144 "TCP-LISTEN:$relay_port,bind=127.0.0.1,reuseaddr,fork,nodelay" "TCP:$direct,nodelay" \
+	>"$work/socat.log" 2>&1 </dev/null &
+relay_pid=$!
+relay_stop() {
+	pkill -P "$relay_pid" 2>/dev/null || true
+	if kill "$relay_pid" 2>/dev/null; then wait "$relay_pid" 2>/dev/null || true; fi
+}
+trap 'relay_stop; stack__cleanup' EXIT
+for _ in $(seq 100); do
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$relay_port/")" != 000 ] && break
+	sleep 0.1
+done
 put() { # host bucket key file
 	curl -sf -o /dev/null -X PUT -T "$4" "$("$lota" presign --endpoint "http://$1" --method PUT --bucket "$2" --key "$3")"
 }
@@ -70,14 +87,19 @@ run() { # label host method key conc size_bytes -> prints rps and MiB/s
 	awk -v r="$rps" -v s="$size" 'BEGIN {printf "%.1f %.1f", r, r * s / 1048576}'
 }
 
-printf '%-22s %12s %12s %12s %12s %8s\n' case direct_req/s direct_MiB/s lotad_req/s lotad_MiB/s ratio
+fmt='%-22s %12s %12s %12s %12s %8s %12s %12s\n'
+# shellcheck disable=SC2059 # one format for the header and the rows
+printf "$fmt" case direct_req/s direct_MiB/s lotad_req/s lotad_MiB/s ratio relay_MiB/s relay/direct
 for spec in "GET obj-1m 1 1048576" "GET obj-1m 8 1048576" "GET obj-64m 1 67108864" \
 	"GET obj-64m 4 67108864" "PUT put-64m 1 67108864" "PUT put-64m 2 67108864"; do
 	read -r m k c s <<<"$spec"
 	read -r drps dmib <<<"$(run "$direct" "$m" "$k" "$c" "$s")"
 	read -r lrps lmib <<<"$(run "127.0.0.1:$lport" "$m" "$k" "$c" "$s")"
+	read -r rrps rmib <<<"$(run "127.0.0.1:$relay_port" "$m" "$k" "$c" "$s")"
 	ratio=$(awk -v a="$lrps" -v b="$drps" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
-	printf '%-22s %12s %12s %12s %12s %8s\n' "$m ${s} c=$c" "$drps" "$dmib" "$lrps" "$lmib" "${ratio}x"
+	rratio=$(awk -v a="$rrps" -v b="$drps" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+	# shellcheck disable=SC2059
+	printf "$fmt" "$m ${s} c=$c" "$drps" "$dmib" "$lrps" "$lmib" "${ratio}x" "$rmib" "${rratio}x"
 done
 curl -s "http://127.0.0.1:$aport/metrics" | grep -E '^lota_(requests_total|upstream_errors_total)' | head -20 >"$work/metrics.txt" || true
 echo "lotad metrics after the run:"; sed 's/^/  /' "$work/metrics.txt"
