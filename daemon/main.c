@@ -152,6 +152,9 @@ static const lota_config_key lotad_keys[] = {
     {"plain_hit_io", LOTA_CONFIG_STRING, "sendfile", 0, 0, false, false, 0, "HOW",
      "how unencrypted hits reach the socket: sendfile (the least CPU per byte), pread "
      "(read + send), or mmap (send from a mapping of the extent)"},
+    {"sealed_hit_io", LOTA_CONFIG_STRING, "mmap", 0, 0, false, false, 0, "HOW",
+     "how encrypted hits read the cache: mmap (decrypt straight from a mapping of the "
+     "extent: one copy fewer per byte) or pread (read into a buffer, then decrypt)"},
     {"ram_cache_size", LOTA_CONFIG_SIZE, "0", 0, 1LL << 40, false, false, 0, "SIZE",
      "a RAM tier in front of the cache dirs: plaintext copies of the most recently read "
      "whole extents, at most SIZE bytes (0 = off); saves the disk read and, encrypted, the "
@@ -454,6 +457,12 @@ static int setup_cache(lota_config *cfg, lotad_store **out, lotad_cache **cache_
 		        fio);
 		return -1;
 	}
+	const char *sio = lota_config_get_string(cfg, "sealed_hit_io");
+	if (strcmp(sio, "mmap") != 0 && strcmp(sio, "pread") != 0) {
+		fprintf(stderr,
+		        "lotad: config key \"sealed_hit_io\": \"%s\" is not mmap or pread\n", sio);
+		return -1;
+	}
 	cc.fill_profile = lota_config_get_string(cfg, "fill_credentials");
 	if (cc.fill_profile && cc.fill_profile[0]) {
 		lotad_creds *cur = lotad_creds_current();
@@ -537,6 +546,9 @@ static int setup_cache(lota_config *cfg, lotad_store **out, lotad_cache **cache_
 	sc.fill_io =
 	    strcmp(fio, "sync-range") == 0 ? LOTAD_FILL_IO_SYNC_RANGE : LOTAD_FILL_IO_BUFFERED;
 	sc.ram_bytes = lota_config_get_size(cfg, "ram_cache_size");
+	sc.sealed_io = strcmp(lota_config_get_string(cfg, "sealed_hit_io"), "pread") == 0
+	                   ? LOTAD_SEALED_IO_PREAD
+	                   : LOTAD_SEALED_IO_MMAP;
 	sc.high_watermark_pct = hi;
 	sc.low_watermark_pct = lo;
 	for (size_t i = 0; i < nd && rc == 0; i++)

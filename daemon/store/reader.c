@@ -167,6 +167,8 @@ void lotad_reader_close(lotad_store_reader *r)
 	lota__aead_key_free(r->aead);
 	if (r->map)
 		munmap(r->map, (size_t)r->data_len);
+	if (r->smap)
+		munmap(r->smap, r->smap_len);
 	store_ext_unref(r->s, r->e);
 	free(r);
 }
@@ -226,6 +228,65 @@ int lotad_reader_plain_map(lotad_store_reader *r, const uint8_t **data)
 	return 0;
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+
+/*
+ * The sealed bytes [soff, soff + len) of a published extent, straight from a mapping of
+ * its file, or NULL: the cipher then reads them where the page cache holds them, with
+ * no copy into r->blk first. Each span is populated before it is touched
+ * (MADV_POPULATE_READ), so a page the disk cannot give fails that call instead of
+ * raising SIGBUS; after such a failure, and when the mapping cannot be made (or the
+ * kernel is older than 5.14), this reader goes on by pread, which reports the error as
+ * it always did. A reader following a fill never maps: its file is still growing.
+ * After use, reader_sealed_done lets go of the span's pages (the page cache keeps them),
+ * so that a reader holds at most about one span mapped: 300 readers of one 64 MiB
+ * extent do not count 300 x 64 MiB of mapped file in lotad's RSS.
+ */
+static const uint8_t *reader_sealed_span(lotad_store_reader *r, uint64_t soff, size_t len)
+{
+	if (r->smap_off || r->following || r->s->sealed_io != LOTAD_SEALED_IO_MMAP)
+		return NULL;
+	if (!r->smap) {
+		uint64_t nb = (r->data_len + r->bs - 1) / r->bs;
+		uint64_t slen = r->data_len + nb * LOTAD_STORE_TAG_LEN;
+		/* data_off is page aligned (the format rounds it to 4096) */
+		void *m = slen == 0 || slen > SIZE_MAX
+		              ? MAP_FAILED
+		              : mmap(NULL, (size_t)slen, PROT_READ, MAP_SHARED, r->fd,
+		                     (off_t)r->data_off);
+		if (m == MAP_FAILED) {
+			r->smap_off = true;
+			return NULL;
+		}
+		(void)madvise(m, (size_t)slen, MADV_SEQUENTIAL);
+		r->smap = m;
+		r->smap_len = (size_t)slen;
+	}
+	if (soff > r->smap_len || len > r->smap_len - soff) {
+		r->smap_off = true;
+		return NULL;
+	}
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)(r->smap + soff) & ~(pg - 1);
+	if (madvise((void *)a, (uintptr_t)(r->smap + soff + len) - a, MADV_POPULATE_READ) != 0) {
+		r->smap_off = true;
+		return NULL;
+	}
+	return r->smap + soff;
+}
+
+static void reader_sealed_done(const uint8_t *span, size_t len)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)span & ~(pg - 1);
+	/* the span's last page may hold the next span's first bytes: it stays */
+	uintptr_t b = ((uintptr_t)span + len) & ~(pg - 1);
+	if (b > a)
+		(void)madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 static void reader_failed(lotad_store_reader *r, int rc)
 {
 	if (rc == LOTA_E_AUTH_TAG)
@@ -279,13 +340,17 @@ ssize_t lotad_reader_read(lotad_store_reader *r, uint64_t off, void *buf, size_t
 		if (nb > r->nblk)
 			nb = r->nblk;
 		uint64_t pend = (bi + nb) * bs < r->data_len ? (bi + nb) * bs : r->data_len;
-		rc = store_read_full(r->fd, r->blk,
-		                     (size_t)(pend - bi * bs + nb * LOTAD_STORE_TAG_LEN),
-		                     r->data_off + bi * sbs);
-		if (rc)
-			goto fail;
+		size_t span = (size_t)(pend - bi * bs + nb * LOTAD_STORE_TAG_LEN);
+		const uint8_t *src = reader_sealed_span(r, bi * sbs, span);
+		if (!src) {
+			rc = store_read_full(r->fd, r->blk, span, r->data_off + bi * sbs);
+			if (rc)
+				goto fail;
+			src = r->blk;
+		}
 		for (uint64_t j = 0; j < nb && pos < end; j++, bi++) {
-			uint8_t *cb = r->blk + j * sbs;
+			const uint8_t *cb = src + j * sbs;
+			uint8_t *scratch = r->blk + j * sbs; /* cb itself when read by pread */
 			uint64_t boff = pos % bs;
 			size_t blen =
 			    (size_t)(r->data_len - bi * bs < bs ? r->data_len - bi * bs : bs);
@@ -299,15 +364,17 @@ ssize_t lotad_reader_read(lotad_store_reader *r, uint64_t off, void *buf, size_t
 				                         dst, cb + blen);
 			} else {
 				rc = lota__aead_key_open(r->aead, nonce, aad, sizeof(aad), cb, blen,
-				                         cb, cb + blen);
+				                         scratch, cb + blen);
 				if (rc == 0)
-					memcpy(dst, cb + boff, n);
+					memcpy(dst, scratch + boff, n);
 			}
 			if (rc)
 				goto fail;
 			dst += n;
 			pos += n;
 		}
+		if (src != r->blk)
+			reader_sealed_done(src, span);
 	}
 	store_ram_note_read(r, off, buf, (size_t)(end - off));
 	return (ssize_t)(end - off);

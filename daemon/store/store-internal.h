@@ -101,6 +101,7 @@ struct lotad_store {
 	uint8_t hdr_key[32];
 	bool encrypt, fsync_dir;
 	int fill_io;
+	int sealed_io; /* LOTAD_SEALED_IO_* */
 	uint32_t block_size;
 	unsigned high_pct, low_pct;
 	uint32_t evict_interval_ms, degraded_retry_ms;
@@ -135,8 +136,11 @@ struct lotad_store_reader {
 	uint32_t nblk;
 	lota__aead_key *aead; /* the data key's schedule, made at the first sealed read */
 	void *map;            /* plain: the data mapped (lotad_reader_plain_map), or NULL */
-	struct ramcopy *ram;  /* the extent's RAM copy when it had one at open (ram.c) */
-	uint8_t *build;       /* a copy being made by this reader's in-order reads */
+	uint8_t *smap;        /* sealed: the blocks mapped (reader_sealed_span), or NULL */
+	size_t smap_len;
+	bool smap_off;       /* sealed: no mapping for this reader (pread instead) */
+	struct ramcopy *ram; /* the extent's RAM copy when it had one at open (ram.c) */
+	uint8_t *build;      /* a copy being made by this reader's in-order reads */
 	uint64_t build_next;
 	bool ram_refused; /* no copy by this reader (no room, or not read in order) */
 };

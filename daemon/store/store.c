@@ -191,6 +191,7 @@ int lotad_store_new(const lotad_store_config *cfg, lotad_store **out)
 	s->encrypt = cfg->encrypt;
 	s->fsync_dir = cfg->fsync_dir;
 	s->fill_io = cfg->fill_io;
+	s->sealed_io = cfg->sealed_io;
 	s->block_size = cfg->block_size;
 	s->high_pct = cfg->high_watermark_pct;
 	s->low_pct = cfg->low_watermark_pct;

@@ -134,9 +134,15 @@ typedef struct lotad_store_config {
 	 * extents, made by hits that read an extent in order, served to the next ones
 	 * without a disk read or a decryption (0 = off, the default) */
 	uint64_t ram_bytes;
+	/* How sealed extents are read (lotad_store_sealed_io): decrypted straight from a
+	 * mapping of the published file (mmap, the default: one copy fewer per byte), or
+	 * read by pread into a buffer first (pread). A reader following a fill in progress
+	 * always uses pread. */
+	int sealed_io;
 } lotad_store_config;
 
 enum { LOTAD_FILL_IO_BUFFERED = 0, LOTAD_FILL_IO_SYNC_RANGE = 1 };
+enum { LOTAD_SEALED_IO_MMAP = 0, LOTAD_SEALED_IO_PREAD = 1 };
 #define LOTAD_STORE_SYNC_CHUNK (8u << 20)
 
 /* Fill *c with the defaults (no dirs, no secret). */

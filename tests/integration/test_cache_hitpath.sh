@@ -3,7 +3,7 @@
 # while the authorizing HEAD is in flight, and never sent unless its 200 names the very
 # version read; the HEADs reuse the worker's upstream connections; every way plain hits
 # reach the socket (--plain-hit-io pread|sendfile|mmap) and sealed hits give the exact
-# bytes; `lota bench cipher` prints the cipher's speed per core.
+# bytes (--sealed-hit-io mmap|pread); `lota bench cipher` prints the cipher's speed per core.
 #
 # An encrypted lotad (--workers 1, 8 MiB extents) caches two 6 MiB objects of alice's.
 # A hit and a ranged hit: byte-exact, each counted by lota_cache_preread_total{result=
@@ -15,7 +15,7 @@
 # the same size (another ETag) gives the new bytes only; bob's GET of alice's private object
 # a 403 with S3's body; an If-Match of another ETag a 412; the object deleted at radosgw
 # a 404. Then, for each plain hit way (sendfile with --client-send-buffer 4MiB) and for a
-# sealed cache, a fresh object read cold
+# sealed cache (decrypting from a mapping, the default, and by pread), a fresh object read cold
 # and warm (whole, a range inside the extent, a range across extents): byte-exact. Then
 # the RAM tier (--ram-cache-size 16MiB, sealed): the second hit of an extent comes from
 # RAM (lota_ram_cache_hits_total), byte-exact, also a range; three 6 MiB copies keep it
@@ -175,6 +175,11 @@ ways() {
 		<(tail -c +8000001 "$W/$k" | head -c 12971001)
 }
 ways sealed
+# sealed hits read by pread instead of from a mapping (--sealed-hit-io pread)
+IT_LOTAD_ARGS=(--cache-dir "$IT_DIR/cache-sealed-pread:1GiB" --sealed-hit-io pread
+	"${COMMON[@]}")
+lotad_restart
+ways sealed-pread
 for io in pread sendfile mmap; do
 	# sendfile with a fixed socket send buffer (--client-send-buffer) as well
 	sb=()
@@ -188,6 +193,8 @@ check_fails_with "--client-send-buffer 128MiB refused" 'client-send-buffer' \
 	"$(it_lotad_bin)" --upstream "$R" --client-send-buffer 128MiB
 check_fails_with "--plain-hit-io splice refused" 'plain_hit_io' \
 	"$(it_lotad_bin)" --upstream "$R" --plain-hit-io splice --cache-dir "$IT_DIR/cache-x:1GiB"
+check_fails_with "--sealed-hit-io sendfile refused" 'sealed_hit_io' \
+	"$(it_lotad_bin)" --upstream "$R" --sealed-hit-io sendfile --cache-dir "$IT_DIR/cache-x:1GiB"
 
 # --- the RAM tier (--ram-cache-size): sealed extents read once from the disk (the copy
 # made), then from RAM; bounded; gone with the extent (a PUT through lotad); another

@@ -79,6 +79,7 @@ typedef struct topts {
 	const uint8_t *secret;
 	uint32_t evict_ms, retry_ms, bs;
 	int fill_io;
+	int sealed_io;
 } topts;
 
 static lotad_store *open_store(topts o)
@@ -99,6 +100,7 @@ static lotad_store *open_store(topts o)
 	c.evict_interval_ms = o.evict_ms;
 	c.degraded_retry_ms = o.retry_ms ? o.retry_ms : 30000;
 	c.fill_io = o.fill_io;
+	c.sealed_io = o.sealed_io;
 	lotad_store *s = NULL;
 	int rc = lotad_store_new(&c, &s);
 	CU_ASSERT_EQUAL(rc, 0);
@@ -288,10 +290,10 @@ static void test_header_codec(void)
 
 /* ------------------------------------------------------------ round trips */
 
-static void roundtrip(bool plain)
+static void roundtrip(bool plain, int sealed_io)
 {
 	setup_root();
-	lotad_store *s = open_store((topts){.plain = plain});
+	lotad_store *s = open_store((topts){.plain = plain, .sealed_io = sealed_io});
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	const size_t sizes[] = {0, 1, BS - 1, BS, BS + 1, (3u << 20) + 7};
 	size_t maxn = (3u << 20) + 7;
@@ -461,12 +463,13 @@ static void test_write_pieces(void)
 
 static void test_roundtrip_plain(void)
 {
-	roundtrip(true);
+	roundtrip(true, LOTAD_SEALED_IO_MMAP);
 }
 
 static void test_roundtrip_sealed(void)
 {
-	roundtrip(false);
+	roundtrip(false, LOTAD_SEALED_IO_MMAP); /* the default: decrypted from a mapping */
+	roundtrip(false, LOTAD_SEALED_IO_PREAD);
 }
 
 static void test_fill_negative(void)
@@ -807,10 +810,10 @@ static void test_fill_abort_readers(void)
 
 /* ------------------------------------------------------------ tampering */
 
-static void test_tamper_data_block(void)
+static void tamper_data_block(int sealed_io)
 {
 	setup_root();
-	lotad_store *s = open_store((topts){0});
+	lotad_store *s = open_store((topts){.sealed_io = sealed_io});
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	tkey k = mkkey(9, 0), k2 = mkkey(10, 0), k3 = mkkey(11, 0);
 	uint8_t data[3 * BS + 10], got[3 * BS + 10];
@@ -859,6 +862,55 @@ static void test_tamper_data_block(void)
 	CU_ASSERT_EQUAL(st.used_bytes, 0);
 	lotad_store_free(s);
 	cleanup_root();
+}
+
+static void test_tamper_data_block(void)
+{
+	tamper_data_block(LOTAD_SEALED_IO_MMAP); /* a byte changed under the mapping */
+	tamper_data_block(LOTAD_SEALED_IO_PREAD);
+}
+
+/* A sealed extent's file cut short behind the store's back while a reader has it open
+ * (and mapped, by default): the blocks still in the file read right, the ones past its
+ * end are an I/O error of that read (never a SIGBUS), and the extent is dropped. */
+static void test_truncated_under_reader(void)
+{
+	for (int io = LOTAD_SEALED_IO_MMAP; io <= LOTAD_SEALED_IO_PREAD; io++) {
+		setup_root();
+		lotad_store *s = open_store((topts){.sealed_io = io, .bs = 65536});
+		CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+		const size_t bs = 65536, n = 40 * bs + 77; /* more than one 256 KiB span */
+		uint8_t *data = malloc(n), *got = malloc(n);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(data);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+		lota_unit_pattern(data, n, 77);
+		tkey k = mkkey(77, 0);
+		CU_ASSERT_EQUAL_FATAL(put(s, &k, data, n, NULL), 0);
+		char p[400];
+		ext_file(k.h, p, sizeof(p));
+		lotad_store_reader *r = NULL;
+		CU_ASSERT_EQUAL_FATAL(lotad_store_open(s, k.h, k.b, k.len, &r), 0);
+		/* the first span is read (and mapped) before the cut */
+		CU_ASSERT_EQUAL(lotad_reader_read(r, 0, got, bs), (ssize_t)bs);
+		CU_ASSERT_EQUAL(memcmp(got, data, bs), 0);
+		/* keep the header and 10 whole sealed blocks */
+		CU_ASSERT_EQUAL_FATAL(truncate(p, (off_t)(4096 + 10 * (bs + 16))), 0);
+		CU_ASSERT_EQUAL(lotad_reader_read(r, 2 * bs, got, 3 * bs), (ssize_t)(3 * bs));
+		CU_ASSERT_EQUAL(memcmp(got, data + 2 * bs, 3 * bs), 0);
+		memset(got, 0x55, n);
+		CU_ASSERT_EQUAL(lotad_reader_read(r, 9 * bs, got, 4 * bs), -EIO);
+		CU_ASSERT_EQUAL(lotad_reader_read(r, 30 * bs, got, 100), -EIO);
+		CU_ASSERT_PTR_NULL(memmem(got, n, data + 9 * bs, 64)); /* nothing handed out */
+		lotad_reader_close(r);
+		CU_ASSERT_EQUAL(lotad_store_open(s, k.h, k.b, k.len, &r), -ENOENT); /* dropped */
+		lotad_store_stats st;
+		lotad_store_get_stats(s, &st);
+		CU_ASSERT_EQUAL(st.read_errors, 2);
+		lotad_store_free(s);
+		free(data);
+		free(got);
+		cleanup_root();
+	}
 }
 
 static void test_tamper_header_and_key(void)
@@ -2075,6 +2127,7 @@ int main(void)
 	    {"growing_plain", test_growing_plain},
 	    {"fill_abort_readers", test_fill_abort_readers},
 	    {"tamper_data_block", test_tamper_data_block},
+	    {"truncated under a reader: an error, not a SIGBUS", test_truncated_under_reader},
 	    {"tamper_header_and_key", test_tamper_header_and_key},
 	    {"wrong_node_secret", test_wrong_node_secret},
 	    {"no_plaintext_on_disk", test_no_plaintext_on_disk},
