@@ -242,7 +242,10 @@ int lotad_reader_plain_map(lotad_store_reader *r, const uint8_t **data)
  * it always did. A reader following a fill never maps: its file is still growing.
  * After use, reader_sealed_done lets go of the span's pages (the page cache keeps them),
  * so that a reader holds at most about one span mapped: 300 readers of one 64 MiB
- * extent do not count 300 x 64 MiB of mapped file in lotad's RSS.
+ * extent do not count 300 x 64 MiB of mapped file in lotad's RSS. The cipher reads the
+ * page cache itself, not a private copy: whoever could change the file while it is read
+ * (lotad's user or root: 0600 files in 0700 dirs) can read the node secret as well, so
+ * this opens nothing that pread closed.
  */
 static const uint8_t *reader_sealed_span(lotad_store_reader *r, uint64_t soff, size_t len)
 {
