@@ -37,10 +37,11 @@
 # The other ways of sending a hit run as more raw columns (raw-WAY) in the same rounds:
 # LOTA_BENCH_RAW_WAYS="WAY..." (rawserve's modes beside pread and sendfile; default
 # "gcm gcm-mmap mmap splice", which makes `hit` 1.5 times as long; mmap-populate, uring
-# and uring-zc are more; "" runs none). gcm and gcm-mmap decrypt a copy of the file sealed
-# as lotad's store seals an extent: the fewest moves of a sealed hit, printed against
-# lotad-off as the ceiling of the on/off target on this machine. A way rawserve was built without (uring without liburing) or this
-# kernel lacks is skipped with a note. LOTA_BENCH_RAW_CHUNK sets the bytes per call of
+# and uring-zc are more; "" runs none). gcm and gcm-mmap decrypt a copy of the file
+# sealed as lotad's store seals an extent: the fewest moves of a sealed hit, printed
+# against lotad-off (the ceiling of the on/off target on this machine) and lotad-on
+# against gcm-mmap (lotad's own way). A way rawserve was built without (uring without
+# liburing) or this kernel lacks is skipped with a note. LOTA_BENCH_RAW_CHUNK sets the bytes per call of
 # every raw server (default 262144, lotad's client buffer), LOTA_BENCH_RAW_SNDBUF their
 # SO_SNDBUF (default 4194304, lotad's client_send_buffer; 0 = the kernel's autotuning);
 # each rawserve's first log line (printed in the header) says what it obtained.
@@ -646,7 +647,7 @@ bench_hit() {
 		local g1=- g2=- g3=-
 		[ -z "${mib[raw-gcm]:-}" ] || g1=$(ratio "${mib[raw-gcm]}" "${mib[off]}")x
 		[ -z "${mib[raw-gcm-mmap]:-}" ] || g2=$(ratio "${mib[raw-gcm-mmap]}" "${mib[off]}")x
-		[ -z "${mib[raw-gcm]:-}" ] || g3=$(ratio "${mib[on]}" "${mib[raw-gcm]}")x
+		[ -z "${mib[raw-gcm-mmap]:-}" ] || g3=$(ratio "${mib[on]}" "${mib[raw-gcm-mmap]}")x
 		echo "$label c=$conc $(ratio "${mib[off]}" "${mib[varnish]}")x" \
 			"$(ratio "${mib[on]}" "${mib[off]}")x $g1 $g2 $g3" >>"$work/targets"
 		# shellcheck disable=SC2059
@@ -683,10 +684,10 @@ bench_hit() {
 		while read -r l c ov oo _; do
 			echo "  $l $c: off/varnish ${ov} $(verdict "${ov%x}" ">=" 1.0), on/off ${oo} $(verdict "${oo%x}" ">=" 0.8)"
 		done
-	if [[ " ${rawways[*]} " == *" raw-gcm "* ]]; then
+	if [[ " ${rawways[*]} " == *" raw-gcm"[\ -]* ]]; then
 		echo "the sealed hit's floor: a raw loop decrypting the same sealed bytes, over"
-		echo " lotad-off (the ceiling of on/off on this machine) and lotad-on over it"
-		awk '{printf "  %s %s: raw-gcm/off %s, raw-gcm-mmap/off %s, lotad-on/raw-gcm %s\n", $1, $2, $5, $6, $7}' \
+		echo " lotad-off (the ceiling of on/off on this machine), and lotad-on over it"
+		awk '{printf "  %s %s: raw-gcm/off %s, raw-gcm-mmap/off %s, lotad-on/raw-gcm-mmap %s\n", $1, $2, $5, $6, $7}' \
 			"$work/targets"
 	fi
 	echo

@@ -43,10 +43,13 @@ relay_stop() {
 	if kill "$relay_pid" 2>/dev/null; then wait "$relay_pid" 2>/dev/null || true; fi
 }
 trap 'relay_stop; stack__cleanup' EXIT
+relay_up=0
 for _ in $(seq 100); do
-	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$relay_port/")" != 000 ] && break
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$relay_port/")" != 000 ] &&
+		relay_up=1 && break
 	sleep 0.1
 done
+[ "$relay_up" = 1 ] || { cat "$work/socat.log" >&2; echo "socat relay did not start" >&2; exit 1; }
 put() { # host bucket key file
 	curl -sf -o /dev/null -X PUT -T "$4" "$("$lota" presign --endpoint "http://$1" --method PUT --bucket "$2" --key "$3")"
 }

@@ -255,13 +255,13 @@ static int gcm_seal_file(const char *src, const char *out)
 	    (fo = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
 		goto out;
 	for (uint64_t i = 0;; i++) {
-		ssize_t got = 0, r = 0;
+		ssize_t got = 0, r;
 		while (got < (ssize_t)GCM_BLOCK &&
-		       ((r = read(fi, in + got, GCM_BLOCK - (size_t)got)) > 0 ||
-		        (r < 0 && errno == EINTR)))
+		       (r = read(fi, in + got, GCM_BLOCK - (size_t)got))) {
+			if (r < 0 && errno != EINTR)
+				goto out;
 			got += r > 0 ? r : 0;
-		if (r < 0)
-			goto out;
+		}
 		if (got == 0)
 			break;
 		gcm_nonce_aad(i, nonce, aad);

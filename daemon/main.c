@@ -546,9 +546,7 @@ static int setup_cache(lota_config *cfg, lotad_store **out, lotad_cache **cache_
 	sc.fill_io =
 	    strcmp(fio, "sync-range") == 0 ? LOTAD_FILL_IO_SYNC_RANGE : LOTAD_FILL_IO_BUFFERED;
 	sc.ram_bytes = lota_config_get_size(cfg, "ram_cache_size");
-	sc.sealed_io = strcmp(lota_config_get_string(cfg, "sealed_hit_io"), "pread") == 0
-	                   ? LOTAD_SEALED_IO_PREAD
-	                   : LOTAD_SEALED_IO_MMAP;
+	sc.sealed_io = strcmp(sio, "pread") == 0 ? LOTAD_SEALED_IO_PREAD : LOTAD_SEALED_IO_MMAP;
 	sc.high_watermark_pct = hi;
 	sc.low_watermark_pct = lo;
 	for (size_t i = 0; i < nd && rc == 0; i++)

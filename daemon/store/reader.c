@@ -247,6 +247,13 @@ int lotad_reader_plain_map(lotad_store_reader *r, const uint8_t **data)
  * (lotad's user or root: 0600 files in 0700 dirs) can read the node secret as well, so
  * this opens nothing that pread closed.
  */
+/* The start of the page holding P (madvise takes page-aligned addresses; glibc answers
+ * _SC_PAGESIZE from a value it holds, no system call). */
+static uintptr_t page_floor(const void *p)
+{
+	return (uintptr_t)p & ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1);
+}
+
 static const uint8_t *reader_sealed_span(lotad_store_reader *r, uint64_t soff, size_t len)
 {
 	if (r->smap_off || r->following || r->s->sealed_io != LOTAD_SEALED_IO_MMAP)
@@ -271,8 +278,7 @@ static const uint8_t *reader_sealed_span(lotad_store_reader *r, uint64_t soff, s
 		r->smap_off = true;
 		return NULL;
 	}
-	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t a = (uintptr_t)(r->smap + soff) & ~(pg - 1);
+	uintptr_t a = page_floor(r->smap + soff);
 	if (madvise((void *)a, (uintptr_t)(r->smap + soff + len) - a, MADV_POPULATE_READ) != 0) {
 		r->smap_off = true;
 		return NULL;
@@ -282,10 +288,9 @@ static const uint8_t *reader_sealed_span(lotad_store_reader *r, uint64_t soff, s
 
 static void reader_sealed_done(const uint8_t *span, size_t len)
 {
-	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t a = (uintptr_t)span & ~(pg - 1);
+	uintptr_t a = page_floor(span);
 	/* the span's last page may hold the next span's first bytes: it stays */
-	uintptr_t b = ((uintptr_t)span + len) & ~(pg - 1);
+	uintptr_t b = page_floor(span + len);
 	if (b > a)
 		(void)madvise((void *)a, b - a, MADV_DONTNEED);
 }
