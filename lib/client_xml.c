@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <lota/sigv4.h>
+
 #include "client-internal.h"
 
 #define BAD LOTA_E_CLIENT_PROTOCOL
@@ -359,6 +361,37 @@ static bool name_is(lota_str s, const char *n)
 	return s.len == strlen(n) && !memcmp(s.ptr, n, s.len);
 }
 
+/* "2009-10-12T17:50:30.000Z" (the fraction optional, of any number of digits) as seconds
+ * since the epoch; anything else is 0, a time not known, as for a Last-Modified header
+ * that does not parse. The fields are rewritten as X-Amz-Date's "20091012T175030Z" and
+ * read by the SigV4 date parser, which checks every digit and every field's range. */
+static int64_t iso8601_time(const char *s, size_t len)
+{
+	if (len < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+	    s[16] != ':' || s[len - 1] != 'Z')
+		return 0;
+	if (len > 20) {
+		if (s[19] != '.' || len == 21)
+			return 0;
+		for (size_t i = 20; i < len - 1; i++)
+			if (s[i] < '0' || s[i] > '9')
+				return 0;
+	}
+	char compact[LOTA_SIGV4_AMZ_DATE_LEN];
+	memcpy(compact, s, 4);
+	memcpy(compact + 4, s + 5, 2);
+	memcpy(compact + 6, s + 8, 2);
+	compact[8] = 'T';
+	memcpy(compact + 9, s + 11, 2);
+	memcpy(compact + 11, s + 14, 2);
+	memcpy(compact + 13, s + 17, 2);
+	compact[15] = 'Z';
+	int64_t t;
+	if (lota_sigv4_parse_amz_date(compact, sizeof(compact), &t) != 0)
+		return 0;
+	return t;
+}
+
 static int list_cb(void *ud, lota__xml_event ev, const lota_str *stack, size_t depth, lota_str t)
 {
 	list_ctx *c = ud;
@@ -449,30 +482,7 @@ static int list_cb(void *ud, lota__xml_event ev, const lota_str *stack, size_t d
 			}
 			c->size = v;
 		} else if (name_is(n, "LastModified")) {
-			/* 2009-10-12T17:50:30.000Z */
-			struct {
-				int y, mo, d, h, mi, s;
-			} tm = {0, 0, 0, 0, 0, 0};
-			const char *s = c->text;
-			if (c->tlen >= 19 && s[4] == '-' && s[7] == '-' && s[10] == 'T') {
-				tm.y = atoi(s);
-				tm.mo = atoi(s + 5);
-				tm.d = atoi(s + 8);
-				tm.h = atoi(s + 11);
-				tm.mi = atoi(s + 14);
-				tm.s = atoi(s + 17);
-				if (tm.mo >= 1 && tm.mo <= 12 && tm.d >= 1 && tm.d <= 31) {
-					/* days from civil (Howard Hinnant) */
-					int y = tm.y - (tm.mo <= 2);
-					int era = (y >= 0 ? y : y - 399) / 400;
-					int yoe = y - era * 400;
-					int doy = (153 * (tm.mo + (tm.mo > 2 ? -3 : 9)) + 2) / 5 +
-					          tm.d - 1;
-					int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-					int64_t days = (int64_t)era * 146097 + doe - 719468;
-					c->mtime = days * 86400 + tm.h * 3600 + tm.mi * 60 + tm.s;
-				}
-			}
+			c->mtime = iso8601_time(c->text, c->tlen);
 		}
 		c->tlen = 0;
 	}

@@ -659,6 +659,54 @@ static void test_list_url_encoded(void)
 	lota__list_page_cleanup(&pg);
 }
 
+/* LastModified: S3's "2025-07-01T10:00:00.000Z", with or without a fraction, is seconds
+ * since the epoch; anything else (a field out of range, a number too long for its place,
+ * the shape a fuzzer found where the hour read as 1000000) is 0, a time not known, and
+ * the rest of the entry is still read */
+static void test_list_last_modified(void)
+{
+	static const struct {
+		const char *text;
+		int64_t t;
+	} cases[] = {
+	    {"2025-07-01T10:00:00.000Z", 1751364000},
+	    {"2025-07-01T10:00:00Z", 1751364000},
+	    {"2025-07-01T10:00:00.123456789Z", 1751364000},
+	    {"2024-02-29T23:59:59.000Z", 1709251199},
+	    {"1970-01-01T00:00:00.000Z", 0},
+	    {"2025-07-01T1000000:00:00.000Z", 0},
+	    {"2025-07-01T10:00:00.Z", 0},
+	    {"2025-07-01T10:00:00.0x0Z", 0},
+	    {"2025-07-01T10:00:00", 0},
+	    {"2025-07-01 10:00:00.000Z", 0},
+	    {"2025-13-01T10:00:00.000Z", 0},
+	    {"2023-02-29T10:00:00.000Z", 0},
+	    {"2025-07-01T24:00:00.000Z", 0},
+	    {"2025-07-01T10:60:00.000Z", 0},
+	    {"+025-07-01T10:00:00.000Z", 0},
+	    {"2025-07-01T-1:00:00.000Z", 0},
+	    {"", 0},
+	};
+	lota__list_page pg;
+	memset(&pg, 0, sizeof(pg));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char b[512];
+		snprintf(b, sizeof(b),
+		         "<ListBucketResult><Contents><Key>k</Key><Size>7</Size>"
+		         "<LastModified>%s</LastModified></Contents></ListBucketResult>",
+		         cases[i].text);
+		CU_ASSERT_EQUAL_FATAL(lota__xml_list(b, strlen(b), &pg), 0);
+		CU_ASSERT_EQUAL_FATAL(pg.n, 1);
+		CU_ASSERT_STRING_EQUAL(pg.entries[0].key, "k");
+		CU_ASSERT_EQUAL(pg.entries[0].size_bytes, 7);
+		if (pg.entries[0].last_modified != cases[i].t)
+			fprintf(stderr, "LastModified %s: %lld\n", cases[i].text,
+			        (long long)pg.entries[0].last_modified);
+		CU_ASSERT_EQUAL(pg.entries[0].last_modified, cases[i].t);
+	}
+	lota__list_page_cleanup(&pg);
+}
+
 /* ------------------------------------------------------------------ multipart --- */
 
 typedef struct mp {
@@ -1271,6 +1319,7 @@ int main(void)
 	    {"progress callback stops a get", test_progress_stop},
 	    {"list: pages, entities, tokens", test_list_pages},
 	    {"list: encoding-type=url decoded, broken escapes refused", test_list_url_encoded},
+	    {"list: LastModified read strictly, 0 when it does not parse", test_list_last_modified},
 	    {"put: single and delete", test_put_single},
 	    {"put: multipart", test_multipart_ok},
 	    {"put: multipart aborted on a failing part", test_multipart_abort_on_part},
