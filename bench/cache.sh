@@ -15,8 +15,11 @@
 #   cold [N]         N fresh 64 MiB objects per side (default 12), each read once: through
 #                    lotad (cold miss, the extent is filled) vs other fresh objects read
 #                    straight from radosgw; lotad without a cache dir (pure proxy), a socat
-#                    relay (the bare extra hop), nginx and Varnish cold misses for
-#                    reference. Target: lotad >= 0.95x direct.
+#                    relay (the bare extra hop), bench/rawserve's tee and tee-gcm (a relay
+#                    that also writes every byte it relays to a file, as it came or
+#                    sealed: the fewest moves of a cold miss that is stored, the floor of
+#                    lotad off and on), nginx and Varnish cold misses for reference.
+#                    Target: lotad >= 0.95x direct.
 #   cold-link [N]    the cold miss of `cold` behind the cluster test ground's slowed link
 #                    (root; bench_cold_link says more). Target: lotad >= 0.95x direct.
 #   ttfb [OBJECTS]   time to first byte of 100-byte ranges of cold 1 GiB objects (default 3
@@ -50,7 +53,7 @@
 # (a cold lotad, encryption off, with FLAGS), e.g. LOTA_BENCH_ALT_COLD="--fill-io sync-range".
 # LOTA_BENCH_PERF="NAME..." records a `perf` profile (perf record -g) of those servers
 # (off, on, ttl, raw, rawsf, raw-WAY, varnish, nginx in `hit`: during the first round of each
-# cell; proxy, proxy2, on, off, off2, nginx, varnish in `cold`: over all their reads) and prints the top of `perf report --sort symbol`;
+# cell; proxy, proxy2, on, off, off2, raw-tee, raw-tee-gcm, nginx, varnish in `cold`: over all their reads) and prints the top of `perf report --sort symbol`;
 # skipped with a message when perf cannot record here (Debian: linux-perf).
 #
 # Every run starts its own radosgw (scripts/stack.sh, RAM-backed), lotad instances with
@@ -300,7 +303,8 @@ nginx_start() {
 
 # raw_start MODE: bench/rawserve (built in the build tree, else compiled here with cc,
 # with liburing when pkg-config finds it) serving $work/raw/NAME at GET /NAME with MODE
-# (pread, sendfile, or another of its modes), LOTA_BENCH_RAW_CHUNK bytes per call and
+# (pread, sendfile, or another of its modes; tee and tee-gcm relay to radosgw and write
+# what they relay into $work/raw), LOTA_BENCH_RAW_CHUNK bytes per call and
 # LOTA_BENCH_RAW_SNDBUF; RAW_PORT[MODE], RAW_PID[MODE], its log $work/raw-MODE.log.
 # Returns 1 when rawserve says the mode is unavailable here (exit status 3).
 declare -A RAW_PORT RAW_PID
@@ -318,7 +322,9 @@ raw_start() {
 	fi
 	mkdir -p "$work/raw"
 	read -r port _ <<<"$(rgw__free_ports)"
-	"$bin" "$port" "$work/raw" "$mode" "${LOTA_BENCH_RAW_CHUNK:-262144}" \
+	local up=()
+	case $mode in tee | tee-gcm) up=("$RGW_PORT") ;; esac
+	"$bin" "$port" "$work/raw" "$mode" "${up[@]}" "${LOTA_BENCH_RAW_CHUNK:-262144}" \
 		"${LOTA_BENCH_RAW_SNDBUF:-4194304}" >"$work/raw-$mode.log" 2>&1 </dev/null &
 	RAW_PID[$mode]=$! RAW_PORT[$mode]=$port
 	EXTRA_PIDS+=("$!")
@@ -722,8 +728,8 @@ bench_hit() {
 
 bench_cold() {
 	local n=${1:-12}
-	# 6 sides x N x 64 MiB, plus room.
-	start_stack $((9 * n * 64 * MiB + 2 * GiB))
+	# 9 sides x N x 64 MiB, plus room.
+	start_stack $((12 * n * 64 * MiB + 2 * GiB))
 	lotad_start_cached on $((n * 64 + 512))MiB
 	lotad_start_cached off $((n * 64 + 512))MiB --no-encrypt
 	varnish_start $((n * 64 + 512))M
@@ -733,8 +739,10 @@ bench_cold() {
 
 	make_base "$work/o64" $((64 * MiB))
 	local i s
-	local sides=(direct proxy relay on off nginx varnish)
+	local sides=(direct proxy relay raw-tee raw-tee-gcm on off nginx varnish)
 	relay_start
+	raw_start tee
+	raw_start tee-gcm
 	# Alternatives measured in the same run (flags to compare): a second pure proxy, a
 	# second cold lotad (encryption off).
 	if [ -n "${LOTA_BENCH_ALT_PROXY:-}" ]; then
@@ -763,7 +771,7 @@ bench_cold() {
 	: >"$work/cold.times"
 	for s in "${sides[@]}"; do bytes[$s]=0 took[$s]=0 ticks[$s]=0 rticks[$s]=0; done
 	# Profiles over all the reads of a side (a server works only during its own reads).
-	for s in proxy proxy2 on off off2 nginx varnish; do
+	for s in proxy proxy2 on off off2 raw-tee raw-tee-gcm nginx varnish; do
 		[[ " ${sides[*]} " == *" $s "* ]] || continue
 		perf_wanted "$s" || continue
 		pf[$s]=$work/perf-cold-$s.data
@@ -779,6 +787,7 @@ bench_cold() {
 			case $s in
 			direct) u=$(presign "$RGW_ENDPOINT" "cold-$s-$i") ;;
 			relay) u=$(presign "http://127.0.0.1:$RELAY_PORT" "cold-$s-$i") ;;
+			raw-tee*) u=$(presign "http://127.0.0.1:${RAW_PORT[${s#raw-}]}" "cold-$s-$i") ;;
 			nginx) u="http://127.0.0.1:$NGINX_PORT/bench/cold-$s-$i" ;;
 			varnish) u="http://127.0.0.1:$VARNISH_PORT/bench/cold-$s-$i" ;;
 			*) u=$(lotad_url "$s" "cold-$s-$i") ;;
@@ -802,6 +811,7 @@ bench_cold() {
 				;;
 			proxy | proxy2) lotad_alive "$s" ;;
 			relay) sleep 0.2 ;; # socat reaps the connection's process (its CPU time)
+			raw-tee*) sleep 0.2 ;; # its last write may end after the client's last byte
 			nginx | varnish)
 				c=$(hdr "$work/cold.h" x-cache)
 				[ "$c" = miss ] || die "$s cold-$s-$i: X-Cache '$c', want miss"
@@ -817,7 +827,7 @@ bench_cold() {
 			echo "$s $t" >>"$work/cold.times"
 		done
 	done
-	for s in proxy proxy2 on off off2 nginx varnish; do
+	for s in proxy proxy2 on off off2 raw-tee raw-tee-gcm nginx varnish; do
 		[ -n "${pf[$s]:-}" ] || continue
 		PERF_PID=${pf[$s.pid]}
 		perf_stop "$s, $n cold reads" "${pf[$s]}" >>"$work/perf.out"
@@ -836,7 +846,7 @@ bench_cold() {
 	declare -A rate
 	printf '%-34s %9s %12s %10s %8s %10s %10s\n' side MiB/s median_s ratio target cpu_s/GiB \
 		rgw_s/GiB
-	for s in direct on off off2 proxy proxy2 relay nginx varnish; do
+	for s in direct on off off2 proxy proxy2 relay raw-tee raw-tee-gcm nginx varnish; do
 		[[ " ${sides[*]} " == *" $s "* ]] || continue
 		rate[$s]=$(awk -v b="${bytes[$s]}" -v t="${took[$s]}" 'BEGIN {printf "%.0f", b / 1048576 / t}')
 		m=$(awk -v s="$s" '$1 == s {print $2}' "$work/cold.times" | median)
@@ -845,6 +855,8 @@ bench_cold() {
 		proxy) d="lotad, no cache (pure proxy)" ;;
 		proxy2) d="lotad, no cache, alternative" ;;
 		relay) d="socat relay (one more hop)" ;;
+		raw-tee) d="raw relay writing a file (tee)" ;;
+		raw-tee-gcm) d="raw relay sealing a file (tee-gcm)" ;;
 		off2) d="lotad cold miss, off, alternative" ;;
 		on) d="lotad cold miss, encryption on" ;;
 		off) d="lotad cold miss, encryption off" ;;
@@ -853,7 +865,7 @@ bench_cold() {
 		esac
 		case $s in
 		direct) printf '%-34s %9s %12s %10s %8s' "$d" "${rate[$s]}" "$m" - - ;;
-		proxy | proxy2 | relay | nginx | varnish) printf '%-34s %9s %12s %10s %8s' "$d" "${rate[$s]}" "$m" \
+		proxy | proxy2 | relay | raw-tee* | nginx | varnish) printf '%-34s %9s %12s %10s %8s' "$d" "${rate[$s]}" "$m" \
 			"$(ratio "${rate[$s]}" "${rate[direct]}")x" "(info)" ;;
 		*) printf '%-34s %9s %12s %10s %8s' "$d" "${rate[$s]}" "$m" \
 			"$(ratio "${rate[$s]}" "${rate[direct]}")x" \
@@ -867,7 +879,14 @@ bench_cold() {
 	echo " miss while serving it gets on this machine; cpu_s/GiB = the server's CPU seconds"
 	echo " per GiB over its reads (and, for lotad, until its fill ended), rgw_s/GiB ="
 	echo " radosgw's (mon, osd, rgw) over the same reads; the socat relay is the bare cost of"
-	echo " one more loopback hop: the floor of the pure proxy)"
+	echo " one more loopback hop: the floor of the pure proxy; the raw tee relays also write"
+	echo " what they relay to a file, as it came or sealed: the floor of a stored cold miss)"
+	# the stored cold miss's floor: lotad against the fewest moves of the same work
+	echo "# the stored cold miss's floor (bench/rawserve tee, tee-gcm, same run):"
+	printf '  %-44s %s\n' "raw-tee / direct" "$(ratio "${rate[raw-tee]}" "${rate[direct]}")x" \
+		"raw-tee-gcm / direct" "$(ratio "${rate[raw-tee-gcm]}" "${rate[direct]}")x" \
+		"lotad off / raw-tee" "$(ratio "${rate[off]}" "${rate[raw-tee]}")x" \
+		"lotad on / raw-tee-gcm" "$(ratio "${rate[on]}" "${rate[raw-tee-gcm]}")x"
 	show_metrics on off
 	[[ " ${sides[*]} " != *" off2 "* ]] || show_metrics off2
 	[ ! -s "$work/perf.out" ] || cat "$work/perf.out"

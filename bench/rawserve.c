@@ -27,6 +27,17 @@
  *                  buffer, then sent (a copy in, the cipher, a copy out)
  *   gcm-mmap       the same, decrypting straight from a mapping of the sealed file
  *                  (MAP_POPULATE): the cipher and the copy out
+ *   tee            not a file server: the floor of a cold miss. Every connection is relayed
+ *                  to 127.0.0.1:UPSTREAM_PORT both ways by a blocking poll loop (recv and
+ *                  send of CHUNK_BYTES, as socat does), and every byte the upstream sends
+ *                  is also written to DIR/tee-PID-N, a file per connection: what a cache
+ *                  that stores a miss while relaying it must do at least (a copy in, a
+ *                  copy out to the client, a copy into the page cache), without parsing,
+ *                  authorizing or indexing anything
+ *   tee-gcm        the same, the file written sealed as lotad's store seals an extent
+ *                  (whole blocks sealed straight from the relay buffer, a block that
+ *                  arrives in pieces staged first): the cipher on top
+ *                  (usage: rawserve PORT DIR tee|tee-gcm UPSTREAM_PORT [CHUNK [SNDBUF]])
  * The gcm ways serve NAME from DIR/NAME.gcm-PID, which the first request for NAME makes
  * with this process's key (drawn at start, never written anywhere), so two rawserves on
  * one DIR never read each other's.
@@ -46,6 +57,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -77,10 +89,13 @@ enum way {
 	WAY_URING,
 	WAY_URING_ZC,
 	WAY_GCM,
-	WAY_GCM_MMAP
+	WAY_GCM_MMAP,
+	WAY_TEE,
+	WAY_TEE_GCM
 };
-static const char *const way_names[] = {"pread", "sendfile", "mmap", "mmap-populate", "splice",
-                                        "uring", "uring-zc", "gcm",  "gcm-mmap"};
+static const char *const way_names[] = {"pread",    "sendfile", "mmap",     "mmap-populate",
+                                        "splice",   "uring",    "uring-zc", "gcm",
+                                        "gcm-mmap", "tee",      "tee-gcm"};
 #define WAYS (sizeof(way_names) / sizeof(way_names[0]))
 
 static const char *g_dir;
@@ -93,11 +108,16 @@ static size_t g_pipe_bytes; /* splice: the pipe size asked for */
 struct conn {
 	int sock;
 	char *head;
-	char *buf;           /* pread: one chunk; gcm: the chunk's plaintext */
-	char *sealed;        /* gcm: one chunk's sealed blocks */
-	EVP_CIPHER_CTX *gcm; /* gcm: keyed once per connection, a nonce per block */
-	int pipe_fd[2];      /* splice: file -> pipe_fd[1], pipe_fd[0] -> socket */
-	size_t pipe_cap;     /* splice: the pipe's size as obtained */
+	char *buf;            /* pread: one chunk; gcm: the chunk's plaintext */
+	char *sealed;         /* gcm: one chunk's sealed blocks */
+	EVP_CIPHER_CTX *gcm;  /* gcm: keyed once per connection, a nonce per block */
+	int up;               /* tee: the connection to the upstream */
+	int tee_fd;           /* tee: the file the answer is written to */
+	unsigned char *stage; /* tee-gcm: a block that arrives in pieces */
+	size_t staged;        /* tee-gcm: its bytes so far */
+	uint64_t blocks;      /* tee-gcm: blocks written */
+	int pipe_fd[2];       /* splice: file -> pipe_fd[1], pipe_fd[0] -> socket */
+	size_t pipe_cap;      /* splice: the pipe's size as obtained */
 #ifdef LOTA_HAVE_LIBURING
 	struct io_uring ring;
 	bool ring_ok;
@@ -241,14 +261,31 @@ static int pread_full(int fd, void *buf, size_t len, off_t off)
 	return 0;
 }
 
+/* Block i (LEN plaintext bytes) sealed into OUT: the ciphertext, then its tag. X is keyed
+ * for encryption. */
+static int gcm_seal_block(EVP_CIPHER_CTX *x, uint64_t i, const unsigned char *in, size_t len,
+                          unsigned char *out)
+{
+	unsigned char nonce[12], aad[32];
+	int n;
+	gcm_nonce_aad(i, nonce, aad);
+	if (EVP_EncryptInit_ex2(x, NULL, NULL, nonce, NULL) != 1 ||
+	    EVP_EncryptUpdate(x, NULL, &n, aad, sizeof(aad)) != 1 ||
+	    EVP_EncryptUpdate(x, out, &n, in, (int)len) != 1 ||
+	    EVP_EncryptFinal_ex(x, out + len, &n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, GCM_TAG, out + len) != 1)
+		return -1;
+	return 0;
+}
+
 /* SRC sealed into OUT (through OUT.tmp): each block encrypted with its nonce and AAD and
  * followed by its tag. */
 static int gcm_seal_file(const char *src, const char *out)
 {
 	char tmp[sizeof(g_sealed[0]) + 48];
-	unsigned char nonce[12], aad[32], *in = malloc(GCM_BLOCK), *ct = malloc(GCM_SEALED);
+	unsigned char *in = malloc(GCM_BLOCK), *ct = malloc(GCM_SEALED);
 	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
-	int fi = open(src, O_RDONLY | O_CLOEXEC), fo = -1, rc = -1, n;
+	int fi = open(src, O_RDONLY | O_CLOEXEC), fo = -1, rc = -1;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
 	if (!in || !ct || !x || fi < 0 ||
 	    EVP_EncryptInit_ex2(x, EVP_aes_256_gcm(), g_key, NULL, NULL) != 1 ||
@@ -264,12 +301,7 @@ static int gcm_seal_file(const char *src, const char *out)
 		}
 		if (got == 0)
 			break;
-		gcm_nonce_aad(i, nonce, aad);
-		if (EVP_EncryptInit_ex2(x, NULL, NULL, nonce, NULL) != 1 ||
-		    EVP_EncryptUpdate(x, NULL, &n, aad, sizeof(aad)) != 1 ||
-		    EVP_EncryptUpdate(x, ct, &n, in, (int)got) != 1 ||
-		    EVP_EncryptFinal_ex(x, ct + got, &n) != 1 ||
-		    EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, GCM_TAG, ct + got) != 1 ||
+		if (gcm_seal_block(x, i, in, (size_t)got, ct) < 0 ||
 		    write(fo, ct, (size_t)got + GCM_TAG) != (ssize_t)got + (ssize_t)GCM_TAG)
 			goto out;
 		if (got < (ssize_t)GCM_BLOCK)
@@ -368,6 +400,103 @@ static int send_gcm(struct conn *c, int fd, off_t sealed)
 	if (map)
 		munmap((void *)map, (size_t)sealed);
 	return rc;
+}
+
+/* ---- the tee ways: a cold miss's fewest moves ---- */
+static int g_upstream_port;
+static atomic_uint g_tee_seq;
+
+static int write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int tee_seal(struct conn *c, const unsigned char *in, size_t len)
+{
+	if (gcm_seal_block(c->gcm, c->blocks++, in, len, (unsigned char *)c->sealed) < 0)
+		return -1;
+	return write_all(c->tee_fd, c->sealed, len + GCM_TAG);
+}
+
+/* What the upstream sent, written to the connection's file: as it came (tee) or sealed
+ * in blocks (tee-gcm), whole blocks straight from the relay buffer and only a block that
+ * arrives in pieces staged first, as lotad's fills do. */
+static int tee_write(struct conn *c, const char *p, size_t n)
+{
+	if (g_way == WAY_TEE)
+		return write_all(c->tee_fd, p, n);
+	while (n) {
+		if (c->staged == 0 && n >= GCM_BLOCK) {
+			if (tee_seal(c, (const unsigned char *)p, GCM_BLOCK) < 0)
+				return -1;
+			p += GCM_BLOCK;
+			n -= GCM_BLOCK;
+			continue;
+		}
+		size_t k = GCM_BLOCK - c->staged < n ? GCM_BLOCK - c->staged : n;
+		memcpy(c->stage + c->staged, p, k);
+		c->staged += k;
+		p += k;
+		n -= k;
+		if (c->staged == GCM_BLOCK) {
+			if (tee_seal(c, c->stage, GCM_BLOCK) < 0)
+				return -1;
+			c->staged = 0;
+		}
+	}
+	return 0;
+}
+
+/* The connection relayed to the upstream both ways by a blocking poll loop (as socat
+ * does), every byte the upstream sends also written to DIR/tee-PID-N, a file per
+ * connection (kept: lotad keeps what it fills). */
+static void tee_relay(struct conn *c)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+	                        .sin_port = htons((unsigned short)g_upstream_port),
+	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	char path[4096 + 64];
+	snprintf(path, sizeof(path), "%s/tee-%ld-%u", g_dir, (long)getpid(),
+	         atomic_fetch_add(&g_tee_seq, 1));
+	c->up = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->up < 0 || connect(c->up, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    (c->tee_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		return;
+	struct pollfd pf[2] = {{.fd = c->sock, .events = POLLIN}, {.fd = c->up, .events = POLLIN}};
+	for (;;) {
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pf[0].revents) {
+			ssize_t n = recv(c->sock, c->head, HEAD_MAX, 0);
+			if (n <= 0 && !(n < 0 && errno == EINTR))
+				break;
+			if (n > 0 && send_all(c->up, c->head, (size_t)n) < 0)
+				break;
+		}
+		if (pf[1].revents) {
+			ssize_t n = recv(c->up, c->buf, g_chunk, 0);
+			if (n <= 0 && !(n < 0 && errno == EINTR))
+				break;
+			if (n > 0 && (send_all(c->sock, c->buf, (size_t)n) < 0 ||
+			              tee_write(c, c->buf, (size_t)n) < 0))
+				break;
+		}
+	}
+	if (g_way == WAY_TEE_GCM && c->staged)
+		(void)tee_seal(c, c->stage, c->staged);
 }
 
 #ifdef LOTA_HAVE_LIBURING
@@ -649,6 +778,10 @@ static int answer(struct conn *c)
 		case WAY_GCM_MMAP:
 			rc = send_gcm(c, fd, st.st_size);
 			break;
+		case WAY_TEE:
+		case WAY_TEE_GCM:
+			rc = -1; /* relayed, never answered here (tee_relay) */
+			break;
 		}
 	}
 	close(fd);
@@ -691,6 +824,17 @@ static int conn_init(struct conn *c)
 		    EVP_DecryptInit_ex2(c->gcm, EVP_aes_256_gcm(), g_key, NULL, NULL) != 1)
 			return -1;
 		return 0;
+	case WAY_TEE:
+	case WAY_TEE_GCM:
+		if (!(c->buf = malloc(g_chunk)))
+			return -1;
+		if (g_way == WAY_TEE)
+			return 0;
+		if (!(c->stage = malloc(GCM_BLOCK)) || !(c->sealed = malloc(GCM_SEALED)) ||
+		    !(c->gcm = EVP_CIPHER_CTX_new()) ||
+		    EVP_EncryptInit_ex2(c->gcm, EVP_aes_256_gcm(), g_key, NULL, NULL) != 1)
+			return -1;
+		return 0;
 	default:
 		return 0;
 	}
@@ -704,19 +848,28 @@ static void conn_cleanup(struct conn *c)
 	for (int i = 0; i < 2; i++)
 		if (c->pipe_fd[i] >= 0)
 			close(c->pipe_fd[i]);
+	if (c->up >= 0)
+		close(c->up);
+	if (c->tee_fd >= 0)
+		close(c->tee_fd);
 	free(c->head);
 	free(c->buf);
 	free(c->sealed);
+	free(c->stage);
 	EVP_CIPHER_CTX_free(c->gcm);
 	close(c->sock);
 }
 
 static void *conn_main(void *arg)
 {
-	struct conn c = {.sock = (int)(intptr_t)arg, .pipe_fd = {-1, -1}};
+	struct conn c = {.sock = (int)(intptr_t)arg, .pipe_fd = {-1, -1}, .up = -1, .tee_fd = -1};
 	size_t have = 0;
 	if (conn_init(&c) < 0)
 		goto out;
+	if (g_way == WAY_TEE || g_way == WAY_TEE_GCM) {
+		tee_relay(&c);
+		goto out;
+	}
 	for (;;) {
 		char *end = NULL;
 		while (!(end = memmem(c.head, have, "\r\n\r\n", 4))) {
@@ -789,6 +942,11 @@ static void report(void)
 	if (g_way == WAY_GCM || g_way == WAY_GCM_MMAP)
 		snprintf(extra, sizeof(extra), ", AES-256-GCM blocks of %u bytes, %zu a call",
 		         GCM_BLOCK, g_gcm_blocks);
+	if (g_way == WAY_TEE || g_way == WAY_TEE_GCM)
+		snprintf(extra, sizeof(extra), ", relaying to 127.0.0.1:%d, the answers written %s",
+		         g_upstream_port,
+		         g_way == WAY_TEE ? "as they come"
+		                          : "sealed in AES-256-GCM blocks of 64 KiB");
 	fprintf(stderr, "rawserve: %s, calls of %zu bytes, SO_SNDBUF %d asked, %d obtained%s\n",
 	        way_names[g_way], g_chunk, g_sndbuf, sb, extra);
 }
@@ -799,16 +957,29 @@ int main(int argc, char **argv)
 	if (argc >= 4)
 		for (w = 0; w < WAYS && strcmp(argv[3], way_names[w]); w++)
 			;
-	if (argc < 4 || w == WAYS) {
+	bool tee = w == WAY_TEE || w == WAY_TEE_GCM;
+	if (argc < 4 || w == WAYS || (tee && argc < 5)) {
 		fprintf(stderr,
 		        "usage: rawserve PORT DIR "
 		        "pread|sendfile|mmap|mmap-populate|splice|uring|uring-zc|gcm|gcm-mmap "
+		        "[CHUNK_BYTES [SNDBUF_BYTES]]\n"
+		        "       rawserve PORT DIR tee|tee-gcm UPSTREAM_PORT "
 		        "[CHUNK_BYTES [SNDBUF_BYTES]]\n");
 		return 2;
 	}
 	g_dir = argv[2];
 	g_way = (enum way)w;
-	if (argc > 4 && (g_chunk = strtoul(argv[4], NULL, 10)) < 4096) {
+	if (tee) {
+		char *end;
+		long up = strtol(argv[4], &end, 10);
+		if (*end || up < 1 || up > 65535) {
+			fprintf(stderr, "rawserve: UPSTREAM_PORT must be in [1, 65535]\n");
+			return 2;
+		}
+		g_upstream_port = (int)up;
+	}
+	int o = tee ? 5 : 4; /* CHUNK_BYTES, then SNDBUF_BYTES */
+	if (argc > o && (g_chunk = strtoul(argv[o], NULL, 10)) < 4096) {
 		fprintf(stderr, "rawserve: CHUNK_BYTES below 4096\n");
 		return 2;
 	}
@@ -816,8 +987,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rawserve: CHUNK_BYTES above 1 GiB\n");
 		return 2;
 	}
-	if (argc > 5) {
-		long sb = strtol(argv[5], NULL, 10);
+	if (argc > o + 1) {
+		long sb = strtol(argv[o + 1], NULL, 10);
 		if (sb < 0 || sb > (1L << 30)) {
 			fprintf(stderr, "rawserve: SNDBUF_BYTES out of [0, 1 GiB]\n");
 			return 2;
@@ -836,6 +1007,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rawserve: %s unavailable: built without liburing\n", argv[3]);
 		return 3;
 #endif
+	}
+	if (g_way == WAY_TEE_GCM && RAND_bytes(g_key, sizeof(g_key)) != 1) {
+		fprintf(stderr, "rawserve: no random key\n");
+		return 1;
 	}
 	if (g_way == WAY_GCM || g_way == WAY_GCM_MMAP) {
 		if ((g_gcm_blocks = g_chunk / GCM_BLOCK) == 0) {
