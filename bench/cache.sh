@@ -359,6 +359,22 @@ relay_start() {
 	die "socat did not start"
 }
 
+# tee_stored MODE: how many 64 MiB answers rawserve's tee or tee-gcm has stored (written
+# and synced, its log says); tee_wait MODE N: until that is more than N (its CPU time
+# then counts the whole of its work, as lotad's counts until its fill is published).
+tee_stored() {
+	awk '$1 == "tee:" && $3 >= 67108864 {n++} END {print n + 0}' "$work/raw-$1.log"
+}
+tee_wait() {
+	local i
+	for i in $(seq 600); do
+		[ "$(tee_stored "$1")" -gt "$2" ] && return 0
+		sleep 0.05
+	done
+	cat "$work/raw-$1.log" >&2
+	die "rawserve ($1) did not store the answer"
+}
+
 # server_pids NAME: the processes whose CPU time counts for that server.
 server_pids() {
 	case $1 in
@@ -766,7 +782,7 @@ bench_cold() {
 	upload cold-check-on "$work/o64"
 	upload cold-check-off "$work/o64"
 
-	local j k u out code size t c t0 r0
+	local j k u out code size t c t0 r0 t0n=0
 	declare -A bytes took ticks rticks pf
 	: >"$work/cold.times"
 	for s in "${sides[@]}"; do bytes[$s]=0 took[$s]=0 ticks[$s]=0 rticks[$s]=0; done
@@ -792,6 +808,7 @@ bench_cold() {
 			varnish) u="http://127.0.0.1:$VARNISH_PORT/bench/cold-$s-$i" ;;
 			*) u=$(lotad_url "$s" "cold-$s-$i") ;;
 			esac
+			case $s in raw-tee*) t0n=$(tee_stored "${s#raw-}") ;; esac
 			# CPU of this read: the server's (until its fill ended) and radosgw's
 			# shellcheck disable=SC2046
 			[ "$s" = direct ] && t0=0 || t0=$(cpu_ticks $(server_pids "$s"))
@@ -811,7 +828,7 @@ bench_cold() {
 				;;
 			proxy | proxy2) lotad_alive "$s" ;;
 			relay) sleep 0.2 ;; # socat reaps the connection's process (its CPU time)
-			raw-tee*) sleep 0.2 ;; # its last write may end after the client's last byte
+			raw-tee*) tee_wait "${s#raw-}" "$t0n" ;;
 			nginx | varnish)
 				c=$(hdr "$work/cold.h" x-cache)
 				[ "$c" = miss ] || die "$s cold-$s-$i: X-Cache '$c', want miss"

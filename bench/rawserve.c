@@ -30,9 +30,11 @@
  *   tee            not a file server: the floor of a cold miss. Every connection is relayed
  *                  to 127.0.0.1:UPSTREAM_PORT both ways by a blocking poll loop (recv and
  *                  send of CHUNK_BYTES, as socat does), and every byte the upstream sends
- *                  is also written to DIR/tee-PID-N, a file per connection: what a cache
- *                  that stores a miss while relaying it must do at least (a copy in, a
- *                  copy out to the client, a copy into the page cache), without parsing,
+ *                  is also written to DIR/tee-PID-N, a file per connection, and made
+ *                  durable by fdatasync when the connection ends (as lotad publishes an
+ *                  extent; a line on stderr then says so): what a cache that stores a miss
+ *                  while relaying it must do at least (a copy in, a copy out to the
+ *                  client, a copy into the page cache, its write-back), without parsing,
  *                  authorizing or indexing anything
  *   tee-gcm        the same, the file written sealed as lotad's store seals an extent
  *                  (whole blocks sealed straight from the relay buffer, a block that
@@ -495,8 +497,14 @@ static void tee_relay(struct conn *c)
 				break;
 		}
 	}
-	if (g_way == WAY_TEE_GCM && c->staged)
-		(void)tee_seal(c, c->stage, c->staged);
+	int rc = g_way == WAY_TEE_GCM && c->staged ? tee_seal(c, c->stage, c->staged) : 0;
+	/* made durable before it counts as stored, as lotad publishes an extent */
+	struct stat st;
+	if (rc == 0 && fdatasync(c->tee_fd) == 0 && fstat(c->tee_fd, &st) == 0)
+		fprintf(stderr, "tee: %s: %lld bytes written and synced\n", path,
+		        (long long)st.st_size);
+	else
+		fprintf(stderr, "tee: %s: not stored: %s\n", path, strerror(errno));
 }
 
 #ifdef LOTA_HAVE_LIBURING
